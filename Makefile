@@ -1,0 +1,168 @@
+# jiceng: one non-recursive Makefile. Everything builds into build/.
+#
+#   make            build everything
+#   make test       install missing packages, build, run unit + integration tests
+#   make demo       run the daemon with simulated townships
+#   make bench      end-to-end and raw-ceiling benchmark
+#   make install    PREFIX=/usr/local DESTDIR=...
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/jiceng
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DESTDIR   ?=
+
+B := build
+CC ?= cc
+PKGS := libzmq libczmq libprotobuf-c lmdb libsystemd libsodium jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Warnings are errors in CI (CI=true) and whenever WERROR=1.
+ifneq ($(filter true 1,$(CI) $(WERROR)),)
+  WERRFLAG := -Werror
+endif
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wsign-compare $(WERRFLAG)
+OPT ?= -O2 -g
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fno-strict-aliasing -I$(B)/gen -Ilib -Iworkers $(PKG_CFLAGS)
+CFLAGS_ALL = $(BASE_CFLAGS) $(WARN) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lm $(LDLIBS)
+
+# ---------------------------------------------------------------- sources
+PROTOS   := $(wildcard proto/jiceng/v1/*.proto)
+GEN_C    := $(patsubst proto/%.proto,$(B)/gen/%.pb-c.c,$(PROTOS))
+GEN_H    := $(GEN_C:.c=.h)
+GEN_PY   := $(patsubst proto/%.proto,$(B)/py/%_pb2.py,$(PROTOS))
+
+LIB_SRC    := $(wildcard lib/*.c)
+WORKER_MAINS := workers/worker.c workers/query.c
+DOMAIN_SRC := $(filter-out $(WORKER_MAINS),$(wildcard workers/*.c))
+DAEMON_SRC := $(wildcard daemon/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+GEN_OBJ    := $(patsubst $(B)/gen/%.c,$(B)/obj/gen/%.o,$(GEN_C))
+LIB_OBJ    := $(call obj,$(LIB_SRC)) $(GEN_OBJ)
+DOMAIN_OBJ := $(call obj,$(DOMAIN_SRC))
+
+BINS := $(B)/jicengd $(B)/jiceng-worker $(B)/jiceng-query $(B)/jicengctl \
+        $(B)/jiceng-sim $(B)/jiceng-bench $(B)/test-unit $(B)/test-integration
+
+all: $(BINS) $(GEN_PY)
+
+.PHONY: all bootstrap test test-unit test-asan test-integration demo bench \
+        soak install uninstall clean
+
+# ---------------------------------------------------------------- protobuf
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen -Iproto $<
+
+$(B)/py/%_pb2.py: proto/%.proto
+	@mkdir -p $(B)/py
+	protoc --python_out=$(B)/py -Iproto $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# ---------------------------------------------------------------- objects
+$(B)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+$(B)/libjiceng.a: $(LIB_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/libdomain.a: $(DOMAIN_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(B)/jicengd: $(call obj,$(DAEMON_SRC)) $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/jiceng-worker: $(call obj,workers/worker.c) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/jiceng-query: $(call obj,workers/query.c) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/jicengctl: $(call obj,$(wildcard tools/ctl*.c)) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/jiceng-sim: $(call obj,tools/sim.c) $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/jiceng-bench: $(call obj,$(wildcard bench/*.c)) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+$(B)/test-unit: $(call obj,$(UNIT_SRC)) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+$(B)/test-integration: $(call obj,$(INTEG_SRC)) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+
+# One ASan+UBSan build of the unit tests, in its own tree.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+$(B)/asan/test-unit: $(PROTOS) $(LIB_SRC) $(DOMAIN_SRC) $(UNIT_SRC) $(GEN_H) $(wildcard lib/*.h workers/*.h)
+	@mkdir -p $(B)/asan
+	$(CC) $(BASE_CFLAGS) $(WARN) $(ASAN_FLAGS) -o $@ $(LIB_SRC) $(GEN_C) $(DOMAIN_SRC) $(UNIT_SRC) $(LDLIBS_ALL) -lcmocka
+
+# ---------------------------------------------------------------- targets
+bootstrap:
+	@sh tools/bootstrap
+
+test: bootstrap
+	@$(MAKE) --no-print-directory all $(B)/asan/test-unit
+	@sh tests/run
+
+test-unit: all
+	@$(B)/test-unit
+
+test-asan: $(B)/asan/test-unit
+	@$(B)/asan/test-unit
+
+test-integration: all
+	@$(B)/test-integration
+
+demo: bootstrap
+	@$(MAKE) --no-print-directory all
+	@sh tools/demo
+
+bench: bootstrap
+	@$(MAKE) --no-print-directory all
+	@$(B)/jiceng-bench
+
+soak: bootstrap
+	@$(MAKE) --no-print-directory all
+	@JICENG_SOAK=1 $(B)/test-integration
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(B)/jicengd $(DESTDIR)$(SBINDIR)/jicengd
+	install -m 0755 $(B)/jiceng-worker $(B)/jiceng-query $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/jicengctl $(DESTDIR)$(BINDIR)/jicengctl
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' systemd/jicengd.service > $(DESTDIR)$(UNITDIR)/jicengd.service
+	install -m 0644 systemd/jiceng.sysusers $(DESTDIR)$(SYSUSERSDIR)/jiceng.conf
+	install -m 0644 systemd/jiceng.tmpfiles $(DESTDIR)$(TMPFILESDIR)/jiceng.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/jiceng $(DESTDIR)$(SYSCONFDIR)/jiceng/keys
+	test -e $(DESTDIR)$(SYSCONFDIR)/jiceng/jiceng.conf || \
+	  install -m 0640 systemd/jiceng.conf $(DESTDIR)$(SYSCONFDIR)/jiceng/jiceng.conf
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/jicengd $(DESTDIR)$(BINDIR)/jicengctl
+	rm -rf $(DESTDIR)$(LIBEXECDIR)
+	rm -f $(DESTDIR)$(UNITDIR)/jicengd.service $(DESTDIR)$(SYSUSERSDIR)/jiceng.conf \
+	      $(DESTDIR)$(TMPFILESDIR)/jiceng.conf
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
+	@echo "uninstall: $(SYSCONFDIR)/jiceng and /var/lib/jiceng are kept (config, keys, data)"
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,68 @@
+/*
+ * config: the jiceng.conf file. INI style: `[section]` headers, `key = value`
+ * lines, `#` or `;` comments. Unknown keys are an error (a typo must not
+ * silently keep a default). An embedded default config (config_defaults)
+ * gives every value; a file overrides what it names; command-line options
+ * override the file.
+ *
+ * Reference (README.md has the long form):
+ *   [daemon]   data_dir, run_dir, ingest, status, query, workers,
+ *              max_backlog, backlog_pause_ms, max_batch, journal_map_mb,
+ *              journal_map_max_mb, state_map_mb, quarantine_after,
+ *              heartbeat_ms, id_key_file
+ *   [security] curve (auto|on|off), keys_dir, server_key
+ *   [metrics]  textfile, interval_s
+ *   [rules]    the thresholds of DOMAIN.md (names as in the Rules message,
+ *              e.g. org.min_full_members_days = 90)
+ */
+#ifndef JICENG_CONFIG_H
+#define JICENG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+#define CONFIG_PATH_MAX 512
+
+enum curve_mode { CURVE_AUTO = 0, CURVE_ON, CURVE_OFF };
+
+struct config {
+	char data_dir[CONFIG_PATH_MAX];    /* journal.mdb, state/, id key */
+	char run_dir[CONFIG_PATH_MAX];     /* ipc sockets; default data_dir/run */
+	char ingest[256];                  /* ROUTER endpoint for townships */
+	char status[256];                  /* PUB endpoint for status changes */
+	char query[256];                   /* ROUTER endpoint of jiceng-query */
+	bool workers[DOMAIN_COUNT];        /* which domains run */
+	uint64_t max_backlog;              /* journaled-but-unapplied cap */
+	unsigned backlog_pause_ms;         /* stop reading this long, then RETRY_LATER */
+	unsigned max_batch;                /* envelopes per group commit */
+	uint64_t journal_map_mb;           /* initial journal map size */
+	uint64_t journal_map_max_mb;       /* the journal grows up to this */
+	uint64_t state_map_mb;             /* each worker environment's map size */
+	unsigned quarantine_after;         /* crashes on one event before quarantine */
+	unsigned heartbeat_ms;             /* worker heartbeat period */
+	char id_key_file[CONFIG_PATH_MAX]; /* blind-index key; default data_dir/id-index.key */
+	enum curve_mode curve;             /* CURVE on ingest/query sockets */
+	char keys_dir[CONFIG_PATH_MAX];    /* client public keys (zcert files) */
+	char server_key[CONFIG_PATH_MAX];  /* server secret key (zcert) */
+	char metrics_textfile[CONFIG_PATH_MAX]; /* Prometheus text file; "" = off */
+	unsigned metrics_interval_s;
+	Rules rules;                       /* thresholds journaled as RulesChanged */
+};
+
+/* Fill c with the embedded defaults. */
+void config_defaults(struct config *c);
+/* Read path over c. Returns 0, or -1 with a message "file:line: what" in err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Parse one `key = value` setting of section sec (also used for -o options).
+ * Returns 0 or -1 with err filled. */
+int config_set(struct config *c, const char *sec, const char *key,
+    const char *value, char *err, size_t errlen);
+/* Fill derived paths (run_dir, id_key_file) from data_dir when empty. */
+void config_finish(struct config *c);
+/* The embedded default config file text (for `jicengd --print-config`). */
+const char *config_default_text(void);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * journal: the ordered, durable log of accepted envelopes (journal.mdb).
+ * jicengd is its only writer; workers, the query server and rebuild read it
+ * in read-only transactions on the shared map.
+ *
+ * Databases:
+ *   events      seq (u64 big-endian) -> record header + envelope bytes
+ *   ids         township_id "\0" event_id -> seq (u64 BE) + SHA-256 of bytes
+ *   quarantine  seq -> reason text (events every worker answers INTERNAL_ERROR)
+ *   meta        "rules" -> packed Rules in force; "counters" -> broker counters
+ *
+ * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS) and
+ * every commit is synchronous.
+ */
+#ifndef JICENG_JOURNAL_H
+#define JICENG_JOURNAL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOURNAL_DIGEST_LEN 32
+
+struct journal;
+
+/* One journaled event. In journal_get, pointers refer into the LMDB map and
+ * are valid only until the read transaction ends. */
+struct journal_record {
+	uint64_t seq;
+	int64_t received_at;        /* broker time, Unix ms */
+	uint32_t kind;              /* EventCase */
+	const char *township_id;    /* NUL-terminated */
+	const uint8_t *envelope;    /* packed Envelope */
+	size_t envelope_len;
+};
+
+/* Open the journal in directory dir (created if absent unless readonly).
+ * map_mb is the initial map size; the writer may grow it up to max_mb.
+ * Returns 0 or an LMDB/errno code. */
+int journal_open(struct journal **out, const char *dir, uint64_t map_mb,
+    uint64_t max_mb, bool readonly);
+void journal_close(struct journal **j);
+MDB_env *journal_env(struct journal *j);
+
+/* Read side. Begin a read transaction, adopting a map grown by the writer
+ * (MDB_MAP_RESIZED is handled here). */
+int journal_read_begin(struct journal *j, MDB_txn **txn);
+/* The record at seq: 0, MDB_NOTFOUND, or an LMDB error (MDB_CORRUPTED for a
+ * record too short to hold its header). */
+int journal_get(struct journal *j, MDB_txn *txn, uint64_t seq,
+    struct journal_record *out);
+/* The last seq (0 when empty). */
+int journal_last_seq(struct journal *j, MDB_txn *txn, uint64_t *seq);
+/* Is seq quarantined? 0 with *reason set (pointer into the map), MDB_NOTFOUND,
+ * or an LMDB error. */
+int journal_quarantined(struct journal *j, MDB_txn *txn, uint64_t seq,
+    const char **reason);
+/* All quarantined seqs, at most max: returns how many were stored. */
+unsigned journal_quarantine_list(struct journal *j, MDB_txn *txn,
+    uint64_t *seqs, char (*reasons)[128], unsigned max);
+/* Look up (township, event_id): 0 with seq and digest, MDB_NOTFOUND, or an
+ * LMDB error. */
+int journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
+    const char *event_id, uint64_t *seq, uint8_t digest[JOURNAL_DIGEST_LEN]);
+/* A meta value by name (pointer into the map): 0, MDB_NOTFOUND, or error. */
+int journal_meta_get(struct journal *j, MDB_txn *txn, const char *name,
+    const void **val, size_t *len);
+/* The received_at of the first event at or after time t (for rates):
+ * counts events with received_at >= t by scanning back from the end, at
+ * most max. */
+uint64_t journal_count_since(struct journal *j, MDB_txn *txn, int64_t t,
+    uint64_t max);
+
+/* Write side (jicengd only). journal_write_begin starts a write txn. */
+int journal_write_begin(struct journal *j, MDB_txn **txn);
+/* Append one record with the next seq; also records (township, event_id)
+ * unless event_id is NULL (events jicengd writes itself). *seq receives the
+ * new seq. Returns 0 or an LMDB error (MDB_MAP_FULL: see journal_grow). */
+int journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
+    uint32_t kind, const char *township, const char *event_id,
+    const uint8_t *envelope, size_t len, const uint8_t digest[JOURNAL_DIGEST_LEN],
+    uint64_t *seq);
+int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
+    const char *reason);
+int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
+    const void *val, size_t len);
+/* Commit (synchronously: fsync before return). */
+int journal_commit(struct journal *j, MDB_txn *txn);
+/* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
+ * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */
+int journal_grow(struct journal *j);
+/* Current map size in bytes. */
+uint64_t journal_map_size(struct journal *j);
+
+#endif

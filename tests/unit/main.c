@@ -1,0 +1,87 @@
+/*
+ * Unit-test runner: all groups, or the ones named on the command line.
+ * A group whose file is not linked in (weak symbol) is reported missing.
+ */
+#include "unit.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#pragma weak unit_codec
+#pragma weak unit_config
+#pragma weak unit_journal
+#pragma weak unit_idnum
+#pragma weak unit_orgs
+#pragma weak unit_members
+#pragma weak unit_fold
+#pragma weak unit_pbjson
+#pragma weak unit_auth
+
+static const struct {
+	const char *name;
+	int (*run)(void);
+} s_groups[] = {
+	{ "codec", unit_codec },
+	{ "config", unit_config },
+	{ "journal", unit_journal },
+	{ "idnum", unit_idnum },
+	{ "orgs", unit_orgs },
+	{ "members", unit_members },
+	{ "fold", unit_fold },
+	{ "pbjson", unit_pbjson },
+	{ "auth", unit_auth },
+};
+
+char *
+unit_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *dir;
+	if (asprintf(&dir, "%s/jiceng-unit-XXXXXX", base ? base : "/tmp") < 0)
+		return NULL;
+	if (!mkdtemp(dir)) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+void
+unit_tmpdir_remove(char *dir)
+{
+	char *cmd;
+	if (dir && asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+		free(cmd);
+	}
+	free(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	int failed = 0, ran = 0;
+	for (size_t i = 0; i < sizeof s_groups / sizeof s_groups[0]; i++) {
+		bool wanted = argc < 2;
+		for (int a = 1; a < argc; a++)
+			if (strcmp(argv[a], s_groups[i].name) == 0)
+				wanted = true;
+		if (!wanted)
+			continue;
+		if (!s_groups[i].run) {
+			fprintf(stderr, "unit group %s: not linked in\n", s_groups[i].name);
+			continue;
+		}
+		failed += s_groups[i].run();
+		ran++;
+	}
+	if (ran == 0) {
+		fprintf(stderr, "no unit group ran\n");
+		return 2;
+	}
+	return failed ? 1 : 0;
+}

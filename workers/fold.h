@@ -1,0 +1,57 @@
+/*
+ * fold: apply the journal to one domain's state environment, in seq order,
+ * in batched write transactions that carry the cursor and verdicts with the
+ * state they changed. The worker loop and `jicengctl rebuild` both use it.
+ *
+ * A state environment holds: the membership tables, the domain's own tables,
+ * `meta` (cursor), `verdicts` (seq -> packed Ack, for events the domain owns)
+ * and `counts` (verdict code -> count, for stats).
+ */
+#ifndef JICENG_FOLD_H
+#define JICENG_FOLD_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "config.h"
+#include "journal.h"
+
+struct fold;
+
+/* Called for each mobility status change after its batch commits. */
+typedef void (*fold_status_fn)(void *arg, uint64_t seq, int64_t at,
+    const StatusChange *sc);
+
+/* Open (creating) the state environment at path (a file, MDB_NOSUBDIR) for
+ * domain d, reading journal j. Returns 0 or an LMDB/errno code. */
+int fold_open(struct fold **out, struct journal *j, enum domain d,
+    const char *path, const struct config *cfg);
+void fold_destroy(struct fold **f);
+
+/* Apply journal events after the cursor, at most max_events of them, in
+ * transactions of at most batch events. single_step applies one event per
+ * transaction (used after repeated crashes, to find the poison event).
+ * *applied receives the number applied. Returns 0 or an LMDB error. */
+int fold_step(struct fold *f, unsigned max_events, unsigned batch,
+    bool single_step, unsigned *applied);
+
+/* The last applied seq. */
+uint64_t fold_cursor(struct fold *f);
+/* Register the status-change callback (membership worker). */
+void fold_on_status(struct fold *f, fold_status_fn fn, void *arg);
+
+/* Rebuild: apply the whole journal at journal_dir to a new environment that
+ * replaces state_path atomically when done. Prints progress to stderr when
+ * progress is set. Returns 0 or -1 with a message in err. */
+int fold_rebuild(const char *journal_dir, const char *state_path,
+    enum domain d, const struct config *cfg, bool progress,
+    char *err, size_t errlen);
+
+/* Read the stored verdict of seq from a state environment (read txn).
+ * *ack is unpacked; free with jiceng__v1__ack__free_unpacked.
+ * Returns 0, MDB_NOTFOUND, or an LMDB error. */
+int fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * membership: organisations, members, transfers and mobile-member episodes
+ * (DOMAIN.md, "Membership"). Every worker embeds this module and applies it
+ * to its own environment from the same events; the membership worker alone
+ * answers for these events and publishes status changes.
+ *
+ * Rules are pure functions over an LMDB write transaction and a decoded
+ * event: no clock, no randomness, no other process's state. The same
+ * journal always yields the same tables, byte for byte.
+ *
+ * Implemented here: organisations and members (O1-O6, R1-R4), the ID-number
+ * blind index and masking, Tick, RulesChanged. Transfers and mobility come
+ * with their own files (workers/transfers.c, workers/mobility.c).
+ */
+#ifndef JICENG_MEMBERSHIP_H
+#define JICENG_MEMBERSHIP_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+
+#include "apply.h"
+#include "codec.h"
+
+/* How many named databases the module opens, to size mdb_env_set_maxdbs. */
+#define MEMBERSHIP_MAX_DBS 12
+
+struct membership;
+
+/* Open (creating when absent) the module's databases in txn, which must be
+ * a write transaction on a fresh or existing environment; the handles stay
+ * valid for the life of the environment. Returns 0, or an LMDB error code. */
+int membership_open(MDB_txn *txn, struct membership **out);
+/* Open the databases read-only (query server): txn is a read transaction.
+ * Returns 0, MDB_NOTFOUND if the environment has none yet, or an LMDB error. */
+int membership_open_readonly(MDB_txn *txn, struct membership **out);
+void membership_destroy(struct membership **m);
+
+/* Does the membership module answer for this event kind? */
+bool membership_owns(EventCase c);
+
+/* Apply one event. txn is a (nested) write transaction the caller commits
+ * when v->accepted and aborts otherwise: on rejection the module may have
+ * written partially. status (may be NULL) receives mobility changes.
+ * Tick and RulesChanged are applied by every worker; events the module
+ * does not own are ignored (accepted, no change).
+ * Returns 0 with v filled, or an LMDB error code (the caller retries or
+ * dies: an LMDB error is never a verdict). */
+int membership_apply(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v,
+    struct status_changes *status);
+
+/* The rule settings in force (from the last RulesChanged applied, else the
+ * defaults). Returns 0 or an LMDB error. */
+int membership_rules(struct membership *m, MDB_txn *txn, Rules *out);
+
+/* ------------------------------------------------ read side (query server) */
+
+/* Fill an OrgView (caller-initialised with jiceng__v1__org_view__init) for
+ * org_id, with its direct children and member counts. Strings and arrays are
+ * malloc'd; free with membership_free_org_view. Returns 0, MDB_NOTFOUND, or
+ * an LMDB error. */
+int membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
+    Jiceng__V1__OrgView *out);
+void membership_free_org_view(Jiceng__V1__OrgView *v);
+
+/* Fill a MemberView: masked ID and phone only, never the clear values. */
+int membership_get_member(struct membership *m, MDB_txn *txn,
+    const char *member_id, Jiceng__V1__MemberView *out);
+void membership_free_member_view(Jiceng__V1__MemberView *v);
+
+/* Members whose home org is org_id, ordered by member_id, after `after`
+ * (exclusive; "" for the start), at most limit. Returns 0, MDB_NOTFOUND for
+ * an unknown org, or an LMDB error. */
+int membership_list_members(struct membership *m, MDB_txn *txn,
+    const char *org_id, const char *after, unsigned limit,
+    Jiceng__V1__MemberList *out);
+void membership_free_member_list(Jiceng__V1__MemberList *l);
+
+/* The township of an org or member, for authorisation: copies it into
+ * out[16]. Returns 0, MDB_NOTFOUND, or an LMDB error. */
+int membership_org_township(struct membership *m, MDB_txn *txn,
+    const char *org_id, char out[16]);
+int membership_member_township(struct membership *m, MDB_txn *txn,
+    const char *member_id, char out[16]);
+
+#endif

@@ -99,6 +99,9 @@ size_t codec_ack_refusal(const char *event_id, Jiceng__V1__Verdict verdict,
 /* SHA-256 of a byte string (for dedupe: same id, same bytes?). */
 void codec_digest(const uint8_t *buf, size_t len, uint8_t out[32]);
 
+/* The default rule settings of DOMAIN.md. */
+void rules_defaults(Rules *r);
+
 /* The name of an enum value ("ACCEPTED" ...), for logs and JSON. */
 const char *codec_verdict_name(Jiceng__V1__Verdict v);
 

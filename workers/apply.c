@@ -39,21 +39,3 @@ verdict_warn(struct verdict *v, const char *code, const char *fmt, ...)
 	va_end(ap);
 	v->nwarnings++;
 }
-
-void
-rules_defaults(Rules *r)
-{
-	jiceng__v1__rules__init(r);
-	r->org_min_full_members_days = 90;
-	r->org_branch_max_members = 50;
-	r->org_village_committee_members = 100;
-	r->member_min_admission_age = 18;
-	r->transfer_max_valid_days = 90;
-	r->transfer_receipt_days = 30;
-	r->mobile_lost_contact_months = 6;
-	r->mobile_fixed_place_months = 6;
-	r->member_inactive_months = 6;
-	r->funds_max_single_fen = 10000000;
-	r->funds_activity_per_member_min_fen = 6000;
-	r->dues_max_months_back = 6;
-}

@@ -64,7 +64,4 @@ void verdict_warn(struct verdict *v, const char *code, const char *fmt, ...)
 /* Reset v to accepted with code "OK" and no warnings. */
 void verdict_accept(struct verdict *v);
 
-/* The default rule settings (DOMAIN.md). */
-void rules_defaults(Rules *r);
-
 #endif

@@ -1,0 +1,411 @@
+/*
+ * codec: decoding and structural checks of envelopes, ack packing, and the
+ * table of event kinds (name, owning domain, implemented in this build).
+ * The checks here are generic: they walk protobuf-c descriptors, so a new
+ * event message is checked without code added here.
+ */
+#include "codec.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------- event kinds */
+
+static const struct {
+	EventCase kind;
+	const char *name;
+	enum domain domain;
+	bool implemented;
+} s_kinds[] = {
+	{ JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, "org_established", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, "org_updated", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, "org_dissolved", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, "member_registered", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, "member_admitted", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, "member_confirmed", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, "probation_extended", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, "member_status_changed", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, "member_updated", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, "transfer_issued", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED, "transfer_received", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIPT_RETURNED, "transfer_receipt_returned", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REJECTED, "transfer_rejected", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REVOKED, "transfer_revoked", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED, "mobile_departed", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_REPORTED, "mobile_reported", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED, "mobile_contacted", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED, "certificate_reviewed", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED, "mobile_returned", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, "meeting_held", DOMAIN_MEETINGS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_APPRAISAL_RECORDED, "appraisal_recorded", DOMAIN_MEETINGS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED, "budget_allocated", DOMAIN_FUNDS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_FUND_DISBURSED, "fund_disbursed", DOMAIN_FUNDS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_DISBURSEMENT_REVERSED, "disbursement_reversed", DOMAIN_FUNDS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_DUES_PAID, "dues_paid", DOMAIN_FUNDS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TICK, "tick", DOMAIN_NONE, true },
+	{ JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, "rules_changed", DOMAIN_NONE, true },
+};
+
+#define NKINDS (sizeof s_kinds / sizeof s_kinds[0])
+
+static const char *s_domain_names[DOMAIN_COUNT] = { "membership", "meetings", "funds" };
+
+const char *
+codec_domain_name(enum domain d)
+{
+	return d >= 0 && d < DOMAIN_COUNT ? s_domain_names[d] : NULL;
+}
+
+enum domain
+codec_domain_from_name(const char *s)
+{
+	for (int d = 0; d < DOMAIN_COUNT; d++)
+		if (strcmp(s, s_domain_names[d]) == 0)
+			return (enum domain)d;
+	return DOMAIN_NONE;
+}
+
+static int
+s_kind_index(EventCase c)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		if (s_kinds[i].kind == c)
+			return (int)i;
+	return -1;
+}
+
+enum domain
+codec_event_domain(EventCase c)
+{
+	int i = s_kind_index(c);
+	return i < 0 ? DOMAIN_NONE : s_kinds[i].domain;
+}
+
+const char *
+codec_event_name(EventCase c)
+{
+	int i = s_kind_index(c);
+	return i < 0 ? "none" : s_kinds[i].name;
+}
+
+bool
+codec_event_reserved(EventCase c)
+{
+	return c == JICENG__V1__ENVELOPE__EVENT_TICK ||
+	    c == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
+}
+
+bool
+codec_event_implemented(EventCase c)
+{
+	int i = s_kind_index(c);
+	return i >= 0 && s_kinds[i].implemented;
+}
+
+/* ---------------------------------------------------------- text checks */
+
+bool
+codec_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			if (c == 0)
+				return false;
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t k = 1; k <= n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+bool
+codec_id_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > CODEC_MAX_ID)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+codec_township_valid(const char *s)
+{
+	if (!s || strlen(s) != 12)
+		return false;
+	for (int i = 0; i < 12; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return strcmp(s + 9, "000") == 0 && strcmp(s + 6, "000000") != 0;
+}
+
+/* ---------------------------------------------------------- generic walk */
+
+static bool
+s_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int
+s_fail(struct codec_error *err, const char *code, const char *fmt, const char *path,
+    const char *field)
+{
+	err->code = code;
+	snprintf(err->reason, sizeof err->reason, fmt, path, field);
+	return -1;
+}
+
+static int s_check_message(const ProtobufCMessage *m, const char *path,
+    struct codec_error *err);
+
+static int
+s_check_string(const char *s, const ProtobufCFieldDescriptor *f, const char *path,
+    struct codec_error *err)
+{
+	size_t len = strlen(s);
+	bool is_id = s_ends_with(f->name, "_id") || s_ends_with(f->name, "_ids");
+	if (!codec_utf8_valid(s, len))
+		return s_fail(err, "BAD_UTF8", "字段不是有效的UTF-8 / field %s%s is not valid UTF-8", path, f->name);
+	if (is_id && len > 0 && !codec_id_valid(s))
+		return s_fail(err, "BAD_ID", "标识符格式错误 / field %s%s must be 1-64 bytes of [A-Za-z0-9._:-]", path, f->name);
+	if (!is_id && len > CODEC_MAX_TEXT)
+		return s_fail(err, "TOO_LONG", "字段过长 / field %s%s is longer than 256 bytes", path, f->name);
+	return 0;
+}
+
+static int
+s_check_value(const ProtobufCFieldDescriptor *f, const void *p, const char *path,
+    struct codec_error *err)
+{
+	char sub[160];
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+		return s_check_string(*(char *const *)p, f, path, err);
+	case PROTOBUF_C_TYPE_ENUM:
+		if (!protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p))
+			return s_fail(err, "BAD_ENUM", "未知的枚举值 / field %s%s has an unknown enum value", path, f->name);
+		return 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		if (!*(ProtobufCMessage *const *)p)
+			return 0;
+		snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+		return s_check_message(*(ProtobufCMessage *const *)p, sub, err);
+	default:
+		return 0;
+	}
+}
+
+static size_t
+s_value_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+	case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+	case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
+	default: return 0;
+	}
+}
+
+static int
+s_check_message(const ProtobufCMessage *m, const char *path, struct codec_error *err)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+		size_t vs = s_value_size(f);
+		if (vs == 0)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			const char *arr = *(const char *const *)(base + f->offset);
+			if (n > CODEC_MAX_REPEATED)
+				return s_fail(err, "TOO_LONG", "重复字段条目过多 / field %s%s has more than 1000 entries", path, f->name);
+			for (size_t k = 0; k < n; k++)
+				if (s_check_value(f, arr + k * vs, path, err) < 0)
+					return -1;
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (s_check_value(f, base + f->offset, path, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The event message's own id (its field number 1 when named *_id) is required. */
+static int
+s_check_event_id_field(const ProtobufCMessage *ev, const char *kind, struct codec_error *err)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(ev->descriptor, 1);
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING || !s_ends_with(f->name, "_id"))
+		return 0;
+	const char *s = *(char *const *)((const char *)ev + f->offset);
+	if (!s || !*s)
+		return s_fail(err, "BAD_ID", "缺少标识符 / %s.%s is required", kind, f->name);
+	return 0;
+}
+
+static const ProtobufCMessage *
+s_event_message(const Envelope *e)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field(e->base.descriptor, e->event_case);
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	return *(ProtobufCMessage *const *)((const char *)e + f->offset);
+}
+
+static int
+s_check_envelope(const Envelope *e, struct codec_error *err)
+{
+	if (e->event_case == JICENG__V1__ENVELOPE__EVENT__NOT_SET) {
+		if (e->base.n_unknown_fields > 0)
+			return s_fail(err, "UNKNOWN_EVENT", "本版本不认识的事件类型 / the event kind is unknown to this version (unknown field)%s%s", "", "");
+		return s_fail(err, "NO_EVENT", "信封中没有事件 / the envelope carries no event%s%s", "", "");
+	}
+	if (!codec_id_valid(e->event_id))
+		return s_fail(err, "BAD_ID", "event_id 必须是1-64字节的[A-Za-z0-9._:-] / event_id must be 1-64 bytes of [A-Za-z0-9._:-]%s%s", "", "");
+	if (!codec_township_valid(e->township_id))
+		return s_fail(err, "BAD_TOWNSHIP", "township_id 必须是以000结尾的12位区划代码 / township_id must be a 12-digit area code ending in 000%s%s", "", "");
+	if (e->occurred_at <= 0)
+		return s_fail(err, "BAD_TIME", "occurred_at 必须为正的Unix毫秒 / occurred_at must be positive Unix ms%s%s", "", "");
+	if (codec_event_reserved(e->event_case))
+		return s_fail(err, "RESERVED_EVENT", "该事件只能由jicengd写入 / %s%s is written by jicengd only", codec_event_name(e->event_case), "");
+	const ProtobufCMessage *ev = s_event_message(e);
+	if (!ev)
+		return s_fail(err, "NO_EVENT", "事件为空 / the event %s%s is empty", codec_event_name(e->event_case), "");
+	if (s_check_message(&e->base, "", err) < 0)
+		return -1;
+	return s_check_event_id_field(ev, codec_event_name(e->event_case), err);
+}
+
+Envelope *
+codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
+{
+	if (len > CODEC_MAX_FRAME) {
+		err->code = "OVERSIZE";
+		snprintf(err->reason, sizeof err->reason,
+		    "消息过大 / frame of %zu bytes exceeds the %u-byte limit", len, CODEC_MAX_FRAME);
+		return NULL;
+	}
+	Envelope *e = jiceng__v1__envelope__unpack(NULL, len, buf);
+	if (!e) {
+		err->code = "MALFORMED";
+		snprintf(err->reason, sizeof err->reason,
+		    "无法解析为Envelope / not a valid jiceng.v1.Envelope protobuf (%zu bytes)", len);
+		return NULL;
+	}
+	if (s_check_envelope(e, err) < 0) {
+		jiceng__v1__envelope__free_unpacked(e, NULL);
+		return NULL;
+	}
+	return e;
+}
+
+Envelope *
+codec_envelope_unpack(const uint8_t *buf, size_t len)
+{
+	return jiceng__v1__envelope__unpack(NULL, len, buf);
+}
+
+void
+codec_envelope_free(Envelope *e)
+{
+	if (e)
+		jiceng__v1__envelope__free_unpacked(e, NULL);
+}
+
+/* ---------------------------------------------------------- acks */
+
+size_t
+codec_ack_pack(const Ack *a, uint8_t **out)
+{
+	size_t n = jiceng__v1__ack__get_packed_size(a);
+	*out = malloc(n ? n : 1);
+	if (!*out)
+		return 0;
+	return jiceng__v1__ack__pack(a, *out);
+}
+
+size_t
+codec_ack_refusal(const char *event_id, Jiceng__V1__Verdict verdict,
+    const char *code, const char *reason, uint8_t **out)
+{
+	Ack a = JICENG__V1__ACK__INIT;
+	char safe_id[CODEC_MAX_ID + 1] = "";
+	/* Echo the id only when it is printable and valid, never raw bytes. */
+	if (event_id && codec_id_valid(event_id))
+		snprintf(safe_id, sizeof safe_id, "%s", event_id);
+	a.event_id = safe_id;
+	a.verdict = verdict;
+	a.code = (char *)code;
+	a.reason = (char *)reason;
+	return codec_ack_pack(&a, out);
+}
+
+void
+codec_digest(const uint8_t *buf, size_t len, uint8_t out[32])
+{
+	crypto_hash_sha256(out, buf, len);
+}
+
+const char *
+codec_verdict_name(Jiceng__V1__Verdict v)
+{
+	const ProtobufCEnumValue *ev =
+	    protobuf_c_enum_descriptor_get_value(&jiceng__v1__verdict__descriptor, (int)v);
+	return ev ? ev->name : "VERDICT_UNSPECIFIED";
+}
+
+void
+rules_defaults(Rules *r)
+{
+	jiceng__v1__rules__init(r);
+	r->org_min_full_members_days = 90;
+	r->org_branch_max_members = 50;
+	r->org_village_committee_members = 100;
+	r->member_min_admission_age = 18;
+	r->transfer_max_valid_days = 90;
+	r->transfer_receipt_days = 30;
+	r->mobile_lost_contact_months = 6;
+	r->mobile_fixed_place_months = 6;
+	r->member_inactive_months = 6;
+	r->funds_max_single_fen = 10000000;
+	r->funds_activity_per_member_min_fen = 6000;
+	r->dues_max_months_back = 6;
+}

@@ -1,0 +1,262 @@
+/*
+ * config: the embedded defaults and the INI-style file parser. Every key is
+ * one row of s_keys; a file may name only keys in that table.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_default_text[] =
+    "# jiceng default configuration (embedded; a file overrides what it names)\n"
+    "[daemon]\n"
+    "data_dir = /var/lib/jiceng\n"
+    "# run_dir = <data_dir>/run\n"
+    "ingest = tcp://127.0.0.1:7400\n"
+    "status = tcp://127.0.0.1:7401\n"
+    "query = tcp://127.0.0.1:7402\n"
+    "workers = membership\n"
+    "max_backlog = 50000\n"
+    "backlog_pause_ms = 1000\n"
+    "max_batch = 1024\n"
+    "journal_map_mb = 256\n"
+    "journal_map_max_mb = 65536\n"
+    "state_map_mb = 4096\n"
+    "quarantine_after = 3\n"
+    "heartbeat_ms = 1000\n"
+    "# id_key_file = <data_dir>/id-index.key\n"
+    "\n[security]\n"
+    "curve = auto\n"
+    "keys_dir = /etc/jiceng/keys\n"
+    "server_key = /etc/jiceng/server.key_secret\n"
+    "\n[metrics]\n"
+    "# textfile = /var/lib/prometheus/node-exporter/jiceng.prom\n"
+    "interval_s = 15\n"
+    "\n[rules]\n"
+    "org.min_full_members_days = 90\n"
+    "org.branch_max_members = 50\n"
+    "org.village_committee_members = 100\n"
+    "member.min_admission_age = 18\n"
+    "member.inactive_months = 6\n"
+    "transfer.max_valid_days = 90\n"
+    "transfer.receipt_days = 30\n"
+    "mobile.lost_contact_months = 6\n"
+    "mobile.fixed_place_months = 6\n"
+    "funds.max_single_fen = 10000000\n"
+    "funds.activity_per_member_min_fen = 6000\n"
+    "dues.max_months_back = 6\n";
+
+enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE };
+
+#define OFF(f) offsetof(struct config, f)
+#define ROFF(f) (offsetof(struct config, rules) + offsetof(Rules, f))
+
+static const struct {
+	const char *sec, *key;
+	enum kind kind;
+	size_t off, size;
+	uint64_t min, max;
+} s_keys[] = {
+	{ "daemon", "data_dir", K_STR, OFF(data_dir), CONFIG_PATH_MAX, 0, 0 },
+	{ "daemon", "run_dir", K_STR, OFF(run_dir), CONFIG_PATH_MAX, 0, 0 },
+	{ "daemon", "ingest", K_STR, OFF(ingest), 256, 0, 0 },
+	{ "daemon", "status", K_STR, OFF(status), 256, 0, 0 },
+	{ "daemon", "query", K_STR, OFF(query), 256, 0, 0 },
+	{ "daemon", "workers", K_WORKERS, OFF(workers), 0, 0, 0 },
+	{ "daemon", "max_backlog", K_U64, OFF(max_backlog), 0, 1, 100000000 },
+	{ "daemon", "backlog_pause_ms", K_U32, OFF(backlog_pause_ms), 0, 0, 600000 },
+	{ "daemon", "max_batch", K_U32, OFF(max_batch), 0, 1, 65536 },
+	{ "daemon", "journal_map_mb", K_U64, OFF(journal_map_mb), 0, 1, 1u << 24 },
+	{ "daemon", "journal_map_max_mb", K_U64, OFF(journal_map_max_mb), 0, 1, 1u << 24 },
+	{ "daemon", "state_map_mb", K_U64, OFF(state_map_mb), 0, 1, 1u << 24 },
+	{ "daemon", "quarantine_after", K_U32, OFF(quarantine_after), 0, 1, 100 },
+	{ "daemon", "heartbeat_ms", K_U32, OFF(heartbeat_ms), 0, 50, 60000 },
+	{ "daemon", "id_key_file", K_STR, OFF(id_key_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "security", "curve", K_CURVE, OFF(curve), 0, 0, 0 },
+	{ "security", "keys_dir", K_STR, OFF(keys_dir), CONFIG_PATH_MAX, 0, 0 },
+	{ "security", "server_key", K_STR, OFF(server_key), CONFIG_PATH_MAX, 0, 0 },
+	{ "metrics", "textfile", K_STR, OFF(metrics_textfile), CONFIG_PATH_MAX, 0, 0 },
+	{ "metrics", "interval_s", K_U32, OFF(metrics_interval_s), 0, 1, 86400 },
+	{ "rules", "org.min_full_members_days", K_U32, ROFF(org_min_full_members_days), 0, 1, 3650 },
+	{ "rules", "org.branch_max_members", K_U32, ROFF(org_branch_max_members), 0, 3, 100000 },
+	{ "rules", "org.village_committee_members", K_U32, ROFF(org_village_committee_members), 0, 3, 100000 },
+	{ "rules", "member.min_admission_age", K_U32, ROFF(member_min_admission_age), 0, 14, 30 },
+	{ "rules", "member.inactive_months", K_U32, ROFF(member_inactive_months), 0, 1, 120 },
+	{ "rules", "transfer.max_valid_days", K_U32, ROFF(transfer_max_valid_days), 0, 1, 3650 },
+	{ "rules", "transfer.receipt_days", K_U32, ROFF(transfer_receipt_days), 0, 1, 3650 },
+	{ "rules", "mobile.lost_contact_months", K_U32, ROFF(mobile_lost_contact_months), 0, 1, 120 },
+	{ "rules", "mobile.fixed_place_months", K_U32, ROFF(mobile_fixed_place_months), 0, 1, 120 },
+	{ "rules", "funds.max_single_fen", K_I64, ROFF(funds_max_single_fen), 0, 1, 100000000000ull },
+	{ "rules", "funds.activity_per_member_min_fen", K_I64, ROFF(funds_activity_per_member_min_fen), 0, 0, 100000000000ull },
+	{ "rules", "dues.max_months_back", K_U32, ROFF(dues_max_months_back), 0, 1, 120 },
+};
+
+#define NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+static int
+s_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+	snprintf(err, errlen, fmt, a, b);
+	return -1;
+}
+
+static int
+s_set_workers(bool *w, const char *value, char *err, size_t errlen)
+{
+	char buf[128], *save = NULL;
+	snprintf(buf, sizeof buf, "%s", value);
+	memset(w, 0, sizeof(bool) * DOMAIN_COUNT);
+	for (char *t = strtok_r(buf, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		enum domain d = codec_domain_from_name(t);
+		if (d == DOMAIN_NONE)
+			return s_err(err, errlen, "unknown worker domain '%s'%s (known: membership, meetings, funds)", t, "");
+		w[d] = true;
+	}
+	if (!w[DOMAIN_MEMBERSHIP])
+		return s_err(err, errlen, "workers must include membership%s%s", "", "");
+	return 0;
+}
+
+int
+config_set(struct config *c, const char *sec, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(s_keys[i].sec, sec) || strcmp(s_keys[i].key, key))
+			continue;
+		char *p = (char *)c + s_keys[i].off, *end;
+		unsigned long long v;
+		switch (s_keys[i].kind) {
+		case K_STR:
+			if (strlen(value) >= s_keys[i].size)
+				return s_err(err, errlen, "%s: value too long%s", key, "");
+			snprintf(p, s_keys[i].size, "%s", value);
+			return 0;
+		case K_WORKERS:
+			return s_set_workers((bool *)p, value, err, errlen);
+		case K_CURVE:
+			if (strcmp(value, "auto") == 0) *(enum curve_mode *)p = CURVE_AUTO;
+			else if (strcmp(value, "on") == 0) *(enum curve_mode *)p = CURVE_ON;
+			else if (strcmp(value, "off") == 0) *(enum curve_mode *)p = CURVE_OFF;
+			else return s_err(err, errlen, "%s: must be auto, on or off, not '%s'", key, value);
+			return 0;
+		default:
+			errno = 0;
+			v = strtoull(value, &end, 10);
+			if (errno || end == value || *end || value[0] == '-')
+				return s_err(err, errlen, "%s: '%s' is not a whole number", key, value);
+			if (v < s_keys[i].min || v > s_keys[i].max) {
+				char range[96];
+				snprintf(range, sizeof range, "%s: out of range %" PRIu64 "..%" PRIu64,
+				    key, s_keys[i].min, s_keys[i].max);
+				return s_err(err, errlen, "%s%s", range, "");
+			}
+			if (s_keys[i].kind == K_U32) *(uint32_t *)p = (uint32_t)v;
+			else if (s_keys[i].kind == K_U64) *(uint64_t *)p = v;
+			else *(int64_t *)p = (int64_t)v;
+			return 0;
+		}
+	}
+	return s_err(err, errlen, "unknown setting [%s] %s", sec, key);
+}
+
+static char *
+s_trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+/* Parse text (a whole file); name is used in messages. */
+static int
+s_parse(struct config *c, const char *name, char *text, char *err, size_t errlen)
+{
+	char sec[32] = "", *save = NULL, msg[256];
+	int lineno = 0;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		char *s = s_trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			if (!e || e[1]) {
+				snprintf(err, errlen, "%s:%d: bad section header", name, lineno);
+				return -1;
+			}
+			*e = 0;
+			snprintf(sec, sizeof sec, "%s", s_trim(s + 1));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected key = value", name, lineno);
+			return -1;
+		}
+		*eq = 0;
+		if (config_set(c, sec, s_trim(s), s_trim(eq + 1), msg, sizeof msg) < 0) {
+			snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char err[256], *text = strdup(s_default_text);
+	memset(c, 0, sizeof *c);
+	rules_defaults(&c->rules);
+	if (!text || s_parse(c, "(embedded)", text, err, sizeof err) < 0)
+		abort();  /* the embedded text is wrong: a build bug */
+	free(text);
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		snprintf(err, errlen, "%s: cannot read", path);
+		return -1;
+	}
+	int rc = s_parse(c, path, text, err, errlen);
+	free(text);
+	return rc;
+}
+
+void
+config_finish(struct config *c)
+{
+	if (!c->run_dir[0])
+		snprintf(c->run_dir, sizeof c->run_dir, "%.*s/run", CONFIG_PATH_MAX - 8, c->data_dir);
+	if (!c->id_key_file[0])
+		snprintf(c->id_key_file, sizeof c->id_key_file, "%.*s/id-index.key",
+		    CONFIG_PATH_MAX - 16, c->data_dir);
+	if (c->journal_map_max_mb < c->journal_map_mb)
+		c->journal_map_max_mb = c->journal_map_mb;
+}
+
+const char *
+config_default_text(void)
+{
+	return s_default_text;
+}

@@ -1,0 +1,359 @@
+/*
+ * journal: journal.mdb, its record layout and its read and write calls.
+ * Record value: received_at (8, BE) | kind (4, BE) | township length (1) |
+ * township | NUL | packed Envelope.
+ */
+#include "journal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HDR_FIXED 13
+
+struct journal {
+	MDB_env *env;
+	MDB_dbi events;      /* seq -> record */
+	MDB_dbi ids;         /* township \0 event_id -> seq + digest */
+	MDB_dbi quarantine;  /* seq -> reason */
+	MDB_dbi meta;        /* name -> value */
+	uint64_t map_size;   /* bytes */
+	uint64_t max_size;   /* bytes */
+	bool readonly;
+};
+
+static void
+s_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+s_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* ---------------------------------------------------------- open/close */
+
+static int
+s_open_dbis(struct journal *j)
+{
+	MDB_txn *txn;
+	unsigned flags = j->readonly ? 0 : MDB_CREATE;
+	int rc = mdb_txn_begin(j->env, NULL, j->readonly ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, "events", flags, &j->events)) ||
+	    (rc = mdb_dbi_open(txn, "ids", flags, &j->ids)) ||
+	    (rc = mdb_dbi_open(txn, "quarantine", flags, &j->quarantine)) ||
+	    (rc = mdb_dbi_open(txn, "meta", flags, &j->meta))) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+int
+journal_open(struct journal **out, const char *dir, uint64_t map_mb,
+    uint64_t max_mb, bool readonly)
+{
+	struct journal *j = calloc(1, sizeof *j);
+	int rc;
+	if (!j)
+		return ENOMEM;
+	j->readonly = readonly;
+	j->map_size = map_mb << 20;
+	j->max_size = (max_mb > map_mb ? max_mb : map_mb) << 20;
+	if (!readonly && mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		rc = errno;
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&j->env)))
+		goto fail;
+	mdb_env_set_maxdbs(j->env, 8);
+	mdb_env_set_maxreaders(j->env, 126);
+	if (!readonly && (rc = mdb_env_set_mapsize(j->env, j->map_size)))
+		goto fail;
+	if ((rc = mdb_env_open(j->env, dir, readonly ? MDB_RDONLY : 0, 0640)))
+		goto fail;
+	if (!readonly) {
+		/* An existing journal may already be bigger than map_mb. */
+		MDB_envinfo info;
+		mdb_env_info(j->env, &info);
+		j->map_size = info.me_mapsize;
+		if (j->max_size < j->map_size)
+			j->max_size = j->map_size;
+		int dead = 0;
+		mdb_reader_check(j->env, &dead);
+	}
+	if ((rc = s_open_dbis(j)))
+		goto fail;
+	*out = j;
+	return 0;
+fail:
+	if (j->env)
+		mdb_env_close(j->env);
+	free(j);
+	return rc;
+}
+
+void
+journal_close(struct journal **jp)
+{
+	if (!*jp)
+		return;
+	mdb_env_close((*jp)->env);
+	free(*jp);
+	*jp = NULL;
+}
+
+MDB_env *
+journal_env(struct journal *j)
+{
+	return j->env;
+}
+
+uint64_t
+journal_map_size(struct journal *j)
+{
+	return j->map_size;
+}
+
+/* ---------------------------------------------------------- read side */
+
+int
+journal_read_begin(struct journal *j, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		if ((rc = mdb_env_set_mapsize(j->env, 0)))
+			return rc;
+		rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
+	}
+	return rc;
+}
+
+int
+journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record *out)
+{
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val;
+	s_put_u64(k, seq);
+	int rc = mdb_get(txn, j->events, &key, &val);
+	if (rc)
+		return rc;
+	const uint8_t *p = val.mv_data;
+	if (val.mv_size < HDR_FIXED)
+		return MDB_CORRUPTED;
+	size_t tlen = p[12];
+	if (val.mv_size < HDR_FIXED + tlen + 1 || p[HDR_FIXED + tlen] != 0)
+		return MDB_CORRUPTED;
+	out->seq = seq;
+	out->received_at = (int64_t)s_get_u64(p);
+	out->kind = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	out->township_id = (const char *)p + HDR_FIXED;
+	out->envelope = p + HDR_FIXED + tlen + 1;
+	out->envelope_len = val.mv_size - HDR_FIXED - tlen - 1;
+	return 0;
+}
+
+int
+journal_last_seq(struct journal *j, MDB_txn *txn, uint64_t *seq)
+{
+	MDB_cursor *c;
+	MDB_val key, val;
+	int rc = mdb_cursor_open(txn, j->events, &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*seq = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*seq = key.mv_size == 8 ? s_get_u64(key.mv_data) : 0;
+	return 0;
+}
+
+int
+journal_quarantined(struct journal *j, MDB_txn *txn, uint64_t seq, const char **reason)
+{
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val;
+	s_put_u64(k, seq);
+	int rc = mdb_get(txn, j->quarantine, &key, &val);
+	if (rc == 0)
+		*reason = val.mv_data;
+	return rc;
+}
+
+unsigned
+journal_quarantine_list(struct journal *j, MDB_txn *txn, uint64_t *seqs,
+    char (*reasons)[128], unsigned max)
+{
+	MDB_cursor *c;
+	MDB_val key, val;
+	unsigned n = 0;
+	if (mdb_cursor_open(txn, j->quarantine, &c))
+		return 0;
+	for (int op = MDB_FIRST; n < max && mdb_cursor_get(c, &key, &val, op) == 0; op = MDB_NEXT) {
+		seqs[n] = s_get_u64(key.mv_data);
+		snprintf(reasons[n], 128, "%.*s", (int)strnlen(val.mv_data, val.mv_size),
+		    (const char *)val.mv_data);
+		n++;
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
+static size_t
+s_id_key(char *buf, size_t cap, const char *township, const char *event_id)
+{
+	int n = snprintf(buf, cap, "%s%c%s", township, 0, event_id);
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+int
+journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
+    const char *event_id, uint64_t *seq, uint8_t digest[JOURNAL_DIGEST_LEN])
+{
+	char kb[160];
+	MDB_val key = { s_id_key(kb, sizeof kb, township, event_id), kb }, val;
+	if (key.mv_size == 0)
+		return EINVAL;
+	int rc = mdb_get(txn, j->ids, &key, &val);
+	if (rc)
+		return rc;
+	if (val.mv_size != 8 + JOURNAL_DIGEST_LEN)
+		return MDB_CORRUPTED;
+	*seq = s_get_u64(val.mv_data);
+	memcpy(digest, (const uint8_t *)val.mv_data + 8, JOURNAL_DIGEST_LEN);
+	return 0;
+}
+
+int
+journal_meta_get(struct journal *j, MDB_txn *txn, const char *name,
+    const void **v, size_t *len)
+{
+	MDB_val key = { strlen(name), (void *)name }, val;
+	int rc = mdb_get(txn, j->meta, &key, &val);
+	if (rc == 0) {
+		*v = val.mv_data;
+		*len = val.mv_size;
+	}
+	return rc;
+}
+
+uint64_t
+journal_count_since(struct journal *j, MDB_txn *txn, int64_t t, uint64_t max)
+{
+	MDB_cursor *c;
+	MDB_val key, val;
+	uint64_t n = 0;
+	if (mdb_cursor_open(txn, j->events, &c))
+		return 0;
+	for (int op = MDB_LAST; n < max && mdb_cursor_get(c, &key, &val, op) == 0; op = MDB_PREV) {
+		if (val.mv_size < 8 || (int64_t)s_get_u64(val.mv_data) < t)
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
+/* ---------------------------------------------------------- write side */
+
+int
+journal_write_begin(struct journal *j, MDB_txn **txn)
+{
+	return mdb_txn_begin(j->env, NULL, 0, txn);
+}
+
+int
+journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
+    uint32_t kind, const char *township, const char *event_id,
+    const uint8_t *envelope, size_t len, const uint8_t digest[JOURNAL_DIGEST_LEN],
+    uint64_t *seq)
+{
+	uint64_t last;
+	uint8_t k[8];
+	size_t tlen = strlen(township);
+	int rc;
+	if (tlen > 255)
+		return EINVAL;
+	if ((rc = journal_last_seq(j, txn, &last)))
+		return rc;
+	s_put_u64(k, last + 1);
+	MDB_val key = { 8, k }, val = { HDR_FIXED + tlen + 1 + len, NULL };
+	if ((rc = mdb_put(txn, j->events, &key, &val, MDB_APPEND | MDB_RESERVE)))
+		return rc;
+	uint8_t *p = val.mv_data;
+	s_put_u64(p, (uint64_t)received_at);
+	p[8] = (uint8_t)(kind >> 24), p[9] = (uint8_t)(kind >> 16);
+	p[10] = (uint8_t)(kind >> 8), p[11] = (uint8_t)kind;
+	p[12] = (uint8_t)tlen;
+	memcpy(p + HDR_FIXED, township, tlen);
+	p[HDR_FIXED + tlen] = 0;
+	memcpy(p + HDR_FIXED + tlen + 1, envelope, len);
+	if (event_id) {
+		char kb[160];
+		uint8_t vb[8 + JOURNAL_DIGEST_LEN];
+		MDB_val ik = { s_id_key(kb, sizeof kb, township, event_id), kb };
+		MDB_val iv = { sizeof vb, vb };
+		if (ik.mv_size == 0)
+			return EINVAL;
+		s_put_u64(vb, last + 1);
+		memcpy(vb + 8, digest, JOURNAL_DIGEST_LEN);
+		if ((rc = mdb_put(txn, j->ids, &ik, &iv, MDB_NOOVERWRITE)))
+			return rc;
+	}
+	*seq = last + 1;
+	return 0;
+}
+
+int
+journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq, const char *reason)
+{
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val = { strlen(reason) + 1, (void *)reason };
+	s_put_u64(k, seq);
+	return mdb_put(txn, j->quarantine, &key, &val, 0);
+}
+
+int
+journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
+    const void *v, size_t len)
+{
+	MDB_val key = { strlen(name), (void *)name }, val = { len, (void *)v };
+	return mdb_put(txn, j->meta, &key, &val, 0);
+}
+
+int
+journal_commit(struct journal *j, MDB_txn *txn)
+{
+	(void)j;
+	return mdb_txn_commit(txn);
+}
+
+int
+journal_grow(struct journal *j)
+{
+	if (j->map_size >= j->max_size)
+		return MDB_MAP_FULL;
+	uint64_t next = j->map_size * 2;
+	if (next > j->max_size)
+		next = j->max_size;
+	int rc = mdb_env_set_mapsize(j->env, next);
+	if (rc == 0)
+		j->map_size = next;
+	return rc;
+}

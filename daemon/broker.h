@@ -1,0 +1,114 @@
+/*
+ * broker: the state jicengd's modules share. jicengd.c owns the loop and the
+ * signals; ingest.c the client socket, checks, dedupe, group commit and acks;
+ * children.c the supervised processes, their messages and quarantine.
+ */
+#ifndef JICENG_BROKER_H
+#define JICENG_BROKER_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "codec.h"
+#include "config.h"
+#include "journal.h"
+
+#define BROKER_MAX_CODES 64
+
+/* An ack owed to a client once the owning worker passes seq. */
+struct pending {
+	uint64_t seq;
+	bool duplicate;      /* answer DUPLICATE with the stored verdict */
+	uint8_t rid_len;
+	uint8_t rid[255];    /* ROUTER routing id of the client */
+};
+
+struct pending_queue {
+	struct pending *items;  /* sorted by seq */
+	size_t n, cap;
+};
+
+/* A supervised child process. */
+struct child {
+	const char *role;          /* "membership", "meetings", "funds", "query" */
+	enum domain domain;        /* DOMAIN_NONE for the query server */
+	const char *binary;        /* jiceng-worker or jiceng-query */
+	pid_t pid;                 /* 0 when not running */
+	bool hello;                /* said HELLO since its last start */
+	int64_t started_ms;        /* monotonic */
+	int64_t heard_ms;          /* last message, monotonic */
+	int64_t restart_at_ms;     /* when to start it again (0: now) */
+	unsigned backoff_ms;       /* next restart delay */
+	uint64_t cursor;           /* last applied seq it reported */
+	uint64_t crash_cursor;     /* cursor at the last crash */
+	unsigned crashes_at_cursor;
+	uint64_t single_step_until;
+	MDB_env *state;            /* its state env, read-only (verdicts) */
+	MDB_dbi verdicts;
+	struct pending_queue pending;
+};
+
+struct counters {
+	struct { char code[24]; uint64_t n; } rejected[BROKER_MAX_CODES];
+	unsigned nrejected;
+	uint64_t duplicates, retry_later, accepted_journaled;
+	uint64_t commits, commit_events_max;
+	double commit_ms_total;
+	bool dirty;
+};
+
+struct broker {
+	struct config cfg;
+	char config_path[CONFIG_PATH_MAX];  /* "" for the embedded defaults */
+	char exe_dir[CONFIG_PATH_MAX];
+	void *zctx;
+	void *ingest;              /* ROUTER, townships */
+	void *status;              /* PUB, status stream */
+	void *children_sock;       /* ROUTER, ipc to children */
+	struct journal *journal;
+	uint64_t last_seq;
+	struct child children[DOMAIN_COUNT + 1];
+	unsigned nchildren;
+	struct counters counters;
+	bool ready_sent;
+	int64_t paused_since_ms;   /* backlog pause start, 0 when reading */
+	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */
+	int verbose;
+	bool stopping;
+};
+
+int64_t broker_now_ms(void);         /* monotonic */
+int64_t broker_wall_ms(void);        /* Unix ms */
+
+/* ingest.c */
+int ingest_open(struct broker *b);
+/* Read and commit what clients sent; returns events journaled. */
+int ingest_read(struct broker *b);
+/* Answer RETRY_LATER to what clients keep sending while paused. */
+void ingest_refuse_backlog(struct broker *b);
+/* Journal a broker event (Tick, RulesChanged). */
+int ingest_journal_system(struct broker *b, Envelope *e);
+/* Send the acks owed for child c up to its cursor. */
+void ingest_resolve(struct broker *b, struct child *c);
+void ingest_count_rejected(struct broker *b, const char *code);
+/* Persist counters into journal meta if changed. */
+void ingest_flush_counters(struct broker *b);
+/* Journal RulesChanged if cfg.rules differ from the journal's. */
+int ingest_sync_rules(struct broker *b);
+uint64_t ingest_backlog(struct broker *b);
+
+/* children.c */
+void children_init(struct broker *b);
+void children_start_due(struct broker *b);
+void children_reaped(struct broker *b, pid_t pid, int status);
+void children_handle(struct broker *b);
+void children_notify_journal(struct broker *b);
+void children_check_health(struct broker *b);
+bool children_all_up(struct broker *b);
+void children_stop_all(struct broker *b);
+struct child *children_for_domain(struct broker *b, enum domain d);
+int children_open_state(struct broker *b, struct child *c);
+
+#endif

@@ -1,0 +1,420 @@
+/*
+ * children: jicengd's supervised processes. One row per role in the table
+ * below; fork+exec, restart with backoff, reap and log each death with role
+ * and status, heartbeats, and quarantine of an event a worker keeps crashing
+ * on. Also the dispatch of the children's typed messages.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "log.h"
+#include "wire.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define STABLE_AFTER_MS 30000      /* up this long: backoff resets */
+#define SILENT_HEARTBEATS 10       /* missed heartbeats before a kill */
+
+static const struct {
+	const char *role;
+	enum domain domain;
+	const char *binary;
+} s_roles[] = {
+	{ "membership", DOMAIN_MEMBERSHIP, "jiceng-worker" },
+	{ "meetings", DOMAIN_MEETINGS, "jiceng-worker" },
+	{ "funds", DOMAIN_FUNDS, "jiceng-worker" },
+	{ "query", DOMAIN_NONE, "jiceng-query" },
+};
+
+void
+children_init(struct broker *b)
+{
+	b->nchildren = 0;
+	for (size_t i = 0; i < sizeof s_roles / sizeof s_roles[0]; i++) {
+		if (s_roles[i].domain != DOMAIN_NONE && !b->cfg.workers[s_roles[i].domain])
+			continue;
+		struct child *c = &b->children[b->nchildren++];
+		memset(c, 0, sizeof *c);
+		c->role = s_roles[i].role;
+		c->domain = s_roles[i].domain;
+		c->binary = s_roles[i].binary;
+		c->backoff_ms = BACKOFF_MIN_MS;
+	}
+}
+
+struct child *
+children_for_domain(struct broker *b, enum domain d)
+{
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].domain == d && d != DOMAIN_NONE)
+			return &b->children[i];
+	return NULL;
+}
+
+static struct child *
+s_by_pid(struct broker *b, pid_t pid)
+{
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].pid == pid)
+			return &b->children[i];
+	return NULL;
+}
+
+static struct child *
+s_by_role(struct broker *b, const void *rid, size_t len)
+{
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (strlen(b->children[i].role) == len && memcmp(b->children[i].role, rid, len) == 0)
+			return &b->children[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------- state envs */
+
+int
+children_open_state(struct broker *b, struct child *c)
+{
+	char path[CONFIG_PATH_MAX + 64];
+	MDB_txn *txn;
+	int rc;
+	snprintf(path, sizeof path, "%s/state/%s.mdb", b->cfg.data_dir, c->role);
+	if ((rc = mdb_env_create(&c->state)))
+		return rc;
+	mdb_env_set_maxdbs(c->state, 32);
+	if ((rc = mdb_env_open(c->state, path, MDB_RDONLY | MDB_NOSUBDIR, 0640)) ||
+	    (rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn))) {
+		log_error("open %s read-only: %s", path, mdb_strerror(rc));
+		mdb_env_close(c->state);
+		c->state = NULL;
+		return rc;
+	}
+	if ((rc = mdb_dbi_open(txn, "verdicts", 0, &c->verdicts))) {
+		mdb_txn_abort(txn);
+		mdb_env_close(c->state);
+		c->state = NULL;
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+/* The cursor the worker last committed, read from its environment. */
+static uint64_t
+s_state_cursor(struct broker *b, struct child *c)
+{
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_val k = { 6, "cursor" }, v;
+	uint64_t cur = c->cursor;
+	if (!c->state && children_open_state(b, c) != 0)
+		return cur;
+	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
+		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return cur;
+	if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8) {
+		cur = 0;
+		for (int i = 0; i < 8; i++)
+			cur = (cur << 8) | ((const uint8_t *)v.mv_data)[i];
+	}
+	mdb_txn_abort(txn);
+	return cur;
+}
+
+/* ---------------------------------------------------------- start */
+
+static void
+s_exec_child(struct broker *b, struct child *c)
+{
+	char bin[CONFIG_PATH_MAX + 32], until[32];
+	const char *argv[16];
+	int n = 0;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	snprintf(bin, sizeof bin, "%s/%s", b->exe_dir, c->binary);
+	argv[n++] = bin;
+	if (c->domain != DOMAIN_NONE) {
+		argv[n++] = "--domain";
+		argv[n++] = c->role;
+	}
+	argv[n++] = "--config";
+	argv[n++] = b->config_path[0] ? b->config_path : "-";
+	argv[n++] = "--data-dir";
+	argv[n++] = b->cfg.data_dir;
+	argv[n++] = "--run-dir";
+	argv[n++] = b->cfg.run_dir;
+	if (c->domain == DOMAIN_NONE) {
+		argv[n++] = "--query";
+		argv[n++] = b->cfg.query;
+	}
+	if (c->single_step_until) {
+		snprintf(until, sizeof until, "%llu", (unsigned long long)c->single_step_until);
+		argv[n++] = "--single-step-until";
+		argv[n++] = until;
+	}
+	if (b->verbose)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	execv(bin, (char *const *)argv);
+	fprintf(stderr, "<2>jicengd: exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+static void
+s_start(struct broker *b, struct child *c)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_warn("fork for %s", c->role);
+		c->restart_at_ms = broker_now_ms() + c->backoff_ms;
+		return;
+	}
+	if (pid == 0)
+		s_exec_child(b, c);
+	c->pid = pid;
+	c->hello = false;
+	c->started_ms = c->heard_ms = broker_now_ms();
+	log_info("started %s (pid %d)", c->role, (int)pid);
+}
+
+void
+children_start_due(struct broker *b)
+{
+	int64_t now = broker_now_ms();
+	if (b->stopping)
+		return;
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		struct child *c = &b->children[i];
+		if (c->pid == 0 && now >= c->restart_at_ms)
+			s_start(b, c);
+	}
+}
+
+/* ---------------------------------------------------------- deaths */
+
+static bool
+s_is_crash(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) != 0;
+	int sig = WTERMSIG(status);
+	return sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGFPE ||
+	    sig == SIGILL || sig == SIGSYS;
+}
+
+static void
+s_describe(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else
+		snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+}
+
+static void
+s_quarantine(struct broker *b, struct child *c, uint64_t seq)
+{
+	MDB_txn *txn;
+	char reason[128];
+	snprintf(reason, sizeof reason, "%s worker crashed %u times applying it",
+	    c->role, c->crashes_at_cursor);
+	if (journal_write_begin(b->journal, &txn) != 0)
+		return;
+	if (journal_quarantine(b->journal, txn, seq, reason) || journal_commit(b->journal, txn)) {
+		log_error("could not quarantine seq %llu", (unsigned long long)seq);
+		return;
+	}
+	log_error("quarantined event seq %llu: %s; every worker answers it INTERNAL_ERROR",
+	    (unsigned long long)seq, reason);
+	c->crashes_at_cursor = 0;
+}
+
+/* Track crashes at one cursor; after the first, restart single-stepping so
+ * that the cursor at a crash names the poison event exactly (cursor + 1). */
+static void
+s_track_crash(struct broker *b, struct child *c)
+{
+	uint64_t cur = s_state_cursor(b, c);
+	if (cur >= b->last_seq)
+		return;
+	if (c->crashes_at_cursor > 0 && cur == c->crash_cursor)
+		c->crashes_at_cursor++;
+	else
+		c->crash_cursor = cur, c->crashes_at_cursor = 1;
+	c->single_step_until = b->last_seq;
+	if (c->crashes_at_cursor >= b->cfg.quarantine_after && c->single_step_until > cur)
+		s_quarantine(b, c, cur + 1);
+}
+
+void
+children_reaped(struct broker *b, pid_t pid, int status)
+{
+	struct child *c = s_by_pid(b, pid);
+	char how[96];
+	int dead = 0;
+	if (!c)
+		return;
+	s_describe(status, how, sizeof how);
+	c->pid = 0;
+	c->hello = false;
+	mdb_reader_check(journal_env(b->journal), &dead);
+	if (b->stopping) {
+		log_info("%s (pid %d) %s", c->role, (int)pid, how);
+		return;
+	}
+	log_error("%s (pid %d) %s; restarting in %u ms", c->role, (int)pid, how, c->backoff_ms);
+	if (c->domain != DOMAIN_NONE && s_is_crash(status))
+		s_track_crash(b, c);
+	if (broker_now_ms() - c->started_ms > STABLE_AFTER_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	c->restart_at_ms = broker_now_ms() + c->backoff_ms;
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+/* ---------------------------------------------------------- messages */
+
+static void
+s_publish_status(struct broker *b, const void *payload, size_t len)
+{
+	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, payload);
+	char topic[40];
+	if (!sc) {
+		log_error("undecodable status change from membership worker");
+		return;
+	}
+	snprintf(topic, sizeof topic, "status/%s/", sc->township_id);
+	zmq_send(b->status, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(b->status, payload, len, ZMQ_DONTWAIT);
+	jiceng__v1__status_change__free_unpacked(sc, NULL);
+}
+
+static void
+s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
+    const void *payload, size_t len)
+{
+	c->heard_ms = broker_now_ms();
+	switch (h->type) {
+	case WIRE_HELLO:
+		c->hello = true;
+		c->cursor = h->value;
+		log_debug("%s said hello at cursor %llu", c->role, (unsigned long long)h->value);
+		ingest_resolve(b, c);
+		break;
+	case WIRE_APPLIED:
+		if (h->value > c->cursor && c->crashes_at_cursor && h->value > c->crash_cursor)
+			c->crashes_at_cursor = 0;
+		c->cursor = h->value;
+		ingest_resolve(b, c);
+		break;
+	case WIRE_STATUS:
+		s_publish_status(b, payload, len);
+		break;
+	default:
+		fatalx("unexpected message type %u from %s", h->type, c->role);
+	}
+}
+
+void
+children_handle(struct broker *b)
+{
+	for (int k = 0; k < 1000; k++) {
+		zmq_msg_t rid, body;
+		struct wire_header h;
+		const void *payload;
+		size_t len;
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, b->children_sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			return;
+		}
+		zmq_msg_init(&body);
+		zmq_msg_recv(&body, b->children_sock, 0);
+		struct child *c = s_by_role(b, zmq_msg_data(&rid), zmq_msg_size(&rid));
+		if (!c)
+			log_warnx("message from unknown child %.*s", (int)zmq_msg_size(&rid),
+			    (const char *)zmq_msg_data(&rid));
+		else if (wire_parse(zmq_msg_data(&body), zmq_msg_size(&body), &h, &payload, &len) < 0)
+			fatalx("malformed internal message from %s", c->role);
+		else
+			s_dispatch(b, c, &h, payload, len);
+		zmq_msg_close(&rid);
+		zmq_msg_close(&body);
+	}
+}
+
+void
+children_notify_journal(struct broker *b)
+{
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		struct child *c = &b->children[i];
+		if (c->domain != DOMAIN_NONE && c->pid && c->hello)
+			wire_send(b->children_sock, c->role, strlen(c->role), WIRE_JOURNAL_END,
+			    c->domain, b->last_seq, NULL, 0);
+	}
+}
+
+void
+children_check_health(struct broker *b)
+{
+	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = broker_now_ms();
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		struct child *c = &b->children[i];
+		if (c->pid && now - c->heard_ms > limit) {
+			log_error("%s (pid %d) silent for %lld ms; killing it", c->role, (int)c->pid,
+			    (long long)(now - c->heard_ms));
+			kill(c->pid, SIGKILL);
+			c->heard_ms = now;
+		}
+	}
+}
+
+bool
+children_all_up(struct broker *b)
+{
+	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = broker_now_ms();
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (!b->children[i].pid || !b->children[i].hello || now - b->children[i].heard_ms > limit)
+			return false;
+	return true;
+}
+
+void
+children_stop_all(struct broker *b)
+{
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		struct child *c = &b->children[i];
+		if (!c->pid)
+			continue;
+		wire_send(b->children_sock, c->role, strlen(c->role), WIRE_STOP, c->domain, 0, NULL, 0);
+		kill(c->pid, SIGTERM);
+	}
+	for (int waited = 0; waited < 100; waited++) {
+		int status;
+		pid_t pid;
+		bool any = false;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			children_reaped(b, pid, status);
+		for (unsigned i = 0; i < b->nchildren; i++)
+			any |= b->children[i].pid != 0;
+		if (!any)
+			return;
+		usleep(50000);
+	}
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].pid) {
+			log_warnx("%s (pid %d) did not stop; killing it", b->children[i].role,
+			    (int)b->children[i].pid);
+			kill(b->children[i].pid, SIGKILL);
+			waitpid(b->children[i].pid, NULL, 0);
+			b->children[i].pid = 0;
+		}
+}

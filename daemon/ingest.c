@@ -1,0 +1,531 @@
+/*
+ * ingest: the township-facing ROUTER socket. Reads envelopes, checks them,
+ * dedupes by (township, event_id), journals a whole loop pass in one
+ * synchronous LMDB commit, then owes each client an ack that is sent when
+ * the owning worker's cursor passes the event (ingest_resolve).
+ *
+ * It does not apply rules, and it never answers ACCEPTED by itself.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "fold.h"
+#include "log.h"
+
+#define INGEST_MAX_MSG (1u << 20)  /* larger frames drop the connection */
+
+/* One envelope read in this loop pass. */
+struct item {
+	uint8_t rid[255];
+	uint8_t rid_len;
+	EventCase kind;
+	enum domain domain;
+	char event_id[CODEC_MAX_ID + 1];
+	char township[16];
+	uint8_t digest[JOURNAL_DIGEST_LEN];
+	zmq_msg_t body;
+	uint64_t seq;
+	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED, ITEM_FAILED } outcome;
+};
+
+/* ---------------------------------------------------------- replies */
+
+static void
+s_send(struct broker *b, const uint8_t *rid, size_t rid_len, const uint8_t *buf, size_t len)
+{
+	if (zmq_send(b->ingest, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(b->ingest, buf, len, ZMQ_DONTWAIT) < 0)
+		log_debug("ack not sent: %s", zmq_strerror(zmq_errno()));
+}
+
+void
+ingest_count_rejected(struct broker *b, const char *code)
+{
+	struct counters *k = &b->counters;
+	unsigned i;
+	for (i = 0; i < k->nrejected; i++)
+		if (strcmp(k->rejected[i].code, code) == 0)
+			break;
+	if (i == k->nrejected) {
+		if (i == BROKER_MAX_CODES)
+			return;
+		snprintf(k->rejected[i].code, sizeof k->rejected[i].code, "%s", code);
+		k->nrejected++;
+	}
+	k->rejected[i].n++;
+	k->dirty = true;
+}
+
+static void
+s_refuse(struct broker *b, const uint8_t *rid, size_t rid_len, const char *event_id,
+    const char *township, Jiceng__V1__Verdict verdict, const char *code, const char *reason)
+{
+	uint8_t *buf;
+	size_t n = codec_ack_refusal(event_id, verdict, code, reason, &buf);
+	if (buf) {
+		s_send(b, rid, rid_len, buf, n);
+		free(buf);
+	}
+	if (verdict == JICENG__V1__VERDICT__RETRY_LATER) {
+		b->counters.retry_later++;
+		b->counters.dirty = true;
+		return;
+	}
+	ingest_count_rejected(b, code);
+	log_info("refused event from township %s: %s", township && *township ? township : "?", code);
+}
+
+/* ---------------------------------------------------------- pending acks */
+
+static int
+s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *rid, size_t rid_len)
+{
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		struct pending *p = realloc(q->items, cap * sizeof *p);
+		if (!p)
+			return -1;
+		q->items = p, q->cap = cap;
+	}
+	size_t at = q->n;
+	while (at > 0 && q->items[at - 1].seq > seq)
+		at--;
+	memmove(&q->items[at + 1], &q->items[at], (q->n - at) * sizeof *q->items);
+	q->items[at].seq = seq;
+	q->items[at].duplicate = dup;
+	q->items[at].rid_len = (uint8_t)rid_len;
+	memcpy(q->items[at].rid, rid, rid_len);
+	q->n++;
+	return 0;
+}
+
+static void
+s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p)
+{
+	Ack *ack = NULL;
+	uint8_t *buf;
+	int rc = fold_read_verdict(txn, c->verdicts, p->seq, &ack);
+	if (rc) {
+		log_error("no verdict for seq %llu in %s: %s", (unsigned long long)p->seq,
+		    c->role, mdb_strerror(rc));
+		return;
+	}
+	if (p->duplicate) {
+		ack->original_verdict = ack->verdict;
+		ack->verdict = JICENG__V1__VERDICT__DUPLICATE;
+		b->counters.duplicates++;
+		b->counters.dirty = true;
+	}
+	size_t n = codec_ack_pack(ack, &buf);
+	if (buf) {
+		s_send(b, p->rid, p->rid_len, buf, n);
+		free(buf);
+	}
+	jiceng__v1__ack__free_unpacked(ack, NULL);
+}
+
+void
+ingest_resolve(struct broker *b, struct child *c)
+{
+	struct pending_queue *q = &c->pending;
+	MDB_txn *txn;
+	size_t done = 0;
+	if (q->n == 0 || q->items[0].seq > c->cursor)
+		return;
+	if (!c->state && children_open_state(b, c) != 0)
+		return;
+	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
+		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc) {
+		log_error("read %s state: %s", c->role, mdb_strerror(rc));
+		return;
+	}
+	while (done < q->n && q->items[done].seq <= c->cursor)
+		s_answer_from_state(b, c, txn, &q->items[done++]);
+	mdb_txn_abort(txn);
+	memmove(q->items, q->items + done, (q->n - done) * sizeof *q->items);
+	q->n -= done;
+}
+
+uint64_t
+ingest_backlog(struct broker *b)
+{
+	uint64_t min = b->last_seq;
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].domain != DOMAIN_NONE && b->children[i].cursor < min)
+			min = b->children[i].cursor;
+	return b->last_seq - min;
+}
+
+/* ---------------------------------------------------------- reading */
+
+/* Check one received body; on success fill it. Returns 0, or -1 refused. */
+static int
+s_check(struct broker *b, struct item *it)
+{
+	struct codec_error err;
+	size_t len = zmq_msg_size(&it->body);
+	const uint8_t *data = zmq_msg_data(&it->body);
+	Envelope *e = codec_envelope_decode(data, len, &err);
+	if (!e) {
+		s_refuse(b, it->rid, it->rid_len, NULL, NULL, JICENG__V1__VERDICT__REJECTED, err.code, err.reason);
+		return -1;
+	}
+	snprintf(it->event_id, sizeof it->event_id, "%s", e->event_id);
+	snprintf(it->township, sizeof it->township, "%s", e->township_id);
+	it->kind = e->event_case;
+	it->domain = codec_event_domain(e->event_case);
+	codec_envelope_free(e);
+	if (!codec_event_implemented(it->kind)) {
+		char reason[200];
+		snprintf(reason, sizeof reason, "本版本尚不处理该事件 / %s is not handled by this version of jiceng",
+		    codec_event_name(it->kind));
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+		    JICENG__V1__VERDICT__REJECTED, "UNSUPPORTED_EVENT", reason);
+		return -1;
+	}
+	if (!b->cfg.workers[it->domain]) {
+		char reason[200];
+		snprintf(reason, sizeof reason, "该领域未运行 / the %s worker is not running on this server",
+		    codec_domain_name(it->domain));
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+		    JICENG__V1__VERDICT__REJECTED, "DOMAIN_NOT_SERVED", reason);
+		return -1;
+	}
+	codec_digest(data, len, it->digest);
+	return 0;
+}
+
+/* Receive one client message into it. Returns 1 read, 0 none, -1 refused. */
+static int
+s_receive(struct broker *b, struct item *it)
+{
+	zmq_msg_t rid;
+	int more;
+	size_t ms = sizeof more;
+	zmq_msg_init(&rid);
+	if (zmq_msg_recv(&rid, b->ingest, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&rid);
+		return 0;
+	}
+	it->rid_len = (uint8_t)(zmq_msg_size(&rid) > 255 ? 255 : zmq_msg_size(&rid));
+	memcpy(it->rid, zmq_msg_data(&rid), it->rid_len);
+	zmq_msg_close(&rid);
+	zmq_msg_init(&it->body);
+	if (zmq_msg_recv(&it->body, b->ingest, 0) < 0) {
+		zmq_msg_close(&it->body);
+		return 0;
+	}
+	zmq_getsockopt(b->ingest, ZMQ_RCVMORE, &more, &ms);
+	if (more) {
+		while (more) {
+			zmq_msg_t x;
+			zmq_msg_init(&x);
+			zmq_msg_recv(&x, b->ingest, 0);
+			zmq_msg_close(&x);
+			zmq_getsockopt(b->ingest, ZMQ_RCVMORE, &more, &ms);
+		}
+		zmq_msg_close(&it->body);
+		s_refuse(b, it->rid, it->rid_len, NULL, NULL, JICENG__V1__VERDICT__REJECTED, "MALFORMED",
+		    "一条消息只能有一帧 / send one Envelope per single-frame message");
+		return -1;
+	}
+	if (s_check(b, it) < 0) {
+		zmq_msg_close(&it->body);
+		return -1;
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------- commit */
+
+static int
+s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
+{
+	int64_t now = broker_wall_ms();
+	for (unsigned i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		uint8_t digest[JOURNAL_DIGEST_LEN];
+		int rc = journal_lookup_id(b->journal, txn, it->township, it->event_id, &it->seq, digest);
+		if (rc == 0) {
+			it->outcome = memcmp(digest, it->digest, sizeof digest) == 0 ? ITEM_DUP : ITEM_REUSED;
+			continue;
+		}
+		if (rc != MDB_NOTFOUND)
+			return rc;
+		rc = journal_append(b->journal, txn, now, it->kind, it->township, it->event_id,
+		    zmq_msg_data(&it->body), zmq_msg_size(&it->body), it->digest, &it->seq);
+		if (rc)
+			return rc;
+		it->outcome = ITEM_NEW;
+	}
+	return 0;
+}
+
+static void s_put_counters(struct broker *b, MDB_txn *txn);
+
+/* One write transaction, one fsync. Grows the map once on MDB_MAP_FULL. */
+static int
+s_commit(struct broker *b, struct item *items, unsigned n)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		MDB_txn *txn;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int rc = journal_write_begin(b->journal, &txn);
+		if (rc)
+			return rc;
+		if ((rc = s_journal_items(b, txn, items, n)) == 0) {
+			s_put_counters(b, txn);
+			rc = journal_commit(b->journal, txn);
+			txn = NULL;
+		}
+		if (txn)
+			mdb_txn_abort(txn);
+		if (rc == MDB_MAP_FULL && attempt == 0 && journal_grow(b->journal) == 0) {
+			log_info("journal map grown to %llu MiB",
+			    (unsigned long long)(journal_map_size(b->journal) >> 20));
+			continue;
+		}
+		if (rc)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		b->counters.commits++;
+		b->counters.commit_ms_total += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (n > b->counters.commit_events_max)
+			b->counters.commit_events_max = n;
+		return 0;
+	}
+	return MDB_MAP_FULL;
+}
+
+static void
+s_after_commit(struct broker *b, struct item *items, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		struct child *c = children_for_domain(b, it->domain);
+		if (it->outcome == ITEM_REUSED) {
+			s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+			    JICENG__V1__VERDICT__REJECTED, "ID_REUSED",
+			    "该event_id已用于不同的内容 / event_id was already used for a different event");
+			continue;
+		}
+		if (it->outcome == ITEM_NEW) {
+			if (it->seq > b->last_seq)
+				b->last_seq = it->seq;
+			b->counters.accepted_journaled++;
+		}
+		if (!c || s_pending_push(&c->pending, it->seq, it->outcome == ITEM_DUP, it->rid, it->rid_len) < 0)
+			s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+			    JICENG__V1__VERDICT__RETRY_LATER, "INTERNAL_ERROR", "内部错误，请重试 / internal error, retry");
+	}
+	for (unsigned i = 0; i < b->nchildren; i++)
+		ingest_resolve(b, &b->children[i]);
+}
+
+int
+ingest_read(struct broker *b)
+{
+	unsigned max = b->cfg.max_batch, n = 0, journaled = 0;
+	struct item *items = calloc(max, sizeof *items);
+	if (!items)
+		return 0;
+	while (n < max) {
+		int r = s_receive(b, &items[n]);
+		if (r == 0)
+			break;
+		if (r > 0)
+			n++;
+	}
+	if (n == 0)
+		goto out;
+	int rc = s_commit(b, items, n);
+	if (rc) {
+		const char *code = rc == MDB_MAP_FULL ? "STORAGE_FULL" : "INTERNAL_ERROR";
+		log_error("journal commit of %u events failed: %s", n, mdb_strerror(rc));
+		for (unsigned i = 0; i < n; i++)
+			s_refuse(b, items[i].rid, items[i].rid_len, items[i].event_id, items[i].township,
+			    JICENG__V1__VERDICT__RETRY_LATER, code,
+			    "日志存储暂时不可用，请稍后重发 / journal storage unavailable, resend later");
+		goto out;
+	}
+	s_after_commit(b, items, n);
+	for (unsigned i = 0; i < n; i++)
+		journaled += items[i].outcome == ITEM_NEW;
+	if (journaled)
+		children_notify_journal(b);
+out:
+	for (unsigned i = 0; i < n; i++)
+		zmq_msg_close(&items[i].body);
+	free(items);
+	return (int)journaled;
+}
+
+void
+ingest_refuse_backlog(struct broker *b)
+{
+	for (unsigned k = 0; k < b->cfg.max_batch; k++) {
+		struct item it;
+		int r = s_receive(b, &it);
+		if (r == 0)
+			return;
+		if (r < 0)
+			continue;
+		s_refuse(b, it.rid, it.rid_len, it.event_id, it.township, JICENG__V1__VERDICT__RETRY_LATER,
+		    "BACKLOG", "处理积压，请稍后重发 / backlog full, resend the same envelope later");
+		zmq_msg_close(&it.body);
+	}
+}
+
+/* ---------------------------------------------------------- counters */
+
+static void
+s_put_counters(struct broker *b, MDB_txn *txn)
+{
+	struct counters *k = &b->counters;
+	Jiceng__V1__Stats st = JICENG__V1__STATS__INIT;
+	Jiceng__V1__CodeCount cc[BROKER_MAX_CODES], *ccp[BROKER_MAX_CODES];
+	uint8_t buf[8192];
+	if (!k->dirty && k->commits % 64)
+		return;
+	for (unsigned i = 0; i < k->nrejected; i++) {
+		jiceng__v1__code_count__init(&cc[i]);
+		cc[i].code = k->rejected[i].code;
+		cc[i].count = k->rejected[i].n;
+		ccp[i] = &cc[i];
+	}
+	st.n_rejected = k->nrejected;
+	st.rejected = ccp;
+	st.duplicates = k->duplicates;
+	st.retry_later = k->retry_later;
+	st.commits = k->commits + 1;
+	st.commit_events_max = k->commit_events_max;
+	st.fsync_ms_avg = k->commits ? k->commit_ms_total / (double)k->commits : 0;
+	size_t n = jiceng__v1__stats__get_packed_size(&st);
+	if (n > sizeof buf)
+		return;
+	jiceng__v1__stats__pack(&st, buf);
+	if (journal_meta_put(b->journal, txn, "broker_counters", buf, n) == 0)
+		k->dirty = false;
+}
+
+void
+ingest_flush_counters(struct broker *b)
+{
+	MDB_txn *txn;
+	if (!b->counters.dirty || journal_write_begin(b->journal, &txn))
+		return;
+	b->counters.dirty = true;
+	s_put_counters(b, txn);
+	if (journal_commit(b->journal, txn))
+		log_warnx("could not persist counters");
+}
+
+/* ---------------------------------------------------------- system events */
+
+int
+ingest_journal_system(struct broker *b, Envelope *e)
+{
+	uint8_t *buf;
+	uint64_t seq;
+	size_t n = jiceng__v1__envelope__get_packed_size(e);
+	MDB_txn *txn;
+	int rc;
+	if (!(buf = malloc(n)))
+		return ENOMEM;
+	jiceng__v1__envelope__pack(e, buf);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((rc = journal_write_begin(b->journal, &txn)))
+			break;
+		rc = journal_append(b->journal, txn, broker_wall_ms(), e->event_case, "", NULL,
+		    buf, n, NULL, &seq);
+		if (rc == 0 && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
+			size_t rn = jiceng__v1__rules__get_packed_size(e->rules_changed->rules);
+			uint8_t rb[512];
+			if (rn <= sizeof rb) {
+				jiceng__v1__rules__pack(e->rules_changed->rules, rb);
+				rc = journal_meta_put(b->journal, txn, "rules", rb, rn);
+			}
+		}
+		if (rc == 0) {
+			rc = journal_commit(b->journal, txn);
+			break;
+		}
+		mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL || journal_grow(b->journal) != 0)
+			break;
+	}
+	free(buf);
+	if (rc == 0) {
+		b->last_seq = seq;
+		children_notify_journal(b);
+	}
+	return rc;
+}
+
+int
+ingest_sync_rules(struct broker *b)
+{
+	MDB_txn *txn;
+	const void *v;
+	size_t len;
+	uint8_t want[512];
+	size_t wn = jiceng__v1__rules__get_packed_size(&b->cfg.rules);
+	bool same = false;
+	if (wn > sizeof want)
+		return EINVAL;
+	jiceng__v1__rules__pack(&b->cfg.rules, want);
+	if (journal_read_begin(b->journal, &txn) == 0) {
+		same = journal_meta_get(b->journal, txn, "rules", &v, &len) == 0 &&
+		    len == wn && memcmp(v, want, wn) == 0;
+		mdb_txn_abort(txn);
+	}
+	if (same)
+		return 0;
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__RulesChanged rc_msg = JICENG__V1__RULES_CHANGED__INIT;
+	rc_msg.rules = &b->cfg.rules;
+	e.event_id = "rules";
+	e.township_id = "";
+	e.occurred_at = broker_wall_ms();
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
+	e.rules_changed = &rc_msg;
+	int rc = ingest_journal_system(b, &e);
+	if (rc == 0)
+		log_info("rule settings changed: journaled RulesChanged at seq %llu",
+		    (unsigned long long)b->last_seq);
+	return rc;
+}
+
+/* ---------------------------------------------------------- sockets */
+
+int
+ingest_open(struct broker *b)
+{
+	int linger = 0, hwm = 10000;
+	int64_t maxmsg = INGEST_MAX_MSG;
+	b->ingest = zmq_socket(b->zctx, ZMQ_ROUTER);
+	b->status = zmq_socket(b->zctx, ZMQ_PUB);
+	zmq_setsockopt(b->ingest, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(b->ingest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+	zmq_setsockopt(b->ingest, ZMQ_SNDHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(b->ingest, ZMQ_RCVHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(b->status, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_bind(b->ingest, b->cfg.ingest) < 0) {
+		log_error("cannot bind ingest %s: %s", b->cfg.ingest, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	if (zmq_bind(b->status, b->cfg.status) < 0) {
+		log_error("cannot bind status %s: %s", b->cfg.status, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}

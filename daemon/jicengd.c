@@ -1,0 +1,379 @@
+/*
+ * jicengd: the broker and supervisor. Owns the journal (its only writer),
+ * the township-facing sockets and the child processes; runs in the
+ * foreground and logs to stderr for journald.
+ *
+ * The loop's duties, each pass:
+ *   - signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reload, SIGCHLD reap;
+ *   - children's messages: cursors (acks become due), status changes;
+ *   - ingest: read and group-commit what clients sent, unless the backlog
+ *     of journaled-but-unapplied events is over max_backlog (then pause,
+ *     and after backlog_pause_ms answer RETRY_LATER);
+ *   - every 100 ms: start children that are due, heartbeat checks,
+ *     READY=1 once all children are up, WATCHDOG=1 while they stay up;
+ *   - every hour boundary: journal a Tick; every second: persist counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "broker.h"
+#include "idnum.h"
+#include "log.h"
+
+#define HOUR_MS 3600000LL
+
+int64_t
+broker_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+broker_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------- options */
+
+static void
+s_usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: jicengd [options]\n"
+	    "  --config FILE       config file (default: the embedded defaults)\n"
+	    "  --data-dir DIR      journal and state (default /var/lib/jiceng)\n"
+	    "  --ingest ENDPOINT   township ROUTER (default tcp://127.0.0.1:7400)\n"
+	    "  --status ENDPOINT   status PUB (default tcp://127.0.0.1:7401)\n"
+	    "  --query ENDPOINT    query ROUTER (default tcp://127.0.0.1:7402)\n"
+	    "  --workers LIST      domains to run, comma-separated (default: all this build has)\n"
+	    "  --print-config      print the embedded default config and exit\n"
+	    "  -v, --verbose       debug logging\n"
+	    "Runs in the foreground; logs to stderr with syslog priority prefixes.\n");
+	exit(status);
+}
+
+static void
+s_parse_args(struct broker *b, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "ingest", required_argument, NULL, 'i' },
+		{ "status", required_argument, NULL, 's' },
+		{ "query", required_argument, NULL, 'q' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "print-config", no_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *over[5] = { 0 };
+	char err[512], abs[PATH_MAX];
+	int c;
+	config_defaults(&b->cfg);
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (!realpath(optarg, abs) || strlen(abs) >= sizeof b->config_path)
+				fatal("config %s", optarg);
+			snprintf(b->config_path, sizeof b->config_path, "%s", abs);
+			if (config_load(&b->cfg, b->config_path, err, sizeof err) < 0)
+				fatalx("%s", err);
+			break;
+		case 'D': over[0] = optarg; break;
+		case 'i': over[1] = optarg; break;
+		case 's': over[2] = optarg; break;
+		case 'q': over[3] = optarg; break;
+		case 'w': over[4] = optarg; break;
+		case 'P': fputs(config_default_text(), stdout); exit(0);
+		case 'v': b->verbose++; break;
+		case 'h': s_usage(0); break;
+		default: s_usage(2);
+		}
+	}
+	if (optind < argc)
+		s_usage(2);
+	static const char *keys[5] = { "data_dir", "ingest", "status", "query", "workers" };
+	for (int i = 0; i < 5; i++)
+		if (over[i] && config_set(&b->cfg, "daemon", keys[i], over[i], err, sizeof err) < 0)
+			fatalx("--%s: %s", keys[i], err);
+	if (over[0]) {
+		mkdir(over[0], 0750);
+		if (realpath(over[0], abs))
+			snprintf(b->cfg.data_dir, sizeof b->cfg.data_dir, "%.500s", abs);
+	}
+	config_finish(&b->cfg);
+}
+
+static void
+s_exe_dir(struct broker *b)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		fatal("readlink /proc/self/exe");
+	self[n] = 0;
+	*strrchr(self, '/') = 0;
+	snprintf(b->exe_dir, sizeof b->exe_dir, "%.500s", self);
+	char probe[PATH_MAX + 32];
+	snprintf(probe, sizeof probe, "%s/jiceng-worker", b->exe_dir);
+	if (access(probe, X_OK) != 0) {
+		/* Installed layout: sbin/jicengd, libexec/jiceng/jiceng-worker. */
+		snprintf(probe, sizeof probe, "%s/../libexec/jiceng", self);
+		if (realpath(probe, self))
+			snprintf(b->exe_dir, sizeof b->exe_dir, "%.500s", self);
+	}
+}
+
+/* ---------------------------------------------------------- set-up */
+
+static void
+s_prepare_dirs(struct broker *b)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	uint8_t key[IDNUM_KEY_LEN];
+	mkdir(b->cfg.data_dir, 0750);
+	snprintf(path, sizeof path, "%s/state", b->cfg.data_dir);
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (mkdir(b->cfg.run_dir, 0750) < 0 && errno != EEXIST)
+		fatal("mkdir %s", b->cfg.run_dir);
+	if (idnum_key_load(b->cfg.id_key_file, true, key) < 0)
+		fatal("ID blind-index key %s", b->cfg.id_key_file);
+	snprintf(path, sizeof path, "%s/jicengd.pid", b->cfg.run_dir);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+}
+
+static void
+s_open_journal(struct broker *b)
+{
+	MDB_txn *txn;
+	int rc = journal_open(&b->journal, b->cfg.data_dir, b->cfg.journal_map_mb,
+	    b->cfg.journal_map_max_mb, false);
+	if (rc)
+		fatalx("cannot open the journal in %s: %s", b->cfg.data_dir, mdb_strerror(rc));
+	if ((rc = journal_read_begin(b->journal, &txn)) ||
+	    (rc = journal_last_seq(b->journal, txn, &b->last_seq)))
+		fatalx("read the journal: %s", mdb_strerror(rc));
+	mdb_txn_abort(txn);
+	log_info("journal %s/data.mdb: %llu events, map %llu MiB", b->cfg.data_dir,
+	    (unsigned long long)b->last_seq,
+	    (unsigned long long)(journal_map_size(b->journal) >> 20));
+}
+
+static int
+s_signalfd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		fatal("signalfd");
+	return fd;
+}
+
+static void
+s_open_children_sock(struct broker *b)
+{
+	char ep[CONFIG_PATH_MAX + 32];
+	int linger = 0;
+	snprintf(ep, sizeof ep, "ipc://%s/children.sock", b->cfg.run_dir);
+	b->children_sock = zmq_socket(b->zctx, ZMQ_ROUTER);
+	zmq_setsockopt(b->children_sock, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_bind(b->children_sock, ep) < 0)
+		fatalx("bind %s: %s", ep, zmq_strerror(zmq_errno()));
+}
+
+/* ---------------------------------------------------------- time */
+
+static void
+s_tick(struct broker *b, int64_t at)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
+	t.at = at;
+	e.event_id = "tick";
+	e.township_id = "";
+	e.occurred_at = at;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_TICK;
+	e.tick = &t;
+	int rc = ingest_journal_system(b, &e);
+	if (rc)
+		log_error("could not journal the Tick: %s", mdb_strerror(rc));
+	else
+		log_debug("Tick at seq %llu", (unsigned long long)b->last_seq);
+}
+
+static void
+s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *last_watchdog,
+    int64_t watchdog_ms)
+{
+	int64_t now = broker_now_ms();
+	if (now - *last_ms < 100)
+		return;
+	*last_ms = now;
+	children_start_due(b);
+	children_check_health(b);
+	bool up = children_all_up(b);
+	if (up && !b->ready_sent) {
+		sd_notify(0, "READY=1\nSTATUS=all children up");
+		log_info("ready: %u children up, ingest %s", b->nchildren, b->cfg.ingest);
+		b->ready_sent = true;
+	}
+	if (up && watchdog_ms && now - *last_watchdog >= watchdog_ms / 2) {
+		sd_notify(0, "WATCHDOG=1");
+		*last_watchdog = now;
+	}
+	if (broker_wall_ms() >= b->next_tick_ms) {
+		s_tick(b, b->next_tick_ms);
+		b->next_tick_ms = (broker_wall_ms() / HOUR_MS + 1) * HOUR_MS;
+	}
+	if (now - *last_counters >= 1000) {
+		ingest_flush_counters(b);
+		*last_counters = now;
+	}
+}
+
+/* ---------------------------------------------------------- signals */
+
+static void
+s_reload(struct broker *b)
+{
+	struct config next;
+	char err[512];
+	config_defaults(&next);
+	if (b->config_path[0] && config_load(&next, b->config_path, err, sizeof err) < 0) {
+		log_error("reload refused, keeping the running config: %s", err);
+		return;
+	}
+	b->cfg.rules = next.rules;
+	b->cfg.max_backlog = next.max_backlog;
+	b->cfg.backlog_pause_ms = next.backlog_pause_ms;
+	b->cfg.max_batch = next.max_batch;
+	log_info("reloaded %s", b->config_path[0] ? b->config_path : "(embedded defaults)");
+	ingest_sync_rules(b);
+}
+
+static void
+s_signals(struct broker *b, int fd)
+{
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof si) == sizeof si) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: stopping", si.ssi_signo);
+			b->stopping = true;
+			break;
+		case SIGHUP:
+			s_reload(b);
+			break;
+		case SIGCHLD: {
+			int status;
+			pid_t pid;
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				children_reaped(b, pid, status);
+			break;
+		}
+		}
+	}
+}
+
+/* ---------------------------------------------------------- loop */
+
+static void
+s_loop(struct broker *b, int sigfd)
+{
+	int64_t last_periodic = 0, last_counters = 0, last_watchdog = 0;
+	uint64_t wd_usec = 0;
+	int64_t watchdog_ms = sd_watchdog_enabled(0, &wd_usec) > 0 ? (int64_t)(wd_usec / 1000) : 0;
+	while (!b->stopping) {
+		bool over = ingest_backlog(b) >= b->cfg.max_backlog;
+		int64_t now = broker_now_ms();
+		if (!over)
+			b->paused_since_ms = 0;
+		else if (!b->paused_since_ms)
+			b->paused_since_ms = now;
+		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
+		zmq_pollitem_t items[3] = {
+			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, sigfd, ZMQ_POLLIN, 0 },
+			{ b->ingest, 0, ZMQ_POLLIN, 0 },
+		};
+		int n = (!over || refusing) ? 3 : 2;
+		if (zmq_poll(items, n, 100) < 0 && zmq_errno() != EINTR)
+			fatalx("poll: %s", zmq_strerror(zmq_errno()));
+		if (items[1].revents)
+			s_signals(b, sigfd);
+		if (items[0].revents)
+			children_handle(b);
+		if (n == 3 && items[2].revents) {
+			if (refusing)
+				ingest_refuse_backlog(b);
+			else
+				ingest_read(b);
+		}
+		s_periodic(b, &last_periodic, &last_counters, &last_watchdog, watchdog_ms);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct broker b;
+	s_parse_args(&b, argc, argv);
+	log_init("jicengd", b.verbose);
+	s_exe_dir(&b);
+	s_prepare_dirs(&b);
+	int sigfd = s_signalfd();
+	s_open_journal(&b);
+	b.zctx = zmq_ctx_new();
+	if (ingest_open(&b) < 0)
+		return 1;
+	s_open_children_sock(&b);
+	children_init(&b);
+	if (ingest_sync_rules(&b))
+		fatalx("could not journal the rule settings");
+	b.next_tick_ms = broker_wall_ms();
+	children_start_due(&b);
+	s_loop(&b, sigfd);
+
+	sd_notify(0, "STOPPING=1");
+	children_stop_all(&b);
+	ingest_flush_counters(&b);
+	zmq_close(b.ingest);
+	zmq_close(b.status);
+	zmq_close(b.children_sock);
+	zmq_ctx_term(b.zctx);
+	journal_close(&b.journal);
+	log_info("stopped");
+	return 0;
+}

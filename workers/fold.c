@@ -1,0 +1,441 @@
+/*
+ * fold: the journal applied to one domain's state environment. It owns the
+ * state env's bookkeeping tables (meta, verdicts, counts) and the batching;
+ * the rules live in the domain modules it calls.
+ *
+ * Each event is applied in a nested transaction that is kept only when the
+ * owning domain accepts it, so a rejected event changes nothing. The cursor,
+ * the verdicts and the counts are written in the same parent transaction as
+ * the state, so state == fold(rules, journal[1..cursor]) at every commit.
+ */
+#include "fold.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "idnum.h"
+#include "log.h"
+#include "membership.h"
+
+#define FOLD_EXTRA_DBS 4
+
+struct fold {
+	struct journal *journal;     /* read-only journal */
+	MDB_env *env;                /* this domain's state env */
+	MDB_dbi meta, verdicts, counts;
+	enum domain domain;
+	struct membership *membership;
+	Rules rules;                 /* in force at the cursor */
+	uint8_t id_key[IDNUM_KEY_LEN];
+	uint64_t cursor;
+	const char *crash_event_id;  /* fault injection for the crash tests */
+	fold_status_fn on_status;
+	void *on_status_arg;
+};
+
+static void
+s_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+s_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* ---------------------------------------------------------- open */
+
+static int
+s_open_tables(struct fold *f)
+{
+	MDB_txn *txn;
+	MDB_val k = { 6, "cursor" }, v;
+	int rc = mdb_txn_begin(f->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &f->meta)) ||
+	    (rc = mdb_dbi_open(txn, "verdicts", MDB_CREATE, &f->verdicts)) ||
+	    (rc = mdb_dbi_open(txn, "counts", MDB_CREATE, &f->counts)) ||
+	    (rc = membership_open(txn, &f->membership)) ||
+	    (rc = membership_rules(f->membership, txn, &f->rules)))
+		goto fail;
+	rc = mdb_get(txn, f->meta, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		f->cursor = s_get_u64(v.mv_data);
+	else if (rc != MDB_NOTFOUND && rc != 0)
+		goto fail;
+	return mdb_txn_commit(txn);
+fail:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+fold_open(struct fold **out, struct journal *j, enum domain d, const char *path,
+    const struct config *cfg)
+{
+	struct fold *f = calloc(1, sizeof *f);
+	int rc;
+	if (!f)
+		return ENOMEM;
+	f->journal = j;
+	f->domain = d;
+	f->crash_event_id = getenv("JICENG_FAULT_CRASH_EVENT");
+	if (idnum_key_load(cfg->id_key_file, false, f->id_key) < 0) {
+		rc = errno ? errno : EINVAL;
+		log_warn("cannot load the ID blind-index key %s", cfg->id_key_file);
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&f->env)))
+		goto fail;
+	mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + FOLD_EXTRA_DBS);
+	if ((rc = mdb_env_set_mapsize(f->env, cfg->state_map_mb << 20)))
+		goto fail;
+	/* No per-commit fsync: the journal replays whatever a crash loses. */
+	if ((rc = mdb_env_open(f->env, path, MDB_NOSUBDIR | MDB_NOSYNC, 0640)))
+		goto fail;
+	int dead;
+	mdb_reader_check(f->env, &dead);
+	if ((rc = s_open_tables(f)))
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	if (f->env)
+		mdb_env_close(f->env);
+	free(f);
+	return rc;
+}
+
+void
+fold_destroy(struct fold **fp)
+{
+	struct fold *f = *fp;
+	if (!f)
+		return;
+	membership_destroy(&f->membership);
+	mdb_env_sync(f->env, 1);
+	mdb_env_close(f->env);
+	free(f);
+	*fp = NULL;
+}
+
+uint64_t
+fold_cursor(struct fold *f)
+{
+	return f->cursor;
+}
+
+void
+fold_on_status(struct fold *f, fold_status_fn fn, void *arg)
+{
+	f->on_status = fn;
+	f->on_status_arg = arg;
+}
+
+/* ---------------------------------------------------------- one event */
+
+static bool
+s_owns(const struct fold *f, EventCase kind)
+{
+	return codec_event_domain(kind) == f->domain;
+}
+
+static int
+s_count(struct fold *f, MDB_txn *txn, const char *name)
+{
+	MDB_val k = { strlen(name), (void *)name }, v;
+	uint8_t buf[8];
+	uint64_t n = 0;
+	int rc = mdb_get(txn, f->counts, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = s_get_u64(v.mv_data);
+	else if (rc != MDB_NOTFOUND && rc != 0)
+		return rc;
+	s_put_u64(buf, n + 1);
+	v.mv_size = 8, v.mv_data = buf;
+	return mdb_put(txn, f->counts, &k, &v, 0);
+}
+
+static int
+s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id,
+    EventCase kind, const struct verdict *vd)
+{
+	Ack a = JICENG__V1__ACK__INIT;
+	AckWarning w[VERDICT_MAX_WARNINGS], *wp[VERDICT_MAX_WARNINGS];
+	char name[64];
+	uint8_t k[8], *buf;
+	int rc;
+	a.event_id = (char *)event_id;
+	a.seq = seq;
+	a.verdict = vd->accepted ? JICENG__V1__VERDICT__ACCEPTED : JICENG__V1__VERDICT__REJECTED;
+	a.code = (char *)vd->code;
+	a.reason = (char *)vd->reason;
+	for (unsigned i = 0; i < vd->nwarnings; i++) {
+		jiceng__v1__warning__init(&w[i]);
+		w[i].code = (char *)vd->warnings[i].code;
+		w[i].reason = (char *)vd->warnings[i].reason;
+		wp[i] = &w[i];
+	}
+	a.n_warnings = vd->nwarnings;
+	a.warnings = wp;
+	size_t len = codec_ack_pack(&a, &buf);
+	if (!buf)
+		return ENOMEM;
+	s_put_u64(k, seq);
+	MDB_val key = { 8, k }, val = { len, buf };
+	rc = mdb_put(txn, f->verdicts, &key, &val, MDB_APPEND);
+	free(buf);
+	if (rc)
+		return rc;
+	if (vd->accepted)
+		snprintf(name, sizeof name, "accepted:%s", codec_event_name(kind));
+	else
+		snprintf(name, sizeof name, "rejected:%s", vd->code);
+	if ((rc = s_count(f, txn, name)))
+		return rc;
+	for (unsigned i = 0; i < vd->nwarnings; i++) {
+		snprintf(name, sizeof name, "warning:%s", vd->warnings[i].code);
+		if ((rc = s_count(f, txn, name)))
+			return rc;
+	}
+	return 0;
+}
+
+static int
+s_apply_envelope(struct fold *f, MDB_txn *parent, const struct journal_record *r,
+    const Envelope *e, struct verdict *vd, struct status_changes *sc)
+{
+	MDB_txn *child;
+	struct event_ctx ev = {
+		.seq = r->seq, .received_at = r->received_at,
+		.township_id = r->township_id, .env = e,
+		.rules = &f->rules, .id_key = f->id_key,
+	};
+	int rc = mdb_txn_begin(f->env, parent, 0, &child);
+	if (rc)
+		return rc;
+	if (f->crash_event_id && strcmp(f->crash_event_id, e->event_id) == 0) {
+		log_error("fault injection: crashing on event %s (seq %llu)",
+		    e->event_id, (unsigned long long)r->seq);
+		abort();
+	}
+	rc = membership_apply(f->membership, child, &ev, vd, sc);
+	if (rc == 0 && vd->accepted && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
+		rc = membership_rules(f->membership, child, &f->rules);
+	if (rc || !vd->accepted) {
+		mdb_txn_abort(child);
+		return rc;
+	}
+	return mdb_txn_commit(child);
+}
+
+/* Apply journal record seq inside parent. */
+static int
+s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
+    struct status_changes *sc)
+{
+	struct journal_record r;
+	struct verdict vd;
+	const char *why;
+	int rc = journal_get(f->journal, jtxn, seq, &r);
+	if (rc)
+		return rc;
+	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);
+	if (!e) {
+		log_error("journal record %llu does not decode; answering INTERNAL_ERROR",
+		    (unsigned long long)seq);
+		return 0;
+	}
+	verdict_accept(&vd);
+	sc->n = 0;
+	if (journal_quarantined(f->journal, jtxn, seq, &why) == 0) {
+		verdict_reject(&vd, "INTERNAL_ERROR",
+		    "内部错误，该事件已隔离 / internal error: event quarantined (%s)", why);
+	} else {
+		rc = s_apply_envelope(f, parent, &r, e, &vd, sc);
+	}
+	if (rc == 0 && s_owns(f, e->event_case))
+		rc = s_store_verdict(f, parent, seq, e->event_id, e->event_case, &vd);
+	codec_envelope_free(e);
+	return rc;
+}
+
+/* ---------------------------------------------------------- batches */
+
+static void
+s_emit(struct fold *f, uint64_t seq, int64_t at, const struct status_changes *sc)
+{
+	for (unsigned i = 0; i < sc->n; i++) {
+		StatusChange s = JICENG__V1__STATUS_CHANGE__INIT;
+		s.seq = seq;
+		s.member_id = (char *)sc->change[i].member_id;
+		s.state = sc->change[i].state;
+		s.previous_state = sc->change[i].previous_state;
+		s.home_org_id = (char *)sc->change[i].home_org_id;
+		s.host_org_id = (char *)sc->change[i].host_org_id;
+		s.place_code = (char *)sc->change[i].place_code;
+		s.flow_id = (char *)sc->change[i].flow_id;
+		s.township_id = (char *)sc->change[i].township_id;
+		s.changed_at = at;
+		f->on_status(f->on_status_arg, seq, at, &s);
+	}
+}
+
+/* Apply seqs [from, to] in one transaction. */
+static int
+s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
+{
+	MDB_txn *txn;
+	uint8_t cb[8];
+	MDB_val ck = { 6, "cursor" }, cv = { 8, cb };
+	struct status_changes *pending = NULL;
+	unsigned npending = 0;
+	int rc = mdb_txn_begin(f->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	if (f->on_status && !(pending = calloc(to - from + 1, sizeof *pending))) {
+		mdb_txn_abort(txn);
+		return ENOMEM;
+	}
+	for (uint64_t seq = from; seq <= to; seq++) {
+		struct status_changes sc = { 0 };
+		if ((rc = s_apply_one(f, jtxn, txn, seq, &sc)))
+			goto fail;
+		if (pending)
+			pending[npending++] = sc;
+	}
+	s_put_u64(cb, to);
+	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)) || (rc = mdb_txn_commit(txn))) {
+		txn = NULL;
+		goto fail;
+	}
+	f->cursor = to;
+	for (unsigned i = 0; pending && i < npending; i++) {
+		struct journal_record r;
+		if (pending[i].n && journal_get(f->journal, jtxn, from + i, &r) == 0)
+			s_emit(f, from + i, r.received_at, &pending[i]);
+	}
+	free(pending);
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	free(pending);
+	/* Rules may have been reloaded from an aborted transaction. */
+	MDB_txn *rt;
+	if (mdb_txn_begin(f->env, NULL, MDB_RDONLY, &rt) == 0) {
+		membership_rules(f->membership, rt, &f->rules);
+		mdb_txn_abort(rt);
+	}
+	return rc;
+}
+
+int
+fold_step(struct fold *f, unsigned max_events, unsigned batch, bool single_step,
+    unsigned *applied)
+{
+	MDB_txn *jtxn;
+	uint64_t last;
+	int rc;
+	*applied = 0;
+	if (single_step || batch == 0)
+		batch = 1;
+	if ((rc = journal_read_begin(f->journal, &jtxn)))
+		return rc;
+	if ((rc = journal_last_seq(f->journal, jtxn, &last)))
+		goto out;
+	while (f->cursor < last && *applied < max_events) {
+		uint64_t to = f->cursor + batch;
+		if (to > last)
+			to = last;
+		if (to - f->cursor > max_events - *applied)
+			to = f->cursor + (max_events - *applied);
+		uint64_t from = f->cursor + 1;
+		if ((rc = s_apply_range(f, jtxn, from, to)))
+			goto out;
+		*applied += (unsigned)(to - from + 1);
+	}
+out:
+	mdb_txn_abort(jtxn);
+	return rc;
+}
+
+/* ---------------------------------------------------------- rebuild */
+
+int
+fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
+    const struct config *cfg, bool progress, char *err, size_t errlen)
+{
+	struct journal *j = NULL;
+	struct fold *f = NULL;
+	char tmp[CONFIG_PATH_MAX + 16], lock[CONFIG_PATH_MAX + 24];
+	uint64_t last = 0;
+	MDB_txn *jtxn;
+	int rc;
+	snprintf(tmp, sizeof tmp, "%s.rebuild", state_path);
+	snprintf(lock, sizeof lock, "%s-lock", tmp);
+	unlink(tmp);
+	unlink(lock);
+	if ((rc = journal_open(&j, journal_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, true))) {
+		snprintf(err, errlen, "cannot open the journal in %s: %s", journal_dir, mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = journal_read_begin(j, &jtxn)) == 0) {
+		journal_last_seq(j, jtxn, &last);
+		mdb_txn_abort(jtxn);
+	}
+	if ((rc = fold_open(&f, j, d, tmp, cfg))) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, mdb_strerror(rc));
+		journal_close(&j);
+		return -1;
+	}
+	while (f->cursor < last) {
+		unsigned n;
+		if ((rc = fold_step(f, 20000, 2000, false, &n))) {
+			snprintf(err, errlen, "applying seq %llu: %s",
+			    (unsigned long long)f->cursor + 1, mdb_strerror(rc));
+			break;
+		}
+		if (progress)
+			fprintf(stderr, "rebuild %s: %llu/%llu events (%.0f%%)\n",
+			    codec_domain_name(d), (unsigned long long)f->cursor,
+			    (unsigned long long)last, 100.0 * (double)f->cursor / (double)last);
+	}
+	fold_destroy(&f);
+	journal_close(&j);
+	if (rc) {
+		unlink(tmp);
+		unlink(lock);
+		return -1;
+	}
+	if (rename(tmp, state_path) < 0) {
+		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	unlink(lock);
+	return 0;
+}
+
+int
+fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack)
+{
+	uint8_t k[8];
+	MDB_val key = { 8, k }, val;
+	s_put_u64(k, seq);
+	int rc = mdb_get(txn, verdicts, &key, &val);
+	if (rc)
+		return rc;
+	*ack = jiceng__v1__ack__unpack(NULL, val.mv_size, val.mv_data);
+	return *ack ? 0 : MDB_CORRUPTED;
+}

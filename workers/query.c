@@ -1,0 +1,522 @@
+/*
+ * jiceng-query: the query server. Answers Query frames on its ROUTER socket
+ * from short read-only transactions on the journal and the state
+ * environments, so a heavy read never stalls ingest. Started by jicengd;
+ * heartbeats to it on the children socket. Writes nothing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "journal.h"
+#include "log.h"
+#include "membership.h"
+#include "wire.h"
+
+#define QUERY_MAX_FRAME 4096
+#define QUERY_LIST_DEFAULT 100
+#define QUERY_LIST_MAX 1000
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+	(void)sig;
+	s_stop = 1;
+}
+
+/* A state environment opened read-only on first use. */
+struct state {
+	MDB_env *env;
+	MDB_dbi meta, counts;
+	struct membership *membership;
+};
+
+struct server {
+	struct config cfg;
+	void *router, *parent;
+	struct journal *journal;
+	struct state state[DOMAIN_COUNT];
+	uint64_t served;
+};
+
+static int64_t
+s_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------- state envs */
+
+static int
+s_state_open(struct server *s, enum domain d)
+{
+	struct state *st = &s->state[d];
+	char path[CONFIG_PATH_MAX + 64];
+	MDB_txn *txn;
+	int rc;
+	if (st->env)
+		return 0;
+	snprintf(path, sizeof path, "%s/state/%s.mdb", s->cfg.data_dir, codec_domain_name(d));
+	if (access(path, R_OK) != 0)
+		return MDB_NOTFOUND;
+	if ((rc = mdb_env_create(&st->env)))
+		return rc;
+	mdb_env_set_maxdbs(st->env, 32);
+	if ((rc = mdb_env_open(st->env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640)) ||
+	    (rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "meta", 0, &st->meta)) ||
+	    (rc = mdb_dbi_open(txn, "counts", 0, &st->counts)) ||
+	    (rc = membership_open_readonly(txn, &st->membership))) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		return 0;
+fail:
+	membership_destroy(&st->membership);
+	mdb_env_close(st->env);
+	st->env = NULL;
+	return rc;
+}
+
+static int
+s_state_read(struct server *s, enum domain d, MDB_txn **txn)
+{
+	int rc = s_state_open(s, d);
+	if (rc)
+		return rc;
+	rc = mdb_txn_begin(s->state[d].env, NULL, MDB_RDONLY, txn);
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->state[d].env, 0) == 0)
+		rc = mdb_txn_begin(s->state[d].env, NULL, MDB_RDONLY, txn);
+	return rc;
+}
+
+static uint64_t
+s_get_u64(const void *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 8; i++)
+		x = (x << 8) | ((const uint8_t *)v)[i];
+	return x;
+}
+
+/* ---------------------------------------------------------- replies */
+
+static void
+s_fail(QueryReply *r, int rc)
+{
+	if (rc == MDB_NOTFOUND) {
+		r->status = JICENG__V1__QUERY_STATUS__NOT_FOUND;
+		r->code = "NOT_FOUND";
+		r->reason = "未找到 / not found";
+	} else {
+		r->status = JICENG__V1__QUERY_STATUS__UNAVAILABLE;
+		r->code = "UNAVAILABLE";
+		r->reason = (char *)mdb_strerror(rc);
+	}
+}
+
+static void
+s_get_org(struct server *s, const Jiceng__V1__GetOrg *q, QueryReply *r, void **owned)
+{
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	Jiceng__V1__OrgView *v = malloc(sizeof *v);
+	jiceng__v1__org_view__init(v);
+	rc = membership_get_org(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->org_id, v);
+	mdb_txn_abort(txn);
+	if (rc) {
+		free(v);
+		return s_fail(r, rc);
+	}
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_ORG;
+	r->org = v;
+	*owned = v;
+}
+
+static void
+s_get_member(struct server *s, const Jiceng__V1__GetMember *q, QueryReply *r, void **owned)
+{
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	Jiceng__V1__MemberView *v = malloc(sizeof *v);
+	jiceng__v1__member_view__init(v);
+	rc = membership_get_member(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->member_id, v);
+	mdb_txn_abort(txn);
+	if (rc) {
+		free(v);
+		return s_fail(r, rc);
+	}
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEMBER;
+	r->member = v;
+	*owned = v;
+}
+
+static void
+s_list_members(struct server *s, const Jiceng__V1__ListMembers *q, QueryReply *r, void **owned)
+{
+	MDB_txn *txn;
+	unsigned limit = q->limit ? q->limit : QUERY_LIST_DEFAULT;
+	if (limit > QUERY_LIST_MAX)
+		limit = QUERY_LIST_MAX;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	Jiceng__V1__MemberList *l = malloc(sizeof *l);
+	jiceng__v1__member_list__init(l);
+	rc = membership_list_members(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->org_id,
+	    q->after, limit, l);
+	mdb_txn_abort(txn);
+	if (rc) {
+		free(l);
+		return s_fail(r, rc);
+	}
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEMBERS;
+	r->members = l;
+	*owned = l;
+}
+
+/* ---------------------------------------------------------- stats */
+
+/* Everything a Stats reply points to, freed together. */
+struct stats_buf {
+	Jiceng__V1__Stats st;
+	Jiceng__V1__WorkerStats ws[DOMAIN_COUNT], *wsp[DOMAIN_COUNT];
+	Jiceng__V1__CodeCount cc[256], *rej[128], *acc[128];
+	char names[256][48];
+	unsigned ncc;
+	Jiceng__V1__QuarantinedEvent qe[64], *qep[64];
+	uint64_t qseq[64];
+	char qreason[64][128];
+};
+
+static void
+s_add_count(struct stats_buf *sb, Jiceng__V1__CodeCount **list, size_t *n, const char *name,
+    size_t name_len, uint64_t count)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strlen(list[i]->code) == name_len && memcmp(list[i]->code, name, name_len) == 0) {
+			list[i]->count += count;
+			return;
+		}
+	if (sb->ncc >= 256 || *n >= 128)
+		return;
+	Jiceng__V1__CodeCount *c = &sb->cc[sb->ncc];
+	jiceng__v1__code_count__init(c);
+	snprintf(sb->names[sb->ncc], sizeof sb->names[0], "%.*s", (int)name_len, name);
+	c->code = sb->names[sb->ncc++];
+	c->count = count;
+	list[(*n)++] = c;
+}
+
+static void
+s_stats_worker(struct server *s, struct stats_buf *sb, enum domain d, uint64_t last)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k = { 6, "cursor" }, v;
+	Jiceng__V1__WorkerStats *w = &sb->ws[sb->st.n_workers];
+	jiceng__v1__worker_stats__init(w);
+	w->domain = (char *)codec_domain_name(d);
+	sb->wsp[sb->st.n_workers++] = w;
+	if (s_state_read(s, d, &txn)) {
+		w->lag = last;
+		return;
+	}
+	if (mdb_get(txn, s->state[d].meta, &k, &v) == 0 && v.mv_size == 8)
+		w->cursor = s_get_u64(v.mv_data);
+	w->lag = last > w->cursor ? last - w->cursor : 0;
+	if (mdb_cursor_open(txn, s->state[d].counts, &cur) == 0) {
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+			const char *key = k.mv_data;
+			uint64_t n = v.mv_size == 8 ? s_get_u64(v.mv_data) : 0;
+			if (k.mv_size > 9 && memcmp(key, "rejected:", 9) == 0) {
+				w->applied_events += n;
+				s_add_count(sb, sb->rej, &sb->st.n_rejected, key + 9, k.mv_size - 9, n);
+			} else if (k.mv_size > 9 && memcmp(key, "accepted:", 9) == 0) {
+				w->applied_events += n;
+				s_add_count(sb, sb->acc, &sb->st.n_accepted, key + 9, k.mv_size - 9, n);
+			}
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+}
+
+static void
+s_stats_broker(struct server *s, struct stats_buf *sb, MDB_txn *jt)
+{
+	const void *v;
+	size_t len;
+	if (journal_meta_get(s->journal, jt, "broker_counters", &v, &len) != 0)
+		return;
+	Jiceng__V1__Stats *bc = jiceng__v1__stats__unpack(NULL, len, v);
+	if (!bc)
+		return;
+	for (size_t i = 0; i < bc->n_rejected; i++)
+		s_add_count(sb, sb->rej, &sb->st.n_rejected, bc->rejected[i]->code,
+		    strlen(bc->rejected[i]->code), bc->rejected[i]->count);
+	sb->st.duplicates = bc->duplicates;
+	sb->st.retry_later = bc->retry_later;
+	sb->st.commits = bc->commits;
+	sb->st.commit_events_max = bc->commit_events_max;
+	sb->st.fsync_ms_avg = bc->fsync_ms_avg;
+	jiceng__v1__stats__free_unpacked(bc, NULL);
+}
+
+static void
+s_get_stats(struct server *s, QueryReply *r, void **owned)
+{
+	MDB_txn *jt;
+	uint64_t last = 0;
+	int rc = journal_read_begin(s->journal, &jt);
+	if (rc)
+		return s_fail(r, rc);
+	struct stats_buf *sb = calloc(1, sizeof *sb);
+	jiceng__v1__stats__init(&sb->st);
+	journal_last_seq(s->journal, jt, &last);
+	sb->st.journal_length = last;
+	sb->st.events_per_second =
+	    (double)journal_count_since(s->journal, jt, s_wall_ms() - 60000, 10000000) / 60.0;
+	s_stats_broker(s, sb, jt);
+	unsigned nq = journal_quarantine_list(s->journal, jt, sb->qseq, sb->qreason, 64);
+	for (unsigned i = 0; i < nq; i++) {
+		jiceng__v1__quarantined_event__init(&sb->qe[i]);
+		sb->qe[i].seq = sb->qseq[i];
+		sb->qe[i].reason = sb->qreason[i];
+		sb->qep[i] = &sb->qe[i];
+	}
+	mdb_txn_abort(jt);
+	sb->st.n_quarantined = nq;
+	sb->st.quarantined = sb->qep;
+	sb->st.workers = sb->wsp;
+	sb->st.rejected = sb->rej;
+	sb->st.accepted = sb->acc;
+	for (int d = 0; d < DOMAIN_COUNT; d++)
+		if (s->cfg.workers[d])
+			s_stats_worker(s, sb, (enum domain)d, last);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_STATS;
+	r->stats = &sb->st;
+	*owned = sb;
+}
+
+/* ---------------------------------------------------------- dispatch */
+
+static void
+s_free_result(QueryReply *r, void *owned)
+{
+	if (!owned)
+		return;
+	switch (r->result_case) {
+	case JICENG__V1__QUERY_REPLY__RESULT_ORG:
+		membership_free_org_view(owned);
+		break;
+	case JICENG__V1__QUERY_REPLY__RESULT_MEMBER:
+		membership_free_member_view(owned);
+		break;
+	case JICENG__V1__QUERY_REPLY__RESULT_MEMBERS:
+		membership_free_member_list(owned);
+		break;
+	default:
+		break;
+	}
+	free(owned);
+}
+
+static bool
+s_query_ids_valid(const Query *q)
+{
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_ORG: return codec_id_valid(q->get_org->org_id);
+	case JICENG__V1__QUERY__QUERY_GET_MEMBER: return codec_id_valid(q->get_member->member_id);
+	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS:
+		return codec_id_valid(q->list_members->org_id) &&
+		    (!*q->list_members->after || codec_id_valid(q->list_members->after));
+	default: return true;
+	}
+}
+
+static void
+s_answer(struct server *s, const uint8_t *data, size_t len, QueryReply *r, void **owned)
+{
+	Query *q = len <= QUERY_MAX_FRAME ? jiceng__v1__query__unpack(NULL, len, data) : NULL;
+	if (!q) {
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = "MALFORMED";
+		r->reason = "无法解析为Query / not a valid jiceng.v1.Query";
+		return;
+	}
+	r->request_id = strdup(codec_utf8_valid(q->request_id, strlen(q->request_id)) &&
+	    strlen(q->request_id) <= CODEC_MAX_ID ? q->request_id : "");
+	if (!s_query_ids_valid(q)) {
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = "BAD_ID";
+		r->reason = "标识符格式错误 / ids are 1-64 bytes of [A-Za-z0-9._:-]";
+		goto out;
+	}
+	r->status = JICENG__V1__QUERY_STATUS__OK;
+	r->code = "OK";
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_ORG: s_get_org(s, q->get_org, r, owned); break;
+	case JICENG__V1__QUERY__QUERY_GET_MEMBER: s_get_member(s, q->get_member, r, owned); break;
+	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS: s_list_members(s, q->list_members, r, owned); break;
+	case JICENG__V1__QUERY__QUERY_GET_STATS: s_get_stats(s, r, owned); break;
+	default:
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = "NO_QUERY";
+		r->reason = "没有查询内容或版本不支持 / no query, or a kind this version does not know";
+	}
+out:
+	jiceng__v1__query__free_unpacked(q, NULL);
+}
+
+static void
+s_serve_one(struct server *s)
+{
+	zmq_msg_t parts[4];
+	int n = 0, more = 1;
+	size_t ms = sizeof more;
+	while (more && n < 4) {
+		zmq_msg_init(&parts[n]);
+		if (zmq_msg_recv(&parts[n], s->router, n ? 0 : ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&parts[n]);
+			return;
+		}
+		n++;
+		zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &ms);
+	}
+	while (more) {  /* drop extra frames */
+		zmq_msg_t x;
+		zmq_msg_init(&x);
+		zmq_msg_recv(&x, s->router, 0);
+		zmq_msg_close(&x);
+		zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &ms);
+	}
+	QueryReply r = JICENG__V1__QUERY_REPLY__INIT;
+	void *owned = NULL;
+	/* DEALER sends [rid][query]; REQ sends [rid][empty][query]. */
+	zmq_msg_t *body = &parts[n - 1];
+	s_answer(s, zmq_msg_data(body), zmq_msg_size(body), &r, &owned);
+	size_t len = jiceng__v1__query_reply__get_packed_size(&r);
+	uint8_t *buf = malloc(len ? len : 1);
+	jiceng__v1__query_reply__pack(&r, buf);
+	for (int i = 0; i < n - 1; i++)
+		zmq_send(s->router, zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(s->router, buf, len, ZMQ_DONTWAIT);
+	free(buf);
+	if (r.request_id != protobuf_c_empty_string)
+		free(r.request_id);
+	s_free_result(&r, owned);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+	s->served++;
+}
+
+/* ---------------------------------------------------------- main */
+
+static void
+s_parse_args(int argc, char **argv, struct config *cfg)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "query", required_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512];
+	int c, verbose = 0;
+	config_defaults(cfg);
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (strcmp(optarg, "-") != 0 && config_load(cfg, optarg, err, sizeof err) < 0)
+				fatalx("%s", err);
+			break;
+		case 'D': snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", optarg); break;
+		case 'r': snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", optarg); break;
+		case 'q': snprintf(cfg->query, sizeof cfg->query, "%s", optarg); break;
+		case 'v': verbose++; break;
+		default:
+			fprintf(stderr, "usage: jiceng-query --config FILE --data-dir DIR --run-dir DIR --query EP\n"
+			    "Started by jicengd; not meant to be run by hand.\n");
+			exit(2);
+		}
+	}
+	config_finish(cfg);
+	log_init("query", verbose);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct server s;
+	char ep[CONFIG_PATH_MAX + 32];
+	int rc, linger = 0;
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	s_parse_args(argc, argv, &s.cfg);
+	signal(SIGTERM, s_on_signal);
+	signal(SIGINT, s_on_signal);
+	if ((rc = journal_open(&s.journal, s.cfg.data_dir, s.cfg.journal_map_mb, s.cfg.journal_map_max_mb, true)))
+		fatalx("cannot open the journal in %s: %s", s.cfg.data_dir, mdb_strerror(rc));
+	void *ctx = zmq_ctx_new();
+	s.router = zmq_socket(ctx, ZMQ_ROUTER);
+	s.parent = zmq_socket(ctx, ZMQ_DEALER);
+	zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(s.parent, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(s.parent, ZMQ_ROUTING_ID, "query", 5);
+	if (zmq_bind(s.router, s.cfg.query) < 0)
+		fatalx("cannot bind query %s: %s", s.cfg.query, zmq_strerror(zmq_errno()));
+	snprintf(ep, sizeof ep, "ipc://%s/children.sock", s.cfg.run_dir);
+	if (zmq_connect(s.parent, ep) < 0)
+		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
+	wire_send(s.parent, NULL, 0, WIRE_HELLO, -1, 0, NULL, 0);
+	log_info("serving queries on %s", s.cfg.query);
+	while (!s_stop) {
+		zmq_pollitem_t items[2] = { { s.router, 0, ZMQ_POLLIN, 0 }, { s.parent, 0, ZMQ_POLLIN, 0 } };
+		if (zmq_poll(items, 2, s.cfg.heartbeat_ms) < 0 && zmq_errno() != EINTR)
+			break;
+		if (items[0].revents)
+			for (int k = 0; k < 64; k++)
+				s_serve_one(&s);
+		if (items[1].revents) {
+			zmq_msg_t m;
+			struct wire_header h;
+			const void *p;
+			size_t n;
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, s.parent, ZMQ_DONTWAIT) >= 0 &&
+			    wire_parse(zmq_msg_data(&m), zmq_msg_size(&m), &h, &p, &n) == 0 && h.type == WIRE_STOP)
+				s_stop = 1;
+			zmq_msg_close(&m);
+		}
+		wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);
+		if (getppid() != parent)
+			fatalx("jicengd is gone; exiting");
+	}
+	log_info("stopping after %llu queries", (unsigned long long)s.served);
+	zmq_close(s.router);
+	zmq_close(s.parent);
+	zmq_ctx_term(ctx);
+	journal_close(&s.journal);
+	return 0;
+}

@@ -1,0 +1,220 @@
+/*
+ * jiceng-worker: applies the journal for one domain (membership, meetings,
+ * funds) to state/<domain>.mdb, reports its cursor to jicengd, and forwards
+ * mobility status changes for the status stream. Started by jicengd only.
+ *
+ * Loop duties: apply what is new (batched); tell jicengd the new cursor;
+ * heartbeat every heartbeat_ms even when idle; leave when jicengd says STOP,
+ * on SIGTERM, or when jicengd is gone.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "fold.h"
+#include "journal.h"
+#include "log.h"
+#include "wire.h"
+
+#define WORKER_MAX_STEP 4096  /* events per fold_step before looking at the socket */
+#define WORKER_BATCH 512      /* events per write transaction */
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+	(void)sig;
+	s_stop = 1;
+}
+
+struct worker {
+	void *sock;
+	enum domain domain;
+	struct fold *fold;
+	uint64_t single_step_until;  /* apply one event per txn up to this seq */
+	pid_t parent;
+};
+
+static int64_t
+s_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_on_status(void *arg, uint64_t seq, int64_t at, const StatusChange *sc)
+{
+	struct worker *w = arg;
+	uint8_t buf[1024];
+	(void)at;
+	size_t n = jiceng__v1__status_change__get_packed_size(sc);
+	if (n > sizeof buf)
+		return;
+	jiceng__v1__status_change__pack(sc, buf);
+	if (wire_send(w->sock, NULL, 0, WIRE_STATUS, w->domain, seq, buf, n) < 0)
+		log_warnx("status change of seq %llu not forwarded: %s",
+		    (unsigned long long)seq, zmq_strerror(zmq_errno()));
+}
+
+static void
+s_usage(void)
+{
+	fprintf(stderr,
+	    "usage: jiceng-worker --domain D --config FILE [--data-dir DIR] [--run-dir DIR]\n"
+	    "                     [--single-step-until SEQ] [-v]\n"
+	    "Started by jicengd; not meant to be run by hand.\n");
+	exit(2);
+}
+
+static void
+s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
+{
+	static const struct option opts[] = {
+		{ "domain", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "single-step-until", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[512];
+	int c, verbose = 0;
+	const char *data_dir = NULL, *run_dir = NULL;
+	config_defaults(cfg);
+	w->domain = DOMAIN_NONE;
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': w->domain = codec_domain_from_name(optarg); break;
+		case 'c':
+			if (strcmp(optarg, "-") != 0 && config_load(cfg, optarg, err, sizeof err) < 0)
+				fatalx("%s", err);
+			break;
+		case 'D': data_dir = optarg; break;
+		case 'r': run_dir = optarg; break;
+		case 's': w->single_step_until = strtoull(optarg, NULL, 10); break;
+		case 'v': verbose++; break;
+		default: s_usage();
+		}
+	}
+	if (w->domain == DOMAIN_NONE)
+		s_usage();
+	if (data_dir)
+		snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data_dir);
+	if (run_dir)
+		snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", run_dir);
+	config_finish(cfg);
+	static char role[32];
+	snprintf(role, sizeof role, "worker/%s", codec_domain_name(w->domain));
+	log_init(role, verbose);
+}
+
+static void
+s_drain_socket(struct worker *w, long timeout_ms)
+{
+	zmq_pollitem_t item = { w->sock, 0, ZMQ_POLLIN, 0 };
+	if (zmq_poll(&item, 1, timeout_ms) <= 0)
+		return;
+	for (;;) {
+		zmq_msg_t msg;
+		struct wire_header h;
+		const void *p;
+		size_t n;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, w->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		if (wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &h, &p, &n) < 0)
+			fatalx("bad message from jicengd (%zu bytes)", zmq_msg_size(&msg));
+		if (h.type == WIRE_STOP)
+			s_stop = 1;
+		else if (h.type != WIRE_JOURNAL_END)
+			fatalx("unexpected message type %u from jicengd", h.type);
+		zmq_msg_close(&msg);
+	}
+}
+
+static void
+s_run(struct worker *w, const struct config *cfg)
+{
+	int64_t last_report = 0;
+	uint64_t reported = (uint64_t)-1;
+	while (!s_stop) {
+		unsigned applied = 0;
+		bool careful = fold_cursor(w->fold) < w->single_step_until;
+		int rc = fold_step(w->fold, WORKER_MAX_STEP, WORKER_BATCH, careful, &applied);
+		if (rc == MDB_MAP_FULL)
+			fatalx("state map full (state_map_mb = %llu): raise it and restart",
+			    (unsigned long long)cfg->state_map_mb);
+		if (rc)
+			fatalx("applying after seq %llu: %s",
+			    (unsigned long long)fold_cursor(w->fold), mdb_strerror(rc));
+		int64_t now = s_now_ms();
+		if (fold_cursor(w->fold) != reported || now - last_report >= cfg->heartbeat_ms) {
+			reported = fold_cursor(w->fold);
+			last_report = now;
+			wire_send(w->sock, NULL, 0, WIRE_APPLIED, w->domain, reported, NULL, 0);
+		}
+		if (getppid() != w->parent)
+			fatalx("jicengd is gone; exiting");
+		s_drain_socket(w, applied ? 0 : cfg->heartbeat_ms);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct worker w = { 0 };
+	struct journal *j = NULL;
+	char path[CONFIG_PATH_MAX + 64], ep[CONFIG_PATH_MAX + 32];
+	int rc;
+
+	w.parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	s_parse_args(argc, argv, &cfg, &w);
+	signal(SIGTERM, s_on_signal);
+	signal(SIGINT, s_on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = journal_open(&j, cfg.data_dir, cfg.journal_map_mb, cfg.journal_map_max_mb, true)))
+		fatalx("cannot open the journal in %s: %s", cfg.data_dir, mdb_strerror(rc));
+	snprintf(path, sizeof path, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
+	if ((rc = fold_open(&w.fold, j, w.domain, path, &cfg)))
+		fatalx("cannot open %s: %s", path, mdb_strerror(rc));
+
+	void *ctx = zmq_ctx_new();
+	w.sock = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0;
+	zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, codec_domain_name(w.domain),
+	    strlen(codec_domain_name(w.domain)));
+	snprintf(ep, sizeof ep, "ipc://%s/children.sock", cfg.run_dir);
+	if (zmq_connect(w.sock, ep) < 0)
+		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
+	fold_on_status(w.fold, s_on_status, &w);
+	wire_send(w.sock, NULL, 0, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0);
+	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
+	    w.single_step_until ? " (single-step after a crash)" : "");
+
+	s_run(&w, &cfg);
+
+	log_info("stopping at cursor %llu", (unsigned long long)fold_cursor(w.fold));
+	fold_destroy(&w.fold);
+	journal_close(&j);
+	zmq_close(w.sock);
+	zmq_ctx_term(ctx);
+	return 0;
+}

@@ -1,0 +1,222 @@
+/*
+ * Unit tests of the envelope codec: every check has a case that passes and
+ * one that trips it.
+ */
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static size_t
+s_pack(const Envelope *e, uint8_t *buf, size_t cap)
+{
+	size_t n = jiceng__v1__envelope__get_packed_size(e);
+	assert_true(n <= cap);
+	return jiceng__v1__envelope__pack(e, buf);
+}
+
+/* A valid OrgEstablished envelope; fields may be changed before packing. */
+struct fixture {
+	Envelope e;
+	Jiceng__V1__OrgEstablished org;
+};
+
+static void
+s_fixture(struct fixture *f)
+{
+	jiceng__v1__envelope__init(&f->e);
+	jiceng__v1__org_established__init(&f->org);
+	f->e.event_id = "ev-1";
+	f->e.township_id = "320123101000";
+	f->e.occurred_at = 1700000000000;
+	f->e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
+	f->e.org_established = &f->org;
+	f->org.org_id = "org-1";
+	f->org.kind = JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE;
+	f->org.name = "城关镇党委";
+}
+
+static const char *
+s_check(struct fixture *f)
+{
+	static struct codec_error err;
+	uint8_t buf[4096];
+	size_t n = s_pack(&f->e, buf, sizeof buf);
+	Envelope *e = codec_envelope_decode(buf, n, &err);
+	if (e) {
+		codec_envelope_free(e);
+		return "OK";
+	}
+	assert_non_null(err.code);
+	assert_true(strlen(err.reason) > 0);
+	return err.code;
+}
+
+static void
+test_valid_envelope_passes(void **state)
+{
+	(void)state;
+	struct fixture f;
+	s_fixture(&f);
+	assert_string_equal(s_check(&f), "OK");
+}
+
+static void
+test_bad_ids(void **state)
+{
+	(void)state;
+	struct fixture f;
+	s_fixture(&f);
+	f.e.event_id = "has space";
+	assert_string_equal(s_check(&f), "BAD_ID");
+	s_fixture(&f);
+	f.e.event_id = "";
+	assert_string_equal(s_check(&f), "BAD_ID");
+	s_fixture(&f);
+	f.org.org_id = "";
+	assert_string_equal(s_check(&f), "BAD_ID");
+	s_fixture(&f);
+	f.org.parent_id = "bad/parent";
+	assert_string_equal(s_check(&f), "BAD_ID");
+	char long_id[80];
+	memset(long_id, 'a', sizeof long_id - 1);
+	long_id[sizeof long_id - 1] = 0;
+	s_fixture(&f);
+	f.e.event_id = long_id;
+	assert_string_equal(s_check(&f), "BAD_ID");
+}
+
+static void
+test_bad_township(void **state)
+{
+	(void)state;
+	struct fixture f;
+	const char *bad[] = { "32012310100", "320123101001", "32012310100x", "320123000000", "" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		s_fixture(&f);
+		f.e.township_id = (char *)bad[i];
+		assert_string_equal(s_check(&f), "BAD_TOWNSHIP");
+	}
+}
+
+static void
+test_bad_utf8_and_length(void **state)
+{
+	(void)state;
+	struct fixture f;
+	char text[300];
+	s_fixture(&f);
+	f.org.name = "\xe5\x9f";  /* truncated 3-byte sequence */
+	assert_string_equal(s_check(&f), "BAD_UTF8");
+	s_fixture(&f);
+	f.org.name = "\xc0\xaf";  /* overlong '/' */
+	assert_string_equal(s_check(&f), "BAD_UTF8");
+	s_fixture(&f);
+	f.org.name = "\xed\xa0\x80";  /* surrogate */
+	assert_string_equal(s_check(&f), "BAD_UTF8");
+	memset(text, 'x', sizeof text - 1);
+	text[sizeof text - 1] = 0;
+	s_fixture(&f);
+	f.org.name = text;
+	assert_string_equal(s_check(&f), "TOO_LONG");
+}
+
+static void
+test_time_enum_reserved(void **state)
+{
+	(void)state;
+	struct fixture f;
+	s_fixture(&f);
+	f.e.occurred_at = 0;
+	assert_string_equal(s_check(&f), "BAD_TIME");
+	s_fixture(&f);
+	f.org.kind = 77;
+	assert_string_equal(s_check(&f), "BAD_ENUM");
+	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
+	s_fixture(&f);
+	f.e.event_case = JICENG__V1__ENVELOPE__EVENT_TICK;
+	f.e.tick = &t;
+	assert_string_equal(s_check(&f), "RESERVED_EVENT");
+}
+
+static void
+test_malformed_oversize_unknown(void **state)
+{
+	(void)state;
+	struct codec_error err;
+	uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	assert_null(codec_envelope_decode(junk, sizeof junk, &err));
+	assert_string_equal(err.code, "MALFORMED");
+	uint8_t *big = calloc(1, CODEC_MAX_FRAME + 1);
+	assert_null(codec_envelope_decode(big, CODEC_MAX_FRAME + 1, &err));
+	assert_string_equal(err.code, "OVERSIZE");
+	free(big);
+	/* event_id "e", township, occurred_at, then field 99 (length-delimited). */
+	uint8_t unknown[] = { 0x0a, 0x01, 'e', 0x12, 0x0c, '3', '2', '0', '1', '2', '3', '1', '0', '1',
+		'0', '0', '0', 0x18, 0x01, 0x9a, 0x06, 0x00 };
+	assert_null(codec_envelope_decode(unknown, sizeof unknown, &err));
+	assert_string_equal(err.code, "UNKNOWN_EVENT");
+	uint8_t empty[] = { 0x0a, 0x01, 'e' };
+	assert_null(codec_envelope_decode(empty, sizeof empty, &err));
+	assert_string_equal(err.code, "NO_EVENT");
+}
+
+static void
+test_kind_table(void **state)
+{
+	(void)state;
+	assert_int_equal(codec_event_domain(JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED), DOMAIN_MEMBERSHIP);
+	assert_int_equal(codec_event_domain(JICENG__V1__ENVELOPE__EVENT_MEETING_HELD), DOMAIN_MEETINGS);
+	assert_int_equal(codec_event_domain(JICENG__V1__ENVELOPE__EVENT_DUES_PAID), DOMAIN_FUNDS);
+	assert_int_equal(codec_event_domain(JICENG__V1__ENVELOPE__EVENT_TICK), DOMAIN_NONE);
+	assert_string_equal(codec_event_name(JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED), "org_updated");
+	assert_true(codec_event_reserved(JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED));
+	assert_false(codec_event_reserved(JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED));
+	assert_int_equal(codec_domain_from_name("funds"), DOMAIN_FUNDS);
+	assert_int_equal(codec_domain_from_name("nope"), DOMAIN_NONE);
+	/* Every oneof member of Envelope has a row in the table. */
+	const ProtobufCMessageDescriptor *d = &jiceng__v1__envelope__descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++)
+		if (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+			assert_string_not_equal(codec_event_name((EventCase)d->fields[i].id), "none");
+}
+
+static void
+test_refusal_ack(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t n = codec_ack_refusal("ev-9", JICENG__V1__VERDICT__REJECTED, "BAD_ID", "why", &buf);
+	Ack *a = jiceng__v1__ack__unpack(NULL, n, buf);
+	assert_non_null(a);
+	assert_string_equal(a->event_id, "ev-9");
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "BAD_ID");
+	assert_int_equal(a->seq, 0);
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	free(buf);
+	/* An invalid id is never echoed back. */
+	n = codec_ack_refusal("bad\xff", JICENG__V1__VERDICT__REJECTED, "BAD_UTF8", "why", &buf);
+	a = jiceng__v1__ack__unpack(NULL, n, buf);
+	assert_string_equal(a->event_id, "");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	free(buf);
+}
+
+int
+unit_codec(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_envelope_passes),
+		cmocka_unit_test(test_bad_ids),
+		cmocka_unit_test(test_bad_township),
+		cmocka_unit_test(test_bad_utf8_and_length),
+		cmocka_unit_test(test_time_enum_reserved),
+		cmocka_unit_test(test_malformed_oversize_unknown),
+		cmocka_unit_test(test_kind_table),
+		cmocka_unit_test(test_refusal_ack),
+	};
+	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/*
+ * Unit tests of the config parser: defaults, overrides, and the errors an
+ * operator's typo must get.
+ */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static int
+s_load_text(struct config *c, const char *text, char *err, size_t errlen)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof path, "%s/jiceng.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	int rc = config_load(c, path, err, errlen);
+	unit_tmpdir_remove(dir);
+	return rc;
+}
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	struct config c;
+	config_defaults(&c);
+	config_finish(&c);
+	assert_string_equal(c.ingest, "tcp://127.0.0.1:7400");
+	assert_string_equal(c.status, "tcp://127.0.0.1:7401");
+	assert_string_equal(c.query, "tcp://127.0.0.1:7402");
+	assert_string_equal(c.data_dir, "/var/lib/jiceng");
+	assert_string_equal(c.run_dir, "/var/lib/jiceng/run");
+	assert_true(c.workers[DOMAIN_MEMBERSHIP]);
+	assert_int_equal(c.rules.org_min_full_members_days, 90);
+	assert_int_equal(c.rules.transfer_max_valid_days, 90);
+	assert_int_equal(c.rules.funds_max_single_fen, 10000000);
+	assert_int_equal(c.curve, CURVE_AUTO);
+}
+
+static void
+test_file_overrides(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(s_load_text(&c,
+	    "# comment\n[daemon]\n ingest = tcp://127.0.0.1:9000 \nmax_backlog=77\n"
+	    "[rules]\norg.min_full_members_days = 120\n[security]\ncurve = on\n", err, sizeof err), 0);
+	assert_string_equal(c.ingest, "tcp://127.0.0.1:9000");
+	assert_int_equal(c.max_backlog, 77);
+	assert_int_equal(c.rules.org_min_full_members_days, 120);
+	assert_int_equal(c.rules.transfer_max_valid_days, 90);
+	assert_int_equal(c.curve, CURVE_ON);
+}
+
+static void
+test_errors_name_line_and_key(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(s_load_text(&c, "[daemon]\ningest_typo = x\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, ":2: unknown setting [daemon] ingest_typo"));
+	assert_int_equal(s_load_text(&c, "[rules]\ntransfer.max_valid_days = 0\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "out of range"));
+	assert_int_equal(s_load_text(&c, "[daemon]\nmax_batch = 12abc\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a whole number"));
+	assert_int_equal(s_load_text(&c, "[daemon]\nworkers = membership,payroll\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "payroll"));
+	assert_int_equal(s_load_text(&c, "[daemon\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "bad section"));
+	assert_int_equal(s_load_text(&c, "[security]\ncurve = maybe\n", err, sizeof err), -1);
+	assert_int_equal(config_load(&c, "/nonexistent/jiceng.conf", err, sizeof err), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+int
+unit_config(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_file_overrides),
+		cmocka_unit_test(test_errors_name_line_and_key),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -178,7 +178,7 @@ s_open_journal(struct broker *b)
 	    (rc = journal_last_seq(b->journal, txn, &b->last_seq)))
 		fatalx("read the journal: %s", mdb_strerror(rc));
 	mdb_txn_abort(txn);
-	log_info("journal %s/data.mdb: %llu events, map %llu MiB", b->cfg.data_dir,
+	log_info("journal %s/journal.mdb: %llu events, map %llu MiB", b->cfg.data_dir,
 	    (unsigned long long)b->last_seq,
 	    (unsigned long long)(journal_map_size(b->journal) >> 20));
 }

@@ -81,7 +81,9 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 	mdb_env_set_maxreaders(j->env, 126);
 	if (!readonly && (rc = mdb_env_set_mapsize(j->env, j->map_size)))
 		goto fail;
-	if ((rc = mdb_env_open(j->env, dir, readonly ? MDB_RDONLY : 0, 0640)))
+	char path[4096];
+	snprintf(path, sizeof path, "%s/journal.mdb", dir);
+	if ((rc = mdb_env_open(j->env, path, MDB_NOSUBDIR | (readonly ? MDB_RDONLY : 0), 0640)))
 		goto fail;
 	if (!readonly) {
 		/* An existing journal may already be bigger than map_mb. */

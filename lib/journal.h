@@ -35,7 +35,7 @@ struct journal_record {
 	size_t envelope_len;
 };
 
-/* Open the journal in directory dir (created if absent unless readonly).
+/* Open dir/journal.mdb (dir and file created if absent unless readonly).
  * map_mb is the initial map size; the writer may grow it up to max_mb.
  * Returns 0 or an LMDB/errno code. */
 int journal_open(struct journal **out, const char *dir, uint64_t map_mb,

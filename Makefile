@@ -84,7 +84,7 @@ $(B)/libjiceng.a: $(LIB_OBJ)
 $(B)/libdomain.a: $(DOMAIN_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
-$(B)/jicengd: $(call obj,$(DAEMON_SRC)) $(B)/libjiceng.a
+$(B)/jicengd: $(call obj,$(DAEMON_SRC)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-worker: $(call obj,workers/worker.c) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)

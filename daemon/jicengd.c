@@ -11,7 +11,8 @@
  *     and after backlog_pause_ms answer RETRY_LATER);
  *   - every 100 ms: start children that are due, heartbeat checks,
  *     READY=1 once all children are up, WATCHDOG=1 while they stay up;
- *   - every hour boundary: journal a Tick; every second: persist counters.
+ *   - every hour boundary: journal a Tick; every second: persist counters;
+ *     every [metrics] interval_s: the Prometheus text file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include "broker.h"
 #include "idnum.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HOUR_MS 3600000LL
 
@@ -259,6 +261,10 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 	if (now - *last_counters >= 1000) {
 		ingest_flush_counters(b);
 		*last_counters = now;
+	}
+	if (b->cfg.metrics_textfile[0] && now - b->metrics_at_ms >= (int64_t)b->cfg.metrics_interval_s * 1000) {
+		metrics_write(b);
+		b->metrics_at_ms = now;
 	}
 }
 

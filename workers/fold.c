@@ -204,6 +204,10 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
 		snprintf(name, sizeof name, "rejected:%s", vd->code);
 	if ((rc = s_count(f, txn, name)))
 		return rc;
+	snprintf(name, sizeof name, "event:%s:%s", codec_event_name(kind),
+	    vd->accepted ? "accepted" : "rejected");
+	if ((rc = s_count(f, txn, name)))
+		return rc;
 	for (unsigned i = 0; i < vd->nwarnings; i++) {
 		snprintf(name, sizeof name, "warning:%s", vd->warnings[i].code);
 		if ((rc = s_count(f, txn, name)))

@@ -5,7 +5,8 @@
  *
  * A state environment holds: the membership tables, the domain's own tables,
  * `meta` (cursor), `verdicts` (seq -> packed Ack, for events the domain owns)
- * and `counts` (verdict code -> count, for stats).
+ * and `counts` (for stats and metrics: "accepted:<kind>", "rejected:<code>",
+ * "warning:<code>", "event:<kind>:accepted|rejected" -> u64 BE count).
  */
 #ifndef JICENG_FOLD_H
 #define JICENG_FOLD_H

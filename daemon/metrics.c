@@ -1,0 +1,129 @@
+/*
+ * metrics: the Prometheus text file for node_exporter's textfile collector,
+ * written every [metrics] interval_s to a temporary file and renamed into
+ * place so the collector never reads half a file. Figures come from the
+ * broker's counters and the workers' `counts` tables (read-only).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "log.h"
+#include "metrics.h"
+
+static uint64_t
+s_get_u64(const void *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 8; i++)
+		x = (x << 8) | ((const uint8_t *)v)[i];
+	return x;
+}
+
+static void
+s_header(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Worker counts: events by kind and verdict, warnings by rule. */
+static void
+s_worker_counts(FILE *f, struct broker *b, struct child *c)
+{
+	MDB_txn *txn;
+	MDB_dbi counts;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	if (!c->state && children_open_state(b, c) != 0)
+		return;
+	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
+		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return;
+	if (mdb_dbi_open(txn, "counts", 0, &counts) == 0 && mdb_cursor_open(txn, counts, &cur) == 0) {
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+			const char *key = k.mv_data;
+			int len = (int)k.mv_size;
+			uint64_t n = v.mv_size == 8 ? s_get_u64(v.mv_data) : 0;
+			const char *colon = memchr(key + 6, ':', k.mv_size > 6 ? k.mv_size - 6 : 0);
+			if (len > 6 && memcmp(key, "event:", 6) == 0 && colon)
+				fprintf(f, "jiceng_events_total{domain=\"%s\",kind=\"%.*s\",verdict=\"%.*s\"} %llu\n",
+				    c->role, (int)(colon - key - 6), key + 6,
+				    (int)(key + len - colon - 1), colon + 1, (unsigned long long)n);
+			else if (len > 9 && memcmp(key, "rejected:", 9) == 0)
+				fprintf(f, "jiceng_rule_rejections_total{domain=\"%s\",code=\"%.*s\"} %llu\n",
+				    c->role, len - 9, key + 9, (unsigned long long)n);
+			else if (len > 8 && memcmp(key, "warning:", 8) == 0)
+				fprintf(f, "jiceng_rule_warnings_total{domain=\"%s\",code=\"%.*s\"} %llu\n",
+				    c->role, len - 8, key + 8, (unsigned long long)n);
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+}
+
+static void
+s_write(FILE *f, struct broker *b)
+{
+	const struct counters *k = &b->counters;
+	s_header(f, "jiceng_journal_length", "gauge", "Last journaled sequence number.");
+	fprintf(f, "jiceng_journal_length %llu\n", (unsigned long long)b->last_seq);
+	s_header(f, "jiceng_journal_map_bytes", "gauge", "Journal LMDB map size.");
+	fprintf(f, "jiceng_journal_map_bytes %llu\n", (unsigned long long)journal_map_size(b->journal));
+	s_header(f, "jiceng_worker_cursor", "gauge", "Last seq applied by each worker.");
+	s_header(f, "jiceng_worker_lag", "gauge", "Journaled events a worker has not applied yet.");
+	s_header(f, "jiceng_child_up", "gauge", "1 when the child process is running and heard from.");
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		const struct child *c = &b->children[i];
+		fprintf(f, "jiceng_child_up{role=\"%s\"} %d\n", c->role, c->pid && c->hello);
+		if (c->domain == DOMAIN_NONE)
+			continue;
+		fprintf(f, "jiceng_worker_cursor{domain=\"%s\"} %llu\n", c->role, (unsigned long long)c->cursor);
+		fprintf(f, "jiceng_worker_lag{domain=\"%s\"} %llu\n", c->role,
+		    (unsigned long long)(b->last_seq > c->cursor ? b->last_seq - c->cursor : 0));
+	}
+	s_header(f, "jiceng_events_total", "counter", "Applied events by kind and verdict.");
+	s_header(f, "jiceng_rule_rejections_total", "counter", "Events rejected by a rule, by code.");
+	s_header(f, "jiceng_rule_warnings_total", "counter", "Warnings given with accepted events, by rule.");
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].domain != DOMAIN_NONE)
+			s_worker_counts(f, b, &b->children[i]);
+	s_header(f, "jiceng_refused_total", "counter", "Envelopes refused before journaling, by code.");
+	for (unsigned i = 0; i < k->nrejected; i++)
+		fprintf(f, "jiceng_refused_total{code=\"%s\"} %llu\n", k->rejected[i].code,
+		    (unsigned long long)k->rejected[i].n);
+	s_header(f, "jiceng_duplicates_total", "counter", "Resent envelopes answered DUPLICATE.");
+	fprintf(f, "jiceng_duplicates_total %llu\n", (unsigned long long)k->duplicates);
+	s_header(f, "jiceng_retry_later_total", "counter", "Envelopes answered RETRY_LATER.");
+	fprintf(f, "jiceng_retry_later_total %llu\n", (unsigned long long)k->retry_later);
+	s_header(f, "jiceng_journaled_total", "counter", "Envelopes journaled since start.");
+	fprintf(f, "jiceng_journaled_total %llu\n", (unsigned long long)k->accepted_journaled);
+	s_header(f, "jiceng_commits_total", "counter", "Journal group commits since start.");
+	fprintf(f, "jiceng_commits_total %llu\n", (unsigned long long)k->commits);
+	s_header(f, "jiceng_commit_events_max", "gauge", "Largest group commit, in events.");
+	fprintf(f, "jiceng_commit_events_max %llu\n", (unsigned long long)k->commit_events_max);
+	s_header(f, "jiceng_commit_seconds_total", "counter", "Time spent in journal commits (incl. fsync).");
+	fprintf(f, "jiceng_commit_seconds_total %.6f\n", k->commit_ms_total / 1000.0);
+}
+
+void
+metrics_write(struct broker *b)
+{
+	char tmp[CONFIG_PATH_MAX + 8];
+	const char *path = b->cfg.metrics_textfile;
+	if (!path[0])
+		return;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_warn("metrics file %s", tmp);
+		return;
+	}
+	s_write(f, b);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		log_warn("metrics file %s", path);
+		unlink(tmp);
+	}
+}

@@ -111,8 +111,8 @@ s_role_township_check(enum auth_role role, const char *township, char *err,
 	}
 }
 
-static bool
-s_name_valid(const char *name)
+bool
+auth_key_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 	if (n == 0 || n > AUTH_NAME_MAX || name[0] == '.' || name[0] == '-')
@@ -129,7 +129,7 @@ s_name_valid(const char *name)
 int
 auth_cert_check(const struct auth_cert *c, char *err, size_t errlen)
 {
-	if (!s_name_valid(c->name))
+	if (!auth_key_name_valid(c->name))
 		return s_fail(err, errlen, "key name '%s': use 1-%d of [A-Za-z0-9._-], not starting with . or -",
 		    c->name, AUTH_NAME_MAX);
 	if (!s_z85_key(c->public_key, NULL))
@@ -387,7 +387,7 @@ int
 auth_cert_save(const struct auth_cert *c, const char *dir, char *err, size_t errlen)
 {
 	char pub[AUTH_PATH_MAX], sec[AUTH_PATH_MAX], text[1024];
-	if (!s_name_valid(c->name))
+	if (!auth_key_name_valid(c->name))
 		return s_fail(err, errlen, "key name '%s': use 1-%d of [A-Za-z0-9._-], not starting with . or -",
 		    c->name, AUTH_NAME_MAX);
 	if (!s_z85_key(c->public_key, NULL) || !s_z85_key(c->secret_key, NULL))
@@ -505,53 +505,80 @@ s_table_push(struct key_table *t, const struct auth_cert *c, enum key_state st)
 	return 0;
 }
 
-/* Load the *.key files of dir into t with state st. -1 if dir cannot be
+/* Load one file found in a key directory as a client key; 0, or -1 with
+ * "path: why" in msg. */
+static int
+s_walk_load(const char *path, bool secret, struct auth_cert *c, char *msg, size_t len)
+{
+	struct stat sb;
+	char why[256];
+	if (secret)
+		return s_fail(msg, len, "%s: a secret key: it belongs to its client, not here", path);
+	if (stat(path, &sb) == 0 && (sb.st_mode & 0002))
+		return s_fail(msg, len, "%s: writable by anyone", path);
+	if (auth_cert_load(path, c, msg, len) < 0)
+		return -1;
+	if (auth_cert_check(c, why, sizeof why) < 0)
+		return s_fail(msg, len, "%s: %s", path, why);
+	return 0;
+}
+
+int
+auth_keys_walk(const char *dir, auth_walk_fn fn, void *arg)
+{
+	DIR *d = opendir(dir);
+	int rc = 0;
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		char path[AUTH_PATH_MAX], msg[AUTH_PATH_MAX + 200];
+		struct auth_cert c;
+		if (e->d_name[0] == '.' ||
+		    (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+			continue;
+		bool secret = s_ends_with(e->d_name, KEY_SUFFIX SECRET_SUFFIX);
+		if (!secret && !s_ends_with(e->d_name, KEY_SUFFIX))
+			continue;
+		if (s_walk_load(path, secret, &c, msg, sizeof msg) == 0)
+			rc = fn(arg, path, &c, NULL);
+		else
+			rc = fn(arg, path, NULL, msg);
+	}
+	closedir(d);
+	if (rc < 0)
+		errno = ECANCELED;
+	return rc < 0 ? -1 : 0;
+}
+
+struct scan {
+	struct key_table *t;
+	enum key_state state;            /* what the files of this dir mean */
+};
+
+static int
+s_scan_one(void *arg, const char *path, const struct auth_cert *c, const char *error)
+{
+	struct scan *sc = arg;
+	(void)path;
+	if (!c) {
+		log_warnx("auth: %s; skipped", error);
+		sc->t->skipped++;
+		return 0;
+	}
+	return s_table_push(sc->t, c, sc->state);
+}
+
+/* Load the key files of dir into t with state st. -1 if dir cannot be
  * read; a file that does not load is counted and logged, not fatal. */
 static int
 s_table_scan(struct key_table *t, const char *dir, enum key_state st)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return -1;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char path[AUTH_PATH_MAX], msg[AUTH_PATH_MAX + 200];
-		struct auth_cert c;
-		struct stat sb;
-		if (e->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
-			continue;
-		if (s_ends_with(e->d_name, KEY_SUFFIX SECRET_SUFFIX) && st == KEY_ACTIVE) {
-			log_warnx("auth: %s is a secret key: it belongs to its client, not in keys_dir",
-			    path);
-			continue;
-		}
-		if (!s_ends_with(e->d_name, KEY_SUFFIX))
-			continue;
-		if (stat(path, &sb) == 0 && (sb.st_mode & 0002)) {
-			log_warnx("auth: %s is writable by anyone; skipped", path);
-			t->skipped++;
-			continue;
-		}
-		if (auth_cert_load(path, &c, msg, sizeof msg) < 0) {
-			log_warnx("auth: %s; skipped", msg);
-			t->skipped++;
-			continue;
-		}
-		if (auth_cert_check(&c, msg, sizeof msg) < 0) {
-			log_warnx("auth: %s: %s; skipped", path, msg);
-			t->skipped++;
-			continue;
-		}
-		if (s_table_push(t, &c, st) < 0) {
-			closedir(d);
-			errno = ENOMEM;
-			return -1;
-		}
-	}
-	closedir(d);
-	return 0;
+	struct scan sc = { t, st };
+	int rc = auth_keys_walk(dir, s_scan_one, &sc);
+	if (rc < 0 && errno == ECANCELED)
+		errno = ENOMEM;
+	return rc;
 }
 
 /* Sort t and fold entries of one public key into one: revoked wins over

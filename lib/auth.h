@@ -192,6 +192,18 @@ int auth_client_setup(void *socket, const char *client_secret_path,
  * (mode & 007) and must hold a secret key matching its public key.
  * Returns 0, or -1 with "path:line: what" in err. */
 int auth_cert_load(const char *path, struct auth_cert *out, char *err, size_t errlen);
+/* A key name: 1-AUTH_NAME_MAX of [A-Za-z0-9._-], not starting with . or -. */
+bool auth_key_name_valid(const char *name);
+/* Called by auth_keys_walk for each file: c is the key, loaded and checked
+ * as the ZAP handler does, or NULL with error ("path: why") saying why the
+ * file is not a usable client key. Return 0 to go on, -1 to stop the walk. */
+typedef int (*auth_walk_fn)(void *arg, const char *path, const struct auth_cert *c,
+    const char *error);
+/* Visit the key files of dir (keys_dir, or keys_dir/revoked) in directory
+ * order: each `*.key` not starting with '.', and each `*.key_secret` as an
+ * error (a secret belongs to its client). Other files are ignored. Returns
+ * 0, or -1 with errno (ECANCELED if fn stopped, else opendir's). */
+int auth_keys_walk(const char *dir, auth_walk_fn fn, void *arg);
 /* Fill c with a fresh key pair (zmq_curve_keypair); name, role, township
  * must be set by the caller (before or after). Returns 0 or -1. */
 int auth_cert_generate(struct auth_cert *c, char *err, size_t errlen);

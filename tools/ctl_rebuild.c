@@ -1,0 +1,180 @@
+/*
+ * jicengctl rebuild: recompute a worker's state environment from the
+ * journal alone (fold_rebuild), offline. The new environment is built
+ * beside the old one and renamed over it only when complete, so an
+ * interrupted rebuild leaves the old state in place.
+ *
+ * It refuses while jicengd runs on the same data: a worker would keep
+ * writing the old, replaced file. "Runs" means run_dir/jicengd.pid names a
+ * live process whose command is jicengd (jicengd writes that file at start).
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "codec.h"
+#include "config.h"
+#include "fold.h"
+
+static void
+s_usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: jicengctl rebuild --domain D [--config FILE] [--data-dir DIR]\n"
+	    "\n"
+	    "Recompute the state of worker D (membership, meetings, funds, or all\n"
+	    "for every worker enabled in the config) from the journal alone. The\n"
+	    "journal is read from DATA_DIR, the state written to\n"
+	    "DATA_DIR/state/D.mdb: built beside it as D.mdb.rebuild and renamed\n"
+	    "over it when done. Stop jicengd first: rebuild refuses while\n"
+	    "RUN_DIR/jicengd.pid (RUN_DIR defaults to DATA_DIR/run) names a live\n"
+	    "jicengd process.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -d, --domain D       membership, meetings, funds or all\n"
+	    "  -c, --config FILE    jiceng.conf to read (default: the embedded\n"
+	    "                       defaults, as jicengd)\n"
+	    "  -D, --data-dir DIR   overrides data_dir of the config\n"
+	    "  -q, --quiet          no progress lines on stderr\n"
+	    "  -h, --help           this help\n"
+	    "\n"
+	    "Exit status: 0 rebuilt, 1 failed or jicengd running, 2 usage error.\n");
+}
+
+/* Is jicengd running on this run_dir? Prints why when it is. */
+static bool
+s_daemon_running(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 32], comm[64] = "";
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/jicengd.pid", cfg->run_dir);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return false;
+	/* A pid file left by a crash may name a pid reused since. */
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "r"))) {
+		if (!fgets(comm, sizeof comm, f))
+			comm[0] = '\0';
+		fclose(f);
+		if (comm[0] && strncmp(comm, "jicengd", 7) != 0)
+			return false;
+	}
+	fprintf(stderr, "jicengctl rebuild: jicengd is running (pid %ld, from "
+	    "%s/jicengd.pid); stop it first, e.g. systemctl stop jicengd\n",
+	    pid, cfg->run_dir);
+	return true;
+}
+
+static int
+s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
+{
+	char dir[CONFIG_PATH_MAX + 16], state[CONFIG_PATH_MAX + 48], err[512];
+
+	snprintf(dir, sizeof dir, "%s/state", cfg->data_dir);
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		fprintf(stderr, "jicengctl rebuild: mkdir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(state, sizeof state, "%s/%s.mdb", dir, codec_domain_name(d));
+	if (fold_rebuild(cfg->data_dir, state, d, cfg, progress, err, sizeof err) < 0) {
+		fprintf(stderr, "jicengctl rebuild %s: %s\n", codec_domain_name(d), err);
+		return -1;
+	}
+	fprintf(stderr, "jicengctl rebuild: %s rebuilt: %s\n", codec_domain_name(d),
+	    state);
+	return 0;
+}
+
+static const struct option s_options[] = {
+	{ "domain", required_argument, NULL, 'd' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "data-dir", required_argument, NULL, 'D' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Read the options and the config into cfg; -1 to go on, else a status. */
+static int
+s_setup(int argc, char **argv, struct config *cfg, const char **domain,
+    bool *quiet)
+{
+	const char *conf = NULL, *data_dir = NULL;
+	char err[512];
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "d:c:D:qh", s_options, NULL)) != -1) {
+		switch (c) {
+		case 'd': *domain = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'D': data_dir = optarg; break;
+		case 'q': *quiet = true; break;
+		case 'h': s_usage(stdout); return CTL_EXIT_OK;
+		default: return ctl_usage_error("rebuild", "bad option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_error("rebuild", "unexpected argument '%s'", argv[optind]);
+	if (!*domain)
+		return ctl_usage_error("rebuild", "--domain is required");
+	config_defaults(cfg);
+	if (conf && config_load(cfg, conf, err, sizeof err) < 0) {
+		fprintf(stderr, "jicengctl rebuild: %s\n", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (data_dir && config_set(cfg, "daemon", "data_dir", data_dir, err,
+	    sizeof err) < 0) {
+		fprintf(stderr, "jicengctl rebuild: --data-dir: %s\n", err);
+		return CTL_EXIT_FAIL;
+	}
+	config_finish(cfg);
+	return -1;
+}
+
+int
+ctl_rebuild_main(int argc, char **argv)
+{
+	struct config *cfg = malloc(sizeof *cfg);
+	const char *domain = NULL;
+	bool quiet = false;
+	enum domain d;
+	int rc;
+
+	if (!cfg)
+		return CTL_EXIT_FAIL;
+	if ((rc = s_setup(argc, argv, cfg, &domain, &quiet)) >= 0)
+		goto out;
+	rc = CTL_EXIT_USAGE;
+	d = codec_domain_from_name(domain);
+	if (d == DOMAIN_NONE && strcmp(domain, "all") != 0) {
+		ctl_usage_error("rebuild", "unknown domain '%s' (membership, "
+		    "meetings, funds or all)", domain);
+		goto out;
+	}
+	rc = CTL_EXIT_FAIL;
+	if (s_daemon_running(cfg))
+		goto out;
+	rc = CTL_EXIT_OK;
+	for (int i = 0; i < DOMAIN_COUNT; i++)
+		if (d == (enum domain)i || (d == DOMAIN_NONE && cfg->workers[i]))
+			if (s_rebuild_one(cfg, (enum domain)i, !quiet) < 0)
+				rc = CTL_EXIT_FAIL;
+out:
+	free(cfg);
+	return rc;
+}

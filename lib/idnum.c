@@ -1,0 +1,249 @@
+/*
+ * idnum: resident ID numbers (公民身份号码, GB 11643-1999): validation, the
+ * keyed blind index, the masked form, and the index key file. A clear
+ * number lives only in the caller's buffers and the short-lived copies
+ * here, which are wiped; nothing in this file logs one.
+ */
+#include "idnum.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* ISO 7064 MOD 11-2 weights of digits 1-17, and the check character for
+ * each remainder of the weighted sum. */
+static const int s_weights[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+static const char s_check_chars[] = "10X98765432";
+
+/* ---------------------------------------------------------- validation */
+
+static bool
+s_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static bool
+s_date_real(int y, int m, int d)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (y < 1800 || y > 2099 || m < 1 || m > 12 || d < 1)
+		return false;
+	return d <= mdays[m - 1] + (m == 2 && s_leap(y));
+}
+
+static int
+s_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+enum idnum_error
+idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
+{
+	char n[IDNUM_LEN + 1];
+	enum idnum_error e = IDNUM_OK;
+	int sum = 0, y, m, d;
+
+	if (!s || strnlen(s, IDNUM_LEN + 1) != IDNUM_LEN)
+		return IDNUM_BAD_LENGTH;
+	memcpy(n, s, sizeof n);
+	for (int i = 0; i < IDNUM_LEN - 1; i++)
+		if (n[i] < '0' || n[i] > '9')
+			e = IDNUM_BAD_CHARACTER;
+	if (n[17] == 'x')
+		n[17] = 'X';
+	if ((n[17] < '0' || n[17] > '9') && n[17] != 'X')
+		e = IDNUM_BAD_CHARACTER;
+	if (e)
+		goto out;
+	y = s_digits(n + 6, 4), m = s_digits(n + 10, 2), d = s_digits(n + 12, 2);
+	if (!s_date_real(y, m, d)) {
+		e = IDNUM_BAD_DATE;
+		goto out;
+	}
+	for (int i = 0; i < IDNUM_LEN - 1; i++)
+		sum += (n[i] - '0') * s_weights[i];
+	if (n[17] != s_check_chars[sum % 11]) {
+		e = IDNUM_BAD_CHECK;
+		goto out;
+	}
+	if (norm)
+		memcpy(norm, n, sizeof n);
+	if (birth)
+		snprintf(birth, 11, "%04d-%02d-%02d", y, m, d);
+	if (male)
+		*male = (n[16] - '0') % 2 == 1;
+out:
+	sodium_memzero(n, sizeof n);
+	return e;
+}
+
+const char *
+idnum_strerror(enum idnum_error e)
+{
+	switch (e) {
+	case IDNUM_OK:
+		return "有效 / valid";
+	case IDNUM_BAD_LENGTH:
+		return "身份证号码不是18位 / ID number is not 18 characters";
+	case IDNUM_BAD_CHARACTER:
+		return "身份证号码含非法字符 / ID number has a character other than digits and a final X";
+	case IDNUM_BAD_DATE:
+		return "身份证号码中的出生日期无效 / ID number's birth date is not a real date";
+	case IDNUM_BAD_CHECK:
+		return "身份证号码校验码错误 / ID number's check character does not match";
+	}
+	return "身份证号码无效 / invalid ID number";
+}
+
+/* ---------------------------------------------------------- index and mask */
+
+void
+idnum_blind_index(const uint8_t key[IDNUM_KEY_LEN], const char norm[IDNUM_LEN + 1],
+    uint8_t out[IDNUM_INDEX_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, key, IDNUM_KEY_LEN);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)norm, IDNUM_LEN);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
+}
+
+void
+idnum_mask(const char norm[IDNUM_LEN + 1], char out[IDNUM_LEN + 1])
+{
+	memcpy(out, norm, 6);
+	memset(out + 6, '*', IDNUM_LEN - 10);
+	memcpy(out + IDNUM_LEN - 4, norm + IDNUM_LEN - 4, 4);
+	out[IDNUM_LEN] = '\0';
+}
+
+/* ---------------------------------------------------------- key file */
+
+/* A key file holds the 32 raw bytes, or 64 hex characters and optional
+ * trailing white space (what idnum_key_load writes). */
+static int
+s_key_parse(const uint8_t *buf, size_t n, uint8_t key[IDNUM_KEY_LEN])
+{
+	size_t bin_len;
+	if (n == IDNUM_KEY_LEN) {
+		memcpy(key, buf, IDNUM_KEY_LEN);
+		return 0;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	    buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n != 2 * IDNUM_KEY_LEN ||
+	    sodium_hex2bin(key, IDNUM_KEY_LEN, (const char *)buf, n, NULL,
+	    &bin_len, NULL) != 0 || bin_len != IDNUM_KEY_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+s_key_read(int fd, const char *path, uint8_t key[IDNUM_KEY_LEN])
+{
+	uint8_t buf[160];
+	size_t n = 0;
+	struct stat st;
+	int rc = -1;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_mode & 077)
+		log_warnx("ID index key %s is readable by others; chmod 600 it", path);
+	while (n < sizeof buf) {
+		ssize_t r = read(fd, buf + n, sizeof buf - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n == sizeof buf) {
+		errno = EINVAL;
+		goto out;
+	}
+	rc = s_key_parse(buf, n, key);
+out:
+	sodium_memzero(buf, sizeof buf);
+	return rc;
+}
+
+/* Write a fresh random key as hex; EEXIST when another process won. */
+static int
+s_key_create(const char *path, uint8_t key[IDNUM_KEY_LEN])
+{
+	char hex[2 * IDNUM_KEY_LEN + 2];
+	size_t len;
+	int fd, saved;
+
+	randombytes_buf(key, IDNUM_KEY_LEN);
+	sodium_bin2hex(hex, sizeof hex - 1, key, IDNUM_KEY_LEN);
+	len = strlen(hex);
+	hex[len++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if (write(fd, hex, len) != (ssize_t)len || fsync(fd) < 0) {
+		saved = errno ? errno : EIO;
+		close(fd);
+		unlink(path);
+		errno = saved;
+		goto fail;
+	}
+	if (close(fd) < 0)
+		goto fail;
+	sodium_memzero(hex, sizeof hex);
+	return 0;
+fail:
+	saved = errno;
+	sodium_memzero(hex, sizeof hex);
+	sodium_memzero(key, IDNUM_KEY_LEN);
+	errno = saved;
+	return -1;
+}
+
+int
+idnum_key_load(const char *path, bool create, uint8_t key[IDNUM_KEY_LEN])
+{
+	int fd, rc, saved;
+
+	if (sodium_init() < 0) {
+		errno = EIO;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (s_key_create(path, key) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -1;
+	rc = s_key_read(fd, path, key);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}

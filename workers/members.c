@@ -1,0 +1,508 @@
+/*
+ * members: the member events (MemberRegistered, MemberAdmitted,
+ * MemberConfirmed, ProbationExtended, MemberStatusChanged, MemberUpdated)
+ * and the rules R1-R4, O4 and O5 as they concern members (DOMAIN.md).
+ *
+ * An ID number is checked (BAD_ID_NUMBER) and reduced at once to its blind
+ * index (HMAC-SHA-256 under ev->id_key) and masked form; the clear number
+ * is never stored, logged or put in a reason. The phone is stored for the
+ * home org but only its masked form is ever shown.
+ *
+ * Choices the rules leave open:
+ * - R1: probation ends one calendar year (CST) after admission, or `months`
+ *   later after the one extension (6-12 months, PROBATIONARY only). A
+ *   confirmation must also not be dated after the journal time (10 minutes
+ *   of skew allowed), or the one-year rule could be met on paper early.
+ * - R2 is checked on every admission date jiceng learns: MemberAdmitted,
+ *   MemberRegistered, and a MemberUpdated that brings a birth date.
+ * - R3 here: only a NORMAL member is confirmed or has probation extended.
+ * - R4: the blind index maps to one member_id; the other member's id is
+ *   named only when it is of the same township.
+ * - O5: a temporary branch admits nobody and holds nobody's organisational
+ *   relationship (its members' home stays with their own branch), so it is
+ *   refused as the org of MemberAdmitted and as the home of MemberRegistered.
+ * - A DECEASED member's status is final (BAD_STATUS).
+ */
+#include "membership_internal.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CONFIRM_SKEW_MS (10 * 60 * 1000LL)
+
+/* ---------------------------------------------------------- field checks */
+
+static bool
+s_phone_ok(const char *p)
+{
+	if (strlen(p) > MS_MAX_PHONE)
+		return false;
+	for (; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' ||
+		    *p == ' ' || *p == '(' || *p == ')'))
+			return false;
+	return true;
+}
+
+static int
+s_name(const char *name, bool required, struct member_rec *r, struct verdict *v)
+{
+	size_t n = strlen(name);
+	if (n == 0 && required)
+		return verdict_reject(v, "BAD_FIELD", "姓名不能为空 / name is required: %s",
+		    r->member_id);
+	if (n > MS_MAX_NAME)
+		return verdict_reject(v, "BAD_FIELD", "姓名超过64字节 / name is longer than 64 bytes: %s",
+		    r->member_id);
+	if (n)
+		memcpy(r->name, name, n + 1);
+	return 0;
+}
+
+static int
+s_phone(const char *phone, struct member_rec *r, struct verdict *v)
+{
+	if (!s_phone_ok(phone))
+		return verdict_reject(v, "BAD_FIELD", "电话号码格式错误 / phone must be at most 32 "
+		    "digits, spaces and + - ( ): %s", r->member_id);
+	if (*phone)
+		snprintf(r->phone, sizeof r->phone, "%s", phone);
+	return 0;
+}
+
+static int
+s_ref(const char *ref, struct member_rec *r, struct verdict *v)
+{
+	if (strlen(ref) > MS_MAX_REF)
+		return verdict_reject(v, "BAD_FIELD", "national_ref 超过64字节 / "
+		    "national_ref is longer than 64 bytes: %s", r->member_id);
+	snprintf(r->national_ref, sizeof r->national_ref, "%s", ref);
+	return 0;
+}
+
+/* Activity orgs: live orgs of any township, not the home org, no repeats. */
+static int
+s_activity(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    char *const *ids, size_t n, struct member_rec *r, struct verdict *v)
+{
+	struct org_rec o;
+	int rc;
+
+	if (n > MS_MAX_ACTIVITY)
+		return verdict_reject(v, "BAD_FIELD", "活动组织最多8个 / at most 8 activity orgs: %s",
+		    r->member_id);
+	for (size_t i = 0; i < n; i++) {
+		rc = membership_org_require(m, txn, ev, ids[i], MS_ROLE_ACTIVITY,
+		    MS_LIVE | MS_ANY_TOWNSHIP, &o, v);
+		if (rc || !v->accepted)
+			return rc;
+		if (strcmp(ids[i], r->home_org_id) == 0)
+			return verdict_reject(v, "BAD_FIELD", "活动组织不能是所在党组织 / "
+			    "an activity org cannot be the home org: %s", ids[i]);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(ids[i], ids[j]) == 0)
+				return verdict_reject(v, "BAD_FIELD", "活动组织重复 / "
+				    "activity org listed twice: %s", ids[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(r->activity[i], sizeof r->activity[i], "%s", ids[i]);
+	r->nactivity = (unsigned)n;
+	return 0;
+}
+
+/* ID number, birth date and sex of an event into r. Fields left empty in
+ * the event leave r as it is. */
+static int
+s_person(const struct event_ctx *ev, const char *id_number,
+    const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
+{
+	char norm[IDNUM_LEN + 1], birth[11];
+	enum idnum_error e;
+	bool male;
+	int y, mo, d;
+
+	if (!*id_number) {
+		if (*birth_date && !membership_date_parse(birth_date, &y, &mo, &d))
+			return verdict_reject(v, "BAD_FIELD", "出生日期须为有效的YYYY-MM-DD / "
+			    "birth_date must be a real YYYY-MM-DD date: %s", r->member_id);
+		if (*birth_date)
+			snprintf(r->birth_date, sizeof r->birth_date, "%s", birth_date);
+		if (sex)
+			r->sex = sex;
+		return 0;
+	}
+	if ((e = idnum_check(id_number, norm, birth, &male)) != IDNUM_OK)
+		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), r->member_id);
+	if (!ev->id_key) {
+		sodium_memzero(norm, sizeof norm);
+		return EINVAL;   /* a worker without its key: not a verdict */
+	}
+	idnum_blind_index(ev->id_key, norm, r->index);
+	idnum_mask(norm, r->id_masked);
+	sodium_memzero(norm, sizeof norm);
+	r->has_index = true;
+	if (*birth_date && strcmp(birth_date, birth) != 0)
+		return verdict_reject(v, "BAD_ID_NUMBER", "出生日期与身份证号码不符 / "
+		    "birth_date does not match the ID number: %s", r->member_id);
+	if (sex && sex != (male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE))
+		return verdict_reject(v, "BAD_ID_NUMBER", "性别与身份证号码不符 / "
+		    "sex does not match the ID number: %s", r->member_id);
+	snprintf(r->birth_date, sizeof r->birth_date, "%s", birth);
+	r->sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	return 0;
+}
+
+/* ---------------------------------------------------------- rules */
+
+/* R2: of age on the admission date, when the birth date is known. */
+static int
+s_r2(const struct event_ctx *ev, const struct member_rec *r, struct verdict *v)
+{
+	Rules buf;
+	uint32_t min = membership_ev_rules(ev, &buf)->member_min_admission_age;
+	int y, mo, d, age;
+
+	if (!r->birth_date[0] || !membership_date_parse(r->birth_date, &y, &mo, &d))
+		return 0;
+	age = membership_age_at(y, mo, d, r->admitted_at);
+	if (age < 0 || (uint32_t)age < min)
+		return verdict_reject(v, "R2", "入党时未满%u周岁 / under %u on the admission date: %s",
+		    min, min, r->member_id);
+	return 0;
+}
+
+/* R4: claim r's blind index for r, unless another member holds it. */
+static int
+s_r4_claim(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const struct member_rec *r, struct verdict *v)
+{
+	MDB_val k = { IDNUM_INDEX_LEN, (void *)r->index }, d;
+	char other[CODEC_MAX_ID + 1];
+	struct member_rec o;
+	int rc;
+
+	if (!r->has_index)
+		return 0;
+	rc = mdb_get(txn, m->index, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		d.mv_size = strlen(r->member_id);
+		d.mv_data = (void *)r->member_id;
+		return mdb_put(txn, m->index, &k, &d, 0);
+	}
+	if (rc)
+		return rc;
+	if (d.mv_size == strlen(r->member_id) && memcmp(d.mv_data, r->member_id, d.mv_size) == 0)
+		return 0;
+	if (d.mv_size > CODEC_MAX_ID)
+		return MDB_CORRUPTED;
+	memcpy(other, d.mv_data, d.mv_size);
+	other[d.mv_size] = '\0';
+	rc = membership_member_load(m, txn, other, &o);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && strcmp(o.township_id, membership_ev_township(ev)) == 0)
+		return verdict_reject(v, "R4", "同一人已登记为党员%s / the same person is "
+		    "already registered as member %s: %s", other, other, r->member_id);
+	return verdict_reject(v, "R4", "同一人已在其他乡镇登记 / the same person is already "
+	    "registered in another township: %s", r->member_id);
+}
+
+/* R1's end of probation: a year after admission, plus any extension. */
+static int64_t
+s_probation_until(const struct member_rec *r, unsigned extension_months)
+{
+	return membership_add_months(r->admitted_at, 12 + (int)extension_months);
+}
+
+static int
+s_require_normal(const struct member_rec *r, struct verdict *v)
+{
+	if (r->status != JICENG__V1__MEMBER_STATUS__NORMAL)
+		return verdict_reject(v, "R3", "党员党籍状态不正常 / member's status is not NORMAL: %s",
+		    r->member_id);
+	if (r->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY)
+		return verdict_reject(v, "R1", "不是预备党员 / not a probationary member: %s",
+		    r->member_id);
+	return 0;
+}
+
+/* ---------------------------------------------------------- new members */
+
+/* A new member of home_id: the id is free, the org live, own and not a
+ * temporary branch (O5). */
+static int
+s_new_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const char *member_id, const char *home_id, struct member_rec *r,
+    struct verdict *v)
+{
+	struct org_rec o;
+	int rc = membership_member_load(m, txn, member_id, r);
+
+	if (rc == 0)
+		return verdict_reject(v, "MEMBER_EXISTS", "党员已存在 / member already exists: %s",
+		    member_id);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	rc = membership_org_require(m, txn, ev, home_id, MS_ROLE_HOME, MS_LIVE, &o, v);
+	if (rc || !v->accepted)
+		return rc;
+	if (o.kind == JICENG__V1__ORG_KIND__TEMPORARY_BRANCH)
+		return verdict_reject(v, "O5", "临时党支部不接收党员、不转入组织关系 / a temporary "
+		    "branch admits nobody and holds no member's relationship: %s", home_id);
+	memset(r, 0, sizeof *r);
+	snprintf(r->member_id, sizeof r->member_id, "%s", member_id);
+	snprintf(r->home_org_id, sizeof r->home_org_id, "%s", home_id);
+	snprintf(r->township_id, sizeof r->township_id, "%s", membership_ev_township(ev));
+	r->status = JICENG__V1__MEMBER_STATUS__NORMAL;
+	r->last_seq = ev->seq;
+	return 0;
+}
+
+/* Store a new member with its roster entry and counts. */
+static int
+s_add_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const struct member_rec *r, struct verdict *v)
+{
+	int rc;
+	if ((rc = s_r4_claim(m, txn, ev, r, v)) || !v->accepted ||
+	    (rc = membership_member_store(m, txn, r)) ||
+	    (rc = membership_pair_put(txn, m->roster, r->home_org_id, r->member_id)))
+		return rc;
+	return membership_counts_update(m, txn, ev, NULL, r, v);
+}
+
+static int
+s_registered_dates(const Jiceng__V1__MemberRegistered *e, struct member_rec *r,
+    struct verdict *v)
+{
+	if (e->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY &&
+	    e->category != JICENG__V1__MEMBER_CATEGORY__FULL)
+		return verdict_reject(v, "BAD_FIELD", "须指定党员类别 / category is required: %s",
+		    r->member_id);
+	if (!membership_time_valid(e->admitted_at))
+		return verdict_reject(v, "BAD_FIELD", "须提供入党时间 / admitted_at is required: %s",
+		    r->member_id);
+	r->category = e->category;
+	r->admitted_at = e->admitted_at;
+	if (e->category == JICENG__V1__MEMBER_CATEGORY__PROBATIONARY) {
+		r->probation_until = s_probation_until(r, 0);
+		return 0;
+	}
+	if (e->confirmed_at && (!membership_time_valid(e->confirmed_at) ||
+	    e->confirmed_at < e->admitted_at))
+		return verdict_reject(v, "BAD_FIELD", "转正时间无效 / confirmed_at is before "
+		    "admitted_at or out of range: %s", r->member_id);
+	r->confirmed_at = e->confirmed_at;
+	return 0;
+}
+
+int
+membership_apply_member_registered(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__MemberRegistered *e = ev->env->member_registered;
+	struct member_rec r;
+	int rc = s_new_member(m, txn, ev, e->member_id, e->home_org_id, &r, v);
+
+	if (rc || !v->accepted ||
+	    (rc = s_name(e->name, true, &r, v)) || !v->accepted ||
+	    (rc = s_registered_dates(e, &r, v)) || !v->accepted ||
+	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
+	    (rc = s_ref(e->national_ref, &r, v)) || !v->accepted ||
+	    (rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, &r, v)) ||
+	    !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
+	    (rc = s_r2(ev, &r, v)) || !v->accepted)
+		return rc;
+	r.farmer = e->farmer;
+	return s_add_member(m, txn, ev, &r, v);
+}
+
+int
+membership_apply_member_admitted(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__MemberAdmitted *e = ev->env->member_admitted;
+	struct member_rec r;
+	int rc = s_new_member(m, txn, ev, e->member_id, e->org_id, &r, v);
+
+	if (rc || !v->accepted)
+		return rc;
+	if (!membership_time_valid(e->admitted_at))
+		return verdict_reject(v, "BAD_FIELD", "须提供入党时间 / admitted_at is required: %s",
+		    e->member_id);
+	r.category = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
+	r.admitted_at = e->admitted_at;
+	r.probation_until = s_probation_until(&r, 0);
+	if ((rc = s_name(e->name, true, &r, v)) || !v->accepted ||
+	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
+	    (rc = s_ref(e->national_ref, &r, v)) || !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
+	    (rc = s_r2(ev, &r, v)) || !v->accepted)
+		return rc;
+	r.farmer = e->farmer;
+	return s_add_member(m, txn, ev, &r, v);
+}
+
+/* ---------------------------------------------------------- probation */
+
+int
+membership_apply_member_confirmed(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__MemberConfirmed *e = ev->env->member_confirmed;
+	struct member_rec r, before;
+	int y, mo, d;
+	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+
+	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted)
+		return rc;
+	if (!membership_time_valid(e->confirmed_at))
+		return verdict_reject(v, "BAD_FIELD", "须提供转正时间 / confirmed_at is required: %s",
+		    e->member_id);
+	if (e->confirmed_at < r.probation_until) {
+		membership_cst_date(r.probation_until, &y, &mo, &d);
+		return verdict_reject(v, "R1", "预备期至%04d-%02d-%02d才满 / probation runs until "
+		    "%04d-%02d-%02d: %s", y, mo, d, y, mo, d, e->member_id);
+	}
+	if (e->confirmed_at > ev->received_at + CONFIRM_SKEW_MS)
+		return verdict_reject(v, "R1", "转正时间晚于当前时间 / confirmed_at is in the future: %s",
+		    e->member_id);
+	before = r;
+	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	r.confirmed_at = e->confirmed_at;
+	r.probation_until = 0;
+	r.last_seq = ev->seq;
+	if ((rc = membership_member_store(m, txn, &r)))
+		return rc;
+	return membership_counts_update(m, txn, ev, &before, &r, v);
+}
+
+int
+membership_apply_probation_extended(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__ProbationExtended *e = ev->env->probation_extended;
+	struct member_rec r;
+	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+
+	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted)
+		return rc;
+	if (r.probation_extended)
+		return verdict_reject(v, "R1", "预备期只能延长一次 / probation can be extended "
+		    "only once: %s", e->member_id);
+	if (e->months < 6 || e->months > 12)
+		return verdict_reject(v, "R1", "延长预备期须为6至12个月 / an extension is 6 to 12 "
+		    "months, not %u: %s", e->months, e->member_id);
+	r.probation_until = s_probation_until(&r, e->months);
+	r.probation_extended = true;
+	r.last_seq = ev->seq;
+	return membership_member_store(m, txn, &r);
+}
+
+/* ---------------------------------------------------------- status, details */
+
+int
+membership_apply_member_status_changed(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__MemberStatusChanged *e = ev->env->member_status_changed;
+	struct member_rec r, before;
+	struct org_rec o;
+	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+
+	if (rc || !v->accepted)
+		return rc;
+	if (e->status < JICENG__V1__MEMBER_STATUS__NORMAL ||
+	    e->status > JICENG__V1__MEMBER_STATUS__DECEASED)
+		return verdict_reject(v, "BAD_FIELD", "须指定党籍状态 / status is required: %s",
+		    e->member_id);
+	if (r.status == JICENG__V1__MEMBER_STATUS__DECEASED &&
+	    e->status != JICENG__V1__MEMBER_STATUS__DECEASED)
+		return verdict_reject(v, "BAD_STATUS", "已故党员的状态不能更改 / "
+		    "a deceased member's status cannot change: %s", e->member_id);
+	/* Coming back into the count needs a live home org (O6). */
+	if (membership_status_counted(e->status) && !membership_status_counted(r.status) &&
+	    ((rc = membership_org_require(m, txn, ev, r.home_org_id, MS_ROLE_HOME,
+	    MS_LIVE, &o, v)) || !v->accepted))
+		return rc;
+	before = r;
+	r.status = e->status;
+	r.last_seq = ev->seq;
+	if ((rc = membership_member_store(m, txn, &r)))
+		return rc;
+	return membership_counts_update(m, txn, ev, &before, &r, v);
+}
+
+/* A new ID number moves the member's blind index entry (R4). */
+static int
+s_reindex(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const struct member_rec *before, const struct member_rec *r,
+    struct verdict *v)
+{
+	MDB_val k = { IDNUM_INDEX_LEN, (void *)before->index }, d;
+	int rc;
+
+	if (!r->has_index || (before->has_index &&
+	    memcmp(before->index, r->index, IDNUM_INDEX_LEN) == 0))
+		return 0;
+	if ((rc = s_r4_claim(m, txn, ev, r, v)) || !v->accepted || !before->has_index)
+		return rc;
+	rc = mdb_get(txn, m->index, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (d.mv_size != strlen(r->member_id) || memcmp(d.mv_data, r->member_id, d.mv_size) != 0)
+		return 0;
+	return mdb_del(txn, m->index, &k, NULL);
+}
+
+/* Birth date and sex derived from a stored ID number are not overridden
+ * without a new number. */
+static int
+s_updated_person(const Jiceng__V1__MemberUpdated *e, const struct member_rec *r,
+    struct verdict *v)
+{
+	if (*e->id_number || !r->has_index)
+		return 0;
+	if ((*e->birth_date && strcmp(e->birth_date, r->birth_date) != 0) ||
+	    (e->sex && (int)e->sex != r->sex))
+		return verdict_reject(v, "BAD_ID_NUMBER", "出生日期或性别与身份证号码不符 / "
+		    "birth_date or sex contradicts the ID number: %s", r->member_id);
+	return 0;
+}
+
+int
+membership_apply_member_updated(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, struct verdict *v)
+{
+	const Jiceng__V1__MemberUpdated *e = ev->env->member_updated;
+	struct member_rec r, before;
+	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+
+	if (rc || !v->accepted)
+		return rc;
+	if (*e->phone && e->clear_phone)
+		return verdict_reject(v, "BAD_FIELD", "不能同时设置和清除电话 / phone and "
+		    "clear_phone together: %s", e->member_id);
+	before = r;
+	if ((rc = s_name(e->name, false, &r, v)) || !v->accepted ||
+	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
+	    (e->replace_activity_orgs &&
+	    ((rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, &r, v)) ||
+	    !v->accepted)) ||
+	    (rc = s_updated_person(e, &r, v)) || !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
+	    (rc = s_r2(ev, &r, v)) || !v->accepted ||
+	    (rc = s_reindex(m, txn, ev, &before, &r, v)) || !v->accepted)
+		return rc;
+	if (e->clear_phone)
+		r.phone[0] = '\0';
+	if (e->set_farmer)
+		r.farmer = e->farmer;
+	r.last_seq = ev->seq;
+	return membership_member_store(m, txn, &r);
+}

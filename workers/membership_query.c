@@ -1,0 +1,327 @@
+/*
+ * membership_query: the read side of the membership tables for the query
+ * server: an org with its direct children and counts, a member, a page of
+ * an org's members, and the township of an org or member. Views are deep
+ * copies the caller frees with the matching membership_free_* call; a
+ * member view carries the masked ID number and phone only, because the
+ * stored view part never holds anything else.
+ */
+#include "membership_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_DEFAULT 100u
+#define LIST_MAX     1000u
+
+/* ---------------------------------------------------------- copies */
+
+static char *
+s_dup(const char *s)
+{
+	return s && *s ? strdup(s) : (char *)protobuf_c_empty_string;
+}
+
+static bool
+s_dup_ok(const char *orig, const char *copy)
+{
+	return !(orig && *orig) || copy != protobuf_c_empty_string;
+}
+
+static void
+s_free_str(char *s)
+{
+	if (s && s != protobuf_c_empty_string)
+		free(s);
+}
+
+#define DUP(dst, src) ((dst) = s_dup(src), s_dup_ok((src), (dst)))
+
+static bool
+s_org_copy(const struct org_rec *o, Jiceng__V1__OrgView *out)
+{
+	Jiceng__V1__OrgView tmp = JICENG__V1__ORG_VIEW__INIT;
+	membership_org_view(o, &tmp);
+	tmp.org_id = tmp.name = tmp.parent_id = tmp.township_id =
+	    tmp.national_ref = (char *)protobuf_c_empty_string;
+	*out = tmp;
+	return DUP(out->org_id, o->org_id) && DUP(out->name, o->name) &&
+	    DUP(out->parent_id, o->parent_id) &&
+	    DUP(out->township_id, o->township_id) &&
+	    DUP(out->national_ref, o->national_ref);
+}
+
+static bool
+s_member_copy(const struct member_rec *r, Jiceng__V1__MemberView *out)
+{
+	Jiceng__V1__MemberView tmp = JICENG__V1__MEMBER_VIEW__INIT;
+	char *ids[MS_MAX_ACTIVITY];
+	bool ok;
+
+	membership_member_view(r, &tmp, ids);
+	*out = tmp;
+	out->member_id = out->home_org_id = out->name = out->id_masked =
+	    out->birth_date = out->township_id = out->phone_masked =
+	    (char *)protobuf_c_empty_string;
+	out->n_activity_org_ids = 0;
+	out->activity_org_ids = NULL;
+	ok = DUP(out->member_id, r->member_id) && DUP(out->home_org_id, r->home_org_id) &&
+	    DUP(out->name, r->name) && DUP(out->id_masked, r->id_masked) &&
+	    DUP(out->birth_date, r->birth_date) &&
+	    DUP(out->township_id, r->township_id) &&
+	    DUP(out->phone_masked, r->phone_masked);
+	if (!ok || r->nactivity == 0)
+		return ok;
+	if (!(out->activity_org_ids = calloc(r->nactivity, sizeof(char *))))
+		return false;
+	for (unsigned i = 0; i < r->nactivity; i++) {
+		out->n_activity_org_ids++;
+		if (!DUP(out->activity_org_ids[i], r->activity[i]))
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------- orgs */
+
+void
+membership_free_org_view(Jiceng__V1__OrgView *v)
+{
+	if (!v)
+		return;
+	s_free_str(v->org_id);
+	s_free_str(v->name);
+	s_free_str(v->parent_id);
+	s_free_str(v->township_id);
+	s_free_str(v->national_ref);
+	for (size_t i = 0; i < v->n_children; i++) {
+		if (!v->children[i])
+			continue;
+		s_free_str(v->children[i]->org_id);
+		s_free_str(v->children[i]->name);
+		free(v->children[i]);
+	}
+	free(v->children);
+	jiceng__v1__org_view__init(v);
+}
+
+static int
+s_add_child(struct membership *m, MDB_txn *txn, const char *child_id,
+    Jiceng__V1__OrgView *out)
+{
+	Jiceng__V1__OrgSummary *s, **arr;
+	struct org_rec c;
+	int rc = membership_org_load(m, txn, child_id, &c);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (!(arr = realloc(out->children, (out->n_children + 1) * sizeof *arr)))
+		return ENOMEM;
+	out->children = arr;
+	if (!(s = malloc(sizeof *s)))
+		return ENOMEM;
+	jiceng__v1__org_summary__init(s);
+	out->children[out->n_children++] = s;
+	s->kind = c.kind;
+	s->dissolved = c.dissolved;
+	return DUP(s->org_id, c.org_id) && DUP(s->name, c.name) ? 0 : ENOMEM;
+}
+
+static int
+s_children(struct membership *m, MDB_txn *txn, const char *org_id,
+    Jiceng__V1__OrgView *out)
+{
+	char key[CODEC_MAX_ID + 2], child[CODEC_MAX_ID + 1];
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, op = MDB_SET_RANGE;
+
+	if ((rc = mdb_cursor_open(txn, m->children, &c)))
+		return rc;
+	k.mv_size = strlen(org_id) + 1;
+	k.mv_data = memcpy(key, org_id, k.mv_size);
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0 &&
+	    membership_pair_split(&k, org_id, child)) {
+		op = MDB_NEXT;
+		if ((rc = s_add_child(m, txn, child, out)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
+    Jiceng__V1__OrgView *out)
+{
+	struct org_rec o;
+	int rc = membership_org_load(m, txn, org_id, &o);
+
+	if (rc)
+		return rc;
+	if (!s_org_copy(&o, out))
+		rc = ENOMEM;
+	else
+		rc = s_children(m, txn, o.org_id, out);
+	if (rc)
+		membership_free_org_view(out);
+	return rc;
+}
+
+/* ---------------------------------------------------------- members */
+
+void
+membership_free_member_view(Jiceng__V1__MemberView *v)
+{
+	if (!v)
+		return;
+	s_free_str(v->member_id);
+	s_free_str(v->home_org_id);
+	s_free_str(v->name);
+	s_free_str(v->id_masked);
+	s_free_str(v->birth_date);
+	s_free_str(v->township_id);
+	s_free_str(v->phone_masked);
+	for (size_t i = 0; i < v->n_activity_org_ids; i++)
+		s_free_str(v->activity_org_ids[i]);
+	free(v->activity_org_ids);
+	jiceng__v1__member_view__init(v);
+}
+
+int
+membership_get_member(struct membership *m, MDB_txn *txn,
+    const char *member_id, Jiceng__V1__MemberView *out)
+{
+	struct member_rec r;
+	int rc = membership_member_load(m, txn, member_id, &r);
+
+	if (rc)
+		return rc;
+	if (!s_member_copy(&r, out)) {
+		membership_free_member_view(out);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+void
+membership_free_member_list(Jiceng__V1__MemberList *l)
+{
+	if (!l)
+		return;
+	s_free_str(l->org_id);
+	s_free_str(l->next_after);
+	for (size_t i = 0; i < l->n_members; i++) {
+		membership_free_member_view(l->members[i]);
+		free(l->members[i]);
+	}
+	free(l->members);
+	jiceng__v1__member_list__init(l);
+}
+
+static int
+s_list_add(struct membership *m, MDB_txn *txn, const char *member_id,
+    Jiceng__V1__MemberList *out)
+{
+	struct member_rec r;
+	Jiceng__V1__MemberView *mv;
+	int rc = membership_member_load(m, txn, member_id, &r);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (!(mv = malloc(sizeof *mv)))
+		return ENOMEM;
+	jiceng__v1__member_view__init(mv);
+	out->members[out->n_members++] = mv;
+	return s_member_copy(&r, mv) ? 0 : ENOMEM;
+}
+
+/* Position c on the first roster key of org_id after `after`. */
+static int
+s_list_seek(MDB_cursor *c, const char *org_id, const char *after, MDB_val *k,
+    char *keybuf, char *member)
+{
+	size_t lo = strlen(org_id), la = strlen(after);
+	MDB_val d;
+	int rc;
+	memcpy(keybuf, org_id, lo + 1);
+	memcpy(keybuf + lo + 1, after, la);
+	k->mv_size = lo + 1 + la;
+	k->mv_data = keybuf;
+	rc = mdb_cursor_get(c, k, &d, MDB_SET_RANGE);
+	if (rc == 0 && *after && membership_pair_split(k, org_id, member) &&
+	    strcmp(member, after) == 0)
+		rc = mdb_cursor_get(c, k, &d, MDB_NEXT);
+	return rc;
+}
+
+int
+membership_list_members(struct membership *m, MDB_txn *txn,
+    const char *org_id, const char *after, unsigned limit,
+    Jiceng__V1__MemberList *out)
+{
+	char keybuf[2 * CODEC_MAX_ID + 2], member[CODEC_MAX_ID + 1];
+	struct org_rec o;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc = membership_org_load(m, txn, org_id, &o);
+
+	if (rc)
+		return rc;
+	if (!after || strlen(after) > CODEC_MAX_ID)
+		after = "";
+	limit = limit == 0 ? LIST_DEFAULT : limit > LIST_MAX ? LIST_MAX : limit;
+	if (!DUP(out->org_id, o.org_id) ||
+	    !(out->members = calloc(limit, sizeof *out->members))) {
+		membership_free_member_list(out);
+		return ENOMEM;
+	}
+	if ((rc = mdb_cursor_open(txn, m->roster, &c))) {
+		membership_free_member_list(out);
+		return rc;
+	}
+	rc = s_list_seek(c, o.org_id, after, &k, keybuf, member);
+	for (; rc == 0 && membership_pair_split(&k, o.org_id, member);
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (out->n_members == limit) {
+			const char *last = out->members[limit - 1]->member_id;
+			rc = DUP(out->next_after, last) ? 0 : ENOMEM;
+			break;
+		}
+		if ((rc = s_list_add(m, txn, member, out)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc)
+		membership_free_member_list(out);
+	return rc;
+}
+
+/* ---------------------------------------------------------- townships */
+
+int
+membership_org_township(struct membership *m, MDB_txn *txn,
+    const char *org_id, char out[16])
+{
+	struct org_rec o;
+	int rc = membership_org_load(m, txn, org_id, &o);
+	if (rc)
+		return rc;
+	memcpy(out, o.township_id, sizeof o.township_id);
+	return 0;
+}
+
+int
+membership_member_township(struct membership *m, MDB_txn *txn,
+    const char *member_id, char out[16])
+{
+	struct member_rec r;
+	int rc = membership_member_load(m, txn, member_id, &r);
+	if (rc)
+		return rc;
+	memcpy(out, r.township_id, sizeof r.township_id);
+	return 0;
+}

@@ -418,7 +418,7 @@ s_usage(FILE *out)
 	    "Resends carry the same bytes and event_id: the broker answers DUPLICATE\n"
 	    "for what it already has, so nothing is applied twice.\n"
 	    "Exit status: 0 every event got an ack (whatever its verdict); 1 a line\n"
-	    "was invalid or an event got no ack; 2 usage error.\n");
+	    "was invalid, or an event got no ack or only RETRY_LATER; 2 usage error.\n");
 }
 
 static const struct option s_options[] = {

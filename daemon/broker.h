@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "journal.h"
+#include "security.h"
 
 #define BROKER_MAX_CODES 64
 
@@ -65,7 +66,10 @@ struct broker {
 	char exe_dir[CONFIG_PATH_MAX];
 	void *zctx;
 	void *ingest;              /* ROUTER, townships */
-	void *status;              /* PUB, status stream */
+	void *status;              /* XPUB, status stream */
+	struct auth *auth;         /* ZAP handler, when a socket uses CURVE */
+	int curve_ingest;          /* ingest socket uses CURVE */
+	int curve_status;          /* status socket uses CURVE: subscriptions are authorised */
 	void *children_sock;       /* ROUTER, ipc to children */
 	struct journal *journal;
 	uint64_t last_seq;
@@ -99,6 +103,8 @@ void ingest_flush_counters(struct broker *b);
 /* Journal RulesChanged if cfg.rules differ from the journal's. */
 int ingest_sync_rules(struct broker *b);
 uint64_t ingest_backlog(struct broker *b);
+/* Authorise pending status subscriptions (XPUB manual mode). */
+void ingest_status_subscriptions(struct broker *b);
 
 /* children.c */
 void children_init(struct broker *b);

@@ -165,6 +165,31 @@ ingest_backlog(struct broker *b)
 
 /* ---------------------------------------------------------- reading */
 
+/* The connection's key must be current and may write for the envelope's
+ * township (a township key: its own only; a reader: nothing). */
+static int
+s_authorise(struct broker *b, struct item *it)
+{
+	struct principal p;
+	const char *code = NULL;
+	char reason[200];
+	if (security_principal(b->auth, &it->body, b->curve_ingest, &p, &code) == 0)
+		code = auth_write_refusal(&p, it->township);
+	if (!code)
+		return 0;
+	if (strcmp(code, AUTH_CODE_WRONG_TOWNSHIP) == 0)
+		snprintf(reason, sizeof reason, "密钥属于乡镇%s，不能代表%s发送 / your key belongs to township %s, not %s",
+		    p.township, it->township, p.township, it->township);
+	else if (strcmp(code, AUTH_CODE_READ_ONLY) == 0)
+		snprintf(reason, sizeof reason, "只读密钥不能发送事件 / a reader key may only query");
+	else if (strcmp(code, AUTH_CODE_KEY_REVOKED) == 0)
+		snprintf(reason, sizeof reason, "密钥已被吊销 / this key has been revoked; reconnect with a valid key");
+	else
+		snprintf(reason, sizeof reason, "未认证的连接 / the connection is not authenticated");
+	s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED, code, reason);
+	return -1;
+}
+
 /* Check one received body; on success fill it. Returns 0, or -1 refused. */
 static int
 s_check(struct broker *b, struct item *it)
@@ -182,6 +207,8 @@ s_check(struct broker *b, struct item *it)
 	it->kind = e->event_case;
 	it->domain = codec_event_domain(e->event_case);
 	codec_envelope_free(e);
+	if (s_authorise(b, it) < 0)
+		return -1;
 	if (!codec_event_implemented(it->kind)) {
 		char reason[200];
 		snprintf(reason, sizeof reason, "本版本尚不处理该事件 / %s is not handled by this version of jiceng",
@@ -507,13 +534,77 @@ ingest_sync_rules(struct broker *b)
 
 /* ---------------------------------------------------------- sockets */
 
+/* Township keys subscribe to their own township's status only: a request
+ * for everything ("status/" or "") becomes "status/<township>/", a request
+ * for another township is dropped. */
+void
+ingest_status_subscriptions(struct broker *b)
+{
+	for (int k = 0; k < 64; k++) {
+		zmq_msg_t m;
+		struct principal p;
+		const char *code = NULL;
+		char topic[64];
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, b->status, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		const uint8_t *d = zmq_msg_data(&m);
+		size_t n = zmq_msg_size(&m);
+		int opt = n > 0 && d[0] == 1 ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE;
+		snprintf(topic, sizeof topic, "%.*s", n > 1 ? (int)(n - 1 < 63 ? n - 1 : 63) : 0,
+		    n > 1 ? (const char *)d + 1 : "");
+		if (security_principal(b->auth, &m, b->curve_status, &p, &code) == 0 && p.township[0]) {
+			char own[40];
+			snprintf(own, sizeof own, "status/%s/", p.township);
+			if (strncmp(topic, own, strlen(own)) != 0 && strncmp(own, topic, strlen(topic)) == 0)
+				snprintf(topic, sizeof topic, "%s", own);
+			else if (strncmp(topic, own, strlen(own)) != 0)
+				code = AUTH_CODE_OUT_OF_SCOPE;
+		}
+		if (code)
+			log_info("status subscription \"%s\" refused: %s", topic, code);
+		else
+			zmq_setsockopt(b->status, opt, topic, strlen(topic));
+		zmq_msg_close(&m);
+	}
+}
+
+static int
+s_secure(struct broker *b, void *sock, const char *endpoint, int *curve)
+{
+	char err[512];
+	if ((*curve = security_curve_for(&b->cfg, endpoint, err, sizeof err)) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (!*curve)
+		return 0;
+	if (!b->auth && !(b->auth = auth_new(b->zctx, b->cfg.keys_dir, err, sizeof err))) {
+		log_error("CURVE for %s: %s", endpoint, err);
+		return -1;
+	}
+	if (auth_server_setup(b->auth, sock, b->cfg.server_key, err, sizeof err) < 0) {
+		log_error("CURVE for %s: %s", endpoint, err);
+		return -1;
+	}
+	log_info("%s: CURVE, client keys in %s", endpoint, b->cfg.keys_dir);
+	return 0;
+}
+
 int
 ingest_open(struct broker *b)
 {
-	int linger = 0, hwm = 10000;
+	int linger = 0, hwm = 10000, one = 1;
 	int64_t maxmsg = INGEST_MAX_MSG;
 	b->ingest = zmq_socket(b->zctx, ZMQ_ROUTER);
-	b->status = zmq_socket(b->zctx, ZMQ_PUB);
+	b->status = zmq_socket(b->zctx, ZMQ_XPUB);
+	if (s_secure(b, b->ingest, b->cfg.ingest, &b->curve_ingest) < 0 ||
+	    s_secure(b, b->status, b->cfg.status, &b->curve_status) < 0)
+		return -1;
+	if (b->curve_status)
+		zmq_setsockopt(b->status, ZMQ_XPUB_MANUAL, &one, sizeof one);
 	zmq_setsockopt(b->ingest, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(b->ingest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	zmq_setsockopt(b->ingest, ZMQ_SNDHWM, &hwm, sizeof hwm);

@@ -284,6 +284,16 @@ s_reload(struct broker *b)
 	b->cfg.max_backlog = next.max_backlog;
 	b->cfg.backlog_pause_ms = next.backlog_pause_ms;
 	b->cfg.max_batch = next.max_batch;
+	if (b->auth) {
+		int keys = auth_reload(b->auth);
+		if (keys < 0)
+			log_error("could not reread keys in %s; keeping the old ones", b->cfg.keys_dir);
+		else
+			log_info("%d client keys active", keys);
+	}
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].domain == DOMAIN_NONE && b->children[i].pid)
+			kill(b->children[i].pid, SIGHUP);
 	log_info("reloaded %s", b->config_path[0] ? b->config_path : "(embedded defaults)");
 	ingest_sync_rules(b);
 }
@@ -329,19 +339,25 @@ s_loop(struct broker *b, int sigfd)
 		else if (!b->paused_since_ms)
 			b->paused_since_ms = now;
 		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[5] = {
 			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
+			{ b->auth ? auth_socket(b->auth) : NULL, b->auth ? 0 : -1, b->auth ? ZMQ_POLLIN : 0, 0 },
+			{ b->status, 0, b->curve_status ? ZMQ_POLLIN : 0, 0 },
 			{ b->ingest, 0, ZMQ_POLLIN, 0 },
 		};
-		int n = (!over || refusing) ? 3 : 2;
+		int n = (!over || refusing) ? 5 : 4;
 		if (zmq_poll(items, n, 100) < 0 && zmq_errno() != EINTR)
 			fatalx("poll: %s", zmq_strerror(zmq_errno()));
+		if (items[2].revents && auth_handle(b->auth) < 0)
+			log_warn("ZAP handler");
+		if (items[3].revents)
+			ingest_status_subscriptions(b);
 		if (items[1].revents)
 			s_signals(b, sigfd);
 		if (items[0].revents)
 			children_handle(b);
-		if (n == 3 && items[2].revents) {
+		if (n == 5 && items[4].revents) {
 			if (refusing)
 				ingest_refuse_backlog(b);
 			else
@@ -378,6 +394,7 @@ main(int argc, char **argv)
 	zmq_close(b.ingest);
 	zmq_close(b.status);
 	zmq_close(b.children_sock);
+	auth_destroy(&b.auth);
 	zmq_ctx_term(b.zctx);
 	journal_close(&b.journal);
 	log_info("stopped");

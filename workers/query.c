@@ -19,19 +19,22 @@
 #include "journal.h"
 #include "log.h"
 #include "membership.h"
+#include "security.h"
 #include "wire.h"
 
 #define QUERY_MAX_FRAME 4096
 #define QUERY_LIST_DEFAULT 100
 #define QUERY_LIST_MAX 1000
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_stop, s_reload;
 
 static void
 s_on_signal(int sig)
 {
-	(void)sig;
-	s_stop = 1;
+	if (sig == SIGHUP)
+		s_reload = 1;
+	else
+		s_stop = 1;
 }
 
 /* A state environment opened read-only on first use. */
@@ -47,6 +50,8 @@ struct server {
 	struct journal *journal;
 	struct state state[DOMAIN_COUNT];
 	uint64_t served;
+	struct auth *auth;   /* ZAP handler when the query socket uses CURVE */
+	int curve;
 };
 
 static int64_t
@@ -353,8 +358,58 @@ s_query_ids_valid(const Query *q)
 	}
 }
 
+/* The township whose data q reads ("" for county-wide): 0, or an LMDB
+ * error (MDB_NOTFOUND for an unknown org or member). */
+static int
+s_query_township(struct server *s, const Query *q, char township[16])
+{
+	MDB_txn *txn;
+	int rc;
+	township[0] = 0;
+	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
+		return 0;
+	if ((rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn)))
+		return rc;
+	struct membership *m = s->state[DOMAIN_MEMBERSHIP].membership;
+	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_MEMBER)
+		rc = membership_member_township(m, txn, q->get_member->member_id, township);
+	else if (q->query_case == JICENG__V1__QUERY__QUERY_GET_ORG)
+		rc = membership_org_township(m, txn, q->get_org->org_id, township);
+	else if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_MEMBERS)
+		rc = membership_org_township(m, txn, q->list_members->org_id, township);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Township keys and township readers see their own township only; the
+ * refusal does not tell whether the id exists elsewhere. */
+static bool
+s_authorised(struct server *s, const struct principal *p, const Query *q, QueryReply *r)
+{
+	char township[16];
+	const char *code;
+	if (p->role == AUTH_ROLE_LOCAL || p->role == AUTH_ROLE_COUNTY ||
+	    (p->role == AUTH_ROLE_READER && !p->township[0]))
+		return true;
+	int rc = s_query_township(s, q, township);
+	if (rc && rc != MDB_NOTFOUND) {
+		s_fail(r, rc);
+		return false;
+	}
+	code = auth_query_refusal(p, rc == MDB_NOTFOUND ? p->township : township);
+	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
+		code = AUTH_CODE_OUT_OF_SCOPE;
+	if (!code)
+		return true;
+	r->status = JICENG__V1__QUERY_STATUS__FORBIDDEN;
+	r->code = (char *)code;
+	r->reason = "超出密钥的查询范围 / outside the data your key may read";
+	return false;
+}
+
 static void
-s_answer(struct server *s, const uint8_t *data, size_t len, QueryReply *r, void **owned)
+s_answer(struct server *s, const uint8_t *data, size_t len, const struct principal *p,
+    QueryReply *r, void **owned)
 {
 	Query *q = len <= QUERY_MAX_FRAME ? jiceng__v1__query__unpack(NULL, len, data) : NULL;
 	if (!q) {
@@ -371,6 +426,8 @@ s_answer(struct server *s, const uint8_t *data, size_t len, QueryReply *r, void 
 		r->reason = "标识符格式错误 / ids are 1-64 bytes of [A-Za-z0-9._:-]";
 		goto out;
 	}
+	if (!s_authorised(s, p, q, r))
+		goto out;
 	r->status = JICENG__V1__QUERY_STATUS__OK;
 	r->code = "OK";
 	switch (q->query_case) {
@@ -413,7 +470,15 @@ s_serve_one(struct server *s)
 	void *owned = NULL;
 	/* DEALER sends [rid][query]; REQ sends [rid][empty][query]. */
 	zmq_msg_t *body = &parts[n - 1];
-	s_answer(s, zmq_msg_data(body), zmq_msg_size(body), &r, &owned);
+	struct principal p;
+	const char *code = NULL;
+	if (security_principal(s->auth, body, s->curve, &p, &code) < 0) {
+		r.status = JICENG__V1__QUERY_STATUS__FORBIDDEN;
+		r.code = (char *)code;
+		r.reason = "密钥无效或已吊销 / key not authenticated or revoked";
+	} else {
+		s_answer(s, zmq_msg_data(body), zmq_msg_size(body), &p, &r, &owned);
+	}
 	size_t len = jiceng__v1__query_reply__get_packed_size(&r);
 	uint8_t *buf = malloc(len ? len : 1);
 	jiceng__v1__query_reply__pack(&r, buf);
@@ -476,6 +541,7 @@ main(int argc, char **argv)
 	s_parse_args(argc, argv, &s.cfg);
 	signal(SIGTERM, s_on_signal);
 	signal(SIGINT, s_on_signal);
+	signal(SIGHUP, s_on_signal);
 	if ((rc = journal_open(&s.journal, s.cfg.data_dir, s.cfg.journal_map_mb, s.cfg.journal_map_max_mb, true)))
 		fatalx("cannot open the journal in %s: %s", s.cfg.data_dir, mdb_strerror(rc));
 	void *ctx = zmq_ctx_new();
@@ -484,17 +550,35 @@ main(int argc, char **argv)
 	zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(s.parent, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(s.parent, ZMQ_ROUTING_ID, "query", 5);
+	char err[512];
+	if ((s.curve = security_curve_for(&s.cfg, s.cfg.query, err, sizeof err)) < 0)
+		fatalx("%s", err);
+	if (s.curve && (!(s.auth = auth_new(ctx, s.cfg.keys_dir, err, sizeof err)) ||
+	    auth_server_setup(s.auth, s.router, s.cfg.server_key, err, sizeof err) < 0))
+		fatalx("CURVE for %s: %s", s.cfg.query, err);
 	if (zmq_bind(s.router, s.cfg.query) < 0)
 		fatalx("cannot bind query %s: %s", s.cfg.query, zmq_strerror(zmq_errno()));
 	snprintf(ep, sizeof ep, "ipc://%s/children.sock", s.cfg.run_dir);
 	if (zmq_connect(s.parent, ep) < 0)
 		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
 	wire_send(s.parent, NULL, 0, WIRE_HELLO, -1, 0, NULL, 0);
-	log_info("serving queries on %s", s.cfg.query);
+	log_info("serving queries on %s%s", s.cfg.query, s.curve ? " (CURVE)" : "");
+	int64_t last_beat = 0;
 	while (!s_stop) {
-		zmq_pollitem_t items[2] = { { s.router, 0, ZMQ_POLLIN, 0 }, { s.parent, 0, ZMQ_POLLIN, 0 } };
-		if (zmq_poll(items, 2, s.cfg.heartbeat_ms) < 0 && zmq_errno() != EINTR)
+		zmq_pollitem_t items[3] = {
+			{ s.router, 0, ZMQ_POLLIN, 0 },
+			{ s.parent, 0, ZMQ_POLLIN, 0 },
+			{ s.auth ? auth_socket(s.auth) : NULL, s.auth ? 0 : -1, s.auth ? ZMQ_POLLIN : 0, 0 },
+		};
+		if (zmq_poll(items, 3, s.cfg.heartbeat_ms) < 0 && zmq_errno() != EINTR)
 			break;
+		if (items[2].revents)
+			auth_handle(s.auth);
+		if (s_reload) {
+			s_reload = 0;
+			if (s.auth)
+				log_info("%d client keys active", auth_reload(s.auth));
+		}
 		if (items[0].revents)
 			for (int k = 0; k < 64; k++)
 				s_serve_one(&s);
@@ -509,13 +593,20 @@ main(int argc, char **argv)
 				s_stop = 1;
 			zmq_msg_close(&m);
 		}
-		wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
+			last_beat = now_ms;
+			wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);
+		}
 		if (getppid() != parent)
 			fatalx("jicengd is gone; exiting");
 	}
 	log_info("stopping after %llu queries", (unsigned long long)s.served);
 	zmq_close(s.router);
 	zmq_close(s.parent);
+	auth_destroy(&s.auth);
 	zmq_ctx_term(ctx);
 	journal_close(&s.journal);
 	return 0;

@@ -208,6 +208,9 @@ struct stats_buf {
 	char names[256][48];
 	unsigned ncc;
 	Jiceng__V1__QuarantinedEvent qe[64], *qep[64];
+	Jiceng__V1__EventCount ev[64], *evp[64];
+	char evnames[64][40];
+	Jiceng__V1__CodeCount *warn[128];
 	uint64_t qseq[64];
 	char qreason[64][128];
 };
@@ -229,6 +232,34 @@ s_add_count(struct stats_buf *sb, Jiceng__V1__CodeCount **list, size_t *n, const
 	c->code = sb->names[sb->ncc++];
 	c->count = count;
 	list[(*n)++] = c;
+}
+
+/* "kind:accepted" or "kind:rejected" -> the kind's EventCount. */
+static void
+s_add_event(struct stats_buf *sb, const char *key, size_t len, uint64_t n)
+{
+	const char *colon = memchr(key, ':', len);
+	if (!colon)
+		return;
+	int klen = (int)(colon - key);
+	bool accepted = (size_t)(key + len - colon - 1) == 8 && memcmp(colon + 1, "accepted", 8) == 0;
+	size_t i;
+	for (i = 0; i < sb->st.n_events; i++)
+		if ((int)strlen(sb->evp[i]->kind) == klen && memcmp(sb->evp[i]->kind, key, (size_t)klen) == 0)
+			break;
+	if (i == sb->st.n_events) {
+		if (i == 64)
+			return;
+		jiceng__v1__event_count__init(&sb->ev[i]);
+		snprintf(sb->evnames[i], sizeof sb->evnames[i], "%.*s", klen, key);
+		sb->ev[i].kind = sb->evnames[i];
+		sb->evp[i] = &sb->ev[i];
+		sb->st.n_events++;
+	}
+	if (accepted)
+		sb->evp[i]->accepted += n;
+	else
+		sb->evp[i]->rejected += n;
 }
 
 static void
@@ -258,6 +289,10 @@ s_stats_worker(struct server *s, struct stats_buf *sb, enum domain d, uint64_t l
 			} else if (k.mv_size > 9 && memcmp(key, "accepted:", 9) == 0) {
 				w->applied_events += n;
 				s_add_count(sb, sb->acc, &sb->st.n_accepted, key + 9, k.mv_size - 9, n);
+			} else if (k.mv_size > 8 && memcmp(key, "warning:", 8) == 0) {
+				s_add_count(sb, sb->warn, &sb->st.n_warnings, key + 8, k.mv_size - 8, n);
+			} else if (k.mv_size > 6 && memcmp(key, "event:", 6) == 0) {
+				s_add_event(sb, key + 6, k.mv_size - 6, n);
 			}
 		}
 		mdb_cursor_close(cur);
@@ -314,6 +349,8 @@ s_get_stats(struct server *s, QueryReply *r, void **owned)
 	sb->st.workers = sb->wsp;
 	sb->st.rejected = sb->rej;
 	sb->st.accepted = sb->acc;
+	sb->st.events = sb->evp;
+	sb->st.warnings = sb->warn;
 	for (int d = 0; d < DOMAIN_COUNT; d++)
 		if (s->cfg.workers[d])
 			s_stats_worker(s, sb, (enum domain)d, last);

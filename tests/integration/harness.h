@@ -1,0 +1,219 @@
+/*
+ * harness: what the integration tests share. It starts the real
+ * build/jicengd (fork+exec) in a fresh temporary data directory on loopback
+ * ports chosen free at run time, with a NOTIFY_SOCKET of its own to learn
+ * READY=1; finds and kills its children through /proc; talks to it as a
+ * township would (DEALER, Envelope -> Ack) and as an operator would
+ * (DEALER, Query -> QueryReply); and builds the envelopes the tests send
+ * from the generated structs in codec.h.
+ *
+ * It owns no test: each tests/integration/NN-area.c file runs one cmocka
+ * group, listed in main.c. Every wait here is bounded; every process started
+ * here is stopped by its pid.
+ */
+#ifndef JICENG_HARNESS_H
+#define JICENG_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cmocka.h>
+
+#include "codec.h"
+
+/* The test townships (12-digit area codes ending in 000). */
+#define H_TOWNSHIP  "510722101000"
+#define H_TOWNSHIP2 "510722102000"
+
+/* The org tree hd_org_tree() sets up in H_TOWNSHIP. */
+#define H_ORG_TOWNSHIP "t-committee"
+#define H_ORG_VILLAGE  "t-village"
+#define H_ORG_BRANCH   "t-branch"
+
+#define H_ACK_MS   10000   /* an ack that takes longer is a failure */
+#define H_READY_MS 15000   /* jicengd start-up to READY=1 */
+
+/* One group per file; main.c runs them. Each returns its failure count. */
+int integ_ingest(void);
+int integ_badinput(void);
+int integ_crash(void);
+int integ_rebuild(void);
+int integ_backpressure(void);
+int integ_supervisor(void);
+
+/* ------------------------------------------------------------ time */
+
+int64_t h_now_ms(void);        /* monotonic */
+int64_t h_wall_ms(void);       /* Unix ms */
+void h_sleep_ms(int ms);
+/* Arm a per-test time limit: when it passes, every jicengd started here
+ * and its children are killed and the run exits with status 3. 0 disarms. */
+void h_time_limit(unsigned seconds);
+
+/* cmocka per-test set-up and tear-down: the state is the test's struct hd
+ * (NULL until the test creates it); set-up arms H_TEST_LIMIT_S, tear-down
+ * destroys the daemon (printing its log unless hd_pass was called) and
+ * disarms. */
+#define H_TEST_LIMIT_S 120
+int h_setup(void **state);
+int h_teardown(void **state);
+
+/* ------------------------------------------------------------ the daemon */
+
+struct hd_opts {
+	const char *config;        /* config file text, NULL for none */
+	const char *crash_event;   /* JICENG_FAULT_CRASH_EVENT, NULL for none */
+	const char *watchdog_usec; /* WATCHDOG_USEC, NULL for none */
+	const char *workers;       /* --workers, NULL for the default */
+};
+
+/* A jicengd under test. */
+struct hd {
+	pid_t pid;                 /* 0 when not running */
+	char dir[128];             /* temporary data directory */
+	char ingest[64];           /* tcp://127.0.0.1:PORT */
+	char status[64];
+	char query[64];
+	char config[192];          /* config file path, "" for none */
+	char log[192];             /* jicengd's stderr (all runs, appended) */
+	char notify_path[192];     /* our NOTIFY_SOCKET */
+	int notify_fd;             /* bound AF_UNIX datagram socket */
+	struct hd_opts opts;
+	void *qsock;               /* DEALER to the query server, lazily */
+	unsigned qseq;             /* request_id counter */
+	bool passed;               /* set by hd_pass: the log is not printed */
+	int exit_status;           /* wait status of the last stop, -1 unknown */
+};
+
+/* Create the data directory, pick free ports, write the config file and
+ * bind the notify socket. Does not start jicengd. NULL on failure. */
+struct hd *hd_new(const struct hd_opts *o);
+/* Start jicengd and wait for READY=1 (H_READY_MS); retries with new ports
+ * when a port turned out to be taken. Returns 0, or -1 (log printed). */
+int hd_up(struct hd *d);
+/* Start jicengd without waiting. Returns 0 or -1. */
+int hd_start(struct hd *d);
+/* Wait for a notify message containing the line `what` ("READY=1" ...).
+ * Returns 0, or -1 on timeout or when jicengd exited meanwhile. */
+int hd_notify_wait(struct hd *d, const char *what, int timeout_ms);
+/* Count notify messages with the line `what` arriving within ms. */
+int hd_notify_count(struct hd *d, const char *what, int ms);
+/* Drop notify messages already queued. */
+void hd_notify_drain(struct hd *d);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL; also makes sure every child
+ * is gone. Returns jicengd's wait status, or -1 if it had to be killed. */
+int hd_stop(struct hd *d, int timeout_ms);
+/* kill -9 jicengd, reap it, and wait (bounded) for its children to go. */
+void hd_kill9(struct hd *d);
+/* Mark the test passed (the log is not printed when it is destroyed). */
+void hd_pass(struct hd *d);
+/* Stop if running, print the log unless passed, remove the directory
+ * (kept when JICENG_KEEP is set). Clears *dp. */
+void hd_destroy(struct hd **dp);
+/* Print jicengd's stderr log to stderr. */
+void hd_print_log(struct hd *d);
+/* Does the log contain s? */
+bool hd_log_has(struct hd *d, const char *s);
+
+/* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
+ * returns how many. */
+int h_children(pid_t pid, pid_t *out, int max);
+/* The pid of jicengd's child for role ("membership", "query" ...), 0 when
+ * none is running. */
+pid_t hd_child(struct hd *d, const char *role);
+/* Wait until role runs with a pid other than old (restarted). */
+pid_t hd_child_wait_new(struct hd *d, const char *role, pid_t old, int timeout_ms);
+/* Is pid gone (absent or a zombie)? */
+bool h_pid_gone(pid_t pid);
+/* VmRSS of pid in KiB, -1 when unknown. */
+long h_rss_kb(pid_t pid);
+/* Run argv (argv[0] a path) with stdout to out_path (NULL: /dev/null) and
+ * stderr to err_path (NULL: inherit), wait up to timeout_ms. Returns the
+ * exit status, or -1 when it failed to run or was killed for time. */
+int h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
+/* The directory of the test binary (build/), for sibling binaries. */
+const char *h_build_dir(void);
+/* Whole contents of a file, malloc'd and NUL-terminated; NULL on error. */
+char *h_slurp(const char *path, size_t *len);
+
+/* ------------------------------------------------------------ envelopes */
+
+/* A packed envelope ready to send. */
+struct hmsg {
+	uint8_t *buf;
+	size_t len;
+	char id[CODEC_MAX_ID + 1];
+};
+
+/* Fill e's envelope fields: event_id, township (NULL: H_TOWNSHIP),
+ * occurred_at now. The caller sets the event. */
+void hm_envelope(Envelope *e, const char *event_id, const char *township);
+/* Pack e (its event_id becomes m.id). */
+struct hmsg hm_pack(const Envelope *e);
+/* Raw bytes (copied) as a message, for hostile input. */
+struct hmsg hm_raw(const void *buf, size_t len);
+void hm_free(struct hmsg *m);
+
+struct hmsg hm_org(const char *event_id, const char *org_id, int kind,
+    const char *parent_id, const char *approving_id, const char *name);
+/* A FULL member admitted in 2001 and confirmed in 2002, home org home_id.
+ * id_number may be NULL. */
+struct hmsg hm_member(const char *event_id, const char *member_id,
+    const char *home_id, const char *name, const char *id_number);
+/* The same in another township. */
+struct hmsg hm_member_in(const char *township, const char *event_id,
+    const char *member_id, const char *home_id, const char *name,
+    const char *id_number);
+
+/* A valid 18-character resident ID number for a birth date (YYYYMMDD) and
+ * a sequence number (0-999): out[19]. */
+void h_idnum(const char *yyyymmdd, unsigned seq, char out[19]);
+
+/* ------------------------------------------------------------ ingest client */
+
+/* A DEALER connected to d's ingest socket (NULL on failure). */
+void *hc_connect(struct hd *d);
+void hc_close(void *sock);
+/* Send one frame (non-blocking up to timeout_ms). Returns 0 or -1. */
+int hc_send(void *sock, const struct hmsg *m);
+/* Receive one Ack within timeout_ms; NULL on timeout or an undecodable
+ * reply. Free with hc_ack_free. */
+Ack *hc_recv(void *sock, int timeout_ms);
+void hc_ack_free(Ack *a);
+/* Send and wait for the ack (H_ACK_MS). */
+Ack *hc_call(void *sock, const struct hmsg *m);
+/* Send, wait, check the verdict (and code unless NULL); frees the ack.
+ * Returns true when it matched, printing what came otherwise. */
+bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
+    const char *code);
+/* Establish H_ORG_TOWNSHIP, H_ORG_VILLAGE and H_ORG_BRANCH (event ids
+ * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
+int hc_org_tree(void *sock, const char *prefix);
+
+/* ------------------------------------------------------------ queries */
+
+/* Send q (request_id set here) to the query server and wait for its reply,
+ * resending once a second until timeout_ms. NULL on timeout. */
+QueryReply *hq_call(struct hd *d, Query *q, int timeout_ms);
+void hq_free(QueryReply *r);
+/* Close the query socket (after a restart of jicengd). */
+void hq_reset(struct hd *d);
+QueryReply *hq_stats(struct hd *d);
+QueryReply *hq_member(struct hd *d, const char *member_id);
+QueryReply *hq_org(struct hd *d, const char *org_id);
+/* The member ids of org_id's roster, all pages: calls fn for each; returns
+ * how many, or -1 on a failed query. */
+long hq_roster(struct hd *d, const char *org_id,
+    void (*fn)(void *arg, const char *member_id), void *arg);
+/* journal_length from stats; UINT64_MAX on failure. */
+uint64_t hq_journal_length(struct hd *d);
+/* A count from stats (list "accepted" or "rejected", by code); 0 if absent. */
+uint64_t hq_stat_count(const QueryReply *r, bool accepted, const char *code);
+/* Wait until every worker's cursor reached the journal length. Returns 0
+ * or -1 on timeout. */
+int hq_caught_up(struct hd *d, int timeout_ms);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * Integration-test runner: every group, or the ones named on the command
+ * line (`build/test-integration ingest crash`). Each group is one file,
+ * tests/integration/NN-<group>.c, running the real jicengd; a group whose
+ * file is not linked in (weak symbol) is reported missing.
+ */
+#include "harness.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#pragma weak integ_ingest
+#pragma weak integ_badinput
+#pragma weak integ_crash
+#pragma weak integ_rebuild
+#pragma weak integ_backpressure
+#pragma weak integ_supervisor
+
+static const struct {
+	const char *name;
+	int (*run)(void);
+} s_groups[] = {
+	{ "ingest", integ_ingest },
+	{ "badinput", integ_badinput },
+	{ "crash", integ_crash },
+	{ "rebuild", integ_rebuild },
+	{ "backpressure", integ_backpressure },
+	{ "supervisor", integ_supervisor },
+};
+
+#define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])
+
+int
+main(int argc, char **argv)
+{
+	int failed = 0, ran = 0;
+	for (int a = 1; a < argc; a++) {
+		bool known = false;
+		for (size_t i = 0; i < S_NGROUPS; i++)
+			known |= strcmp(argv[a], s_groups[i].name) == 0;
+		if (!known) {
+			fprintf(stderr, "usage: test-integration [group...]\ngroups:");
+			for (size_t i = 0; i < S_NGROUPS; i++)
+				fprintf(stderr, " %s", s_groups[i].name);
+			fprintf(stderr, "\n");
+			return 2;
+		}
+	}
+	for (size_t i = 0; i < S_NGROUPS; i++) {
+		bool wanted = argc < 2;
+		for (int a = 1; a < argc; a++)
+			wanted |= strcmp(argv[a], s_groups[i].name) == 0;
+		if (!wanted)
+			continue;
+		if (!s_groups[i].run) {
+			fprintf(stderr, "integration group %s: not linked in\n", s_groups[i].name);
+			failed++;
+			continue;
+		}
+		failed += s_groups[i].run();
+		ran++;
+	}
+	if (ran == 0) {
+		fprintf(stderr, "no integration group ran\n");
+		return 2;
+	}
+	return failed ? 1 : 0;
+}

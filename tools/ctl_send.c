@@ -8,7 +8,11 @@
  * RETRY_LATER answer is resent after a backoff, and no new line is sent
  * while any event is backing off, so order is kept as far as the window
  * allows (use --window 1 for strict order). Acks are matched by event_id;
- * two lines with the same event_id are never in flight together.
+ * two lines with the same event_id are never in flight together. The
+ * broker refuses an envelope that fails its checks (codec_envelope_decode)
+ * before it has read the event_id, so that ack carries none: each event is
+ * run through the same checks before sending, and an ack without an id is
+ * matched to the oldest event in flight expected to fail with its code.
  *
  * Input is read with read(2) into a line buffer, never a blocking stdio
  * call, so acks and resends go on while a slow producer writes to stdin.
@@ -40,6 +44,8 @@ struct s_slot {
 	bool backoff;       /* waiting after RETRY_LATER: not in flight */
 	unsigned line;      /* input line number */
 	char *event_id;
+	char *check_code;   /* the code codec_envelope_decode refuses it
+	                       with (acks carry no event_id then), or NULL */
 	uint8_t *buf;       /* the packed Envelope, resent as is */
 	size_t len;
 	unsigned sends;     /* times sent */
@@ -86,6 +92,7 @@ static void
 s_slot_clear(struct s_slot *s)
 {
 	free(s->event_id);
+	free(s->check_code);
 	free(s->buf);
 	memset(s, 0, sizeof *s);
 }
@@ -155,6 +162,7 @@ s_next_line(struct s_send *st, char **line, size_t *len)
 static int
 s_prepare(struct s_send *st, const char *line, size_t len, struct s_slot *s)
 {
+	struct codec_error cerr;
 	char err[320];
 	Envelope *e;
 
@@ -174,6 +182,9 @@ s_prepare(struct s_send *st, const char *line, size_t len, struct s_slot *s)
 	if (s->buf)
 		jiceng__v1__envelope__pack(e, s->buf);
 	jiceng__v1__envelope__free_unpacked(e, NULL);
+	if (s->buf && !(e = codec_envelope_decode(s->buf, s->len, &cerr)))
+		s->check_code = strdup(cerr.code);
+	codec_envelope_free(e);
 	if (!s->buf || !s->event_id) {
 		s_print_error(st->lineno, NULL, "out of memory");
 		st->invalid++;
@@ -246,6 +257,51 @@ s_fill(struct s_send *st)
 
 /* ---------------------------------------------------------------- acks and timers */
 
+/* The slot an ack without event_id answers: the oldest in flight expected
+ * to be refused with the ack's code (or, failing that, with any code). */
+static struct s_slot *
+s_find_unnamed(struct s_send *st, const char *code)
+{
+	struct s_slot *same = NULL, *any = NULL;
+
+	for (unsigned i = 0; i < st->window; i++) {
+		struct s_slot *s = &st->slots[i];
+		if (!s->used || s->backoff || !s->check_code)
+			continue;
+		if (strcmp(s->check_code, code) == 0 && (!same || s->line < same->line))
+			same = s;
+		if (!any || s->line < any->line)
+			any = s;
+	}
+	return same ? same : any;
+}
+
+/* Match an ack to its slot; an unnamed ack matched to a slot gets the
+ * slot's event_id so that the printed line says which event it answers. */
+static struct s_slot *
+s_match(struct s_send *st, Ack *a)
+{
+	struct s_slot *s = s_find(st, a->event_id);
+	char *id;
+
+	if (s || a->event_id[0])
+		return s;
+	if (!(s = s_find_unnamed(st, a->code))) {
+		char *text = pbjson_print(&a->base);
+		fprintf(stderr, "jicengctl send: an ack without event_id matches no "
+		    "event: %s\n", text ? text : "?");
+		free(text);
+		return NULL;
+	}
+	/* unpack allocated the string with malloc (default allocator). */
+	if ((id = strdup(s->event_id))) {
+		if (a->event_id != protobuf_c_empty_string)
+			free(a->event_id);
+		a->event_id = id;
+	}
+	return s;
+}
+
 static void
 s_finish(struct s_send *st, struct s_slot *s)
 {
@@ -268,7 +324,7 @@ s_on_ack(struct s_send *st, const void *buf, size_t len)
 	/* No slot: a second answer to an event we resent; the first counted.
 	 * A RETRY_LATER for a slot already backing off answers an older send
 	 * and changes nothing; any other answer settles it. */
-	s = s_find(st, a->event_id);
+	s = s_match(st, a);
 	if (s && a->verdict == JICENG__V1__VERDICT__RETRY_LATER && s->backoff)
 		s = NULL;
 	if (s) {

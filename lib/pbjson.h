@@ -27,7 +27,9 @@
  * proto name ("event_id"); giving one field under both names is an error.
  * JSON null means "not set". Accepted values:
  *   int32/uint32/sint32/fixed32/sfixed32   number or decimal string
- *   int64/uint64/... (all 64-bit)          number or decimal string
+ *   int64/uint64/... (all 64-bit)          number or decimal string (a
+ *                      uint64 above 2^63-1 only as a string: jansson's
+ *                      integers are signed)
  *   float/double       number, numeric string, "NaN", "Infinity", "-Infinity"
  *   bool               true or false
  *   string             string (without U+0000)

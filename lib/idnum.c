@@ -66,7 +66,9 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 		e = IDNUM_BAD_CHARACTER;
 	if (e)
 		goto out;
-	y = s_digits(n + 6, 4), m = s_digits(n + 10, 2), d = s_digits(n + 12, 2);
+	y = s_digits(n + 6, 4);
+	m = s_digits(n + 10, 2);
+	d = s_digits(n + 12, 2);
 	if (!s_date_real(y, m, d)) {
 		e = IDNUM_BAD_DATE;
 		goto out;
@@ -79,8 +81,14 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 	}
 	if (norm)
 		memcpy(norm, n, sizeof n);
-	if (birth)
-		snprintf(birth, 11, "%04d-%02d-%02d", y, m, d);
+	if (birth) {
+		memcpy(birth, n + 6, 4);
+		birth[4] = '-';
+		memcpy(birth + 5, n + 10, 2);
+		birth[7] = '-';
+		memcpy(birth + 8, n + 12, 2);
+		birth[10] = '\0';
+	}
 	if (male)
 		*male = (n[16] - '0') % 2 == 1;
 out:

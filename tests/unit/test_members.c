@@ -1,0 +1,658 @@
+/*
+ * Unit tests of the member rules (workers/members.c): R1-R4, ID numbers
+ * (BAD_ID_NUMBER, blind index, masking), status changes, details, the
+ * member views and list paging, and the determinism of the whole module
+ * (the same events folded twice give the same tables byte for byte).
+ * Each runs against a real LMDB environment in a temporary directory.
+ */
+#include "unit.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "membership.h"
+
+#define TS1 "110105001000"
+#define TS2 "110105002000"
+#define DAY (86400000LL)
+#define ID_A "11010519491231002X"
+
+/* ---------------------------------------------------------- fixture */
+
+struct fx {
+	char *dir;
+	MDB_env *env;
+	struct membership *m;
+	uint64_t seq;
+	int64_t now;             /* journal time of the next event */
+	const char *township;    /* the sending township */
+	Rules rules;
+	uint8_t key[32];
+};
+
+/* Unix ms of a China Standard Time wall-clock time. */
+static int64_t
+s_cst(int y, int mo, int d, int h, int mi)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+	    .tm_hour = h, .tm_min = mi };
+	return ((int64_t)timegm(&tm) - 8 * 3600) * 1000;
+}
+
+/* 17 digits completed with their GB 11643 check character. */
+static void
+s_idnum(const char *digits17, char out[19])
+{
+	int sum = 0;
+	for (int i = 0; i < 17; i++) {
+		int weight = 1;
+		for (int k = 0; k < 17 - i; k++)
+			weight = weight * 2 % 11;
+		sum += (digits17[i] - '0') * weight;
+	}
+	memcpy(out, digits17, 17);
+	out[17] = "10X98765432"[sum % 11];
+	out[18] = '\0';
+}
+
+static struct fx *
+s_fx_new(void)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	MDB_txn *txn;
+	assert_non_null(f);
+	f->dir = unit_tmpdir();
+	assert_non_null(f->dir);
+	assert_int_equal(mdb_env_create(&f->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOSYNC, 0600), 0);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(membership_open(txn, &f->m), 0);
+	assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	f->now = s_cst(2025, 1, 10, 9, 0);
+	f->township = TS1;
+	memset(f->key, 0x5a, sizeof f->key);
+	return f;
+}
+
+static void
+s_fx_free(struct fx *f)
+{
+	membership_destroy(&f->m);
+	mdb_env_close(f->env);
+	unit_tmpdir_remove(f->dir);
+	free(f);
+}
+
+static int
+s_setup(void **state)
+{
+	*state = s_fx_new();
+	return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+	s_fx_free(*state);
+	return 0;
+}
+
+/* Apply one event of kind c (msg is its message) as the fold would. */
+static struct verdict
+s_send(struct fx *f, EventCase c, void *msg)
+{
+	Envelope env = JICENG__V1__ENVELOPE__INIT;
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
+	struct verdict v;
+	MDB_txn *txn;
+	struct event_ctx ev = { .seq = ++f->seq, .received_at = f->now,
+	    .township_id = f->township, .env = &env, .rules = &f->rules,
+	    .id_key = f->key };
+
+	env.event_id = "e";
+	env.township_id = (char *)f->township;
+	env.occurred_at = f->now;
+	env.event_case = c;
+	*(void **)((char *)&env + fd->offset) = msg;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
+	if (!v.accepted) {
+		mdb_txn_abort(txn);
+		return v;
+	}
+	if (c == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
+		assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return v;
+}
+
+#define ACCEPTED(expr) do { struct verdict v_ = (expr); \
+	if (!v_.accepted) fail_msg("rejected %s: %s", v_.code, v_.reason); } while (0)
+#define REJECTED(expr, code_) do { struct verdict v_ = (expr); \
+	assert_false(v_.accepted); assert_string_equal(v_.code, (code_)); \
+	assert_non_null(strstr(v_.reason, " / ")); } while (0)
+
+static struct verdict
+s_org(struct fx *f, const char *id, int kind, const char *parent)
+{
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	e.org_id = (char *)id;
+	e.kind = kind;
+	e.parent_id = (char *)(parent ? parent : "");
+	e.name = "测试组织";
+	e.approving_org_id = parent ? "T" : "";
+	e.established_at = f->now;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+}
+
+/* Township committee T, village committee V, branches B and B2. */
+static void
+s_tree(struct fx *f)
+{
+	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL));
+	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T"));
+	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V"));
+	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V"));
+}
+
+static struct verdict
+s_admit(struct fx *f, const char *id, const char *idnum, const char *birth,
+    int64_t admitted_at)
+{
+	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
+	a.member_id = (char *)id;
+	a.org_id = "B";
+	a.name = "王五";
+	a.id_number = (char *)(idnum ? idnum : "");
+	a.birth_date = (char *)(birth ? birth : "");
+	a.admitted_at = admitted_at;
+	a.phone = "13812345678";
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a);
+}
+
+static struct verdict
+s_register(struct fx *f, const char *id, const char *home, const char *idnum)
+{
+	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
+	e.member_id = (char *)id;
+	e.home_org_id = (char *)home;
+	e.name = "张三";
+	e.id_number = (char *)(idnum ? idnum : "");
+	e.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	e.admitted_at = s_cst(2010, 7, 1, 9, 0);
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+}
+
+static struct verdict
+s_confirm(struct fx *f, const char *id, int64_t at)
+{
+	Jiceng__V1__MemberConfirmed c = JICENG__V1__MEMBER_CONFIRMED__INIT;
+	c.member_id = (char *)id;
+	c.confirmed_at = at;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c);
+}
+
+static struct verdict
+s_extend(struct fx *f, const char *id, unsigned months)
+{
+	Jiceng__V1__ProbationExtended e = JICENG__V1__PROBATION_EXTENDED__INIT;
+	e.member_id = (char *)id;
+	e.months = months;
+	e.decided_at = f->now;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, &e);
+}
+
+static struct verdict
+s_status(struct fx *f, const char *id, int status)
+{
+	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	s.member_id = (char *)id;
+	s.status = status;
+	s.effective_at = f->now;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
+}
+
+static void
+s_view(struct fx *f, const char *id, Jiceng__V1__MemberView *out)
+{
+	MDB_txn *txn;
+	jiceng__v1__member_view__init(out);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_get_member(f->m, txn, id, out), 0);
+	mdb_txn_abort(txn);
+}
+
+/* Every named database, key and value, in order, as one byte string. */
+static size_t
+s_dump(struct fx *f, uint8_t **out)
+{
+	MDB_txn *txn;
+	MDB_dbi main_dbi, dbi;
+	MDB_cursor *mc, *c;
+	MDB_val name, k, d;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, main_dbi, &mc), 0);
+	for (int mop = MDB_FIRST; mdb_cursor_get(mc, &name, &d, mop) == 0; mop = MDB_NEXT) {
+		char dbname[64];
+		snprintf(dbname, sizeof dbname, "%.*s", (int)name.mv_size, (char *)name.mv_data);
+		fprintf(fp, "[%s]", dbname);
+		assert_int_equal(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
+		assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+		for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &d, op) == 0; op = MDB_NEXT) {
+			fprintf(fp, "%zu:", k.mv_size);
+			fwrite(k.mv_data, 1, k.mv_size, fp);
+			fprintf(fp, "%zu:", d.mv_size);
+			fwrite(d.mv_data, 1, d.mv_size, fp);
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_cursor_close(mc);
+	mdb_txn_abort(txn);
+	fclose(fp);
+	*out = (uint8_t *)buf;
+	return len;
+}
+
+static bool
+s_contains(const uint8_t *buf, size_t len, const char *needle)
+{
+	return memmem(buf, len, needle, strlen(needle)) != NULL;
+}
+
+/* ---------------------------------------------------------- ID numbers */
+
+static void
+test_id_number_masked(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberView v;
+	uint8_t *dump;
+	size_t n;
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m1", ID_A, NULL, s_cst(2024, 3, 1, 10, 0)));
+	s_view(f, "m1", &v);
+	assert_string_equal(v.id_masked, "110105********002X");
+	assert_string_equal(v.phone_masked, "138****5678");
+	assert_string_equal(v.birth_date, "1949-12-31");
+	assert_int_equal(v.sex, JICENG__V1__SEX__FEMALE);
+	assert_int_equal(v.category, JICENG__V1__MEMBER_CATEGORY__PROBATIONARY);
+	assert_int_equal(v.status, JICENG__V1__MEMBER_STATUS__NORMAL);
+	assert_string_equal(v.township_id, TS1);
+	membership_free_member_view(&v);
+	/* The clear number is stored nowhere; lower case x is the same person. */
+	n = s_dump(f, &dump);
+	assert_false(s_contains(dump, n, ID_A));
+	assert_false(s_contains(dump, n, "19491231002"));
+	free(dump);
+	REJECTED(s_admit(f, "m2", "11010519491231002x", NULL, f->now), "R4");
+}
+
+static void
+test_bad_id_number(void **state)
+{
+	struct fx *f = *state;
+	struct verdict v;
+	char id[19];
+	s_tree(f);
+	v = s_admit(f, "m1", "110105194912310021", NULL, f->now);
+	assert_false(v.accepted);
+	assert_string_equal(v.code, "BAD_ID_NUMBER");
+	assert_null(strstr(v.reason, "110105194912310021"));   /* never echoed */
+	s_idnum("11010519900230123", id);                        /* 30 February */
+	REJECTED(s_admit(f, "m1", id, NULL, f->now), "BAD_ID_NUMBER");
+	REJECTED(s_admit(f, "m1", "123", NULL, f->now), "BAD_ID_NUMBER");
+	/* A birth date or sex contradicting the number. */
+	REJECTED(s_admit(f, "m1", ID_A, "1949-12-30", f->now), "BAD_ID_NUMBER");
+	REJECTED(s_admit(f, "m1", NULL, "1990-02-30", f->now), "BAD_FIELD");
+	ACCEPTED(s_admit(f, "m1", ID_A, "1949-12-31", f->now));
+}
+
+/* ---------------------------------------------------------- R1 */
+
+static void
+test_r1_confirmation(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberView v;
+	int64_t admitted = s_cst(2024, 3, 1, 10, 0);
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, admitted));
+	s_view(f, "m1", &v);
+	assert_int_equal(v.probation_until, s_cst(2025, 3, 1, 10, 0));
+	membership_free_member_view(&v);
+	f->now = s_cst(2025, 6, 1, 0, 0);
+	REJECTED(s_confirm(f, "m1", s_cst(2025, 2, 28, 10, 0)), "R1");
+	REJECTED(s_confirm(f, "m1", s_cst(2025, 7, 1, 0, 0)), "R1");   /* after the journal time */
+	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 3, 1, 10, 0)));
+	REJECTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)), "R1");   /* already full */
+	REJECTED(s_extend(f, "m1", 6), "R1");
+	s_view(f, "m1", &v);
+	assert_int_equal(v.category, JICENG__V1__MEMBER_CATEGORY__FULL);
+	assert_int_equal(v.confirmed_at, s_cst(2025, 3, 1, 10, 0));
+	membership_free_member_view(&v);
+}
+
+static void
+test_r1_leap_day(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberView v;
+	s_tree(f);
+	/* 29 Feb 2024 CST (still 28 Feb in UTC) + 1 year = 28 Feb 2025. */
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 2, 29, 7, 0)));
+	s_view(f, "m1", &v);
+	assert_int_equal(v.probation_until, s_cst(2025, 2, 28, 7, 0));
+	membership_free_member_view(&v);
+}
+
+static void
+test_r1_extension(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberView v;
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 3, 1, 10, 0)));
+	f->now = s_cst(2025, 3, 1, 12, 0);
+	REJECTED(s_extend(f, "m1", 5), "R1");
+	REJECTED(s_extend(f, "m1", 13), "R1");
+	ACCEPTED(s_extend(f, "m1", 6));
+	REJECTED(s_extend(f, "m1", 6), "R1");                          /* once */
+	s_view(f, "m1", &v);
+	assert_true(v.probation_extended);
+	assert_int_equal(v.probation_until, s_cst(2025, 9, 1, 10, 0));
+	membership_free_member_view(&v);
+	f->now = s_cst(2025, 12, 1, 0, 0);
+	REJECTED(s_confirm(f, "m1", s_cst(2025, 8, 31, 10, 0)), "R1");
+	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 9, 1, 10, 0)));
+}
+
+/* ---------------------------------------------------------- R2 */
+
+static void
+test_r2_admission_age(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	char id[19];
+	s_tree(f);
+	s_idnum("44030020070615123", id);                 /* born 2007-06-15 */
+	/* 18 at 00:00 CST on 15 June 2025, which is 16:00 UTC on the 14th. */
+	REJECTED(s_admit(f, "m1", id, NULL, s_cst(2025, 6, 14, 23, 59)), "R2");
+	ACCEPTED(s_admit(f, "m1", id, NULL, s_cst(2025, 6, 15, 0, 0)));
+	/* From the birth_date field when there is no number. */
+	REJECTED(s_admit(f, "m2", NULL, "2008-01-01", s_cst(2025, 12, 31, 12, 0)), "R2");
+	ACCEPTED(s_admit(f, "m2", NULL, "2008-01-01", s_cst(2026, 1, 1, 0, 0)));
+	/* Unknown birth date: nothing to check. */
+	ACCEPTED(s_admit(f, "m3", NULL, NULL, s_cst(2025, 1, 1, 0, 0)));
+	/* The age is a setting. */
+	r.member_min_admission_age = 20;
+	rc.rules = &r;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	REJECTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2019, 12, 31, 12, 0)), "R2");
+	ACCEPTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2020, 1, 1, 12, 0)));
+}
+
+/* ---------------------------------------------------------- R3 */
+
+static void
+test_r3_only_normal(void **state)
+{
+	struct fx *f = *state;
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 3, 1, 10, 0)));
+	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	f->now = s_cst(2025, 6, 1, 0, 0);
+	REJECTED(s_extend(f, "m1", 6), "R3");
+	REJECTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)), "R3");
+	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__NORMAL));
+	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)));
+}
+
+/* ---------------------------------------------------------- R4 */
+
+static void
+test_r4_duplicate_person(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
+	struct verdict v;
+	char id_b[19], id_c[19];
+	s_tree(f);
+	s_idnum("44030019900307123", id_b);
+	s_idnum("44030019851111224", id_c);
+	ACCEPTED(s_register(f, "a", "B", ID_A));
+	REJECTED(s_register(f, "a2", "B2", ID_A), "R4");
+	ACCEPTED(s_register(f, "b", "B", id_b));
+	/* Another township registering the same person: R4, without naming
+	 * the other township's member. */
+	f->township = TS2;
+	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL));
+	v = s_register(f, "x", "T2", ID_A);
+	assert_false(v.accepted);
+	assert_string_equal(v.code, "R4");
+	assert_null(strstr(v.reason, " a:"));
+	f->township = TS1;
+	/* Correcting b's number to a's: R4; to a fresh one frees the old. */
+	u.member_id = "b";
+	u.id_number = ID_A;
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R4");
+	u.id_number = id_c;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(s_register(f, "c", "B2", id_b));
+	REJECTED(s_register(f, "c2", "B2", id_c), "R4");
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));   /* same number again */
+}
+
+/* ---------------------------------------------------------- other events */
+
+static void
+test_member_exists_and_township(void **state)
+{
+	struct fx *f = *state;
+	char ts[16];
+	MDB_txn *txn;
+	s_tree(f);
+	ACCEPTED(s_register(f, "a", "B", NULL));
+	REJECTED(s_register(f, "a", "B2", NULL), "MEMBER_EXISTS");
+	REJECTED(s_admit(f, "a", NULL, NULL, f->now), "MEMBER_EXISTS");
+	f->township = TS2;
+	REJECTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__QUIT), "WRONG_TOWNSHIP");
+	REJECTED(s_status(f, "nobody", JICENG__V1__MEMBER_STATUS__QUIT), "UNKNOWN_MEMBER");
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_member_township(f->m, txn, "a", ts), 0);
+	assert_string_equal(ts, TS1);
+	assert_int_equal(membership_member_township(f->m, txn, "nobody", ts), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+}
+
+static void
+test_status_changes(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgView o = JICENG__V1__ORG_VIEW__INIT;
+	MDB_txn *txn;
+	s_tree(f);
+	ACCEPTED(s_register(f, "a", "B", NULL));
+	ACCEPTED(s_register(f, "b", "B", NULL));
+	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(s_status(f, "b", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_get_org(f->m, txn, "B", &o), 0);
+	assert_int_equal(o.member_count, 1);        /* the suspended one counts */
+	assert_int_equal(o.full_member_count, 1);
+	membership_free_org_view(&o);
+	mdb_txn_abort(txn);
+	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL));
+	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__DECEASED));
+	REJECTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL), "BAD_STATUS");
+	REJECTED(s_status(f, "b", JICENG__V1__MEMBER_STATUS__MEMBER_STATUS_UNSPECIFIED), "BAD_FIELD");
+}
+
+static void
+test_member_updated(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
+	Jiceng__V1__MemberView v;
+	char *acts[] = { "V", "B2" }, *bad[] = { "B" };
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m", ID_A, NULL, s_cst(2024, 3, 1, 10, 0)));
+	u.member_id = "m";
+	u.name = "王五五";
+	u.replace_activity_orgs = true;
+	u.n_activity_org_ids = 2;
+	u.activity_org_ids = acts;
+	u.set_farmer = true;
+	u.farmer = true;
+	u.clear_phone = true;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	s_view(f, "m", &v);
+	assert_string_equal(v.name, "王五五");
+	assert_int_equal(v.n_activity_org_ids, 2);
+	assert_string_equal(v.activity_org_ids[1], "B2");
+	assert_true(v.farmer);
+	assert_string_equal(v.phone_masked, "");
+	assert_string_equal(v.id_masked, "110105********002X");   /* unchanged */
+	membership_free_member_view(&v);
+
+	memset(&u, 0, sizeof u);
+	jiceng__v1__member_updated__init(&u);
+	u.member_id = "m";
+	u.replace_activity_orgs = true;
+	u.n_activity_org_ids = 1;
+	u.activity_org_ids = bad;                    /* the home org */
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
+	u.replace_activity_orgs = false;
+	u.birth_date = "1950-01-01";                 /* contradicts the number */
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_ID_NUMBER");
+	u.birth_date = "";
+	u.phone = "call me";
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
+	u.phone = "0106-5551234";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	s_view(f, "m", &v);
+	assert_string_equal(v.phone_masked, "010*****1234");
+	membership_free_member_view(&v);
+}
+
+static void
+test_list_members(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberList l = JICENG__V1__MEMBER_LIST__INIT;
+	const char *ids[] = { "a1", "a2", "a3", "a4", "a5" };
+	MDB_txn *txn;
+	s_tree(f);
+	for (int i = 4; i >= 0; i--)
+		ACCEPTED(s_register(f, ids[i], "B", NULL));
+	ACCEPTED(s_register(f, "a0", "B2", NULL));
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_list_members(f->m, txn, "B", "", 2, &l), 0);
+	assert_int_equal(l.n_members, 2);
+	assert_string_equal(l.members[0]->member_id, "a1");
+	assert_string_equal(l.next_after, "a2");
+	membership_free_member_list(&l);
+	assert_int_equal(membership_list_members(f->m, txn, "B", "a2", 2, &l), 0);
+	assert_string_equal(l.members[0]->member_id, "a3");
+	assert_string_equal(l.next_after, "a4");
+	membership_free_member_list(&l);
+	assert_int_equal(membership_list_members(f->m, txn, "B", "a4", 2, &l), 0);
+	assert_int_equal(l.n_members, 1);
+	assert_string_equal(l.members[0]->member_id, "a5");
+	assert_string_equal(l.next_after, "");
+	membership_free_member_list(&l);
+	assert_int_equal(membership_list_members(f->m, txn, "B", "", 0, &l), 0);
+	assert_int_equal(l.n_members, 5);
+	membership_free_member_list(&l);
+	assert_int_equal(membership_list_members(f->m, txn, "V", "", 10, &l), 0);
+	assert_int_equal(l.n_members, 0);
+	membership_free_member_list(&l);
+	assert_int_equal(membership_list_members(f->m, txn, "nobody", "", 10, &l), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+}
+
+/* ---------------------------------------------------------- determinism */
+
+/* A script touching every table, with rejected events among the accepted. */
+static void
+s_script(struct fx *f)
+{
+	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
+	char id[19];
+	s_tree(f);
+	s_idnum("44030019900307123", id);
+	ACCEPTED(s_register(f, "a", "B", ID_A));
+	ACCEPTED(s_register(f, "b", "B", id));
+	REJECTED(s_register(f, "c", "B", id), "R4");
+	ACCEPTED(s_admit(f, "p", NULL, "2000-05-05", s_cst(2024, 3, 1, 10, 0)));
+	REJECTED(s_admit(f, "q", NULL, "2010-05-05", s_cst(2024, 3, 1, 10, 0)), "R2");
+	f->now = s_cst(2025, 3, 2, 0, 0);
+	ACCEPTED(s_extend(f, "p", 7));
+	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	f->now = s_cst(2025, 6, 1, 0, 0);
+	t.at = f->now;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t));
+}
+
+static void
+test_determinism(void **state)
+{
+	struct fx *a = *state, *b = s_fx_new();
+	uint8_t *da, *db, *before, *after;
+	size_t na, nb, n1, n2;
+	s_script(a);
+	s_script(b);
+	na = s_dump(a, &da);
+	nb = s_dump(b, &db);
+	assert_true(na > 1000);
+	assert_int_equal(na, nb);
+	assert_memory_equal(da, db, na);
+	assert_true(s_contains(da, na, "[membership_audit]"));
+	free(da);
+	free(db);
+	/* A rejected event leaves no trace. */
+	n1 = s_dump(b, &before);
+	REJECTED(s_confirm(b, "p", s_cst(2025, 3, 2, 0, 0)), "R1");
+	n2 = s_dump(b, &after);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+	s_fx_free(b);
+}
+
+int
+unit_members(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_id_number_masked, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_id_number, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_confirmation, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_leap_day, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_extension, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r2_admission_age, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r3_only_normal, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_r4_duplicate_person, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_member_exists_and_township, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_status_changes, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_member_updated, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_list_members, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_determinism, s_setup, s_teardown),
+	};
+	return cmocka_run_group_tests_name("members", tests, NULL, NULL);
+}

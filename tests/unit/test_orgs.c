@@ -1,0 +1,583 @@
+/*
+ * Unit tests of the organisation rules (workers/orgs.c): O1-O6 as they
+ * concern orgs, ORG_EXISTS, ORG_NOT_EMPTY, WRONG_TOWNSHIP, the O3 audit at
+ * Tick, RulesChanged, the dispatch of events membership does not handle,
+ * and the org view. Each runs against a real LMDB environment in a
+ * temporary directory; every event is applied as the fold does it (commit
+ * when accepted, abort otherwise).
+ */
+#include "unit.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "membership.h"
+
+#define TS1 "110105001000"
+#define TS2 "110105002000"
+#define DAY (86400000LL)
+
+/* ---------------------------------------------------------- fixture */
+
+struct fx {
+	char *dir;
+	MDB_env *env;
+	struct membership *m;
+	uint64_t seq;
+	int64_t now;             /* journal time of the next event */
+	const char *township;    /* the sending township */
+	Rules rules;
+	uint8_t key[32];
+};
+
+/* Unix ms of a China Standard Time wall-clock time. */
+static int64_t
+s_cst(int y, int mo, int d, int h, int mi)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+	    .tm_hour = h, .tm_min = mi };
+	return ((int64_t)timegm(&tm) - 8 * 3600) * 1000;
+}
+
+static int
+s_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	MDB_txn *txn;
+	assert_non_null(f);
+	f->dir = unit_tmpdir();
+	assert_non_null(f->dir);
+	assert_int_equal(mdb_env_create(&f->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + 4), 0);
+	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
+	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOSYNC, 0600), 0);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(membership_open(txn, &f->m), 0);
+	assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	f->now = s_cst(2025, 1, 10, 9, 0);
+	f->township = TS1;
+	memset(f->key, 0x5a, sizeof f->key);
+	*state = f;
+	return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+	struct fx *f = *state;
+	membership_destroy(&f->m);
+	mdb_env_close(f->env);
+	unit_tmpdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Apply one event of kind c (msg is its message) as the fold would. */
+static struct verdict
+s_send(struct fx *f, EventCase c, void *msg)
+{
+	Envelope env = JICENG__V1__ENVELOPE__INIT;
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
+	struct verdict v;
+	MDB_txn *txn;
+	struct event_ctx ev = { .seq = ++f->seq, .received_at = f->now,
+	    .township_id = f->township, .env = &env, .rules = &f->rules,
+	    .id_key = f->key };
+
+	env.event_id = "e";
+	env.township_id = (char *)f->township;
+	env.occurred_at = f->now;
+	env.event_case = c;
+	*(void **)((char *)&env + fd->offset) = msg;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
+	if (!v.accepted) {
+		mdb_txn_abort(txn);
+		return v;
+	}
+	if (c == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
+		assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return v;
+}
+
+static struct verdict
+s_org(struct fx *f, const char *id, int kind, const char *parent, const char *approving)
+{
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	e.org_id = (char *)id;
+	e.kind = kind;
+	e.parent_id = (char *)(parent ? parent : "");
+	e.name = "测试组织";
+	e.approving_org_id = (char *)(approving ? approving : "");
+	e.established_at = f->now;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+}
+
+static struct verdict
+s_dissolve(struct fx *f, const char *id, const char *approving)
+{
+	Jiceng__V1__OrgDissolved e = JICENG__V1__ORG_DISSOLVED__INIT;
+	e.org_id = (char *)id;
+	e.approving_org_id = (char *)(approving ? approving : "");
+	e.reason = "合并";
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &e);
+}
+
+static struct verdict
+s_move(struct fx *f, const char *id, const char *parent)
+{
+	Jiceng__V1__OrgUpdated e = JICENG__V1__ORG_UPDATED__INIT;
+	e.org_id = (char *)id;
+	e.parent_id = (char *)parent;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &e);
+}
+
+static struct verdict
+s_member(struct fx *f, const char *id, const char *home, int category)
+{
+	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
+	e.member_id = (char *)id;
+	e.home_org_id = (char *)home;
+	e.name = "张三";
+	e.category = category;
+	e.admitted_at = s_cst(2010, 7, 1, 9, 0);
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+}
+
+static struct verdict
+s_tick(struct fx *f)
+{
+	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
+	t.at = f->now;
+	return s_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
+}
+
+#define ACCEPTED(expr) do { struct verdict v_ = (expr); \
+	if (!v_.accepted) fail_msg("rejected %s: %s", v_.code, v_.reason); } while (0)
+#define REJECTED(expr, code_) do { struct verdict v_ = (expr); \
+	assert_false(v_.accepted); assert_string_equal(v_.code, (code_)); \
+	assert_non_null(strstr(v_.reason, " / ")); } while (0)
+
+/* township committee T, village committee V under it, branch B under V. */
+static void
+s_tree(struct fx *f)
+{
+	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
+	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+}
+
+static unsigned
+s_audit_count(struct fx *f, const char *rule)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *c;
+	MDB_val k, d;
+	unsigned n = 0;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "membership_audit", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+	while (mdb_cursor_get(c, &k, &d, n ? MDB_NEXT : MDB_FIRST) == 0) {
+		const uint8_t *p = d.mv_data;
+		size_t lo = (size_t)p[1] << 8 | p[2];
+		size_t lr = (size_t)p[3 + lo] << 8 | p[4 + lo];
+		assert_int_equal(k.mv_size, 12);
+		if (lr == strlen(rule) && memcmp(p + 5 + lo, rule, lr) == 0)
+			n++;
+		else
+			n += 0x10000;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* ---------------------------------------------------------- O1 */
+
+static void
+test_o1_ranks(void **state)
+{
+	struct fx *f = *state;
+	REJECTED(s_org(f, "T0", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, "X", NULL), "O1");
+	s_tree(f);
+	ACCEPTED(s_org(f, "G", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "V", "T"));
+	ACCEPTED(s_org(f, "GB", JICENG__V1__ORG_KIND__BRANCH, "G", "T"));
+	ACCEPTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(s_org(f, "J", JICENG__V1__ORG_KIND__JOINT_BRANCH, "T", "T"));
+	ACCEPTED(s_org(f, "PJ", JICENG__V1__ORG_KIND__PARTY_GROUP, "J", "T"));
+	REJECTED(s_org(f, "P2", JICENG__V1__ORG_KIND__PARTY_GROUP, "V", "T"), "O1");
+	REJECTED(s_org(f, "P3", JICENG__V1__ORG_KIND__PARTY_GROUP, "G", "T"), "O1");
+	REJECTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "B", "T"), "O1");
+	REJECTED(s_org(f, "G2", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "G", "T"), "O1");
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "B", "T"), "O1");
+	REJECTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, NULL, "T"), "O1");
+	REJECTED(s_org(f, "B4", JICENG__V1__ORG_KIND__BRANCH, "P", "T"), "O1");
+	REJECTED(s_org(f, "K", JICENG__V1__ORG_KIND__ORG_KIND_UNSPECIFIED, "T", "T"), "BAD_FIELD");
+	REJECTED(s_org(f, "B5", JICENG__V1__ORG_KIND__BRANCH, "nobody", "T"), "UNKNOWN_ORG");
+}
+
+static void
+test_o1_update_parent(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgView view = JICENG__V1__ORG_VIEW__INIT;
+	MDB_txn *txn;
+	s_tree(f);
+	ACCEPTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
+	ACCEPTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(s_move(f, "B", "V2"));
+	REJECTED(s_move(f, "V", "B"), "O1");          /* village under a branch */
+	REJECTED(s_move(f, "B", "B"), "O1");          /* its own parent */
+	REJECTED(s_move(f, "P", "V"), "O1");          /* group under a committee */
+	REJECTED(s_move(f, "T", "V"), "O1");          /* the top moves nowhere */
+	REJECTED(s_move(f, "B", "nobody"), "UNKNOWN_ORG");
+
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_get_org(f->m, txn, "V2", &view), 0);
+	assert_string_equal(view.parent_id, "T");
+	assert_int_equal(view.n_children, 1);
+	assert_string_equal(view.children[0]->org_id, "B");
+	membership_free_org_view(&view);
+	assert_int_equal(membership_get_org(f->m, txn, "V", &view), 0);
+	assert_int_equal(view.n_children, 0);
+	membership_free_org_view(&view);
+	assert_int_equal(membership_get_org(f->m, txn, "B", &view), 0);
+	assert_string_equal(view.parent_id, "V2");
+	membership_free_org_view(&view);
+	mdb_txn_abort(txn);
+}
+
+/* ---------------------------------------------------------- O2 */
+
+static void
+test_o2_approval(void **state)
+{
+	struct fx *f = *state;
+	s_tree(f);
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", NULL), "O2");
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "V"), "O2");
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "nobody"), "O2");
+	REJECTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", NULL), "O2");
+	/* A dissolved township committee approves nothing. */
+	ACCEPTED(s_org(f, "TX", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(s_dissolve(f, "TX", NULL));
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "TX"), "O2");
+	/* Nor does another township's committee. */
+	f->township = TS2;
+	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	f->township = TS1;
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "O2");
+	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	/* Dissolution needs approval too. */
+	REJECTED(s_dissolve(f, "B2", NULL), "O2");
+	REJECTED(s_dissolve(f, "B2", "V"), "O2");
+	ACCEPTED(s_dissolve(f, "B2", "T"));
+}
+
+/* ---------------------------------------------------------- O3 */
+
+static void
+test_o3_tick_audit(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	struct verdict v;
+	int64_t founded;
+
+	s_tree(f);                                      /* B: 2 full members */
+	founded = f->now;
+	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3 full */
+	ACCEPTED(s_org(f, "BP", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3, one probationary */
+	e.org_id = "J4";
+	e.kind = JICENG__V1__ORG_KIND__JOINT_BRANCH;
+	e.parent_id = "T";
+	e.name = "联合党支部";
+	e.approving_org_id = "T";
+	e.established_at = f->now;
+	e.unit_count = 4;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	e.org_id = "J6";
+	e.unit_count = 6;
+	v = s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	assert_true(v.accepted);
+	assert_int_equal(v.nwarnings, 1);
+	assert_string_equal(v.warnings[0].code, "O3");
+	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	ACCEPTED(s_member(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(s_member(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "b3-%d", i);
+		ACCEPTED(s_member(f, id, "B3", JICENG__V1__MEMBER_CATEGORY__FULL));
+		snprintf(id, sizeof id, "bp-%d", i);
+		ACCEPTED(s_member(f, id, "BP", i ? JICENG__V1__MEMBER_CATEGORY__FULL :
+		    JICENG__V1__MEMBER_CATEGORY__PROBATIONARY));
+	}
+
+	f->now = founded + 89 * DAY;
+	ACCEPTED(s_tick(f));
+	assert_int_equal(s_audit_count(f, "O3"), 0);
+	f->now = founded + 90 * DAY;
+	ACCEPTED(s_tick(f));
+	/* B (2 full) and BP (2 full + 1 probationary) and J6 (6 units, none);
+	 * not B3, not J4 (≤ 5 units), not the temporary branch. */
+	assert_int_equal(s_audit_count(f, "O3"), 3);
+	f->now += 3600 * 1000;
+	ACCEPTED(s_tick(f));
+	assert_int_equal(s_audit_count(f, "O3"), 3);    /* checked once */
+}
+
+static void
+test_o3_grace_from_entry(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	s_tree(f);
+	/* An old branch entering the system gets the grace period from now. */
+	e.org_id = "OLD";
+	e.kind = JICENG__V1__ORG_KIND__BRANCH;
+	e.parent_id = "V";
+	e.name = "老支部";
+	e.approving_org_id = "T";
+	e.established_at = s_cst(1998, 5, 1, 0, 0);
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	f->now += DAY;
+	ACCEPTED(s_tick(f));
+	assert_int_equal(s_audit_count(f, "O3"), 0);
+	/* The grace period is a setting. */
+	r.org_min_full_members_days = 1;
+	rc.rules = &r;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	assert_int_equal(f->rules.org_min_full_members_days, 1);
+	ACCEPTED(s_tick(f));
+	assert_int_equal(s_audit_count(f, "O3"), 2);    /* B and OLD */
+}
+
+/* ---------------------------------------------------------- O4 */
+
+static void
+test_o4_limits(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	struct verdict v;
+	char id[16];
+
+	r.org_branch_max_members = 3;
+	r.org_village_committee_members = 5;
+	rc.rules = &r;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	s_tree(f);
+	ACCEPTED(s_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));   /* village level */
+	for (int i = 1; i <= 6; i++) {
+		snprintf(id, sizeof id, "b%d", i);
+		v = s_member(f, id, "B", JICENG__V1__MEMBER_CATEGORY__FULL);
+		assert_true(v.accepted);
+		/* Warned on the 4th (crossing > 3), not after. */
+		assert_int_equal(v.nwarnings, i == 4);
+		if (v.nwarnings)
+			assert_string_equal(v.warnings[0].code, "O4");
+	}
+	for (int i = 1; i <= 5; i++) {
+		snprintf(id, sizeof id, "vb%d", i);
+		v = s_member(f, id, "VB", JICENG__V1__MEMBER_CATEGORY__FULL);
+		assert_true(v.accepted);
+		/* 4th: a village branch over 3 wants a general branch;
+		 * 5th: a village org at 5 wants a committee. */
+		assert_int_equal(v.nwarnings, i >= 4);
+		if (v.nwarnings)
+			assert_string_equal(v.warnings[0].code, "O4");
+	}
+}
+
+/* ---------------------------------------------------------- O5, O6 */
+
+static void
+test_o5_temporary_branch(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
+	s_tree(f);
+	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	a.member_id = "new";
+	a.org_id = "TB";
+	a.name = "李四";
+	a.admitted_at = f->now;
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
+	REJECTED(s_member(f, "m", "TB", JICENG__V1__MEMBER_CATEGORY__FULL), "O5");
+	a.org_id = "B";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
+}
+
+static void
+test_o6_unknown_and_dissolved(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberConfirmed c = JICENG__V1__MEMBER_CONFIRMED__INIT;
+	s_tree(f);
+	REJECTED(s_move(f, "nobody", "V"), "UNKNOWN_ORG");
+	REJECTED(s_dissolve(f, "nobody", "T"), "UNKNOWN_ORG");
+	REJECTED(s_member(f, "m", "nobody", JICENG__V1__MEMBER_CATEGORY__FULL), "UNKNOWN_ORG");
+	c.member_id = "nobody";
+	c.confirmed_at = f->now;
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c), "UNKNOWN_MEMBER");
+	ACCEPTED(s_dissolve(f, "B", "T"));
+	REJECTED(s_dissolve(f, "B", "T"), "ORG_DISSOLVED");
+	REJECTED(s_move(f, "B", "T"), "ORG_DISSOLVED");
+	REJECTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "ORG_DISSOLVED");
+	REJECTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"), "ORG_DISSOLVED");
+	REJECTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"), "ORG_EXISTS");
+}
+
+/* ---------------------------------------------------------- other checks */
+
+static void
+test_dissolve_not_empty(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	s_tree(f);
+	ACCEPTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	REJECTED(s_dissolve(f, "B", "T"), "ORG_NOT_EMPTY");     /* a member */
+	REJECTED(s_dissolve(f, "V", "T"), "ORG_NOT_EMPTY");     /* a live sub-org */
+	s.member_id = "m";
+	s.status = JICENG__V1__MEMBER_STATUS__DECEASED;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s));
+	ACCEPTED(s_dissolve(f, "B", "T"));
+	ACCEPTED(s_dissolve(f, "V", "T"));
+}
+
+static void
+test_wrong_township(void **state)
+{
+	struct fx *f = *state;
+	char ts[16];
+	MDB_txn *txn;
+	s_tree(f);
+	f->township = TS2;
+	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	REJECTED(s_move(f, "B", "V"), "WRONG_TOWNSHIP");
+	REJECTED(s_dissolve(f, "B", "T2"), "WRONG_TOWNSHIP");
+	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "WRONG_TOWNSHIP");
+	REJECTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "WRONG_TOWNSHIP");
+	ACCEPTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T2", "T2"));
+
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_org_township(f->m, txn, "B", ts), 0);
+	assert_string_equal(ts, TS1);
+	assert_int_equal(membership_org_township(f->m, txn, "V2", ts), 0);
+	assert_string_equal(ts, TS2);
+	assert_int_equal(membership_org_township(f->m, txn, "nobody", ts), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+}
+
+static void
+test_org_view(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgUpdated u = JICENG__V1__ORG_UPDATED__INIT;
+	Jiceng__V1__OrgView view = JICENG__V1__ORG_VIEW__INIT;
+	MDB_txn *txn;
+	s_tree(f);
+	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(s_dissolve(f, "B3", "T"));
+	ACCEPTED(s_member(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(s_member(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__PROBATIONARY));
+	u.org_id = "B";
+	u.name = "第一党支部";
+	u.national_ref = "N-1";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &u));
+
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_get_org(f->m, txn, "V", &view), 0);
+	assert_int_equal(view.kind, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE);
+	assert_string_equal(view.township_id, TS1);
+	assert_int_equal(view.formation, JICENG__V1__FORMATION__SINGLE);
+	assert_int_equal(view.n_children, 3);           /* ordered by org_id */
+	assert_string_equal(view.children[0]->org_id, "B");
+	assert_string_equal(view.children[0]->name, "第一党支部");
+	assert_false(view.children[0]->dissolved);
+	assert_string_equal(view.children[2]->org_id, "B3");
+	assert_true(view.children[2]->dissolved);
+	membership_free_org_view(&view);
+	assert_int_equal(membership_get_org(f->m, txn, "B", &view), 0);
+	assert_int_equal(view.member_count, 2);
+	assert_int_equal(view.full_member_count, 1);
+	assert_int_equal(view.probationary_count, 1);
+	assert_string_equal(view.national_ref, "N-1");
+	assert_int_equal(view.last_seq, f->seq);
+	membership_free_org_view(&view);
+	assert_int_equal(membership_get_org(f->m, txn, "nobody", &view), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+}
+
+static void
+test_dispatch_and_rules(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__TransferIssued t = JICENG__V1__TRANSFER_ISSUED__INIT;
+	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	Rules got;
+	MDB_txn *txn;
+
+	assert_true(membership_owns(JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED));
+	assert_true(membership_owns(JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED));
+	assert_true(membership_owns(JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED));
+	assert_true(membership_owns(JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED));
+	assert_false(membership_owns(JICENG__V1__ENVELOPE__EVENT_MEETING_HELD));
+	assert_false(membership_owns(JICENG__V1__ENVELOPE__EVENT_DUES_PAID));
+	assert_false(membership_owns(JICENG__V1__ENVELOPE__EVENT_TICK));
+
+	t.transfer_id = "t1";
+	t.member_id = "m";
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &t), "UNSUPPORTED_EVENT");
+	mh.meeting_id = "mt";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, &mh));
+
+	/* Defaults until a RulesChanged; 0 fields keep their default. */
+	assert_int_equal(f->rules.member_min_admission_age, 18);
+	assert_int_equal(f->rules.org_branch_max_members, 50);
+	r.member_min_admission_age = 20;
+	rc.rules = &r;
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_rules(f->m, txn, &got), 0);
+	mdb_txn_abort(txn);
+	assert_int_equal(got.member_min_admission_age, 20);
+	assert_int_equal(got.org_branch_max_members, 50);
+	assert_int_equal(got.funds_max_single_fen, 10000000);
+}
+
+int
+unit_orgs(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_o1_ranks, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o1_update_parent, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o2_approval, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o3_tick_audit, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o3_grace_from_entry, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o4_limits, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o5_temporary_branch, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o6_unknown_and_dissolved, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_dissolve_not_empty, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_township, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_org_view, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_dispatch_and_rules, s_setup, s_teardown),
+	};
+	return cmocka_run_group_tests_name("orgs", tests, NULL, NULL);
+}

@@ -199,7 +199,7 @@ s_check(struct broker *b, struct item *it)
 	const uint8_t *data = zmq_msg_data(&it->body);
 	Envelope *e = codec_envelope_decode(data, len, &err);
 	if (!e) {
-		s_refuse(b, it->rid, it->rid_len, NULL, NULL, JICENG__V1__VERDICT__REJECTED, err.code, err.reason);
+		s_refuse(b, it->rid, it->rid_len, err.event_id, NULL, JICENG__V1__VERDICT__REJECTED, err.code, err.reason);
 		return -1;
 	}
 	snprintf(it->event_id, sizeof it->event_id, "%s", e->event_id);

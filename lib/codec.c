@@ -317,6 +317,7 @@ s_check_envelope(const Envelope *e, struct codec_error *err)
 Envelope *
 codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 {
+	err->event_id[0] = 0;
 	if (len > CODEC_MAX_FRAME) {
 		err->code = "OVERSIZE";
 		snprintf(err->reason, sizeof err->reason,
@@ -331,6 +332,8 @@ codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 		return NULL;
 	}
 	if (s_check_envelope(e, err) < 0) {
+		if (codec_id_valid(e->event_id))
+			snprintf(err->event_id, sizeof err->event_id, "%s", e->event_id);
 		jiceng__v1__envelope__free_unpacked(e, NULL);
 		return NULL;
 	}

@@ -63,6 +63,9 @@ bool codec_event_implemented(EventCase c);
 struct codec_error {
 	const char *code;  /* "MALFORMED", "OVERSIZE", "BAD_UTF8" ... */
 	char reason[320];
+	/* The envelope's event_id when the frame parsed and the id is valid,
+	 * so a refusal can still be matched by the sender; else "". */
+	char event_id[CODEC_MAX_ID + 1];
 };
 
 /* Decode and check one envelope frame. On success returns the envelope

@@ -51,6 +51,11 @@ s_check(struct fixture *f)
 	}
 	assert_non_null(err.code);
 	assert_true(strlen(err.reason) > 0);
+	/* A refusal names the event whenever its id is valid. */
+	if (codec_id_valid(f->e.event_id))
+		assert_string_equal(err.event_id, f->e.event_id);
+	else
+		assert_string_equal(err.event_id, "");
 	return err.code;
 }
 
@@ -68,6 +73,9 @@ test_bad_ids(void **state)
 {
 	(void)state;
 	struct fixture f;
+	s_fixture(&f);
+	f.org.org_id = "bad id";
+	assert_string_equal(s_check(&f), "BAD_ID");
 	s_fixture(&f);
 	f.e.event_id = "has space";
 	assert_string_equal(s_check(&f), "BAD_ID");

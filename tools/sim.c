@@ -241,6 +241,7 @@ struct member {
 	int sex, category;
 	int64_t admitted_at, confirmed_at;
 	bool farmer;
+	bool bad;                /* made for a deliberately invalid event */
 };
 
 enum spec_kind {
@@ -645,7 +646,7 @@ s_plan_random(struct plan *p, unsigned keep, struct spec s)
 }
 
 static void
-s_add_bad(struct township *t, enum bad_kind kind, unsigned serial)
+s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 {
 	struct plan *op = &t->phase[0], *mp = &t->phase[1], *fp = &t->phase[2];
 	int mi;
@@ -693,8 +694,8 @@ s_add_bad(struct township *t, enum bad_kind kind, unsigned serial)
 		int orig = -1;
 		for (unsigned tries = 0; tries < 50 && orig < 0 && t->nmembers; tries++) {
 			unsigned c = (unsigned)(s_rand() % t->nmembers);
-			if (t->members[c].idnum[0] && t->members[c].category == JICENG__V1__MEMBER_CATEGORY__FULL &&
-			    !strstr(t->members[c].home, ":v9"))
+			if (t->members[c].idnum[0] && !t->members[c].bad &&
+			    t->members[c].category == JICENG__V1__MEMBER_CATEGORY__FULL)
 				orig = (int)c;
 		}
 		if (orig < 0)
@@ -728,6 +729,17 @@ s_add_bad(struct township *t, enum bad_kind kind, unsigned serial)
 		s_plan_random(op, 1, (struct spec){ .kind = SP_BAD_TOWNSHIP, .ref = 0, .expect = "BAD_TOWNSHIP" });
 		break;
 	}
+}
+
+/* Add one deliberately invalid event; the members made for it are never
+ * the original of a duplicate-person case. */
+static void
+s_add_bad(struct township *t, enum bad_kind kind, unsigned serial)
+{
+	unsigned first = t->nmembers;
+	s_add_bad_kind(t, kind, serial);
+	for (unsigned i = first; i < t->nmembers; i++)
+		t->members[i].bad = true;
 }
 
 /* ---------------------------------------------------------------- packing */

@@ -15,6 +15,7 @@ B=${B:-$top/build}
 max_exposure=2.0
 fails=""
 notes=""
+checked=""
 fail() { fails="$fails; $*"; }
 note() { notes="$notes; $*"; }
 
@@ -76,15 +77,22 @@ if ! out=$(systemd-sysusers --root="$root" - <"$top/systemd/jiceng.sysusers" 2>&
 elif ! grep -q '^jiceng:x:[0-9]*:[0-9]*:[^:]*:/var/lib/jiceng:' "$root/etc/passwd"; then
 	fail "sysusers: no jiceng user with home /var/lib/jiceng"
 fi
+mkdir -p "$root/etc/jiceng"
+for f in jiceng.conf server.key_secret; do
+	: >"$root/etc/jiceng/$f"
+	chmod 0600 "$root/etc/jiceng/$f"
+done
 if ! out=$(systemd-tmpfiles --root="$root" --create - <"$top/systemd/jiceng.tmpfiles" 2>&1); then
 	fail "tmpfiles: $out"
 fi
 uid=$(awk -F: '$1 == "jiceng" { print $3 }' "$root/etc/passwd")
-for spec in "etc/jiceng 755 0" "etc/jiceng/keys 755 0" "etc/jiceng/keys/revoked 755 0" \
-    "var/lib/jiceng 750 $uid" "run/jiceng 750 $uid"; do
+gid=$(awk -F: '$1 == "jiceng" { print $3 }' "$root/etc/group")
+for spec in "etc/jiceng 755 0 0" "etc/jiceng/keys 755 0 0" "etc/jiceng/keys/revoked 755 0 0" \
+    "etc/jiceng/jiceng.conf 640 0 $gid" "etc/jiceng/server.key_secret 640 0 $gid" \
+    "var/lib/jiceng 750 $uid $gid" "run/jiceng 750 $uid $gid"; do
 	set -- $spec
-	got=$(stat -c '%a %u' "$root/$1" 2>/dev/null) || { fail "tmpfiles: /$1 missing"; continue; }
-	[ "$got" = "$2 $3" ] || fail "tmpfiles: /$1 is '$got', want '$2 $3'"
+	got=$(stat -c '%a %u %g' "$root/$1" 2>/dev/null) || { fail "tmpfiles: /$1 missing"; continue; }
+	[ "$got" = "$2 $3 $4" ] || fail "tmpfiles: /$1 is '$got', want '$2 $3 $4'"
 done
 
 # --------------------------------------------------------------- example config
@@ -98,6 +106,8 @@ if [ -x "$B/jicengctl" ]; then
 		fail "example config: $out"
 	elif [ "$nkeys" -lt 30 ]; then
 		fail "example config: only $nkeys settings"
+	else
+		checked="$checked, example config parses ($nkeys settings)"
 	fi
 else
 	note "$B/jicengctl not built, example config not parsed"
@@ -107,5 +117,5 @@ if [ -n "$fails" ]; then
 	echo "systemd: FAIL${fails}"
 	exit 1
 fi
-echo "systemd: ok (exposure $exposure <= $max_exposure, verify clean, sysusers+tmpfiles ok)${notes}"
+echo "systemd: ok (exposure $exposure <= $max_exposure, verify clean, sysusers+tmpfiles ok$checked)${notes}"
 exit 0

@@ -460,19 +460,27 @@ s_reindex(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	return mdb_del(txn, m->index, &k, NULL);
 }
 
-/* Birth date and sex derived from a stored ID number are not overridden
- * without a new number. */
+/* ID number, birth date and sex of a MemberUpdated. Birth date and sex
+ * derived from a stored number are not overridden without a new number;
+ * R2 is re-checked only when the birth date changes, so a later, higher
+ * admission age does not fail members admitted under the old one. */
 static int
-s_updated_person(const Jiceng__V1__MemberUpdated *e, const struct member_rec *r,
-    struct verdict *v)
+s_updated_person(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const Jiceng__V1__MemberUpdated *e, const struct member_rec *before,
+    struct member_rec *r, struct verdict *v)
 {
-	if (*e->id_number || !r->has_index)
-		return 0;
-	if ((*e->birth_date && strcmp(e->birth_date, r->birth_date) != 0) ||
-	    (e->sex && (int)e->sex != r->sex))
+	int rc;
+	if (!*e->id_number && r->has_index &&
+	    ((*e->birth_date && strcmp(e->birth_date, r->birth_date) != 0) ||
+	    (e->sex && (int)e->sex != r->sex)))
 		return verdict_reject(v, "BAD_ID_NUMBER", "出生日期或性别与身份证号码不符 / "
 		    "birth_date or sex contradicts the ID number: %s", r->member_id);
-	return 0;
+	if ((rc = s_person(ev, e->id_number, e->birth_date, e->sex, r, v)) || !v->accepted)
+		return rc;
+	if (strcmp(before->birth_date, r->birth_date) != 0 &&
+	    ((rc = s_r2(ev, r, v)) || !v->accepted))
+		return rc;
+	return s_reindex(m, txn, ev, before, r, v);
 }
 
 int
@@ -494,10 +502,7 @@ membership_apply_member_updated(struct membership *m, MDB_txn *txn,
 	    (e->replace_activity_orgs &&
 	    ((rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, &r, v)) ||
 	    !v->accepted)) ||
-	    (rc = s_updated_person(e, &r, v)) || !v->accepted ||
-	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
-	    (rc = s_r2(ev, &r, v)) || !v->accepted ||
-	    (rc = s_reindex(m, txn, ev, &before, &r, v)) || !v->accepted)
+	    (rc = s_updated_person(m, txn, ev, e, &before, &r, v)) || !v->accepted)
 		return rc;
 	if (e->clear_phone)
 		r.phone[0] = '\0';

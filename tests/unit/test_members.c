@@ -388,6 +388,7 @@ test_r2_admission_age(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
 	char id[19];
 	s_tree(f);
 	s_idnum("44030020070615123", id);                 /* born 2007-06-15 */
@@ -405,6 +406,16 @@ test_r2_admission_age(void **state)
 	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
 	REJECTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2019, 12, 31, 12, 0)), "R2");
 	ACCEPTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2020, 1, 1, 12, 0)));
+	/* Members admitted under the old age are not failed by a later edit... */
+	u.member_id = "m1";
+	u.name = "改名";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	/* ...but a birth date learnt later is checked. */
+	u.member_id = "m3";
+	u.birth_date = "2010-01-01";
+	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R2");
+	u.birth_date = "1990-01-01";
+	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 }
 
 /* ---------------------------------------------------------- R3 */

@@ -21,9 +21,15 @@
  *   BAD_FIELD              a field missing or out of its bounds
  *   BAD_STATUS             a status change out of DECEASED
  *   UNSUPPORTED_EVENT      a transfer or mobility event (not in this build)
+ *   NO_EVENT               an event case without its message
  * Reasons are "中文 / English: detail" and never carry an ID number or phone.
+ * The rule choices the regulations leave open are listed atop orgs.c and
+ * members.c.
  *
- * Tables: see struct membership in membership_internal.h.
+ * Tables (struct membership in membership_internal.h): orgs, members,
+ * orgs_children, members_by_org, members_by_index, membership_meta,
+ * membership_audit, orgs_o3_pending. Names are prefixed so they cannot meet
+ * the fold's own meta/verdicts/counts or a domain's tables in the same env.
  */
 #include "membership_internal.h"
 

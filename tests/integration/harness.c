@@ -1032,6 +1032,38 @@ hc_org_tree(void *sock, const char *prefix)
 	return bad ? -1 : 0;
 }
 
+int
+hp_run(struct hpump *p, int timeout_ms)
+{
+	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
+		while (p->sent < p->nsend && p->sent - p->acked < p->window) {
+			if (hc_send(p->sock, p->send[p->sent]) < 0) {
+				fprintf(stderr, "harness: pump could not send %s\n", p->send[p->sent]->id);
+				return -1;
+			}
+			p->sent++;
+		}
+		if (p->acked >= p->nsend)
+			return 0;
+		Ack *a = hc_recv(p->sock, 100);
+		if (!a)
+			continue;
+		p->acked++;
+		if (p->on_ack)
+			p->on_ack(p, a);
+		hc_ack_free(a);
+		if (p->hook && p->hook_at > 0 && !p->hooked && p->acked >= p->hook_at) {
+			p->hooked = true;
+			p->hook(p);
+		}
+		if (p->stop)
+			return 1;
+	}
+	fprintf(stderr, "harness: pump timed out: %d sent, %d acked of %d\n", p->sent, p->acked,
+	    p->nsend);
+	return -1;
+}
+
 /* ================================================================ queries */
 
 void

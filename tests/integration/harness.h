@@ -193,6 +193,25 @@ bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
  * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
 int hc_org_tree(void *sock, const char *prefix);
 
+/* A pipelined stream: send[0..nsend) in order with at most `window`
+ * unacknowledged, handing every ack to on_ack; once `hook_at` acks have
+ * come (if > 0), hook runs once (it may set stop to end the run early). */
+struct hpump {
+	void *sock;
+	struct hmsg **send;
+	int nsend;
+	int window;
+	int sent, acked;
+	void (*on_ack)(struct hpump *p, Ack *a);  /* must not free a */
+	int hook_at;
+	void (*hook)(struct hpump *p);
+	bool hooked, stop;
+	void *arg;
+};
+/* Run until every send is acknowledged (0), stop is set (1), or
+ * timeout_ms passes (-1, with a message). */
+int hp_run(struct hpump *p, int timeout_ms);
+
 /* ------------------------------------------------------------ queries */
 
 /* Send q (request_id set here) to the query server and wait for its reply,

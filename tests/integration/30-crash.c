@@ -1,0 +1,429 @@
+/*
+ * 30-crash: nothing acknowledged is lost and nothing is applied twice,
+ * whatever dies. kill -9 of the membership worker in the middle of a
+ * pipelined stream; kill -9 of jicengd under load, then a restart on the
+ * same data directory and a client that resends what it had no ack for;
+ * and a poison event (JICENG_FAULT_CRASH_EVENT) that the supervisor
+ * quarantines after quarantine_after crashes.
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ worker kill -9 */
+
+#define WK_N 3000         /* originals */
+#define WK_RESEND_EVERY 97
+#define WK_BAD_EVERY 113
+
+struct wk {
+	struct hd *d;
+	int sends[WK_N];      /* how often each original's bytes were sent */
+	int acks[WK_N];       /* acks received per original */
+	int accepted[WK_N];   /* ACCEPTED acks */
+	int dups[WK_N];
+	int rejected[WK_N];
+	uint64_t seq[WK_N];   /* the seq of the first ack */
+	int bad_acks;         /* acks naming no event of ours, or inconsistent */
+	pid_t killed, restarted;
+	int acked_at_kill;
+};
+
+static int
+s_index(const char *event_id, const char *prefix)
+{
+	int i;
+	size_t n = strlen(prefix);
+	if (strncmp(event_id, prefix, n) != 0 || sscanf(event_id + n, "%d", &i) != 1)
+		return -1;
+	return i;
+}
+
+static void
+s_wk_ack(struct hpump *p, Ack *a)
+{
+	struct wk *w = p->arg;
+	int i = s_index(a->event_id, "wk-");
+	if (i < 0 || i >= WK_N) {
+		fprintf(stderr, "unexpected ack for '%s': %s/%s\n", a->event_id,
+		    codec_verdict_name(a->verdict), a->code);
+		w->bad_acks++;
+		return;
+	}
+	if (w->acks[i]++ == 0)
+		w->seq[i] = a->seq;
+	else if (a->seq != w->seq[i]) {
+		fprintf(stderr, "%s: seq %llu then %llu\n", a->event_id,
+		    (unsigned long long)w->seq[i], (unsigned long long)a->seq);
+		w->bad_acks++;
+	}
+	switch (a->verdict) {
+	case JICENG__V1__VERDICT__ACCEPTED: w->accepted[i]++; break;
+	case JICENG__V1__VERDICT__DUPLICATE: w->dups[i]++; break;
+	case JICENG__V1__VERDICT__REJECTED:
+		w->rejected[i]++;
+		if (strcmp(a->code, "UNKNOWN_ORG") != 0 || i % WK_BAD_EVERY != 0) {
+			fprintf(stderr, "%s: REJECTED %s (%s)\n", a->event_id, a->code, a->reason);
+			w->bad_acks++;
+		}
+		break;
+	default:
+		fprintf(stderr, "%s: %s %s (%s)\n", a->event_id, codec_verdict_name(a->verdict),
+		    a->code, a->reason);
+		w->bad_acks++;
+	}
+}
+
+static void
+s_wk_kill(struct hpump *p)
+{
+	struct wk *w = p->arg;
+	w->killed = hd_child(w->d, "membership");
+	w->acked_at_kill = p->acked;
+	if (w->killed)
+		kill(w->killed, SIGKILL);
+}
+
+static void
+test_worker_kill9_midstream(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "wk"), 0);
+
+	static struct wk w;
+	static struct hmsg msgs[WK_N];
+	static struct hmsg *order[WK_N + WK_N / WK_RESEND_EVERY + 1];
+	int nsend = 0;
+	memset(&w, 0, sizeof w);
+	w.d = d;
+	for (int i = 0; i < WK_N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "wk-%05d", i);
+		snprintf(mid, sizeof mid, "wkm-%05d", i);
+		msgs[i] = hm_member(eid, mid, i % WK_BAD_EVERY == 0 && i ? "no-such-org" : H_ORG_BRANCH,
+		    "流水党员", NULL);
+		order[nsend++] = &msgs[i];
+		w.sends[i]++;
+		if (i % WK_RESEND_EVERY == 0 && i >= 50) {
+			order[nsend++] = &msgs[i - 50];
+			w.sends[i - 50]++;
+		}
+	}
+	struct hpump p = {
+		.sock = sock, .send = order, .nsend = nsend, .window = 300,
+		.on_ack = s_wk_ack, .hook_at = 1000, .hook = s_wk_kill, .arg = &w,
+	};
+	assert_int_equal(hp_run(&p, 90000), 0);
+	assert_true(w.killed > 0);
+	assert_true(w.acked_at_kill < nsend - 500);
+	w.restarted = hd_child_wait_new(d, "membership", w.killed, 5000);
+	assert_true(w.restarted > 0);
+	/* No ack beyond one per send. */
+	Ack *extra = hc_recv(sock, 500);
+	if (extra)
+		fail_msg("an extra ack for %s (%s)", extra->event_id, codec_verdict_name(extra->verdict));
+	assert_int_equal(w.bad_acks, 0);
+
+	int distinct = 0;
+	for (int i = 0; i < WK_N; i++) {
+		if (w.acks[i] != w.sends[i])
+			fail_msg("wk-%05d: sent %d times, %d acks", i, w.sends[i], w.acks[i]);
+		assert_int_equal(w.accepted[i] + w.rejected[i], 1);
+		assert_int_equal(w.dups[i], w.sends[i] - 1);
+		distinct += w.accepted[i];
+	}
+	assert_int_equal(distinct, WK_N - (WK_N - 1) / WK_BAD_EVERY);
+
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_int_equal(r->org->member_count, distinct);
+	hq_free(r);
+	assert_int_equal(hq_roster(d, H_ORG_BRANCH, NULL, NULL), distinct);
+	r = hq_stats(d);
+	assert_non_null(r);
+	assert_int_equal(hq_stat_count(r, true, "member_registered"), distinct);
+	hq_free(r);
+	char how[96];
+	snprintf(how, sizeof how, "membership (pid %d) killed by signal 9", (int)w.killed);
+	assert_true(hd_log_has(d, how));
+
+	for (int i = 0; i < WK_N; i++)
+		hm_free(&msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* ------------------------------------------------------------ jicengd kill -9 */
+
+#define DK_N 2000
+
+struct dk {
+	struct hd *d;
+	int acks[DK_N];
+	Jiceng__V1__Verdict verdict[DK_N];
+	uint64_t seq[DK_N];
+	int bad;
+	int dups;             /* resends already journaled before the kill */
+	bool seen[DK_N];      /* in the roster after the restart */
+};
+
+static void
+s_dk_ack(struct hpump *p, Ack *a)
+{
+	struct dk *k = p->arg;
+	int i = s_index(a->event_id, "dk-");
+	if (i < 0 || i >= DK_N) {
+		fprintf(stderr, "unexpected ack for '%s'\n", a->event_id);
+		k->bad++;
+		return;
+	}
+	k->acks[i]++;
+	k->dups += a->verdict == JICENG__V1__VERDICT__DUPLICATE;
+	k->verdict[i] = a->verdict;
+	k->seq[i] = a->seq;
+	if (a->verdict != JICENG__V1__VERDICT__ACCEPTED &&
+	    !(a->verdict == JICENG__V1__VERDICT__DUPLICATE &&
+	    a->original_verdict == JICENG__V1__VERDICT__ACCEPTED)) {
+		fprintf(stderr, "%s: %s/%s (%s)\n", a->event_id, codec_verdict_name(a->verdict),
+		    a->code, a->reason);
+		k->bad++;
+	}
+}
+
+static void
+s_dk_kill(struct hpump *p)
+{
+	struct dk *k = p->arg;
+	hd_kill9(k->d);
+	p->stop = true;
+}
+
+static void
+s_dk_seen(void *arg, const char *member_id)
+{
+	struct dk *k = arg;
+	int i = s_index(member_id, "dkm-");
+	if (i >= 0 && i < DK_N) {
+		if (k->seen[i])
+			k->bad++;
+		k->seen[i] = true;
+	}
+}
+
+static void
+test_daemon_kill9_under_load(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "dk"), 0);
+
+	static struct dk k;
+	static struct hmsg msgs[DK_N];
+	static struct hmsg *order[DK_N];
+	memset(&k, 0, sizeof k);
+	k.d = d;
+	for (int i = 0; i < DK_N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "dk-%05d", i);
+		snprintf(mid, sizeof mid, "dkm-%05d", i);
+		msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "断电党员", NULL);
+		order[i] = &msgs[i];
+	}
+	struct hpump p = {
+		.sock = sock, .send = order, .nsend = DK_N, .window = 400,
+		.on_ack = s_dk_ack, .hook_at = 600, .hook = s_dk_kill, .arg = &k,
+	};
+	assert_int_equal(hp_run(&p, 60000), 1);
+	assert_int_equal(d->pid, 0);
+	assert_true(p.sent > p.acked);
+	hc_close(sock);
+	hq_reset(d);
+	int acked_before = 0;
+	uint64_t seq_before[DK_N];
+	for (int i = 0; i < DK_N; i++) {
+		acked_before += k.acks[i] > 0;
+		seq_before[i] = k.acks[i] ? k.seq[i] : 0;
+	}
+	assert_int_equal(k.bad, 0);
+
+	/* Restart on the same data directory; the client resends everything it
+	 * had no ack for, with the same bytes. */
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	int nresend = 0;
+	for (int i = 0; i < DK_N; i++)
+		if (!k.acks[i])
+			order[nresend++] = &msgs[i];
+	struct hpump again = {
+		.sock = sock, .send = order, .nsend = nresend, .window = 400,
+		.on_ack = s_dk_ack, .arg = &k,
+	};
+	assert_int_equal(hp_run(&again, 60000), 0);
+	assert_int_equal(k.bad, 0);
+	for (int i = 0; i < DK_N; i++)
+		assert_int_equal(k.acks[i], 1);
+
+	/* Every event acknowledged before the kill is there, with its seq: a
+	 * resend of it now is a DUPLICATE of the same seq. */
+	int checked = 0;
+	for (int i = 0; i < DK_N; i += 7) {
+		if (!seq_before[i])
+			continue;
+		Ack *a = hc_call(sock, &msgs[i]);
+		assert_non_null(a);
+		assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+		assert_int_equal(a->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
+		assert_int_equal(a->seq, seq_before[i]);
+		hc_ack_free(a);
+		checked++;
+	}
+	assert_true(checked > 0);
+
+	/* Each member exactly once. */
+	assert_int_equal(hq_roster(d, H_ORG_BRANCH, s_dk_seen, &k), DK_N);
+	assert_int_equal(k.bad, 0);
+	for (int i = 0; i < DK_N; i++)
+		if (!k.seen[i])
+			fail_msg("member dkm-%05d is missing after the restart (acked before: %s)", i,
+			    seq_before[i] ? "yes" : "no");
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, DK_N);
+	hq_free(r);
+	r = hq_stats(d);
+	assert_non_null(r);
+	assert_int_equal(hq_stat_count(r, true, "member_registered"), DK_N);
+	hq_free(r);
+	fprintf(stderr, "  (%d acked before the kill; %d resent, %d of them already journaled)\n",
+	    acked_before, nresend, k.dups);
+	for (int i = 0; i < DK_N; i++)
+		hm_free(&msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* ------------------------------------------------------------ quarantine */
+
+static int
+s_count_in_log(struct hd *d, const char *what)
+{
+	char *text = h_slurp(d->log, NULL);
+	int n = 0;
+	for (const char *p = text; p && (p = strstr(p, what)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+static void
+test_quarantine(void **state)
+{
+	enum { BEFORE = 10, AFTER = 20 };
+	struct hd_opts o = { .crash_event = "q-poison" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "q"), 0);
+
+	static struct hmsg msgs[BEFORE + 1 + AFTER];
+	char eid[32], mid[32];
+	int n = 0;
+	for (int i = 0; i < BEFORE + AFTER; i++) {
+		if (i == BEFORE)
+			msgs[n++] = hm_member("q-poison", "qm-poison", H_ORG_BRANCH, "毒", NULL);
+		snprintf(eid, sizeof eid, "q-%03d", i);
+		snprintf(mid, sizeof mid, "qm-%03d", i);
+		msgs[n++] = hm_member(eid, mid, H_ORG_BRANCH, "党员", NULL);
+	}
+	for (int i = 0; i < n; i++)
+		assert_int_equal(hc_send(sock, &msgs[i]), 0);
+	uint64_t poison_seq = 0;
+	int accepted = 0;
+	for (int got = 0; got < n; got++) {
+		Ack *a = hc_recv(sock, 30000);
+		if (!a)
+			fail_msg("only %d of %d acks while the worker crash-loops", got, n);
+		if (strcmp(a->event_id, "q-poison") == 0) {
+			assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+			assert_string_equal(a->code, "INTERNAL_ERROR");
+			assert_true(a->seq > 0);
+			poison_seq = a->seq;
+		} else {
+			if (a->verdict != JICENG__V1__VERDICT__ACCEPTED)
+				fail_msg("%s: %s/%s", a->event_id, codec_verdict_name(a->verdict), a->code);
+			accepted++;
+		}
+		hc_ack_free(a);
+	}
+	assert_int_equal(accepted, BEFORE + AFTER);
+	assert_true(poison_seq > 0);
+
+	/* It took quarantine_after (3) crashes at the same event. */
+	assert_true(s_count_in_log(d, "fault injection: crashing on event q-poison") >= 3);
+	assert_true(hd_log_has(d, "quarantined event seq"));
+
+	QueryReply *r = hq_stats(d);
+	assert_non_null(r);
+	assert_int_equal(r->stats->n_quarantined, 1);
+	assert_int_equal(r->stats->quarantined[0]->seq, poison_seq);
+	assert_true(r->stats->quarantined[0]->reason[0] != 0);
+	assert_int_equal(hq_stat_count(r, false, "INTERNAL_ERROR"), 1);
+	hq_free(r);
+	r = hq_member(d, "qm-poison");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__NOT_FOUND);
+	hq_free(r);
+	r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, BEFORE + AFTER);
+	hq_free(r);
+
+	/* The answer is final: a resend is a DUPLICATE of the rejection, and the
+	 * worker, now past it, takes new events. */
+	Ack *a = hc_call(sock, &msgs[BEFORE]);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->original_verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "INTERNAL_ERROR");
+	assert_int_equal(a->seq, poison_seq);
+	hc_ack_free(a);
+	struct hmsg later = hm_member("q-later", "qm-later", H_ORG_BRANCH, "后来", NULL);
+	assert_true(hc_expect(sock, &later, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&later);
+
+	/* A restart (the fault still armed) replays nothing and stays up. */
+	hc_close(sock);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	int crashes = s_count_in_log(d, "fault injection");
+	assert_int_equal(hd_up(d), 0);
+	hq_reset(d);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	assert_int_equal(s_count_in_log(d, "fault injection"), crashes);
+	for (int i = 0; i < n; i++)
+		hm_free(&msgs[i]);
+	hd_pass(d);
+}
+
+int
+integ_crash(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_worker_kill9_midstream, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_kill9_under_load, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine, h_setup, h_teardown),
+	};
+	return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
+}

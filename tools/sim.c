@@ -654,7 +654,7 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 	switch (kind) {
 	case BAD_UNKNOWN_PARENT: {
 		char parent[48];
-		snprintf(parent, sizeof parent, "%s:v%02u", t->id, 90 + serial % 10);
+		snprintf(parent, sizeof parent, "%s:gone%u", t->id, serial);
 		struct org *o = s_org_new(t, JICENG__V1__ORG_KIND__BRANCH, parent,
 		    s_day_ms(s_today - s_range(30, 300), 9));
 		snprintf(o->id, sizeof o->id, "%s:x%u", t->id, serial);
@@ -665,7 +665,7 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 	}
 	case BAD_UNKNOWN_HOME: {
 		char home[48];
-		snprintf(home, sizeof home, "%s:v%02u:b9", t->id, 90 + serial % 10);
+		snprintf(home, sizeof home, "%s:gone%u:b1", t->id, serial);
 		mi = s_member_new(t, home);
 		s_fill_registered(&t->members[mi], false);
 		s_plan_random(mp, 0, (struct spec){ .kind = SP_REGISTER, .ref = mi, .expect = "UNKNOWN_ORG" });

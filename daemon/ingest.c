@@ -18,6 +18,7 @@
 #include "log.h"
 
 #define INGEST_MAX_MSG (1u << 20)  /* larger frames drop the connection */
+#define INGEST_MAX_SKEW_MS (10 * 60 * 1000)  /* occurred_at this far ahead is refused */
 
 /* One envelope read in this loop pass. */
 struct item {
@@ -206,7 +207,13 @@ s_check(struct broker *b, struct item *it)
 	snprintf(it->township, sizeof it->township, "%s", e->township_id);
 	it->kind = e->event_case;
 	it->domain = codec_event_domain(e->event_case);
+	bool future = e->occurred_at > broker_wall_ms() + INGEST_MAX_SKEW_MS;
 	codec_envelope_free(e);
+	if (future) {
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED,
+		    "BAD_TIME", "occurred_at 在未来 / occurred_at is more than 10 minutes ahead of the server clock");
+		return -1;
+	}
 	if (s_authorise(b, it) < 0)
 		return -1;
 	if (!codec_event_implemented(it->kind)) {

@@ -314,6 +314,51 @@ s_check_envelope(const Envelope *e, struct codec_error *err)
 	return s_check_event_id_field(ev, codec_event_name(e->event_case), err);
 }
 
+static bool
+s_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64 && *i < len; shift += 7) {
+		uint8_t b = p[(*i)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* Does a string field anywhere in the wire bytes hold a NUL? protobuf-c
+ * would cut it short at the NUL, silently storing less than was sent. */
+static bool
+s_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth)
+{
+	size_t i = 0;
+	uint64_t key, l;
+	while (i < len && s_varint(p, len, &i, &key)) {
+		switch (key & 7) {
+		case 0: if (!s_varint(p, len, &i, &l)) return false; break;
+		case 1: i += 8; break;
+		case 5: i += 4; break;
+		case 2: {
+			if (!s_varint(p, len, &i, &l) || l > len - i)
+				return false;
+			const ProtobufCFieldDescriptor *f =
+			    protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+			if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p + i, 0, l))
+				return true;
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16 &&
+			    s_wire_has_nul(f->descriptor, p + i, l, depth + 1))
+				return true;
+			i += l;
+			break;
+		}
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
 Envelope *
 codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 {
@@ -331,7 +376,13 @@ codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 		    "无法解析为Envelope / not a valid jiceng.v1.Envelope protobuf (%zu bytes)", len);
 		return NULL;
 	}
-	if (s_check_envelope(e, err) < 0) {
+	bool nul = s_wire_has_nul(&jiceng__v1__envelope__descriptor, buf, len, 0);
+	if (nul) {
+		err->code = "BAD_UTF8";
+		snprintf(err->reason, sizeof err->reason,
+		    "字符串中含有NUL字符 / a string field contains a NUL character");
+	}
+	if (nul || s_check_envelope(e, err) < 0) {
 		if (codec_id_valid(e->event_id))
 			snprintf(err->event_id, sizeof err->event_id, "%s", e->event_id);
 		jiceng__v1__envelope__free_unpacked(e, NULL);

@@ -166,6 +166,18 @@ test_malformed_oversize_unknown(void **state)
 		'0', '0', '0', 0x18, 0x01, 0x9a, 0x06, 0x00 };
 	assert_null(codec_envelope_decode(unknown, sizeof unknown, &err));
 	assert_string_equal(err.code, "UNKNOWN_EVENT");
+	/* A NUL inside a string would be cut short by protobuf-c. */
+	struct fixture f;
+	uint8_t buf[256];
+	s_fixture(&f);
+	f.org.name = "ABCDEFG";
+	size_t n = s_pack(&f.e, buf, sizeof buf);
+	uint8_t *p = memmem(buf, n, "ABCDEFG", 7);
+	assert_non_null(p);
+	p[3] = 0;
+	assert_null(codec_envelope_decode(buf, n, &err));
+	assert_string_equal(err.code, "BAD_UTF8");
+	assert_string_equal(err.event_id, "ev-1");
 	uint8_t empty[] = { 0x0a, 0x01, 'e' };
 	assert_null(codec_envelope_decode(empty, sizeof empty, &err));
 	assert_string_equal(err.code, "NO_EVENT");

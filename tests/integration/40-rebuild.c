@@ -1,0 +1,281 @@
+/*
+ * 40-rebuild: a worker's state is fold(rules, journal), so it can be
+ * recomputed from the journal alone. After a varied stream (accepted,
+ * rule-rejected and refused events, a quarantined one), jicengd is stopped
+ * and `jicengctl rebuild` (then fold_rebuild() called directly) must
+ * reproduce state/membership.mdb byte for byte as `mdb_dump -a -n` shows
+ * it; the daemon then runs on the rebuilt state as before.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fold.h"
+
+#define DAY_MS 86400000LL
+
+static struct hmsg s_keep;  /* one accepted envelope, kept to resend */
+
+static void
+s_dump(struct hd *d, const char *name, char *path, size_t cap)
+{
+	char state[256];
+	snprintf(state, sizeof state, "%s/state/membership.mdb", d->dir);
+	snprintf(path, cap, "%s/%s", d->dir, name);
+	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
+	assert_int_equal(h_run(argv, path, NULL, 30000), 0);
+}
+
+/* Are the two dumps the same bytes? Prints the first difference if not. */
+static bool
+s_same(const char *a, const char *b)
+{
+	size_t na, nb;
+	char *x = h_slurp(a, &na), *y = h_slurp(b, &nb);
+	bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+	if (!same && x && y) {
+		size_t i = 0, line = 1;
+		while (i < na && i < nb && x[i] == y[i])
+			line += x[i++] == '\n';
+		fprintf(stderr, "%s and %s differ at line %zu (%zu vs %zu bytes)\n", a, b, line, na, nb);
+	}
+	free(x);
+	free(y);
+	return same && na > 0;
+}
+
+static int
+s_jicengctl_rebuild(struct hd *d)
+{
+	char bin[512], err[256];
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
+	char *argv[] = { bin, "rebuild", "--domain", "membership", "--data-dir", d->dir, "-q", NULL };
+	return h_run(argv, NULL, err, 60000);
+}
+
+static void
+s_fold_rebuild(struct hd *d)
+{
+	static struct config cfg;
+	char state[256], err[512];
+	config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", d->dir);
+	config_finish(&cfg);
+	snprintf(state, sizeof state, "%s/state/membership.mdb", d->dir);
+	if (fold_rebuild(d->dir, state, DOMAIN_MEMBERSHIP, &cfg, false, err, sizeof err) != 0)
+		fail_msg("fold_rebuild: %s", err);
+}
+
+/* A stream that touches every table: orgs, members with ID numbers,
+ * probationary members confirmed or not, status changes, updates, a
+ * dissolution, rule rejections, refusals. Returns the ACCEPTED count. */
+static int
+s_varied_stream(void *sock)
+{
+	int64_t now = h_wall_ms();
+	int accepted = 0;
+	char eid[48], mid[48], idn[19];
+	Envelope e;
+	struct hmsg m;
+#define SEND(msg) do { \
+		m = (msg); \
+		Ack *a_ = hc_call(sock, &m); \
+		assert_non_null(a_); \
+		accepted += a_->verdict == JICENG__V1__VERDICT__ACCEPTED; \
+		hc_ack_free(a_); \
+		hm_free(&m); \
+	} while (0)
+
+	SEND(hm_org("rb-o-b2", "rb-b2", JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE, H_ORG_TOWNSHIP, "第二支部"));
+	SEND(hm_org("rb-o-g1", "rb-g1", JICENG__V1__ORG_KIND__PARTY_GROUP, "rb-b2", H_ORG_TOWNSHIP, "第一党小组"));
+	SEND(hm_org("rb-o-x", "rb-x", JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE, H_ORG_TOWNSHIP, "撤销支部"));
+	SEND(hm_org("rb-o-bad", "rb-bad", JICENG__V1__ORG_KIND__PARTY_GROUP, H_ORG_VILLAGE, H_ORG_TOWNSHIP, "O1"));
+	for (int i = 0; i < 300; i++) {
+		char birth[9];
+		snprintf(birth, sizeof birth, "19%02d%02d%02d", 50 + i % 50, 1 + i % 12, 1 + i % 28);
+		h_idnum(birth, (unsigned)i, idn);
+		snprintf(eid, sizeof eid, "rb-m-%d", i);
+		snprintf(mid, sizeof mid, "rbm-%03d", i);
+		m = hm_member(eid, mid, i % 2 ? H_ORG_BRANCH : "rb-b2", "党员", i % 3 ? idn : NULL);
+		if (i == 1)
+			s_keep = hm_raw(m.buf, m.len), memcpy(s_keep.id, m.id, sizeof s_keep.id);
+		SEND(m);
+		if (i % 15 == 1) {  /* the same person again: R4 */
+			snprintf(eid, sizeof eid, "rb-r4-%d", i);
+			snprintf(mid, sizeof mid, "rbr4-%03d", i);
+			SEND(hm_member(eid, mid, H_ORG_BRANCH, "重复", idn));
+		}
+		if (i % 25 == 0) {  /* refused before journaling */
+			snprintf(eid, sizeof eid, "rb-bad-%d", i);
+			SEND(hm_member(eid, "rb-bad", H_ORG_BRANCH, "\xff", NULL));
+		}
+	}
+	for (int i = 0; i < 30; i++) {
+		Jiceng__V1__MemberAdmitted ad = JICENG__V1__MEMBER_ADMITTED__INIT;
+		snprintf(eid, sizeof eid, "rb-ad-%d", i);
+		snprintf(mid, sizeof mid, "rbp-%03d", i);
+		hm_envelope(&e, eid, NULL);
+		ad.member_id = mid;
+		ad.org_id = i % 2 ? H_ORG_BRANCH : "rb-b2";
+		ad.name = "预备党员";
+		ad.birth_date = i % 7 ? "1995-02-03" : "2012-02-03";  /* some R2 */
+		ad.admitted_at = now - (i < 15 ? 400 : 30) * DAY_MS;
+		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED;
+		e.member_admitted = &ad;
+		SEND(hm_pack(&e));
+		Jiceng__V1__MemberConfirmed co = JICENG__V1__MEMBER_CONFIRMED__INIT;
+		snprintf(eid, sizeof eid, "rb-co-%d", i);
+		hm_envelope(&e, eid, NULL);
+		co.member_id = mid;
+		co.confirmed_at = now - DAY_MS;  /* R1 for the recent ones */
+		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED;
+		e.member_confirmed = &co;
+		SEND(hm_pack(&e));
+	}
+	for (int i = 0; i < 20; i++) {
+		Jiceng__V1__MemberStatusChanged sc = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+		Jiceng__V1__MemberUpdated up = JICENG__V1__MEMBER_UPDATED__INIT;
+		snprintf(mid, sizeof mid, "rbm-%03d", i * 7);
+		snprintf(eid, sizeof eid, "rb-sc-%d", i);
+		hm_envelope(&e, eid, NULL);
+		sc.member_id = mid;
+		sc.status = i % 2 ? JICENG__V1__MEMBER_STATUS__SUSPENDED : JICENG__V1__MEMBER_STATUS__DECEASED;
+		sc.effective_at = now - DAY_MS;
+		sc.reason = "测试";
+		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED;
+		e.member_status_changed = &sc;
+		SEND(hm_pack(&e));
+		snprintf(eid, sizeof eid, "rb-up-%d", i);
+		hm_envelope(&e, eid, NULL);
+		snprintf(mid, sizeof mid, "rbm-%03d", i * 5 + 1);
+		up.member_id = mid;
+		up.name = "改名";
+		up.phone = "13800138000";
+		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED;
+		e.member_updated = &up;
+		SEND(hm_pack(&e));
+	}
+	Jiceng__V1__OrgDissolved od = JICENG__V1__ORG_DISSOLVED__INIT;
+	hm_envelope(&e, "rb-od", NULL);
+	od.org_id = "rb-x";
+	od.approving_org_id = H_ORG_TOWNSHIP;
+	od.reason = "撤并";
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
+	e.org_dissolved = &od;
+	SEND(hm_pack(&e));
+#undef SEND
+	return accepted;
+}
+
+static void
+test_rebuild_byte_for_byte(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "rb"), 0);
+	int accepted = s_varied_stream(sock);
+	assert_true(accepted > 300);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	uint32_t members = r->org->member_count;
+	hq_free(r);
+	assert_true(members > 100);
+
+	/* jicengctl refuses while jicengd runs on the data dir. */
+	assert_int_not_equal(s_jicengctl_rebuild(d), 0);
+
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	char before[256], after[256];
+	s_dump(d, "before.dump", before, sizeof before);
+
+	assert_int_equal(s_jicengctl_rebuild(d), 0);
+	s_dump(d, "after-ctl.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+
+	s_fold_rebuild(d);
+	s_dump(d, "after-fold.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+
+	/* The daemon runs on the rebuilt state as before: the same answers,
+	 * the stored verdicts for duplicates, and new events on top. */
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, members);
+	hq_free(r);
+	assert_true(hc_expect(sock, &s_keep, JICENG__V1__VERDICT__DUPLICATE, "OK"));
+	hm_free(&s_keep);
+	struct hmsg fresh = hm_member("rb-new", "rbm-new", H_ORG_BRANCH, "新党员", NULL);
+	assert_true(hc_expect(sock, &fresh, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&fresh);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* The quarantine is in the journal: a rebuild honours it (the fault is
+ * still armed in jicengctl's environment and must not fire) and yields
+ * the same state. */
+static void
+test_rebuild_quarantined(void **state)
+{
+	struct hd_opts o = { .crash_event = "rq-poison" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "rq"), 0);
+	struct hmsg a = hm_member("rq-1", "rqm-1", H_ORG_BRANCH, "甲", NULL);
+	struct hmsg p = hm_member("rq-poison", "rqm-p", H_ORG_BRANCH, "毒", NULL);
+	struct hmsg b = hm_member("rq-2", "rqm-2", H_ORG_BRANCH, "乙", NULL);
+	assert_true(hc_expect(sock, &a, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	assert_int_equal(hc_send(sock, &p), 0);
+	assert_int_equal(hc_send(sock, &b), 0);
+	for (int i = 0; i < 2; i++) {
+		Ack *ack = hc_recv(sock, 30000);
+		assert_non_null(ack);
+		if (strcmp(ack->event_id, "rq-poison") == 0)
+			assert_string_equal(ack->code, "INTERNAL_ERROR");
+		else
+			assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
+		hc_ack_free(ack);
+	}
+	hm_free(&a);
+	hm_free(&p);
+	hm_free(&b);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+
+	char before[256], after[256];
+	s_dump(d, "before.dump", before, sizeof before);
+	setenv("JICENG_FAULT_CRASH_EVENT", "rq-poison", 1);
+	int rc = s_jicengctl_rebuild(d);
+	unsetenv("JICENG_FAULT_CRASH_EVENT");
+	assert_int_equal(rc, 0);
+	s_dump(d, "after.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+	hd_pass(d);
+}
+
+int
+integ_rebuild(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rebuild_byte_for_byte, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_quarantined, h_setup, h_teardown),
+	};
+	return cmocka_run_group_tests_name("rebuild", tests, NULL, NULL);
+}

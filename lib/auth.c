@@ -28,6 +28,7 @@
 #define LINE_MAX_LEN   512
 #define REFUSAL_LOG_S  60     /* log a refused key at most once a minute */
 #define REFUSAL_SLOTS  32     /* ... remembering this many recent keys */
+#define REFUSAL_LINES  30     /* and at most this many lines a minute in all */
 #define AUTH_PATH_MAX  1024
 
 static int
@@ -633,7 +634,7 @@ s_table_find(const struct key_table *t, const uint8_t pub[32])
 
 struct auth {
 	void *zap;                           /* REP on inproc://zeromq.zap.01 */
-	char keys_dir[AUTH_PATH_MAX]; /* client public keys; revoked/ below */
+	char keys_dir[AUTH_PATH_MAX];        /* client public keys; revoked/ below */
 	struct key_table keys;               /* sorted by public key */
 	struct auth_counters counters;       /* for metrics */
 	struct {
@@ -641,6 +642,9 @@ struct auth {
 		time_t at;
 	} logged[REFUSAL_SLOTS];             /* recent refusal log lines, per key */
 	unsigned logged_next;                /* ring position in logged */
+	time_t window_at;                    /* start of the current log minute */
+	unsigned window_lines;               /* refusal lines logged in it */
+	unsigned window_dropped;             /* refusals not logged in it */
 };
 
 int
@@ -731,23 +735,41 @@ auth_counters(const struct auth *a, struct auth_counters *out)
 	*out = a->counters;
 }
 
-/* Should a refusal of this key be logged now? Once a minute per key, so a
- * client retrying a revoked key does not flood the journal. */
+/* Should a refusal of this key be logged now? Once a minute per key, and
+ * REFUSAL_LINES a minute in all, so neither a client retrying a revoked key
+ * nor one trying many keys floods the journal. Every refusal is counted
+ * (auth_counters); lines dropped by the cap are summed up with the first
+ * refusal of a later minute. */
 static bool
 s_refusal_log_due(struct auth *a, const uint8_t pub[32])
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	for (unsigned i = 0; i < REFUSAL_SLOTS; i++)
+	time_t now = ts.tv_sec ? ts.tv_sec : 1;
+	if (now - a->window_at >= REFUSAL_LOG_S) {
+		if (a->window_dropped)
+			log_warnx("auth: %u more refused handshakes in the last minute not logged",
+			    a->window_dropped);
+		a->window_at = now;
+		a->window_lines = a->window_dropped = 0;
+	}
+	int slot = -1;
+	for (int i = 0; i < REFUSAL_SLOTS; i++)
 		if (a->logged[i].at && memcmp(a->logged[i].pub, pub, 32) == 0) {
-			if (ts.tv_sec - a->logged[i].at < REFUSAL_LOG_S)
+			if (now - a->logged[i].at < REFUSAL_LOG_S)
 				return false;
-			a->logged[i].at = ts.tv_sec;
-			return true;
+			slot = i;
+			break;
 		}
-	unsigned i = a->logged_next++ % REFUSAL_SLOTS;
-	memcpy(a->logged[i].pub, pub, 32);
-	a->logged[i].at = ts.tv_sec ? ts.tv_sec : 1;
+	if (a->window_lines >= REFUSAL_LINES) {
+		a->window_dropped++;
+		return false;
+	}
+	if (slot < 0)
+		slot = (int)(a->logged_next++ % REFUSAL_SLOTS);
+	memcpy(a->logged[slot].pub, pub, 32);
+	a->logged[slot].at = now;
+	a->window_lines++;
 	return true;
 }
 

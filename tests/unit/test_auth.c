@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -717,6 +718,123 @@ test_curve_wrong_domain(void **state)
 	s_rig_down(&r);
 }
 
+/* ------------------------------------------------------ the ZAP protocol */
+
+/* One ZAP request (RFC 27) through a REQ socket on the handler's endpoint;
+ * the reply's status code and User-Id. */
+static void
+s_zap(struct auth *a, void *req, const char *version, const char *domain,
+    const char *mech, const void *cred, size_t cred_len, char status[4],
+    char user_id[AUTH_USER_ID_MAX])
+{
+	const char *head[] = { version, "req-7", domain, "10.1.2.3", "" };
+	for (int i = 0; i < 5; i++)
+		assert_true(zmq_send(req, head[i], strlen(head[i]), ZMQ_SNDMORE) >= 0);
+	if (cred) {
+		assert_true(zmq_send(req, mech, strlen(mech), ZMQ_SNDMORE) >= 0);
+		assert_true(zmq_send(req, cred, cred_len, 0) >= 0);
+	} else {
+		assert_true(zmq_send(req, mech, strlen(mech), 0) >= 0);
+	}
+	zmq_pollitem_t it = { auth_socket(a), 0, ZMQ_POLLIN, 0 };
+	assert_int_equal(zmq_poll(&it, 1, WAIT_MS), 1);
+	assert_int_equal(auth_handle(a), 1);
+	char frame[6][AUTH_USER_ID_MAX];
+	int n = 0, more = 1;
+	while (more && n < 6) {
+		int len = zmq_recv(req, frame[n], sizeof frame[n] - 1, 0);
+		assert_true(len >= 0);
+		frame[n++][len] = 0;
+		size_t sz = sizeof more;
+		zmq_getsockopt(req, ZMQ_RCVMORE, &more, &sz);
+	}
+	assert_int_equal(n, 6);
+	assert_false(more);
+	assert_string_equal(frame[0], "1.0");
+	assert_string_equal(frame[1], "req-7");   /* the request id comes back */
+	memcpy(status, frame[2], 4);
+	status[3] = 0;
+	memcpy(user_id, frame[4], AUTH_USER_ID_MAX);
+}
+
+static void
+test_zap_protocol(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir(), err[512], status[4], uid[AUTH_USER_ID_MAX];
+	void *ctx = zmq_ctx_new();
+	struct auth_cert t = s_keygen(dir, "town", AUTH_ROLE_TOWNSHIP, T_TOWN);
+	char *sec = s_path(dir, "town.key_secret");
+	assert_int_equal(unlink(sec), 0);            /* keys_dir holds public keys only */
+	struct auth *a = auth_new(ctx, dir, err, sizeof err);
+	if (!a)
+		fail_msg("auth_new: %s", err);
+	void *req = zmq_socket(ctx, ZMQ_REQ);
+	int linger = 0, timeout = WAIT_MS;
+	zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(req, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+	assert_int_equal(zmq_connect(req, AUTH_ZAP_ENDPOINT), 0);
+	assert_int_equal(auth_handle(a), 0);          /* nothing pending */
+
+	uint8_t pub[32], other[32] = { 1, 2, 3 };
+	assert_non_null(zmq_z85_decode(pub, t.public_key));
+	s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "CURVE", pub, 32, status, uid);
+	assert_string_equal(status, "200");
+	char want[AUTH_USER_ID_MAX];
+	snprintf(want, sizeof want, "township:%s:%s", T_TOWN, t.public_key);
+	assert_string_equal(uid, want);
+	s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "CURVE", other, 32, status, uid);
+	assert_string_equal(status, "400");
+	assert_string_equal(uid, "");
+	s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "PLAIN", "user", 4, status, uid);
+	assert_string_equal(status, "400");
+	s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "NULL", NULL, 0, status, uid);
+	assert_string_equal(status, "400");
+	s_zap(a, req, "1.0", "", "CURVE", pub, 32, status, uid);       /* no domain */
+	assert_string_equal(status, "400");
+	s_zap(a, req, "2.0", AUTH_ZAP_DOMAIN, "CURVE", pub, 32, status, uid);
+	assert_string_equal(status, "500");
+	s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "CURVE", pub, 31, status, uid);
+	assert_string_equal(status, "500");
+
+	/* A client trying many keys: every refusal counted, few lines logged. */
+	fflush(stderr);
+	char *logpath = s_path(dir, "stderr.log");
+	int saved = dup(2), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	for (int i = 0; i < 80; i++) {
+		other[0] = (uint8_t)(i / 2);               /* each key twice */
+		other[1] = 0xee;
+		s_zap(a, req, "1.0", AUTH_ZAP_DOMAIN, "CURVE", other, 32, status, uid);
+		assert_string_equal(status, "400");
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	FILE *f = fopen(logpath, "r");
+	char line[512];
+	int lines = 0;
+	while (f && fgets(line, sizeof line, f))
+		lines += strstr(line, "refused unknown key") != NULL;
+	if (f)
+		fclose(f);
+	assert_true(lines >= 1 && lines <= 30);
+	struct auth_counters n;
+	auth_counters(a, &n);
+	assert_int_equal(n.accepted, 1);
+	assert_int_equal(n.refused_unknown, 81);
+	assert_int_equal(n.refused_other, 5);
+
+	zmq_close(req);
+	auth_destroy(&a);
+	assert_int_equal(zmq_ctx_term(ctx), 0);
+	free(logpath);
+	free(sec);
+	unit_tmpdir_remove(dir);
+}
+
 int
 unit_auth(void)
 {
@@ -730,6 +848,7 @@ unit_auth(void)
 		cmocka_unit_test(test_keys_dir),
 		cmocka_unit_test(test_curve_handshake),
 		cmocka_unit_test(test_curve_wrong_domain),
+		cmocka_unit_test(test_zap_protocol),
 	};
 	return cmocka_run_group_tests_name("auth", tests, NULL, NULL);
 }

@@ -85,6 +85,8 @@ children_open_state(struct broker *b, struct child *c)
 	MDB_txn *txn;
 	int rc;
 	snprintf(path, sizeof path, "%s/state/%s.mdb", b->cfg.data_dir, c->role);
+	if (access(path, R_OK) != 0)
+		return MDB_NOTFOUND;  /* the worker has not created it yet */
 	if ((rc = mdb_env_create(&c->state)))
 		return rc;
 	mdb_env_set_maxdbs(c->state, 32);

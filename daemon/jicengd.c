@@ -65,7 +65,8 @@ s_usage(int status)
 	    "  --ingest ENDPOINT   township ROUTER (default tcp://127.0.0.1:7400)\n"
 	    "  --status ENDPOINT   status PUB (default tcp://127.0.0.1:7401)\n"
 	    "  --query ENDPOINT    query ROUTER (default tcp://127.0.0.1:7402)\n"
-	    "  --workers LIST      domains to run, comma-separated (default: all this build has)\n"
+	    "  --workers LIST      domains to run, comma-separated (default: membership,\n"
+	    "                      the only domain whose rules this build implements)\n"
 	    "  --print-config      print the embedded default config and exit\n"
 	    "  -v, --verbose       debug logging\n"
 	    "Runs in the foreground; logs to stderr with syslog priority prefixes.\n");
@@ -284,13 +285,8 @@ s_reload(struct broker *b)
 	b->cfg.max_backlog = next.max_backlog;
 	b->cfg.backlog_pause_ms = next.backlog_pause_ms;
 	b->cfg.max_batch = next.max_batch;
-	if (b->auth) {
-		int keys = auth_reload(b->auth);
-		if (keys < 0)
-			log_error("could not reread keys in %s; keeping the old ones", b->cfg.keys_dir);
-		else
-			log_info("%d client keys active", keys);
-	}
+	if (b->auth && auth_reload(b->auth) < 0)
+		log_error("could not reread keys in %s; keeping the old ones", b->cfg.keys_dir);
 	for (unsigned i = 0; i < b->nchildren; i++)
 		if (b->children[i].domain == DOMAIN_NONE && b->children[i].pid)
 			kill(b->children[i].pid, SIGHUP);

@@ -5,6 +5,7 @@
  * broker's counters and the workers' `counts` tables (read-only).
  */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -106,6 +107,17 @@ s_write(FILE *f, struct broker *b)
 	fprintf(f, "jiceng_commit_events_max %llu\n", (unsigned long long)k->commit_events_max);
 	s_header(f, "jiceng_commit_seconds_total", "counter", "Time spent in journal commits (incl. fsync).");
 	fprintf(f, "jiceng_commit_seconds_total %.6f\n", k->commit_ms_total / 1000.0);
+	if (b->auth) {
+		struct auth_counters ac;
+		auth_counters(b->auth, &ac);
+		s_header(f, "jiceng_auth_keys", "gauge", "Active client keys.");
+		fprintf(f, "jiceng_auth_keys %u\n", ac.keys);
+		s_header(f, "jiceng_auth_handshakes_total", "counter", "CURVE handshakes by result.");
+		fprintf(f, "jiceng_auth_handshakes_total{result=\"accepted\"} %llu\n", (unsigned long long)ac.accepted);
+		fprintf(f, "jiceng_auth_handshakes_total{result=\"unknown_key\"} %llu\n", (unsigned long long)ac.refused_unknown);
+		fprintf(f, "jiceng_auth_handshakes_total{result=\"revoked_key\"} %llu\n", (unsigned long long)ac.refused_revoked);
+		fprintf(f, "jiceng_auth_handshakes_total{result=\"other\"} %llu\n", (unsigned long long)ac.refused_other);
+	}
 }
 
 void
@@ -121,6 +133,8 @@ metrics_write(struct broker *b)
 		log_warn("metrics file %s", tmp);
 		return;
 	}
+	/* node_exporter runs as another user; the unit's UMask is 0077. */
+	fchmod(fileno(f), 0644);
 	s_write(f, b);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		log_warn("metrics file %s", path);

@@ -614,7 +614,7 @@ main(int argc, char **argv)
 		if (s_reload) {
 			s_reload = 0;
 			if (s.auth)
-				log_info("%d client keys active", auth_reload(s.auth));
+				auth_reload(s.auth);
 		}
 		if (items[0].revents)
 			for (int k = 0; k < 64; k++)

@@ -550,6 +550,7 @@ hd_start(struct hd *d)
 		_exit(127);
 	}
 	d->pid = pid;
+	d->exit_status = -1;
 	for (int i = 0; i < 4; i++)
 		free(bufs[i]);
 	free(env);
@@ -682,8 +683,9 @@ s_wait_children_gone(struct hd *d, int timeout_ms)
 int
 hd_stop(struct hd *d, int timeout_ms)
 {
-	int status = -1;
+	int status = d->exit_status;  /* when it already exited */
 	if (d->pid) {
+		status = -1;
 		kill(d->pid, SIGTERM);
 		for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(10))
 			if (s_exited(d))

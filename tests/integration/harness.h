@@ -104,7 +104,8 @@ int hd_notify_count(struct hd *d, const char *what, int ms);
 /* Drop notify messages already queued. */
 void hd_notify_drain(struct hd *d);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL; also makes sure every child
- * is gone. Returns jicengd's wait status, or -1 if it had to be killed. */
+ * is gone. Returns jicengd's wait status (also when it had already exited),
+ * or -1 if it had to be killed or was never started. */
 int hd_stop(struct hd *d, int timeout_ms);
 /* kill -9 jicengd, reap it, and wait (bounded) for its children to go. */
 void hd_kill9(struct hd *d);

@@ -16,6 +16,7 @@
 #pragma weak integ_rebuild
 #pragma weak integ_backpressure
 #pragma weak integ_supervisor
+#pragma weak integ_security
 
 static const struct {
 	const char *name;
@@ -27,6 +28,7 @@ static const struct {
 	{ "rebuild", integ_rebuild },
 	{ "backpressure", integ_backpressure },
 	{ "supervisor", integ_supervisor },
+	{ "security", integ_security },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

@@ -73,6 +73,13 @@ s_refused_frames(struct hd *d, void *sock, const struct hmsg *frames, int nframe
 		    codec_verdict_name(a->verdict), a->code, a->reason);
 	assert_int_equal(a->seq, 0);
 	assert_true(a->reason[0] != 0);
+	/* The event_id is echoed when the envelope parsed and its id is valid. */
+	const char *echo = "";
+	if (nframes == 1 && strcmp(code, "MALFORMED") != 0 && strcmp(code, "OVERSIZE") != 0 &&
+	    codec_id_valid(frames[0].id))
+		echo = frames[0].id;
+	if (strcmp(a->event_id, echo) != 0)
+		fail_msg("%s refusal: event_id '%s', expected '%s'", code, a->event_id, echo);
 	hc_ack_free(a);
 	if (h_wall_ms() / HOUR_MS == hour)
 		assert_int_equal(hq_journal_length(d), before);

@@ -147,7 +147,7 @@ char *h_slurp(const char *path, size_t *len);
 struct hmsg {
 	uint8_t *buf;
 	size_t len;
-	char id[CODEC_MAX_ID + 1];
+	char id[CODEC_MAX_ID + 8];  /* room to keep an over-long id over-long */
 };
 
 /* Fill e's envelope fields: event_id, township (NULL: H_TOWNSHIP),

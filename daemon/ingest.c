@@ -603,6 +603,13 @@ s_secure(struct broker *b, void *sock, const char *endpoint, int *curve)
 int
 ingest_open(struct broker *b)
 {
+	char err[512];
+	/* jiceng-query binds the query socket, but the refusal belongs here:
+	 * the daemon must not start at all. */
+	if (security_curve_for(&b->cfg, b->cfg.query, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
 	int linger = 0, hwm = 10000, one = 1;
 	int64_t maxmsg = INGEST_MAX_MSG;
 	b->ingest = zmq_socket(b->zctx, ZMQ_ROUTER);

@@ -418,8 +418,7 @@ s_query_township(struct server *s, const Query *q, char township[16])
 	return rc;
 }
 
-/* Township keys and township readers see their own township only; the
- * refusal does not tell whether the id exists elsewhere. */
+/* Township keys and township readers see their own township only. */
 static bool
 s_authorised(struct server *s, const struct principal *p, const Query *q, QueryReply *r)
 {
@@ -433,7 +432,9 @@ s_authorised(struct server *s, const struct principal *p, const Query *q, QueryR
 		s_fail(r, rc);
 		return false;
 	}
-	code = auth_query_refusal(p, rc == MDB_NOTFOUND ? p->township : township);
+	/* An id outside the key's township is out of scope whether or not it
+	 * exists elsewhere, so a township cannot probe another's ids. */
+	code = rc == MDB_NOTFOUND ? AUTH_CODE_OUT_OF_SCOPE : auth_query_refusal(p, township);
 	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
 		code = AUTH_CODE_OUT_OF_SCOPE;
 	if (!code)
@@ -510,6 +511,11 @@ s_serve_one(struct server *s)
 	struct principal p;
 	const char *code = NULL;
 	if (security_principal(s->auth, body, s->curve, &p, &code) < 0) {
+		Query *q = jiceng__v1__query__unpack(NULL, zmq_msg_size(body), zmq_msg_data(body));
+		if (q && codec_id_valid(q->request_id))
+			r.request_id = strdup(q->request_id);
+		if (q)
+			jiceng__v1__query__free_unpacked(q, NULL);
 		r.status = JICENG__V1__QUERY_STATUS__FORBIDDEN;
 		r.code = (char *)code;
 		r.reason = "密钥无效或已吊销 / key not authenticated or revoked";

@@ -76,6 +76,13 @@ s_by_role(struct broker *b, const void *rid, size_t len)
 	return NULL;
 }
 
+/* Where a single-stepping worker records the seq it is applying. */
+static void
+s_applying_path(struct broker *b, struct child *c, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s.applying", b->cfg.run_dir, c->role);
+}
+
 /* ---------------------------------------------------------- state envs */
 
 int
@@ -173,6 +180,9 @@ s_exec_child(struct broker *b, struct child *c)
 static void
 s_start(struct broker *b, struct child *c)
 {
+	char path[CONFIG_PATH_MAX + 32];
+	s_applying_path(b, c, path, sizeof path);
+	unlink(path);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork for %s", c->role);
@@ -240,21 +250,46 @@ s_quarantine(struct broker *b, struct child *c, uint64_t seq)
 	c->crashes_at_cursor = 0;
 }
 
-/* Track crashes at one cursor; after the first, restart single-stepping so
- * that the cursor at a crash names the poison event exactly (cursor + 1). */
+/* The seq a single-stepping worker recorded before applying it, or 0. */
+static uint64_t
+s_applying_seq(struct broker *b, struct child *c)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	uint8_t v[8];
+	uint64_t seq = 0;
+	s_applying_path(b, c, path, sizeof path);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	if (fread(v, 1, 8, f) == 8)
+		for (int i = 0; i < 8; i++)
+			seq = (seq << 8) | v[i];
+	fclose(f);
+	return seq;
+}
+
+/* A worker that crashed while applying (it had said HELLO, and died by a
+ * signal or a non-zero exit) restarts single-stepping: before each event it
+ * records the seq (s_applying_seq). A crash is counted against an event only
+ * when that record says the worker died applying it; quarantine_after such
+ * crashes quarantine it. A worker that fails at start-up is never counted. */
 static void
 s_track_crash(struct broker *b, struct child *c)
 {
-	uint64_t cur = s_state_cursor(b, c);
+	uint64_t cur = s_state_cursor(b, c), seq = s_applying_seq(b, c);
 	if (cur >= b->last_seq)
 		return;
+	c->single_step_until = b->last_seq;
+	if (seq != cur + 1)
+		return;  /* not single-stepping yet, or died between events */
 	if (c->crashes_at_cursor > 0 && cur == c->crash_cursor)
 		c->crashes_at_cursor++;
 	else
 		c->crash_cursor = cur, c->crashes_at_cursor = 1;
-	c->single_step_until = b->last_seq;
-	if (c->crashes_at_cursor >= b->cfg.quarantine_after && c->single_step_until > cur)
-		s_quarantine(b, c, cur + 1);
+	log_error("%s died applying seq %llu (%u of %u before quarantine)", c->role,
+	    (unsigned long long)seq, c->crashes_at_cursor, b->cfg.quarantine_after);
+	if (c->crashes_at_cursor >= b->cfg.quarantine_after)
+		s_quarantine(b, c, seq);
 }
 
 void
@@ -265,6 +300,7 @@ children_reaped(struct broker *b, pid_t pid, int status)
 	int dead = 0;
 	if (!c)
 		return;
+	bool was_up = c->hello;
 	s_describe(status, how, sizeof how);
 	c->pid = 0;
 	c->hello = false;
@@ -274,7 +310,7 @@ children_reaped(struct broker *b, pid_t pid, int status)
 		return;
 	}
 	log_error("%s (pid %d) %s; restarting in %u ms", c->role, (int)pid, how, c->backoff_ms);
-	if (c->domain != DOMAIN_NONE && s_is_crash(status))
+	if (c->domain != DOMAIN_NONE && was_up && s_is_crash(status))
 		s_track_crash(b, c);
 	if (broker_now_ms() - c->started_ms > STABLE_AFTER_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;

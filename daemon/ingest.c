@@ -17,7 +17,11 @@
 #include "fold.h"
 #include "log.h"
 
-#define INGEST_MAX_MSG (1u << 20)  /* larger frames drop the connection */
+/* Frames up to twice the envelope limit get an OVERSIZE ack; larger ones
+ * drop the connection. With the receive HWM this bounds what libzmq buffers
+ * per connection while ingest is paused (RCVHWM x MAX_MSG). */
+#define INGEST_MAX_MSG (2 * CODEC_MAX_FRAME)
+#define INGEST_RCVHWM 256
 #define INGEST_MAX_SKEW_MS (10 * 60 * 1000)  /* occurred_at this far ahead is refused */
 
 /* One envelope read in this loop pass. */
@@ -610,7 +614,7 @@ ingest_open(struct broker *b)
 		log_error("%s", err);
 		return -1;
 	}
-	int linger = 0, hwm = 10000, one = 1;
+	int linger = 0, hwm = 10000, rcvhwm = INGEST_RCVHWM, one = 1;
 	int64_t maxmsg = INGEST_MAX_MSG;
 	b->ingest = zmq_socket(b->zctx, ZMQ_ROUTER);
 	b->status = zmq_socket(b->zctx, ZMQ_XPUB);
@@ -622,7 +626,7 @@ ingest_open(struct broker *b)
 	zmq_setsockopt(b->ingest, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(b->ingest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	zmq_setsockopt(b->ingest, ZMQ_SNDHWM, &hwm, sizeof hwm);
-	zmq_setsockopt(b->ingest, ZMQ_RCVHWM, &hwm, sizeof hwm);
+	zmq_setsockopt(b->ingest, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
 	zmq_setsockopt(b->status, ZMQ_LINGER, &linger, sizeof linger);
 	if (zmq_bind(b->ingest, b->cfg.ingest) < 0) {
 		log_error("cannot bind ingest %s: %s", b->cfg.ingest, zmq_strerror(zmq_errno()));

@@ -8,6 +8,7 @@
  * on SIGTERM, or when jicengd is gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ s_on_signal(int sig)
 
 struct worker {
 	void *sock;
+	int applying_fd;             /* run_dir/<domain>.applying, written in single-step */
 	enum domain domain;
 	struct fold *fold;
 	uint64_t single_step_until;  /* apply one event per txn up to this seq */
@@ -146,6 +148,19 @@ s_drain_socket(struct worker *w, long timeout_ms)
 	}
 }
 
+/* In single-step mode, record the seq about to be applied, so that after a
+ * crash jicengd knows which event the worker died on (see children.c). The
+ * page cache keeps it across the crash; no fsync is needed. */
+static void
+s_mark_applying(struct worker *w, uint64_t seq)
+{
+	uint8_t b[8];
+	for (int i = 7; i >= 0; i--, seq >>= 8)
+		b[i] = (uint8_t)seq;
+	if (w->applying_fd >= 0 && pwrite(w->applying_fd, b, 8, 0) != 8)
+		log_warn("cannot record the event being applied");
+}
+
 static void
 s_run(struct worker *w, const struct config *cfg)
 {
@@ -154,7 +169,9 @@ s_run(struct worker *w, const struct config *cfg)
 	while (!s_stop) {
 		unsigned applied = 0;
 		bool careful = fold_cursor(w->fold) < w->single_step_until;
-		int rc = fold_step(w->fold, WORKER_MAX_STEP, WORKER_BATCH, careful, &applied);
+		if (careful)
+			s_mark_applying(w, fold_cursor(w->fold) + 1);
+		int rc = fold_step(w->fold, careful ? 1 : WORKER_MAX_STEP, WORKER_BATCH, careful, &applied);
 		if (rc == MDB_MAP_FULL)
 			fatalx("state map full (state_map_mb = %llu): raise it and restart",
 			    (unsigned long long)cfg->state_map_mb);
@@ -205,6 +222,12 @@ main(int argc, char **argv)
 	if (zmq_connect(w.sock, ep) < 0)
 		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
 	fold_on_status(w.fold, s_on_status, &w);
+	w.applying_fd = -1;
+	if (w.single_step_until) {
+		snprintf(path, sizeof path, "%s/%s.applying", cfg.run_dir, codec_domain_name(w.domain));
+		if ((w.applying_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640)) < 0)
+			log_warn("open %s", path);
+	}
 	wire_send(w.sock, NULL, 0, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0);
 	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
 	    w.single_step_until ? " (single-step after a crash)" : "");

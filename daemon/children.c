@@ -212,11 +212,14 @@ children_start_due(struct broker *b)
 
 /* ---------------------------------------------------------- deaths */
 
+/* A crash is a death by a fault signal: what a poison event causes. An exit
+ * with a status (fatalx: a full map, a bad config) is an environment problem
+ * and is never held against an event. */
 static bool
 s_is_crash(int status)
 {
 	if (WIFEXITED(status))
-		return WEXITSTATUS(status) != 0;
+		return false;
 	int sig = WTERMSIG(status);
 	return sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGFPE ||
 	    sig == SIGILL || sig == SIGSYS;
@@ -268,11 +271,10 @@ s_applying_seq(struct broker *b, struct child *c)
 	return seq;
 }
 
-/* A worker that crashed while applying (it had said HELLO, and died by a
- * signal or a non-zero exit) restarts single-stepping: before each event it
+/* A worker that crashed restarts single-stepping: before each event it
  * records the seq (s_applying_seq). A crash is counted against an event only
  * when that record says the worker died applying it; quarantine_after such
- * crashes quarantine it. A worker that fails at start-up is never counted. */
+ * crashes quarantine it. */
 static void
 s_track_crash(struct broker *b, struct child *c)
 {
@@ -300,7 +302,6 @@ children_reaped(struct broker *b, pid_t pid, int status)
 	int dead = 0;
 	if (!c)
 		return;
-	bool was_up = c->hello;
 	s_describe(status, how, sizeof how);
 	c->pid = 0;
 	c->hello = false;
@@ -310,7 +311,7 @@ children_reaped(struct broker *b, pid_t pid, int status)
 		return;
 	}
 	log_error("%s (pid %d) %s; restarting in %u ms", c->role, (int)pid, how, c->backoff_ms);
-	if (c->domain != DOMAIN_NONE && was_up && s_is_crash(status))
+	if (c->domain != DOMAIN_NONE && s_is_crash(status))
 		s_track_crash(b, c);
 	if (broker_now_ms() - c->started_ms > STABLE_AFTER_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;

@@ -320,10 +320,12 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 			pending[npending++] = sc;
 	}
 	s_put_u64(cb, to);
-	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)) || (rc = mdb_txn_commit(txn))) {
-		txn = NULL;
+	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
 		goto fail;
-	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;  /* freed by the commit, whatever it returned */
+	if (rc)
+		goto fail;
 	f->cursor = to;
 	for (unsigned i = 0; pending && i < npending; i++) {
 		struct journal_record r;
@@ -342,6 +344,19 @@ fail:
 		membership_rules(f->membership, rt, &f->rules);
 		mdb_txn_abort(rt);
 	}
+	return rc;
+}
+
+/* Double the state map after MDB_MAP_FULL (no write txn is open here;
+ * readers in other processes adopt the new size on MDB_MAP_RESIZED). */
+static int
+s_grow(struct fold *f)
+{
+	MDB_envinfo info;
+	mdb_env_info(f->env, &info);
+	int rc = mdb_env_set_mapsize(f->env, info.me_mapsize * 2);
+	if (rc == 0)
+		log_info("state map grown to %zu MiB", (info.me_mapsize * 2) >> 20);
 	return rc;
 }
 
@@ -366,7 +381,10 @@ fold_step(struct fold *f, unsigned max_events, unsigned batch, bool single_step,
 		if (to - f->cursor > max_events - *applied)
 			to = f->cursor + (max_events - *applied);
 		uint64_t from = f->cursor + 1;
-		if ((rc = s_apply_range(f, jtxn, from, to)))
+		rc = s_apply_range(f, jtxn, from, to);
+		if (rc == MDB_MAP_FULL)
+			rc = s_grow(f) ? rc : s_apply_range(f, jtxn, from, to);
+		if (rc)
 			goto out;
 		*applied += (unsigned)(to - from + 1);
 	}

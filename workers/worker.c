@@ -173,7 +173,7 @@ s_run(struct worker *w, const struct config *cfg)
 			s_mark_applying(w, fold_cursor(w->fold) + 1);
 		int rc = fold_step(w->fold, careful ? 1 : WORKER_MAX_STEP, WORKER_BATCH, careful, &applied);
 		if (rc == MDB_MAP_FULL)
-			fatalx("state map full (state_map_mb = %llu): raise it and restart",
+			fatalx("state map full even after doubling it: is the disk full? (state_map_mb = %llu)",
 			    (unsigned long long)cfg->state_map_mb);
 		if (rc)
 			fatalx("applying after seq %llu: %s",

@@ -1,0 +1,250 @@
+/*
+ * Unit tests of the fold (workers/fold.c): journal events applied in order,
+ * cursor and verdicts stored with the state, a rejected event leaving no
+ * trace, quarantined events answered INTERNAL_ERROR, a state map that grows
+ * when full, and a rebuild that yields the same tables.
+ */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fold.h"
+#include "idnum.h"
+#include "journal.h"
+
+#define TWP "320123101000"
+
+struct fx {
+	char *dir;
+	struct journal *j;
+	struct config cfg;
+	char state[600];
+};
+
+static void
+s_append(struct fx *x, const Envelope *e, bool with_id)
+{
+	uint8_t buf[2048], d[JOURNAL_DIGEST_LEN];
+	size_t n = jiceng__v1__envelope__pack(e, buf);
+	uint64_t seq;
+	MDB_txn *txn;
+	codec_digest(buf, n, d);
+	assert_int_equal(journal_write_begin(x->j, &txn), 0);
+	assert_int_equal(journal_append(x->j, txn, 1763600000000, e->event_case, e->township_id,
+	    with_id ? e->event_id : NULL, buf, n, d, &seq), 0);
+	assert_int_equal(journal_commit(x->j, txn), 0);
+}
+
+static void
+s_org(struct fx *x, const char *eid, const char *org, int kind, const char *parent)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
+	e.event_id = (char *)eid;
+	e.township_id = TWP;
+	e.occurred_at = 1763600000000;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
+	e.org_established = &o;
+	o.org_id = (char *)org;
+	o.kind = kind;
+	o.name = "测试党组织";
+	o.parent_id = (char *)(parent ? parent : "");
+	o.approving_org_id = (char *)(parent ? "t1" : "");
+	s_append(x, &e, true);
+}
+
+static void
+s_member(struct fx *x, const char *eid, const char *member, const char *org)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
+	e.event_id = (char *)eid;
+	e.township_id = TWP;
+	e.occurred_at = 1763600000000;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	e.member_registered = &m;
+	m.member_id = (char *)member;
+	m.home_org_id = (char *)org;
+	m.name = "张三";
+	m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	m.admitted_at = 946684800000;
+	m.confirmed_at = 978307200000;
+	s_append(x, &e, true);
+}
+
+static void
+s_setup(struct fx *x, uint64_t state_mb)
+{
+	uint8_t key[IDNUM_KEY_LEN];
+	memset(x, 0, sizeof *x);
+	x->dir = unit_tmpdir();
+	config_defaults(&x->cfg);
+	snprintf(x->cfg.data_dir, sizeof x->cfg.data_dir, "%s", x->dir);
+	x->cfg.state_map_mb = state_mb;
+	config_finish(&x->cfg);
+	assert_int_equal(idnum_key_load(x->cfg.id_key_file, true, key), 0);
+	snprintf(x->state, sizeof x->state, "%s/state.mdb", x->dir);
+	assert_int_equal(journal_open(&x->j, x->dir, 8, 64, false), 0);
+}
+
+static void
+s_teardown(struct fx *x)
+{
+	journal_close(&x->j);
+	unit_tmpdir_remove(x->dir);
+}
+
+static Ack *
+s_verdict(struct fold *f, const char *path, uint64_t seq)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	Ack *a = NULL;
+	(void)f;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
+	int rc = fold_read_verdict(txn, dbi, seq, &a);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc ? NULL : a;
+}
+
+static void
+test_fold_applies_in_order_with_verdicts(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	s_setup(&x, 16);
+	s_org(&x, "e1", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(&x, "e2", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	s_member(&x, "e3", "m1", "b1");
+	s_member(&x, "e4", "m2", "nowhere");  /* rejected: unknown org */
+	s_member(&x, "e5", "m2", "b1");       /* accepted: e4 left no trace */
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(fold_step(f, 3, 2, false, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(fold_cursor(f), 3);
+	assert_int_equal(fold_step(f, 100, 2, false, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(fold_cursor(f), 5);
+	fold_destroy(&f);
+	Ack *a = s_verdict(f, x.state, 4);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "UNKNOWN_ORG");
+	assert_string_equal(a->event_id, "e4");
+	assert_int_equal(a->seq, 4);
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	a = s_verdict(f, x.state, 5);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	/* Reopening resumes at the stored cursor. */
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(fold_cursor(f), 5);
+	assert_int_equal(fold_step(f, 100, 2, false, &n), 0);
+	assert_int_equal(n, 0);
+	fold_destroy(&f);
+	s_teardown(&x);
+}
+
+static void
+test_fold_quarantine(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	MDB_txn *txn;
+	s_setup(&x, 16);
+	s_org(&x, "e1", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	assert_int_equal(journal_write_begin(x.j, &txn), 0);
+	assert_int_equal(journal_quarantine(x.j, txn, 1, "test"), 0);
+	assert_int_equal(journal_commit(x.j, txn), 0);
+	s_org(&x, "e2", "t2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(fold_step(f, 100, 10, true, &n), 0);
+	assert_int_equal(n, 2);
+	fold_destroy(&f);
+	Ack *a = s_verdict(f, x.state, 1);
+	assert_string_equal(a->code, "INTERNAL_ERROR");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	a = s_verdict(f, x.state, 2);
+	assert_string_equal(a->code, "OK");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_teardown(&x);
+}
+
+static char *
+s_dump(const char *path)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof cmd, "mdb_dump -n -a '%s' 2>&1 | grep -v '^mapsize='", path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char *out = NULL;
+	size_t cap = 0;
+	ssize_t r = getdelim(&out, &cap, 0, p);
+	assert_true(r > 0);
+	pclose(p);
+	return out;
+}
+
+static void
+test_fold_grows_full_map_and_rebuilds_identically(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	char err[256], id[32], eid[32];
+	s_setup(&x, 1);  /* a 1 MiB state map: too small for what follows */
+	s_org(&x, "e0", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(&x, "e1", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	for (int i = 0; i < 8000; i++) {
+		snprintf(id, sizeof id, "member-%05d", i);
+		snprintf(eid, sizeof eid, "ev-%05d", i);
+		s_member(&x, eid, id, "b1");
+	}
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	while (fold_cursor(f) < 8002)
+		assert_int_equal(fold_step(f, 1000, 97, false, &n), 0);
+	fold_destroy(&f);
+	MDB_env *env;
+	MDB_envinfo info;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, x.state, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	mdb_env_info(env, &info);
+	mdb_env_close(env);
+	assert_true(info.me_mapsize > (1u << 20));  /* it had to grow */
+	char *live = s_dump(x.state);
+	char rebuilt[700];
+	snprintf(rebuilt, sizeof rebuilt, "%s/rebuilt.mdb", x.dir);
+	assert_int_equal(fold_rebuild(x.dir, rebuilt, DOMAIN_MEMBERSHIP, &x.cfg, false, err, sizeof err), 0);
+	char *again = s_dump(rebuilt);
+	assert_true(strlen(live) > 100000);
+	assert_string_equal(live, again);
+	free(live);
+	free(again);
+	s_teardown(&x);
+}
+
+int
+unit_fold(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fold_applies_in_order_with_verdicts),
+		cmocka_unit_test(test_fold_quarantine),
+		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),
+	};
+	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);
+}

@@ -1,0 +1,504 @@
+/*
+ * jiceng-bench (`make bench`): end-to-end throughput and ack latency of a
+ * real jicengd with 1 and 8 pipelining clients, p99 latency again at half
+ * of the peak rate, and the raw ceiling -- the same journal-plus-state LMDB
+ * writes in one process at the batch size jicengd actually achieved -- with
+ * the ratio of the two and the peak RSS of the daemon's processes.
+ *
+ * Method (docs/benchmark.md has the long form):
+ *   1. start build/jicengd (embedded default config, temporary data dir on
+ *      --dir, free loopback ports) and wait for "ready";
+ *   2. set up one township per client: a committee and --branches branches;
+ *   3. a warm-up, then for each --clients count a run of --events valid
+ *      MemberRegistered envelopes, each client a DEALER with --window
+ *      unacknowledged; group commits and batch sizes from the stats query
+ *      before and after each run;
+ *   4. for each client count, a run paced at --load (0.5) of the best peak
+ *      for --half-seconds: p99 again;
+ *   5. VmHWM of jicengd and its children, then SIGTERM by PID;
+ *   6. the raw ceilings on fresh journals at the mean batch of each client
+ *      count's peak runs (raw.c).
+ * Steps 3, 4 and 6 are made --repeat times, interleaved; throughput is the
+ * best of them (noise on a shared machine only ever slows a run down), p99
+ * the median. Targets (issue 2): end-to-end >= 40% of raw at the peak,
+ * p99 < 10 ms at half of it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bench.h"
+
+volatile sig_atomic_t bench_interrupted;
+FILE *bench_trace;
+unsigned bench_trace_run;
+
+#define MAX_RUNS 8     /* client counts */
+#define MAX_REPEAT 9
+
+struct options {
+	size_t events;
+	unsigned clients[MAX_RUNS];
+	unsigned nclients;
+	unsigned window;
+	double half_seconds;
+	double load;               /* the paced run's rate, as a fraction of the peak */
+	double rate;               /* or this rate, when > 0 */
+	const char *dir;
+	unsigned branches;         /* per township */
+	unsigned repeat;           /* each measurement, interleaved */
+	bool keep, idnum, check;
+};
+
+/* Broker counters read through the stats query. */
+struct counters {
+	uint64_t journal, commits, commit_max, malformed;
+	double fsync_ms;
+};
+
+struct run {
+	unsigned clients;
+	struct bench_result r;
+	struct counters before, after;
+};
+
+/* ---------------------------------------------------------------- options */
+
+static void
+s_usage(FILE *out, int status)
+{
+	fprintf(out,
+	    "usage: jiceng-bench [options]\n"
+	    "End-to-end throughput and ack latency of a real jicengd, and the raw\n"
+	    "ceiling of the same LMDB writes in one process.\n"
+	    "  --events N         events per measured run (default 60000)\n"
+	    "  --clients LIST     pipelining clients per run, comma-separated (default 1,8)\n"
+	    "  --window W         unacknowledged envelopes per client (default 256)\n"
+	    "  --branches N       branches per township the members go to (default 4)\n"
+	    "  --repeat R         make each measurement R times, interleaved (default 3)\n"
+	    "  --half-seconds S   length of each half-peak run (default 4)\n"
+	    "  --load F           pace those runs at F times the peak rate (default 0.5)\n"
+	    "  --rate R           pace them at R events/s instead\n"
+	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
+	    "  --no-idnum         members without resident ID numbers\n"
+	    "  --keep             keep the daemon's data dir\n"
+	    "  --trace FILE       write \"run send_ms latency_ms\" for every ack to FILE\n"
+	    "  --check            exit 1 when a target is missed\n");
+	exit(status);
+}
+
+static void
+s_parse_args(struct options *o, int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR");
+	*o = (struct options){ .events = 60000, .clients = { 1, 8 }, .nclients = 2,
+	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .repeat = 3, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			s_usage(stdout, 0);
+		else if (strcmp(a, "--keep") == 0)
+			o->keep = true;
+		else if (strcmp(a, "--no-idnum") == 0)
+			o->idnum = false;
+		else if (strcmp(a, "--check") == 0)
+			o->check = true;
+		else if (!v)
+			s_usage(stderr, 2);
+		else if (strcmp(a, "--events") == 0) {
+			o->events = strtoul(v, &end, 10);
+			if (*end || o->events < 100 || o->events > 5000000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--window") == 0) {
+			o->window = (unsigned)strtoul(v, &end, 10);
+			if (*end || o->window < 1 || o->window > 100000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--half-seconds") == 0) {
+			o->half_seconds = strtod(v, &end);
+			if (*end || o->half_seconds < 0.5 || o->half_seconds > 600)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--repeat") == 0) {
+			o->repeat = (unsigned)strtoul(v, &end, 10);
+			if (*end || o->repeat < 1 || o->repeat > MAX_REPEAT)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--branches") == 0) {
+			o->branches = (unsigned)strtoul(v, &end, 10);
+			if (*end || o->branches < 1 || o->branches > 100000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--rate") == 0) {
+			o->rate = strtod(v, &end);
+			if (*end || o->rate < 10)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--load") == 0) {
+			o->load = strtod(v, &end);
+			if (*end || o->load <= 0 || o->load > 1)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--trace") == 0) {
+			if (!(bench_trace = fopen(v, "w"))) {
+				fprintf(stderr, "jiceng-bench: %s: %s\n", v, strerror(errno));
+				exit(2);
+			}
+			i++;
+		} else if (strcmp(a, "--dir") == 0) {
+			o->dir = v;
+			i++;
+		} else if (strcmp(a, "--clients") == 0) {
+			o->nclients = 0;
+			for (const char *p = v; *p && o->nclients < MAX_RUNS; p = *end ? end + 1 : end) {
+				unsigned long c = strtoul(p, &end, 10);
+				if (end == p || c < 1 || c > BENCH_MAX_CLIENTS || (*end && *end != ','))
+					s_usage(stderr, 2);
+				o->clients[o->nclients++] = (unsigned)c;
+			}
+			if (o->nclients == 0)
+				s_usage(stderr, 2);
+			i++;
+		} else
+			s_usage(stderr, 2);
+	}
+}
+
+/* ---------------------------------------------------------------- machine */
+
+static void
+s_machine(const char *dir)
+{
+	char line[256], model[200] = "unknown";
+	struct utsname u;
+	struct statfs sf;
+	const char *fs = "other";
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		char *c = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && c) {
+			snprintf(model, sizeof model, "%s", c + 2);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (statfs(dir, &sf) == 0) {
+		switch ((unsigned long)sf.f_type) {
+		case 0xEF53: fs = "ext2/3/4"; break;
+		case 0x58465342: fs = "xfs"; break;
+		case 0x9123683E: fs = "btrfs"; break;
+		case 0x01021994: fs = "tmpfs (fsync is free: numbers flatter the disk)"; break;
+		case 0x794C7630: fs = "overlayfs"; break;
+		}
+	}
+	uname(&u);
+	printf("machine: %ld CPUs (nproc), %s; %s %s; data dir %s on %s\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname, u.release, dir, fs);
+}
+
+/* ---------------------------------------------------------------- counters */
+
+/* Make the broker persist exact counters: a refusal marks them dirty and
+ * they are written within a second; then read them back. markers counts
+ * the refusals sent so far, so we know when the write has happened. */
+static int
+s_counters(const struct bench_daemon *d, unsigned markers, struct counters *c)
+{
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	int linger = 0, rc = -1;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(s, d->ingest) == 0 && zmq_send(s, "bench marker", 12, 0) == 12) {
+		zmq_pollitem_t item = { s, 0, ZMQ_POLLIN, 0 };
+		if (zmq_poll(&item, 1, 5000) > 0) {
+			char buf[512];
+			(void)zmq_recv(s, buf, sizeof buf, ZMQ_DONTWAIT);
+			rc = 0;
+		}
+	}
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	if (rc < 0)
+		return -1;
+	for (int attempt = 0; attempt < 40 && !bench_interrupted; attempt++) {
+		QueryReply *q;
+		memset(c, 0, sizeof *c);
+		if (bench_daemon_stats(d, &q) == 0) {
+			const Jiceng__V1__Stats *st = q->stats;
+			c->journal = st->journal_length;
+			c->commits = st->commits;
+			c->commit_max = st->commit_events_max;
+			c->fsync_ms = st->fsync_ms_avg;
+			for (size_t i = 0; i < st->n_rejected; i++)
+				if (strcmp(st->rejected[i]->code, "MALFORMED") == 0)
+					c->malformed = st->rejected[i]->count;
+		}
+		if (q)
+			jiceng__v1__query_reply__free_unpacked(q, NULL);
+		if (c->malformed >= markers)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static void
+s_print_header(void)
+{
+	printf("\n%-12s %7s %8s %6s %9s %7s %7s %7s %7s %6s %7s\n", "run", "clients", "events",
+	    "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "cli cpu");
+}
+
+static void
+s_print_run(const char *name, const struct run *r)
+{
+	uint64_t commits = r->after.commits - r->before.commits;
+	uint64_t journaled = r->after.journal - r->before.journal;
+	printf("%-12s %7u %8zu %6.2f %9.0f %7.2f %7.2f %7.2f %7llu %6.1f %6.0f%%\n", name, r->clients,
+	    r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
+	    (unsigned long long)commits, commits ? (double)journaled / (double)commits : 0.0,
+	    r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0);
+	if (r->r.accepted != r->r.acked)
+		printf("  %zu of %zu not accepted; first: %s\n", r->r.acked - r->r.accepted,
+		    r->r.acked, r->r.first_refusal);
+}
+
+/* One measured run of n events over clients, paced at rate when > 0. */
+static int
+s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, unsigned id,
+    unsigned clients, size_t n, double rate, struct run *out)
+{
+	struct bench_workload w;
+	memset(out, 0, sizeof *out);
+	out->clients = clients;
+	if (bench_workload_members(&w, clients, n, id, o->idnum, o->branches) < 0) {
+		fprintf(stderr, "jiceng-bench: out of memory\n");
+		return -1;
+	}
+	int rc = s_counters(d, ++*markers, &out->before);
+	bench_trace_run = id;
+	if (rc == 0)
+		rc = bench_drive(d->ingest, &w, clients, o->window, rate, 30, &out->r);
+	if (rc == 0)
+		rc = s_counters(d, ++*markers, &out->after);
+	bench_workload_free(&w);
+	if (rc < 0 && !bench_interrupted)
+		fprintf(stderr, "jiceng-bench: run %u (%u clients) failed; daemon log: %s\n", id,
+		    clients, d->log);
+	return rc;
+}
+
+static double
+s_avg_batch(const struct run *r)
+{
+	uint64_t commits = r->after.commits - r->before.commits;
+	return commits ? (double)(r->after.journal - r->before.journal) / (double)commits : 1;
+}
+
+static void
+s_on_signal(int sig)
+{
+	(void)sig;
+	bench_interrupted = 1;
+}
+
+static int
+s_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double
+s_median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof *v, s_dbl_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* All measurements of one client count. */
+struct series {
+	unsigned clients;
+	struct run peak[MAX_REPEAT], half[MAX_REPEAT];
+	struct bench_raw_result raw[MAX_REPEAT];
+	double best_rate, best_raw, batch, half_p99_median, half_p99_worst;
+};
+
+/* Everything against the daemon: set-up, warm-up, peak runs, paced runs,
+ * RSS; each measurement made o->repeat times, the client counts
+ * interleaved so that a noisy minute hurts all of them alike. Returns 0 or
+ * -1; stops the daemon either way. */
+static int
+s_end_to_end(const struct options *o, struct bench_workload *orgs, struct series *ser,
+    struct bench_proc *procs, unsigned *nprocs, double *half_rate)
+{
+	struct bench_daemon d;
+	struct bench_result setup;
+	struct run warm;
+	unsigned markers = 0, maxc = 0, run_id = 1;
+	int rc = -1;
+	for (unsigned i = 0; i < o->nclients; i++)
+		if (o->clients[i] > maxc)
+			maxc = o->clients[i];
+	if (bench_daemon_start(&d, o->dir) < 0)
+		return -1;
+	printf("jicengd pid %d, ingest %s, data %s/data\n", (int)d.pid, d.ingest, d.dir);
+
+	/* One township per client: a committee and its branches. */
+	if (bench_workload_orgs(orgs, maxc, o->branches) < 0 ||
+	    bench_drive(d.ingest, orgs, maxc, o->window, 0, 30, &setup) < 0 ||
+	    setup.accepted != orgs->n) {
+		fprintf(stderr, "jiceng-bench: set-up of %zu organisations failed: %s\n", orgs->n,
+		    setup.first_refusal);
+		goto stop;
+	}
+	if (s_run(o, &d, &markers, run_id++, maxc, o->events / 5 < 5000 ? o->events / 5 : 5000,
+	    0, &warm) < 0)
+		goto stop;
+	s_print_header();
+	s_print_run("warm-up", &warm);
+
+	double best = 0;
+	for (unsigned k = 0; k < o->repeat; k++) {
+		for (unsigned i = 0; i < o->nclients; i++) {
+			char name[32];
+			struct run *r = &ser[i].peak[k];
+			if (s_run(o, &d, &markers, run_id++, o->clients[i], o->events, 0, r) < 0)
+				goto stop;
+			snprintf(name, sizeof name, "peak-%u", o->clients[i]);
+			s_print_run(name, r);
+			if (r->r.rate > ser[i].best_rate)
+				ser[i].best_rate = r->r.rate;
+			ser[i].batch += s_avg_batch(r) / o->repeat;
+			if (r->r.rate > best)
+				best = r->r.rate;
+		}
+	}
+	*half_rate = o->rate > 0 ? o->rate : best * o->load;
+	size_t n = (size_t)(*half_rate * o->half_seconds);
+	for (unsigned k = 0; k < o->repeat; k++) {
+		for (unsigned i = 0; i < o->nclients; i++) {
+			char name[32];
+			struct run *r = &ser[i].half[k];
+			if (s_run(o, &d, &markers, run_id++, o->clients[i], n < 100 ? 100 : n, *half_rate, r) < 0)
+				goto stop;
+			snprintf(name, sizeof name, "half-%u", o->clients[i]);
+			s_print_run(name, r);
+		}
+	}
+	printf("(half-N: N clients paced at %.0f events/s in total, %.0f%% of the best peak)\n",
+	    *half_rate, o->load * 100);
+	for (unsigned i = 0; i < o->nclients; i++) {
+		double p99[MAX_REPEAT];
+		for (unsigned k = 0; k < o->repeat; k++)
+			p99[k] = ser[i].half[k].r.p99_ms;
+		ser[i].half_p99_median = s_median(p99, o->repeat);
+		ser[i].half_p99_worst = p99[o->repeat - 1];
+	}
+	*nprocs = bench_daemon_rss(&d, procs, BENCH_MAX_PROCS);
+	rc = 0;
+stop:
+	bench_daemon_stop(&d, o->keep);
+	return rc;
+}
+
+/* The raw ceilings, with the daemon gone so that nothing competes: for each
+ * client count, at the mean batch jicengd reached in its peak runs. */
+static int
+s_raw_ceilings(const struct options *o, const struct bench_workload *orgs, struct series *ser)
+{
+	printf("\nraw ceiling: the same LMDB writes in one process (journal append, fsync'd\n"
+	    "commit per batch, then fold_step), at the batch the peak runs achieved:\n");
+	for (unsigned k = 0; k < o->repeat; k++) {
+		for (unsigned i = 0; i < o->nclients; i++) {
+			struct bench_workload members;
+			struct bench_raw_result *r = &ser[i].raw[k];
+			unsigned batch = ser[i].batch < 1 ? 1 : (unsigned)(ser[i].batch + 0.5);
+			if (bench_workload_members(&members, o->clients[i], o->events, 1000 + k * 10 + i,
+			    o->idnum, o->branches) < 0 || bench_raw(o->dir, orgs, &members, batch, r) < 0)
+				return -1;
+			bench_workload_free(&members);
+			printf("  batch %4u (as %u client%s): %zu events in %5.2f s = %6.0f events/s\n",
+			    r->batch, o->clients[i], o->clients[i] > 1 ? "s" : "", r->events, r->secs, r->rate);
+			if (r->rate > ser[i].best_raw)
+				ser[i].best_raw = r->rate;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct series ser[MAX_RUNS];
+	struct options o;
+	struct bench_workload orgs = { 0 };
+	struct bench_proc procs[BENCH_MAX_PROCS];
+	unsigned nprocs = 0, best = 0;
+	double half_rate = 0;
+	struct sigaction sa = { .sa_handler = s_on_signal };
+
+	s_parse_args(&o, argc, argv);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	printf("jiceng-bench: %zu events per run, clients %u", o.events, o.clients[0]);
+	for (unsigned i = 1; i < o.nclients; i++)
+		printf(",%u", o.clients[i]);
+	printf(", window %u, %u branches per township, ID numbers %s, each run %u times\n",
+	    o.window, o.branches, o.idnum ? "on" : "off", o.repeat);
+	s_machine(o.dir);
+	printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
+
+	for (unsigned i = 0; i < o.nclients; i++)
+		ser[i].clients = o.clients[i];
+	int rc = s_end_to_end(&o, &orgs, ser, procs, &nprocs, &half_rate);
+	if (rc == 0 && !bench_interrupted)
+		rc = s_raw_ceilings(&o, &orgs, ser);
+	bench_workload_free(&orgs);
+	if (rc < 0 || bench_interrupted)
+		return 1;
+
+	printf("\nsummary (best of %u for throughput, median of %u for p99):\n", o.repeat, o.repeat);
+	printf("  %7s %12s %12s %8s %10s %16s\n", "clients", "end-to-end/s", "raw/s", "e2e/raw",
+	    "avg batch", "p99 at half peak");
+	for (unsigned i = 0; i < o.nclients; i++) {
+		struct series *s = &ser[i];
+		if (s->best_rate > ser[best].best_rate)
+			best = i;
+		printf("  %7u %12.0f %12.0f %7.0f%% %10.1f %9.2f ms (worst %.2f)\n", s->clients,
+		    s->best_rate, s->best_raw, s->best_raw > 0 ? 100 * s->best_rate / s->best_raw : 0.0,
+		    s->batch, s->half_p99_median, s->half_p99_worst);
+	}
+	const struct series *b = &ser[best];
+	double ratio = b->best_raw > 0 ? b->best_rate / b->best_raw : 0;
+	bool ratio_ok = ratio >= 0.40, p99_ok = b->half_p99_median < 10.0;
+	printf("  peak: %.0f events/s with %u clients\n", b->best_rate, b->clients);
+	printf("  end-to-end / raw at that batch: %.0f%%   (target >= 40%%: %s)\n", ratio * 100,
+	    ratio_ok ? "met" : "MISSED");
+	printf("  p99 ack latency at %.0f events/s (%.0f%% of peak), %u clients: %.2f ms"
+	    "   (target < 10 ms: %s)\n", half_rate, o.load * 100, b->clients, b->half_p99_median,
+	    p99_ok ? "met" : "MISSED");
+	printf("  peak RSS (VmHWM) before SIGTERM; [RssAnon + RssFile then; RssFile is mostly\n"
+	    "  LMDB map pages, shared with the page cache]:\n");
+	for (unsigned i = 0; i < nprocs; i++)
+		printf("    %-14s %7.1f MiB  [%.1f anon + %.1f file]\n", procs[i].name,
+		    (double)procs[i].hwm_kb / 1024, (double)procs[i].anon_kb / 1024,
+		    (double)procs[i].file_kb / 1024);
+	return o.check && !(ratio_ok && p99_ok) ? 1 : 0;
+}

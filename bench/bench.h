@@ -1,0 +1,121 @@
+/*
+ * jiceng-bench: what the benchmark's files share. bench.c runs the
+ * measurements and prints them; daemon.c starts, watches and stops a real
+ * jicengd; load.c makes the workload and drives pipelining DEALER clients;
+ * raw.c does the same journal-plus-state LMDB writes in one process (the
+ * raw ceiling).
+ */
+#ifndef JICENG_BENCH_H
+#define JICENG_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "codec.h"
+
+#define BENCH_MAX_CLIENTS 64
+#define BENCH_MAX_PROCS 8
+
+/* Set by SIGINT/SIGTERM: every loop gives up and the daemon is stopped. */
+extern volatile sig_atomic_t bench_interrupted;
+/* With --trace: one line per ack, "run send_ms latency_ms", for plots. */
+extern FILE *bench_trace;
+extern unsigned bench_trace_run;
+
+/* ---------------------------------------------------------------- load.c */
+
+/* One packed envelope and what the journal needs to know of it. */
+struct bench_event {
+	uint8_t *buf;
+	size_t len;
+	unsigned client;           /* which client (= township) sends it */
+	EventCase kind;
+	char township[16];
+	char event_id[48];
+};
+
+struct bench_workload {
+	struct bench_event *ev;
+	size_t n;
+};
+
+/* The township id of client k: 12 digits ending in 000. */
+void bench_township(unsigned k, char out[16]);
+/* For each of townships: its committee and `branches` branches under it. */
+int bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches);
+/* n MemberRegistered events, round-robin over clients townships and their
+ * branches; run makes member and event ids unique across calls. With
+ * idnum, each carries a valid, never repeated resident ID number. */
+int bench_workload_members(struct bench_workload *w, unsigned clients, size_t n,
+    unsigned run, bool idnum, unsigned branches);
+void bench_workload_free(struct bench_workload *w);
+
+struct bench_result {
+	size_t sent, acked, accepted, rejected, retry_later;
+	double secs;               /* first send to last ack */
+	double rate;               /* acked events per second */
+	double p50_ms, p99_ms, max_ms;
+	double client_cpu;         /* CPU seconds this process spent (all threads) */
+	char first_refusal[200];   /* code and reason of the first non-accepted ack */
+};
+
+/* Send w over `clients` DEALER sockets (event ev goes on socket ev.client),
+ * each with at most window unacknowledged, as fast as acks allow, or paced
+ * to rate events/s in total when rate > 0. Returns 0 when every event got
+ * an ack, -1 on a timeout (timeout_s without any ack) or interruption. */
+int bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clients,
+    unsigned window, double rate, unsigned timeout_s, struct bench_result *r);
+
+/* ---------------------------------------------------------------- daemon.c */
+
+struct bench_proc {
+	pid_t pid;
+	char name[32];
+	long hwm_kb;               /* VmHWM: peak resident set */
+	long anon_kb, file_kb;     /* RssAnon, RssFile now (LMDB maps are file pages) */
+};
+
+struct bench_daemon {
+	pid_t pid;
+	char dir[512];             /* temporary; removed by bench_daemon_stop */
+	char log[600];
+	char ingest[64], status[64], query[64];
+};
+
+/* Make a temporary directory under parent: 0 or -1 (errno). */
+int bench_mkdtemp(const char *parent, const char *tag, char *out, size_t len);
+/* Remove a directory tree (never following symlinks). */
+void bench_rmtree(const char *dir);
+/* Start build/jicengd (next to this program) on free loopback ports with
+ * a temporary data dir under parent; wait until it logs ready. 0 or -1. */
+int bench_daemon_start(struct bench_daemon *d, const char *parent);
+/* The broker's stats from jiceng-query; free *reply with
+ * jiceng__v1__query_reply__free_unpacked. 0 or -1. */
+int bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply);
+/* Peak RSS of jicengd and its children, read from /proc before stopping. */
+unsigned bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max);
+/* SIGTERM, wait up to 10 s, then SIGKILL; remove the data dir unless keep. */
+void bench_daemon_stop(struct bench_daemon *d, bool keep);
+
+/* ---------------------------------------------------------------- raw.c */
+
+struct bench_raw_result {
+	size_t events;
+	unsigned batch;
+	size_t commits;
+	double secs;
+	double rate;
+};
+
+/* Journal orgs then members into a fresh journal under parent with
+ * journal_append/journal_commit, batch events per commit, each commit
+ * followed by fold_step on a membership state env, all in this process;
+ * time the members part. 0 or -1 with a message on stderr. */
+int bench_raw(const char *parent, const struct bench_workload *orgs,
+    const struct bench_workload *members, unsigned batch, struct bench_raw_result *r);
+
+#endif

@@ -1,0 +1,295 @@
+/*
+ * daemon: a real jicengd for the benchmark. Started by fork+exec from the
+ * directory this program lives in (build/), on loopback ports the kernel
+ * says are free, with the embedded default config and a temporary data
+ * directory; asked for stats over its query socket; measured from /proc;
+ * stopped by its PID. The child dies with us (PR_SET_PDEATHSIG) should the
+ * benchmark itself be killed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bench.h"
+
+/* ---------------------------------------------------------------- files */
+
+int
+bench_mkdtemp(const char *parent, const char *tag, char *out, size_t len)
+{
+	if ((size_t)snprintf(out, len, "%s/jiceng-bench-%s.XXXXXX", parent, tag) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkdtemp(out) ? 0 : -1;
+}
+
+static int
+s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+void
+bench_rmtree(const char *dir)
+{
+	if (dir && *dir)
+		nftw(dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* n ports free on 127.0.0.1 right now (held together, so distinct). */
+static int
+s_free_ports(int n, int *ports)
+{
+	int fds[8], rc = 0;
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t al = sizeof a;
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) < 0 ||
+		    getsockname(fds[i], (struct sockaddr *)&a, &al) < 0)
+			rc = -1;
+		else
+			ports[i] = ntohs(a.sin_port);
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rc;
+}
+
+static bool
+s_log_says_ready(const char *path)
+{
+	char line[1024];
+	bool ready = false;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!ready && fgets(line, sizeof line, f))
+		ready = strstr(line, "jicengd: ready:") != NULL;
+	fclose(f);
+	return ready;
+}
+
+int
+bench_daemon_start(struct bench_daemon *d, const char *parent)
+{
+	char self[PATH_MAX], exe[PATH_MAX + 16], data[600];
+	int ports[3];
+	memset(d, 0, sizeof *d);
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	*strrchr(self, '/') = 0;
+	snprintf(exe, sizeof exe, "%s/jicengd", self);
+	if (access(exe, X_OK) != 0) {
+		fprintf(stderr, "jiceng-bench: %s: %s (run make first)\n", exe, strerror(errno));
+		return -1;
+	}
+	if (bench_mkdtemp(parent, "e2e", d->dir, sizeof d->dir) < 0 || s_free_ports(3, ports) < 0) {
+		fprintf(stderr, "jiceng-bench: temporary dir or ports: %s\n", strerror(errno));
+		return -1;
+	}
+	snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%d", ports[0]);
+	snprintf(d->status, sizeof d->status, "tcp://127.0.0.1:%d", ports[1]);
+	snprintf(d->query, sizeof d->query, "tcp://127.0.0.1:%d", ports[2]);
+	snprintf(d->log, sizeof d->log, "%s/jicengd.log", d->dir);
+	snprintf(data, sizeof data, "%s/data", d->dir);
+
+	pid_t parent_pid = getpid();
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent_pid)
+			_exit(1);
+		execl(exe, "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status", d->status,
+		    "--query", d->query, (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when the log says so: every child is up (bounded: 15 s). */
+	for (int i = 0; i < 300; i++) {
+		int status;
+		if (s_log_says_ready(d->log))
+			return 0;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			fprintf(stderr, "jiceng-bench: jicengd exited at start (status %d); see %s\n",
+			    status, d->log);
+			d->pid = 0;
+			return -1;
+		}
+		if (bench_interrupted)
+			break;
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	}
+	fprintf(stderr, "jiceng-bench: jicengd did not become ready; see %s\n", d->log);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+int
+bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__GetStats gs = JICENG__V1__GET_STATS__INIT;
+	uint8_t buf[64];
+	int rc = -1, linger = 0;
+	*reply = NULL;
+	q.request_id = "bench";
+	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
+	q.get_stats = &gs;
+	size_t len = jiceng__v1__query__pack(&q, buf);
+	void *ctx = zmq_ctx_new();
+	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (zmq_connect(s, d->query) < 0 || zmq_send(s, buf, len, 0) < 0)
+		goto out;
+	zmq_pollitem_t item = { s, 0, ZMQ_POLLIN, 0 };
+	if (zmq_poll(&item, 1, 5000) <= 0)
+		goto out;
+	/* The reply is the last frame (a REQ-style empty delimiter may precede). */
+	for (int more = 1, k = 0; more && k < 8; k++) {
+		zmq_msg_t msg;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, s, 0) < 0) {
+			zmq_msg_close(&msg);
+			break;
+		}
+		more = zmq_msg_more(&msg);
+		if (!more) {
+			*reply = jiceng__v1__query_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+			rc = *reply && (*reply)->status == JICENG__V1__QUERY_STATUS__OK &&
+			    (*reply)->result_case == JICENG__V1__QUERY_REPLY__RESULT_STATS ? 0 : -1;
+		}
+		zmq_msg_close(&msg);
+	}
+out:
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- /proc */
+
+static void
+s_memory(struct bench_proc *p)
+{
+	char path[64], line[256];
+	p->hwm_kb = p->anon_kb = p->file_kb = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)p->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		sscanf(line, "VmHWM: %ld kB", &p->hwm_kb);
+		sscanf(line, "RssAnon: %ld kB", &p->anon_kb);
+		sscanf(line, "RssFile: %ld kB", &p->file_kb);
+	}
+	fclose(f);
+}
+
+/* The parent pid and command name of pid from /proc/pid/stat. */
+static int
+s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+	int pp;
+	if (!l || !r || sscanf(r + 1, " %*c %d", &pp) != 1)
+		return -1;
+	snprintf(comm, len, "%.*s", (int)(r - l - 1), l + 1);
+	*ppid = pp;
+	return 0;
+}
+
+unsigned
+bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max)
+{
+	unsigned n = 0;
+	if (!d->pid || max == 0)
+		return 0;
+	out[n].pid = d->pid;
+	snprintf(out[n].name, sizeof out[n].name, "jicengd");
+	s_memory(&out[n]);
+	n++;
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	while (dir && n < max && (de = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(de->d_name), ppid;
+		char comm[32];
+		if (pid <= 0 || s_stat(pid, &ppid, comm, sizeof comm) < 0 || ppid != d->pid)
+			continue;
+		out[n].pid = pid;
+		snprintf(out[n].name, sizeof out[n].name, "%s", comm);
+		s_memory(&out[n]);
+		n++;
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* ---------------------------------------------------------------- stop */
+
+void
+bench_daemon_stop(struct bench_daemon *d, bool keep)
+{
+	if (d->pid > 0) {
+		int status;
+		pid_t r = 0;
+		kill(d->pid, SIGTERM);
+		for (int i = 0; i < 200 && (r = waitpid(d->pid, &status, WNOHANG)) == 0; i++)
+			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		if (r == 0) {
+			fprintf(stderr, "jiceng-bench: jicengd (pid %d) did not stop in 10 s; killing it\n",
+			    (int)d->pid);
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &status, 0);
+		}
+		d->pid = 0;
+	}
+	if (keep)
+		fprintf(stderr, "jiceng-bench: kept %s\n", d->dir);
+	else
+		bench_rmtree(d->dir);
+}

@@ -1,0 +1,446 @@
+/*
+ * load: the benchmark's workload and its clients. The workload is valid
+ * OrgEstablished events (a committee and four branches per township) and
+ * MemberRegistered events spread over those branches, packed before any
+ * clock starts. The clients are DEALER sockets polled from one thread, each
+ * keeping up to a window of envelopes unacknowledged and matching acks by
+ * event_id (which ends in the event's workload index); latency is from
+ * zmq_send to the ack's arrival.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "bench.h"
+
+#define DAY_MS 86400000LL
+
+/* ---------------------------------------------------------------- helpers */
+
+static int64_t
+s_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t
+s_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Days since 1970-01-01 of a Gregorian date, and back (H. Hinnant). */
+static int64_t
+s_days_from_civil(int y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void
+s_civil_from_days(int64_t z, unsigned *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (unsigned)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+static void
+s_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+}
+
+/* The g-th ID number: (birth day, sequence) never repeats for g below
+ * 500 * 18000, so neither does the number. */
+static void
+s_idnum(uint64_t g, char out[19], int64_t *birth_day, bool *male)
+{
+	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+	unsigned y, m, d;
+	int64_t day = s_days_from_civil(1950, 1, 1) + (int64_t)(g / 500);
+	*male = g % 2 == 0;
+	s_civil_from_days(day, &y, &m, &d);
+	memcpy(out, "320123", 6);
+	s_digits(out + 6, y, 4);
+	s_digits(out + 10, m, 2);
+	s_digits(out + 12, d, 2);
+	s_digits(out + 14, (unsigned)(g % 500) * 2 + (*male ? 1 : 0), 3);
+	int sum = 0;
+	for (int i = 0; i < 17; i++)
+		sum += (out[i] - '0') * w[i];
+	out[17] = "10X98765432"[sum % 11];
+	out[18] = 0;
+	*birth_day = day;
+}
+
+static int
+s_push(struct bench_workload *w, size_t *cap, const Envelope *e, unsigned client)
+{
+	if (w->n == *cap) {
+		size_t c = *cap ? *cap * 2 : 1024;
+		struct bench_event *p = realloc(w->ev, c * sizeof *p);
+		if (!p)
+			return -1;
+		w->ev = p;
+		*cap = c;
+	}
+	struct bench_event *ev = &w->ev[w->n];
+	ev->len = jiceng__v1__envelope__get_packed_size(e);
+	if (!(ev->buf = malloc(ev->len)))
+		return -1;
+	jiceng__v1__envelope__pack(e, ev->buf);
+	ev->client = client;
+	ev->kind = e->event_case;
+	snprintf(ev->township, sizeof ev->township, "%s", e->township_id);
+	snprintf(ev->event_id, sizeof ev->event_id, "%s", e->event_id);
+	w->n++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- workload */
+
+void
+bench_township(unsigned k, char out[16])
+{
+	snprintf(out, 16, "320123%03u000", 101 + k % 899);
+}
+
+int
+bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches)
+{
+	size_t cap = 0;
+	int64_t now = s_wall_ms();
+	memset(w, 0, sizeof *w);
+	for (unsigned k = 0; k < townships; k++) {
+		char tw[16], tc[40], id[40], name[64], event_id[48];
+		bench_township(k, tw);
+		snprintf(tc, sizeof tc, "%s:tc", tw);
+		for (unsigned b = 0; b <= branches; b++) {
+			Envelope e = JICENG__V1__ENVELOPE__INIT;
+			Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
+			snprintf(event_id, sizeof event_id, "%s-org-%zu", tw, w->n);
+			snprintf(id, sizeof id, "%s:b%u", tw, b);
+			if (b == 0) {
+				snprintf(name, sizeof name, "基准第%u镇党委", k + 1);
+				o.org_id = tc;
+				o.kind = JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE;
+			} else {
+				snprintf(name, sizeof name, "基准第%u镇第%u村党支部", k + 1, b);
+				o.org_id = id;
+				o.kind = JICENG__V1__ORG_KIND__BRANCH;
+				o.parent_id = tc;
+				o.approving_org_id = tc;
+			}
+			o.name = name;
+			o.formation = JICENG__V1__FORMATION__SINGLE;
+			o.established_at = now - 3650 * DAY_MS;
+			e.event_id = event_id;
+			e.township_id = tw;
+			e.occurred_at = now - 60000;
+			e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
+			e.org_established = &o;
+			if (s_push(w, &cap, &e, k) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+bench_workload_members(struct bench_workload *w, unsigned clients, size_t n, unsigned run,
+    bool idnum, unsigned branches)
+{
+	static uint64_t serial;    /* ID numbers never repeat within a process */
+	static const char *surnames[] = { "王", "李", "张", "刘", "陈", "杨", "赵", "黄" };
+	static const char *given[] = { "建国", "秀英", "志强", "桂兰", "海燕", "德明", "玉梅", "文斌" };
+	size_t cap = 0;
+	int64_t now = s_wall_ms();
+	memset(w, 0, sizeof *w);
+	for (size_t i = 0; i < n; i++) {
+		Envelope e = JICENG__V1__ENVELOPE__INIT;
+		Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
+		char tw[16], member_id[48], home[40], event_id[48], name[32], idn[19];
+		unsigned k = (unsigned)(i % clients);
+		bool male = i % 2 == 0;
+		int64_t birth = s_days_from_civil(1960, 1, 1) + (int64_t)(i % 10000);
+		bench_township(k, tw);
+		snprintf(member_id, sizeof member_id, "%s:r%um%zu", tw, run, i);
+		snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / clients) % branches);
+		snprintf(event_id, sizeof event_id, "%s-r%u-%zu", tw, run, i);
+		snprintf(name, sizeof name, "%s%s", surnames[i % 8], given[(i / 8) % 8]);
+		if (idnum) {
+			s_idnum(serial++, idn, &birth, &male);
+			m.id_number = idn;
+		}
+		m.member_id = member_id;
+		m.home_org_id = home;
+		m.name = name;
+		m.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+		m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+		m.admitted_at = (birth + 25 * 365) * DAY_MS;
+		m.confirmed_at = m.admitted_at + 400 * DAY_MS;
+		m.farmer = i % 3 != 0;
+		e.event_id = event_id;
+		e.township_id = tw;
+		e.occurred_at = now - 1000;
+		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+		e.member_registered = &m;
+		if (s_push(w, &cap, &e, k) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+bench_workload_free(struct bench_workload *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->ev[i].buf);
+	free(w->ev);
+	memset(w, 0, sizeof *w);
+}
+
+/* ---------------------------------------------------------------- clients */
+
+struct client {
+	void *sock;
+	size_t *idx;               /* this client's events, in send order */
+	size_t n, next, inflight;
+	double interval_ns;        /* paced: time between two sends */
+};
+
+struct drive {
+	const struct bench_workload *w;
+	struct client *c;
+	unsigned nclients;
+	unsigned window;
+	int64_t *sent_ns;          /* per event; 0 once acknowledged */
+	int64_t *lat_ns;
+	struct bench_result *r;
+	int64_t t0, last_ack;
+};
+
+static double
+s_cpu_secs(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int
+s_i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The workload index of an event_id: its last '-' field (load.c's ids
+ * all end so), checked against the event's own id. */
+static long
+s_find(struct drive *d, const char *event_id)
+{
+	const char *dash = strrchr(event_id, '-');
+	char *end;
+	if (!dash)
+		return -1;
+	unsigned long i = strtoul(dash + 1, &end, 10);
+	if (*end || i >= d->w->n || !d->sent_ns[i] || strcmp(d->w->ev[i].event_id, event_id) != 0)
+		return -1;
+	return (long)i;
+}
+
+static void
+s_ack(struct drive *d, struct client *c, const Ack *a, int64_t now)
+{
+	long i = a->event_id ? s_find(d, a->event_id) : -1;
+	if (i < 0)
+		return;
+	d->lat_ns[d->r->acked] = now - d->sent_ns[i];
+	if (bench_trace)
+		fprintf(bench_trace, "%u %.3f %.3f\n", bench_trace_run,
+		    (double)(d->sent_ns[i] - d->t0) / 1e6, (double)(now - d->sent_ns[i]) / 1e6);
+	d->sent_ns[i] = 0;
+	c->inflight--;
+	d->r->acked++;
+	d->last_ack = now;
+	if (a->verdict == JICENG__V1__VERDICT__ACCEPTED) {
+		d->r->accepted++;
+		return;
+	}
+	if (a->verdict == JICENG__V1__VERDICT__RETRY_LATER)
+		d->r->retry_later++;
+	else
+		d->r->rejected++;
+	if (!d->r->first_refusal[0])
+		snprintf(d->r->first_refusal, sizeof d->r->first_refusal, "%s %s: %.150s",
+		    codec_verdict_name(a->verdict), a->code ? a->code : "", a->reason ? a->reason : "");
+}
+
+static void
+s_recv(struct drive *d, struct client *c)
+{
+	for (int k = 0; k < 8192; k++) {
+		zmq_msg_t msg;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			return;
+		}
+		int64_t now = s_mono_ns();
+		Ack *a = jiceng__v1__ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+		zmq_msg_close(&msg);
+		if (a) {
+			s_ack(d, c, a, now);
+			jiceng__v1__ack__free_unpacked(a, NULL);
+		}
+	}
+}
+
+/* Send what the window (and the pace) allow; returns ns until the next
+ * paced send is due, or -1 when none is waiting on the pace. */
+static int64_t
+s_send(struct drive *d, struct client *c, int64_t now)
+{
+	while (c->next < c->n && c->inflight < d->window) {
+		if (c->interval_ns > 0) {
+			int64_t due = d->t0 + (int64_t)(c->interval_ns * (double)c->next);
+			if (due > now)
+				return due - now;
+		}
+		size_t i = c->idx[c->next];
+		const struct bench_event *ev = &d->w->ev[i];
+		if (zmq_send(c->sock, ev->buf, ev->len, ZMQ_DONTWAIT) < 0)
+			return -1;
+		d->sent_ns[i] = s_mono_ns();
+		c->next++;
+		c->inflight++;
+		d->r->sent++;
+	}
+	return -1;
+}
+
+static int
+s_setup(struct drive *d, void *ctx, const char *endpoint, double rate)
+{
+	size_t *count = calloc(d->nclients, sizeof *count);
+	if (!count)
+		return -1;
+	for (size_t i = 0; i < d->w->n; i++)
+		count[d->w->ev[i].client % d->nclients]++;
+	for (unsigned k = 0; k < d->nclients; k++) {
+		struct client *c = &d->c[k];
+		int linger = 0, hwm = 1000000;
+		c->idx = malloc((count[k] ? count[k] : 1) * sizeof *c->idx);
+		c->sock = zmq_socket(ctx, ZMQ_DEALER);
+		if (!c->idx || !c->sock) {
+			free(count);
+			return -1;
+		}
+		zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+		zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+		zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+		if (zmq_connect(c->sock, endpoint) < 0) {
+			fprintf(stderr, "jiceng-bench: connect %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+			free(count);
+			return -1;
+		}
+		if (rate > 0)
+			c->interval_ns = 1e9 * (double)d->nclients / rate;
+	}
+	free(count);
+	for (size_t i = 0; i < d->w->n; i++) {
+		struct client *c = &d->c[d->w->ev[i].client % d->nclients];
+		c->idx[c->n++] = i;
+	}
+	return 0;
+}
+
+int
+bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clients,
+    unsigned window, double rate, unsigned timeout_s, struct bench_result *r)
+{
+	struct drive d = { .w = w, .nclients = clients, .window = window, .r = r };
+	zmq_pollitem_t items[BENCH_MAX_CLIENTS];
+	int rc = -1;
+	memset(r, 0, sizeof *r);
+	if (clients == 0 || clients > BENCH_MAX_CLIENTS)
+		return -1;
+	void *ctx = zmq_ctx_new();
+	d.c = calloc(clients, sizeof *d.c);
+	d.sent_ns = calloc(w->n ? w->n : 1, sizeof *d.sent_ns);
+	d.lat_ns = calloc(w->n ? w->n : 1, sizeof *d.lat_ns);
+	if (!ctx || !d.c || !d.sent_ns || !d.lat_ns || s_setup(&d, ctx, endpoint, rate) < 0)
+		goto out;
+	for (unsigned k = 0; k < clients; k++)
+		items[k] = (zmq_pollitem_t){ d.c[k].sock, 0, ZMQ_POLLIN, 0 };
+
+	/* Let the connections complete before the clock starts. */
+	nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
+	double cpu0 = s_cpu_secs();
+	d.t0 = d.last_ack = s_mono_ns();
+	while (r->acked < w->n && !bench_interrupted) {
+		int64_t now = s_mono_ns(), wait_ns = -1;
+		for (unsigned k = 0; k < clients; k++) {
+			int64_t due = s_send(&d, &d.c[k], now);
+			if (due >= 0 && (wait_ns < 0 || due < wait_ns))
+				wait_ns = due;
+		}
+		/* Paced sends go out in 1 ms ticks: never spin, on two cores a
+		 * spinning client would take the daemon's CPU. */
+		long timeout_ms = wait_ns < 0 ? 100 : 1 + (long)(wait_ns / 1000000);
+		if (zmq_poll(items, (int)clients, timeout_ms) < 0 && zmq_errno() != EINTR)
+			break;
+		for (unsigned k = 0; k < clients; k++)
+			if (items[k].revents & ZMQ_POLLIN)
+				s_recv(&d, &d.c[k]);
+		if (s_mono_ns() - d.last_ack > (int64_t)timeout_s * 1000000000LL) {
+			fprintf(stderr, "jiceng-bench: no ack for %u s (%zu of %zu acknowledged)\n",
+			    timeout_s, r->acked, w->n);
+			break;
+		}
+	}
+	r->client_cpu = s_cpu_secs() - cpu0;
+	r->secs = (double)(d.last_ack - d.t0) / 1e9;
+	r->rate = r->secs > 0 ? (double)r->acked / r->secs : 0;
+	if (r->acked) {
+		qsort(d.lat_ns, r->acked, sizeof *d.lat_ns, s_i64_cmp);
+		r->p50_ms = (double)d.lat_ns[r->acked / 2] / 1e6;
+		r->p99_ms = (double)d.lat_ns[(size_t)((double)(r->acked - 1) * 0.99)] / 1e6;
+		r->max_ms = (double)d.lat_ns[r->acked - 1] / 1e6;
+	}
+	rc = r->acked == w->n ? 0 : -1;
+out:
+	for (unsigned k = 0; d.c && k < clients; k++) {
+		if (d.c[k].sock)
+			zmq_close(d.c[k].sock);
+		free(d.c[k].idx);
+	}
+	free(d.c);
+	free(d.sent_ns);
+	free(d.lat_ns);
+	if (ctx)
+		zmq_ctx_term(ctx);
+	return rc;
+}

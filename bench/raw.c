@@ -1,0 +1,223 @@
+/*
+ * raw: the ceiling the daemon is measured against. The same LMDB work the
+ * broker and the membership worker do for each group commit, done in one
+ * process with no sockets: one journal write transaction per batch (the
+ * broker's dedupe lookup and append for every envelope, one synchronous
+ * commit), then fold_step on a membership state environment until it has
+ * applied the batch (the worker's transactions of at most 512 events).
+ * The broker's envelope checks and the sockets are what the ceiling leaves
+ * out; that difference is what the ratio measures.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "bench.h"
+#include "config.h"
+#include "fold.h"
+#include "idnum.h"
+#include "journal.h"
+#include "membership.h"
+
+#define WORKER_BATCH 512   /* as workers/worker.c */
+
+static double
+s_secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t
+s_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One group commit: dedupe lookup and append for each event, fsync'd.
+ * *last receives the last seq written. */
+static int
+s_journal_batch(struct journal *j, const struct bench_event *ev, size_t n, uint64_t *last)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		MDB_txn *txn;
+		int rc = journal_write_begin(j, &txn);
+		int64_t now = s_wall_ms();
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			uint8_t digest[JOURNAL_DIGEST_LEN], old[JOURNAL_DIGEST_LEN];
+			uint64_t seq;
+			rc = journal_lookup_id(j, txn, ev[i].township, ev[i].event_id, &seq, old);
+			if (rc == 0)
+				rc = EEXIST;
+			else if (rc == MDB_NOTFOUND) {
+				codec_digest(ev[i].buf, ev[i].len, digest);
+				rc = journal_append(j, txn, now, ev[i].kind, ev[i].township, ev[i].event_id,
+				    ev[i].buf, ev[i].len, digest, last);
+			}
+		}
+		if (rc == 0)
+			return journal_commit(j, txn);
+		mdb_txn_abort(txn);
+		if (rc != MDB_MAP_FULL || journal_grow(j) != 0)
+			return rc;
+	}
+	return MDB_MAP_FULL;
+}
+
+/* Journal the broker's opening RulesChanged, as jicengd does at start. */
+static int
+s_journal_rules(struct journal *j, struct fold *f)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__RulesChanged rc_msg = JICENG__V1__RULES_CHANGED__INIT;
+	Rules rules = JICENG__V1__RULES__INIT;
+	uint8_t buf[512];
+	uint64_t seq;
+	MDB_txn *txn;
+	rules_defaults(&rules);
+	rc_msg.rules = &rules;
+	e.event_id = "rules";
+	e.township_id = "";
+	e.occurred_at = s_wall_ms();
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
+	e.rules_changed = &rc_msg;
+	size_t len = jiceng__v1__envelope__get_packed_size(&e);
+	if (len > sizeof buf)
+		return ENOMEM;
+	jiceng__v1__envelope__pack(&e, buf);
+	int rc = journal_write_begin(j, &txn);
+	if (rc)
+		return rc;
+	rc = journal_append(j, txn, s_wall_ms(), e.event_case, "", NULL, buf, len, NULL, &seq);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	unsigned applied;
+	if ((rc = journal_commit(j, txn)) == 0)
+		rc = fold_step(f, 1, 1, false, &applied);
+	return rc;
+}
+
+/* Journal w in batches, each followed by the fold. */
+static int
+s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigned batch,
+    size_t *commits)
+{
+	for (size_t at = 0; at < w->n; at += batch) {
+		size_t n = w->n - at < batch ? w->n - at : batch;
+		uint64_t last = 0;
+		int rc = s_journal_batch(j, &w->ev[at], n, &last);
+		if (rc)
+			return rc;
+		(*commits)++;
+		while (fold_cursor(f) < last) {
+			unsigned applied = 0;
+			if ((rc = fold_step(f, (unsigned)(last - fold_cursor(f)), WORKER_BATCH, false, &applied)))
+				return rc;
+			if (applied == 0)
+				return MDB_NOTFOUND;
+		}
+		if (bench_interrupted)
+			return EINTR;
+	}
+	return 0;
+}
+
+/* Did the fold accept the workload? The first and last members must exist
+ * in the state env (an ack-less ceiling that rejected everything would
+ * flatter itself). Returns 0 or -1. */
+static int
+s_verify(const char *path, const struct bench_workload *w)
+{
+	MDB_env *env;
+	MDB_txn *txn = NULL;
+	struct membership *m = NULL;
+	int found = 0;
+	if (mdb_env_create(&env))
+		return -1;
+	mdb_env_set_maxdbs(env, 32);
+	if (mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+	    membership_open_readonly(txn, &m) == 0) {
+		for (size_t k = 0; k < 2 && w->n; k++) {
+			const struct bench_event *ev = &w->ev[k ? w->n - 1 : 0];
+			Envelope *e = codec_envelope_unpack(ev->buf, ev->len);
+			Jiceng__V1__MemberView v = JICENG__V1__MEMBER_VIEW__INIT;
+			if (e && e->event_case == JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED &&
+			    membership_get_member(m, txn, e->member_registered->member_id, &v) == 0) {
+				found++;
+				membership_free_member_view(&v);
+			}
+			codec_envelope_free(e);
+		}
+	}
+	membership_destroy(&m);
+	if (txn)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return found == 2 ? 0 : -1;
+}
+
+int
+bench_raw(const char *parent, const struct bench_workload *orgs,
+    const struct bench_workload *members, unsigned batch, struct bench_raw_result *r)
+{
+	struct config cfg;
+	struct journal *j = NULL;
+	struct fold *f = NULL;
+	uint8_t key[IDNUM_KEY_LEN];
+	char dir[512], path[CONFIG_PATH_MAX + 64];
+	size_t setup_commits = 0;
+	int rc;
+	memset(r, 0, sizeof *r);
+	r->batch = batch ? batch : 1;
+	if (bench_mkdtemp(parent, "raw", dir, sizeof dir) < 0) {
+		fprintf(stderr, "jiceng-bench: raw: temporary dir: %s\n", strerror(errno));
+		return -1;
+	}
+	config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+	config_finish(&cfg);
+	snprintf(path, sizeof path, "%s/state", dir);
+	if (mkdir(path, 0750) < 0 || idnum_key_load(cfg.id_key_file, true, key) < 0) {
+		fprintf(stderr, "jiceng-bench: raw: %s: %s\n", path, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/state/membership.mdb", dir);
+	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) ||
+	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
+	    (rc = s_journal_rules(j, f)) ||
+	    (rc = s_run(j, f, orgs, r->batch, &setup_commits))) {
+		fprintf(stderr, "jiceng-bench: raw: set-up: %s\n", mdb_strerror(rc));
+		goto out;
+	}
+	double t0 = s_secs();
+	rc = s_run(j, f, members, r->batch, &r->commits);
+	r->secs = s_secs() - t0;
+	if (rc) {
+		fprintf(stderr, "jiceng-bench: raw: %s\n", mdb_strerror(rc));
+		goto out;
+	}
+	r->events = members->n;
+	r->rate = r->secs > 0 ? (double)r->events / r->secs : 0;
+out:
+	fold_destroy(&f);
+	journal_close(&j);
+	if (rc == 0 && s_verify(path, members) < 0) {
+		fprintf(stderr, "jiceng-bench: raw: the fold did not accept the workload\n");
+		rc = -1;
+	}
+	bench_rmtree(dir);
+	return rc ? -1 : 0;
+}

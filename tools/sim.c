@@ -1309,6 +1309,10 @@ s_summary(unsigned total, double secs)
 	    s_res.acked, s_res.surprises ? " (see the stderr lines above)" : "");
 	if (s_res.bad_acks)
 		printf("  unmatched or undecodable acks %u\n", s_res.bad_acks);
+	for (unsigned i = 0; i < s_res.nrejected_by; i++)
+		if (strcmp(s_res.rejected_by[i].code, "ID_REUSED") == 0)
+			printf("  note: ID_REUSED means this jicengd already journaled other events under\n"
+			    "  these event_ids (an earlier run?): use a fresh data dir or another --county.\n");
 	if (s_res.acked < total)
 		printf("  NOT ACKNOWLEDGED / 未应答     %u\n", total - s_res.acked);
 }

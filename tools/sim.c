@@ -645,6 +645,18 @@ s_plan_random(struct plan *p, unsigned keep, struct spec s)
 	s_plan_insert(p, (unsigned)s_range(lo, p->n), s);
 }
 
+/* A random org of t that holds members (a branch or the joint branch). */
+static const char *
+s_random_home(struct township *t)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		const struct org *o = &t->orgs[s_rand() % t->norgs];
+		if (o->planned > 0)
+			return o->id;
+	}
+	return t->orgs[t->sample_branch >= 0 ? t->sample_branch : 0].id;
+}
+
 static void
 s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 {
@@ -673,9 +685,7 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 	}
 	case BAD_R1:
 		/* A valid admission, then a confirmation months too early. */
-		if (t->sample_branch < 0)
-			return;
-		mi = s_member_new(t, t->orgs[t->sample_branch].id);
+		mi = s_member_new(t, s_random_home(t));
 		m = &t->members[mi];
 		s_fill_admitted(m, 200, 340, 20, 35);
 		s_plan_random(mp, 0, (struct spec){ .kind = SP_ADMIT, .ref = mi, .expect = "OK" });
@@ -683,9 +693,7 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 		    .at = m->admitted_at + DAY_MS * s_range(150, 190), .expect = "R1" });
 		break;
 	case BAD_R2:
-		if (t->sample_branch < 0)
-			return;
-		mi = s_member_new(t, t->orgs[t->sample_branch].id);
+		mi = s_member_new(t, s_random_home(t));
 		s_fill_admitted(&t->members[mi], 30, 300, 16, 17);
 		s_plan_random(mp, 0, (struct spec){ .kind = SP_ADMIT, .ref = mi, .expect = "R2" });
 		break;
@@ -710,7 +718,7 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 		break;
 	}
 	case BAD_CHECK_CHAR:
-		mi = s_member_new(t, t->sample_branch >= 0 ? t->orgs[t->sample_branch].id : t->orgs[0].id);
+		mi = s_member_new(t, s_random_home(t));
 		m = &t->members[mi];
 		s_fill_registered(m, false);
 		m->idnum[17] = m->idnum[17] == '0' ? '1' : m->idnum[17] == 'X' ? '2' :

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "be64.h"
 #include "broker.h"
 #include "log.h"
 #include "wire.h"
@@ -129,9 +130,7 @@ s_state_cursor(struct broker *b, struct child *c)
 	if (rc)
 		return cur;
 	if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8) {
-		cur = 0;
-		for (int i = 0; i < 8; i++)
-			cur = (cur << 8) | ((const uint8_t *)v.mv_data)[i];
+		cur = be64_get(v.mv_data);
 	}
 	mdb_txn_abort(txn);
 	return cur;
@@ -265,8 +264,7 @@ s_applying_seq(struct broker *b, struct child *c)
 	if (!f)
 		return 0;
 	if (fread(v, 1, 8, f) == 8)
-		for (int i = 0; i < 8; i++)
-			seq = (seq << 8) | v[i];
+		seq = be64_get(v);
 	fclose(f);
 	return seq;
 }

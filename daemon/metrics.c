@@ -9,18 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "be64.h"
 #include "broker.h"
 #include "log.h"
 #include "metrics.h"
-
-static uint64_t
-s_get_u64(const void *v)
-{
-	uint64_t x = 0;
-	for (int i = 0; i < 8; i++)
-		x = (x << 8) | ((const uint8_t *)v)[i];
-	return x;
-}
 
 static void
 s_header(FILE *f, const char *name, const char *type, const char *help)
@@ -47,7 +39,7 @@ s_worker_counts(FILE *f, struct broker *b, struct child *c)
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			const char *key = k.mv_data;
 			int len = (int)k.mv_size;
-			uint64_t n = v.mv_size == 8 ? s_get_u64(v.mv_data) : 0;
+			uint64_t n = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
 			const char *colon = memchr(key + 6, ':', k.mv_size > 6 ? k.mv_size - 6 : 0);
 			if (len > 6 && memcmp(key, "event:", 6) == 0 && colon)
 				fprintf(f, "jiceng_events_total{domain=\"%s\",kind=\"%.*s\",verdict=\"%.*s\"} %llu\n",

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "be64.h"
+
 #define HDR_FIXED 13
 
 struct journal {
@@ -23,22 +25,6 @@ struct journal {
 	uint64_t max_size;   /* bytes */
 	bool readonly;
 };
-
-static void
-s_put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-s_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /* ---------------------------------------------------------- open/close */
 
@@ -147,7 +133,7 @@ journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record
 {
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val;
-	s_put_u64(k, seq);
+	be64_put(k, seq);
 	int rc = mdb_get(txn, j->events, &key, &val);
 	if (rc)
 		return rc;
@@ -158,7 +144,7 @@ journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record
 	if (val.mv_size < HDR_FIXED + tlen + 1 || p[HDR_FIXED + tlen] != 0)
 		return MDB_CORRUPTED;
 	out->seq = seq;
-	out->received_at = (int64_t)s_get_u64(p);
+	out->received_at = (int64_t)be64_get(p);
 	out->kind = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
 	out->township_id = (const char *)p + HDR_FIXED;
 	out->envelope = p + HDR_FIXED + tlen + 1;
@@ -182,7 +168,7 @@ journal_last_seq(struct journal *j, MDB_txn *txn, uint64_t *seq)
 	}
 	if (rc)
 		return rc;
-	*seq = key.mv_size == 8 ? s_get_u64(key.mv_data) : 0;
+	*seq = key.mv_size == 8 ? be64_get(key.mv_data) : 0;
 	return 0;
 }
 
@@ -191,7 +177,7 @@ journal_quarantined(struct journal *j, MDB_txn *txn, uint64_t seq, const char **
 {
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val;
-	s_put_u64(k, seq);
+	be64_put(k, seq);
 	int rc = mdb_get(txn, j->quarantine, &key, &val);
 	if (rc == 0)
 		*reason = val.mv_data;
@@ -208,7 +194,7 @@ journal_quarantine_list(struct journal *j, MDB_txn *txn, uint64_t *seqs,
 	if (mdb_cursor_open(txn, j->quarantine, &c))
 		return 0;
 	for (int op = MDB_FIRST; n < max && mdb_cursor_get(c, &key, &val, op) == 0; op = MDB_NEXT) {
-		seqs[n] = s_get_u64(key.mv_data);
+		seqs[n] = be64_get(key.mv_data);
 		snprintf(reasons[n], 128, "%.*s", (int)strnlen(val.mv_data, val.mv_size),
 		    (const char *)val.mv_data);
 		n++;
@@ -237,7 +223,7 @@ journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
 		return rc;
 	if (val.mv_size != 8 + JOURNAL_DIGEST_LEN)
 		return MDB_CORRUPTED;
-	*seq = s_get_u64(val.mv_data);
+	*seq = be64_get(val.mv_data);
 	memcpy(digest, (const uint8_t *)val.mv_data + 8, JOURNAL_DIGEST_LEN);
 	return 0;
 }
@@ -264,7 +250,7 @@ journal_count_since(struct journal *j, MDB_txn *txn, int64_t t, uint64_t max)
 	if (mdb_cursor_open(txn, j->events, &c))
 		return 0;
 	for (int op = MDB_LAST; n < max && mdb_cursor_get(c, &key, &val, op) == 0; op = MDB_PREV) {
-		if (val.mv_size < 8 || (int64_t)s_get_u64(val.mv_data) < t)
+		if (val.mv_size < 8 || (int64_t)be64_get(val.mv_data) < t)
 			break;
 		n++;
 	}
@@ -294,12 +280,12 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 		return EINVAL;
 	if ((rc = journal_last_seq(j, txn, &last)))
 		return rc;
-	s_put_u64(k, last + 1);
+	be64_put(k, last + 1);
 	MDB_val key = { 8, k }, val = { HDR_FIXED + tlen + 1 + len, NULL };
 	if ((rc = mdb_put(txn, j->events, &key, &val, MDB_APPEND | MDB_RESERVE)))
 		return rc;
 	uint8_t *p = val.mv_data;
-	s_put_u64(p, (uint64_t)received_at);
+	be64_put(p, (uint64_t)received_at);
 	p[8] = (uint8_t)(kind >> 24), p[9] = (uint8_t)(kind >> 16);
 	p[10] = (uint8_t)(kind >> 8), p[11] = (uint8_t)kind;
 	p[12] = (uint8_t)tlen;
@@ -313,7 +299,7 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 		MDB_val iv = { sizeof vb, vb };
 		if (ik.mv_size == 0)
 			return EINVAL;
-		s_put_u64(vb, last + 1);
+		be64_put(vb, last + 1);
 		memcpy(vb + 8, digest, JOURNAL_DIGEST_LEN);
 		if ((rc = mdb_put(txn, j->ids, &ik, &iv, MDB_NOOVERWRITE)))
 			return rc;
@@ -327,7 +313,7 @@ journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq, const char *re
 {
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val = { strlen(reason) + 1, (void *)reason };
-	s_put_u64(k, seq);
+	be64_put(k, seq);
 	return mdb_put(txn, j->quarantine, &key, &val, 0);
 }
 

@@ -8,6 +8,7 @@
  * the verdicts and the counts are written in the same parent transaction as
  * the state, so state == fold(rules, journal[1..cursor]) at every commit.
  */
+#include "be64.h"
 #include "fold.h"
 
 #include <errno.h>
@@ -37,22 +38,6 @@ struct fold {
 	void *on_status_arg;
 };
 
-static void
-s_put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-s_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* ---------------------------------------------------------- open */
 
 static int
@@ -71,7 +56,7 @@ s_open_tables(struct fold *f)
 		goto fail;
 	rc = mdb_get(txn, f->meta, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		f->cursor = s_get_u64(v.mv_data);
+		f->cursor = be64_get(v.mv_data);
 	else if (rc != MDB_NOTFOUND && rc != 0)
 		goto fail;
 	return mdb_txn_commit(txn);
@@ -159,10 +144,10 @@ s_count(struct fold *f, MDB_txn *txn, const char *name)
 	uint64_t n = 0;
 	int rc = mdb_get(txn, f->counts, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		n = s_get_u64(v.mv_data);
+		n = be64_get(v.mv_data);
 	else if (rc != MDB_NOTFOUND && rc != 0)
 		return rc;
-	s_put_u64(buf, n + 1);
+	be64_put(buf, n + 1);
 	v.mv_size = 8, v.mv_data = buf;
 	return mdb_put(txn, f->counts, &k, &v, 0);
 }
@@ -192,7 +177,7 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
 	size_t len = codec_ack_pack(&a, &buf);
 	if (!buf)
 		return ENOMEM;
-	s_put_u64(k, seq);
+	be64_put(k, seq);
 	MDB_val key = { 8, k }, val = { len, buf };
 	rc = mdb_put(txn, f->verdicts, &key, &val, MDB_APPEND);
 	free(buf);
@@ -319,7 +304,7 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 		if (pending)
 			pending[npending++] = sc;
 	}
-	s_put_u64(cb, to);
+	be64_put(cb, to);
 	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
@@ -454,7 +439,7 @@ fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack)
 {
 	uint8_t k[8];
 	MDB_val key = { 8, k }, val;
-	s_put_u64(k, seq);
+	be64_put(k, seq);
 	int rc = mdb_get(txn, verdicts, &key, &val);
 	if (rc)
 		return rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "be64.h"
 #include "config.h"
 #include "journal.h"
 #include "log.h"
@@ -107,15 +108,6 @@ s_state_read(struct server *s, enum domain d, MDB_txn **txn)
 	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->state[d].env, 0) == 0)
 		rc = mdb_txn_begin(s->state[d].env, NULL, MDB_RDONLY, txn);
 	return rc;
-}
-
-static uint64_t
-s_get_u64(const void *v)
-{
-	uint64_t x = 0;
-	for (int i = 0; i < 8; i++)
-		x = (x << 8) | ((const uint8_t *)v)[i];
-	return x;
 }
 
 /* ---------------------------------------------------------- replies */
@@ -277,12 +269,12 @@ s_stats_worker(struct server *s, struct stats_buf *sb, enum domain d, uint64_t l
 		return;
 	}
 	if (mdb_get(txn, s->state[d].meta, &k, &v) == 0 && v.mv_size == 8)
-		w->cursor = s_get_u64(v.mv_data);
+		w->cursor = be64_get(v.mv_data);
 	w->lag = last > w->cursor ? last - w->cursor : 0;
 	if (mdb_cursor_open(txn, s->state[d].counts, &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			const char *key = k.mv_data;
-			uint64_t n = v.mv_size == 8 ? s_get_u64(v.mv_data) : 0;
+			uint64_t n = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
 			if (k.mv_size > 9 && memcmp(key, "rejected:", 9) == 0) {
 				w->applied_events += n;
 				s_add_count(sb, sb->rej, &sb->st.n_rejected, key + 9, k.mv_size - 9, n);

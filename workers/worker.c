@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "be64.h"
 #include "config.h"
 #include "fold.h"
 #include "journal.h"
@@ -155,8 +156,7 @@ static void
 s_mark_applying(struct worker *w, uint64_t seq)
 {
 	uint8_t b[8];
-	for (int i = 7; i >= 0; i--, seq >>= 8)
-		b[i] = (uint8_t)seq;
+	be64_put(b, seq);
 	if (w->applying_fd >= 0 && pwrite(w->applying_fd, b, 8, 0) != 8)
 		log_warn("cannot record the event being applied");
 }

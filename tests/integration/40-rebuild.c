@@ -189,8 +189,10 @@ test_rebuild_byte_for_byte(void **state)
 	hq_free(r);
 	assert_true(members > 100);
 
-	/* jicengctl refuses while jicengd runs on the data dir. */
-	assert_int_not_equal(s_jicengctl_rebuild(d), 0);
+	/* jicengctl refuses while jicengd runs on the data dir (it knows
+	 * jicengd by its /proc comm, which valgrind changes). */
+	if (h_ms(1) == 1)
+		assert_int_not_equal(s_jicengctl_rebuild(d), 0);
 
 	hc_close(sock);
 	hq_reset(d);

@@ -50,6 +50,15 @@ h_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+h_ms(int ms)
+{
+	static int factor;
+	if (!factor)
+		factor = getenv("JICENG_VALGRIND") && *getenv("JICENG_VALGRIND") ? 20 : 1;
+	return ms * factor;
+}
+
 void
 h_sleep_ms(int ms)
 {
@@ -109,7 +118,7 @@ h_time_limit(unsigned seconds)
 		signal(SIGPIPE, SIG_IGN);
 		installed = true;
 	}
-	alarm(seconds);
+	alarm(seconds ? (unsigned)h_ms((int)seconds) : 0);
 }
 
 int
@@ -124,10 +133,10 @@ int
 h_teardown(void **state)
 {
 	struct hd *d = *state;
-	hd_destroy(&d);
+	int rc = hd_destroy(&d);
 	*state = NULL;
 	h_time_limit(0);
-	return 0;
+	return rc;
 }
 
 /* ================================================================ files */
@@ -273,6 +282,20 @@ s_has_arg(pid_t pid, const char *arg, const char *next)
 	return false;
 }
 
+/* Does an argument of pid end with suffix (a binary, also under valgrind)? */
+static bool
+s_has_arg_suffix(pid_t pid, const char *suffix)
+{
+	char buf[4096];
+	size_t n = s_cmdline(pid, buf, sizeof buf), sl = strlen(suffix);
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+		size_t al = strlen(buf + i);
+		if (al >= sl && strcmp(buf + i + al - sl, suffix) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool
 h_pid_gone(pid_t pid)
 {
@@ -343,8 +366,7 @@ hd_child(struct hd *d, const char *role)
 		if (h_pid_gone(kids[i]))
 			continue;
 		if (strcmp(role, "query") == 0) {
-			char buf[4096];
-			if (s_cmdline(kids[i], buf, sizeof buf) && strstr(buf, "jiceng-query"))
+			if (s_has_arg_suffix(kids[i], "/jiceng-query"))
 				return kids[i];
 		} else if (s_has_arg(kids[i], "--domain", role)) {
 			return kids[i];
@@ -356,6 +378,7 @@ hd_child(struct hd *d, const char *role)
 pid_t
 hd_child_wait_new(struct hd *d, const char *role, pid_t old, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(20)) {
 		pid_t p = hd_child(d, role);
 		if (p && p != old)
@@ -504,10 +527,22 @@ s_child_env(struct hd *d, char *bufs[4])
 int
 hd_start(struct hd *d)
 {
-	char bin[PATH_MAX];
-	char *argv[20], *bufs[4];
+	char bin[PATH_MAX], vglog[256];
+	char *argv[32], *bufs[4];
 	int n = 0;
 	snprintf(bin, sizeof bin, "%s/jicengd", h_build_dir());
+	if (h_ms(1) > 1) {
+		/* JICENG_VALGRIND: jicengd and every child under memcheck; any
+		 * error or definite leak lands in DIR/valgrind-PID.log. */
+		snprintf(vglog, sizeof vglog, "--log-file=%s/valgrind-%%p.log", d->dir);
+		argv[n++] = "/usr/bin/valgrind";
+		argv[n++] = "-q";
+		argv[n++] = "--trace-children=yes";
+		argv[n++] = "--leak-check=full";
+		argv[n++] = "--errors-for-leak-kinds=definite";
+		argv[n++] = "--show-leak-kinds=definite";
+		argv[n++] = vglog;
+	}
 	argv[n++] = bin;
 	argv[n++] = "--data-dir";
 	argv[n++] = d->dir;
@@ -546,7 +581,7 @@ hd_start(struct hd *d)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		signal(SIGPIPE, SIG_DFL);
-		execve(bin, argv, env);
+		execve(argv[0], argv, env);
 		_exit(127);
 	}
 	d->pid = pid;
@@ -610,6 +645,7 @@ s_notify_recv(struct hd *d, char *buf, size_t cap, int ms)
 int
 hd_notify_wait(struct hd *d, const char *what, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	char buf[1024];
 	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
 		int r = s_notify_recv(d, buf, sizeof buf, 100);
@@ -665,6 +701,7 @@ hd_up(struct hd *d)
 static int
 s_wait_children_gone(struct hd *d, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	pid_t pids[16];
 	int n = 0;
 	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(20))
@@ -683,6 +720,7 @@ s_wait_children_gone(struct hd *d, int timeout_ms)
 int
 hd_stop(struct hd *d, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	int status = d->exit_status;  /* when it already exited */
 	if (d->pid) {
 		status = -1;
@@ -745,14 +783,45 @@ hd_log_has(struct hd *d, const char *s)
 	return has;
 }
 
-void
+/* Print the non-empty valgrind logs of d's directory; true if any. */
+static bool
+s_valgrind_errors(struct hd *d)
+{
+	DIR *dir = opendir(d->dir);
+	struct dirent *de;
+	bool any = false;
+	if (!dir)
+		return false;
+	while ((de = readdir(dir))) {
+		char path[512];
+		size_t n;
+		if (strncmp(de->d_name, "valgrind-", 9) != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", d->dir, de->d_name);
+		char *text = h_slurp(path, &n);
+		if (text && n > 0) {
+			fprintf(stderr, "----- %s -----\n%s", path, text);
+			any = true;
+		}
+		free(text);
+	}
+	closedir(dir);
+	return any;
+}
+
+int
 hd_destroy(struct hd **dp)
 {
 	struct hd *d = *dp;
+	int rc = 0;
 	if (!d)
-		return;
+		return 0;
 	hq_reset(d);
 	hd_stop(d, 5000);
+	if (s_valgrind_errors(d)) {
+		d->passed = false;
+		rc = -1;
+	}
 	if (!d->passed)
 		hd_print_log(d);
 	if (d->notify_fd >= 0)
@@ -764,6 +833,7 @@ hd_destroy(struct hd **dp)
 	s_register(d, false);
 	free(d);
 	*dp = NULL;
+	return rc;
 }
 
 /* ================================================================ envelopes */
@@ -968,6 +1038,7 @@ s_recv_frame(void *sock, int timeout_ms, size_t *len)
 Ack *
 hc_recv(void *sock, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	size_t len;
 	uint8_t *buf = s_recv_frame(sock, timeout_ms, &len);
 	if (!buf)
@@ -1037,6 +1108,7 @@ hc_org_tree(void *sock, const char *prefix)
 int
 hp_run(struct hpump *p, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
 		while (p->sent < p->nsend && p->sent - p->acked < p->window) {
 			if (hc_send(p->sock, p->send[p->sent]) < 0) {
@@ -1087,6 +1159,7 @@ hq_free(QueryReply *r)
 QueryReply *
 hq_call(struct hd *d, Query *q, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	char rid[32];
 	if (!d->qsock && !(d->qsock = s_dealer(d->query)))
 		return NULL;
@@ -1217,6 +1290,7 @@ hq_stat_count(const QueryReply *r, bool accepted, const char *code)
 int
 hq_caught_up(struct hd *d, int timeout_ms)
 {
+	timeout_ms = h_ms(timeout_ms);
 	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(50)) {
 		QueryReply *r = hq_stats(d);
 		bool done = r && r->stats->n_workers > 0;

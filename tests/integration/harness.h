@@ -47,6 +47,10 @@ int integ_security(void);
 
 /* ------------------------------------------------------------ time */
 
+/* Timeouts given to the harness are scaled by h_ms: x20 when
+ * JICENG_VALGRIND is set (then jicengd and its children run under
+ * valgrind's memcheck, and any error it reports fails the test). */
+int h_ms(int ms);
 int64_t h_now_ms(void);        /* monotonic */
 int64_t h_wall_ms(void);       /* Unix ms */
 void h_sleep_ms(int ms);
@@ -113,8 +117,9 @@ void hd_kill9(struct hd *d);
 /* Mark the test passed (the log is not printed when it is destroyed). */
 void hd_pass(struct hd *d);
 /* Stop if running, print the log unless passed, remove the directory
- * (kept when JICENG_KEEP is set). Clears *dp. */
-void hd_destroy(struct hd **dp);
+ * (kept when JICENG_KEEP is set). Clears *dp. Returns -1 when valgrind
+ * reported errors (JICENG_VALGRIND), else 0. */
+int hd_destroy(struct hd **dp);
 /* Print jicengd's stderr log to stderr. */
 void hd_print_log(struct hd *d);
 /* Does the log contain s? */

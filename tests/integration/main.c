@@ -3,6 +3,11 @@
  * line (`build/test-integration ingest crash`). Each group is one file,
  * tests/integration/NN-<group>.c, running the real jicengd; a group whose
  * file is not linked in (weak symbol) is reported missing.
+ *
+ * Environment switches: JICENG_VALGRIND=1 runs jicengd and its children
+ * under valgrind's memcheck (timeouts x20; any error it reports fails the
+ * test; timing tests may not hold); JICENG_KEEP=1 keeps each test's data
+ * directory; JICENG_TEST_DEBUG=1 starts jicengd with -v.
  */
 #include "harness.h"
 

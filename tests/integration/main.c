@@ -19,6 +19,7 @@
 #pragma weak integ_badinput
 #pragma weak integ_crash
 #pragma weak integ_rebuild
+#pragma weak integ_storage
 #pragma weak integ_backpressure
 #pragma weak integ_supervisor
 #pragma weak integ_security
@@ -31,6 +32,7 @@ static const struct {
 	{ "badinput", integ_badinput },
 	{ "crash", integ_crash },
 	{ "rebuild", integ_rebuild },
+	{ "storage", integ_storage },
 	{ "backpressure", integ_backpressure },
 	{ "supervisor", integ_supervisor },
 	{ "security", integ_security },

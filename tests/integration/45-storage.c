@@ -1,0 +1,220 @@
+/*
+ * 45-storage: LMDB maps that fill up. A journal whose map may not grow
+ * past a few MiB answers RETRY_LATER/STORAGE_FULL once full, never
+ * crashes, keeps answering queries, and after a restart with room takes
+ * the resent events; a worker whose state map starts at 1 MiB grows it and
+ * applies everything.
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ST_N 30000
+
+struct st {
+	struct hmsg msgs[ST_N];
+	int verdict[ST_N];       /* last verdict per event */
+	int accepted, full, other;
+};
+
+static void
+s_st_ack(struct hpump *p, Ack *a)
+{
+	struct st *s = p->arg;
+	int i;
+	if (sscanf(a->event_id, "st-%d", &i) != 1 || i < 0 || i >= ST_N) {
+		s->other++;
+		return;
+	}
+	s->verdict[i] = a->verdict;
+	if (a->verdict == JICENG__V1__VERDICT__ACCEPTED)
+		s->accepted++;
+	else if (a->verdict == JICENG__V1__VERDICT__RETRY_LATER && strcmp(a->code, "STORAGE_FULL") == 0)
+		s->full++;
+	else {
+		if (s->other++ < 5)
+			fprintf(stderr, "%s: %s/%s (%s)\n", a->event_id, codec_verdict_name(a->verdict),
+			    a->code, a->reason);
+	}
+}
+
+static void
+test_journal_full(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 4\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "st"), 0);
+
+	static struct st s;
+	static struct hmsg *order[ST_N];
+	memset(&s, 0, sizeof s);
+	for (int i = 0; i < ST_N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "st-%05d", i);
+		snprintf(mid, sizeof mid, "stm-%05d", i);
+		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "存储党员", NULL);
+		order[i] = &s.msgs[i];
+	}
+	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&p, 90000), 0);
+	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s.accepted, s.full, s.other);
+	assert_int_equal(s.other, 0);
+	assert_true(s.accepted > 1000);
+	assert_true(s.full > 0);
+	assert_int_equal(s.accepted + s.full, ST_N);
+	assert_true(hd_log_has(d, "MDB_MAP_FULL"));
+
+	/* Still up: it answers queries, refuses new events cleanly, and what it
+	 * accepted is all there. */
+	assert_true(d->pid > 0);
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, s.accepted);
+	hq_free(r);
+	int last_full = -1;
+	for (int i = ST_N - 1; i >= 0 && last_full < 0; i--)
+		if (s.verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
+			last_full = i;
+	Ack *a = hc_call(sock, &s.msgs[last_full]);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__RETRY_LATER);
+	assert_string_equal(a->code, "STORAGE_FULL");
+	hc_ack_free(a);
+	hc_close(sock);
+	hq_reset(d);
+
+	/* Restarted with room to grow: every refused event, resent, is applied. */
+	assert_int_equal(hd_stop(d, 10000), 0);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fputs("[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 64\n", f);
+	fclose(f);
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	int n = 0;
+	for (int i = 0; i < ST_N; i++)
+		if (s.verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
+			order[n++] = &s.msgs[i];
+	int before = s.accepted;
+	s.full = 0;
+	struct hpump again = { .sock = sock, .send = order, .nsend = n, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&again, 90000), 0);
+	assert_int_equal(s.other, 0);
+	assert_int_equal(s.full, 0);
+	assert_int_equal(s.accepted, before + n);
+	r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, ST_N);
+	hq_free(r);
+	for (int i = 0; i < ST_N; i++)
+		hm_free(&s.msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* A journal that starts at 1 MiB grows as it fills, with no refusal. */
+static void
+test_journal_grows(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 256\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "sg"), 0);
+	static struct st s;
+	static struct hmsg *order[ST_N];
+	memset(&s, 0, sizeof s);
+	for (int i = 0; i < ST_N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "st-%05d", i);
+		snprintf(mid, sizeof mid, "sgm-%05d", i);
+		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "增长党员", NULL);
+		order[i] = &s.msgs[i];
+	}
+	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&p, 90000), 0);
+	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s.accepted, s.full, s.other);
+	assert_int_equal(s.other, 0);
+	assert_int_equal(s.full, 0);
+	assert_int_equal(s.accepted, ST_N);
+	assert_true(hd_log_has(d, "journal map grown"));
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, ST_N);
+	hq_free(r);
+	for (int i = 0; i < ST_N; i++)
+		hm_free(&s.msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+static void
+test_state_map_grows(void **state)
+{
+	enum { N = 8000 };
+	struct hd_opts o = { .config = "[daemon]\nstate_map_mb = 1\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "sm"), 0);
+	static struct st s;
+	static struct hmsg *order[N];
+	memset(&s, 0, sizeof s);
+	for (int i = 0; i < N; i++) {
+		char eid[32], mid[32], idn[19];
+		snprintf(eid, sizeof eid, "st-%05d", i);
+		snprintf(mid, sizeof mid, "smm-%05d", i);
+		char birth[9];
+		snprintf(birth, sizeof birth, "19%02d0101", 50 + i / 1000);
+		h_idnum(birth, (unsigned)i % 1000, idn);
+		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "成长党员", idn);
+		order[i] = &s.msgs[i];
+	}
+	struct hpump p = { .sock = sock, .send = order, .nsend = N, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&p, 90000), 0);
+	assert_int_equal(s.other, 0);
+	assert_int_equal(s.accepted, N);
+	assert_true(hd_log_has(d, "state map grown"));
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, N);
+	hq_free(r);
+	r = hq_member(d, "smm-07999");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	hq_free(r);
+	/* And the grown state survives a restart. */
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_equal(hd_up(d), 0);
+	assert_int_equal(hq_roster(d, H_ORG_BRANCH, NULL, NULL), N);
+	for (int i = 0; i < N; i++)
+		hm_free(&s.msgs[i]);
+	hd_pass(d);
+}
+
+int
+integ_storage(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_journal_full, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_journal_grows, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
+	};
+	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 /* A daemon with the standard org tree, and a client socket. */
 static struct hd *
@@ -263,6 +264,225 @@ test_pipelined_order(void **state)
 	hd_pass(d);
 }
 
+/* The same envelope several times in one pipelined burst (likely one
+ * group commit) with a reused id among them: journaled once. */
+static void
+test_duplicates_in_one_batch(void **state)
+{
+	void *sock;
+	struct hd *d = s_up(state, &sock);
+	struct hmsg m = hm_member("ing-batch", "m-batch", H_ORG_BRANCH, "同批", NULL);
+	struct hmsg other = hm_member("ing-batch", "m-batch-2", H_ORG_BRANCH, "同批二", NULL);
+	uint64_t len0 = hq_journal_length(d);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(hc_send(sock, &m), 0);
+	assert_int_equal(hc_send(sock, &other), 0);
+	int accepted = 0, dups = 0, reused = 0;
+	uint64_t seq = 0;
+	for (int i = 0; i < 5; i++) {
+		Ack *a = hc_recv(sock, H_ACK_MS);
+		assert_non_null(a);
+		assert_string_equal(a->event_id, "ing-batch");
+		if (a->verdict == JICENG__V1__VERDICT__REJECTED) {
+			assert_string_equal(a->code, "ID_REUSED");
+			reused++;
+		} else {
+			assert_true(seq == 0 || a->seq == seq);
+			seq = a->seq;
+			accepted += a->verdict == JICENG__V1__VERDICT__ACCEPTED;
+			dups += a->verdict == JICENG__V1__VERDICT__DUPLICATE;
+		}
+		hc_ack_free(a);
+	}
+	assert_int_equal(accepted, 1);
+	assert_int_equal(dups, 3);
+	assert_int_equal(reused, 1);
+	assert_int_equal(s_member_count(d, H_ORG_BRANCH), 1);
+	uint64_t len1 = hq_journal_length(d);
+	assert_true(len1 == len0 + 1 || len1 == len0 + 2);  /* + an hourly Tick */
+	hm_free(&m);
+	hm_free(&other);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* A client that sends and goes away before its acks: what was journaled
+ * is applied, the undeliverable acks are dropped, others are served. */
+static void
+test_client_gone_before_ack(void **state)
+{
+	enum { N = 300 };
+	void *sock;
+	struct hd *d = s_up(state, &sock);
+	void *gone = hc_connect(d);
+	static struct hmsg m[N];
+	for (int i = 0; i < N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "gone-%03d", i);
+		snprintf(mid, sizeof mid, "gm-%03d", i);
+		m[i] = hm_member(eid, mid, H_ORG_BRANCH, "离线", NULL);
+		assert_int_equal(hc_send(gone, &m[i]), 0);
+	}
+	/* Give zmq a moment to flush, then vanish without reading. */
+	h_sleep_ms(200);
+	hc_close(gone);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	/* Whatever arrived was applied once; resending everything from a new
+	 * connection gives DUPLICATE for those and ACCEPTED for the rest. */
+	uint32_t before = s_member_count(d, H_ORG_BRANCH);
+	assert_true(before > 0 && before <= N);
+	int dups = 0, accepted = 0;
+	for (int i = 0; i < N; i++) {
+		Ack *a = hc_call(sock, &m[i]);
+		assert_non_null(a);
+		dups += a->verdict == JICENG__V1__VERDICT__DUPLICATE;
+		accepted += a->verdict == JICENG__V1__VERDICT__ACCEPTED;
+		hc_ack_free(a);
+	}
+	assert_int_equal(dups, (int)before);
+	assert_int_equal(dups + accepted, N);
+	assert_int_equal(s_member_count(d, H_ORG_BRANCH), N);
+	for (int i = 0; i < N; i++)
+		hm_free(&m[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* Raw bytes to the query server; the reply, or NULL. */
+static QueryReply *
+s_query_raw(struct hd *d, int type, const void *buf, size_t len)
+{
+	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, type);
+	int linger = 0, timeout = 5000;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+	assert_int_equal(zmq_connect(s, d->query), 0);
+	assert_true(zmq_send(s, buf, len, 0) >= 0);
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	QueryReply *r = NULL;
+	if (zmq_msg_recv(&msg, s, 0) >= 0)
+		r = jiceng__v1__query_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+	zmq_msg_close(&msg);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return r;
+}
+
+static QueryReply *
+s_query_packed(struct hd *d, int type, Query *q)
+{
+	size_t len = jiceng__v1__query__get_packed_size(q);
+	uint8_t *buf = malloc(len ? len : 1);
+	assert_non_null(buf);
+	jiceng__v1__query__pack(q, buf);
+	QueryReply *r = s_query_raw(d, type, buf, len);
+	free(buf);
+	return r;
+}
+
+static void
+test_query_protocol(void **state)
+{
+	void *sock;
+	struct hd *d = s_up(state, &sock);
+	const char *ids[] = { "qp-e", "qp-a", "qp-d", "qp-b", "qp-c" };
+	for (int i = 0; i < 5; i++) {
+		char eid[32];
+		snprintf(eid, sizeof eid, "qp-ev-%d", i);
+		struct hmsg m = hm_member(eid, ids[i], H_ORG_BRANCH, "查询", NULL);
+		assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+		hm_free(&m);
+	}
+
+	/* A REQ socket works as well as a DEALER, and request_id comes back. */
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__GetOrg go = JICENG__V1__GET_ORG__INIT;
+	go.org_id = H_ORG_VILLAGE;
+	q.request_id = "req-1";
+	q.query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
+	q.get_org = &go;
+	QueryReply *r = s_query_packed(d, ZMQ_REQ, &q);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_string_equal(r->request_id, "req-1");
+	assert_int_equal(r->org->kind, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE);
+	assert_string_equal(r->org->parent_id, H_ORG_TOWNSHIP);
+	assert_string_equal(r->org->township_id, H_TOWNSHIP);
+	assert_int_equal(r->org->n_children, 1);
+	assert_string_equal(r->org->children[0]->org_id, H_ORG_BRANCH);
+	hq_free(r);
+
+	/* Pages of two, in member_id order. */
+	const char *want[] = { "qp-a", "qp-b", "qp-c", "qp-d", "qp-e" };
+	char after[CODEC_MAX_ID + 1] = "";
+	int seen = 0;
+	for (int page = 0; page < 4; page++) {
+		Query lq = JICENG__V1__QUERY__INIT;
+		Jiceng__V1__ListMembers l = JICENG__V1__LIST_MEMBERS__INIT;
+		l.org_id = H_ORG_BRANCH;
+		l.after = after;
+		l.limit = 2;
+		lq.query_case = JICENG__V1__QUERY__QUERY_LIST_MEMBERS;
+		lq.list_members = &l;
+		r = hq_call(d, &lq, 5000);
+		assert_non_null(r);
+		assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+		assert_true(r->members->n_members <= 2);
+		for (size_t i = 0; i < r->members->n_members; i++)
+			assert_string_equal(r->members->members[i]->member_id, want[seen++]);
+		snprintf(after, sizeof after, "%s", r->members->next_after);
+		hq_free(r);
+		if (!after[0])
+			break;
+	}
+	assert_int_equal(seen, 5);
+
+	/* What the server refuses. */
+	r = s_query_raw(d, ZMQ_DEALER, "\x0a\x7f", 2);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__BAD_QUERY);
+	assert_string_equal(r->code, "MALFORMED");
+	hq_free(r);
+	Query empty = JICENG__V1__QUERY__INIT;
+	empty.request_id = "empty";
+	r = s_query_packed(d, ZMQ_DEALER, &empty);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__BAD_QUERY);
+	assert_string_equal(r->code, "NO_QUERY");
+	hq_free(r);
+	r = hq_member(d, "bad id");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__BAD_QUERY);
+	assert_string_equal(r->code, "BAD_ID");
+	hq_free(r);
+	Query lq = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__ListMembers l = JICENG__V1__LIST_MEMBERS__INIT;
+	l.org_id = "no-such-org";
+	lq.query_case = JICENG__V1__QUERY__QUERY_LIST_MEMBERS;
+	lq.list_members = &l;
+	r = hq_call(d, &lq, 5000);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__NOT_FOUND);
+	hq_free(r);
+	uint8_t *big = calloc(1, 8192);
+	assert_non_null(big);
+	big[0] = 0x0a;  /* request_id, 8189 bytes */
+	big[1] = 0xfd;
+	big[2] = 0x3f;
+	r = s_query_raw(d, ZMQ_DEALER, big, 8192);
+	free(big);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__BAD_QUERY);
+	hq_free(r);
+	/* ... and it still answers. */
+	r = hq_stats(d);
+	assert_non_null(r);
+	hq_free(r);
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_ingest(void)
 {
@@ -271,6 +491,9 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_resend_duplicate, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_id_reused, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_order, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates_in_one_batch, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_client_gone_before_ack, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_query_protocol, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

@@ -348,6 +348,83 @@ test_client_gone_before_ack(void **state)
 	hd_pass(d);
 }
 
+/* Eight clients pipelining at once, each also resending a few of another
+ * client's events: every ack goes to the connection that sent the frame. */
+static void
+test_many_clients(void **state)
+{
+	enum { C = 8, N = 250, CROSS = 10 };
+	void *sock;
+	struct hd *d = s_up(state, &sock);
+	void *cl[C];
+	static struct hmsg m[C][N];
+	static int got[C][N], cross_got[C];
+	memset(got, 0, sizeof got);
+	memset(cross_got, 0, sizeof cross_got);
+	for (int c = 0; c < C; c++) {
+		cl[c] = hc_connect(d);
+		assert_non_null(cl[c]);
+		for (int i = 0; i < N; i++) {
+			char eid[32], mid[32];
+			snprintf(eid, sizeof eid, "mc-%d-%03d", c, i);
+			snprintf(mid, sizeof mid, "mcm-%d-%03d", c, i);
+			m[c][i] = hm_member(eid, mid, H_ORG_BRANCH, "并发", NULL);
+		}
+	}
+	/* Interleaved: client c sends its i-th, for every i, round robin; after
+	 * its own, each resends CROSS of the next client's. */
+	for (int i = 0; i < N; i++)
+		for (int c = 0; c < C; c++)
+			assert_int_equal(hc_send(cl[c], &m[c][i]), 0);
+	for (int c = 0; c < C; c++)
+		for (int i = 0; i < CROSS; i++)
+			assert_int_equal(hc_send(cl[c], &m[(c + 1) % C][i]), 0);
+	int64_t end = h_now_ms() + 30000;
+	for (int done = 0; done < C * (N + CROSS) && h_now_ms() < end;) {
+		zmq_pollitem_t items[C];
+		for (int c = 0; c < C; c++)
+			items[c] = (zmq_pollitem_t){ cl[c], 0, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, C, 100) <= 0)
+			continue;
+		for (int c = 0; c < C; c++) {
+			if (!items[c].revents)
+				continue;
+			Ack *a = hc_recv(cl[c], 0);
+			if (!a)
+				continue;
+			int owner, i;
+			assert_int_equal(sscanf(a->event_id, "mc-%d-%d", &owner, &i), 2);
+			if (owner == c) {
+				assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+				got[c][i]++;
+			} else {
+				assert_int_equal(owner, (c + 1) % C);
+				assert_true(i < CROSS);
+				assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+				cross_got[c]++;
+			}
+			hc_ack_free(a);
+			done++;
+		}
+	}
+	for (int c = 0; c < C; c++) {
+		for (int i = 0; i < N; i++)
+			if (got[c][i] != 1)
+				fail_msg("client %d event %d: %d acks", c, i, got[c][i]);
+		assert_int_equal(cross_got[c], CROSS);
+		Ack *extra = hc_recv(cl[c], 100);
+		assert_null(extra);
+	}
+	assert_int_equal(s_member_count(d, H_ORG_BRANCH), C * N);
+	for (int c = 0; c < C; c++) {
+		hc_close(cl[c]);
+		for (int i = 0; i < N; i++)
+			hm_free(&m[c][i]);
+	}
+	hc_close(sock);
+	hd_pass(d);
+}
+
 /* Raw bytes to the query server; the reply, or NULL. */
 static QueryReply *
 s_query_raw(struct hd *d, int type, const void *buf, size_t len)
@@ -491,6 +568,7 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_resend_duplicate, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_id_reused, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_pipelined_order, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_many_clients, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_in_one_batch, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_client_gone_before_ack, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_query_protocol, h_setup, h_teardown),

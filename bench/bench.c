@@ -498,10 +498,10 @@ main(int argc, char **argv)
 	printf("  p99 ack latency at %.0f events/s (%.0f%% of peak), %u clients: %.2f ms"
 	    "   (target < 10 ms: %s)\n", half_rate, o.load * 100, b->clients, b->half_p99_median,
 	    p99_ok ? "met" : "MISSED");
-	printf("  peak RSS (VmHWM) before SIGTERM; [RssAnon + RssFile then; RssFile is mostly\n"
-	    "  LMDB map pages, shared with the page cache]:\n");
+	printf("  peak RSS (VmHWM) before SIGTERM; [RssAnon + RssFile/RssShmem then: the\n"
+	    "  second is LMDB map pages, shared with the page cache]:\n");
 	for (unsigned i = 0; i < nprocs; i++)
-		printf("    %-14s %7.1f MiB  [%.1f anon + %.1f file]\n", procs[i].name,
+		printf("    %-14s %7.1f MiB  [%.1f anon + %.1f map]\n", procs[i].name,
 		    (double)procs[i].hwm_kb / 1024, (double)procs[i].anon_kb / 1024,
 		    (double)procs[i].file_kb / 1024);
 	return o.check && !(ratio_ok && p99_ok) ? 1 : 0;

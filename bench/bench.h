@@ -76,7 +76,7 @@ struct bench_proc {
 	pid_t pid;
 	char name[32];
 	long hwm_kb;               /* VmHWM: peak resident set */
-	long anon_kb, file_kb;     /* RssAnon, RssFile now (LMDB maps are file pages) */
+	long anon_kb, file_kb;     /* RssAnon, RssFile + RssShmem now (LMDB map pages) */
 };
 
 struct bench_daemon {

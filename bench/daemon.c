@@ -208,6 +208,7 @@ static void
 s_memory(struct bench_proc *p)
 {
 	char path[64], line[256];
+	long shmem = 0;
 	p->hwm_kb = p->anon_kb = p->file_kb = -1;
 	snprintf(path, sizeof path, "/proc/%d/status", (int)p->pid);
 	FILE *f = fopen(path, "r");
@@ -217,8 +218,11 @@ s_memory(struct bench_proc *p)
 		sscanf(line, "VmHWM: %ld kB", &p->hwm_kb);
 		sscanf(line, "RssAnon: %ld kB", &p->anon_kb);
 		sscanf(line, "RssFile: %ld kB", &p->file_kb);
+		sscanf(line, "RssShmem: %ld kB", &shmem);
 	}
 	fclose(f);
+	/* On tmpfs the LMDB maps are shared memory, not file pages. */
+	p->file_kb += shmem;
 }
 
 /* The parent pid and command name of pid from /proc/pid/stat. */

@@ -287,6 +287,48 @@ test_sighup_rules(void **state)
 	hd_pass(d);
 }
 
+/* --workers on the command line: every listed worker runs (each embeds
+ * the membership module and folds the whole journal), READY=1 waits for
+ * all of them, and stats reports each one's cursor. */
+static void
+test_workers_option(void **state)
+{
+	struct hd_opts o = { .workers = "membership,meetings,funds" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_child(d, "membership") > 0);
+	assert_true(hd_child(d, "meetings") > 0);
+	assert_true(hd_child(d, "funds") > 0);
+	assert_true(hd_child(d, "query") > 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "wo"), 0);
+	struct hmsg m = hm_member("wo-m", "wo-m", H_ORG_BRANCH, "党员", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&m);
+	hc_close(sock);
+	bool all = false;
+	for (int i = 0; i < 50 && !all; i++, h_sleep_ms(100)) {
+		QueryReply *r = hq_stats(d);
+		assert_non_null(r);
+		int caught = 0;
+		for (size_t k = 0; k < r->stats->n_workers; k++)
+			caught += r->stats->workers[k]->cursor == r->stats->journal_length;
+		all = r->stats->n_workers == 3 && caught == 3;
+		if (i == 49 || all) {
+			fprintf(stderr, "  stats lists %zu workers:", r->stats->n_workers);
+			for (size_t k = 0; k < r->stats->n_workers; k++)
+				fprintf(stderr, " %s@%llu", r->stats->workers[k]->domain,
+				    (unsigned long long)r->stats->workers[k]->cursor);
+			fprintf(stderr, " (journal %llu)\n", (unsigned long long)r->stats->journal_length);
+		}
+		hq_free(r);
+	}
+	assert_true(all);
+	hd_pass(d);
+}
+
 int
 integ_supervisor(void)
 {
@@ -299,6 +341,7 @@ integ_supervisor(void)
 		cmocka_unit_test_setup_teardown(test_kill9_children_restarted, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_worker_cannot_start, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_sighup_rules, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_workers_option, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("supervisor", tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "config.h"
 #include "fold.h"
 
@@ -272,12 +274,130 @@ test_rebuild_quarantined(void **state)
 	hd_pass(d);
 }
 
+/* The cursor a worker committed, read from its environment (read-only,
+ * opened and closed here); 0 when not readable yet. */
+static uint64_t
+s_state_cursor(struct hd *d, const char *domain)
+{
+	char path[256];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	MDB_val k = { 6, "cursor" }, v;
+	uint64_t cur = 0;
+	snprintf(path, sizeof path, "%s/state/%s.mdb", d->dir, domain);
+	if (mdb_env_create(&env))
+		return 0;
+	mdb_env_set_maxdbs(env, 32);
+	if (mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR, 0) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 &&
+		    v.mv_size == 8)
+			for (int i = 0; i < 8; i++)
+				cur = (cur << 8) | ((const uint8_t *)v.mv_data)[i];
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return cur;
+}
+
+/* One database's section of an mdb_dump -a output (from its
+ * "database=NAME" line to the next "DATA=END"), malloc'd, or NULL. */
+static char *
+s_section(const char *dump_path, const char *db)
+{
+	char *text = h_slurp(dump_path, NULL), key[96];
+	if (!text)
+		return NULL;
+	snprintf(key, sizeof key, "database=%s\n", db);
+	char *start = strstr(text, key), *out = NULL;
+	if (start && (start == text || start[-1] == '\n')) {
+		char *end = strstr(start, "DATA=END\n");
+		if (end)
+			out = strndup(start, (size_t)(end - start));
+	}
+	free(text);
+	return out;
+}
+
+/* Three workers, each folding the whole journal into its own environment:
+ * `jicengctl rebuild --domain all` reproduces all three, and the
+ * membership tables every worker embeds are the same in all three. */
+static void
+test_rebuild_all_domains(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\nworkers = membership,meetings,funds\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "ra"), 0);
+	assert_true(s_varied_stream(sock) > 300);
+	hm_free(&s_keep);
+	hc_close(sock);
+	/* Every worker caught up, read from its own environment (stats may not
+	 * list them all). */
+	uint64_t last = hq_journal_length(d);
+	assert_int_not_equal(last, UINT64_MAX);
+	for (int i = 0; i < 3; i++) {
+		static const char *dom[] = { "membership", "meetings", "funds" };
+		uint64_t cur = 0;
+		for (int64_t end = h_now_ms() + h_ms(20000); h_now_ms() < end; h_sleep_ms(50))
+			if ((cur = s_state_cursor(d, dom[i])) >= last)
+				break;
+		if (cur < last)
+			fail_msg("%s stuck at %llu of %llu", dom[i], (unsigned long long)cur,
+			    (unsigned long long)last);
+	}
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+
+	static const char *domains[] = { "membership", "meetings", "funds" };
+	char before[3][256], after[256], state_path[256];
+	for (int i = 0; i < 3; i++) {
+		snprintf(state_path, sizeof state_path, "%s/state/%s.mdb", d->dir, domains[i]);
+		snprintf(before[i], sizeof before[i], "%s/%s.before", d->dir, domains[i]);
+		char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state_path, NULL };
+		assert_int_equal(h_run(argv, before[i], NULL, 30000), 0);
+	}
+	char bin[512], err[256];
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
+	char *ctl[] = { bin, "rebuild", "--domain", "all", "--config", d->config, "--data-dir", d->dir,
+		"-q", NULL };
+	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(state_path, sizeof state_path, "%s/state/%s.mdb", d->dir, domains[i]);
+		snprintf(after, sizeof after, "%s/%s.after", d->dir, domains[i]);
+		char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state_path, NULL };
+		assert_int_equal(h_run(argv, after, NULL, 30000), 0);
+		if (!s_same(before[i], after))
+			fail_msg("rebuild of %s differs", domains[i]);
+	}
+	static const char *shared[] = { "orgs", "orgs_children", "members", "members_by_org",
+		"members_by_index", "membership_meta", "orgs_o3_pending", "membership_audit" };
+	for (size_t t = 0; t < sizeof shared / sizeof shared[0]; t++) {
+		char *ref = s_section(before[0], shared[t]);
+		assert_non_null(ref);
+		for (int i = 1; i < 3; i++) {
+			char *other = s_section(before[i], shared[t]);
+			if (!other || strcmp(ref, other) != 0)
+				fail_msg("table %s of %s differs from membership's", shared[t], domains[i]);
+			free(other);
+		}
+		free(ref);
+	}
+	hd_pass(d);
+}
+
 int
 integ_rebuild(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rebuild_byte_for_byte, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_quarantined, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_all_domains, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("rebuild", tests, NULL, NULL);
 }

@@ -1400,6 +1400,9 @@ main(int argc, char **argv)
 		}
 	}
 	double secs = (double)(s_mono_ns() - start) / 1e9;
+	if (!s_opt.quiet)
+		fprintf(stderr, "sim: %u/%u events, %.0f ev/s overall, accepted %u, rejected %u\n",
+		    s_res.acked, total, secs > 0 ? s_res.acked / secs : 0.0, s_res.accepted, s_res.rejected);
 	s_summary(total, secs);
 
 	for (unsigned i = 0; i < s_opt.townships; i++) {

@@ -708,8 +708,9 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 		}
 		if (orig < 0)
 			return;
-		mi = s_member_new(t, t->members[orig].home);
-		char keep_id[24];
+		char home[48], keep_id[24];
+		snprintf(home, sizeof home, "%s", t->members[orig].home);  /* s_member_new may move members */
+		mi = s_member_new(t, home);
 		m = &t->members[mi];
 		snprintf(keep_id, sizeof keep_id, "%s", m->id);
 		*m = t->members[orig];

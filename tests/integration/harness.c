@@ -783,6 +783,27 @@ hd_log_has(struct hd *d, const char *s)
 	return has;
 }
 
+/* Every line jicengd and its children wrote to stderr carries a syslog
+ * priority prefix "<0>".."<7>" (journald files it by that). Prints the
+ * first offending lines; true if any. */
+static bool
+s_log_unprefixed(struct hd *d)
+{
+	char *text = h_slurp(d->log, NULL);
+	int bad = 0;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (!*line || (line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>'))
+			continue;
+		if (bad++ < 5)
+			fprintf(stderr, "harness: log line without a priority prefix: %s\n", line);
+	}
+	free(text);
+	return bad > 0;
+}
+
 /* Print the non-empty valgrind logs of d's directory; true if any. */
 static bool
 s_valgrind_errors(struct hd *d)
@@ -818,7 +839,7 @@ hd_destroy(struct hd **dp)
 		return 0;
 	hq_reset(d);
 	hd_stop(d, 5000);
-	if (s_valgrind_errors(d)) {
+	if (s_valgrind_errors(d) || s_log_unprefixed(d)) {
 		d->passed = false;
 		rc = -1;
 	}

@@ -118,8 +118,9 @@ void hd_kill9(struct hd *d);
 /* Mark the test passed (the log is not printed when it is destroyed). */
 void hd_pass(struct hd *d);
 /* Stop if running, print the log unless passed, remove the directory
- * (kept when JICENG_KEEP is set). Clears *dp. Returns -1 when valgrind
- * reported errors (JICENG_VALGRIND), else 0. */
+ * (kept when JICENG_KEEP is set). Clears *dp. Returns -1 when the log has
+ * a line without a syslog priority prefix or valgrind reported errors
+ * (JICENG_VALGRIND), else 0. */
 int hd_destroy(struct hd **dp);
 /* Print jicengd's stderr log to stderr. */
 void hd_print_log(struct hd *d);

@@ -186,6 +186,7 @@ struct dk {
 	uint64_t seq[DK_N];
 	int bad;
 	int dups;             /* resends already journaled before the kill */
+	bool term;            /* stop with SIGTERM instead of kill -9 */
 	bool seen[DK_N];      /* in the roster after the restart */
 };
 
@@ -217,7 +218,12 @@ static void
 s_dk_kill(struct hpump *p)
 {
 	struct dk *k = p->arg;
-	hd_kill9(k->d);
+	if (k->term) {
+		if (hd_stop(k->d, 10000) != 0)
+			k->bad++;
+	} else {
+		hd_kill9(k->d);
+	}
 	p->stop = true;
 }
 
@@ -234,7 +240,7 @@ s_dk_seen(void *arg, const char *member_id)
 }
 
 static void
-test_daemon_kill9_under_load(void **state)
+s_daemon_stop_under_load(void **state, bool term)
 {
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
@@ -248,6 +254,7 @@ test_daemon_kill9_under_load(void **state)
 	static struct hmsg *order[DK_N];
 	memset(&k, 0, sizeof k);
 	k.d = d;
+	k.term = term;
 	for (int i = 0; i < DK_N; i++) {
 		char eid[32], mid[32];
 		snprintf(eid, sizeof eid, "dk-%05d", i);
@@ -323,12 +330,26 @@ test_daemon_kill9_under_load(void **state)
 	assert_non_null(r);
 	assert_int_equal(hq_stat_count(r, true, "member_registered"), DK_N);
 	hq_free(r);
-	fprintf(stderr, "  (%d kills; %d ACCEPTED; %d resent, %d of them already journaled)\n",
-	    DK_KILLS, acked_before, nresend, k.dups);
+	fprintf(stderr, "  (%d %s; %d ACCEPTED; %d resent, %d of them already journaled)\n",
+	    DK_KILLS, term ? "SIGTERMs" : "kill -9s", acked_before, nresend, k.dups);
 	for (int i = 0; i < DK_N; i++)
 		hm_free(&msgs[i]);
 	hc_close(sock);
 	hd_pass(d);
+}
+
+static void
+test_daemon_kill9_under_load(void **state)
+{
+	s_daemon_stop_under_load(state, false);
+}
+
+/* The same with a clean stop (SIGTERM, exit 0) under load: acks still owed
+ * are lost with the connection, never the events. */
+static void
+test_daemon_sigterm_under_load(void **state)
+{
+	s_daemon_stop_under_load(state, true);
 }
 
 /* ------------------------------------------------------------ quarantine */
@@ -441,6 +462,7 @@ integ_crash(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_worker_kill9_midstream, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_kill9_under_load, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_sigterm_under_load, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("crash", tests, NULL, NULL);

@@ -70,6 +70,20 @@ class Daemon:
         self.proc = None
 
     def start(self):
+        """Start and wait for READY=1; new ports if one was taken meanwhile."""
+        for attempt in range(3):
+            try:
+                self.start_once()
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == 2 or "cannot bind" not in self.log():
+                    raise
+                self.ingest = "tcp://127.0.0.1:%d" % free_port()
+                self.status = "tcp://127.0.0.1:%d" % free_port()
+                self.query = "tcp://127.0.0.1:%d" % free_port()
+
+    def start_once(self):
         env = dict(os.environ)
         for k in ("WATCHDOG_USEC", "WATCHDOG_PID", "JICENG_FAULT_CRASH_EVENT"):
             env.pop(k, None)

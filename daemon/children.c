@@ -141,9 +141,13 @@ s_state_cursor(struct broker *b, struct child *c)
 static void
 s_exec_child(struct broker *b, struct child *c)
 {
-	char bin[CONFIG_PATH_MAX + 32], until[32];
-	const char *argv[16];
+	char bin[CONFIG_PATH_MAX + 32], until[32], workers[64] = "";
+	const char *argv[20];
 	int n = 0;
+	for (int d = 0; d < DOMAIN_COUNT; d++)
+		if (b->cfg.workers[d])
+			snprintf(workers + strlen(workers), sizeof workers - strlen(workers), "%s%s",
+			    workers[0] ? "," : "", codec_domain_name((enum domain)d));
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -162,6 +166,8 @@ s_exec_child(struct broker *b, struct child *c)
 	if (c->domain == DOMAIN_NONE) {
 		argv[n++] = "--query";
 		argv[n++] = b->cfg.query;
+		argv[n++] = "--workers";
+		argv[n++] = workers;
 	}
 	if (c->single_step_until) {
 		snprintf(until, sizeof until, "%llu", (unsigned long long)c->single_step_until);

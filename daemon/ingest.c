@@ -306,7 +306,7 @@ s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 	return 0;
 }
 
-static void s_put_counters(struct broker *b, MDB_txn *txn);
+static int s_put_counters(struct broker *b, MDB_txn *txn, bool group_commit);
 
 /* One write transaction, one fsync. Grows the map once on MDB_MAP_FULL. */
 static int
@@ -319,8 +319,8 @@ s_commit(struct broker *b, struct item *items, unsigned n)
 		int rc = journal_write_begin(b->journal, &txn);
 		if (rc)
 			return rc;
-		if ((rc = s_journal_items(b, txn, items, n)) == 0) {
-			s_put_counters(b, txn);
+		if ((rc = s_journal_items(b, txn, items, n)) == 0 &&
+		    (rc = s_put_counters(b, txn, true)) == 0) {
 			rc = journal_commit(b->journal, txn);
 			txn = NULL;
 		}
@@ -425,15 +425,16 @@ ingest_refuse_backlog(struct broker *b)
 
 /* ---------------------------------------------------------- counters */
 
-static void
-s_put_counters(struct broker *b, MDB_txn *txn)
+/* The broker's counters go into every group commit (a few hundred bytes),
+ * so stats are current to the last commit; group_commit counts the one in
+ * progress, whose own time is added by the next. */
+static int
+s_put_counters(struct broker *b, MDB_txn *txn, bool group_commit)
 {
 	struct counters *k = &b->counters;
 	Jiceng__V1__Stats st = JICENG__V1__STATS__INIT;
 	Jiceng__V1__CodeCount cc[BROKER_MAX_CODES], *ccp[BROKER_MAX_CODES];
 	uint8_t buf[8192];
-	if (!k->dirty && k->commits % 64)
-		return;
 	for (unsigned i = 0; i < k->nrejected; i++) {
 		jiceng__v1__code_count__init(&cc[i]);
 		cc[i].code = k->rejected[i].code;
@@ -444,15 +445,17 @@ s_put_counters(struct broker *b, MDB_txn *txn)
 	st.rejected = ccp;
 	st.duplicates = k->duplicates;
 	st.retry_later = k->retry_later;
-	st.commits = k->commits + 1;
+	st.commits = k->commits + (group_commit ? 1 : 0);
 	st.commit_events_max = k->commit_events_max;
 	st.fsync_ms_avg = k->commits ? k->commit_ms_total / (double)k->commits : 0;
 	size_t n = jiceng__v1__stats__get_packed_size(&st);
 	if (n > sizeof buf)
-		return;
+		return 0;
 	jiceng__v1__stats__pack(&st, buf);
-	if (journal_meta_put(b->journal, txn, "broker_counters", buf, n) == 0)
+	int rc = journal_meta_put(b->journal, txn, "broker_counters", buf, n);
+	if (rc == 0)
 		k->dirty = false;
+	return rc;
 }
 
 void
@@ -461,8 +464,10 @@ ingest_flush_counters(struct broker *b)
 	MDB_txn *txn;
 	if (!b->counters.dirty || journal_write_begin(b->journal, &txn))
 		return;
-	b->counters.dirty = true;
-	s_put_counters(b, txn);
+	if (s_put_counters(b, txn, false) != 0) {
+		mdb_txn_abort(txn);
+		return;  /* map full: the next group commit grows it */
+	}
 	if (journal_commit(b->journal, txn))
 		log_warnx("could not persist counters");
 }

@@ -539,6 +539,7 @@ s_parse_args(int argc, char **argv, struct config *cfg)
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "query", required_argument, NULL, 'q' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -554,9 +555,13 @@ s_parse_args(int argc, char **argv, struct config *cfg)
 		case 'D': snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", optarg); break;
 		case 'r': snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", optarg); break;
 		case 'q': snprintf(cfg->query, sizeof cfg->query, "%s", optarg); break;
+		case 'w':
+			if (config_set(cfg, "daemon", "workers", optarg, err, sizeof err) < 0)
+				fatalx("--workers: %s", err);
+			break;
 		case 'v': verbose++; break;
 		default:
-			fprintf(stderr, "usage: jiceng-query --config FILE --data-dir DIR --run-dir DIR --query EP\n"
+			fprintf(stderr, "usage: jiceng-query --config FILE --data-dir DIR --run-dir DIR --query EP --workers LIST\n"
 			    "Started by jicengd; not meant to be run by hand.\n");
 			exit(2);
 		}

@@ -36,6 +36,7 @@
 #include "metrics.h"
 
 #define HOUR_MS 3600000LL
+#define DRAIN_MS 5000  /* on stop, how long owed acks may still be sent */
 
 int64_t
 broker_now_ms(void)
@@ -363,6 +364,44 @@ s_loop(struct broker *b, int sigfd)
 	}
 }
 
+static size_t
+s_owed(struct broker *b)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < b->nchildren; i++)
+		n += b->children[i].pending.n;
+	return n;
+}
+
+/* On stop, ingest is no longer read, but the acks already owed are sent as
+ * the workers pass them, for up to DRAIN_MS (a second signal cuts it short):
+ * a client then has little or nothing to resend after a restart. */
+static void
+s_drain(struct broker *b, int sigfd)
+{
+	int64_t until = broker_now_ms() + DRAIN_MS;
+	size_t owed = s_owed(b);
+	if (owed == 0)
+		return;
+	log_info("stopping: waiting up to %d ms for %zu owed acks", DRAIN_MS, owed);
+	b->stopping = false;
+	while (s_owed(b) > 0 && broker_now_ms() < until && !b->stopping) {
+		zmq_pollitem_t items[2] = {
+			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
+			{ NULL, sigfd, ZMQ_POLLIN, 0 },
+		};
+		if (zmq_poll(items, 2, 50) < 0 && zmq_errno() != EINTR)
+			break;
+		if (items[1].revents)
+			s_signals(b, sigfd);
+		if (items[0].revents)
+			children_handle(b);
+		children_start_due(b);
+	}
+	b->stopping = true;
+	log_info("stopping: %zu acks still owed (clients resend them safely)", s_owed(b));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -385,6 +424,7 @@ main(int argc, char **argv)
 	s_loop(&b, sigfd);
 
 	sd_notify(0, "STOPPING=1");
+	s_drain(&b, sigfd);
 	children_stop_all(&b);
 	ingest_flush_counters(&b);
 	zmq_close(b.ingest);

@@ -134,7 +134,7 @@ bench: bootstrap
 
 soak: bootstrap
 	@$(MAKE) --no-print-directory all
-	@JICENG_SOAK=1 $(B)/test-integration
+	@sh tests/soak
 
 # ---------------------------------------------------------------- install
 install: all

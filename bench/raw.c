@@ -4,7 +4,7 @@
  * process with no sockets: one journal write transaction per batch (the
  * broker's dedupe lookup and append for every envelope, one synchronous
  * commit), then fold_step on a membership state environment until it has
- * applied the batch (the worker's transactions of at most 512 events).
+ * applied the batch (the worker's transactions of at most FOLD_BATCH events).
  * The broker's envelope checks and the sockets are what the ceiling leaves
  * out; that difference is what the ratio measures.
  */
@@ -23,7 +23,6 @@
 #include "journal.h"
 #include "membership.h"
 
-#define WORKER_BATCH 512   /* as workers/worker.c */
 
 static double
 s_secs(void)
@@ -122,7 +121,7 @@ s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigne
 		(*commits)++;
 		while (fold_cursor(f) < last) {
 			unsigned applied = 0;
-			if ((rc = fold_step(f, (unsigned)(last - fold_cursor(f)), WORKER_BATCH, false, &applied)))
+			if ((rc = fold_step(f, (unsigned)(last - fold_cursor(f)), FOLD_BATCH, false, &applied)))
 				return rc;
 			if (applied == 0)
 				return MDB_NOTFOUND;

@@ -21,6 +21,11 @@
 
 struct fold;
 
+/* Events per write transaction in the worker. Its cursor is reported, and
+ * acks become due, after each one: small keeps ack latency low, and the
+ * commits are cheap (no fsync: the journal is the durable copy). */
+#define FOLD_BATCH 128
+
 /* Called for each mobility status change after its batch commits. */
 typedef void (*fold_status_fn)(void *arg, uint64_t seq, int64_t at,
     const StatusChange *sc);

@@ -26,10 +26,6 @@
 #include "log.h"
 #include "wire.h"
 
-/* Events per write transaction. The cursor is reported after each one, and
- * acks wait for it: a small batch keeps ack latency low, and the commits are
- * cheap (no fsync: the journal is the durable copy). */
-#define WORKER_BATCH 128
 
 static volatile sig_atomic_t s_stop;
 
@@ -173,7 +169,7 @@ s_run(struct worker *w, const struct config *cfg)
 		bool careful = fold_cursor(w->fold) < w->single_step_until;
 		if (careful)
 			s_mark_applying(w, fold_cursor(w->fold) + 1);
-		int rc = fold_step(w->fold, careful ? 1 : WORKER_BATCH, WORKER_BATCH, careful, &applied);
+		int rc = fold_step(w->fold, careful ? 1 : FOLD_BATCH, FOLD_BATCH, careful, &applied);
 		if (rc == MDB_MAP_FULL)
 			fatalx("state map full even after doubling it: is the disk full? (state_map_mb = %llu)",
 			    (unsigned long long)cfg->state_map_mb);

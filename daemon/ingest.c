@@ -66,6 +66,48 @@ ingest_count_rejected(struct broker *b, const char *code)
 	k->dirty = true;
 }
 
+/* One log line per (township, code) per REFUSAL_LOG_MS, with the count of
+ * refusals since, so a client sending garbage in a loop cannot flood the
+ * journal; every refusal is still counted in the stats. */
+#define REFUSAL_LOG_MS 10000
+#define REFUSAL_LOG_SLOTS 64
+
+static void
+s_log_refusal(const char *township, const char *code)
+{
+	static struct {
+		char township[16], code[24];
+		int64_t logged_ms;
+		unsigned quiet;  /* refusals not logged since logged_ms */
+	} slots[REFUSAL_LOG_SLOTS];
+	int64_t now = broker_now_ms();
+	unsigned i, oldest = 0;
+	for (i = 0; i < REFUSAL_LOG_SLOTS; i++) {
+		if (strcmp(slots[i].township, township) == 0 && strcmp(slots[i].code, code) == 0)
+			break;
+		if (slots[i].logged_ms < slots[oldest].logged_ms)
+			oldest = i;
+	}
+	if (i == REFUSAL_LOG_SLOTS) {
+		i = oldest;
+		snprintf(slots[i].township, sizeof slots[i].township, "%s", township);
+		snprintf(slots[i].code, sizeof slots[i].code, "%s", code);
+		slots[i].logged_ms = 0;
+		slots[i].quiet = 0;
+	}
+	if (slots[i].logged_ms && now - slots[i].logged_ms < REFUSAL_LOG_MS) {
+		slots[i].quiet++;
+		return;
+	}
+	if (slots[i].quiet)
+		log_info("refused event from township %s: %s (and %u more in the last %d s)",
+		    township, code, slots[i].quiet, REFUSAL_LOG_MS / 1000);
+	else
+		log_info("refused event from township %s: %s", township, code);
+	slots[i].logged_ms = now;
+	slots[i].quiet = 0;
+}
+
 static void
 s_refuse(struct broker *b, const uint8_t *rid, size_t rid_len, const char *event_id,
     const char *township, Jiceng__V1__Verdict verdict, const char *code, const char *reason)
@@ -82,7 +124,7 @@ s_refuse(struct broker *b, const uint8_t *rid, size_t rid_len, const char *event
 		return;
 	}
 	ingest_count_rejected(b, code);
-	log_info("refused event from township %s: %s", township && *township ? township : "?", code);
+	s_log_refusal(township && *township ? township : "?", code);
 }
 
 /* ---------------------------------------------------------- pending acks */

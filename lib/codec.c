@@ -7,6 +7,7 @@
 #include "codec.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,17 @@ s_ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static int s_fail(struct codec_error *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
-s_fail(struct codec_error *err, const char *code, const char *fmt, const char *path,
-    const char *field)
+s_fail(struct codec_error *err, const char *code, const char *fmt, ...)
 {
+	va_list ap;
 	err->code = code;
-	snprintf(err->reason, sizeof err->reason, fmt, path, field);
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -295,20 +301,20 @@ s_check_envelope(const Envelope *e, struct codec_error *err)
 {
 	if (e->event_case == JICENG__V1__ENVELOPE__EVENT__NOT_SET) {
 		if (e->base.n_unknown_fields > 0)
-			return s_fail(err, "UNKNOWN_EVENT", "本版本不认识的事件类型 / the event kind is unknown to this version (unknown field)%s%s", "", "");
-		return s_fail(err, "NO_EVENT", "信封中没有事件 / the envelope carries no event%s%s", "", "");
+			return s_fail(err, "UNKNOWN_EVENT", "本版本不认识的事件类型 / the event kind is unknown to this version (unknown field)");
+		return s_fail(err, "NO_EVENT", "信封中没有事件 / the envelope carries no event");
 	}
 	if (!codec_id_valid(e->event_id))
-		return s_fail(err, "BAD_ID", "event_id 必须是1-64字节的[A-Za-z0-9._:-] / event_id must be 1-64 bytes of [A-Za-z0-9._:-]%s%s", "", "");
+		return s_fail(err, "BAD_ID", "event_id 必须是1-64字节的[A-Za-z0-9._:-] / event_id must be 1-64 bytes of [A-Za-z0-9._:-]");
 	if (!codec_township_valid(e->township_id))
-		return s_fail(err, "BAD_TOWNSHIP", "township_id 必须是以000结尾的12位区划代码 / township_id must be a 12-digit area code ending in 000%s%s", "", "");
+		return s_fail(err, "BAD_TOWNSHIP", "township_id 必须是以000结尾的12位区划代码 / township_id must be a 12-digit area code ending in 000");
 	if (e->occurred_at <= 0)
-		return s_fail(err, "BAD_TIME", "occurred_at 必须为正的Unix毫秒 / occurred_at must be positive Unix ms%s%s", "", "");
+		return s_fail(err, "BAD_TIME", "occurred_at 必须为正的Unix毫秒 / occurred_at must be positive Unix ms");
 	if (codec_event_reserved(e->event_case))
-		return s_fail(err, "RESERVED_EVENT", "该事件只能由jicengd写入 / %s%s is written by jicengd only", codec_event_name(e->event_case), "");
+		return s_fail(err, "RESERVED_EVENT", "该事件只能由jicengd写入 / %s is written by jicengd only", codec_event_name(e->event_case));
 	const ProtobufCMessage *ev = s_event_message(e);
 	if (!ev)
-		return s_fail(err, "NO_EVENT", "事件为空 / the event %s%s is empty", codec_event_name(e->event_case), "");
+		return s_fail(err, "NO_EVENT", "事件为空 / the event %s is empty", codec_event_name(e->event_case));
 	if (s_check_message(&e->base, "", err) < 0)
 		return -1;
 	return s_check_event_id_field(ev, codec_event_name(e->event_case), err);

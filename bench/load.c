@@ -16,6 +16,8 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "civil.h"
+#include "idnum.h"
 
 #define DAY_MS 86400000LL
 
@@ -37,32 +39,6 @@ s_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Days since 1970-01-01 of a Gregorian date, and back (H. Hinnant). */
-static int64_t
-s_days_from_civil(int y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-s_civil_from_days(int64_t z, unsigned *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (unsigned)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
 static void
 s_digits(char *p, unsigned v, int n)
 {
@@ -75,20 +51,16 @@ s_digits(char *p, unsigned v, int n)
 static void
 s_idnum(uint64_t g, char out[19], int64_t *birth_day, bool *male)
 {
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
-	unsigned y, m, d;
-	int64_t day = s_days_from_civil(1950, 1, 1) + (int64_t)(g / 500);
+	int y, m, d;
+	int64_t day = civil_to_days(1950, 1, 1) + (int64_t)(g / 500);
 	*male = g % 2 == 0;
-	s_civil_from_days(day, &y, &m, &d);
+	civil_from_days(day, &y, &m, &d);
 	memcpy(out, "320123", 6);
-	s_digits(out + 6, y, 4);
-	s_digits(out + 10, m, 2);
-	s_digits(out + 12, d, 2);
+	s_digits(out + 6, (unsigned)y, 4);
+	s_digits(out + 10, (unsigned)m, 2);
+	s_digits(out + 12, (unsigned)d, 2);
 	s_digits(out + 14, (unsigned)(g % 500) * 2 + (*male ? 1 : 0), 3);
-	int sum = 0;
-	for (int i = 0; i < 17; i++)
-		sum += (out[i] - '0') * w[i];
-	out[17] = "10X98765432"[sum % 11];
+	out[17] = idnum_check_char(out);
 	out[18] = 0;
 	*birth_day = day;
 }
@@ -182,7 +154,7 @@ bench_workload_members(struct bench_workload *w, unsigned clients, size_t n, uns
 		char tw[16], member_id[48], home[40], event_id[48], name[32], idn[19];
 		unsigned k = (unsigned)(i % clients);
 		bool male = i % 2 == 0;
-		int64_t birth = s_days_from_civil(1960, 1, 1) + (int64_t)(i % 10000);
+		int64_t birth = civil_to_days(1960, 1, 1) + (int64_t)(i % 10000);
 		bench_township(k, tw);
 		snprintf(member_id, sizeof member_id, "%s:r%um%zu", tw, run, i);
 		snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / clients) % branches);

@@ -6,6 +6,8 @@
  */
 #include "idnum.h"
 
+#include "civil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -24,18 +26,20 @@ static const char s_check_chars[] = "10X98765432";
 /* ---------------------------------------------------------- validation */
 
 static bool
-s_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static bool
 s_date_real(int y, int m, int d)
 {
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (y < 1800 || y > 2099 || m < 1 || m > 12 || d < 1)
 		return false;
-	return d <= mdays[m - 1] + (m == 2 && s_leap(y));
+	return d <= civil_month_days(y, m);
+}
+
+char
+idnum_check_char(const char *d17)
+{
+	int sum = 0;
+	for (int i = 0; i < IDNUM_LEN - 1; i++)
+		sum += (d17[i] - '0') * s_weights[i];
+	return s_check_chars[sum % 11];
 }
 
 static int
@@ -52,7 +56,7 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 {
 	char n[IDNUM_LEN + 1];
 	enum idnum_error e = IDNUM_OK;
-	int sum = 0, y, m, d;
+	int y, m, d;
 
 	if (!s || strnlen(s, IDNUM_LEN + 1) != IDNUM_LEN)
 		return IDNUM_BAD_LENGTH;
@@ -73,9 +77,7 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 		e = IDNUM_BAD_DATE;
 		goto out;
 	}
-	for (int i = 0; i < IDNUM_LEN - 1; i++)
-		sum += (n[i] - '0') * s_weights[i];
-	if (n[17] != s_check_chars[sum % 11]) {
+	if (n[17] != idnum_check_char(n)) {
 		e = IDNUM_BAD_CHECK;
 		goto out;
 	}

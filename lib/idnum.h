@@ -29,6 +29,9 @@ enum idnum_error {
  * (odd = male); any output may be NULL. */
 enum idnum_error idnum_check(const char *s, char norm[IDNUM_LEN + 1],
     char birth[11], bool *male);
+/* The check character ('0'-'9' or 'X') of the first 17 digits of d17. */
+char idnum_check_char(const char *d17);
+
 /* A short English+Chinese text for an error code. */
 const char *idnum_strerror(enum idnum_error e);
 

@@ -26,7 +26,9 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "civil.h"
 #include "codec.h"
+#include "idnum.h"
 
 #define DAY_MS 86400000LL
 #define SIM_MAX_TOWNSHIPS 99
@@ -80,32 +82,6 @@ s_chance(double pct)
 
 /* ---------------------------------------------------------------- calendar */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-s_days_from_civil(int y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-s_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
 /* A day at a China Standard Time hour, as Unix ms. */
 static int64_t
 s_day_ms(int64_t day, int cst_hour)
@@ -116,7 +92,7 @@ s_day_ms(int64_t day, int cst_hour)
 static int64_t
 s_year_day(int y)
 {
-	return s_days_from_civil(y, (unsigned)s_range(1, 12), (unsigned)s_range(1, 28));
+	return civil_to_days(y, (unsigned)s_range(1, 12), (unsigned)s_range(1, 28));
 }
 
 /* ---------------------------------------------------------------- people */
@@ -146,17 +122,6 @@ s_person_name(char *out, size_t len, bool male)
 	const char *a = male ? PICK(s_male) : PICK(s_female);
 	const char *b = s_chance(70) ? (male ? PICK(s_male) : PICK(s_female)) : "";
 	snprintf(out, len, "%s%s%s", PICK(s_surnames), a, b);
-}
-
-/* The GB 11643 check character of the first 17 digits. */
-static char
-s_id_check(const char *d17)
-{
-	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
-	int sum = 0;
-	for (int i = 0; i < 17; i++)
-		sum += (d17[i] - '0') * w[i];
-	return "10X98765432"[sum % 11];
 }
 
 /* ID numbers handed out, as 64-bit hashes (open addressing). */
@@ -194,14 +159,13 @@ s_digits(char *p, unsigned v, int n)
 static void
 s_id_number(char out[19], char birth[11], const char *county, int64_t day, bool male)
 {
-	int y;
-	unsigned m, d;
-	s_civil_from_days(day, &y, &m, &d);
+	int y, m, d;
+	civil_from_days(day, &y, &m, &d);
 	s_digits(birth, (unsigned)y, 4);
 	birth[4] = '-';
-	s_digits(birth + 5, m, 2);
+	s_digits(birth + 5, (unsigned)m, 2);
 	birth[7] = '-';
-	s_digits(birth + 8, d, 2);
+	s_digits(birth + 8, (unsigned)d, 2);
 	birth[10] = 0;
 	for (int attempt = 0; attempt < 1000; attempt++) {
 		const char *area = s_chance(80) ? county : PICK(s_other_areas);
@@ -213,7 +177,7 @@ s_id_number(char out[19], char birth[11], const char *county, int64_t day, bool 
 		if (s_id_claim(out))
 			break;
 	}
-	out[17] = s_id_check(out);
+	out[17] = idnum_check_char(out);
 	out[18] = 0;
 }
 
@@ -456,7 +420,7 @@ s_village(struct township *t, const char *tc, int64_t tc_est, unsigned k, unsign
 	char vname[64], vid[32], bid[48], bname[160];
 	s_village_name(t, k, vname, sizeof vname);
 	snprintf(vid, sizeof vid, "%.12s:v%02u", t->id, (k + 1) % 1000);
-	int64_t est = s_day_ms(s_range(s_days_from_civil(1956, 1, 1), s_days_from_civil(2005, 12, 31)), 9);
+	int64_t est = s_day_ms(s_range(civil_to_days(1956, 1, 1), civil_to_days(2005, 12, 31)), 9);
 	if (est < tc_est)
 		est = tc_est + DAY_MS * s_range(1, 400);
 	if (size < 50) {

@@ -33,6 +33,8 @@
  */
 #include "membership_internal.h"
 
+#include "civil.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,46 +644,10 @@ s_clamp(int64_t ms)
 	return ms > MS_TIME_MAX ? MS_TIME_MAX : ms < -MS_TIME_MAX ? -MS_TIME_MAX : ms;
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian). */
-static int64_t
-s_days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-s_civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static int
-s_month_days(int y, int m)
-{
-	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return mdays[m - 1] + (m == 2 && leap);
-}
-
 void
 membership_cst_date(int64_t ms, int *y, int *mo, int *d)
 {
-	s_civil_from_days(s_floordiv(s_clamp(ms) + MS_CST_OFFSET, MS_DAY_MS), y, mo, d);
+	civil_from_days(s_floordiv(s_clamp(ms) + MS_CST_OFFSET, MS_DAY_MS), y, mo, d);
 }
 
 int64_t
@@ -691,13 +657,13 @@ membership_add_months(int64_t ms, int months)
 	int64_t days = s_floordiv(local, MS_DAY_MS), tod = local - days * MS_DAY_MS;
 	int64_t total, ny;
 	int y, m, d, nm;
-	s_civil_from_days(days, &y, &m, &d);
+	civil_from_days(days, &y, &m, &d);
 	total = (int64_t)y * 12 + (m - 1) + months;
 	ny = s_floordiv(total, 12);
 	nm = (int)(total - ny * 12) + 1;
-	if (d > s_month_days((int)ny, nm))
-		d = s_month_days((int)ny, nm);
-	return s_days_from_civil(ny, nm, d) * MS_DAY_MS + tod - MS_CST_OFFSET;
+	if (d > civil_month_days((int)ny, nm))
+		d = civil_month_days((int)ny, nm);
+	return civil_to_days(ny, nm, d) * MS_DAY_MS + tod - MS_CST_OFFSET;
 }
 
 bool
@@ -712,7 +678,7 @@ membership_date_parse(const char *s, int *y, int *mo, int *d)
 	*mo = atoi(s + 5);
 	*d = atoi(s + 8);
 	return *y >= 1800 && *y <= 2099 && *mo >= 1 && *mo <= 12 && *d >= 1 &&
-	    *d <= s_month_days(*y, *mo);
+	    *d <= civil_month_days(*y, *mo);
 }
 
 int

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#pragma weak unit_civil
 #pragma weak unit_codec
 #pragma weak unit_config
 #pragma weak unit_journal
@@ -24,6 +25,7 @@ static const struct {
 	const char *name;
 	int (*run)(void);
 } s_groups[] = {
+	{ "civil", unit_civil },
 	{ "codec", unit_codec },
 	{ "config", unit_config },
 	{ "journal", unit_journal },

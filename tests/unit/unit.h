@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+int unit_civil(void);
 int unit_codec(void);
 int unit_config(void);
 int unit_journal(void);

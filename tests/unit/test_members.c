@@ -14,34 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "membership.h"
+#include "membership_fx.h"
 
-#define TS1 "110105001000"
-#define TS2 "110105002000"
-#define DAY (86400000LL)
 #define ID_A "11010519491231002X"
 
 /* ---------------------------------------------------------- fixture */
-
-struct fx {
-	char *dir;
-	MDB_env *env;
-	struct membership *m;
-	uint64_t seq;
-	int64_t now;             /* journal time of the next event */
-	const char *township;    /* the sending township */
-	Rules rules;
-	uint8_t key[32];
-};
-
-/* Unix ms of a China Standard Time wall-clock time. */
-static int64_t
-s_cst(int y, int mo, int d, int h, int mi)
-{
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	    .tm_hour = h, .tm_min = mi };
-	return ((int64_t)timegm(&tm) - 8 * 3600) * 1000;
-}
 
 /* 17 digits completed with their GB 11643 check character. */
 static void
@@ -59,86 +36,6 @@ s_idnum(const char *digits17, char out[19])
 	out[18] = '\0';
 }
 
-static struct fx *
-s_fx_new(void)
-{
-	struct fx *f = calloc(1, sizeof *f);
-	MDB_txn *txn;
-	assert_non_null(f);
-	f->dir = unit_tmpdir();
-	assert_non_null(f->dir);
-	assert_int_equal(mdb_env_create(&f->env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + 4), 0);
-	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
-	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOSYNC, 0600), 0);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(membership_open(txn, &f->m), 0);
-	assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	f->now = s_cst(2025, 1, 10, 9, 0);
-	f->township = TS1;
-	memset(f->key, 0x5a, sizeof f->key);
-	return f;
-}
-
-static void
-s_fx_free(struct fx *f)
-{
-	membership_destroy(&f->m);
-	mdb_env_close(f->env);
-	unit_tmpdir_remove(f->dir);
-	free(f);
-}
-
-static int
-s_setup(void **state)
-{
-	*state = s_fx_new();
-	return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-	s_fx_free(*state);
-	return 0;
-}
-
-/* Apply one event of kind c (msg is its message) as the fold would. */
-static struct verdict
-s_send(struct fx *f, EventCase c, void *msg)
-{
-	Envelope env = JICENG__V1__ENVELOPE__INIT;
-	const ProtobufCFieldDescriptor *fd =
-	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
-	struct verdict v;
-	MDB_txn *txn;
-	struct event_ctx ev = { .seq = ++f->seq, .received_at = f->now,
-	    .township_id = f->township, .env = &env, .rules = &f->rules,
-	    .id_key = f->key };
-
-	env.event_id = "e";
-	env.township_id = (char *)f->township;
-	env.occurred_at = f->now;
-	env.event_case = c;
-	*(void **)((char *)&env + fd->offset) = msg;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
-	if (!v.accepted) {
-		mdb_txn_abort(txn);
-		return v;
-	}
-	if (c == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
-		assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	return v;
-}
-
-#define ACCEPTED(expr) do { struct verdict v_ = (expr); \
-	if (!v_.accepted) fail_msg("rejected %s: %s", v_.code, v_.reason); } while (0)
-#define REJECTED(expr, code_) do { struct verdict v_ = (expr); \
-	assert_false(v_.accepted); assert_string_equal(v_.code, (code_)); \
-	assert_non_null(strstr(v_.reason, " / ")); } while (0)
 
 static struct verdict
 s_org(struct fx *f, const char *id, int kind, const char *parent)
@@ -150,7 +47,7 @@ s_org(struct fx *f, const char *id, int kind, const char *parent)
 	e.name = "测试组织";
 	e.approving_org_id = parent ? "T" : "";
 	e.established_at = f->now;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
 }
 
 /* Township committee T, village committee V, branches B and B2. */
@@ -175,7 +72,7 @@ s_admit(struct fx *f, const char *id, const char *idnum, const char *birth,
 	a.birth_date = (char *)(birth ? birth : "");
 	a.admitted_at = admitted_at;
 	a.phone = "13812345678";
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a);
 }
 
 static struct verdict
@@ -187,8 +84,8 @@ s_register(struct fx *f, const char *id, const char *home, const char *idnum)
 	e.name = "张三";
 	e.id_number = (char *)(idnum ? idnum : "");
 	e.category = JICENG__V1__MEMBER_CATEGORY__FULL;
-	e.admitted_at = s_cst(2010, 7, 1, 9, 0);
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
 }
 
 static struct verdict
@@ -197,7 +94,7 @@ s_confirm(struct fx *f, const char *id, int64_t at)
 	Jiceng__V1__MemberConfirmed c = JICENG__V1__MEMBER_CONFIRMED__INIT;
 	c.member_id = (char *)id;
 	c.confirmed_at = at;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c);
 }
 
 static struct verdict
@@ -207,7 +104,7 @@ s_extend(struct fx *f, const char *id, unsigned months)
 	e.member_id = (char *)id;
 	e.months = months;
 	e.decided_at = f->now;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, &e);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, &e);
 }
 
 static struct verdict
@@ -217,7 +114,7 @@ s_status(struct fx *f, const char *id, int status)
 	s.member_id = (char *)id;
 	s.status = status;
 	s.effective_at = f->now;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
 }
 
 static void
@@ -283,7 +180,7 @@ test_id_number_masked(void **state)
 	uint8_t *dump;
 	size_t n;
 	s_tree(f);
-	ACCEPTED(s_admit(f, "m1", ID_A, NULL, s_cst(2024, 3, 1, 10, 0)));
+	ACCEPTED(s_admit(f, "m1", ID_A, NULL, fx_cst(2024, 3, 1, 10, 0)));
 	s_view(f, "m1", &v);
 	assert_string_equal(v.id_masked, "110105********002X");
 	assert_string_equal(v.phone_masked, "138****5678");
@@ -328,21 +225,21 @@ test_r1_confirmation(void **state)
 {
 	struct fx *f = *state;
 	Jiceng__V1__MemberView v;
-	int64_t admitted = s_cst(2024, 3, 1, 10, 0);
+	int64_t admitted = fx_cst(2024, 3, 1, 10, 0);
 	s_tree(f);
 	ACCEPTED(s_admit(f, "m1", NULL, NULL, admitted));
 	s_view(f, "m1", &v);
-	assert_int_equal(v.probation_until, s_cst(2025, 3, 1, 10, 0));
+	assert_int_equal(v.probation_until, fx_cst(2025, 3, 1, 10, 0));
 	membership_free_member_view(&v);
-	f->now = s_cst(2025, 6, 1, 0, 0);
-	REJECTED(s_confirm(f, "m1", s_cst(2025, 2, 28, 10, 0)), "R1");
-	REJECTED(s_confirm(f, "m1", s_cst(2025, 7, 1, 0, 0)), "R1");   /* after the journal time */
-	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 3, 1, 10, 0)));
-	REJECTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)), "R1");   /* already full */
+	f->now = fx_cst(2025, 6, 1, 0, 0);
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 2, 28, 10, 0)), "R1");
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 7, 1, 0, 0)), "R1");   /* after the journal time */
+	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 3, 1, 10, 0)));
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)), "R1");   /* already full */
 	REJECTED(s_extend(f, "m1", 6), "R1");
 	s_view(f, "m1", &v);
 	assert_int_equal(v.category, JICENG__V1__MEMBER_CATEGORY__FULL);
-	assert_int_equal(v.confirmed_at, s_cst(2025, 3, 1, 10, 0));
+	assert_int_equal(v.confirmed_at, fx_cst(2025, 3, 1, 10, 0));
 	membership_free_member_view(&v);
 }
 
@@ -353,9 +250,9 @@ test_r1_leap_day(void **state)
 	Jiceng__V1__MemberView v;
 	s_tree(f);
 	/* 29 Feb 2024 CST (still 28 Feb in UTC) + 1 year = 28 Feb 2025. */
-	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 2, 29, 7, 0)));
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, fx_cst(2024, 2, 29, 7, 0)));
 	s_view(f, "m1", &v);
-	assert_int_equal(v.probation_until, s_cst(2025, 2, 28, 7, 0));
+	assert_int_equal(v.probation_until, fx_cst(2025, 2, 28, 7, 0));
 	membership_free_member_view(&v);
 }
 
@@ -365,19 +262,19 @@ test_r1_extension(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__MemberView v;
 	s_tree(f);
-	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 3, 1, 10, 0)));
-	f->now = s_cst(2025, 3, 1, 12, 0);
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, fx_cst(2024, 3, 1, 10, 0)));
+	f->now = fx_cst(2025, 3, 1, 12, 0);
 	REJECTED(s_extend(f, "m1", 5), "R1");
 	REJECTED(s_extend(f, "m1", 13), "R1");
 	ACCEPTED(s_extend(f, "m1", 6));
 	REJECTED(s_extend(f, "m1", 6), "R1");                          /* once */
 	s_view(f, "m1", &v);
 	assert_true(v.probation_extended);
-	assert_int_equal(v.probation_until, s_cst(2025, 9, 1, 10, 0));
+	assert_int_equal(v.probation_until, fx_cst(2025, 9, 1, 10, 0));
 	membership_free_member_view(&v);
-	f->now = s_cst(2025, 12, 1, 0, 0);
-	REJECTED(s_confirm(f, "m1", s_cst(2025, 8, 31, 10, 0)), "R1");
-	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 9, 1, 10, 0)));
+	f->now = fx_cst(2025, 12, 1, 0, 0);
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 8, 31, 10, 0)), "R1");
+	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 9, 1, 10, 0)));
 }
 
 /* ---------------------------------------------------------- R2 */
@@ -393,29 +290,29 @@ test_r2_admission_age(void **state)
 	s_tree(f);
 	s_idnum("44030020070615123", id);                 /* born 2007-06-15 */
 	/* 18 at 00:00 CST on 15 June 2025, which is 16:00 UTC on the 14th. */
-	REJECTED(s_admit(f, "m1", id, NULL, s_cst(2025, 6, 14, 23, 59)), "R2");
-	ACCEPTED(s_admit(f, "m1", id, NULL, s_cst(2025, 6, 15, 0, 0)));
+	REJECTED(s_admit(f, "m1", id, NULL, fx_cst(2025, 6, 14, 23, 59)), "R2");
+	ACCEPTED(s_admit(f, "m1", id, NULL, fx_cst(2025, 6, 15, 0, 0)));
 	/* From the birth_date field when there is no number. */
-	REJECTED(s_admit(f, "m2", NULL, "2008-01-01", s_cst(2025, 12, 31, 12, 0)), "R2");
-	ACCEPTED(s_admit(f, "m2", NULL, "2008-01-01", s_cst(2026, 1, 1, 0, 0)));
+	REJECTED(s_admit(f, "m2", NULL, "2008-01-01", fx_cst(2025, 12, 31, 12, 0)), "R2");
+	ACCEPTED(s_admit(f, "m2", NULL, "2008-01-01", fx_cst(2026, 1, 1, 0, 0)));
 	/* Unknown birth date: nothing to check. */
-	ACCEPTED(s_admit(f, "m3", NULL, NULL, s_cst(2025, 1, 1, 0, 0)));
+	ACCEPTED(s_admit(f, "m3", NULL, NULL, fx_cst(2025, 1, 1, 0, 0)));
 	/* The age is a setting. */
 	r.member_min_admission_age = 20;
 	rc.rules = &r;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
-	REJECTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2019, 12, 31, 12, 0)), "R2");
-	ACCEPTED(s_admit(f, "m4", NULL, "2000-01-01", s_cst(2020, 1, 1, 12, 0)));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	REJECTED(s_admit(f, "m4", NULL, "2000-01-01", fx_cst(2019, 12, 31, 12, 0)), "R2");
+	ACCEPTED(s_admit(f, "m4", NULL, "2000-01-01", fx_cst(2020, 1, 1, 12, 0)));
 	/* Members admitted under the old age are not failed by a later edit... */
 	u.member_id = "m1";
 	u.name = "改名";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 	/* ...but a birth date learnt later is checked. */
 	u.member_id = "m3";
 	u.birth_date = "2010-01-01";
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R2");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R2");
 	u.birth_date = "1990-01-01";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 }
 
 /* ---------------------------------------------------------- R3 */
@@ -425,13 +322,13 @@ test_r3_only_normal(void **state)
 {
 	struct fx *f = *state;
 	s_tree(f);
-	ACCEPTED(s_admit(f, "m1", NULL, NULL, s_cst(2024, 3, 1, 10, 0)));
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, fx_cst(2024, 3, 1, 10, 0)));
 	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__SUSPENDED));
-	f->now = s_cst(2025, 6, 1, 0, 0);
+	f->now = fx_cst(2025, 6, 1, 0, 0);
 	REJECTED(s_extend(f, "m1", 6), "R3");
-	REJECTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)), "R3");
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)), "R3");
 	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__NORMAL));
-	ACCEPTED(s_confirm(f, "m1", s_cst(2025, 3, 2, 0, 0)));
+	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)));
 }
 
 /* ---------------------------------------------------------- R4 */
@@ -461,12 +358,12 @@ test_r4_duplicate_person(void **state)
 	/* Correcting b's number to a's: R4; to a fresh one frees the old. */
 	u.member_id = "b";
 	u.id_number = ID_A;
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R4");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R4");
 	u.id_number = id_c;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 	ACCEPTED(s_register(f, "c", "B2", id_b));
 	REJECTED(s_register(f, "c2", "B2", id_c), "R4");
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));   /* same number again */
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));   /* same number again */
 }
 
 /* ---------------------------------------------------------- other events */
@@ -522,7 +419,7 @@ test_member_updated(void **state)
 	Jiceng__V1__MemberView v;
 	char *acts[] = { "V", "B2" }, *bad[] = { "B" };
 	s_tree(f);
-	ACCEPTED(s_admit(f, "m", ID_A, NULL, s_cst(2024, 3, 1, 10, 0)));
+	ACCEPTED(s_admit(f, "m", ID_A, NULL, fx_cst(2024, 3, 1, 10, 0)));
 	u.member_id = "m";
 	u.name = "王五五";
 	u.replace_activity_orgs = true;
@@ -531,7 +428,7 @@ test_member_updated(void **state)
 	u.set_farmer = true;
 	u.farmer = true;
 	u.clear_phone = true;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 	s_view(f, "m", &v);
 	assert_string_equal(v.name, "王五五");
 	assert_int_equal(v.n_activity_org_ids, 2);
@@ -547,15 +444,15 @@ test_member_updated(void **state)
 	u.replace_activity_orgs = true;
 	u.n_activity_org_ids = 1;
 	u.activity_org_ids = bad;                    /* the home org */
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
 	u.replace_activity_orgs = false;
 	u.birth_date = "1950-01-01";                 /* contradicts the number */
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_ID_NUMBER");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_ID_NUMBER");
 	u.birth_date = "";
 	u.phone = "call me";
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "BAD_FIELD");
 	u.phone = "0106-5551234";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
 	s_view(f, "m", &v);
 	assert_string_equal(v.phone_masked, "010*****1234");
 	membership_free_member_view(&v);
@@ -610,20 +507,20 @@ s_script(struct fx *f)
 	ACCEPTED(s_register(f, "a", "B", ID_A));
 	ACCEPTED(s_register(f, "b", "B", id));
 	REJECTED(s_register(f, "c", "B", id), "R4");
-	ACCEPTED(s_admit(f, "p", NULL, "2000-05-05", s_cst(2024, 3, 1, 10, 0)));
-	REJECTED(s_admit(f, "q", NULL, "2010-05-05", s_cst(2024, 3, 1, 10, 0)), "R2");
-	f->now = s_cst(2025, 3, 2, 0, 0);
+	ACCEPTED(s_admit(f, "p", NULL, "2000-05-05", fx_cst(2024, 3, 1, 10, 0)));
+	REJECTED(s_admit(f, "q", NULL, "2010-05-05", fx_cst(2024, 3, 1, 10, 0)), "R2");
+	f->now = fx_cst(2025, 3, 2, 0, 0);
 	ACCEPTED(s_extend(f, "p", 7));
 	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
-	f->now = s_cst(2025, 6, 1, 0, 0);
+	f->now = fx_cst(2025, 6, 1, 0, 0);
 	t.at = f->now;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t));
 }
 
 static void
 test_determinism(void **state)
 {
-	struct fx *a = *state, *b = s_fx_new();
+	struct fx *a = *state, *b = fx_new();
 	uint8_t *da, *db, *before, *after;
 	size_t na, nb, n1, n2;
 	s_script(a);
@@ -638,32 +535,32 @@ test_determinism(void **state)
 	free(db);
 	/* A rejected event leaves no trace. */
 	n1 = s_dump(b, &before);
-	REJECTED(s_confirm(b, "p", s_cst(2025, 3, 2, 0, 0)), "R1");
+	REJECTED(s_confirm(b, "p", fx_cst(2025, 3, 2, 0, 0)), "R1");
 	n2 = s_dump(b, &after);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(before, after, n1);
 	free(before);
 	free(after);
-	s_fx_free(b);
+	fx_free(b);
 }
 
 int
 unit_members(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_id_number_masked, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_id_number, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r1_confirmation, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r1_leap_day, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r1_extension, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r2_admission_age, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r3_only_normal, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_r4_duplicate_person, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_member_exists_and_township, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_status_changes, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_member_updated, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_list_members, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_determinism, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_id_number_masked, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_id_number, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_confirmation, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_leap_day, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_extension, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r2_admission_age, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r3_only_normal, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r4_duplicate_person, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_member_exists_and_township, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_status_changes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_member_updated, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_list_members, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_determinism, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("members", tests, NULL, NULL);
 }

@@ -15,97 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "membership.h"
-
-#define TS1 "110105001000"
-#define TS2 "110105002000"
-#define DAY (86400000LL)
-
-/* ---------------------------------------------------------- fixture */
-
-struct fx {
-	char *dir;
-	MDB_env *env;
-	struct membership *m;
-	uint64_t seq;
-	int64_t now;             /* journal time of the next event */
-	const char *township;    /* the sending township */
-	Rules rules;
-	uint8_t key[32];
-};
-
-/* Unix ms of a China Standard Time wall-clock time. */
-static int64_t
-s_cst(int y, int mo, int d, int h, int mi)
-{
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	    .tm_hour = h, .tm_min = mi };
-	return ((int64_t)timegm(&tm) - 8 * 3600) * 1000;
-}
-
-static int
-s_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof *f);
-	MDB_txn *txn;
-	assert_non_null(f);
-	f->dir = unit_tmpdir();
-	assert_non_null(f->dir);
-	assert_int_equal(mdb_env_create(&f->env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + 4), 0);
-	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
-	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOSYNC, 0600), 0);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(membership_open(txn, &f->m), 0);
-	assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	f->now = s_cst(2025, 1, 10, 9, 0);
-	f->township = TS1;
-	memset(f->key, 0x5a, sizeof f->key);
-	*state = f;
-	return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-	struct fx *f = *state;
-	membership_destroy(&f->m);
-	mdb_env_close(f->env);
-	unit_tmpdir_remove(f->dir);
-	free(f);
-	return 0;
-}
-
-/* Apply one event of kind c (msg is its message) as the fold would. */
-static struct verdict
-s_send(struct fx *f, EventCase c, void *msg)
-{
-	Envelope env = JICENG__V1__ENVELOPE__INIT;
-	const ProtobufCFieldDescriptor *fd =
-	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
-	struct verdict v;
-	MDB_txn *txn;
-	struct event_ctx ev = { .seq = ++f->seq, .received_at = f->now,
-	    .township_id = f->township, .env = &env, .rules = &f->rules,
-	    .id_key = f->key };
-
-	env.event_id = "e";
-	env.township_id = (char *)f->township;
-	env.occurred_at = f->now;
-	env.event_case = c;
-	*(void **)((char *)&env + fd->offset) = msg;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
-	if (!v.accepted) {
-		mdb_txn_abort(txn);
-		return v;
-	}
-	if (c == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
-		assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	return v;
-}
+#include "membership_fx.h"
 
 static struct verdict
 s_org(struct fx *f, const char *id, int kind, const char *parent, const char *approving)
@@ -117,7 +27,7 @@ s_org(struct fx *f, const char *id, int kind, const char *parent, const char *ap
 	e.name = "测试组织";
 	e.approving_org_id = (char *)(approving ? approving : "");
 	e.established_at = f->now;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
 }
 
 static struct verdict
@@ -127,7 +37,7 @@ s_dissolve(struct fx *f, const char *id, const char *approving)
 	e.org_id = (char *)id;
 	e.approving_org_id = (char *)(approving ? approving : "");
 	e.reason = "合并";
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &e);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &e);
 }
 
 static struct verdict
@@ -136,7 +46,7 @@ s_move(struct fx *f, const char *id, const char *parent)
 	Jiceng__V1__OrgUpdated e = JICENG__V1__ORG_UPDATED__INIT;
 	e.org_id = (char *)id;
 	e.parent_id = (char *)parent;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &e);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &e);
 }
 
 static struct verdict
@@ -147,8 +57,8 @@ s_member(struct fx *f, const char *id, const char *home, int category)
 	e.home_org_id = (char *)home;
 	e.name = "张三";
 	e.category = category;
-	e.admitted_at = s_cst(2010, 7, 1, 9, 0);
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
 }
 
 static struct verdict
@@ -156,14 +66,9 @@ s_tick(struct fx *f)
 {
 	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
 	t.at = f->now;
-	return s_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
 }
 
-#define ACCEPTED(expr) do { struct verdict v_ = (expr); \
-	if (!v_.accepted) fail_msg("rejected %s: %s", v_.code, v_.reason); } while (0)
-#define REJECTED(expr, code_) do { struct verdict v_ = (expr); \
-	assert_false(v_.accepted); assert_string_equal(v_.code, (code_)); \
-	assert_non_null(strstr(v_.reason, " / ")); } while (0)
 
 /* township committee T, village committee V under it, branch B under V. */
 static void
@@ -303,10 +208,10 @@ test_o3_tick_audit(void **state)
 	e.approving_org_id = "T";
 	e.established_at = f->now;
 	e.unit_count = 4;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
 	e.org_id = "J6";
 	e.unit_count = 6;
-	v = s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
 	assert_true(v.accepted);
 	assert_int_equal(v.nwarnings, 1);
 	assert_string_equal(v.warnings[0].code, "O3");
@@ -349,15 +254,15 @@ test_o3_grace_from_entry(void **state)
 	e.parent_id = "V";
 	e.name = "老支部";
 	e.approving_org_id = "T";
-	e.established_at = s_cst(1998, 5, 1, 0, 0);
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	e.established_at = fx_cst(1998, 5, 1, 0, 0);
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
 	f->now += DAY;
 	ACCEPTED(s_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 0);
 	/* The grace period is a setting. */
 	r.org_min_full_members_days = 1;
 	rc.rules = &r;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
 	assert_int_equal(f->rules.org_min_full_members_days, 1);
 	ACCEPTED(s_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 2);    /* B and OLD */
@@ -377,7 +282,7 @@ test_o4_limits(void **state)
 	r.org_branch_max_members = 3;
 	r.org_village_committee_members = 5;
 	rc.rules = &r;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
 	s_tree(f);
 	ACCEPTED(s_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));   /* village level */
 	for (int i = 1; i <= 6; i++) {
@@ -414,10 +319,10 @@ test_o5_temporary_branch(void **state)
 	a.org_id = "TB";
 	a.name = "李四";
 	a.admitted_at = f->now;
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
 	REJECTED(s_member(f, "m", "TB", JICENG__V1__MEMBER_CATEGORY__FULL), "O5");
 	a.org_id = "B";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
 }
 
 static void
@@ -431,7 +336,7 @@ test_o6_unknown_and_dissolved(void **state)
 	REJECTED(s_member(f, "m", "nobody", JICENG__V1__MEMBER_CATEGORY__FULL), "UNKNOWN_ORG");
 	c.member_id = "nobody";
 	c.confirmed_at = f->now;
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c), "UNKNOWN_MEMBER");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c), "UNKNOWN_MEMBER");
 	ACCEPTED(s_dissolve(f, "B", "T"));
 	REJECTED(s_dissolve(f, "B", "T"), "ORG_DISSOLVED");
 	REJECTED(s_move(f, "B", "T"), "ORG_DISSOLVED");
@@ -453,7 +358,7 @@ test_dissolve_not_empty(void **state)
 	REJECTED(s_dissolve(f, "V", "T"), "ORG_NOT_EMPTY");     /* a live sub-org */
 	s.member_id = "m";
 	s.status = JICENG__V1__MEMBER_STATUS__DECEASED;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s));
 	ACCEPTED(s_dissolve(f, "B", "T"));
 	ACCEPTED(s_dissolve(f, "V", "T"));
 }
@@ -498,7 +403,7 @@ test_org_view(void **state)
 	u.org_id = "B";
 	u.name = "第一党支部";
 	u.national_ref = "N-1";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &u));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &u));
 
 	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(membership_get_org(f->m, txn, "V", &view), 0);
@@ -544,16 +449,16 @@ test_dispatch_and_rules(void **state)
 
 	t.transfer_id = "t1";
 	t.member_id = "m";
-	REJECTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &t), "UNSUPPORTED_EVENT");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &t), "UNSUPPORTED_EVENT");
 	mh.meeting_id = "mt";
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, &mh));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, &mh));
 
 	/* Defaults until a RulesChanged; 0 fields keep their default. */
 	assert_int_equal(f->rules.member_min_admission_age, 18);
 	assert_int_equal(f->rules.org_branch_max_members, 50);
 	r.member_min_admission_age = 20;
 	rc.rules = &r;
-	ACCEPTED(s_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
 	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(membership_rules(f->m, txn, &got), 0);
 	mdb_txn_abort(txn);
@@ -566,18 +471,18 @@ int
 unit_orgs(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_o1_ranks, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o1_update_parent, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o2_approval, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o3_tick_audit, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o3_grace_from_entry, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o4_limits, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o5_temporary_branch, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_o6_unknown_and_dissolved, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_dissolve_not_empty, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_township, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_org_view, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_dispatch_and_rules, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_o1_ranks, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o1_update_parent, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o2_approval, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o3_tick_audit, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o3_grace_from_entry, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o4_limits, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o5_temporary_branch, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o6_unknown_and_dissolved, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dissolve_not_empty, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_township, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_org_view, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dispatch_and_rules, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("orgs", tests, NULL, NULL);
 }

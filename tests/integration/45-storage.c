@@ -40,32 +40,44 @@ s_st_ack(struct hpump *p, Ack *a)
 	}
 }
 
-static void
-test_journal_full(void **state)
+/* Start jicengd with config, make its org tree (prefix) and send ST_N
+ * members (ids prefix-NNNNN) pipelined, counting the acks into s. */
+static struct hd *
+s_fill(void **state, const char *config, const char *prefix, struct st *s, void **sockp)
 {
-	struct hd_opts o = { .config = "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 4\n" };
+	struct hd_opts o = { .config = config };
 	struct hd *d = hd_new(&o);
+	static struct hmsg *order[ST_N];
 	assert_non_null(d);
 	*state = d;
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
-	assert_int_equal(hc_org_tree(sock, "st"), 0);
-
-	static struct st s;
-	static struct hmsg *order[ST_N];
-	memset(&s, 0, sizeof s);
+	assert_int_equal(hc_org_tree(sock, prefix), 0);
+	memset(s, 0, sizeof *s);
 	for (int i = 0; i < ST_N; i++) {
 		char eid[32], mid[32];
 		snprintf(eid, sizeof eid, "st-%05d", i);
-		snprintf(mid, sizeof mid, "stm-%05d", i);
-		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "存储党员", NULL);
-		order[i] = &s.msgs[i];
+		snprintf(mid, sizeof mid, "%sm-%05d", prefix, i);
+		s->msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "存储党员", NULL);
+		order[i] = &s->msgs[i];
 	}
 	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
-		.on_ack = s_st_ack, .arg = &s };
+		.on_ack = s_st_ack, .arg = s };
 	assert_int_equal(hp_run(&p, 90000), 0);
-	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s.accepted, s.full, s.other);
-	assert_int_equal(s.other, 0);
+	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s->accepted, s->full, s->other);
+	assert_int_equal(s->other, 0);
+	*sockp = sock;
+	return d;
+}
+
+static void
+test_journal_full(void **state)
+{
+	static struct st s;
+	static struct hmsg *order[ST_N];
+	void *sock;
+	struct hd *d = s_fill(state, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 4\n",
+	    "st", &s, &sock);
 	assert_true(s.accepted > 1000);
 	assert_true(s.full > 0);
 	assert_int_equal(s.accepted + s.full, ST_N);
@@ -132,28 +144,10 @@ test_journal_full(void **state)
 static void
 test_journal_grows(void **state)
 {
-	struct hd_opts o = { .config = "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 256\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_int_equal(hc_org_tree(sock, "sg"), 0);
 	static struct st s;
-	static struct hmsg *order[ST_N];
-	memset(&s, 0, sizeof s);
-	for (int i = 0; i < ST_N; i++) {
-		char eid[32], mid[32];
-		snprintf(eid, sizeof eid, "st-%05d", i);
-		snprintf(mid, sizeof mid, "sgm-%05d", i);
-		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "增长党员", NULL);
-		order[i] = &s.msgs[i];
-	}
-	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
-		.on_ack = s_st_ack, .arg = &s };
-	assert_int_equal(hp_run(&p, 90000), 0);
-	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s.accepted, s.full, s.other);
-	assert_int_equal(s.other, 0);
+	void *sock;
+	struct hd *d = s_fill(state, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 256\n",
+	    "sg", &s, &sock);
 	assert_int_equal(s.full, 0);
 	assert_int_equal(s.accepted, ST_N);
 	assert_true(hd_log_has(d, "journal map grown"));

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "be64.h"
 #include "broker.h"
-#include "fold.h"
 #include "log.h"
 
 /* Frames up to twice the envelope limit get an OVERSIZE ack; larger ones
@@ -151,23 +151,33 @@ s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *r
 	return 0;
 }
 
+/* The stored verdict is the packed Ack itself: a first answer sends those
+ * bytes straight from the map; a duplicate is unpacked and marked. */
 static void
 s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p)
 {
-	Ack *ack = NULL;
-	uint8_t *buf;
-	int rc = fold_read_verdict(txn, c->verdicts, p->seq, &ack);
+	uint8_t k[8], *buf;
+	MDB_val key = { 8, k }, val;
+	be64_put(k, p->seq);
+	int rc = mdb_get(txn, c->verdicts, &key, &val);
 	if (rc) {
 		log_error("no verdict for seq %llu in %s: %s", (unsigned long long)p->seq,
 		    c->role, mdb_strerror(rc));
 		return;
 	}
-	if (p->duplicate) {
-		ack->original_verdict = ack->verdict;
-		ack->verdict = JICENG__V1__VERDICT__DUPLICATE;
-		b->counters.duplicates++;
-		b->counters.dirty = true;
+	if (!p->duplicate) {
+		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size);
+		return;
 	}
+	Ack *ack = jiceng__v1__ack__unpack(NULL, val.mv_size, val.mv_data);
+	if (!ack) {
+		log_error("undecodable verdict for seq %llu in %s", (unsigned long long)p->seq, c->role);
+		return;
+	}
+	ack->original_verdict = ack->verdict;
+	ack->verdict = JICENG__V1__VERDICT__DUPLICATE;
+	b->counters.duplicates++;
+	b->counters.dirty = true;
 	size_t n = codec_ack_pack(ack, &buf);
 	if (buf) {
 		s_send(b, p->rid, p->rid_len, buf, n);

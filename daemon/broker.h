@@ -46,8 +46,8 @@ struct child {
 	uint64_t crash_cursor;     /* cursor at the last crash */
 	unsigned crashes_at_cursor;
 	uint64_t single_step_until;
-	MDB_env *state;            /* its state env, read-only (verdicts) */
-	MDB_dbi verdicts;
+	MDB_env *state;            /* its state env, read-only (verdicts, cursor) */
+	MDB_dbi verdicts, meta;
 	struct pending_queue pending;
 };
 

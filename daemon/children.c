@@ -15,7 +15,9 @@
 
 #include "be64.h"
 #include "broker.h"
+#include "fold.h"
 #include "log.h"
+#include "store.h"
 #include "wire.h"
 
 #define BACKOFF_MIN_MS 100
@@ -93,25 +95,24 @@ children_open_state(struct broker *b, struct child *c)
 	MDB_txn *txn;
 	int rc;
 	snprintf(path, sizeof path, "%s/state/%s.mdb", b->cfg.data_dir, c->role);
-	if (access(path, R_OK) != 0)
-		return MDB_NOTFOUND;  /* the worker has not created it yet */
-	if ((rc = mdb_env_create(&c->state)))
-		return rc;
-	mdb_env_set_maxdbs(c->state, 32);
-	if ((rc = mdb_env_open(c->state, path, MDB_RDONLY | MDB_NOSUBDIR, 0640)) ||
-	    (rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn))) {
-		log_error("open %s read-only: %s", path, mdb_strerror(rc));
-		mdb_env_close(c->state);
-		c->state = NULL;
-		return rc;
-	}
-	if ((rc = mdb_dbi_open(txn, "verdicts", 0, &c->verdicts))) {
+	if ((rc = store_open_readonly(path, 32, &c->state)))
+		goto fail;  /* MDB_NOTFOUND: the worker has not created it yet */
+	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "verdicts", 0, &c->verdicts)) ||
+	    (rc = mdb_dbi_open(txn, "meta", 0, &c->meta))) {
 		mdb_txn_abort(txn);
-		mdb_env_close(c->state);
-		c->state = NULL;
-		return rc;
+		goto fail;
 	}
-	return mdb_txn_commit(txn);
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		return 0;
+fail:
+	if (rc != MDB_NOTFOUND)
+		log_error("open %s read-only: %s", path, mdb_strerror(rc));
+	if (c->state)
+		mdb_env_close(c->state);
+	c->state = NULL;
+	return rc;
 }
 
 /* The cursor the worker last committed, read from its environment. */
@@ -119,19 +120,11 @@ static uint64_t
 s_state_cursor(struct broker *b, struct child *c)
 {
 	MDB_txn *txn;
-	MDB_dbi meta;
-	MDB_val k = { 6, "cursor" }, v;
 	uint64_t cur = c->cursor;
-	if (!c->state && children_open_state(b, c) != 0)
+	if ((!c->state && children_open_state(b, c) != 0) || store_read_begin(c->state, &txn))
 		return cur;
-	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
-		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
-	if (rc)
-		return cur;
-	if (mdb_dbi_open(txn, "meta", 0, &meta) == 0 && mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 8) {
-		cur = be64_get(v.mv_data);
-	}
+	if (fold_cursor_get(txn, c->meta, &cur))
+		cur = c->cursor;
 	mdb_txn_abort(txn);
 	return cur;
 }

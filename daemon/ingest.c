@@ -13,9 +13,10 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "be64.h"
 #include "broker.h"
+#include "fold.h"
 #include "log.h"
+#include "store.h"
 
 /* Frames up to twice the envelope limit get an OVERSIZE ack; larger ones
  * drop the connection. With the receive HWM this bounds what libzmq buffers
@@ -35,7 +36,7 @@ struct item {
 	uint8_t digest[JOURNAL_DIGEST_LEN];
 	zmq_msg_t body;
 	uint64_t seq;
-	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED, ITEM_FAILED } outcome;
+	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED } outcome;
 };
 
 /* ---------------------------------------------------------- replies */
@@ -156,10 +157,9 @@ s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *r
 static void
 s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p)
 {
-	uint8_t k[8], *buf;
-	MDB_val key = { 8, k }, val;
-	be64_put(k, p->seq);
-	int rc = mdb_get(txn, c->verdicts, &key, &val);
+	uint8_t *buf;
+	MDB_val val;
+	int rc = fold_verdict_get(txn, c->verdicts, p->seq, &val);
 	if (rc) {
 		log_error("no verdict for seq %llu in %s: %s", (unsigned long long)p->seq,
 		    c->role, mdb_strerror(rc));
@@ -196,9 +196,7 @@ ingest_resolve(struct broker *b, struct child *c)
 		return;
 	if (!c->state && children_open_state(b, c) != 0)
 		return;
-	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
-		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
+	int rc = store_read_begin(c->state, &txn);
 	if (rc) {
 		log_error("read %s state: %s", c->role, mdb_strerror(rc));
 		return;
@@ -421,11 +419,28 @@ s_after_commit(struct broker *b, struct item *items, unsigned n)
 		ingest_resolve(b, &b->children[i]);
 }
 
+/* The items of one loop pass: allocated once (and again when a reload
+ * raises max_batch), never cleared — s_receive fills what it uses. */
+static struct item *
+s_items(unsigned max)
+{
+	static struct item *items;
+	static unsigned cap;
+	if (max > cap) {
+		struct item *grown = realloc(items, max * sizeof *items);
+		if (!grown)
+			return NULL;
+		items = grown;
+		cap = max;
+	}
+	return items;
+}
+
 int
 ingest_read(struct broker *b)
 {
 	unsigned max = b->cfg.max_batch, n = 0, journaled = 0;
-	struct item *items = calloc(max, sizeof *items);
+	struct item *items = s_items(max);
 	if (!items)
 		return 0;
 	while (n < max) {
@@ -455,7 +470,6 @@ ingest_read(struct broker *b)
 out:
 	for (unsigned i = 0; i < n; i++)
 		zmq_msg_close(&items[i].body);
-	free(items);
 	return (int)journaled;
 }
 

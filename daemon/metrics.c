@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 
 static void
 s_header(FILE *f, const char *name, const char *type, const char *help)
@@ -30,10 +31,7 @@ s_worker_counts(FILE *f, struct broker *b, struct child *c)
 	MDB_val k, v;
 	if (!c->state && children_open_state(b, c) != 0)
 		return;
-	int rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(c->state, 0) == 0)
-		rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn);
-	if (rc)
+	if (store_read_begin(c->state, &txn))
 		return;
 	if (mdb_dbi_open(txn, "counts", 0, &counts) == 0 && mdb_cursor_open(txn, counts, &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "be64.h"
+#include "store.h"
 
 #define HDR_FIXED 13
 
@@ -119,13 +120,7 @@ journal_map_size(struct journal *j)
 int
 journal_read_begin(struct journal *j, MDB_txn **txn)
 {
-	int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		if ((rc = mdb_env_set_mapsize(j->env, 0)))
-			return rc;
-		rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
-	}
-	return rc;
+	return store_read_begin(j->env, txn);
 }
 
 int

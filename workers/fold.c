@@ -8,7 +8,6 @@
  * the verdicts and the counts are written in the same parent transaction as
  * the state, so state == fold(rules, journal[1..cursor]) at every commit.
  */
-#include "be64.h"
 #include "fold.h"
 
 #include <errno.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "be64.h"
 #include "idnum.h"
 #include "log.h"
 #include "membership.h"
@@ -44,7 +44,6 @@ static int
 s_open_tables(struct fold *f)
 {
 	MDB_txn *txn;
-	MDB_val k = { 6, "cursor" }, v;
 	int rc = mdb_txn_begin(f->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
@@ -52,12 +51,8 @@ s_open_tables(struct fold *f)
 	    (rc = mdb_dbi_open(txn, "verdicts", MDB_CREATE, &f->verdicts)) ||
 	    (rc = mdb_dbi_open(txn, "counts", MDB_CREATE, &f->counts)) ||
 	    (rc = membership_open(txn, &f->membership)) ||
-	    (rc = membership_rules(f->membership, txn, &f->rules)))
-		goto fail;
-	rc = mdb_get(txn, f->meta, &k, &v);
-	if (rc == 0 && v.mv_size == 8)
-		f->cursor = be64_get(v.mv_data);
-	else if (rc != MDB_NOTFOUND && rc != 0)
+	    (rc = membership_rules(f->membership, txn, &f->rules)) ||
+	    (rc = fold_cursor_get(txn, f->meta, &f->cursor)))
 		goto fail;
 	return mdb_txn_commit(txn);
 fail:
@@ -183,12 +178,11 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
 	free(buf);
 	if (rc)
 		return rc;
-	if (vd->accepted)
-		snprintf(name, sizeof name, "accepted:%s", codec_event_name(kind));
-	else
+	if (!vd->accepted) {
 		snprintf(name, sizeof name, "rejected:%s", vd->code);
-	if ((rc = s_count(f, txn, name)))
-		return rc;
+		if ((rc = s_count(f, txn, name)))
+			return rc;
+	}
 	snprintf(name, sizeof name, "event:%s:%s", codec_event_name(kind),
 	    vd->accepted ? "accepted" : "rejected");
 	if ((rc = s_count(f, txn, name)))
@@ -247,7 +241,6 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
 		return 0;
 	}
 	verdict_accept(&vd);
-	sc->n = 0;
 	if (journal_quarantined(f->journal, jtxn, seq, &why) == 0) {
 		verdict_reject(&vd, "INTERNAL_ERROR",
 		    "内部错误，该事件已隔离 / internal error: event quarantined (%s)", why);
@@ -281,6 +274,26 @@ s_emit(struct fold *f, uint64_t seq, int64_t at, const struct status_changes *sc
 	}
 }
 
+/* Status changes of a transaction, published once it commits. */
+struct pending_status {
+	uint64_t seq;
+	struct status_changes sc;
+};
+
+/* Keep sc for after the commit; only events that made changes cost this. */
+static int
+s_keep_status(struct pending_status **p, unsigned *n, uint64_t seq, const struct status_changes *sc)
+{
+	struct pending_status *grown = realloc(*p, (*n + 1) * sizeof **p);
+	if (!grown)
+		return ENOMEM;
+	*p = grown;
+	grown[*n].seq = seq;
+	grown[*n].sc = *sc;
+	(*n)++;
+	return 0;
+}
+
 /* Apply seqs [from, to] in one transaction. */
 static int
 s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
@@ -288,21 +301,18 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 	MDB_txn *txn;
 	uint8_t cb[8];
 	MDB_val ck = { 6, "cursor" }, cv = { 8, cb };
-	struct status_changes *pending = NULL;
+	struct pending_status *pending = NULL;
 	unsigned npending = 0;
 	int rc = mdb_txn_begin(f->env, NULL, 0, &txn);
 	if (rc)
 		return rc;
-	if (f->on_status && !(pending = calloc(to - from + 1, sizeof *pending))) {
-		mdb_txn_abort(txn);
-		return ENOMEM;
-	}
 	for (uint64_t seq = from; seq <= to; seq++) {
-		struct status_changes sc = { 0 };
+		struct status_changes sc;
+		sc.n = 0;
 		if ((rc = s_apply_one(f, jtxn, txn, seq, &sc)))
 			goto fail;
-		if (pending)
-			pending[npending++] = sc;
+		if (sc.n && f->on_status && (rc = s_keep_status(&pending, &npending, seq, &sc)))
+			goto fail;
 	}
 	be64_put(cb, to);
 	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
@@ -312,10 +322,10 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 	if (rc)
 		goto fail;
 	f->cursor = to;
-	for (unsigned i = 0; pending && i < npending; i++) {
+	for (unsigned i = 0; i < npending; i++) {
 		struct journal_record r;
-		if (pending[i].n && journal_get(f->journal, jtxn, from + i, &r) == 0)
-			s_emit(f, from + i, r.received_at, &pending[i]);
+		if (journal_get(f->journal, jtxn, pending[i].seq, &r) == 0)
+			s_emit(f, pending[i].seq, r.received_at, &pending[i].sc);
 	}
 	free(pending);
 	return 0;
@@ -435,14 +445,30 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 }
 
 int
-fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack)
+fold_verdict_get(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, MDB_val *packed)
 {
 	uint8_t k[8];
-	MDB_val key = { 8, k }, val;
+	MDB_val key = { 8, k };
 	be64_put(k, seq);
-	int rc = mdb_get(txn, verdicts, &key, &val);
+	return mdb_get(txn, verdicts, &key, packed);
+}
+
+int
+fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack)
+{
+	MDB_val val;
+	int rc = fold_verdict_get(txn, verdicts, seq, &val);
 	if (rc)
 		return rc;
 	*ack = jiceng__v1__ack__unpack(NULL, val.mv_size, val.mv_data);
 	return *ack ? 0 : MDB_CORRUPTED;
+}
+
+int
+fold_cursor_get(MDB_txn *txn, MDB_dbi meta, uint64_t *cursor)
+{
+	MDB_val k = { 6, "cursor" }, v;
+	int rc = mdb_get(txn, meta, &k, &v);
+	*cursor = rc == 0 && v.mv_size == 8 ? be64_get(v.mv_data) : 0;
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }

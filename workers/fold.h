@@ -5,8 +5,8 @@
  *
  * A state environment holds: the membership tables, the domain's own tables,
  * `meta` (cursor), `verdicts` (seq -> packed Ack, for events the domain owns)
- * and `counts` (for stats and metrics: "accepted:<kind>", "rejected:<code>",
- * "warning:<code>", "event:<kind>:accepted|rejected" -> u64 BE count).
+ * and `counts` (for stats and metrics: "event:<kind>:accepted|rejected",
+ * "rejected:<code>", "warning:<code>" -> u64 BE count).
  */
 #ifndef JICENG_FOLD_H
 #define JICENG_FOLD_H
@@ -55,9 +55,16 @@ int fold_rebuild(const char *journal_dir, const char *state_path,
     enum domain d, const struct config *cfg, bool progress,
     char *err, size_t errlen);
 
-/* Read the stored verdict of seq from a state environment (read txn).
- * *ack is unpacked; free with jiceng__v1__ack__free_unpacked.
- * Returns 0, MDB_NOTFOUND, or an LMDB error. */
+/* Read side of a state environment, for the processes that read it
+ * (jicengd's acks and supervision, the query server, tests). */
+
+/* The stored verdict of seq: *packed points at the packed Ack in the map,
+ * valid until txn ends. Returns 0, MDB_NOTFOUND, or an LMDB error. */
+int fold_verdict_get(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, MDB_val *packed);
+/* The same, unpacked; free with jiceng__v1__ack__free_unpacked. */
 int fold_read_verdict(MDB_txn *txn, MDB_dbi verdicts, uint64_t seq, Ack **ack);
+/* The committed cursor (0 before the first commit). Returns 0 or an LMDB
+ * error other than MDB_NOTFOUND. */
+int fold_cursor_get(MDB_txn *txn, MDB_dbi meta, uint64_t *cursor);
 
 #endif

@@ -17,10 +17,12 @@
 
 #include "be64.h"
 #include "config.h"
+#include "fold.h"
 #include "journal.h"
 #include "log.h"
 #include "membership.h"
 #include "security.h"
+#include "store.h"
 #include "wire.h"
 
 #define QUERY_MAX_FRAME 4096
@@ -75,13 +77,9 @@ s_state_open(struct server *s, enum domain d)
 	if (st->env)
 		return 0;
 	snprintf(path, sizeof path, "%s/state/%s.mdb", s->cfg.data_dir, codec_domain_name(d));
-	if (access(path, R_OK) != 0)
-		return MDB_NOTFOUND;
-	if ((rc = mdb_env_create(&st->env)))
+	if ((rc = store_open_readonly(path, 32, &st->env)))
 		return rc;
-	mdb_env_set_maxdbs(st->env, 32);
-	if ((rc = mdb_env_open(st->env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640)) ||
-	    (rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "meta", 0, &st->meta)) ||
 	    (rc = mdb_dbi_open(txn, "counts", 0, &st->counts)) ||
@@ -104,10 +102,7 @@ s_state_read(struct server *s, enum domain d, MDB_txn **txn)
 	int rc = s_state_open(s, d);
 	if (rc)
 		return rc;
-	rc = mdb_txn_begin(s->state[d].env, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->state[d].env, 0) == 0)
-		rc = mdb_txn_begin(s->state[d].env, NULL, MDB_RDONLY, txn);
-	return rc;
+	return store_read_begin(s->state[d].env, txn);
 }
 
 /* ---------------------------------------------------------- replies */
@@ -226,7 +221,8 @@ s_add_count(struct stats_buf *sb, Jiceng__V1__CodeCount **list, size_t *n, const
 	list[(*n)++] = c;
 }
 
-/* "kind:accepted" or "kind:rejected" -> the kind's EventCount. */
+/* "kind:accepted" or "kind:rejected" -> the kind's EventCount, and the
+ * accepted ones also to the accepted-by-kind list. */
 static void
 s_add_event(struct stats_buf *sb, const char *key, size_t len, uint64_t n)
 {
@@ -235,6 +231,8 @@ s_add_event(struct stats_buf *sb, const char *key, size_t len, uint64_t n)
 		return;
 	int klen = (int)(colon - key);
 	bool accepted = (size_t)(key + len - colon - 1) == 8 && memcmp(colon + 1, "accepted", 8) == 0;
+	if (accepted)
+		s_add_count(sb, sb->acc, &sb->st.n_accepted, key, (size_t)klen, n);
 	size_t i;
 	for (i = 0; i < sb->st.n_events; i++)
 		if ((int)strlen(sb->evp[i]->kind) == klen && memcmp(sb->evp[i]->kind, key, (size_t)klen) == 0)
@@ -259,7 +257,7 @@ s_stats_worker(struct server *s, struct stats_buf *sb, enum domain d, uint64_t l
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	MDB_val k = { 6, "cursor" }, v;
+	MDB_val k, v;
 	Jiceng__V1__WorkerStats *w = &sb->ws[sb->st.n_workers];
 	jiceng__v1__worker_stats__init(w);
 	w->domain = (char *)codec_domain_name(d);
@@ -268,22 +266,18 @@ s_stats_worker(struct server *s, struct stats_buf *sb, enum domain d, uint64_t l
 		w->lag = last;
 		return;
 	}
-	if (mdb_get(txn, s->state[d].meta, &k, &v) == 0 && v.mv_size == 8)
-		w->cursor = be64_get(v.mv_data);
+	fold_cursor_get(txn, s->state[d].meta, &w->cursor);
 	w->lag = last > w->cursor ? last - w->cursor : 0;
 	if (mdb_cursor_open(txn, s->state[d].counts, &cur) == 0) {
 		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
 			const char *key = k.mv_data;
 			uint64_t n = v.mv_size == 8 ? be64_get(v.mv_data) : 0;
 			if (k.mv_size > 9 && memcmp(key, "rejected:", 9) == 0) {
-				w->applied_events += n;
 				s_add_count(sb, sb->rej, &sb->st.n_rejected, key + 9, k.mv_size - 9, n);
-			} else if (k.mv_size > 9 && memcmp(key, "accepted:", 9) == 0) {
-				w->applied_events += n;
-				s_add_count(sb, sb->acc, &sb->st.n_accepted, key + 9, k.mv_size - 9, n);
 			} else if (k.mv_size > 8 && memcmp(key, "warning:", 8) == 0) {
 				s_add_count(sb, sb->warn, &sb->st.n_warnings, key + 8, k.mv_size - 8, n);
 			} else if (k.mv_size > 6 && memcmp(key, "event:", 6) == 0) {
+				w->applied_events += n;
 				s_add_event(sb, key + 6, k.mv_size - 6, n);
 			}
 		}

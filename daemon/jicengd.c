@@ -419,7 +419,11 @@ main(int argc, char **argv)
 	children_init(&b);
 	if (ingest_sync_rules(&b))
 		fatalx("could not journal the rule settings");
-	b.next_tick_ms = broker_wall_ms();
+	/* The start-up Tick goes in before any client event; then one at every
+	 * hour boundary. */
+	int64_t now = broker_wall_ms();
+	s_tick(&b, now);
+	b.next_tick_ms = (now / HOUR_MS + 1) * HOUR_MS;
 	children_start_due(&b);
 	s_loop(&b, sigfd);
 

@@ -234,13 +234,16 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
 	int rc = journal_get(f->journal, jtxn, seq, &r);
 	if (rc)
 		return rc;
+	verdict_accept(&vd);
 	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);
 	if (!e) {
+		/* Only a damaged journal gets here; its client is still owed an ack. */
 		log_error("journal record %llu does not decode; answering INTERNAL_ERROR",
 		    (unsigned long long)seq);
-		return 0;
+		verdict_reject(&vd, "INTERNAL_ERROR", "内部错误：日志记录无法解码 / internal error: "
+		    "the journal record does not decode");
+		return s_owns(f, r.kind) ? s_store_verdict(f, parent, seq, "", r.kind, &vd) : 0;
 	}
-	verdict_accept(&vd);
 	if (journal_quarantined(f->journal, jtxn, seq, &why) == 0) {
 		verdict_reject(&vd, "INTERNAL_ERROR",
 		    "内部错误，该事件已隔离 / internal error: event quarantined (%s)", why);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "journal.h"
+
 /* Position of the first s in jicengd's log, -1 if absent. */
 static long
 s_log_pos(struct hd *d, const char *s)
@@ -329,6 +331,54 @@ test_workers_option(void **state)
 	hd_pass(d);
 }
 
+/* The kinds of the reserved events in the journal, in order ('R' for
+ * RulesChanged, 'T' for Tick), into out. */
+static void
+s_reserved_kinds(struct hd *d, char *out, size_t len)
+{
+	struct journal *j;
+	MDB_txn *txn;
+	uint64_t last;
+	size_t n = 0;
+	assert_int_equal(journal_open(&j, d->dir, 64, 65536, true), 0);
+	assert_int_equal(journal_read_begin(j, &txn), 0);
+	assert_int_equal(journal_last_seq(j, txn, &last), 0);
+	for (uint64_t seq = 1; seq <= last && n + 1 < len; seq++) {
+		struct journal_record rec;
+		assert_int_equal(journal_get(j, txn, seq, &rec), 0);
+		if (rec.kind == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
+			out[n++] = 'R';
+		else if (rec.kind == JICENG__V1__ENVELOPE__EVENT_TICK)
+			out[n++] = 'T';
+	}
+	out[n] = 0;
+	mdb_txn_abort(txn);
+	journal_close(&j);
+}
+
+/* At start jicengd journals the rule settings (only when they differ from
+ * the journal's) and a Tick, before any client event (DOMAIN.md, deterministic
+ * time; DESIGN.md, rules reach workers through the journal). */
+static void
+test_startup_journals_rules_and_tick(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	char kinds[16];
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hq_journal_length(d) >= 2);
+	assert_true(hd_stop(d, 10000) >= 0);
+	s_reserved_kinds(d, kinds, sizeof kinds);
+	assert_string_equal(kinds, "RT");
+	/* Restarted with the same rules: a Tick, no second RulesChanged. */
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_stop(d, 10000) >= 0);
+	s_reserved_kinds(d, kinds, sizeof kinds);
+	assert_string_equal(kinds, "RTT");
+	hd_pass(d);
+}
+
 int
 integ_supervisor(void)
 {
@@ -342,6 +392,7 @@ integ_supervisor(void)
 		cmocka_unit_test_setup_teardown(test_worker_cannot_start, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_sighup_rules, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_workers_option, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_startup_journals_rules_and_tick, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("supervisor", tests, NULL, NULL);
 }

@@ -183,6 +183,39 @@ test_fold_quarantine(void **state)
 	s_teardown(&x);
 }
 
+/* A record that does not decode (a damaged journal) still gets a verdict,
+ * so the broker can answer its client, and the fold goes on past it. */
+static void
+test_fold_undecodable_record(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	MDB_txn *txn;
+	uint64_t seq;
+	uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f }, d[JOURNAL_DIGEST_LEN] = { 0 };
+	s_setup(&x, 16);
+	assert_int_equal(journal_write_begin(x.j, &txn), 0);
+	assert_int_equal(journal_append(x.j, txn, 1763600000000, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED,
+	    TWP, "junk", junk, sizeof junk, d, &seq), 0);
+	assert_int_equal(journal_commit(x.j, txn), 0);
+	s_org(&x, "e2", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(fold_step(f, 100, 10, false, &n), 0);
+	assert_int_equal(n, 2);
+	fold_destroy(&f);
+	Ack *a = s_verdict(f, x.state, 1);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "INTERNAL_ERROR");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	a = s_verdict(f, x.state, 2);
+	assert_string_equal(a->code, "OK");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_teardown(&x);
+}
+
 static char *
 s_dump(const char *path)
 {
@@ -244,6 +277,7 @@ unit_fold(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fold_applies_in_order_with_verdicts),
 		cmocka_unit_test(test_fold_quarantine),
+		cmocka_unit_test(test_fold_undecodable_record),
 		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),
 	};
 	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);

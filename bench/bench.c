@@ -54,6 +54,7 @@ struct options {
 	const char *dir;
 	unsigned branches;         /* per township */
 	unsigned repeat;           /* each measurement, interleaved */
+	unsigned raw_only;         /* > 0: only the raw ceiling, at this batch */
 	bool keep, idnum, check;
 };
 
@@ -67,6 +68,7 @@ struct run {
 	unsigned clients;
 	struct bench_result r;
 	struct counters before, after;
+	double broker_cpu, worker_cpu;   /* seconds in this run */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -86,6 +88,7 @@ s_usage(FILE *out, int status)
 	    "  --half-seconds S   length of each half-peak run (default 4)\n"
 	    "  --load F           pace those runs at F times the peak rate (default 0.5)\n"
 	    "  --rate R           pace them at R events/s instead\n"
+	    "  --raw-only B       only the raw ceiling (no daemon), at batch B\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
 	    "  --no-idnum         members without resident ID numbers\n"
 	    "  --keep             keep the daemon's data dir\n"
@@ -136,6 +139,11 @@ s_parse_args(struct options *o, int argc, char **argv)
 		} else if (strcmp(a, "--branches") == 0) {
 			o->branches = (unsigned)strtoul(v, &end, 10);
 			if (*end || o->branches < 1 || o->branches > 100000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--raw-only") == 0) {
+			o->raw_only = (unsigned)strtoul(v, &end, 10);
+			if (*end || o->raw_only < 1 || o->raw_only > 100000)
 				s_usage(stderr, 2);
 			i++;
 		} else if (strcmp(a, "--rate") == 0) {
@@ -258,8 +266,9 @@ s_counters(const struct bench_daemon *d, unsigned markers, struct counters *c)
 static void
 s_print_header(void)
 {
-	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s\n", "run", "clients", "events",
-	    "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "commit", "cli cpu");
+	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s %6s %6s\n", "run", "clients",
+	    "events", "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "commit",
+	    "cli cpu", "brk us", "wrk us");
 }
 
 static void
@@ -271,10 +280,12 @@ s_print_run(const char *name, const struct run *r)
 	 * (stored as commits + 1 with the mean over commits). */
 	double commit_ms = commits ? (r->after.fsync_ms * (double)(r->after.commits - 1) -
 	    r->before.fsync_ms * (double)(r->before.commits - 1)) / (double)commits : 0;
-	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%%\n", name,
-	    r->clients, r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
+	double per_event = r->r.acked ? 1e6 / (double)r->r.acked : 0;
+	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%% %6.1f %6.1f\n",
+	    name, r->clients, r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
 	    (unsigned long long)commits, commits ? (double)journaled / (double)commits : 0.0,
-	    commit_ms, r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0);
+	    commit_ms, r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0,
+	    r->broker_cpu * per_event, r->worker_cpu * per_event);
 	if (r->r.accepted != r->r.acked)
 		printf("  %zu of %zu not accepted; first: %s\n", r->r.acked - r->r.accepted,
 		    r->r.acked, r->r.first_refusal);
@@ -292,10 +303,16 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 		fprintf(stderr, "jiceng-bench: out of memory\n");
 		return -1;
 	}
+	double b0 = 0, w0 = 0, b1 = 0, w1 = 0;
 	int rc = s_counters(d, ++*markers, &out->before);
 	bench_trace_run = id;
+	(void)bench_daemon_cpu(d, &b0, &w0);
 	if (rc == 0)
 		rc = bench_drive(d->ingest, &w, clients, o->window, rate, 30, &out->r);
+	if (rc == 0 && bench_daemon_cpu(d, &b1, &w1) == 0) {
+		out->broker_cpu = b1 - b0;
+		out->worker_cpu = w1 - w0;
+	}
 	if (rc == 0)
 		rc = s_counters(d, ++*markers, &out->after);
 	bench_workload_free(&w);
@@ -435,8 +452,10 @@ s_raw_ceilings(const struct options *o, const struct bench_workload *orgs, struc
 			    o->idnum, o->branches) < 0 || bench_raw(o->dir, orgs, &members, batch, r) < 0)
 				return -1;
 			bench_workload_free(&members);
-			printf("  batch %4u (as %u client%s): %zu events in %5.2f s = %6.0f events/s\n",
-			    r->batch, o->clients[i], o->clients[i] > 1 ? "s" : "", r->events, r->secs, r->rate);
+			printf("  batch %4u (as %u client%s): %zu events in %5.2f s = %6.0f events/s;"
+			    " per event: journal %.1f us, fold %.1f us\n",
+			    r->batch, o->clients[i], o->clients[i] > 1 ? "s" : "", r->events, r->secs, r->rate,
+			    1e6 * r->journal_secs / (double)r->events, 1e6 * r->fold_secs / (double)r->events);
 			if (r->rate > ser[i].best_raw)
 				ser[i].best_raw = r->rate;
 		}
@@ -471,6 +490,16 @@ main(int argc, char **argv)
 
 	for (unsigned i = 0; i < o.nclients; i++)
 		ser[i].clients = o.clients[i];
+	if (o.raw_only) {
+		unsigned maxc = 0;
+		for (unsigned i = 0; i < o.nclients; i++) {
+			ser[i].batch = o.raw_only;
+			maxc = o.clients[i] > maxc ? o.clients[i] : maxc;
+		}
+		int rc = bench_workload_orgs(&orgs, maxc, o.branches) < 0 ? -1 : s_raw_ceilings(&o, &orgs, ser);
+		bench_workload_free(&orgs);
+		return rc < 0 || bench_interrupted ? 1 : 0;
+	}
 	int rc = s_end_to_end(&o, &orgs, ser, procs, &nprocs, &half_rate);
 	if (rc == 0 && !bench_interrupted)
 		rc = s_raw_ceilings(&o, &orgs, ser);

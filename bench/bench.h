@@ -96,6 +96,9 @@ int bench_daemon_start(struct bench_daemon *d, const char *parent);
 /* The broker's stats from jiceng-query; free *reply with
  * jiceng__v1__query_reply__free_unpacked. 0 or -1. */
 int bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply);
+/* CPU seconds (user + system, all threads) used so far by jicengd itself
+ * and by its jiceng-worker children together. 0 or -1. */
+int bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers_s);
 /* Peak RSS of jicengd and its children, read from /proc before stopping. */
 unsigned bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max);
 /* SIGTERM, wait up to 10 s, then SIGKILL; remove the data dir unless keep. */
@@ -109,6 +112,7 @@ struct bench_raw_result {
 	size_t commits;
 	double secs;
 	double rate;
+	double journal_secs, fold_secs;  /* of secs: journal commits, fold steps */
 };
 
 /* Journal orgs then members into a fresh journal under parent with

@@ -246,6 +246,45 @@ s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len)
 	return 0;
 }
 
+/* utime + stime of pid in seconds, from /proc/pid/stat. */
+static double
+s_cpu_secs(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *r = strrchr(buf, ')');
+	/* After the name: state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt, then utime and stime (fields 14 and 15). */
+	if (!r || sscanf(r + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int
+bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers_s)
+{
+	struct bench_proc procs[BENCH_MAX_PROCS];
+	unsigned n = bench_daemon_rss(d, procs, BENCH_MAX_PROCS);
+	*broker_s = *workers_s = 0;
+	if (n == 0 || (*broker_s = s_cpu_secs(d->pid)) < 0)
+		return -1;
+	for (unsigned i = 1; i < n; i++) {
+		double s = strcmp(procs[i].name, "jiceng-worker") == 0 ? s_cpu_secs(procs[i].pid) : 0;
+		if (s < 0)
+			return -1;
+		*workers_s += s;
+	}
+	return 0;
+}
+
 unsigned
 bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max)
 {

@@ -107,18 +107,22 @@ s_journal_rules(struct journal *j, struct fold *f)
 	return rc;
 }
 
-/* Journal w in batches, each followed by the fold. */
+/* Journal w in batches, each followed by the fold; r gets the commits and
+ * the time spent in each half. */
 static int
 s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigned batch,
-    size_t *commits)
+    struct bench_raw_result *r)
 {
 	for (size_t at = 0; at < w->n; at += batch) {
 		size_t n = w->n - at < batch ? w->n - at : batch;
 		uint64_t last = 0;
+		double t0 = s_secs();
 		int rc = s_journal_batch(j, &w->ev[at], n, &last);
 		if (rc)
 			return rc;
-		(*commits)++;
+		double t1 = s_secs();
+		r->journal_secs += t1 - t0;
+		r->commits++;
 		while (fold_cursor(f) < last) {
 			unsigned applied = 0;
 			if ((rc = fold_step(f, (unsigned)(last - fold_cursor(f)), FOLD_BATCH, false, &applied)))
@@ -126,6 +130,7 @@ s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigne
 			if (applied == 0)
 				return MDB_NOTFOUND;
 		}
+		r->fold_secs += s_secs() - t1;
 		if (bench_interrupted)
 			return EINTR;
 	}
@@ -176,7 +181,7 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	struct fold *f = NULL;
 	uint8_t key[IDNUM_KEY_LEN];
 	char dir[512], path[CONFIG_PATH_MAX + 64];
-	size_t setup_commits = 0;
+	struct bench_raw_result setup = { 0 };
 	int rc;
 	memset(r, 0, sizeof *r);
 	r->batch = batch ? batch : 1;
@@ -197,12 +202,12 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) ||
 	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
 	    (rc = s_journal_rules(j, f)) ||
-	    (rc = s_run(j, f, orgs, r->batch, &setup_commits))) {
+	    (rc = s_run(j, f, orgs, r->batch, &setup))) {
 		fprintf(stderr, "jiceng-bench: raw: set-up: %s\n", mdb_strerror(rc));
 		goto out;
 	}
 	double t0 = s_secs();
-	rc = s_run(j, f, members, r->batch, &r->commits);
+	rc = s_run(j, f, members, r->batch, r);
 	r->secs = s_secs() - t0;
 	if (rc) {
 		fprintf(stderr, "jiceng-bench: raw: %s\n", mdb_strerror(rc));

@@ -15,7 +15,8 @@ store_open_readonly(const char *path, unsigned maxdbs, MDB_env **env)
 	if ((rc = mdb_env_create(env)))
 		return rc;
 	mdb_env_set_maxdbs(*env, maxdbs);
-	if ((rc = mdb_env_open(*env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640))) {
+	/* Lookups are random: no readahead (of the writer's sparse file, too). */
+	if ((rc = mdb_env_open(*env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NORDAHEAD, 0640))) {
 		mdb_env_close(*env);
 		*env = NULL;
 	}

@@ -189,7 +189,7 @@ s_r4_claim(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	if (rc == MDB_NOTFOUND) {
 		d.mv_size = strlen(r->member_id);
 		d.mv_data = (void *)r->member_id;
-		return mdb_put(txn, m->index, &k, &d, 0);
+		return ms_put(txn, m->index, &k, &d, 0);
 	}
 	if (rc)
 		return rc;
@@ -457,7 +457,7 @@ s_reindex(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 		return rc;
 	if (d.mv_size != strlen(r->member_id) || memcmp(d.mv_data, r->member_id, d.mv_size) != 0)
 		return 0;
-	return mdb_del(txn, m->index, &k, NULL);
+	return ms_del(txn, m->index, &k);
 }
 
 /* ID number, birth date and sex of a MemberUpdated. Birth date and sex

@@ -40,6 +40,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---------------------------------------------------------- counted writes */
+
+static uint64_t s_writes;
+
+uint64_t
+membership_writes(void)
+{
+	return s_writes;
+}
+
+int
+ms_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags)
+{
+	s_writes++;
+	return mdb_put(txn, dbi, k, d, flags);
+}
+
+int
+ms_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k)
+{
+	s_writes++;
+	return mdb_del(txn, dbi, k, NULL);
+}
+
+int
+ms_cursor_del(MDB_cursor *c)
+{
+	s_writes++;
+	return mdb_cursor_del(c, 0);
+}
+
 /* ---------------------------------------------------------- open and close */
 
 static const char *s_dbi_names[] = {
@@ -126,7 +157,7 @@ s_record_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
 		len += 2 + extra[i].len;
 	d.mv_size = len;
 	d.mv_data = NULL;
-	if ((rc = mdb_put(txn, dbi, &k, &d, MDB_RESERVE)))
+	if ((rc = ms_put(txn, dbi, &k, &d, MDB_RESERVE)))
 		return rc;
 	p = d.mv_data;
 	*p++ = MS_RECORD_FORMAT;
@@ -401,7 +432,7 @@ membership_pair_put(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b)
 	if (!s_key_ok(a) || !s_key_ok(b))
 		return EINVAL;
 	k = s_pair(buf, a, b);
-	return mdb_put(txn, dbi, &k, &d, 0);
+	return ms_put(txn, dbi, &k, &d, 0);
 }
 
 int
@@ -413,7 +444,7 @@ membership_pair_del(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b)
 	if (!s_key_ok(a) || !s_key_ok(b))
 		return 0;
 	k = s_pair(buf, a, b);
-	rc = mdb_del(txn, dbi, &k, NULL);
+	rc = ms_del(txn, dbi, &k);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -493,7 +524,7 @@ membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
 	s_put_be(kb + 8, n, 4);
 	for (int i = 0; i < 3; i++)
 		d.mv_size += 2 + strlen(parts[i]);
-	if ((rc = mdb_put(txn, m->audit, &k, &d, MDB_RESERVE)))
+	if ((rc = ms_put(txn, m->audit, &k, &d, MDB_RESERVE)))
 		return rc;
 	p = d.mv_data;
 	*p++ = MS_RECORD_FORMAT;
@@ -958,7 +989,7 @@ s_apply_rules_changed(struct membership *m, MDB_txn *txn,
 		r = &empty;
 	d.mv_size = jiceng__v1__rules__get_packed_size(r);
 	d.mv_data = NULL;
-	if ((rc = mdb_put(txn, m->meta, &k, &d, MDB_RESERVE)))
+	if ((rc = ms_put(txn, m->meta, &k, &d, MDB_RESERVE)))
 		return rc;
 	jiceng__v1__rules__pack(r, d.mv_data);
 	return 0;

@@ -38,9 +38,10 @@ void membership_destroy(struct membership **m);
 /* Does the membership module answer for this event kind? */
 bool membership_owns(EventCase c);
 
-/* Apply one event. txn is a (nested) write transaction the caller commits
- * when v->accepted and aborts otherwise: on rejection the module may have
- * written partially. status (may be NULL) receives mobility changes.
+/* Apply one event inside the write transaction txn. A rejection is decided
+ * before the first write, so it leaves txn as it was; membership_writes()
+ * lets the caller check that (it undoes the batch if ever it is not).
+ * status (may be NULL) receives mobility changes.
  * Tick and RulesChanged are applied by every worker; events the module
  * does not own are ignored (accepted, no change).
  * Returns 0 with v filled, or an LMDB error code (the caller retries or
@@ -48,6 +49,9 @@ bool membership_owns(EventCase c);
 int membership_apply(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, struct verdict *v,
     struct status_changes *status);
+
+/* Writes the module has made so far in this process (a counter). */
+uint64_t membership_writes(void);
 
 /* The rule settings in force (from the last RulesChanged applied, else the
  * defaults). Returns 0 or an LMDB error. */

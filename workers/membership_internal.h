@@ -36,6 +36,12 @@
 /* Times beyond year 9999 are refused, so date arithmetic cannot overflow. */
 #define MS_TIME_MAX       253402300799999LL
 
+/* Every write of the module goes through these three, which count it: the
+ * fold relies on a rejection having written nothing (membership_writes). */
+int ms_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *d, unsigned flags);
+int ms_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k);
+int ms_cursor_del(MDB_cursor *c);
+
 /* The module's tables (all keys and values explicit byte strings). */
 struct membership {
 	MDB_dbi orgs;       /* "orgs": org_id -> org record */

@@ -170,7 +170,7 @@ s_o3_schedule(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	if (o->kind != JICENG__V1__ORG_KIND__BRANCH &&
 	    o->kind != JICENG__V1__ORG_KIND__JOINT_BRANCH)
 		return 0;
-	return mdb_put(txn, m->o3, &k, &d, 0);
+	return ms_put(txn, m->o3, &k, &d, 0);
 }
 
 /* One branch at the end of its grace period. */
@@ -220,7 +220,7 @@ membership_orgs_o3_audit(struct membership *m, MDB_txn *txn,
 			break;
 		memcpy(org_id, (const char *)k.mv_data + 8, k.mv_size - 8);
 		org_id[k.mv_size - 8] = '\0';
-		if ((rc = mdb_cursor_del(c, 0)) ||
+		if ((rc = ms_cursor_del(c)) ||
 		    (rc = s_o3_check(m, txn, ev, org_id, days)))
 			break;
 	}

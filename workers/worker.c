@@ -36,6 +36,20 @@ s_on_signal(int sig)
 	s_stop = 1;
 }
 
+/* The state map is written in place (MDB_WRITEMAP): a write the kernel
+ * cannot back with disk is SIGBUS. That is storage failing, not an event
+ * crashing the worker, so it must not count towards quarantine: say so and
+ * exit with EX_IOERR. */
+static void
+s_on_sigbus(int sig)
+{
+	static const char msg[] = "<3>jiceng-worker: the state file could not be written "
+	    "(SIGBUS: disk full or I/O error); exiting\n";
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+	_exit(74);
+}
+
 struct worker {
 	void *sock;
 	int applying_fd;             /* run_dir/<domain>.applying, written in single-step */
@@ -203,6 +217,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, s_on_signal);
 	signal(SIGINT, s_on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGBUS, s_on_sigbus);
 
 	if ((rc = journal_open(&j, cfg.data_dir, cfg.journal_map_mb, cfg.journal_map_max_mb, true)))
 		fatalx("cannot open the journal in %s: %s", cfg.data_dir, mdb_strerror(rc));

@@ -78,8 +78,11 @@ fx_send(struct fx *f, EventCase c, void *msg)
 	env.event_case = c;
 	*(void **)((char *)&env + fd->offset) = msg;
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	uint64_t writes = membership_writes();
 	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
 	if (!v.accepted) {
+		/* Every rejection is decided before the first write. */
+		assert_int_equal(membership_writes(), writes);
 		mdb_txn_abort(txn);
 		return v;
 	}

@@ -1,19 +1,22 @@
 /*
  * Unit tests of the fold (workers/fold.c): journal events applied in order,
  * cursor and verdicts stored with the state, a rejected event leaving no
- * trace, quarantined events answered INTERNAL_ERROR, a state map that grows
- * when full, and a rebuild that yields the same tables.
+ * trace (also one rejected after it wrote), quarantined events answered
+ * INTERNAL_ERROR, disk reserved ahead of the writable map, a state map that
+ * grows when full, and a rebuild that yields the same tables.
  */
 #include "unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "fold.h"
 #include "idnum.h"
 #include "journal.h"
+#include "membership.h"
 
 #define TWP "320123101000"
 
@@ -216,6 +219,84 @@ test_fold_undecodable_record(void **state)
 	s_teardown(&x);
 }
 
+/* Is member_id in the state env at path? */
+static bool
+s_has_member(const char *path, const char *member_id)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	struct membership *m;
+	Jiceng__V1__MemberView v = JICENG__V1__MEMBER_VIEW__INIT;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_open_readonly(txn, &m), 0);
+	int rc = membership_get_member(m, txn, member_id, &v);
+	if (rc == 0)
+		membership_free_member_view(&v);
+	membership_destroy(&m);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	return rc == 0;
+}
+
+/* An event rejected after the module wrote (forced by fault injection: no
+ * rule does it) is undone: its batch is applied again without it, and the
+ * events around it keep their effects. */
+static void
+test_fold_late_rejection_is_undone(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	s_setup(&x, 16);
+	s_org(&x, "e1", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(&x, "e2", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	s_member(&x, "e3", "m1", "b1");
+	s_member(&x, "e4", "m2", "b1");
+	s_member(&x, "e5", "m3", "b1");
+	setenv("JICENG_FAULT_LATE_REJECT", "e4", 1);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	unsetenv("JICENG_FAULT_LATE_REJECT");
+	assert_int_equal(fold_step(f, 100, 100, false, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(fold_cursor(f), 5);
+	fold_destroy(&f);
+	Ack *a = s_verdict(f, x.state, 4);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "FAULT_INJECTED");
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	a = s_verdict(f, x.state, 5);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	jiceng__v1__ack__free_unpacked(a, NULL);
+	assert_true(s_has_member(x.state, "m1"));
+	assert_false(s_has_member(x.state, "m2"));
+	assert_true(s_has_member(x.state, "m3"));
+	s_teardown(&x);
+}
+
+/* The writable map never writes into an unallocated hole (a full disk
+ * would be SIGBUS): the file's blocks are allocated ahead of use, here the
+ * whole of a 16 MiB map. */
+static void
+test_fold_reserves_disk_ahead(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	struct stat st;
+	s_setup(&x, 16);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(stat(x.state, &st), 0);
+	assert_true((long long)st.st_blocks * 512 >= 16LL << 20);
+	fold_destroy(&f);
+	s_teardown(&x);
+}
+
 static char *
 s_dump(const char *path)
 {
@@ -278,6 +359,8 @@ unit_fold(void)
 		cmocka_unit_test(test_fold_applies_in_order_with_verdicts),
 		cmocka_unit_test(test_fold_quarantine),
 		cmocka_unit_test(test_fold_undecodable_record),
+		cmocka_unit_test(test_fold_late_rejection_is_undone),
+		cmocka_unit_test(test_fold_reserves_disk_ahead),
 		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),
 	};
 	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);

@@ -421,7 +421,7 @@ s_end_to_end(const struct options *o, struct bench_workload *orgs, struct series
 		}
 	}
 	printf("(half-N: N clients paced at %.0f events/s in total, %.0f%% of the best peak)\n",
-	    *half_rate, o->load * 100);
+	    *half_rate, best > 0 ? 100 * *half_rate / best : 0.0);
 	for (unsigned i = 0; i < o->nclients; i++) {
 		double p99[MAX_REPEAT];
 		for (unsigned k = 0; k < o->repeat; k++)
@@ -518,15 +518,19 @@ main(int argc, char **argv)
 		    s->best_rate, s->best_raw, s->best_raw > 0 ? 100 * s->best_rate / s->best_raw : 0.0,
 		    s->batch, s->half_p99_median, s->half_p99_worst);
 	}
-	const struct series *b = &ser[best];
+	const struct series *b = &ser[best], *slow = &ser[0];
+	for (unsigned i = 1; i < o.nclients; i++)
+		if (ser[i].half_p99_median > slow->half_p99_median)
+			slow = &ser[i];
 	double ratio = b->best_raw > 0 ? b->best_rate / b->best_raw : 0;
-	bool ratio_ok = ratio >= 0.40, p99_ok = b->half_p99_median < 10.0;
+	/* The latency target holds for every client count, so the worst decides. */
+	bool ratio_ok = ratio >= 0.40, p99_ok = slow->half_p99_median < 10.0;
 	printf("  peak: %.0f events/s with %u clients\n", b->best_rate, b->clients);
 	printf("  end-to-end / raw at that batch: %.0f%%   (target >= 40%%: %s)\n", ratio * 100,
 	    ratio_ok ? "met" : "MISSED");
-	printf("  p99 ack latency at %.0f events/s (%.0f%% of peak), %u clients: %.2f ms"
-	    "   (target < 10 ms: %s)\n", half_rate, o.load * 100, b->clients, b->half_p99_median,
-	    p99_ok ? "met" : "MISSED");
+	printf("  p99 ack latency at %.0f events/s (%.0f%% of peak), worst with %u clients: %.2f ms"
+	    "   (target < 10 ms: %s)\n", half_rate, b->best_rate > 0 ? 100 * half_rate / b->best_rate : 0.0,
+	    slow->clients, slow->half_p99_median, p99_ok ? "met" : "MISSED");
 	printf("  peak RSS (VmHWM) before SIGTERM; [RssAnon + RssFile/RssShmem then: the\n"
 	    "  second is LMDB map pages, shared with the page cache]:\n");
 	for (unsigned i = 0; i < nprocs; i++)

@@ -306,10 +306,10 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 	double b0 = 0, w0 = 0, b1 = 0, w1 = 0;
 	int rc = s_counters(d, ++*markers, &out->before);
 	bench_trace_run = id;
-	(void)bench_daemon_cpu(d, &b0, &w0);
+	bool cpu_known = bench_daemon_cpu(d, &b0, &w0) == 0;
 	if (rc == 0)
 		rc = bench_drive(d->ingest, &w, clients, o->window, rate, 30, &out->r);
-	if (rc == 0 && bench_daemon_cpu(d, &b1, &w1) == 0) {
+	if (rc == 0 && cpu_known && bench_daemon_cpu(d, &b1, &w1) == 0) {
 		out->broker_cpu = b1 - b0;
 		out->worker_cpu = w1 - w0;
 	}

@@ -225,11 +225,14 @@ s_memory(struct bench_proc *p)
 	p->file_kb += shmem;
 }
 
-/* The parent pid and command name of pid from /proc/pid/stat. */
+/* The parent pid, command name and CPU seconds (utime + stime) of pid,
+ * from /proc/pid/stat. */
 static int
-s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len)
+s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len, double *cpu_s)
 {
-	char path[64], buf[512];
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	int pp;
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -238,78 +241,67 @@ s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len)
 	fclose(f);
 	buf[n] = 0;
 	char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-	int pp;
-	if (!l || !r || sscanf(r + 1, " %*c %d", &pp) != 1)
+	/* After the name: state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt, then utime and stime (fields 14 and 15). */
+	if (!l || !r || sscanf(r + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &pp, &ut, &st) != 3)
 		return -1;
 	snprintf(comm, len, "%.*s", (int)(r - l - 1), l + 1);
 	*ppid = pp;
+	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	return 0;
 }
 
-/* utime + stime of pid in seconds, from /proc/pid/stat. */
-static double
-s_cpu_secs(pid_t pid)
+/* jicengd itself, then its children: pid, name and CPU seconds, at most
+ * max of them; with_memory also reads their memory. */
+static unsigned
+s_procs(const struct bench_daemon *d, struct bench_proc *out, double *cpu_s, unsigned max,
+    bool with_memory)
 {
-	char path[64], buf[1024];
-	unsigned long long ut, st;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *r = strrchr(buf, ')');
-	/* After the name: state ppid pgrp session tty tpgid flags minflt
-	 * cminflt majflt cmajflt, then utime and stime (fields 14 and 15). */
-	if (!r || sscanf(r + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	unsigned n = 0;
+	pid_t ppid;
+	char comm[32];
+	if (!d->pid || max == 0 || s_stat(d->pid, &ppid, comm, sizeof comm, &cpu_s[0]) < 0)
+		return 0;
+	out[n].pid = d->pid;
+	snprintf(out[n].name, sizeof out[n].name, "jicengd");
+	n++;
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	while (dir && n < max && (de = readdir(dir))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		if (pid <= 0 || s_stat(pid, &ppid, comm, sizeof comm, &cpu_s[n]) < 0 || ppid != d->pid)
+			continue;
+		out[n].pid = pid;
+		snprintf(out[n].name, sizeof out[n].name, "%s", comm);
+		n++;
+	}
+	if (dir)
+		closedir(dir);
+	for (unsigned i = 0; with_memory && i < n; i++)
+		s_memory(&out[i]);
+	return n;
 }
 
 int
 bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers_s)
 {
 	struct bench_proc procs[BENCH_MAX_PROCS];
-	unsigned n = bench_daemon_rss(d, procs, BENCH_MAX_PROCS);
-	*broker_s = *workers_s = 0;
-	if (n == 0 || (*broker_s = s_cpu_secs(d->pid)) < 0)
-		return -1;
-	for (unsigned i = 1; i < n; i++) {
-		double s = strcmp(procs[i].name, "jiceng-worker") == 0 ? s_cpu_secs(procs[i].pid) : 0;
-		if (s < 0)
-			return -1;
-		*workers_s += s;
-	}
-	return 0;
+	double cpu[BENCH_MAX_PROCS];
+	unsigned n = s_procs(d, procs, cpu, BENCH_MAX_PROCS, false);
+	*broker_s = n ? cpu[0] : 0;
+	*workers_s = 0;
+	for (unsigned i = 1; i < n; i++)
+		if (strcmp(procs[i].name, "jiceng-worker") == 0)
+			*workers_s += cpu[i];
+	return n ? 0 : -1;
 }
 
 unsigned
 bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max)
 {
-	unsigned n = 0;
-	if (!d->pid || max == 0)
-		return 0;
-	out[n].pid = d->pid;
-	snprintf(out[n].name, sizeof out[n].name, "jicengd");
-	s_memory(&out[n]);
-	n++;
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	while (dir && n < max && (de = readdir(dir))) {
-		pid_t pid = (pid_t)atoi(de->d_name), ppid;
-		char comm[32];
-		if (pid <= 0 || s_stat(pid, &ppid, comm, sizeof comm) < 0 || ppid != d->pid)
-			continue;
-		out[n].pid = pid;
-		snprintf(out[n].name, sizeof out[n].name, "%s", comm);
-		s_memory(&out[n]);
-		n++;
-	}
-	if (dir)
-		closedir(dir);
-	return n;
+	double cpu[BENCH_MAX_PROCS];
+	return s_procs(d, out, cpu, max < BENCH_MAX_PROCS ? max : BENCH_MAX_PROCS, true);
 }
 
 /* ---------------------------------------------------------------- stop */

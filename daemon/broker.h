@@ -95,8 +95,13 @@ int ingest_read(struct broker *b);
 void ingest_refuse_backlog(struct broker *b);
 /* Journal a broker event (Tick, RulesChanged). */
 int ingest_journal_system(struct broker *b, Envelope *e);
-/* Send the acks owed for child c up to its cursor. */
+/* Send the acks owed for child c up to its cursor and the journal's
+ * durable end. */
 void ingest_resolve(struct broker *b, struct child *c);
+/* Flush the last commit (journal_sync), then send the acks that waited on it. */
+void ingest_sync(struct broker *b);
+/* Are client messages waiting to be read? */
+bool ingest_waiting(struct broker *b);
 void ingest_count_rejected(struct broker *b, const char *code);
 /* Persist counters into journal meta if changed. */
 void ingest_flush_counters(struct broker *b);

@@ -1,8 +1,9 @@
 /*
  * ingest: the township-facing ROUTER socket. Reads envelopes, checks them,
- * dedupes by (township, event_id), journals a whole loop pass in one
- * synchronous LMDB commit, then owes each client an ack that is sent when
- * the owning worker's cursor passes the event (ingest_resolve).
+ * dedupes by (township, event_id), journals a whole loop pass in one LMDB
+ * commit, then owes each client an ack that is sent when the owning
+ * worker's cursor passes the event and the journal's durable end does too
+ * (ingest_resolve; ingest_sync flushes when no next commit will).
  *
  * It does not apply rules, and it never answers ACCEPTED by itself.
  */
@@ -192,7 +193,9 @@ ingest_resolve(struct broker *b, struct child *c)
 	struct pending_queue *q = &c->pending;
 	MDB_txn *txn;
 	size_t done = 0;
-	if (q->n == 0 || q->items[0].seq > c->cursor)
+	uint64_t upto = c->cursor < journal_durable_end(b->journal) ?
+	    c->cursor : journal_durable_end(b->journal);
+	if (q->n == 0 || q->items[0].seq > upto)
 		return;
 	if (!c->state && children_open_state(b, c) != 0)
 		return;
@@ -201,11 +204,36 @@ ingest_resolve(struct broker *b, struct child *c)
 		log_error("read %s state: %s", c->role, mdb_strerror(rc));
 		return;
 	}
-	while (done < q->n && q->items[done].seq <= c->cursor)
+	while (done < q->n && q->items[done].seq <= upto)
 		s_answer_from_state(b, c, txn, &q->items[done++]);
 	mdb_txn_abort(txn);
 	memmove(q->items, q->items + done, (q->n - done) * sizeof *q->items);
 	q->n -= done;
+}
+
+void
+ingest_sync(struct broker *b)
+{
+	static int skip = -1;
+	if (skip < 0)
+		skip = getenv("JICENG_FAULT_NO_IDLE_FLUSH") != NULL;  /* tests only */
+	if (skip && !b->stopping)
+		return;
+	int rc = journal_sync(b->journal);
+	if (rc)
+		fatalx("journal flush failed: %s; what reached the disk is unknown, so nothing more "
+		    "is acknowledged: check the disk and restart (clients resend what was not acknowledged)",
+		    mdb_strerror(rc));
+	for (unsigned i = 0; i < b->nchildren; i++)
+		ingest_resolve(b, &b->children[i]);
+}
+
+bool
+ingest_waiting(struct broker *b)
+{
+	int events = 0;
+	size_t len = sizeof events;
+	return zmq_getsockopt(b->ingest, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
 }
 
 uint64_t

@@ -328,9 +328,15 @@ s_loop(struct broker *b, int sigfd)
 	int64_t last_periodic = 0, last_counters = 0, last_watchdog = 0;
 	uint64_t wd_usec = 0;
 	int64_t watchdog_ms = sd_watchdog_enabled(0, &wd_usec) > 0 ? (int64_t)(wd_usec / 1000) : 0;
+	bool committed = false;
 	while (!b->stopping) {
 		bool over = ingest_backlog(b) >= b->cfg.max_backlog;
 		int64_t now = broker_now_ms();
+		/* The next group commit's flush carries the last one's; without
+		 * one coming right away, flush now rather than hold its acks. */
+		if (journal_sync_pending(b->journal) && !(committed && !over && ingest_waiting(b)))
+			ingest_sync(b);
+		committed = false;
 		if (!over)
 			b->paused_since_ms = 0;
 		else if (!b->paused_since_ms)
@@ -358,7 +364,7 @@ s_loop(struct broker *b, int sigfd)
 			if (refusing)
 				ingest_refuse_backlog(b);
 			else
-				ingest_read(b);
+				committed = ingest_read(b) > 0;
 		}
 		s_periodic(b, &last_periodic, &last_counters, &last_watchdog, watchdog_ms);
 	}
@@ -380,6 +386,7 @@ static void
 s_drain(struct broker *b, int sigfd)
 {
 	int64_t until = broker_now_ms() + DRAIN_MS;
+	ingest_sync(b);
 	size_t owed = s_owed(b);
 	if (owed == 0)
 		return;

@@ -25,6 +25,11 @@ struct journal {
 	uint64_t map_size;   /* bytes */
 	uint64_t max_size;   /* bytes */
 	bool readonly;
+	uint64_t txn_end;        /* last seq appended in the open write txn */
+	uint64_t committed_end;  /* last seq of the last commit */
+	uint64_t durable_end;    /* last seq on disk */
+	bool sync_pending;       /* the last commit's meta page is not flushed */
+	bool io_failed;          /* a flush failed: what is on disk is unknown */
 };
 
 /* ---------------------------------------------------------- open/close */
@@ -70,7 +75,7 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 		goto fail;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/journal.mdb", dir);
-	if ((rc = mdb_env_open(j->env, path, MDB_NOSUBDIR | (readonly ? MDB_RDONLY : 0), 0640)))
+	if ((rc = mdb_env_open(j->env, path, MDB_NOSUBDIR | (readonly ? MDB_RDONLY : MDB_NOMETASYNC), 0640)))
 		goto fail;
 	if (!readonly) {
 		/* An existing journal may already be bigger than map_mb. */
@@ -84,6 +89,17 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 	}
 	if ((rc = s_open_dbis(j)))
 		goto fail;
+	if (!readonly) {
+		/* A writer that died may have left its last meta page unflushed. */
+		MDB_txn *txn;
+		if ((rc = mdb_env_sync(j->env, 1)) || (rc = journal_read_begin(j, &txn)))
+			goto fail;
+		rc = journal_last_seq(j, txn, &j->committed_end);
+		mdb_txn_abort(txn);
+		if (rc)
+			goto fail;
+		j->durable_end = j->committed_end;
+	}
 	*out = j;
 	return 0;
 fail:
@@ -98,6 +114,8 @@ journal_close(struct journal **jp)
 {
 	if (!*jp)
 		return;
+	if (!(*jp)->readonly)
+		journal_sync(*jp);
 	mdb_env_close((*jp)->env);
 	free(*jp);
 	*jp = NULL;
@@ -258,6 +276,7 @@ journal_count_since(struct journal *j, MDB_txn *txn, int64_t t, uint64_t max)
 int
 journal_write_begin(struct journal *j, MDB_txn **txn)
 {
+	j->txn_end = j->committed_end;
 	return mdb_txn_begin(j->env, NULL, 0, txn);
 }
 
@@ -299,6 +318,7 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 		if ((rc = mdb_put(txn, j->ids, &ik, &iv, MDB_NOOVERWRITE)))
 			return rc;
 	}
+	j->txn_end = last + 1;
 	*seq = last + 1;
 	return 0;
 }
@@ -323,8 +343,48 @@ journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
 int
 journal_commit(struct journal *j, MDB_txn *txn)
 {
-	(void)j;
-	return mdb_txn_commit(txn);
+	int rc = mdb_txn_commit(txn);
+	if (rc == EIO)
+		j->io_failed = j->sync_pending = true;
+	if (rc)
+		return rc;
+	/* Only a commit that appended surely wrote (LMDB skips the flush of
+	 * an empty one); its data flush also carried the previous meta page. */
+	if (j->txn_end != j->committed_end) {
+		j->durable_end = j->committed_end;
+		j->committed_end = j->txn_end;
+	}
+	j->sync_pending = true;
+	return 0;
+}
+
+int
+journal_sync(struct journal *j)
+{
+	if (!j->sync_pending)
+		return 0;
+	/* After a failed flush the kernel may have dropped the dirty pages
+	 * and a later flush can succeed without them: never trust it again. */
+	int rc = j->io_failed ? EIO : mdb_env_sync(j->env, 1);
+	if (rc)
+		j->io_failed = true;
+	if (rc == 0) {
+		j->durable_end = j->committed_end;
+		j->sync_pending = false;
+	}
+	return rc;
+}
+
+bool
+journal_sync_pending(struct journal *j)
+{
+	return j->sync_pending;
+}
+
+uint64_t
+journal_durable_end(struct journal *j)
+{
+	return j->durable_end;
 }
 
 int

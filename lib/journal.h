@@ -9,8 +9,12 @@
  *   quarantine  seq -> reason text (events every worker answers INTERNAL_ERROR)
  *   meta        "rules" -> packed Rules in force; "counters" -> broker counters
  *
- * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS) and
- * every commit is synchronous.
+ * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS).
+ * Durability (the writer's env is MDB_NOMETASYNC): a commit flushes its data
+ * pages but not its meta page, so it is on disk only once the next commit's
+ * flush or journal_sync has run. One device flush per group commit instead
+ * of two; a crash of the machine (not of the process) in between undoes that
+ * last commit whole. journal_durable_end says how far acks may go.
  */
 #ifndef JICENG_JOURNAL_H
 #define JICENG_JOURNAL_H
@@ -85,8 +89,16 @@ int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
     const char *reason);
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
     const void *val, size_t len);
-/* Commit (synchronously: fsync before return). */
+/* Commit: data pages flushed before return, which also makes the previous
+ * commit durable; this one's meta page waits for the next flush. */
 int journal_commit(struct journal *j, MDB_txn *txn);
+/* Flush what journal_commit left pending (no-op when nothing is). Once a
+ * flush or a commit failed with EIO it fails for good: reopen the journal. */
+int journal_sync(struct journal *j);
+/* Has a commit happened since the last flush that covers it? */
+bool journal_sync_pending(struct journal *j);
+/* The last seq known to be on disk (<= the last committed seq). */
+uint64_t journal_durable_end(struct journal *j);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
  * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */
 int journal_grow(struct journal *j);

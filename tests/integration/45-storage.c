@@ -210,6 +210,47 @@ test_state_map_grows(void **state)
 	hd_pass(d);
 }
 
+/* An ack waits until its event's journal commit is on disk. With the idle
+ * flush switched off (a test hook), a lone event stays unacknowledged; the
+ * next group commit's flush carries the first one's meta page and releases
+ * its ack, not its own; after kill -9 both are still journaled. */
+static void
+test_acks_wait_for_flush(void **state)
+{
+	setenv("JICENG_FAULT_NO_IDLE_FLUSH", "1", 1);
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	int up = hd_up(d);
+	unsetenv("JICENG_FAULT_NO_IDLE_FLUSH");
+	assert_int_equal(up, 0);
+	void *sock = hc_connect(d);
+	struct hmsg a = hm_org("fl-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
+	    NULL, NULL, "中共测试镇委员会");
+	struct hmsg b = hm_org("fl-b", H_ORG_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
+	    H_ORG_TOWNSHIP, H_ORG_TOWNSHIP, "中共测试村委员会");
+	assert_int_equal(hc_send(sock, &a), 0);
+	Ack *ack = hc_recv(sock, 1500);
+	assert_null(ack);  /* journaled and applied, not yet on disk */
+	assert_int_equal(hc_send(sock, &b), 0);
+	ack = hc_recv(sock, H_ACK_MS);
+	assert_non_null(ack);
+	assert_string_equal(ack->event_id, "fl-a");
+	assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	hc_ack_free(ack);
+	assert_null(hc_recv(sock, 1000));  /* fl-b waits for the flush after it */
+	hc_close(sock);
+	hd_kill9(d);
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	assert_true(hc_expect(sock, &a, JICENG__V1__VERDICT__DUPLICATE, NULL));
+	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__DUPLICATE, NULL));
+	hc_close(sock);
+	hm_free(&a);
+	hm_free(&b);
+	hd_pass(d);
+}
+
 int
 integ_storage(void)
 {
@@ -217,6 +258,7 @@ integ_storage(void)
 		cmocka_unit_test_setup_teardown(test_journal_full, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_journal_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_acks_wait_for_flush, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }

@@ -140,6 +140,52 @@ test_map_full_and_grow(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* What journal_durable_end promises: a commit is on disk after the next
+ * commit that appended (its flush carries the previous meta page) or after
+ * journal_sync; a commit that appended nothing, or an aborted append,
+ * moves nothing; a reopened journal is flushed whole. */
+static void
+test_durable_end(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	uint64_t seq;
+	MDB_txn *txn;
+	uint8_t d[JOURNAL_DIGEST_LEN] = { 0 };
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(journal_durable_end(j), 0);
+	assert_false(journal_sync_pending(j));
+	s_append(j, "320123101000", "a", "one", &seq);
+	assert_int_equal(journal_durable_end(j), 0);
+	assert_true(journal_sync_pending(j));
+	s_append(j, "320123101000", "b", "two", &seq);
+	assert_int_equal(journal_durable_end(j), 1);
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_durable_end(j), 2);
+	assert_false(journal_sync_pending(j));
+	/* An append that was aborted, then a commit of meta alone. */
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_append(j, txn, 1700000000000, 10, "320123101000", "c",
+	    (const uint8_t *)"x", 1, d, &seq), 0);
+	mdb_txn_abort(txn);
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_meta_put(j, txn, "k", "v", 1), 0);
+	assert_int_equal(journal_commit(j, txn), 0);
+	assert_true(journal_sync_pending(j));
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_durable_end(j), 2);
+	s_append(j, "320123101000", "c", "three", &seq);
+	assert_int_equal(seq, 3);
+	assert_int_equal(journal_durable_end(j), 2);
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(journal_durable_end(j), 3);
+	assert_false(journal_sync_pending(j));
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
 int
 unit_journal(void)
 {
@@ -147,6 +193,7 @@ unit_journal(void)
 		cmocka_unit_test(test_append_read_dedupe),
 		cmocka_unit_test(test_quarantine_meta_reopen),
 		cmocka_unit_test(test_map_full_and_grow),
+		cmocka_unit_test(test_durable_end),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }

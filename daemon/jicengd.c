@@ -248,8 +248,9 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 	children_check_health(b);
 	bool up = children_all_up(b);
 	if (up && !b->ready_sent) {
-		sd_notify(0, "READY=1\nSTATUS=all children up");
+		/* Logged first: whoever READY=1 wakes finds the line written. */
 		log_info("ready: %u children up, ingest %s", b->nchildren, b->cfg.ingest);
+		sd_notify(0, "READY=1\nSTATUS=all children up");
 		b->ready_sent = true;
 	}
 	if (up && watchdog_ms && now - *last_watchdog >= watchdog_ms / 2) {

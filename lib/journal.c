@@ -350,7 +350,7 @@ journal_commit(struct journal *j, MDB_txn *txn)
 		return rc;
 	/* Only a commit that appended surely wrote (LMDB skips the flush of
 	 * an empty one); its data flush also carried the previous meta page. */
-	if (j->txn_end != j->committed_end) {
+	if (j->txn_end != j->committed_end && !j->io_failed) {
 		j->durable_end = j->committed_end;
 		j->committed_end = j->txn_end;
 	}
@@ -366,13 +366,13 @@ journal_sync(struct journal *j)
 	/* After a failed flush the kernel may have dropped the dirty pages
 	 * and a later flush can succeed without them: never trust it again. */
 	int rc = j->io_failed ? EIO : mdb_env_sync(j->env, 1);
-	if (rc)
+	if (rc) {
 		j->io_failed = true;
-	if (rc == 0) {
-		j->durable_end = j->committed_end;
-		j->sync_pending = false;
+		return rc;
 	}
-	return rc;
+	j->durable_end = j->committed_end;
+	j->sync_pending = false;
+	return 0;
 }
 
 bool

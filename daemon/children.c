@@ -340,6 +340,12 @@ s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
 	c->heard_ms = broker_now_ms();
 	switch (h->type) {
 	case WIRE_HELLO:
+		/* A worker may have rebuilt its state file (a new inode) before
+		 * saying hello: read the file it uses now. */
+		if (c->state) {
+			mdb_env_close(c->state);
+			c->state = NULL;
+		}
 		c->hello = true;
 		c->cursor = h->value;
 		log_debug("%s said hello at cursor %llu", c->role, (unsigned long long)h->value);

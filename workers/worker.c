@@ -202,14 +202,78 @@ s_run(struct worker *w, const struct config *cfg)
 	}
 }
 
+static void
+s_rebuild(const struct config *cfg, enum domain d, const char *state)
+{
+	char err[512];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (fold_rebuild(cfg->data_dir, state, d, cfg, false, err, sizeof err) < 0)
+		fatalx("rebuilding %s: %s", state, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("rebuilt %s from the journal in %.1f s", state,
+	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+static void
+s_open(const struct config *cfg, struct worker *w, struct journal **j, const char *state)
+{
+	int rc;
+	if ((rc = journal_open(j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, true)))
+		fatalx("cannot open the journal in %s: %s", cfg->data_dir, mdb_strerror(rc));
+	if ((rc = fold_open(&w->fold, *j, w->domain, state, cfg)))
+		fatalx("cannot open %s: %s", state, mdb_strerror(rc));
+}
+
+static uint64_t
+s_journal_end(struct journal *j)
+{
+	MDB_txn *txn;
+	uint64_t last = 0;
+	if (journal_read_begin(j, &txn) == 0) {
+		journal_last_seq(j, txn, &last);
+		mdb_txn_abort(txn);
+	}
+	return last;
+}
+
+/* A state file the machine went down with (its open marker is from another
+ * boot), or one ahead of the journal (the journal's last commit never
+ * reached the disk), is rebuilt before anything is applied to it. Both
+ * rebuilds run with no journal or state handle open in this process. */
+static void
+s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
+    const char *state, const char *boot)
+{
+	char was[64];
+	if (fold_marker_stale(state, boot, was, sizeof was)) {
+		log_warnx("%s was open when the machine went down (boot %s): its pages may be torn; "
+		    "rebuilding it from the journal", state, was);
+		s_rebuild(cfg, w->domain, state);
+	}
+	s_open(cfg, w, j, state);
+	uint64_t end = s_journal_end(*j);
+	if (fold_cursor(w->fold) > end) {
+		log_warnx("%s is ahead of the journal (cursor %llu, journal ends at %llu): the machine "
+		    "went down before the journal's last commit reached the disk; rebuilding it from "
+		    "the journal", state, (unsigned long long)fold_cursor(w->fold), (unsigned long long)end);
+		fold_destroy(&w->fold);
+		journal_close(j);
+		s_rebuild(cfg, w->domain, state);
+		s_open(cfg, w, j, state);
+	}
+	int rc = fold_marker_set(state, boot);
+	if (rc)
+		log_warnx("cannot write %s.open (%s): a machine crash would go unnoticed", state, strerror(rc));
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config cfg;
 	struct worker w = { 0 };
 	struct journal *j = NULL;
-	char path[CONFIG_PATH_MAX + 64], ep[CONFIG_PATH_MAX + 32];
-	int rc;
+	char path[CONFIG_PATH_MAX + 64], ep[CONFIG_PATH_MAX + 32], state[CONFIG_PATH_MAX + 64], boot[64];
 
 	w.parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -219,11 +283,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGBUS, s_on_sigbus);
 
-	if ((rc = journal_open(&j, cfg.data_dir, cfg.journal_map_mb, cfg.journal_map_max_mb, true)))
-		fatalx("cannot open the journal in %s: %s", cfg.data_dir, mdb_strerror(rc));
-	snprintf(path, sizeof path, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
-	if ((rc = fold_open(&w.fold, j, w.domain, path, &cfg)))
-		fatalx("cannot open %s: %s", path, mdb_strerror(rc));
+	snprintf(state, sizeof state, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
+	fold_boot_id(boot, sizeof boot);
+	s_open_checked(&cfg, &w, &j, state, boot);
 
 	void *ctx = zmq_ctx_new();
 	w.sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -248,7 +310,8 @@ main(int argc, char **argv)
 	s_run(&w, &cfg);
 
 	log_info("stopping at cursor %llu", (unsigned long long)fold_cursor(w.fold));
-	fold_destroy(&w.fold);
+	fold_destroy(&w.fold);  /* flushes the state file */
+	fold_marker_clear(state);
 	journal_close(&j);
 	zmq_close(w.sock);
 	zmq_ctx_term(ctx);

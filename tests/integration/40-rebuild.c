@@ -8,9 +8,12 @@
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -391,6 +394,140 @@ test_rebuild_all_domains(void **state)
 	hd_pass(d);
 }
 
+static uint32_t
+s_branch_members(struct hd *d)
+{
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_non_null(r->org);
+	uint32_t n = r->org->member_count;
+	hq_free(r);
+	return n;
+}
+
+static ino_t
+s_state_inode(struct hd *d)
+{
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* Every process gone at once, as when the machine goes down: jicengd is
+ * held (SIGSTOP) so that it neither restarts the worker nor lets it stop
+ * cleanly, the worker is killed, then jicengd. */
+static void
+s_kill_all(struct hd *d)
+{
+	pid_t worker = hd_child(d, "membership");
+	assert_true(worker > 0);
+	assert_int_equal(kill(d->pid, SIGSTOP), 0);
+	assert_int_equal(kill(worker, SIGKILL), 0);
+	for (int i = 0; i < 200 && !h_pid_gone(worker); i++)
+		usleep(10000);
+	assert_true(h_pid_gone(worker));
+	hd_kill9(d);
+}
+
+/* The state file is written without flushes, which kill -9 never notices
+ * but a machine going down can tear. A worker killed in this boot resumes
+ * on its file; one whose file was open when "another boot" ended (its open
+ * marker says so; JICENG_BOOT_ID stands in for a reboot) rebuilds the file
+ * from the journal before applying anything, and the state is the same. */
+static void
+test_rebuild_after_machine_crash(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	char marker[256];
+	assert_non_null(d);
+	*state = d;
+	snprintf(marker, sizeof marker, "%s/state/membership.mdb.open", d->dir);
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "mc"), 0);
+	assert_true(s_varied_stream(sock) > 300);
+	hm_free(&s_keep);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	uint32_t members = s_branch_members(d);
+	hc_close(sock);
+	hq_reset(d);
+	s_kill_all(d);
+	assert_int_equal(access(marker, F_OK), 0);
+	ino_t ino = s_state_inode(d);
+
+	assert_int_equal(hd_up(d), 0);  /* the same boot: no rebuild */
+	assert_false(hd_log_has(d, "was open when the machine went down"));
+	assert_true(s_state_inode(d) == ino);
+	hq_reset(d);
+	s_kill_all(d);
+
+	setenv("JICENG_BOOT_ID", "0e0e0e0e-test-0000-0000-another-boot", 1);
+	int up = hd_up(d);
+	unsetenv("JICENG_BOOT_ID");
+	assert_int_equal(up, 0);
+	assert_true(hd_log_has(d, "was open when the machine went down"));
+	assert_true(hd_log_has(d, "rebuilt "));
+	assert_true(s_state_inode(d) != ino);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	assert_int_equal(s_branch_members(d), members);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_not_equal(access(marker, F_OK), 0);  /* a clean stop removes it */
+	hd_pass(d);
+}
+
+/* A journal whose last commits never reached the disk (LMDB undoes them
+ * whole) while the worker had applied them: put back an older copy of the
+ * journal. The worker finds its cursor ahead of the journal and rebuilds. */
+static void
+test_rebuild_state_ahead_of_journal(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	char journal[256], saved[256];
+	assert_non_null(d);
+	*state = d;
+	snprintf(journal, sizeof journal, "%s/journal.mdb", d->dir);
+	snprintf(saved, sizeof saved, "%s/journal.mdb.saved", d->dir);
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "ja"), 0);
+	struct hmsg m = hm_member("ja-1", "jam-1", H_ORG_BRANCH, "第一", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	hm_free(&m);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	uint32_t members = s_branch_members(d);
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	char *cp[] = { "/bin/cp", journal, saved, NULL };
+	assert_int_equal(h_run(cp, NULL, NULL, 10000), 0);
+
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	m = hm_member("ja-2", "jam-2", H_ORG_BRANCH, "第二", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	hm_free(&m);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	assert_int_equal(s_branch_members(d), members + 1);
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_equal(rename(saved, journal), 0);
+
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_log_has(d, "is ahead of the journal"));
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	assert_int_equal(s_branch_members(d), members);
+	QueryReply *r = hq_member(d, "jam-2");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__NOT_FOUND);
+	hq_free(r);
+	hq_reset(d);
+	hd_pass(d);
+}
+
 int
 integ_rebuild(void)
 {
@@ -398,6 +535,8 @@ integ_rebuild(void)
 		cmocka_unit_test_setup_teardown(test_rebuild_byte_for_byte, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_quarantined, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_all_domains, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_after_machine_crash, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_state_ahead_of_journal, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("rebuild", tests, NULL, NULL);
 }

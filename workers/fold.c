@@ -569,7 +569,7 @@ fold_boot_id(char *out, size_t len)
 int
 fold_marker_stale(const char *state_path, const char *boot_id, char *was, size_t len)
 {
-	char path[CONFIG_PATH_MAX + 16];
+	char path[CONFIG_PATH_MAX + 96];
 	s_marker_path(state_path, path, sizeof path);
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -584,7 +584,7 @@ fold_marker_stale(const char *state_path, const char *boot_id, char *was, size_t
 int
 fold_marker_set(const char *state_path, const char *boot_id)
 {
-	char path[CONFIG_PATH_MAX + 16], dir[CONFIG_PATH_MAX + 16];
+	char path[CONFIG_PATH_MAX + 96], dir[CONFIG_PATH_MAX + 96];
 	s_marker_path(state_path, path, sizeof path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
@@ -610,7 +610,7 @@ fold_marker_set(const char *state_path, const char *boot_id)
 void
 fold_marker_clear(const char *state_path)
 {
-	char path[CONFIG_PATH_MAX + 16];
+	char path[CONFIG_PATH_MAX + 96];
 	s_marker_path(state_path, path, sizeof path);
 	unlink(path);
 }

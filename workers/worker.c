@@ -284,7 +284,8 @@ main(int argc, char **argv)
 	signal(SIGBUS, s_on_sigbus);
 
 	snprintf(state, sizeof state, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
-	fold_boot_id(boot, sizeof boot);
+	if (fold_boot_id(boot, sizeof boot) < 0)
+		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);
 
 	void *ctx = zmq_ctx_new();

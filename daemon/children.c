@@ -360,6 +360,8 @@ s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
 	case WIRE_STATUS:
 		s_publish_status(b, payload, len);
 		break;
+	case WIRE_REBUILDING:
+		break;  /* a heartbeat while it has not said hello */
 	default:
 		fatalx("unexpected message type %u from %s", h->type, c->role);
 	}

@@ -39,7 +39,7 @@ wire_parse(const void *frame, size_t size, struct wire_header *h,
 	if (size < sizeof *h)
 		return -1;
 	memcpy(h, frame, sizeof *h);
-	if (h->magic != WIRE_MAGIC || h->type < WIRE_HELLO || h->type > WIRE_STOP)
+	if (h->magic != WIRE_MAGIC || h->type < WIRE_HELLO || h->type > WIRE_REBUILDING)
 		return -1;
 	*payload = (const uint8_t *)frame + sizeof *h;
 	*len = size - sizeof *h;

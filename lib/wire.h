@@ -19,6 +19,8 @@ enum wire_type {
 	WIRE_STATUS,       /* worker -> broker: value = seq; payload = StatusChange */
 	WIRE_JOURNAL_END,  /* broker -> workers: the journal now ends at value */
 	WIRE_STOP,         /* broker -> child: finish and exit */
+	WIRE_REBUILDING,   /* worker -> broker, before HELLO: alive, rebuilding its
+	                      state; value = events done */
 };
 
 struct wire_header {

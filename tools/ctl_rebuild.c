@@ -79,6 +79,13 @@ s_daemon_running(const struct config *cfg)
 	return true;
 }
 
+static void
+s_progress(void *arg, uint64_t done, uint64_t total)
+{
+	fprintf(stderr, "rebuild %s: %llu/%llu events (%.0f%%)\n", (const char *)arg,
+	    (unsigned long long)done, (unsigned long long)total, 100.0 * (double)done / (double)total);
+}
+
 static int
 s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 {
@@ -90,7 +97,8 @@ s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 		return -1;
 	}
 	snprintf(state, sizeof state, "%s/%s.mdb", dir, codec_domain_name(d));
-	if (fold_rebuild(cfg->data_dir, state, d, cfg, progress, err, sizeof err) < 0) {
+	if (fold_rebuild(cfg->data_dir, state, d, cfg, progress ? s_progress : NULL,
+	    (void *)codec_domain_name(d), err, sizeof err) < 0) {
 		fprintf(stderr, "jicengctl rebuild %s: %s\n", codec_domain_name(d), err);
 		return -1;
 	}

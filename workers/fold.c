@@ -485,7 +485,7 @@ out:
 
 int
 fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
-    const struct config *cfg, bool progress, char *err, size_t errlen)
+    const struct config *cfg, fold_progress_fn progress, void *arg, char *err, size_t errlen)
 {
 	struct journal *j = NULL;
 	struct fold *f = NULL;
@@ -518,9 +518,7 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 			break;
 		}
 		if (progress)
-			fprintf(stderr, "rebuild %s: %llu/%llu events (%.0f%%)\n",
-			    codec_domain_name(d), (unsigned long long)f->cursor,
-			    (unsigned long long)last, 100.0 * (double)f->cursor / (double)last);
+			progress(arg, f->cursor, last);
 	}
 	fold_destroy(&f);
 	journal_close(&j);

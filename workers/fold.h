@@ -49,10 +49,12 @@ uint64_t fold_cursor(struct fold *f);
 void fold_on_status(struct fold *f, fold_status_fn fn, void *arg);
 
 /* Rebuild: apply the whole journal at journal_dir to a new environment that
- * replaces state_path atomically when done. Prints progress to stderr when
- * progress is set. Returns 0 or -1 with a message in err. */
+ * replaces state_path atomically when done. progress (may be NULL) is called
+ * after every 20 000 events with the events done and the total. Returns 0 or
+ * -1 with a message in err. */
+typedef void (*fold_progress_fn)(void *arg, uint64_t done, uint64_t total);
 int fold_rebuild(const char *journal_dir, const char *state_path,
-    enum domain d, const struct config *cfg, bool progress,
+    enum domain d, const struct config *cfg, fold_progress_fn progress, void *arg,
     char *err, size_t errlen);
 
 /* The open marker of a state file, state_path + ".open": the boot id of the

@@ -202,13 +202,24 @@ s_run(struct worker *w, const struct config *cfg)
 	}
 }
 
+/* jicengd kills a child it has not heard from in ten heartbeats: a long
+ * rebuild says it is alive as it goes. */
 static void
-s_rebuild(const struct config *cfg, enum domain d, const char *state)
+s_rebuild_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct worker *w = arg;
+	(void)total;
+	wire_send(w->sock, NULL, 0, WIRE_REBUILDING, w->domain, done, NULL, 0);
+}
+
+static void
+s_rebuild(const struct config *cfg, struct worker *w, const char *state)
 {
 	char err[512];
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (fold_rebuild(cfg->data_dir, state, d, cfg, false, err, sizeof err) < 0)
+	s_rebuild_progress(w, 0, 0);
+	if (fold_rebuild(cfg->data_dir, state, w->domain, cfg, s_rebuild_progress, w, err, sizeof err) < 0)
 		fatalx("rebuilding %s: %s", state, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("rebuilt %s from the journal in %.1f s", state,
@@ -249,7 +260,7 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 	if (fold_marker_stale(state, boot, was, sizeof was)) {
 		log_warnx("%s was open when the machine went down (boot %s): its pages may be torn; "
 		    "rebuilding it from the journal", state, was);
-		s_rebuild(cfg, w->domain, state);
+		s_rebuild(cfg, w, state);
 	}
 	s_open(cfg, w, j, state);
 	uint64_t end = s_journal_end(*j);
@@ -259,7 +270,7 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 		    "the journal", state, (unsigned long long)fold_cursor(w->fold), (unsigned long long)end);
 		fold_destroy(&w->fold);
 		journal_close(j);
-		s_rebuild(cfg, w->domain, state);
+		s_rebuild(cfg, w, state);
 		s_open(cfg, w, j, state);
 	}
 	int rc = fold_marker_set(state, boot);
@@ -283,11 +294,6 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGBUS, s_on_sigbus);
 
-	snprintf(state, sizeof state, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
-	if (fold_boot_id(boot, sizeof boot) < 0)
-		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
-	s_open_checked(&cfg, &w, &j, state, boot);
-
 	void *ctx = zmq_ctx_new();
 	w.sock = zmq_socket(ctx, ZMQ_DEALER);
 	int linger = 0;
@@ -297,6 +303,10 @@ main(int argc, char **argv)
 	snprintf(ep, sizeof ep, "ipc://%s/children.sock", cfg.run_dir);
 	if (zmq_connect(w.sock, ep) < 0)
 		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
+	snprintf(state, sizeof state, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
+	if (fold_boot_id(boot, sizeof boot) < 0)
+		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
+	s_open_checked(&cfg, &w, &j, state, boot);
 	fold_on_status(w.fold, s_on_status, &w);
 	w.applying_fd = -1;
 	if (w.single_step_until) {

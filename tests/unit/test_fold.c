@@ -343,7 +343,7 @@ test_fold_grows_full_map_and_rebuilds_identically(void **state)
 	char *live = s_dump(x.state);
 	char rebuilt[700];
 	snprintf(rebuilt, sizeof rebuilt, "%s/rebuilt.mdb", x.dir);
-	assert_int_equal(fold_rebuild(x.dir, rebuilt, DOMAIN_MEMBERSHIP, &x.cfg, false, err, sizeof err), 0);
+	assert_int_equal(fold_rebuild(x.dir, rebuilt, DOMAIN_MEMBERSHIP, &x.cfg, NULL, NULL, err, sizeof err), 0);
 	char *again = s_dump(rebuilt);
 	assert_true(strlen(live) > 100000);
 	assert_string_equal(live, again);

@@ -18,26 +18,11 @@
 #include "bench.h"
 #include "civil.h"
 #include "idnum.h"
+#include "now.h"
 
 #define DAY_MS 86400000LL
 
 /* ---------------------------------------------------------------- helpers */
-
-static int64_t
-s_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t
-s_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_digits(char *p, unsigned v, int n)
@@ -101,7 +86,7 @@ int
 bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches)
 {
 	size_t cap = 0;
-	int64_t now = s_wall_ms();
+	int64_t now = now_wall_ms();
 	memset(w, 0, sizeof *w);
 	for (unsigned k = 0; k < townships; k++) {
 		char tw[16], tc[40], id[40], name[64], event_id[48];
@@ -146,7 +131,7 @@ bench_workload_members(struct bench_workload *w, unsigned clients, size_t n, uns
 	static const char *surnames[] = { "王", "李", "张", "刘", "陈", "杨", "赵", "黄" };
 	static const char *given[] = { "建国", "秀英", "志强", "桂兰", "海燕", "德明", "玉梅", "文斌" };
 	size_t cap = 0;
-	int64_t now = s_wall_ms();
+	int64_t now = now_wall_ms();
 	memset(w, 0, sizeof *w);
 	for (size_t i = 0; i < n; i++) {
 		Envelope e = JICENG__V1__ENVELOPE__INIT;
@@ -280,7 +265,7 @@ s_recv(struct drive *d, struct client *c)
 			zmq_msg_close(&msg);
 			return;
 		}
-		int64_t now = s_mono_ns();
+		int64_t now = now_mono_ns();
 		Ack *a = jiceng__v1__ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
 		zmq_msg_close(&msg);
 		if (a) {
@@ -305,7 +290,7 @@ s_send(struct drive *d, struct client *c, int64_t now)
 		const struct bench_event *ev = &d->w->ev[i];
 		if (zmq_send(c->sock, ev->buf, ev->len, ZMQ_DONTWAIT) < 0)
 			return -1;
-		d->sent_ns[i] = s_mono_ns();
+		d->sent_ns[i] = now_mono_ns();
 		c->next++;
 		c->inflight++;
 		d->r->sent++;
@@ -371,9 +356,9 @@ bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clien
 	/* Let the connections complete before the clock starts. */
 	nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
 	double cpu0 = s_cpu_secs();
-	d.t0 = d.last_ack = s_mono_ns();
+	d.t0 = d.last_ack = now_mono_ns();
 	while (r->acked < w->n && !bench_interrupted) {
-		int64_t now = s_mono_ns(), wait_ns = -1;
+		int64_t now = now_mono_ns(), wait_ns = -1;
 		for (unsigned k = 0; k < clients; k++) {
 			int64_t due = s_send(&d, &d.c[k], now);
 			if (due >= 0 && (wait_ns < 0 || due < wait_ns))
@@ -387,7 +372,7 @@ bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clien
 		for (unsigned k = 0; k < clients; k++)
 			if (items[k].revents & ZMQ_POLLIN)
 				s_recv(&d, &d.c[k]);
-		if (s_mono_ns() - d.last_ack > (int64_t)timeout_s * 1000000000LL) {
+		if (now_mono_ns() - d.last_ack > (int64_t)timeout_s * 1000000000LL) {
 			fprintf(stderr, "jiceng-bench: no ack for %u s (%zu of %zu acknowledged)\n",
 			    timeout_s, r->acked, w->n);
 			break;

@@ -23,22 +23,12 @@
 #include "idnum.h"
 #include "journal.h"
 #include "membership.h"
-
+#include "now.h"
 
 static double
 s_secs(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t
-s_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (double)now_mono_ns() / 1e9;
 }
 
 /* One group commit: dedupe lookup and append for each event, data flushed.
@@ -49,7 +39,7 @@ s_journal_batch(struct journal *j, const struct bench_event *ev, size_t n, uint6
 	for (int attempt = 0; attempt < 2; attempt++) {
 		MDB_txn *txn;
 		int rc = journal_write_begin(j, &txn);
-		int64_t now = s_wall_ms();
+		int64_t now = now_wall_ms();
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n && rc == 0; i++) {
@@ -87,7 +77,7 @@ s_journal_rules(struct journal *j, struct fold *f)
 	rc_msg.rules = &rules;
 	e.event_id = "rules";
 	e.township_id = "";
-	e.occurred_at = s_wall_ms();
+	e.occurred_at = now_wall_ms();
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
 	e.rules_changed = &rc_msg;
 	size_t len = jiceng__v1__envelope__get_packed_size(&e);
@@ -97,7 +87,7 @@ s_journal_rules(struct journal *j, struct fold *f)
 	int rc = journal_write_begin(j, &txn);
 	if (rc)
 		return rc;
-	rc = journal_append(j, txn, s_wall_ms(), e.event_case, "", NULL, buf, len, NULL, &seq);
+	rc = journal_append(j, txn, now_wall_ms(), e.event_case, "", NULL, buf, len, NULL, &seq);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;

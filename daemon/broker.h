@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "config.h"
 #include "journal.h"
+#include "now.h"
 #include "security.h"
 
 #define BROKER_MAX_CODES 64
@@ -71,8 +72,7 @@ struct broker {
 	int curve_ingest;          /* ingest socket uses CURVE */
 	int curve_status;          /* status socket uses CURVE: subscriptions are authorised */
 	void *children_sock;       /* ROUTER, ipc to children */
-	struct journal *journal;
-	uint64_t last_seq;
+	struct journal *journal;   /* its committed end is the last seq */
 	struct child children[DOMAIN_COUNT + 1];
 	unsigned nchildren;
 	struct counters counters;
@@ -84,8 +84,6 @@ struct broker {
 	bool stopping;
 };
 
-int64_t broker_now_ms(void);         /* monotonic */
-int64_t broker_wall_ms(void);        /* Unix ms */
 
 /* ingest.c */
 int ingest_open(struct broker *b);

@@ -184,21 +184,21 @@ s_start(struct broker *b, struct child *c)
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork for %s", c->role);
-		c->restart_at_ms = broker_now_ms() + c->backoff_ms;
+		c->restart_at_ms = now_mono_ms() + c->backoff_ms;
 		return;
 	}
 	if (pid == 0)
 		s_exec_child(b, c);
 	c->pid = pid;
 	c->hello = false;
-	c->started_ms = c->heard_ms = broker_now_ms();
+	c->started_ms = c->heard_ms = now_mono_ms();
 	log_info("started %s (pid %d)", c->role, (int)pid);
 }
 
 void
 children_start_due(struct broker *b)
 {
-	int64_t now = broker_now_ms();
+	int64_t now = now_mono_ms();
 	if (b->stopping)
 		return;
 	for (unsigned i = 0; i < b->nchildren; i++) {
@@ -276,9 +276,10 @@ static void
 s_track_crash(struct broker *b, struct child *c)
 {
 	uint64_t cur = s_state_cursor(b, c), seq = s_applying_seq(b, c);
-	if (cur >= b->last_seq)
+	uint64_t end = journal_committed_end(b->journal);
+	if (cur >= end)
 		return;
-	c->single_step_until = b->last_seq;
+	c->single_step_until = end;
 	if (seq != cur + 1)
 		return;  /* not single-stepping yet, or died between events */
 	if (c->crashes_at_cursor > 0 && cur == c->crash_cursor)
@@ -310,9 +311,9 @@ children_reaped(struct broker *b, pid_t pid, int status)
 	log_error("%s (pid %d) %s; restarting in %u ms", c->role, (int)pid, how, c->backoff_ms);
 	if (c->domain != DOMAIN_NONE && s_is_crash(status))
 		s_track_crash(b, c);
-	if (broker_now_ms() - c->started_ms > STABLE_AFTER_MS)
+	if (now_mono_ms() - c->started_ms > STABLE_AFTER_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
-	c->restart_at_ms = broker_now_ms() + c->backoff_ms;
+	c->restart_at_ms = now_mono_ms() + c->backoff_ms;
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
@@ -337,7 +338,7 @@ static void
 s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
     const void *payload, size_t len)
 {
-	c->heard_ms = broker_now_ms();
+	c->heard_ms = now_mono_ms();
 	switch (h->type) {
 	case WIRE_HELLO:
 		/* A worker may have rebuilt its state file (a new inode) before
@@ -402,14 +403,14 @@ children_notify_journal(struct broker *b)
 		struct child *c = &b->children[i];
 		if (c->domain != DOMAIN_NONE && c->pid && c->hello)
 			wire_send(b->children_sock, c->role, strlen(c->role), WIRE_JOURNAL_END,
-			    c->domain, b->last_seq, NULL, 0);
+			    c->domain, journal_committed_end(b->journal), NULL, 0);
 	}
 }
 
 void
 children_check_health(struct broker *b)
 {
-	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = broker_now_ms();
+	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = now_mono_ms();
 	for (unsigned i = 0; i < b->nchildren; i++) {
 		struct child *c = &b->children[i];
 		if (c->pid && now - c->heard_ms > limit) {
@@ -424,7 +425,7 @@ children_check_health(struct broker *b)
 bool
 children_all_up(struct broker *b)
 {
-	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = broker_now_ms();
+	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = now_mono_ms();
 	for (unsigned i = 0; i < b->nchildren; i++)
 		if (!b->children[i].pid || !b->children[i].hello || now - b->children[i].heard_ms > limit)
 			return false;

@@ -82,7 +82,7 @@ s_log_refusal(const char *township, const char *code)
 		int64_t logged_ms;
 		unsigned quiet;  /* refusals not logged since logged_ms */
 	} slots[REFUSAL_LOG_SLOTS];
-	int64_t now = broker_now_ms();
+	int64_t now = now_mono_ms();
 	unsigned i, oldest = 0;
 	for (i = 0; i < REFUSAL_LOG_SLOTS; i++) {
 		if (strcmp(slots[i].township, township) == 0 && strcmp(slots[i].code, code) == 0)
@@ -193,8 +193,8 @@ ingest_resolve(struct broker *b, struct child *c)
 	struct pending_queue *q = &c->pending;
 	MDB_txn *txn;
 	size_t done = 0;
-	uint64_t upto = c->cursor < journal_durable_end(b->journal) ?
-	    c->cursor : journal_durable_end(b->journal);
+	uint64_t durable = journal_durable_end(b->journal);
+	uint64_t upto = c->cursor < durable ? c->cursor : durable;
 	if (q->n == 0 || q->items[0].seq > upto)
 		return;
 	if (!c->state && children_open_state(b, c) != 0)
@@ -239,11 +239,11 @@ ingest_waiting(struct broker *b)
 uint64_t
 ingest_backlog(struct broker *b)
 {
-	uint64_t min = b->last_seq;
+	uint64_t end = journal_committed_end(b->journal), min = end;
 	for (unsigned i = 0; i < b->nchildren; i++)
 		if (b->children[i].domain != DOMAIN_NONE && b->children[i].cursor < min)
 			min = b->children[i].cursor;
-	return b->last_seq - min;
+	return end - min;
 }
 
 /* ---------------------------------------------------------- reading */
@@ -289,7 +289,7 @@ s_check(struct broker *b, struct item *it)
 	snprintf(it->township, sizeof it->township, "%s", e->township_id);
 	it->kind = e->event_case;
 	it->domain = codec_event_domain(e->event_case);
-	bool future = e->occurred_at > broker_wall_ms() + INGEST_MAX_SKEW_MS;
+	bool future = e->occurred_at > now_wall_ms() + INGEST_MAX_SKEW_MS;
 	codec_envelope_free(e);
 	if (future) {
 		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED,
@@ -364,7 +364,7 @@ s_receive(struct broker *b, struct item *it)
 static int
 s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 {
-	int64_t now = broker_wall_ms();
+	int64_t now = now_wall_ms();
 	for (unsigned i = 0; i < n; i++) {
 		struct item *it = &items[i];
 		uint8_t digest[JOURNAL_DIGEST_LEN];
@@ -386,14 +386,13 @@ s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 
 static int s_put_counters(struct broker *b, MDB_txn *txn, bool group_commit);
 
-/* One write transaction, one fsync. Grows the map once on MDB_MAP_FULL. */
+/* One write transaction, one flush. Grows the map once on MDB_MAP_FULL. */
 static int
 s_commit(struct broker *b, struct item *items, unsigned n)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		MDB_txn *txn;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int64_t t0 = now_mono_ns();
 		int rc = journal_write_begin(b->journal, &txn);
 		if (rc)
 			return rc;
@@ -411,10 +410,8 @@ s_commit(struct broker *b, struct item *items, unsigned n)
 		}
 		if (rc)
 			return rc;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		b->counters.commits++;
-		b->counters.commit_ms_total += (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		b->counters.commit_ms_total += (double)(now_mono_ns() - t0) / 1e6;
 		if (n > b->counters.commit_events_max)
 			b->counters.commit_events_max = n;
 		return 0;
@@ -434,11 +431,8 @@ s_after_commit(struct broker *b, struct item *items, unsigned n)
 			    "该event_id已用于不同的内容 / event_id was already used for a different event");
 			continue;
 		}
-		if (it->outcome == ITEM_NEW) {
-			if (it->seq > b->last_seq)
-				b->last_seq = it->seq;
+		if (it->outcome == ITEM_NEW)
 			b->counters.accepted_journaled++;
-		}
 		if (!c || s_pending_push(&c->pending, it->seq, it->outcome == ITEM_DUP, it->rid, it->rid_len) < 0)
 			s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
 			    JICENG__V1__VERDICT__RETRY_LATER, "INTERNAL_ERROR", "内部错误，请重试 / internal error, retry");
@@ -582,7 +576,7 @@ ingest_journal_system(struct broker *b, Envelope *e)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((rc = journal_write_begin(b->journal, &txn)))
 			break;
-		rc = journal_append(b->journal, txn, broker_wall_ms(), e->event_case, "", NULL,
+		rc = journal_append(b->journal, txn, now_wall_ms(), e->event_case, "", NULL,
 		    buf, n, NULL, &seq);
 		if (rc == 0 && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
 			size_t rn = jiceng__v1__rules__get_packed_size(e->rules_changed->rules);
@@ -601,10 +595,8 @@ ingest_journal_system(struct broker *b, Envelope *e)
 			break;
 	}
 	free(buf);
-	if (rc == 0) {
-		b->last_seq = seq;
+	if (rc == 0)
 		children_notify_journal(b);
-	}
 	return rc;
 }
 
@@ -632,13 +624,13 @@ ingest_sync_rules(struct broker *b)
 	rc_msg.rules = &b->cfg.rules;
 	e.event_id = "rules";
 	e.township_id = "";
-	e.occurred_at = broker_wall_ms();
+	e.occurred_at = now_wall_ms();
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
 	e.rules_changed = &rc_msg;
 	int rc = ingest_journal_system(b, &e);
 	if (rc == 0)
 		log_info("rule settings changed: journaled RulesChanged at seq %llu",
-		    (unsigned long long)b->last_seq);
+		    (unsigned long long)journal_committed_end(b->journal));
 	return rc;
 }
 

@@ -38,22 +38,6 @@
 #define HOUR_MS 3600000LL
 #define DRAIN_MS 5000  /* on stop, how long owed acks may still be sent */
 
-int64_t
-broker_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-broker_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------- options */
 
 static void
@@ -173,17 +157,12 @@ s_prepare_dirs(struct broker *b)
 static void
 s_open_journal(struct broker *b)
 {
-	MDB_txn *txn;
 	int rc = journal_open(&b->journal, b->cfg.data_dir, b->cfg.journal_map_mb,
 	    b->cfg.journal_map_max_mb, false);
 	if (rc)
 		fatalx("cannot open the journal in %s: %s", b->cfg.data_dir, mdb_strerror(rc));
-	if ((rc = journal_read_begin(b->journal, &txn)) ||
-	    (rc = journal_last_seq(b->journal, txn, &b->last_seq)))
-		fatalx("read the journal: %s", mdb_strerror(rc));
-	mdb_txn_abort(txn);
 	log_info("journal %s/journal.mdb: %llu events, map %llu MiB", b->cfg.data_dir,
-	    (unsigned long long)b->last_seq,
+	    (unsigned long long)journal_committed_end(b->journal),
 	    (unsigned long long)(journal_map_size(b->journal) >> 20));
 }
 
@@ -233,14 +212,14 @@ s_tick(struct broker *b, int64_t at)
 	if (rc)
 		log_error("could not journal the Tick: %s", mdb_strerror(rc));
 	else
-		log_debug("Tick at seq %llu", (unsigned long long)b->last_seq);
+		log_debug("Tick at seq %llu", (unsigned long long)journal_committed_end(b->journal));
 }
 
 static void
 s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *last_watchdog,
     int64_t watchdog_ms)
 {
-	int64_t now = broker_now_ms();
+	int64_t now = now_mono_ms();
 	if (now - *last_ms < 100)
 		return;
 	*last_ms = now;
@@ -257,9 +236,9 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 		sd_notify(0, "WATCHDOG=1");
 		*last_watchdog = now;
 	}
-	if (broker_wall_ms() >= b->next_tick_ms) {
+	if (now_wall_ms() >= b->next_tick_ms) {
 		s_tick(b, b->next_tick_ms);
-		b->next_tick_ms = (broker_wall_ms() / HOUR_MS + 1) * HOUR_MS;
+		b->next_tick_ms = (now_wall_ms() / HOUR_MS + 1) * HOUR_MS;
 	}
 	if (now - *last_counters >= 1000) {
 		ingest_flush_counters(b);
@@ -332,7 +311,7 @@ s_loop(struct broker *b, int sigfd)
 	bool committed = false;
 	while (!b->stopping) {
 		bool over = ingest_backlog(b) >= b->cfg.max_backlog;
-		int64_t now = broker_now_ms();
+		int64_t now = now_mono_ms();
 		/* The next group commit's flush carries the last one's; without
 		 * one coming right away, flush now rather than hold its acks. */
 		if (journal_sync_pending(b->journal) && !(committed && !over && ingest_waiting(b)))
@@ -386,14 +365,14 @@ s_owed(struct broker *b)
 static void
 s_drain(struct broker *b, int sigfd)
 {
-	int64_t until = broker_now_ms() + DRAIN_MS;
+	int64_t until = now_mono_ms() + DRAIN_MS;
 	ingest_sync(b);
 	size_t owed = s_owed(b);
 	if (owed == 0)
 		return;
 	log_info("stopping: waiting up to %d ms for %zu owed acks", DRAIN_MS, owed);
 	b->stopping = false;
-	while (s_owed(b) > 0 && broker_now_ms() < until && !b->stopping) {
+	while (s_owed(b) > 0 && now_mono_ms() < until && !b->stopping) {
 		zmq_pollitem_t items[2] = {
 			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
@@ -429,7 +408,7 @@ main(int argc, char **argv)
 		fatalx("could not journal the rule settings");
 	/* The start-up Tick goes in before any client event; then one at every
 	 * hour boundary. */
-	int64_t now = broker_wall_ms();
+	int64_t now = now_wall_ms();
 	s_tick(&b, now);
 	b.next_tick_ms = (now / HOUR_MS + 1) * HOUR_MS;
 	children_start_due(&b);

@@ -59,8 +59,9 @@ static void
 s_write(FILE *f, struct broker *b)
 {
 	const struct counters *k = &b->counters;
+	uint64_t end = journal_committed_end(b->journal);
 	s_header(f, "jiceng_journal_length", "gauge", "Last journaled sequence number.");
-	fprintf(f, "jiceng_journal_length %llu\n", (unsigned long long)b->last_seq);
+	fprintf(f, "jiceng_journal_length %llu\n", (unsigned long long)end);
 	s_header(f, "jiceng_journal_map_bytes", "gauge", "Journal LMDB map size.");
 	fprintf(f, "jiceng_journal_map_bytes %llu\n", (unsigned long long)journal_map_size(b->journal));
 	s_header(f, "jiceng_worker_cursor", "gauge", "Last seq applied by each worker.");
@@ -73,7 +74,7 @@ s_write(FILE *f, struct broker *b)
 			continue;
 		fprintf(f, "jiceng_worker_cursor{domain=\"%s\"} %llu\n", c->role, (unsigned long long)c->cursor);
 		fprintf(f, "jiceng_worker_lag{domain=\"%s\"} %llu\n", c->role,
-		    (unsigned long long)(b->last_seq > c->cursor ? b->last_seq - c->cursor : 0));
+		    (unsigned long long)(end > c->cursor ? end - c->cursor : 0));
 	}
 	s_header(f, "jiceng_events_total", "counter", "Applied events by kind and verdict.");
 	s_header(f, "jiceng_rule_rejections_total", "counter", "Events rejected by a rule, by code.");

@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "now.h"
 
 #define KEY_SUFFIX     ".key"
 #define SECRET_SUFFIX  "_secret"
@@ -743,9 +744,9 @@ auth_counters(const struct auth *a, struct auth_counters *out)
 static bool
 s_refusal_log_due(struct auth *a, const uint8_t pub[32])
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	time_t now = ts.tv_sec ? ts.tv_sec : 1;
+	time_t now = (time_t)(now_mono_ms() / 1000);
+	if (now == 0)
+		now = 1;  /* 0 marks an empty slot */
 	if (now - a->window_at >= REFUSAL_LOG_S) {
 		if (a->window_dropped)
 			log_warnx("auth: %u more refused handshakes in the last minute not logged",

@@ -91,12 +91,7 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 		goto fail;
 	if (!readonly) {
 		/* A writer that died may have left its last meta page unflushed. */
-		MDB_txn *txn;
-		if ((rc = mdb_env_sync(j->env, 1)) || (rc = journal_read_begin(j, &txn)))
-			goto fail;
-		rc = journal_last_seq(j, txn, &j->committed_end);
-		mdb_txn_abort(txn);
-		if (rc)
+		if ((rc = mdb_env_sync(j->env, 1)) || (rc = journal_end(j, &j->committed_end)))
 			goto fail;
 		j->durable_end = j->committed_end;
 	}
@@ -183,6 +178,18 @@ journal_last_seq(struct journal *j, MDB_txn *txn, uint64_t *seq)
 		return rc;
 	*seq = key.mv_size == 8 ? be64_get(key.mv_data) : 0;
 	return 0;
+}
+
+int
+journal_end(struct journal *j, uint64_t *seq)
+{
+	MDB_txn *txn;
+	int rc = journal_read_begin(j, &txn);
+	if (rc)
+		return rc;
+	rc = journal_last_seq(j, txn, seq);
+	mdb_txn_abort(txn);
+	return rc;
 }
 
 int
@@ -373,6 +380,12 @@ journal_sync(struct journal *j)
 	j->durable_end = j->committed_end;
 	j->sync_pending = false;
 	return 0;
+}
+
+uint64_t
+journal_committed_end(struct journal *j)
+{
+	return j->committed_end;
 }
 
 bool

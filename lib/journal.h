@@ -56,6 +56,8 @@ int journal_get(struct journal *j, MDB_txn *txn, uint64_t seq,
     struct journal_record *out);
 /* The last seq (0 when empty). */
 int journal_last_seq(struct journal *j, MDB_txn *txn, uint64_t *seq);
+/* The same in a read transaction of its own. */
+int journal_end(struct journal *j, uint64_t *seq);
 /* Is seq quarantined? 0 with *reason set (pointer into the map), MDB_NOTFOUND,
  * or an LMDB error. */
 int journal_quarantined(struct journal *j, MDB_txn *txn, uint64_t seq,
@@ -97,7 +99,8 @@ int journal_commit(struct journal *j, MDB_txn *txn);
 int journal_sync(struct journal *j);
 /* Has a commit happened since the last flush that covers it? */
 bool journal_sync_pending(struct journal *j);
-/* The last seq known to be on disk (<= the last committed seq). */
+/* Writer only: the last seq committed, and the last known to be on disk. */
+uint64_t journal_committed_end(struct journal *j);
 uint64_t journal_durable_end(struct journal *j);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
  * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */

@@ -142,15 +142,6 @@ ctl_recv_last(void *sock, void **buf)
 	return size;
 }
 
-int64_t
-ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool
 ctl_parse_uint(const char *cmd, const char *opt, const char *value,
     unsigned long min, unsigned long max, unsigned long *out)

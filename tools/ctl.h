@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "now.h"
+
 #define CTL_EXIT_OK        0
 #define CTL_EXIT_FAIL      1
 #define CTL_EXIT_USAGE     2
@@ -57,8 +59,6 @@ void *ctl_dealer(void *ctx, const char *endpoint, const struct ctl_curve *c);
  * nothing is waiting or on error. */
 long ctl_recv_last(void *sock, void **buf);
 
-/* Monotonic milliseconds. */
-int64_t ctl_now_ms(void);
 
 /* Parse a decimal unsigned option value in [min, max]; on error prints
  * "jicengctl CMD: bad value for --OPT: VALUE" and returns false. */

@@ -143,12 +143,12 @@ static int
 s_await(void *sock, const char *request_id, const struct s_query_opts *o,
     const char *ep)
 {
-	int64_t deadline = ctl_now_ms() + o->timeout_ms;
+	int64_t deadline = now_mono_ms() + o->timeout_ms;
 	zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
 	void *buf;
 	long n;
 
-	for (int64_t now; (now = ctl_now_ms()) < deadline;) {
+	for (int64_t now; (now = now_mono_ms()) < deadline;) {
 		if (zmq_poll(&item, 1, (long)(deadline - now)) < 0 && errno != EINTR)
 			break;
 		while ((n = ctl_recv_last(sock, &buf)) >= 0) {
@@ -197,7 +197,7 @@ ctl_query_main(int argc, char **argv)
 	o.endpoint = ctl_endpoint(o.endpoint, "JICENG_QUERY", CTL_DEFAULT_QUERY);
 	ctl_curve_from_env(&o.curve);
 	snprintf(request_id, sizeof request_id, "ctl-%ld-%lld", (long)getpid(),
-	    (long long)ctl_now_ms());
+	    (long long)now_mono_ms());
 	q.request_id = request_id;
 	size_t len = jiceng__v1__query__get_packed_size(&q);
 	if (!(buf = malloc(len ? len : 1)))

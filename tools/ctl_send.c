@@ -223,7 +223,7 @@ s_transmit(struct s_send *st, struct s_slot *s)
 		fprintf(stderr, "jicengctl send: zmq_send: %s\n", zmq_strerror(errno));
 	s->sends++;
 	s->backoff = false;
-	s->deadline = ctl_now_ms() + st->timeout_ms;
+	s->deadline = now_mono_ms() + st->timeout_ms;
 }
 
 /* Put the held event or new lines into free slots and send them. */
@@ -334,7 +334,7 @@ s_on_ack(struct s_send *st, const void *buf, size_t len)
 			unsigned ms = SEND_BACKOFF_MS << shift;
 			s->later++;
 			s->backoff = true;
-			s->deadline = ctl_now_ms() +
+			s->deadline = now_mono_ms() +
 			    (ms < SEND_BACKOFF_MAX ? ms : SEND_BACKOFF_MAX);
 		} else {
 			if (a->verdict == JICENG__V1__VERDICT__RETRY_LATER)
@@ -370,7 +370,7 @@ s_due(struct s_send *st, int64_t now)
 static void
 s_on_timers(struct s_send *st)
 {
-	int64_t now = ctl_now_ms();
+	int64_t now = now_mono_ms();
 	struct s_slot *s;
 	char msg[128];
 
@@ -395,7 +395,7 @@ s_on_timers(struct s_send *st)
 static long
 s_poll_timeout(const struct s_send *st)
 {
-	int64_t now = ctl_now_ms(), next = -1;
+	int64_t now = now_mono_ms(), next = -1;
 
 	for (unsigned i = 0; i < st->window; i++)
 		if (st->slots[i].used && (next < 0 || st->slots[i].deadline < next))

@@ -29,6 +29,7 @@
 #include "civil.h"
 #include "codec.h"
 #include "idnum.h"
+#include "now.h"
 
 #define DAY_MS 86400000LL
 #define SIM_MAX_TOWNSHIPS 99
@@ -1003,14 +1004,6 @@ s_i64_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int64_t
-s_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void
 s_surprise(const struct township *t, unsigned i, const Ack *a)
 {
@@ -1095,7 +1088,7 @@ s_receive(struct township *t)
 			zmq_msg_close(&msg);
 			return;
 		}
-		int64_t now = s_mono_ns();
+		int64_t now = now_mono_ns();
 		Ack *a = jiceng__v1__ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
 		zmq_msg_close(&msg);
 		if (!a) {
@@ -1118,7 +1111,7 @@ s_send_one(struct township *t, unsigned i)
 	if (zmq_send(t->sock, ev->buf, ev->len, ZMQ_DONTWAIT) < 0)
 		return false;
 	ev->state = EV_INFLIGHT;
-	ev->sent_ns = s_mono_ns();
+	ev->sent_ns = now_mono_ns();
 	t->inflight++;
 	return true;
 }
@@ -1297,9 +1290,7 @@ main(int argc, char **argv)
 	s_rng = s_opt.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
 	if (!s_rng)
 		s_rng = 1;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	s_now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	s_now_ms = now_wall_ms();
 	s_today = s_now_ms / DAY_MS;
 
 	unsigned total = s_build_county();
@@ -1335,10 +1326,10 @@ main(int argc, char **argv)
 		items[i].events = ZMQ_POLLIN;
 	}
 
-	int64_t start = s_mono_ns(), last_ack = start, last_progress = start;
+	int64_t start = now_mono_ns(), last_ack = start, last_progress = start;
 	unsigned acked_at_progress = 0;
 	while (s_res.acked < total) {
-		int64_t now = s_mono_ns();
+		int64_t now = now_mono_ns();
 		for (unsigned i = 0; i < s_opt.townships; i++)
 			s_send(&s_tw[i], now);
 		if (zmq_poll(items, (int)s_opt.townships, 100) < 0 && zmq_errno() != EINTR)
@@ -1347,7 +1338,7 @@ main(int argc, char **argv)
 		for (unsigned i = 0; i < s_opt.townships; i++)
 			if (items[i].revents & ZMQ_POLLIN)
 				s_receive(&s_tw[i]);
-		now = s_mono_ns();
+		now = now_mono_ns();
 		if (s_res.acked + s_res.retry_later != before)
 			last_ack = now;
 		if (now - last_ack > (int64_t)s_opt.timeout_s * 1000000000LL) {
@@ -1364,7 +1355,7 @@ main(int argc, char **argv)
 			acked_at_progress = s_res.acked;
 		}
 	}
-	double secs = (double)(s_mono_ns() - start) / 1e9;
+	double secs = (double)(now_mono_ns() - start) / 1e9;
 	if (!s_opt.quiet)
 		fprintf(stderr, "sim: %u/%u events, %.0f ev/s overall, accepted %u, rejected %u\n",
 		    s_res.acked, total, secs > 0 ? s_res.acked / secs : 0.0, s_res.accepted, s_res.rejected);

@@ -491,7 +491,6 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 	struct fold *f = NULL;
 	char tmp[CONFIG_PATH_MAX + 16], lock[CONFIG_PATH_MAX + 24];
 	uint64_t last = 0;
-	MDB_txn *jtxn;
 	int rc;
 	snprintf(tmp, sizeof tmp, "%s.rebuild", state_path);
 	snprintf(lock, sizeof lock, "%s-lock", tmp);
@@ -501,10 +500,7 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 		snprintf(err, errlen, "cannot open the journal in %s: %s", journal_dir, mdb_strerror(rc));
 		return -1;
 	}
-	if ((rc = journal_read_begin(j, &jtxn)) == 0) {
-		journal_last_seq(j, jtxn, &last);
-		mdb_txn_abort(jtxn);
-	}
+	journal_end(j, &last);
 	if ((rc = fold_open(&f, j, d, tmp, cfg))) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, mdb_strerror(rc));
 		journal_close(&j);

@@ -463,6 +463,30 @@ membership_pair_split(const MDB_val *k, const char *a, char *b)
 	return true;
 }
 
+int
+membership_children_each(struct membership *m, MDB_txn *txn, const char *org_id,
+    membership_child_fn fn, void *arg)
+{
+	char key[CODEC_MAX_ID + 2], child[CODEC_MAX_ID + 1];
+	MDB_cursor *c;
+	MDB_val k, d;
+	bool stop = false;
+	int rc, op = MDB_SET_RANGE;
+
+	if ((rc = mdb_cursor_open(txn, m->children, &c)))
+		return rc;
+	k.mv_size = strlen(org_id) + 1;
+	k.mv_data = memcpy(key, org_id, k.mv_size);
+	while (!stop && (rc = mdb_cursor_get(c, &k, &d, op)) == 0 &&
+	    membership_pair_split(&k, org_id, child)) {
+		op = MDB_NEXT;
+		if ((rc = fn(arg, child, &stop)))
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---------------------------------------------------------- audit */
 
 static void
@@ -769,42 +793,41 @@ s_counts_adjust(struct membership *m, MDB_txn *txn, uint64_t seq,
 	return membership_org_store(m, txn, &o);
 }
 
-static int
-s_subtree(struct membership *m, MDB_txn *txn, const char *org_id, int depth,
-    uint32_t *total, uint32_t *full)
-{
-	struct org_rec o;
-	char child[CODEC_MAX_ID + 1], key[CODEC_MAX_ID + 2];
-	MDB_cursor *c;
-	MDB_val k, d;
-	int rc, op = MDB_SET_RANGE;
+struct subtree {
+	struct membership *m;
+	MDB_txn *txn;
+	int depth;
+	uint32_t *total, *full;
+};
 
-	if (depth > 16)
+static int
+s_subtree(void *arg, const char *org_id, bool *stop)
+{
+	struct subtree *t = arg;
+	struct org_rec o;
+	int rc;
+
+	(void)stop;
+	if (t->depth > 16)
 		return MDB_CORRUPTED;
-	if ((rc = membership_org_load(m, txn, org_id, &o)))
+	if ((rc = membership_org_load(t->m, t->txn, org_id, &o)))
 		return rc;
-	*total += o.member_count;
-	*full += o.full_count;
-	if ((rc = mdb_cursor_open(txn, m->children, &c)))
-		return rc;
-	k.mv_size = strlen(org_id) + 1;
-	k.mv_data = memcpy(key, org_id, k.mv_size);
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0 &&
-	    membership_pair_split(&k, org_id, child)) {
-		op = MDB_NEXT;
-		if ((rc = s_subtree(m, txn, child, depth + 1, total, full)))
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	*t->total += o.member_count;
+	*t->full += o.full_count;
+	t->depth++;
+	rc = membership_children_each(t->m, t->txn, org_id, s_subtree, t);
+	t->depth--;
+	return rc;
 }
 
 int
 membership_subtree_counts(struct membership *m, MDB_txn *txn,
     const char *org_id, uint32_t *total, uint32_t *full)
 {
+	struct subtree t = { m, txn, 0, total, full };
+	bool stop = false;
 	*total = *full = 0;
-	return s_subtree(m, txn, org_id, 0, total, full);
+	return s_subtree(&t, org_id, &stop);
 }
 
 /* A village-level org: a village committee, or a general branch or branch

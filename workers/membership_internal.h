@@ -124,6 +124,11 @@ int membership_pair_del(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b)
 /* Split a pair key whose first part is a: copies the second part into
  * b[CODEC_MAX_ID + 1]. False when the key does not start with a NUL. */
 bool membership_pair_split(const MDB_val *k, const char *a, char *b);
+/* Call fn for each sub-org of org_id, in key order, until it returns
+ * non-zero (returned) or sets *stop. Returns 0 or an LMDB error. */
+typedef int (*membership_child_fn)(void *arg, const char *child, bool *stop);
+int membership_children_each(struct membership *m, MDB_txn *txn, const char *org_id,
+    membership_child_fn fn, void *arg);
 
 /* Add an audit entry (a finding that no ack can carry) under seq:
  * key seq BE8 + entry number BE4; value format byte, then org_id, rule and

@@ -106,14 +106,22 @@ membership_free_org_view(Jiceng__V1__OrgView *v)
 	jiceng__v1__org_view__init(v);
 }
 
+struct view_children {
+	struct membership *m;
+	MDB_txn *txn;
+	Jiceng__V1__OrgView *out;
+};
+
 static int
-s_add_child(struct membership *m, MDB_txn *txn, const char *child_id,
-    Jiceng__V1__OrgView *out)
+s_add_child(void *arg, const char *child_id, bool *stop)
 {
+	struct view_children *vc = arg;
+	Jiceng__V1__OrgView *out = vc->out;
 	Jiceng__V1__OrgSummary *s, **arr;
 	struct org_rec c;
-	int rc = membership_org_load(m, txn, child_id, &c);
+	int rc = membership_org_load(vc->m, vc->txn, child_id, &c);
 
+	(void)stop;
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 	if (!(arr = realloc(out->children, (out->n_children + 1) * sizeof *arr)))
@@ -128,34 +136,12 @@ s_add_child(struct membership *m, MDB_txn *txn, const char *child_id,
 	return DUP(s->org_id, c.org_id) && DUP(s->name, c.name) ? 0 : ENOMEM;
 }
 
-static int
-s_children(struct membership *m, MDB_txn *txn, const char *org_id,
-    Jiceng__V1__OrgView *out)
-{
-	char key[CODEC_MAX_ID + 2], child[CODEC_MAX_ID + 1];
-	MDB_cursor *c;
-	MDB_val k, d;
-	int rc, op = MDB_SET_RANGE;
-
-	if ((rc = mdb_cursor_open(txn, m->children, &c)))
-		return rc;
-	k.mv_size = strlen(org_id) + 1;
-	k.mv_data = memcpy(key, org_id, k.mv_size);
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0 &&
-	    membership_pair_split(&k, org_id, child)) {
-		op = MDB_NEXT;
-		if ((rc = s_add_child(m, txn, child, out)))
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 int
 membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
     Jiceng__V1__OrgView *out)
 {
 	struct org_rec o;
+	struct view_children vc = { m, txn, out };
 	int rc = membership_org_load(m, txn, org_id, &o);
 
 	if (rc)
@@ -163,7 +149,7 @@ membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
 	if (!s_org_copy(&o, out))
 		rc = ENOMEM;
 	else
-		rc = s_children(m, txn, o.org_id, out);
+		rc = membership_children_each(m, txn, o.org_id, s_add_child, &vc);
 	if (rc)
 		membership_free_org_view(out);
 	return rc;

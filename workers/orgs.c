@@ -335,39 +335,33 @@ membership_apply_org_updated(struct membership *m, MDB_txn *txn,
 
 /* ---------------------------------------------------------- OrgDissolved */
 
+struct live_child {
+	struct membership *m;
+	MDB_txn *txn;
+	char *found;  /* [CODEC_MAX_ID + 1] */
+};
+
+static int
+s_is_live(void *arg, const char *child, bool *stop)
+{
+	struct live_child *lc = arg;
+	struct org_rec c;
+	int rc = membership_org_load(lc->m, lc->txn, child, &c);
+	if (rc == 0 && !c.dissolved) {
+		snprintf(lc->found, CODEC_MAX_ID + 1, "%s", child);
+		*stop = true;
+	}
+	return rc;
+}
+
 /* The first live sub-org of org_id into child (empty when none). */
 static int
 s_live_child(struct membership *m, MDB_txn *txn, const char *org_id,
     char child[CODEC_MAX_ID + 1])
 {
-	char key[CODEC_MAX_ID + 2];
-	struct org_rec c;
-	MDB_cursor *cur;
-	MDB_val k, d;
-	int rc, op = MDB_SET_RANGE;
-
+	struct live_child lc = { m, txn, child };
 	child[0] = '\0';
-	if ((rc = mdb_cursor_open(txn, m->children, &cur)))
-		return rc;
-	k.mv_size = strlen(org_id) + 1;
-	k.mv_data = memcpy(key, org_id, k.mv_size);
-	while ((rc = mdb_cursor_get(cur, &k, &d, op)) == 0 &&
-	    membership_pair_split(&k, org_id, child)) {
-		op = MDB_NEXT;
-		if ((rc = membership_org_load(m, txn, child, &c)))
-			break;
-		if (!c.dissolved)
-			break;
-		child[0] = '\0';
-	}
-	if (rc == 0 && child[0] == '\0')
-		rc = MDB_NOTFOUND;
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND) {
-		child[0] = '\0';
-		return 0;
-	}
-	return rc;
+	return membership_children_each(m, txn, org_id, s_is_live, &lc);
 }
 
 int

@@ -24,6 +24,7 @@
 #include "security.h"
 #include "store.h"
 #include "wire.h"
+#include "now.h"
 
 #define QUERY_MAX_FRAME 4096
 #define QUERY_LIST_DEFAULT 100
@@ -56,14 +57,6 @@ struct server {
 	struct auth *auth;   /* ZAP handler when the query socket uses CURVE */
 	int curve;
 };
-
-static int64_t
-s_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------- state envs */
 
@@ -320,7 +313,7 @@ s_get_stats(struct server *s, QueryReply *r, void **owned)
 	journal_last_seq(s->journal, jt, &last);
 	sb->st.journal_length = last;
 	sb->st.events_per_second =
-	    (double)journal_count_since(s->journal, jt, s_wall_ms() - 60000, 10000000) / 60.0;
+	    (double)journal_count_since(s->journal, jt, now_wall_ms() - 60000, 10000000) / 60.0;
 	s_stats_broker(s, sb, jt);
 	unsigned nq = journal_quarantine_list(s->journal, jt, sb->qseq, sb->qreason, 64);
 	for (unsigned i = 0; i < nq; i++) {
@@ -627,9 +620,7 @@ main(int argc, char **argv)
 				s_stop = 1;
 			zmq_msg_close(&m);
 		}
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		int64_t now_ms = now_mono_ms();
 		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
 			last_beat = now_ms;
 			wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);

@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "log.h"
 #include "wire.h"
+#include "now.h"
 
 
 static volatile sig_atomic_t s_stop;
@@ -58,14 +59,6 @@ struct worker {
 	uint64_t single_step_until;  /* apply one event per txn up to this seq */
 	pid_t parent;
 };
-
-static int64_t
-s_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_on_status(void *arg, uint64_t seq, int64_t at, const StatusChange *sc)
@@ -190,7 +183,7 @@ s_run(struct worker *w, const struct config *cfg)
 		if (rc)
 			fatalx("applying after seq %llu: %s",
 			    (unsigned long long)fold_cursor(w->fold), mdb_strerror(rc));
-		int64_t now = s_now_ms();
+		int64_t now = now_mono_ms();
 		if (fold_cursor(w->fold) != reported || now - last_report >= cfg->heartbeat_ms) {
 			reported = fold_cursor(w->fold);
 			last_report = now;
@@ -216,14 +209,11 @@ static void
 s_rebuild(const struct config *cfg, struct worker *w, const char *state)
 {
 	char err[512];
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = now_mono_ns();
 	s_rebuild_progress(w, 0, 0);
 	if (fold_rebuild(cfg->data_dir, state, w->domain, cfg, s_rebuild_progress, w, err, sizeof err) < 0)
 		fatalx("rebuilding %s: %s", state, err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("rebuilt %s from the journal in %.1f s", state,
-	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	log_info("rebuilt %s from the journal in %.1f s", state, (double)(now_mono_ns() - t0) / 1e9);
 }
 
 static void
@@ -234,18 +224,6 @@ s_open(const struct config *cfg, struct worker *w, struct journal **j, const cha
 		fatalx("cannot open the journal in %s: %s", cfg->data_dir, mdb_strerror(rc));
 	if ((rc = fold_open(&w->fold, *j, w->domain, state, cfg)))
 		fatalx("cannot open %s: %s", state, mdb_strerror(rc));
-}
-
-static uint64_t
-s_journal_end(struct journal *j)
-{
-	MDB_txn *txn;
-	uint64_t last = 0;
-	if (journal_read_begin(j, &txn) == 0) {
-		journal_last_seq(j, txn, &last);
-		mdb_txn_abort(txn);
-	}
-	return last;
 }
 
 /* A state file the machine went down with (its open marker is from another
@@ -263,7 +241,8 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 		s_rebuild(cfg, w, state);
 	}
 	s_open(cfg, w, j, state);
-	uint64_t end = s_journal_end(*j);
+	uint64_t end = 0;
+	journal_end(*j, &end);
 	if (fold_cursor(w->fold) > end) {
 		log_warnx("%s is ahead of the journal (cursor %llu, journal ends at %llu): the machine "
 		    "went down before the journal's last commit reached the disk; rebuilding it from "

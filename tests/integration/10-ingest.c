@@ -380,8 +380,8 @@ test_many_clients(void **state)
 	for (int c = 0; c < C; c++)
 		for (int i = 0; i < CROSS; i++)
 			assert_int_equal(hc_send(cl[c], &m[(c + 1) % C][i]), 0);
-	int64_t end = h_now_ms() + 30000;
-	for (int done = 0; done < C * (N + CROSS) && h_now_ms() < end;) {
+	int64_t end = now_mono_ms() + 30000;
+	for (int done = 0; done < C * (N + CROSS) && now_mono_ms() < end;) {
 		zmq_pollitem_t items[C];
 		for (int c = 0; c < C; c++)
 			items[c] = (zmq_pollitem_t){ cl[c], 0, ZMQ_POLLIN, 0 };

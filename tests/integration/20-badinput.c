@@ -43,11 +43,11 @@ s_still_serves(void *sock, uint64_t journal_before)
 	snprintf(eid, sizeof eid, "ok-after-%d", ++s_ok_seq);
 	snprintf(mid, sizeof mid, "ok-m-%d", s_ok_seq);
 	struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "正常党员", NULL);
-	int64_t hour = h_wall_ms() / HOUR_MS;
+	int64_t hour = now_wall_ms() / HOUR_MS;
 	Ack *a = hc_call(sock, &m);
 	assert_non_null(a);
 	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
-	if (h_wall_ms() / HOUR_MS == hour)
+	if (now_wall_ms() / HOUR_MS == hour)
 		assert_int_equal(a->seq, journal_before + 1);
 	hc_ack_free(a);
 	hm_free(&m);
@@ -60,7 +60,7 @@ s_refused_frames(struct hd *d, void *sock, const struct hmsg *frames, int nframe
     const char *code)
 {
 	uint64_t before = hq_journal_length(d);
-	int64_t hour = h_wall_ms() / HOUR_MS;
+	int64_t hour = now_wall_ms() / HOUR_MS;
 	assert_int_not_equal(before, UINT64_MAX);
 	for (int i = 0; i < nframes; i++)
 		assert_int_not_equal(zmq_send(sock, frames[i].buf, frames[i].len,
@@ -81,7 +81,7 @@ s_refused_frames(struct hd *d, void *sock, const struct hmsg *frames, int nframe
 	if (strcmp(a->event_id, echo) != 0)
 		fail_msg("%s refusal: event_id '%s', expected '%s'", code, a->event_id, echo);
 	hc_ack_free(a);
-	if (h_wall_ms() / HOUR_MS == hour)
+	if (now_wall_ms() / HOUR_MS == hour)
 		assert_int_equal(hq_journal_length(d), before);
 	s_still_serves(sock, before);
 }
@@ -253,7 +253,7 @@ test_envelope_checks(void **state)
 
 	/* The kinds jicengd writes itself. */
 	Jiceng__V1__Tick tick = JICENG__V1__TICK__INIT;
-	tick.at = h_wall_ms();
+	tick.at = now_wall_ms();
 	hm_envelope(&e, "bad-tick", NULL);
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_TICK;
 	e.tick = &tick;
@@ -272,7 +272,7 @@ test_envelope_checks(void **state)
 	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
 	mh.meeting_id = "mt-1";
 	mh.org_id = H_ORG_BRANCH;
-	mh.held_at = h_wall_ms();
+	mh.held_at = now_wall_ms();
 	hm_envelope(&e, "bad-meeting", NULL);
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEETING_HELD;
 	e.meeting_held = &mh;
@@ -290,7 +290,7 @@ test_envelope_checks(void **state)
 	ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_ORG_ID;
 	ti.to_org_id = H_ORG_VILLAGE;
 	ti.valid_days = 30;
-	ti.issued_at = h_wall_ms();
+	ti.issued_at = now_wall_ms();
 	hm_envelope(&e, "bad-transfer", NULL);
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED;
 	e.transfer_issued = &ti;
@@ -343,10 +343,10 @@ test_future_time(void **state)
 	void *sock;
 	struct hd *d = s_up(state, &sock);
 	int64_t year = 365LL * 24 * HOUR_MS;
-	s_refused(d, sock, s_member_with("bad-future", NULL, "bad-f1", "未来", "", h_wall_ms() + year),
+	s_refused(d, sock, s_member_with("bad-future", NULL, "bad-f1", "未来", "", now_wall_ms() + year),
 	    "BAD_TIME");
 	/* A few seconds of clock skew is fine. */
-	struct hmsg ok = s_member_with("ok-skew", NULL, "ok-skew", "时差", "", h_wall_ms() + 5000);
+	struct hmsg ok = s_member_with("ok-skew", NULL, "ok-skew", "时差", "", now_wall_ms() + 5000);
 	assert_true(hc_expect(sock, &ok, JICENG__V1__VERDICT__ACCEPTED, "OK"));
 	hm_free(&ok);
 	hc_close(sock);
@@ -430,7 +430,7 @@ s_dissolved(const char *event_id, const char *org_id, const char *approving)
 	o.org_id = (char *)org_id;
 	o.approving_org_id = (char *)approving;
 	o.reason = "撤并";
-	o.dissolved_at = h_wall_ms() - 1000;
+	o.dissolved_at = now_wall_ms() - 1000;
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
 	e.org_dissolved = &o;
 	return hm_pack(&e);
@@ -451,7 +451,7 @@ test_rule_rejections(void **state)
 {
 	void *sock;
 	struct hd *d = s_up(state, &sock);
-	int64_t now = h_wall_ms(), day = 24 * HOUR_MS;
+	int64_t now = now_wall_ms(), day = 24 * HOUR_MS;
 	char idn[19];
 	int ok_before = s_ok_seq;
 	h_idnum("19750601", 7, idn);

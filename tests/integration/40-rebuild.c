@@ -81,7 +81,7 @@ s_fold_rebuild(struct hd *d)
 static int
 s_varied_stream(void *sock)
 {
-	int64_t now = h_wall_ms();
+	int64_t now = now_wall_ms();
 	int accepted = 0;
 	char eid[48], mid[48], idn[19];
 	Envelope e;
@@ -176,6 +176,17 @@ s_varied_stream(void *sock)
 	return accepted;
 }
 
+static uint32_t
+s_branch_members(struct hd *d)
+{
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_non_null(r->org);
+	uint32_t n = r->org->member_count;
+	hq_free(r);
+	return n;
+}
+
 static void
 test_rebuild_byte_for_byte(void **state)
 {
@@ -188,10 +199,7 @@ test_rebuild_byte_for_byte(void **state)
 	int accepted = s_varied_stream(sock);
 	assert_true(accepted > 300);
 	assert_int_equal(hq_caught_up(d, 20000), 0);
-	QueryReply *r = hq_org(d, H_ORG_BRANCH);
-	assert_non_null(r);
-	uint32_t members = r->org->member_count;
-	hq_free(r);
+	uint32_t members = s_branch_members(d);
 	assert_true(members > 100);
 
 	/* jicengctl refuses while jicengd runs on the data dir (it knows
@@ -217,10 +225,7 @@ test_rebuild_byte_for_byte(void **state)
 	 * the stored verdicts for duplicates, and new events on top. */
 	assert_int_equal(hd_up(d), 0);
 	sock = hc_connect(d);
-	r = hq_org(d, H_ORG_BRANCH);
-	assert_non_null(r);
-	assert_int_equal(r->org->member_count, members);
-	hq_free(r);
+	assert_int_equal(s_branch_members(d), members);
 	assert_true(hc_expect(sock, &s_keep, JICENG__V1__VERDICT__DUPLICATE, "OK"));
 	hm_free(&s_keep);
 	struct hmsg fresh = hm_member("rb-new", "rbm-new", H_ORG_BRANCH, "新党员", NULL);
@@ -346,7 +351,7 @@ test_rebuild_all_domains(void **state)
 	for (int i = 0; i < 3; i++) {
 		static const char *dom[] = { "membership", "meetings", "funds" };
 		uint64_t cur = 0;
-		for (int64_t end = h_now_ms() + h_ms(20000); h_now_ms() < end; h_sleep_ms(50))
+		for (int64_t end = now_mono_ms() + h_ms(20000); now_mono_ms() < end; h_sleep_ms(50))
 			if ((cur = s_state_cursor(d, dom[i])) >= last)
 				break;
 		if (cur < last)
@@ -392,17 +397,6 @@ test_rebuild_all_domains(void **state)
 		free(ref);
 	}
 	hd_pass(d);
-}
-
-static uint32_t
-s_branch_members(struct hd *d)
-{
-	QueryReply *r = hq_org(d, H_ORG_BRANCH);
-	assert_non_null(r);
-	assert_non_null(r->org);
-	uint32_t n = r->org->member_count;
-	hq_free(r);
-	return n;
 }
 
 static ino_t

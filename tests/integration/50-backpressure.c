@@ -59,7 +59,7 @@ s_ack(struct bp *b, Ack *a)
 			b->bad++;
 		}
 		if (!b->first_retry_ms)
-			b->first_retry_ms = h_now_ms();
+			b->first_retry_ms = now_mono_ms();
 		b->retry_later++;
 		s_push(b, i);
 		return;
@@ -82,7 +82,7 @@ s_drive(struct hd *d, void *sock, struct bp *b, int64_t until, int64_t limit)
 	int64_t next_sample = 0;
 	int done = 0;
 	for (;;) {
-		int64_t now = h_now_ms();
+		int64_t now = now_mono_ms();
 		done = 0;
 		for (int i = 0; i < BP_N; i++)
 			done += b->accepted[i] > 0;
@@ -147,9 +147,9 @@ test_backlog_pause_and_retry(void **state)
 	pid_t worker = hd_child(d, "membership");
 	assert_true(worker > 0);
 	assert_int_equal(kill(worker, SIGSTOP), 0);
-	int64_t stopped_at = h_now_ms();
+	int64_t stopped_at = now_mono_ms();
 	int done = s_drive(d, sock, &b, stopped_at + BP_STOP_MS, stopped_at + BP_STOP_MS);
-	int64_t resumed_at = h_now_ms();
+	int64_t resumed_at = now_mono_ms();
 	assert_int_equal(kill(worker, SIGCONT), 0);
 
 	fprintf(stderr, "  stopped %lld ms: %d RETRY_LATER, worst backlog %llu, RSS %ld -> %ld KiB\n",
@@ -168,7 +168,7 @@ test_backlog_pause_and_retry(void **state)
 	assert_true(b.rss_max < rss_base + 32 * 1024);
 
 	/* Resumed: every event ends ACCEPTED exactly once. */
-	done = s_drive(d, sock, &b, 0, h_now_ms() + 60000);
+	done = s_drive(d, sock, &b, 0, now_mono_ms() + 60000);
 	assert_int_equal(done, BP_N);
 	assert_int_equal(b.bad, 0);
 	for (int i = 0; i < BP_N; i++)
@@ -243,7 +243,7 @@ test_backlog_large_frames(void **state)
 	frame[1] = 0x7f;
 	long rss_max = 0;
 	int sent = 0, acks = 0;
-	for (int64_t end = h_now_ms() + 3000; h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + 3000; now_mono_ms() < end;) {
 		if (zmq_send(sock, frame, size, ZMQ_DONTWAIT) >= 0)
 			sent++;
 		else

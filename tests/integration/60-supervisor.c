@@ -46,10 +46,10 @@ test_ready_and_stopping(void **state)
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
 	*state = d;
-	int64_t t0 = h_now_ms();
+	int64_t t0 = now_mono_ms();
 	assert_int_equal(hd_start(d), 0);
 	assert_int_equal(hd_notify_wait(d, "READY=1", H_READY_MS), 0);
-	fprintf(stderr, "  READY=1 after %lld ms\n", (long long)(h_now_ms() - t0));
+	fprintf(stderr, "  READY=1 after %lld ms\n", (long long)(now_mono_ms() - t0));
 
 	/* Every child is running, has said so, and the query server answers. */
 	pid_t worker = hd_child(d, "membership"), query = hd_child(d, "query");

@@ -192,11 +192,11 @@ s_socket(struct s_fx *f, int type, const char *name, const char *endpoint, void 
 static int
 s_handshake(void *mon, int timeout_ms, uint32_t *value)
 {
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
 		zmq_pollitem_t it = { mon, 0, ZMQ_POLLIN, 0 };
 		zmq_msg_t m;
 		uint16_t event = 0;
-		if (zmq_poll(&it, 1, (long)(end - h_now_ms())) <= 0)
+		if (zmq_poll(&it, 1, (long)(end - now_mono_ms())) <= 0)
 			continue;
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
@@ -269,10 +269,10 @@ s_subscribe(void *sub, const char *topic)
 static bool
 s_log_wait(struct hd *d, const char *needle, int timeout_ms)
 {
-	for (int64_t end = h_now_ms() + timeout_ms;; h_sleep_ms(50)) {
+	for (int64_t end = now_mono_ms() + timeout_ms;; h_sleep_ms(50)) {
 		if (hd_log_has(d, needle))
 			return true;
-		if (h_now_ms() > end)
+		if (now_mono_ms() > end)
 			return false;
 	}
 }
@@ -283,10 +283,10 @@ s_log_wait(struct hd *d, const char *needle, int timeout_ms)
 static uint8_t *
 s_recv_frame(void *sock, int timeout_ms, size_t *len)
 {
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
 		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
 		zmq_msg_t m;
-		if (zmq_poll(&it, 1, (long)(end - h_now_ms())) <= 0)
+		if (zmq_poll(&it, 1, (long)(end - now_mono_ms())) <= 0)
 			continue;
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
@@ -318,9 +318,9 @@ s_query(struct s_fx *f, void *sock, Query *q, int timeout_ms)
 	uint8_t *buf = malloc(len ? len : 1), *reply;
 	assert_non_null(buf);
 	jiceng__v1__query__pack(q, buf);
-	int64_t end = h_now_ms() + timeout_ms;
+	int64_t end = now_mono_ms() + timeout_ms;
 	if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) == (int)len)
-		while (!r && (reply = s_recv_frame(sock, (int)(end - h_now_ms()), &n))) {
+		while (!r && (reply = s_recv_frame(sock, (int)(end - now_mono_ms()), &n))) {
 			r = jiceng__v1__query_reply__unpack(NULL, n, reply);
 			free(reply);
 			if (r && r->request_id[0] && strcmp(r->request_id, rid) != 0) {
@@ -412,7 +412,7 @@ s_journal_length(struct s_fx *f)
 static bool
 s_refusal_counted(struct s_fx *f, const char *code)
 {
-	for (int64_t end = h_now_ms() + 5000; h_now_ms() < end; h_sleep_ms(100)) {
+	for (int64_t end = now_mono_ms() + 5000; now_mono_ms() < end; h_sleep_ms(100)) {
 		QueryReply *r = s_stats(f, f->cq);
 		bool counted = r && r->status == JICENG__V1__QUERY_STATUS__OK &&
 		    hq_stat_count(r, false, code) > 0;
@@ -678,7 +678,7 @@ s_cross_township(struct s_fx *f, const char *b_member)
 	hm_envelope(&e, "sec-cross-status", S_TA);
 	sc.member_id = (char *)b_member;
 	sc.status = JICENG__V1__MEMBER_STATUS__DECEASED;
-	sc.effective_at = h_wall_ms() - 86400000LL;
+	sc.effective_at = now_wall_ms() - 86400000LL;
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED;
 	e.member_status_changed = &sc;
 	struct hmsg m = hm_pack(&e);
@@ -697,7 +697,7 @@ s_cross_township(struct s_fx *f, const char *b_member)
 	    "NOT_FOUND");
 
 	Jiceng__V1__Tick tick = JICENG__V1__TICK__INIT;
-	tick.at = h_wall_ms();
+	tick.at = now_wall_ms();
 	hm_envelope(&e, "sec-forged-tick", S_TA);
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_TICK;
 	e.tick = &tick;
@@ -877,10 +877,10 @@ s_refuses_start(void **state, const char *which, const char *host)
 	snprintf(moved, sizeof moved, "tcp://%s%s", host, port);
 	snprintf(ep, sizeof f->d->ingest, "%s", moved);
 
-	int64_t t0 = h_now_ms();
+	int64_t t0 = now_mono_ms();
 	assert_int_equal(hd_start(f->d), 0);
 	int ready = hd_notify_wait(f->d, "READY=1", 5000);
-	int64_t took = h_now_ms() - t0;
+	int64_t took = now_mono_ms() - t0;
 	if (ready == 0 || f->d->pid != 0)
 		fail_msg("jicengd with curve = off and %s = %s is %s after %lld ms", which, moved,
 		    ready == 0 ? "ready" : "still running", (long long)took);

@@ -34,22 +34,6 @@ static struct hd *s_daemons[H_MAX_DAEMONS];
 
 /* ================================================================ time */
 
-int64_t
-h_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-h_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 h_ms(int ms)
 {
@@ -213,13 +197,13 @@ h_run(char *const argv[], const char *out_path, const char *err_path, int timeou
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	for (int64_t end = h_now_ms() + timeout_ms;;) {
+	for (int64_t end = now_mono_ms() + timeout_ms;;) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (h_now_ms() > end) {
+		if (now_mono_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			fprintf(stderr, "%s: killed after %d ms\n", argv[0], timeout_ms);
@@ -379,7 +363,7 @@ pid_t
 hd_child_wait_new(struct hd *d, const char *role, pid_t old, int timeout_ms)
 {
 	timeout_ms = h_ms(timeout_ms);
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(20)) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end; h_sleep_ms(20)) {
 		pid_t p = hd_child(d, role);
 		if (p && p != old)
 			return p;
@@ -647,7 +631,7 @@ hd_notify_wait(struct hd *d, const char *what, int timeout_ms)
 {
 	timeout_ms = h_ms(timeout_ms);
 	char buf[1024];
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
 		int r = s_notify_recv(d, buf, sizeof buf, 100);
 		if (r < 0)
 			return -1;
@@ -664,8 +648,8 @@ hd_notify_count(struct hd *d, const char *what, int ms)
 {
 	char buf[1024];
 	int n = 0;
-	for (int64_t end = h_now_ms() + ms; h_now_ms() < end;) {
-		int r = s_notify_recv(d, buf, sizeof buf, (int)(end - h_now_ms()));
+	for (int64_t end = now_mono_ms() + ms; now_mono_ms() < end;) {
+		int r = s_notify_recv(d, buf, sizeof buf, (int)(end - now_mono_ms()));
 		if (r < 0)
 			break;
 		if (r > 0 && s_has_line(buf, what))
@@ -704,14 +688,14 @@ s_wait_children_gone(struct hd *d, int timeout_ms)
 	timeout_ms = h_ms(timeout_ms);
 	pid_t pids[16];
 	int n = 0;
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(20))
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end; h_sleep_ms(20))
 		if ((n = s_pids_of_dir(d->dir, pids, 16)) == 0)
 			return 0;
 	for (int i = 0; i < n; i++) {
 		fprintf(stderr, "harness: pid %d of %s still running; killing it\n", (int)pids[i], d->dir);
 		kill(pids[i], SIGKILL);
 	}
-	for (int64_t end = h_now_ms() + 2000; h_now_ms() < end; h_sleep_ms(20))
+	for (int64_t end = now_mono_ms() + 2000; now_mono_ms() < end; h_sleep_ms(20))
 		if (s_pids_of_dir(d->dir, pids, 16) == 0)
 			break;
 	return n;
@@ -725,7 +709,7 @@ hd_stop(struct hd *d, int timeout_ms)
 	if (d->pid) {
 		status = -1;
 		kill(d->pid, SIGTERM);
-		for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(10))
+		for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end; h_sleep_ms(10))
 			if (s_exited(d))
 				break;
 		if (d->pid) {
@@ -865,7 +849,7 @@ hm_envelope(Envelope *e, const char *event_id, const char *township)
 	jiceng__v1__envelope__init(e);
 	e->event_id = (char *)event_id;
 	e->township_id = (char *)(township ? township : H_TOWNSHIP);
-	e->occurred_at = h_wall_ms();
+	e->occurred_at = now_wall_ms();
 }
 
 struct hmsg
@@ -998,12 +982,12 @@ hc_close(void *sock)
 static int
 s_send_timeout(void *sock, const void *buf, size_t len, int flags, int timeout_ms)
 {
-	for (int64_t end = h_now_ms() + timeout_ms;;) {
+	for (int64_t end = now_mono_ms() + timeout_ms;;) {
 		if (zmq_send(sock, buf, len, flags | ZMQ_DONTWAIT) >= 0)
 			return 0;
 		if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
 			return -1;
-		if (h_now_ms() > end)
+		if (now_mono_ms() > end)
 			return -1;
 		zmq_pollitem_t it = { sock, 0, ZMQ_POLLOUT, 0 };
 		zmq_poll(&it, 1, 50);
@@ -1024,8 +1008,8 @@ s_recv_frame(void *sock, int timeout_ms, size_t *len)
 	zmq_msg_t msg;
 	int more = 0;
 	size_t ms = sizeof more;
-	for (int64_t end = h_now_ms() + timeout_ms;;) {
-		int left = (int)(end - h_now_ms());
+	for (int64_t end = now_mono_ms() + timeout_ms;;) {
+		int left = (int)(end - now_mono_ms());
 		if (left < 0)
 			return NULL;
 		int r = zmq_poll(&it, 1, left);
@@ -1130,7 +1114,7 @@ int
 hp_run(struct hpump *p, int timeout_ms)
 {
 	timeout_ms = h_ms(timeout_ms);
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
 		while (p->sent < p->nsend && p->sent - p->acked < p->window) {
 			if (hc_send(p->sock, p->send[p->sent]) < 0) {
 				fprintf(stderr, "harness: pump could not send %s\n", p->send[p->sent]->id);
@@ -1192,12 +1176,12 @@ hq_call(struct hd *d, Query *q, int timeout_ms)
 		return NULL;
 	jiceng__v1__query__pack(q, buf);
 	QueryReply *r = NULL;
-	for (int64_t end = h_now_ms() + timeout_ms; !r && h_now_ms() < end;) {
+	for (int64_t end = now_mono_ms() + timeout_ms; !r && now_mono_ms() < end;) {
 		if (s_send_timeout(d->qsock, buf, len, 0, 1000) < 0)
 			continue;
-		for (int64_t resend = h_now_ms() + 1000; h_now_ms() < resend && h_now_ms() < end;) {
+		for (int64_t resend = now_mono_ms() + 1000; now_mono_ms() < resend && now_mono_ms() < end;) {
 			size_t n;
-			uint8_t *rb = s_recv_frame(d->qsock, (int)(resend - h_now_ms()), &n);
+			uint8_t *rb = s_recv_frame(d->qsock, (int)(resend - now_mono_ms()), &n);
 			if (!rb)
 				continue;
 			r = jiceng__v1__query_reply__unpack(NULL, n, rb);
@@ -1312,7 +1296,7 @@ int
 hq_caught_up(struct hd *d, int timeout_ms)
 {
 	timeout_ms = h_ms(timeout_ms);
-	for (int64_t end = h_now_ms() + timeout_ms; h_now_ms() < end; h_sleep_ms(50)) {
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end; h_sleep_ms(50)) {
 		QueryReply *r = hq_stats(d);
 		bool done = r && r->stats->n_workers > 0;
 		for (size_t i = 0; done && i < r->stats->n_workers; i++)

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "codec.h"
+#include "now.h"
 
 /* The test townships (12-digit area codes ending in 000). */
 #define H_TOWNSHIP  "510722101000"
@@ -52,8 +53,6 @@ int integ_security(void);
  * JICENG_VALGRIND is set (then jicengd and its children run under
  * valgrind's memcheck, and any error it reports fails the test). */
 int h_ms(int ms);
-int64_t h_now_ms(void);        /* monotonic */
-int64_t h_wall_ms(void);       /* Unix ms */
 void h_sleep_ms(int ms);
 /* Arm a per-test time limit: when it passes, every jicengd started here
  * and its children are killed and the run exits with status 3. 0 disarms. */

@@ -157,6 +157,7 @@ test_durable_end(void **state)
 	assert_int_equal(journal_durable_end(j), 0);
 	assert_false(journal_sync_pending(j));
 	s_append(j, "320123101000", "a", "one", &seq);
+	assert_int_equal(journal_committed_end(j), 1);
 	assert_int_equal(journal_durable_end(j), 0);
 	assert_true(journal_sync_pending(j));
 	s_append(j, "320123101000", "b", "two", &seq);
@@ -174,12 +175,14 @@ test_durable_end(void **state)
 	assert_int_equal(journal_commit(j, txn), 0);
 	assert_true(journal_sync_pending(j));
 	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_committed_end(j), 2);
 	assert_int_equal(journal_durable_end(j), 2);
 	s_append(j, "320123101000", "c", "three", &seq);
 	assert_int_equal(seq, 3);
 	assert_int_equal(journal_durable_end(j), 2);
 	journal_close(&j);
 	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(journal_committed_end(j), 3);
 	assert_int_equal(journal_durable_end(j), 3);
 	assert_false(journal_sync_pending(j));
 	journal_close(&j);

@@ -43,16 +43,15 @@ s_journal_batch(struct journal *j, const struct bench_event *ev, size_t n, uint6
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			uint8_t digest[JOURNAL_DIGEST_LEN], old[JOURNAL_DIGEST_LEN];
 			uint64_t seq;
-			rc = journal_lookup_id(j, txn, ev[i].township, ev[i].event_id, &seq, old);
+			bool same;
+			rc = journal_lookup_id(j, txn, ev[i].township, ev[i].event_id, ev[i].buf, ev[i].len,
+			    &seq, &same);
 			if (rc == 0)
 				rc = EEXIST;
-			else if (rc == MDB_NOTFOUND) {
-				codec_digest(ev[i].buf, ev[i].len, digest);
+			else if (rc == MDB_NOTFOUND)
 				rc = journal_append(j, txn, now, ev[i].kind, ev[i].township, ev[i].event_id,
-				    ev[i].buf, ev[i].len, digest, last);
-			}
+				    ev[i].buf, ev[i].len, last);
 		}
 		if (rc == 0)
 			return journal_commit(j, txn);
@@ -87,7 +86,7 @@ s_journal_rules(struct journal *j, struct fold *f)
 	int rc = journal_write_begin(j, &txn);
 	if (rc)
 		return rc;
-	rc = journal_append(j, txn, now_wall_ms(), e.event_case, "", NULL, buf, len, NULL, &seq);
+	rc = journal_append(j, txn, now_wall_ms(), e.event_case, "", NULL, buf, len, &seq);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;

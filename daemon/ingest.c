@@ -34,7 +34,6 @@ struct item {
 	enum domain domain;
 	char event_id[CODEC_MAX_ID + 1];
 	char township[16];
-	uint8_t digest[JOURNAL_DIGEST_LEN];
 	zmq_msg_t body;
 	uint64_t seq;
 	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED } outcome;
@@ -314,7 +313,6 @@ s_check(struct broker *b, struct item *it)
 		    JICENG__V1__VERDICT__REJECTED, "DOMAIN_NOT_SERVED", reason);
 		return -1;
 	}
-	codec_digest(data, len, it->digest);
 	return 0;
 }
 
@@ -367,16 +365,17 @@ s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 	int64_t now = now_wall_ms();
 	for (unsigned i = 0; i < n; i++) {
 		struct item *it = &items[i];
-		uint8_t digest[JOURNAL_DIGEST_LEN];
-		int rc = journal_lookup_id(b->journal, txn, it->township, it->event_id, &it->seq, digest);
+		bool same;
+		int rc = journal_lookup_id(b->journal, txn, it->township, it->event_id,
+		    zmq_msg_data(&it->body), zmq_msg_size(&it->body), &it->seq, &same);
 		if (rc == 0) {
-			it->outcome = memcmp(digest, it->digest, sizeof digest) == 0 ? ITEM_DUP : ITEM_REUSED;
+			it->outcome = same ? ITEM_DUP : ITEM_REUSED;
 			continue;
 		}
 		if (rc != MDB_NOTFOUND)
 			return rc;
 		rc = journal_append(b->journal, txn, now, it->kind, it->township, it->event_id,
-		    zmq_msg_data(&it->body), zmq_msg_size(&it->body), it->digest, &it->seq);
+		    zmq_msg_data(&it->body), zmq_msg_size(&it->body), &it->seq);
 		if (rc)
 			return rc;
 		it->outcome = ITEM_NEW;
@@ -577,7 +576,7 @@ ingest_journal_system(struct broker *b, Envelope *e)
 		if ((rc = journal_write_begin(b->journal, &txn)))
 			break;
 		rc = journal_append(b->journal, txn, now_wall_ms(), e->event_case, "", NULL,
-		    buf, n, NULL, &seq);
+		    buf, n, &seq);
 		if (rc == 0 && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
 			size_t rn = jiceng__v1__rules__get_packed_size(e->rules_changed->rules);
 			uint8_t rb[512];

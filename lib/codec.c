@@ -6,7 +6,6 @@
  */
 #include "codec.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,12 +435,6 @@ codec_ack_refusal(const char *event_id, Jiceng__V1__Verdict verdict,
 	a.code = (char *)code;
 	a.reason = (char *)reason;
 	return codec_ack_pack(&a, out);
-}
-
-void
-codec_digest(const uint8_t *buf, size_t len, uint8_t out[32])
-{
-	crypto_hash_sha256(out, buf, len);
 }
 
 const char *

@@ -99,9 +99,6 @@ size_t codec_ack_pack(const Ack *a, uint8_t **out);
 size_t codec_ack_refusal(const char *event_id, Jiceng__V1__Verdict verdict,
     const char *code, const char *reason, uint8_t **out);
 
-/* SHA-256 of a byte string (for dedupe: same id, same bytes?). */
-void codec_digest(const uint8_t *buf, size_t len, uint8_t out[32]);
-
 /* The default rule settings of DOMAIN.md. */
 void rules_defaults(Rules *r);
 

@@ -2,6 +2,8 @@
  * journal: journal.mdb, its record layout and its read and write calls.
  * Record value: received_at (8, BE) | kind (4, BE) | township length (1) |
  * township | NUL | packed Envelope.
+ * ids value: seq (8, BE). Journals written before 2026-11 also hold the
+ * envelope's SHA-256 after it (LEGACY_IDS_VALUE); both are read.
  */
 #include "journal.h"
 
@@ -11,15 +13,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "be64.h"
 #include "store.h"
 
 #define HDR_FIXED 13
+#define LEGACY_IDS_VALUE (8 + crypto_hash_sha256_BYTES)
 
 struct journal {
 	MDB_env *env;
 	MDB_dbi events;      /* seq -> record */
-	MDB_dbi ids;         /* township \0 event_id -> seq + digest */
+	MDB_dbi ids;         /* township \0 event_id -> seq */
 	MDB_dbi quarantine;  /* seq -> reason */
 	MDB_dbi meta;        /* name -> value */
 	uint64_t map_size;   /* bytes */
@@ -223,28 +228,42 @@ journal_quarantine_list(struct journal *j, MDB_txn *txn, uint64_t *seqs,
 	return n;
 }
 
+/* township NUL event_id (no NUL after it); 0 when it does not fit. */
 static size_t
 s_id_key(char *buf, size_t cap, const char *township, const char *event_id)
 {
-	int n = snprintf(buf, cap, "%s%c%s", township, 0, event_id);
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	size_t t = strlen(township), e = strlen(event_id);
+	if (t + 1 + e >= cap)
+		return 0;
+	memcpy(buf, township, t + 1);
+	memcpy(buf + t + 1, event_id, e);
+	return t + 1 + e;
 }
 
 int
 journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
-    const char *event_id, uint64_t *seq, uint8_t digest[JOURNAL_DIGEST_LEN])
+    const char *event_id, const uint8_t *envelope, size_t len, uint64_t *seq, bool *same)
 {
 	char kb[160];
 	MDB_val key = { s_id_key(kb, sizeof kb, township, event_id), kb }, val;
+	struct journal_record r;
 	if (key.mv_size == 0)
 		return EINVAL;
 	int rc = mdb_get(txn, j->ids, &key, &val);
 	if (rc)
 		return rc;
-	if (val.mv_size != 8 + JOURNAL_DIGEST_LEN)
+	if (val.mv_size != 8 && val.mv_size != LEGACY_IDS_VALUE)
 		return MDB_CORRUPTED;
 	*seq = be64_get(val.mv_data);
-	memcpy(digest, (const uint8_t *)val.mv_data + 8, JOURNAL_DIGEST_LEN);
+	if (val.mv_size == LEGACY_IDS_VALUE) {
+		uint8_t digest[crypto_hash_sha256_BYTES];
+		crypto_hash_sha256(digest, envelope, len);
+		*same = memcmp(digest, (const uint8_t *)val.mv_data + 8, sizeof digest) == 0;
+		return 0;
+	}
+	if ((rc = journal_get(j, txn, *seq, &r)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	*same = r.envelope_len == len && memcmp(r.envelope, envelope, len) == 0;
 	return 0;
 }
 
@@ -290,8 +309,7 @@ journal_write_begin(struct journal *j, MDB_txn **txn)
 int
 journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
-    const uint8_t *envelope, size_t len, const uint8_t digest[JOURNAL_DIGEST_LEN],
-    uint64_t *seq)
+    const uint8_t *envelope, size_t len, uint64_t *seq)
 {
 	uint64_t last;
 	uint8_t k[8];
@@ -315,13 +333,12 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 	memcpy(p + HDR_FIXED + tlen + 1, envelope, len);
 	if (event_id) {
 		char kb[160];
-		uint8_t vb[8 + JOURNAL_DIGEST_LEN];
+		uint8_t vb[8];
 		MDB_val ik = { s_id_key(kb, sizeof kb, township, event_id), kb };
 		MDB_val iv = { sizeof vb, vb };
 		if (ik.mv_size == 0)
 			return EINVAL;
 		be64_put(vb, last + 1);
-		memcpy(vb + 8, digest, JOURNAL_DIGEST_LEN);
 		if ((rc = mdb_put(txn, j->ids, &ik, &iv, MDB_NOOVERWRITE)))
 			return rc;
 	}

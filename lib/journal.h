@@ -24,8 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOURNAL_DIGEST_LEN 32
-
 struct journal;
 
 /* One journaled event. In journal_get, pointers refer into the LMDB map and
@@ -65,10 +63,11 @@ int journal_quarantined(struct journal *j, MDB_txn *txn, uint64_t seq,
 /* All quarantined seqs, at most max: returns how many were stored. */
 unsigned journal_quarantine_list(struct journal *j, MDB_txn *txn,
     uint64_t *seqs, char (*reasons)[128], unsigned max);
-/* Look up (township, event_id): 0 with seq and digest, MDB_NOTFOUND, or an
+/* Look up (township, event_id): 0 with its seq and *same telling whether
+ * the journaled envelope is byte for byte this one, MDB_NOTFOUND, or an
  * LMDB error. */
 int journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
-    const char *event_id, uint64_t *seq, uint8_t digest[JOURNAL_DIGEST_LEN]);
+    const char *event_id, const uint8_t *envelope, size_t len, uint64_t *seq, bool *same);
 /* A meta value by name (pointer into the map): 0, MDB_NOTFOUND, or error. */
 int journal_meta_get(struct journal *j, MDB_txn *txn, const char *name,
     const void **val, size_t *len);
@@ -85,8 +84,7 @@ int journal_write_begin(struct journal *j, MDB_txn **txn);
  * new seq. Returns 0 or an LMDB error (MDB_MAP_FULL: see journal_grow). */
 int journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
-    const uint8_t *envelope, size_t len, const uint8_t digest[JOURNAL_DIGEST_LEN],
-    uint64_t *seq);
+    const uint8_t *envelope, size_t len, uint64_t *seq);
 int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
     const char *reason);
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,

@@ -1,15 +1,21 @@
 /*
- * 45-storage: LMDB maps that fill up. A journal whose map may not grow
- * past a few MiB answers RETRY_LATER/STORAGE_FULL once full, never
- * crashes, keeps answering queries, and after a restart with room takes
- * the resent events; a worker whose state map starts at 1 MiB grows it and
- * applies everything.
+ * 45-storage: LMDB maps that fill up, and a disk that fails. A journal
+ * whose map may not grow past a few MiB answers RETRY_LATER/STORAGE_FULL
+ * once full, never crashes, keeps answering queries, and after a restart
+ * with room takes the resent events; a worker whose state map starts at
+ * 1 MiB grows it and applies everything. An ack waits for its journal
+ * flush; when that flush fails (EIO, injected by build/test-eio-shim.so),
+ * jicengd acknowledges nothing more and stops, and a restart loses nothing
+ * it had acknowledged.
  */
 #include "harness.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ST_N 30000
 
@@ -251,6 +257,232 @@ test_acks_wait_for_flush(void **state)
 	hd_pass(d);
 }
 
+/* A jicengd started with the EIO shim preloaded: while the flag file in
+ * its data directory exists, every fdatasync/fsync of journal.mdb fails
+ * with EIO (the workers' own environments are not touched). */
+struct st_eio {
+	char flag[PATH_MAX];
+	char preload[PATH_MAX + 16];   /* LD_PRELOAD=... */
+	char flag_var[PATH_MAX + 32];  /* JICENG_TEST_EIO_FILE=... */
+	const char *env[3];
+};
+
+static void
+s_eio_arm(struct hd *d, struct st_eio *e)
+{
+	char so[PATH_MAX];
+	snprintf(so, sizeof so, "%s/test-eio-shim.so", h_build_dir());
+	if (access(so, R_OK) != 0)
+		fail_msg("%s is missing (make build/test-eio-shim.so)", so);
+	snprintf(e->flag, sizeof e->flag, "%s/eio-fault", d->dir);
+	snprintf(e->preload, sizeof e->preload, "LD_PRELOAD=%s", so);
+	snprintf(e->flag_var, sizeof e->flag_var, "JICENG_TEST_EIO_FILE=%s", e->flag);
+	e->env[0] = e->preload;
+	e->env[1] = e->flag_var;
+	e->env[2] = NULL;
+	d->opts.env = e->env;
+}
+
+static void
+s_eio_fault(struct st_eio *e, bool on)
+{
+	FILE *f;
+	if (!on)
+		assert_int_equal(unlink(e->flag), 0);
+	else if (!(f = fopen(e->flag, "w")) || fclose(f) != 0)
+		fail_msg("cannot create %s", e->flag);
+}
+
+/* Is the shim mapped into jicengd (so a pass is not vacuous)? */
+static bool
+s_eio_loaded(struct hd *d)
+{
+	char maps[64];
+	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)d->pid);
+	char *text = h_slurp(maps, NULL);
+	bool loaded = text && strstr(text, "/test-eio-shim.so");
+	free(text);
+	return loaded;
+}
+
+/* The next ack within H_ACK_MS, or NULL once jicengd has exited and what
+ * it sent before (if anything) has had time to arrive. */
+static Ack *
+s_recv_or_exit(struct hd *d, void *sock)
+{
+	for (int64_t end = now_mono_ms() + h_ms(H_ACK_MS); now_mono_ms() < end;) {
+		Ack *a = hc_recv(sock, 100);
+		if (a)
+			return a;
+		if (hd_wait_exit(d, 0) != -1)
+			return hc_recv(sock, 500);
+	}
+	return NULL;
+}
+
+static void
+s_expect_duplicate_of_accepted(void *sock, const struct hmsg *m)
+{
+	Ack *a = hc_call(sock, m);
+	assert_non_null(a);
+	assert_string_equal(a->event_id, m->id);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
+	hc_ack_free(a);
+}
+
+static void
+s_count_id(void *arg, const char *member_id)
+{
+	int *n = arg;
+	*n += strcmp(member_id, "eio-m-b") == 0;
+}
+
+/* The flush of a group commit fails. Event a was acknowledged before the
+ * fault; b's commit cannot flush, so LMDB aborts it and ingest answers
+ * RETRY_LATER (INTERNAL_ERROR), never ACCEPTED; the journal then refuses
+ * every flush for good and ingest_sync stops jicengd with a fatal line and
+ * status 1 (whether the RETRY_LATER leaves before the exit is a race: no
+ * ack at all is as good). Restarted on a sound disk, a is a DUPLICATE of an
+ * ACCEPTED event, and b, resent, is ACCEPTED and in the state once. */
+static void
+test_flush_failure_stops_without_acking(void **state)
+{
+	static struct st_eio e;
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	s_eio_arm(d, &e);
+	assert_int_equal(hd_up(d), 0);
+	assert_true(s_eio_loaded(d));
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "eio"), 0);
+	struct hmsg a = hm_member("eio-a", "eio-m-a", H_ORG_BRANCH, "落盘党员", NULL);
+	struct hmsg b = hm_member("eio-b", "eio-m-b", H_ORG_BRANCH, "故障党员", NULL);
+	assert_true(hc_expect(sock, &a, JICENG__V1__VERDICT__ACCEPTED, NULL));
+
+	s_eio_fault(&e, true);
+	assert_int_equal(hc_send(sock, &b), 0);
+	Ack *ack = s_recv_or_exit(d, sock);
+	int status = hd_wait_exit(d, 10000);
+	fprintf(stderr, "  under EIO: %s %s; jicengd exit status %d\n",
+	    ack ? codec_verdict_name(ack->verdict) : "no ack", ack ? ack->code : "",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if (ack) {
+		assert_string_equal(ack->event_id, "eio-b");
+		assert_int_equal(ack->verdict, JICENG__V1__VERDICT__RETRY_LATER);
+		assert_true(strcmp(ack->code, "INTERNAL_ERROR") == 0 || strcmp(ack->code, "STORAGE_FULL") == 0);
+		assert_true(hd_log_has(d, "journal commit of 1 events failed: Input/output error"));
+		hc_ack_free(ack);
+		assert_null(hc_recv(sock, 200));
+	}
+	assert_int_not_equal(status, -1);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	assert_true(hd_log_has(d, "<2>jicengd: journal flush failed: Input/output error"));
+	assert_false(hd_log_has(d, "jicengd: stopped"));
+
+	hc_close(sock);
+	hq_reset(d);
+	hd_stop(d, 10000);  /* its children, told by PDEATHSIG, are gone too */
+	s_eio_fault(&e, false);
+	d->opts.env = NULL;
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	s_expect_duplicate_of_accepted(sock, &a);
+	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__DUPLICATE, NULL));
+	QueryReply *r = hq_member(d, "eio-m-b");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	hq_free(r);
+	r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, 2);
+	hq_free(r);
+	int seen = 0;
+	assert_int_equal(hq_roster(d, H_ORG_BRANCH, s_count_id, &seen), 2);
+	assert_int_equal(seen, 1);
+	hc_close(sock);
+	hm_free(&a);
+	hm_free(&b);
+	hd_pass(d);
+}
+
+/* The deferred flush fails instead. With the idle flush off (test hook),
+ * b's group commit reaches the disk but its meta page waits for a flush
+ * that only the stop drain does; the fault is switched on and jicengd told
+ * to stop, so that flush is the one that fails: b is never acknowledged,
+ * and jicengd exits 1 with the fatal line. Restarted, a is a DUPLICATE of
+ * an ACCEPTED event; b, resent, is ACCEPTED or (its meta page made it to
+ * the file after all) a DUPLICATE, and applied once either way. */
+static void
+test_deferred_flush_failure_stops_without_acking(void **state)
+{
+	static struct st_eio e;
+	setenv("JICENG_FAULT_NO_IDLE_FLUSH", "1", 1);
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	s_eio_arm(d, &e);
+	int up = hd_up(d);
+	unsetenv("JICENG_FAULT_NO_IDLE_FLUSH");
+	assert_int_equal(up, 0);
+	assert_true(s_eio_loaded(d));
+	void *sock = hc_connect(d);
+	struct hmsg a = hm_org("ef-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
+	    NULL, NULL, "中共测试镇委员会");
+	struct hmsg b = hm_org("ef-b", H_ORG_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
+	    H_ORG_TOWNSHIP, H_ORG_TOWNSHIP, "中共测试村委员会");
+	assert_int_equal(hc_send(sock, &a), 0);
+	assert_null(hc_recv(sock, 1000));  /* a waits for the next commit's flush */
+	assert_int_equal(hc_send(sock, &b), 0);
+	Ack *ack = hc_recv(sock, H_ACK_MS);
+	assert_non_null(ack);
+	assert_string_equal(ack->event_id, "ef-a");
+	assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	hc_ack_free(ack);
+
+	s_eio_fault(&e, true);
+	int status = hd_stop(d, 10000);
+	ack = hc_recv(sock, 500);
+	fprintf(stderr, "  under EIO: %s; jicengd exit status %d\n",
+	    ack ? codec_verdict_name(ack->verdict) : "no ack", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if (ack)
+		fail_msg("%s answered %s/%s after its flush failed", ack->event_id,
+		    codec_verdict_name(ack->verdict), ack->code);
+	assert_int_not_equal(status, -1);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	assert_true(hd_log_has(d, "<2>jicengd: journal flush failed: Input/output error"));
+	assert_false(hd_log_has(d, "jicengd: stopped"));
+
+	hc_close(sock);
+	hq_reset(d);
+	s_eio_fault(&e, false);
+	d->opts.env = NULL;
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	s_expect_duplicate_of_accepted(sock, &a);
+	ack = hc_call(sock, &b);
+	assert_non_null(ack);
+	fprintf(stderr, "  ef-b resent after the restart: %s\n", codec_verdict_name(ack->verdict));
+	if (ack->verdict == JICENG__V1__VERDICT__DUPLICATE)
+		assert_int_equal(ack->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
+	else
+		assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	hc_ack_free(ack);
+	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__DUPLICATE, NULL));
+	QueryReply *r = hq_org(d, H_ORG_VILLAGE);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	hq_free(r);
+	hc_close(sock);
+	hm_free(&a);
+	hm_free(&b);
+	hd_pass(d);
+}
+
 int
 integ_storage(void)
 {
@@ -259,6 +491,8 @@ integ_storage(void)
 		cmocka_unit_test_setup_teardown(test_journal_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_acks_wait_for_flush, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_failure_stops_without_acking, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_flush_failure_stops_without_acking, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }

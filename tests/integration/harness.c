@@ -478,25 +478,41 @@ fail:
 	return NULL;
 }
 
-/* The child's environment: ours without the variables the test controls. */
+/* Do the NAME=VALUE entries a and b set the same variable? */
+static bool
+s_same_var(const char *a, const char *b)
+{
+	size_t n = strcspn(b, "=");
+	return strncmp(a, b, n) == 0 && a[n] == '=';
+}
+
+/* The child's environment: ours without the variables the test controls,
+ * then the test's own (opts.env). */
 static char **
 s_child_env(struct hd *d, char *bufs[4])
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
 		"JICENG_FAULT_CRASH_EVENT=", "LISTEN_FDS=", "LISTEN_PID=", NULL };
-	size_t n = 0, k = 0;
+	const char *const *extra = d->opts.env;
+	size_t n = 0, k = 0, nextra = 0;
 	while (environ[n])
 		n++;
-	char **env = calloc(n + 8, sizeof *env);
+	while (extra && extra[nextra])
+		nextra++;
+	char **env = calloc(n + nextra + 8, sizeof *env);
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		bool skip = false;
 		for (int j = 0; drop[j]; j++)
 			skip |= strncmp(environ[i], drop[j], strlen(drop[j])) == 0;
+		for (size_t j = 0; j < nextra; j++)
+			skip |= s_same_var(environ[i], extra[j]);
 		if (!skip)
 			env[k++] = environ[i];
 	}
+	for (size_t j = 0; j < nextra; j++)
+		env[k++] = (char *)extra[j];
 	memset(bufs, 0, 4 * sizeof *bufs);
 	if (asprintf(&bufs[0], "NOTIFY_SOCKET=%s", d->notify_path) > 0)
 		env[k++] = bufs[0];
@@ -724,6 +740,15 @@ hd_stop(struct hd *d, int timeout_ms)
 	}
 	s_wait_children_gone(d, H_CHILD_GONE_MS);
 	return status;
+}
+
+int
+hd_wait_exit(struct hd *d, int timeout_ms)
+{
+	int64_t end = now_mono_ms() + h_ms(timeout_ms);
+	while (!s_exited(d) && now_mono_ms() < end)
+		h_sleep_ms(10);
+	return d->pid ? -1 : d->exit_status;
 }
 
 void

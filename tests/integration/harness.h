@@ -73,6 +73,7 @@ struct hd_opts {
 	const char *crash_event;   /* JICENG_FAULT_CRASH_EVENT, NULL for none */
 	const char *watchdog_usec; /* WATCHDOG_USEC, NULL for none */
 	const char *workers;       /* --workers, NULL for the default */
+	const char *const *env;    /* more NAME=VALUE for jicengd (replacing ours), NULL-ended; NULL for none */
 };
 
 /* A jicengd under test. */
@@ -112,6 +113,10 @@ void hd_notify_drain(struct hd *d);
  * is gone. Returns jicengd's wait status (also when it had already exited),
  * or -1 if it had to be killed or was never started. */
 int hd_stop(struct hd *d, int timeout_ms);
+/* Wait up to timeout_ms for jicengd to exit by itself (it is reaped, not
+ * signalled). Returns its wait status, or -1 on timeout or when it was not
+ * started. */
+int hd_wait_exit(struct hd *d, int timeout_ms);
 /* kill -9 jicengd, reap it, and wait (bounded) for its children to go. */
 void hd_kill9(struct hd *d);
 /* Mark the test passed (the log is not printed when it is destroyed). */

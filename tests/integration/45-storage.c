@@ -320,6 +320,31 @@ s_recv_or_exit(struct hd *d, void *sock)
 	return NULL;
 }
 
+/* jicengd stopped on a failed journal flush: by itself, non-zero, with its
+ * fatal line, and not through a clean stop. */
+static void
+s_expect_flush_fatal(struct hd *d, int status)
+{
+	assert_int_not_equal(status, -1);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	assert_true(hd_log_has(d, "<2>jicengd: journal flush failed: Input/output error"));
+	assert_false(hd_log_has(d, "jicengd: stopped"));
+}
+
+/* Restart jicengd on a sound disk (no shim) and connect a new client. */
+static void *
+s_restart_sound(struct hd *d, struct st_eio *e, void *old_sock)
+{
+	hc_close(old_sock);
+	hq_reset(d);
+	hd_stop(d, 10000);  /* reaps what is left; its children are gone too (PDEATHSIG) */
+	s_eio_fault(e, false);
+	d->opts.env = NULL;
+	assert_int_equal(hd_up(d), 0);
+	return hc_connect(d);
+}
+
 static void
 s_expect_duplicate_of_accepted(void *sock, const struct hmsg *m)
 {
@@ -376,19 +401,9 @@ test_flush_failure_stops_without_acking(void **state)
 		hc_ack_free(ack);
 		assert_null(hc_recv(sock, 200));
 	}
-	assert_int_not_equal(status, -1);
-	assert_true(WIFEXITED(status));
-	assert_int_not_equal(WEXITSTATUS(status), 0);
-	assert_true(hd_log_has(d, "<2>jicengd: journal flush failed: Input/output error"));
-	assert_false(hd_log_has(d, "jicengd: stopped"));
+	s_expect_flush_fatal(d, status);
 
-	hc_close(sock);
-	hq_reset(d);
-	hd_stop(d, 10000);  /* its children, told by PDEATHSIG, are gone too */
-	s_eio_fault(&e, false);
-	d->opts.env = NULL;
-	assert_int_equal(hd_up(d), 0);
-	sock = hc_connect(d);
+	sock = s_restart_sound(d, &e, sock);
 	s_expect_duplicate_of_accepted(sock, &a);
 	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	assert_true(hc_expect(sock, &b, JICENG__V1__VERDICT__DUPLICATE, NULL));
@@ -451,18 +466,9 @@ test_deferred_flush_failure_stops_without_acking(void **state)
 	if (ack)
 		fail_msg("%s answered %s/%s after its flush failed", ack->event_id,
 		    codec_verdict_name(ack->verdict), ack->code);
-	assert_int_not_equal(status, -1);
-	assert_true(WIFEXITED(status));
-	assert_int_not_equal(WEXITSTATUS(status), 0);
-	assert_true(hd_log_has(d, "<2>jicengd: journal flush failed: Input/output error"));
-	assert_false(hd_log_has(d, "jicengd: stopped"));
+	s_expect_flush_fatal(d, status);
 
-	hc_close(sock);
-	hq_reset(d);
-	s_eio_fault(&e, false);
-	d->opts.env = NULL;
-	assert_int_equal(hd_up(d), 0);
-	sock = hc_connect(d);
+	sock = s_restart_sound(d, &e, sock);
 	s_expect_duplicate_of_accepted(sock, &a);
 	ack = hc_call(sock, &b);
 	assert_non_null(ack);

@@ -28,28 +28,29 @@ s_fault(int fd)
 	return on;
 }
 
-int
-fdatasync(int fd)
+/* The real call, or EIO while the fault applies. */
+static int
+s_flush(int fd, const char *name, int (**real)(int))
 {
-	static int (*real)(int);
 	if (s_fault(fd)) {
 		errno = EIO;
 		return -1;
 	}
-	if (!real)
-		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-	return real(fd);
+	if (!*real)
+		*real = (int (*)(int))dlsym(RTLD_NEXT, name);
+	return (*real)(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	static int (*real)(int);
+	return s_flush(fd, "fdatasync", &real);
 }
 
 int
 fsync(int fd)
 {
 	static int (*real)(int);
-	if (s_fault(fd)) {
-		errno = EIO;
-		return -1;
-	}
-	if (!real)
-		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-	return real(fd);
+	return s_flush(fd, "fsync", &real);
 }

@@ -2,7 +2,8 @@
  * Unit tests of the fold (workers/fold.c): journal events applied in order,
  * cursor and verdicts stored with the state, a rejected event leaving no
  * trace (also one rejected after it wrote), quarantined events answered
- * INTERNAL_ERROR, disk reserved ahead of the writable map, a state map that
+ * INTERNAL_ERROR, disk reserved ahead of the writable map (and kept ahead as
+ * the state grows), a state map that
  * grows when full, and a rebuild that yields the same tables.
  */
 #include "unit.h"
@@ -281,6 +282,92 @@ test_fold_late_rejection_is_undone(void **state)
 /* The writable map never writes into an unallocated hole (a full disk
  * would be SIGBUS): the file's blocks are allocated ahead of use, here the
  * whole of a 16 MiB map. */
+/* n members registered in commits of 2000 (a flush per commit, not per
+ * event), the journal map grown when full. */
+static void
+s_members_bulk(struct fx *x, unsigned n)
+{
+	uint8_t buf[2048];
+	uint64_t seq;
+	for (unsigned from = 0; from < n; from += 2000) {
+		MDB_txn *txn;
+		int rc = 0;
+		assert_int_equal(journal_write_begin(x->j, &txn), 0);
+		for (unsigned i = from; i < n && i < from + 2000 && rc == 0; i++) {
+			Envelope e = JICENG__V1__ENVELOPE__INIT;
+			Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
+			char eid[32], member[32];
+			snprintf(eid, sizeof eid, "bulk-%06u", i);
+			snprintf(member, sizeof member, "bulk-member-%06u", i);
+			e.event_id = eid;
+			e.township_id = TWP;
+			e.occurred_at = 1763600000000;
+			e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+			e.member_registered = &m;
+			m.member_id = member;
+			m.home_org_id = "b1";
+			m.name = "张三";
+			m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+			m.admitted_at = 946684800000;
+			m.confirmed_at = 978307200000;
+			size_t len = jiceng__v1__envelope__pack(&e, buf);
+			rc = journal_append(x->j, txn, 1763600000000, e.event_case, TWP, eid, buf, len, &seq);
+		}
+		if (rc == MDB_MAP_FULL) {
+			mdb_txn_abort(txn);
+			assert_int_equal(journal_grow(x->j), 0);
+			from -= 2000;  /* this chunk again */
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(journal_commit(x->j, txn), 0);
+	}
+}
+
+/* Bytes of the state file LMDB has used (pages up to the last one). */
+static long long
+s_state_used(const char *path)
+{
+	MDB_env *env;
+	MDB_envinfo info;
+	MDB_stat st;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_int_equal(mdb_env_stat(env, &st), 0);
+	mdb_env_close(env);
+	return (long long)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* As the state grows, the reserve keeps pace in small steps: the blocks
+ * allocated stay within one step of 64 MiB past the last used page. */
+static void
+test_fold_reserve_keeps_pace(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	struct stat st;
+	unsigned n;
+	s_setup(&x, 256);
+	s_org(&x, "e0", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(&x, "e1", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	s_members_bulk(&x, 64000);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	do
+		assert_int_equal(fold_step(f, 1000, 128, false, &n), 0);
+	while (n > 0);
+	assert_int_equal(fold_cursor(f), 64002);
+	fold_destroy(&f);
+	long long used = s_state_used(x.state);
+	assert_int_equal(stat(x.state, &st), 0);
+	print_message("state used %lld MiB, allocated %lld MiB\n", used >> 20,
+	    (long long)st.st_blocks * 512 >> 20);
+	assert_true(used > 8LL << 20);  /* past a refill at half of the first reserve */
+	assert_true((long long)st.st_blocks * 512 >= used + (59LL << 20));
+	s_teardown(&x);
+}
+
 static void
 test_fold_reserves_disk_ahead(void **state)
 {
@@ -360,6 +447,7 @@ unit_fold(void)
 		cmocka_unit_test(test_fold_undecodable_record),
 		cmocka_unit_test(test_fold_late_rejection_is_undone),
 		cmocka_unit_test(test_fold_reserves_disk_ahead),
+		cmocka_unit_test(test_fold_reserve_keeps_pace),
 		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),
 	};
 	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);

@@ -2,9 +2,9 @@
  * Unit tests of the fold (workers/fold.c): journal events applied in order,
  * cursor and verdicts stored with the state, a rejected event leaving no
  * trace (also one rejected after it wrote), quarantined events answered
- * INTERNAL_ERROR, disk reserved ahead of the writable map (and kept ahead as
- * the state grows), a state map that
- * grows when full, and a rebuild that yields the same tables.
+ * INTERNAL_ERROR, disk reserved ahead of the writable map and kept ahead as
+ * the state grows, a state map that grows when full, and a rebuild that
+ * yields the same tables.
  */
 #include "unit.h"
 

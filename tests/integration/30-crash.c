@@ -369,7 +369,7 @@ static void
 test_quarantine(void **state)
 {
 	enum { BEFORE = 10, AFTER = 20 };
-	struct hd_opts o = { .crash_event = "q-poison" };
+	struct hd_opts o = { .env = (const char *[]){ "JICENG_FAULT_CRASH_EVENT=q-poison", NULL } };
 	struct hd *d = hd_new(&o);
 	assert_non_null(d);
 	*state = d;

@@ -241,7 +241,7 @@ test_rebuild_byte_for_byte(void **state)
 static void
 test_rebuild_quarantined(void **state)
 {
-	struct hd_opts o = { .crash_event = "rq-poison" };
+	struct hd_opts o = { .env = (const char *[]){ "JICENG_FAULT_CRASH_EVENT=rq-poison", NULL } };
 	struct hd *d = hd_new(&o);
 	assert_non_null(d);
 	*state = d;
@@ -475,9 +475,9 @@ test_rebuild_after_machine_crash(void **state)
 	hq_reset(d);
 	s_kill_all(d);
 
-	setenv("JICENG_BOOT_ID", "0e0e0e0e-test-0000-0000-another-boot", 1);
+	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", NULL };
 	int up = hd_up(d);
-	unsetenv("JICENG_BOOT_ID");
+	d->opts.env = NULL;
 	assert_int_equal(up, 0);
 	assert_true(hd_log_has(d, "was open when the machine went down"));
 	assert_true(hd_log_has(d, "rebuilt "));

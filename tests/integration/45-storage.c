@@ -76,6 +76,20 @@ s_fill(void **state, const char *config, const char *prefix, struct st *s, void 
 	return d;
 }
 
+/* Every one of the ST_N members is in the branch; then clean up and pass. */
+static void
+s_expect_all_members(struct hd *d, struct st *s, void *sock)
+{
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, ST_N);
+	hq_free(r);
+	for (int i = 0; i < ST_N; i++)
+		hm_free(&s->msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
 static void
 test_journal_full(void **state)
 {
@@ -136,14 +150,7 @@ test_journal_full(void **state)
 	assert_int_equal(s.other, 0);
 	assert_int_equal(s.full, 0);
 	assert_int_equal(s.accepted, before + n);
-	r = hq_org(d, H_ORG_BRANCH);
-	assert_non_null(r);
-	assert_int_equal(r->org->member_count, ST_N);
-	hq_free(r);
-	for (int i = 0; i < ST_N; i++)
-		hm_free(&s.msgs[i]);
-	hc_close(sock);
-	hd_pass(d);
+	s_expect_all_members(d, &s, sock);
 }
 
 /* A journal that starts at 1 MiB grows as it fills, with no refusal. */
@@ -157,14 +164,7 @@ test_journal_grows(void **state)
 	assert_int_equal(s.full, 0);
 	assert_int_equal(s.accepted, ST_N);
 	assert_true(hd_log_has(d, "journal map grown"));
-	QueryReply *r = hq_org(d, H_ORG_BRANCH);
-	assert_non_null(r);
-	assert_int_equal(r->org->member_count, ST_N);
-	hq_free(r);
-	for (int i = 0; i < ST_N; i++)
-		hm_free(&s.msgs[i]);
-	hc_close(sock);
-	hd_pass(d);
+	s_expect_all_members(d, &s, sock);
 }
 
 static void
@@ -223,13 +223,11 @@ test_state_map_grows(void **state)
 static void
 test_acks_wait_for_flush(void **state)
 {
-	setenv("JICENG_FAULT_NO_IDLE_FLUSH", "1", 1);
-	struct hd *d = hd_new(NULL);
+	struct hd_opts o = { .env = (const char *[]){ "JICENG_FAULT_NO_IDLE_FLUSH=1", NULL } };
+	struct hd *d = hd_new(&o);
 	assert_non_null(d);
 	*state = d;
-	int up = hd_up(d);
-	unsetenv("JICENG_FAULT_NO_IDLE_FLUSH");
-	assert_int_equal(up, 0);
+	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
 	struct hmsg a = hm_org("fl-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
 	    NULL, NULL, "中共测试镇委员会");
@@ -264,11 +262,11 @@ struct st_eio {
 	char flag[PATH_MAX];
 	char preload[PATH_MAX + 16];   /* LD_PRELOAD=... */
 	char flag_var[PATH_MAX + 32];  /* JICENG_TEST_EIO_FILE=... */
-	const char *env[3];
+	const char *env[4];
 };
 
 static void
-s_eio_arm(struct hd *d, struct st_eio *e)
+s_eio_arm(struct hd *d, struct st_eio *e, const char *also)
 {
 	char so[PATH_MAX];
 	snprintf(so, sizeof so, "%s/test-eio-shim.so", h_build_dir());
@@ -279,7 +277,8 @@ s_eio_arm(struct hd *d, struct st_eio *e)
 	snprintf(e->flag_var, sizeof e->flag_var, "JICENG_TEST_EIO_FILE=%s", e->flag);
 	e->env[0] = e->preload;
 	e->env[1] = e->flag_var;
-	e->env[2] = NULL;
+	e->env[2] = also;  /* another NAME=VALUE, or NULL */
+	e->env[3] = NULL;
 	d->opts.env = e->env;
 }
 
@@ -377,7 +376,7 @@ test_flush_failure_stops_without_acking(void **state)
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
 	*state = d;
-	s_eio_arm(d, &e);
+	s_eio_arm(d, &e, NULL);
 	assert_int_equal(hd_up(d), 0);
 	assert_true(s_eio_loaded(d));
 	void *sock = hc_connect(d);
@@ -435,14 +434,11 @@ static void
 test_deferred_flush_failure_stops_without_acking(void **state)
 {
 	static struct st_eio e;
-	setenv("JICENG_FAULT_NO_IDLE_FLUSH", "1", 1);
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
 	*state = d;
-	s_eio_arm(d, &e);
-	int up = hd_up(d);
-	unsetenv("JICENG_FAULT_NO_IDLE_FLUSH");
-	assert_int_equal(up, 0);
+	s_eio_arm(d, &e, "JICENG_FAULT_NO_IDLE_FLUSH=1");
+	assert_int_equal(hd_up(d), 0);
 	assert_true(s_eio_loaded(d));
 	void *sock = hc_connect(d);
 	struct hmsg a = hm_org("ef-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,

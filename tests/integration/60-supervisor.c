@@ -102,7 +102,7 @@ test_sigint_stops(void **state)
 static void
 test_watchdog(void **state)
 {
-	struct hd_opts o = { .watchdog_usec = "2000000" };
+	struct hd_opts o = { .env = (const char *[]){ "WATCHDOG_USEC=2000000", NULL } };
 	struct hd *d = hd_new(&o);
 	assert_non_null(d);
 	*state = d;
@@ -132,7 +132,8 @@ test_no_watchdog_without_env(void **state)
 static void
 test_silent_child_restarted(void **state)
 {
-	struct hd_opts o = { .config = "[daemon]\nheartbeat_ms = 100\n", .watchdog_usec = "1000000" };
+	struct hd_opts o = { .config = "[daemon]\nheartbeat_ms = 100\n", 
+	    .env = (const char *[]){ "WATCHDOG_USEC=1000000", NULL } };
 	struct hd *d = hd_new(&o);
 	assert_non_null(d);
 	*state = d;

@@ -487,9 +487,9 @@ s_same_var(const char *a, const char *b)
 }
 
 /* The child's environment: ours without the variables the test controls,
- * then the test's own (opts.env). */
+ * then the test's own (opts.env) and the notify socket in *notify. */
 static char **
-s_child_env(struct hd *d, char *bufs[4])
+s_child_env(struct hd *d, char **notify)
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
 		"JICENG_FAULT_CRASH_EVENT=", "LISTEN_FDS=", "LISTEN_PID=", NULL };
@@ -513,13 +513,9 @@ s_child_env(struct hd *d, char *bufs[4])
 	}
 	for (size_t j = 0; j < nextra; j++)
 		env[k++] = (char *)extra[j];
-	memset(bufs, 0, 4 * sizeof *bufs);
-	if (asprintf(&bufs[0], "NOTIFY_SOCKET=%s", d->notify_path) > 0)
-		env[k++] = bufs[0];
-	if (d->opts.crash_event && asprintf(&bufs[1], "JICENG_FAULT_CRASH_EVENT=%s", d->opts.crash_event) > 0)
-		env[k++] = bufs[1];
-	if (d->opts.watchdog_usec && asprintf(&bufs[2], "WATCHDOG_USEC=%s", d->opts.watchdog_usec) > 0)
-		env[k++] = bufs[2];
+	*notify = NULL;
+	if (asprintf(notify, "NOTIFY_SOCKET=%s", d->notify_path) > 0)
+		env[k++] = *notify;
 	env[k] = NULL;
 	return env;
 }
@@ -528,7 +524,7 @@ int
 hd_start(struct hd *d)
 {
 	char bin[PATH_MAX], vglog[256];
-	char *argv[32], *bufs[4];
+	char *argv[32], *notify;
 	int n = 0;
 	snprintf(bin, sizeof bin, "%s/jicengd", h_build_dir());
 	if (h_ms(1) > 1) {
@@ -563,7 +559,7 @@ hd_start(struct hd *d)
 	if (getenv("JICENG_TEST_DEBUG"))
 		argv[n++] = "-v";
 	argv[n] = NULL;
-	char **env = s_child_env(d, bufs);
+	char **env = s_child_env(d, &notify);
 	if (!env)
 		return -1;
 	hd_notify_drain(d);
@@ -586,8 +582,7 @@ hd_start(struct hd *d)
 	}
 	d->pid = pid;
 	d->exit_status = -1;
-	for (int i = 0; i < 4; i++)
-		free(bufs[i]);
+	free(notify);
 	free(env);
 	return 0;
 }
@@ -723,19 +718,14 @@ hd_stop(struct hd *d, int timeout_ms)
 	timeout_ms = h_ms(timeout_ms);
 	int status = d->exit_status;  /* when it already exited */
 	if (d->pid) {
-		status = -1;
 		kill(d->pid, SIGTERM);
-		for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end; h_sleep_ms(10))
-			if (s_exited(d))
-				break;
+		status = hd_wait_exit(d, timeout_ms);
 		if (d->pid) {
 			fprintf(stderr, "harness: jicengd (pid %d) did not stop in %d ms; killing it\n",
-			    (int)d->pid, timeout_ms);
+			    (int)d->pid, h_ms(timeout_ms));
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, &d->exit_status, 0);
 			d->pid = 0;
-		} else {
-			status = d->exit_status;
 		}
 	}
 	s_wait_children_gone(d, H_CHILD_GONE_MS);

@@ -70,10 +70,10 @@ int h_teardown(void **state);
 
 struct hd_opts {
 	const char *config;        /* config file text, NULL for none */
-	const char *crash_event;   /* JICENG_FAULT_CRASH_EVENT, NULL for none */
-	const char *watchdog_usec; /* WATCHDOG_USEC, NULL for none */
 	const char *workers;       /* --workers, NULL for the default */
-	const char *const *env;    /* more NAME=VALUE for jicengd (replacing ours), NULL-ended; NULL for none */
+	/* NAME=VALUE for jicengd, replacing ours (e.g. WATCHDOG_USEC, the
+	 * JICENG_FAULT_* hooks), NULL-ended; NULL for none. */
+	const char *const *env;
 };
 
 /* A jicengd under test. */

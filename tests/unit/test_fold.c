@@ -59,22 +59,33 @@ s_org(struct fx *x, const char *eid, const char *org, int kind, const char *pare
 	s_append(x, &e, true);
 }
 
+/* A MemberRegistered envelope in e, its event in m (the strings are not
+ * copied). */
+static void
+s_member_envelope(Envelope *e, Jiceng__V1__MemberRegistered *m, const char *eid,
+    const char *member, const char *org)
+{
+	jiceng__v1__envelope__init(e);
+	jiceng__v1__member_registered__init(m);
+	e->event_id = (char *)eid;
+	e->township_id = TWP;
+	e->occurred_at = 1763600000000;
+	e->event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	e->member_registered = m;
+	m->member_id = (char *)member;
+	m->home_org_id = (char *)org;
+	m->name = "张三";
+	m->category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	m->admitted_at = 946684800000;
+	m->confirmed_at = 978307200000;
+}
+
 static void
 s_member(struct fx *x, const char *eid, const char *member, const char *org)
 {
-	Envelope e = JICENG__V1__ENVELOPE__INIT;
-	Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.event_id = (char *)eid;
-	e.township_id = TWP;
-	e.occurred_at = 1763600000000;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
-	e.member_registered = &m;
-	m.member_id = (char *)member;
-	m.home_org_id = (char *)org;
-	m.name = "张三";
-	m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
-	m.admitted_at = 946684800000;
-	m.confirmed_at = 978307200000;
+	Envelope e;
+	Jiceng__V1__MemberRegistered m;
+	s_member_envelope(&e, &m, eid, member, org);
 	s_append(x, &e, true);
 }
 
@@ -119,6 +130,18 @@ s_verdict(struct fold *f, const char *path, uint64_t seq)
 	return rc ? NULL : a;
 }
 
+/* The stored verdict of seq has this verdict and, unless NULL, this code. */
+static void
+s_expect_verdict(const char *path, uint64_t seq, Jiceng__V1__Verdict verdict, const char *code)
+{
+	Ack *a = s_verdict(NULL, path, seq);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, verdict);
+	if (code)
+		assert_string_equal(a->code, code);
+	jiceng__v1__ack__free_unpacked(a, NULL);
+}
+
 static void
 test_fold_applies_in_order_with_verdicts(void **state)
 {
@@ -147,9 +170,7 @@ test_fold_applies_in_order_with_verdicts(void **state)
 	assert_string_equal(a->event_id, "e4");
 	assert_int_equal(a->seq, 4);
 	jiceng__v1__ack__free_unpacked(a, NULL);
-	a = s_verdict(f, x.state, 5);
-	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
-	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_expect_verdict(x.state, 5, JICENG__V1__VERDICT__ACCEPTED, NULL);
 	/* Reopening resumes at the stored cursor. */
 	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
 	assert_int_equal(fold_cursor(f), 5);
@@ -177,12 +198,8 @@ test_fold_quarantine(void **state)
 	assert_int_equal(fold_step(f, 100, 10, true, &n), 0);
 	assert_int_equal(n, 2);
 	fold_destroy(&f);
-	Ack *a = s_verdict(f, x.state, 1);
-	assert_string_equal(a->code, "INTERNAL_ERROR");
-	jiceng__v1__ack__free_unpacked(a, NULL);
-	a = s_verdict(f, x.state, 2);
-	assert_string_equal(a->code, "OK");
-	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_expect_verdict(x.state, 1, JICENG__V1__VERDICT__REJECTED, "INTERNAL_ERROR");
+	s_expect_verdict(x.state, 2, JICENG__V1__VERDICT__ACCEPTED, "OK");
 	s_teardown(&x);
 }
 
@@ -208,14 +225,8 @@ test_fold_undecodable_record(void **state)
 	assert_int_equal(fold_step(f, 100, 10, false, &n), 0);
 	assert_int_equal(n, 2);
 	fold_destroy(&f);
-	Ack *a = s_verdict(f, x.state, 1);
-	assert_non_null(a);
-	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
-	assert_string_equal(a->code, "INTERNAL_ERROR");
-	jiceng__v1__ack__free_unpacked(a, NULL);
-	a = s_verdict(f, x.state, 2);
-	assert_string_equal(a->code, "OK");
-	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_expect_verdict(x.state, 1, JICENG__V1__VERDICT__REJECTED, "INTERNAL_ERROR");
+	s_expect_verdict(x.state, 2, JICENG__V1__VERDICT__ACCEPTED, "OK");
 	s_teardown(&x);
 }
 
@@ -265,14 +276,8 @@ test_fold_late_rejection_is_undone(void **state)
 	assert_int_equal(n, 5);
 	assert_int_equal(fold_cursor(f), 5);
 	fold_destroy(&f);
-	Ack *a = s_verdict(f, x.state, 4);
-	assert_non_null(a);
-	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
-	assert_string_equal(a->code, "FAULT_INJECTED");
-	jiceng__v1__ack__free_unpacked(a, NULL);
-	a = s_verdict(f, x.state, 5);
-	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
-	jiceng__v1__ack__free_unpacked(a, NULL);
+	s_expect_verdict(x.state, 4, JICENG__V1__VERDICT__REJECTED, "FAULT_INJECTED");
+	s_expect_verdict(x.state, 5, JICENG__V1__VERDICT__ACCEPTED, NULL);
 	assert_true(s_has_member(x.state, "m1"));
 	assert_false(s_has_member(x.state, "m2"));
 	assert_true(s_has_member(x.state, "m3"));
@@ -294,22 +299,12 @@ s_members_bulk(struct fx *x, unsigned n)
 		int rc = 0;
 		assert_int_equal(journal_write_begin(x->j, &txn), 0);
 		for (unsigned i = from; i < n && i < from + 2000 && rc == 0; i++) {
-			Envelope e = JICENG__V1__ENVELOPE__INIT;
-			Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
+			Envelope e;
+			Jiceng__V1__MemberRegistered m;
 			char eid[32], member[32];
 			snprintf(eid, sizeof eid, "bulk-%06u", i);
 			snprintf(member, sizeof member, "bulk-member-%06u", i);
-			e.event_id = eid;
-			e.township_id = TWP;
-			e.occurred_at = 1763600000000;
-			e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
-			e.member_registered = &m;
-			m.member_id = member;
-			m.home_org_id = "b1";
-			m.name = "张三";
-			m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
-			m.admitted_at = 946684800000;
-			m.confirmed_at = 978307200000;
+			s_member_envelope(&e, &m, eid, member, "b1");
 			size_t len = jiceng__v1__envelope__pack(&e, buf);
 			rc = journal_append(x->j, txn, 1763600000000, e.event_case, TWP, eid, buf, len, &seq);
 		}

@@ -18,9 +18,9 @@
  *   5. VmHWM of jicengd and its children, then SIGTERM by PID;
  *   6. the raw ceilings on fresh journals at the mean batch of each client
  *      count's peak runs (raw.c).
- * Steps 3 and 4 together, and 6, are made --repeat times, interleaved; throughput is the
- * best of them (noise on a shared machine only ever slows a run down), p99
- * the median. Targets (issue 2): end-to-end >= 40% of raw at the peak,
+ * Steps 3 and 4 together, and 6, are made --repeat times, interleaved;
+ * throughput is the best of them (noise on a shared machine only ever slows
+ * a run down), p99 the median. Targets (issue 2): end-to-end >= 40% of raw at the peak,
  * p99 < 10 ms at half of it.
  */
 #include <errno.h>

@@ -96,7 +96,7 @@ children_open_state(struct broker *b, struct child *c)
 	int rc;
 	snprintf(path, sizeof path, "%s/state/%s.mdb", b->cfg.data_dir, c->role);
 	if ((rc = store_open_readonly(path, 32, &c->state)))
-		goto fail;  /* MDB_NOTFOUND: the worker has not created it yet */
+		goto fail;
 	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "verdicts", 0, &c->verdicts)) ||
@@ -107,7 +107,7 @@ children_open_state(struct broker *b, struct child *c)
 	if ((rc = mdb_txn_commit(txn)) == 0)
 		return 0;
 fail:
-	if (rc != MDB_NOTFOUND)
+	if (rc != MDB_NOTFOUND && rc != EAGAIN)  /* not created yet; being replaced */
 		log_error("open %s read-only: %s", path, mdb_strerror(rc));
 	if (c->state)
 		mdb_env_close(c->state);

@@ -3,7 +3,34 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* LMDB keeps the last committed transaction id in the lock file, and the
+ * first process to open the lock file takes it from the data file. A
+ * rebuild installs a new data file with a new lock file (fold_rebuild); an
+ * open that raced with the two renames may pair the old lock file with the
+ * new data. Then its read transactions pick a meta page by the wrong id,
+ * and the writer does not see them: refuse such a pairing. A true pair has
+ * the lock's id between the newest meta's before and after (a commit writes
+ * the meta page first, then the lock's id). */
+static int
+s_check_pairing(MDB_env *env)
+{
+	MDB_envinfo before, after;
+	MDB_txn *txn;
+	int rc;
+	if ((rc = mdb_env_info(env, &before)) || (rc = store_read_begin(env, &txn)))
+		return rc;
+	size_t id = mdb_txn_id(txn);
+	mdb_txn_abort(txn);
+	if ((rc = mdb_env_info(env, &after)))
+		return rc;
+	if (id + 1 < before.me_last_txnid || id > after.me_last_txnid)
+		return EAGAIN;
+	return 0;
+}
 
 int
 store_open_readonly(const char *path, unsigned maxdbs, MDB_env **env)
@@ -16,7 +43,8 @@ store_open_readonly(const char *path, unsigned maxdbs, MDB_env **env)
 		return rc;
 	mdb_env_set_maxdbs(*env, maxdbs);
 	/* Lookups are random: no readahead (of the writer's sparse file, too). */
-	if ((rc = mdb_env_open(*env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NORDAHEAD, 0640))) {
+	if ((rc = mdb_env_open(*env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NORDAHEAD, 0640)) ||
+	    (rc = s_check_pairing(*env))) {
 		mdb_env_close(*env);
 		*env = NULL;
 	}
@@ -30,4 +58,16 @@ store_read_begin(MDB_env *env, MDB_txn **txn)
 	if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(env, 0)) == 0)
 		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, txn);
 	return rc;
+}
+
+bool
+store_replaced(MDB_env *env, const char *path)
+{
+	struct stat open_st, path_st;
+	int fd;
+	if (mdb_env_get_fd(env, &fd) || fstat(fd, &open_st) < 0)
+		return false;
+	if (stat(path, &path_st) < 0)
+		return errno == ENOENT;
+	return open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev;
 }

@@ -1,20 +1,29 @@
 /*
  * store: what every reader of an LMDB environment that another process
- * writes must do — open it read-only, and adopt a map the writer has grown
- * (MDB_MAP_RESIZED) when it begins a read transaction.
+ * writes must do — open it read-only, adopt a map the writer has grown
+ * (MDB_MAP_RESIZED) when it begins a read transaction, and notice when the
+ * writer has replaced the file with a rebuilt one.
  */
 #ifndef JICENG_STORE_H
 #define JICENG_STORE_H
 
 #include <lmdb.h>
+#include <stdbool.h>
 
 /* Open the environment file at path (MDB_NOSUBDIR) read-only with room for
  * maxdbs named databases. Returns 0, MDB_NOTFOUND when the file does not
- * exist yet, or an LMDB error (*env is then NULL). */
+ * exist yet, EAGAIN when the file was being replaced during the open (its
+ * lock file belongs to another generation of it: try again later), or an
+ * LMDB error (*env is then NULL). */
 int store_open_readonly(const char *path, unsigned maxdbs, MDB_env **env);
 
 /* Begin a read transaction, adopting a map grown by the writer.
  * Returns 0 or an LMDB error. */
 int store_read_begin(MDB_env *env, MDB_txn **txn);
+
+/* Is the file at path no longer the one env has open (a rebuild renamed a
+ * new one over it, or it is gone)? Such a handle reads a past state for
+ * ever and pins the old file's disk space: close it and open path again. */
+bool store_replaced(MDB_env *env, const char *path);
 
 #endif

@@ -97,7 +97,7 @@ s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 		return -1;
 	}
 	snprintf(state, sizeof state, "%s/%s.mdb", dir, codec_domain_name(d));
-	if (fold_rebuild(cfg->data_dir, state, d, cfg, progress ? s_progress : NULL,
+	if (fold_rebuild(cfg->data_dir, state, d, cfg, NULL, progress ? s_progress : NULL,
 	    (void *)codec_domain_name(d), err, sizeof err) < 0) {
 		fprintf(stderr, "jicengctl rebuild %s: %s\n", codec_domain_name(d), err);
 		return -1;

@@ -486,9 +486,47 @@ out:
 
 /* ---------------------------------------------------------- rebuild */
 
+/* LMDB pairs a data file with its lock file, whose transaction id the
+ * first opener takes from the data. Readers may still hold the old file
+ * (and with it the old lock file): the new data gets the new lock file, put
+ * in place first and write-locked, as LMDB's first opener does, until the
+ * caller has opened the new data (*guard). A reader that opens the new
+ * lock file meanwhile waits, then finds the new data. */
+static int
+s_install(const char *tmp, const char *tmp_lock, const char *state_path, int *guard,
+    char *err, size_t errlen)
+{
+	char lock[CONFIG_PATH_MAX + 24];
+	struct flock first = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	int fd;
+	snprintf(lock, sizeof lock, "%s-lock", state_path);
+	if ((fd = open(tmp_lock, O_RDWR | O_CLOEXEC)) < 0 || fcntl(fd, F_SETLK, &first) < 0) {
+		snprintf(err, errlen, "lock %s: %s", tmp_lock, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp_lock, lock) < 0) {
+		snprintf(err, errlen, "rename %s: %s", tmp_lock, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, state_path) < 0) {
+		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (guard)
+		*guard = fd;
+	else
+		close(fd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 int
 fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
-    const struct config *cfg, fold_progress_fn progress, void *arg, char *err, size_t errlen)
+    const struct config *cfg, int *guard, fold_progress_fn progress, void *arg,
+    char *err, size_t errlen)
 {
 	struct journal *j = NULL;
 	struct fold *f = NULL;
@@ -526,11 +564,8 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 		unlink(lock);
 		return -1;
 	}
-	if (rename(tmp, state_path) < 0) {
-		snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
+	if (s_install(tmp, lock, state_path, guard, err, errlen) < 0)
 		return -1;
-	}
-	unlink(lock);
 	fold_marker_clear(state_path);
 	return 0;
 }

@@ -49,13 +49,17 @@ uint64_t fold_cursor(struct fold *f);
 void fold_on_status(struct fold *f, fold_status_fn fn, void *arg);
 
 /* Rebuild: apply the whole journal at journal_dir to a new environment that
- * replaces state_path atomically when done. progress (may be NULL) is called
- * after every 20 000 events with the events done and the total. Returns 0 or
- * -1 with a message in err. */
+ * replaces state_path (and its lock file) atomically when done. progress
+ * (may be NULL) is called after every 20 000 events with the events done
+ * and the total. With guard, *guard receives a descriptor that keeps other
+ * processes out of the new lock file until the caller has opened state_path
+ * with fold_open; close it only after that environment is closed (closing
+ * it drops all of this process's locks on the lock file, LMDB's too).
+ * Returns 0 or -1 with a message in err. */
 typedef void (*fold_progress_fn)(void *arg, uint64_t done, uint64_t total);
 int fold_rebuild(const char *journal_dir, const char *state_path,
-    enum domain d, const struct config *cfg, fold_progress_fn progress, void *arg,
-    char *err, size_t errlen);
+    enum domain d, const struct config *cfg, int *guard, fold_progress_fn progress,
+    void *arg, char *err, size_t errlen);
 
 /* The open marker of a state file, state_path + ".open": the boot id of the
  * machine's current boot while a worker has the file open, removed when it

@@ -41,7 +41,8 @@ s_on_signal(int sig)
 		s_stop = 1;
 }
 
-/* A state environment opened read-only on first use. */
+/* A state environment opened read-only on first use, and again when a
+ * worker's rebuild has replaced the file. */
 struct state {
 	MDB_env *env;
 	MDB_dbi meta, counts;
@@ -60,6 +61,30 @@ struct server {
 
 /* ---------------------------------------------------------- state envs */
 
+static void
+s_state_path(struct server *s, enum domain d, char *path, size_t len)
+{
+	snprintf(path, len, "%s/state/%s.mdb", s->cfg.data_dir, codec_domain_name(d));
+}
+
+static void
+s_state_close(struct state *st)
+{
+	membership_destroy(&st->membership);
+	mdb_env_close(st->env);
+	st->env = NULL;
+}
+
+/* Let go of a state file a rebuild has replaced. */
+static void
+s_state_drop_replaced(struct state *st, const char *path)
+{
+	if (st->env && store_replaced(st->env, path)) {
+		log_info("%s was rebuilt: reading the new file", path);
+		s_state_close(st);
+	}
+}
+
 static int
 s_state_open(struct server *s, enum domain d)
 {
@@ -67,9 +92,10 @@ s_state_open(struct server *s, enum domain d)
 	char path[CONFIG_PATH_MAX + 64];
 	MDB_txn *txn;
 	int rc;
+	s_state_path(s, d, path, sizeof path);
+	s_state_drop_replaced(st, path);
 	if (st->env)
 		return 0;
-	snprintf(path, sizeof path, "%s/state/%s.mdb", s->cfg.data_dir, codec_domain_name(d));
 	if ((rc = store_open_readonly(path, 32, &st->env)))
 		return rc;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
@@ -83,9 +109,7 @@ s_state_open(struct server *s, enum domain d)
 	if ((rc = mdb_txn_commit(txn)) == 0)
 		return 0;
 fail:
-	membership_destroy(&st->membership);
-	mdb_env_close(st->env);
-	st->env = NULL;
+	s_state_close(st);
 	return rc;
 }
 
@@ -561,7 +585,7 @@ int
 main(int argc, char **argv)
 {
 	static struct server s;
-	char ep[CONFIG_PATH_MAX + 32];
+	char ep[CONFIG_PATH_MAX + 32], path[CONFIG_PATH_MAX + 64];
 	int rc, linger = 0;
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -623,6 +647,10 @@ main(int argc, char **argv)
 		int64_t now_ms = now_mono_ms();
 		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
 			last_beat = now_ms;
+			for (int d = 0; d < DOMAIN_COUNT; d++) {
+				s_state_path(&s, d, path, sizeof path);
+				s_state_drop_replaced(&s.state[d], path);  /* frees its disk space */
+			}
 			wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);
 		}
 		if (getppid() != parent)

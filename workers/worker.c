@@ -58,6 +58,7 @@ struct worker {
 	struct fold *fold;
 	uint64_t single_step_until;  /* apply one event per txn up to this seq */
 	pid_t parent;
+	int state_guard;             /* from fold_rebuild: held while the state env is open */
 };
 
 static void
@@ -211,7 +212,16 @@ s_rebuild(const struct config *cfg, struct worker *w, const char *state)
 	char err[512];
 	int64_t t0 = now_mono_ns();
 	s_rebuild_progress(w, 0, 0);
-	if (fold_rebuild(cfg->data_dir, state, w->domain, cfg, s_rebuild_progress, w, err, sizeof err) < 0)
+	const char *hold = getenv("JICENG_FAULT_REBUILD_HOLD");  /* tests: wait while it exists */
+	while (hold && access(hold, F_OK) == 0) {
+		s_rebuild_progress(w, 0, 0);
+		usleep(20000);
+	}
+	if (w->state_guard >= 0)
+		close(w->state_guard);  /* the env it guarded is closed */
+	w->state_guard = -1;
+	if (fold_rebuild(cfg->data_dir, state, w->domain, cfg, &w->state_guard, s_rebuild_progress, w,
+	    err, sizeof err) < 0)
 		fatalx("rebuilding %s: %s", state, err);
 	log_info("rebuilt %s from the journal in %.1f s", state, (double)(now_mono_ns() - t0) / 1e9);
 }
@@ -261,7 +271,7 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg;
-	struct worker w = { 0 };
+	struct worker w = { .state_guard = -1 };
 	struct journal *j = NULL;
 	char path[CONFIG_PATH_MAX + 64], ep[CONFIG_PATH_MAX + 32], state[CONFIG_PATH_MAX + 64], boot[64];
 
@@ -301,6 +311,8 @@ main(int argc, char **argv)
 
 	log_info("stopping at cursor %llu", (unsigned long long)fold_cursor(w.fold));
 	fold_destroy(&w.fold);  /* flushes the state file */
+	if (w.state_guard >= 0)
+		close(w.state_guard);
 	fold_marker_clear(state);
 	journal_close(&j);
 	zmq_close(w.sock);

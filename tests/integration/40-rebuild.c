@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "fold.h"
+#include "store.h"
 
 #define DAY_MS 86400000LL
 
@@ -71,7 +72,7 @@ s_fold_rebuild(struct hd *d)
 	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", d->dir);
 	config_finish(&cfg);
 	snprintf(state, sizeof state, "%s/state/membership.mdb", d->dir);
-	if (fold_rebuild(d->dir, state, DOMAIN_MEMBERSHIP, &cfg, NULL, NULL, err, sizeof err) != 0)
+	if (fold_rebuild(d->dir, state, DOMAIN_MEMBERSHIP, &cfg, NULL, NULL, NULL, err, sizeof err) != 0)
 		fail_msg("fold_rebuild: %s", err);
 }
 
@@ -541,6 +542,78 @@ test_rebuild_state_ahead_of_journal(void **state)
 	hd_pass(d);
 }
 
+/* A rebuild replaces the state file while other processes read the old
+ * one. The query server, asked during the rebuild (held by a test hook),
+ * reads the old file; afterwards it must read the new one, not the old one
+ * for ever. The worker must write the new file through a lock file of its
+ * own: LMDB takes the last transaction id from the lock file, and the old
+ * one's is far ahead of the rebuilt file's (twenty one-event commits
+ * against about three), which a reader opening the file then sees. */
+static void
+test_rebuild_while_read(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	char hold[256], hold_env[300], path[256], eid[32], mid[32];
+	assert_non_null(d);
+	*state = d;
+	snprintf(hold, sizeof hold, "%s/hold-rebuild", d->dir);
+	snprintf(hold_env, sizeof hold_env, "JICENG_FAULT_REBUILD_HOLD=%s", hold);
+	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "rr"), 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(eid, sizeof eid, "rr-%d", i);
+		snprintf(mid, sizeof mid, "rrm-%d", i);
+		struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "党员", NULL);
+		assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+		hm_free(&m);
+	}
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	uint32_t members = s_branch_members(d);
+	hc_close(sock);
+	hq_reset(d);
+	s_kill_all(d);
+
+	FILE *f = fopen(hold, "w");
+	assert_non_null(f);
+	fclose(f);
+	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", hold_env, NULL };
+	assert_int_equal(hd_start(d), 0);
+	for (int i = 0; i < 500 && !hd_log_has(d, "was open when the machine went down"); i++)
+		h_sleep_ms(20);
+	assert_true(hd_log_has(d, "was open when the machine went down"));
+	QueryReply *r = hq_member(d, "rrm-0");  /* the query server opens the old file */
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	hq_free(r);
+	assert_false(hd_log_has(d, "rebuilt "));
+	assert_int_equal(unlink(hold), 0);
+	assert_int_equal(hd_notify_wait(d, "READY=1", 30000), 0);
+	d->opts.env = NULL;
+	assert_true(hd_log_has(d, "rebuilt "));
+
+	sock = hc_connect(d);
+	struct hmsg m = hm_member("rr-new", "rrm-new", H_ORG_BRANCH, "新党员", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&m);
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	r = hq_member(d, "rrm-new");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	hq_free(r);
+	assert_int_equal(s_branch_members(d), members + 1);
+	assert_true(hd_log_has(d, "was rebuilt: reading the new file"));
+
+	MDB_env *env;
+	assert_int_equal(store_open_readonly(path, 32, &env), 0);  /* EAGAIN: the old lock file */
+	mdb_env_close(env);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	hd_pass(d);
+}
+
 int
 integ_rebuild(void)
 {
@@ -550,6 +623,7 @@ integ_rebuild(void)
 		cmocka_unit_test_setup_teardown(test_rebuild_all_domains, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_after_machine_crash, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_state_ahead_of_journal, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_while_read, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("rebuild", tests, NULL, NULL);
 }

@@ -3,21 +3,26 @@
  * cursor and verdicts stored with the state, a rejected event leaving no
  * trace (also one rejected after it wrote), quarantined events answered
  * INTERNAL_ERROR, disk reserved ahead of the writable map and kept ahead as
- * the state grows, a state map that grows when full, and a rebuild that
- * yields the same tables.
+ * the state grows, a state map that grows when full, a rebuild that
+ * yields the same tables, and one that replaces a file other processes
+ * are reading.
  */
 #include "unit.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fold.h"
 #include "idnum.h"
 #include "journal.h"
 #include "membership.h"
+#include "store.h"
 
 #define TWP "320123101000"
 
@@ -424,12 +429,164 @@ test_fold_grows_full_map_and_rebuilds_identically(void **state)
 	char *live = s_dump(x.state);
 	char rebuilt[700];
 	snprintf(rebuilt, sizeof rebuilt, "%s/rebuilt.mdb", x.dir);
-	assert_int_equal(fold_rebuild(x.dir, rebuilt, DOMAIN_MEMBERSHIP, &x.cfg, NULL, NULL, err, sizeof err), 0);
+	assert_int_equal(fold_rebuild(x.dir, rebuilt, DOMAIN_MEMBERSHIP, &x.cfg, NULL, NULL, NULL, err, sizeof err), 0);
 	char *again = s_dump(rebuilt);
 	assert_true(strlen(live) > 100000);
 	assert_string_equal(live, again);
 	free(live);
 	free(again);
+	s_teardown(&x);
+}
+
+/* Two orgs and ten members journaled: 12 events. */
+static void
+s_setup_twelve(struct fx *x)
+{
+	char id[32], eid[32];
+	s_setup(x, 64);
+	s_org(x, "e0", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(x, "e1", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "member-%d", i);
+		snprintf(eid, sizeof eid, "ev-%d", i);
+		s_member(x, eid, id, "b1");
+	}
+}
+
+/* Apply the 12 events to x->state: first_step of them in the first
+ * commit, then one per commit. */
+static void
+s_apply_in_steps(struct fx *x, unsigned first_step)
+{
+	struct fold *f;
+	unsigned n;
+	assert_int_equal(fold_open(&f, x->j, DOMAIN_MEMBERSHIP, x->state, &x->cfg), 0);
+	assert_int_equal(fold_step(f, first_step, first_step, false, &n), 0);
+	while (fold_cursor(f) < 12)
+		assert_int_equal(fold_step(f, 1, 1, false, &n), 0);
+	fold_destroy(&f);
+}
+
+/* A forked process that holds state_path open read-only (as the query
+ * server does) until *release is closed. */
+static pid_t
+s_reader_holding(const char *state_path, int *release)
+{
+	int ready[2], hold[2];
+	char c;
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		close(ready[0]);
+		close(hold[1]);
+		if (store_open_readonly(state_path, 32, &env) != 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(hold[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	*release = hold[1];
+	return pid;
+}
+
+/* A forked process that opens state_path read-only: its pid. It exits 0
+ * if the open succeeded and the file was not replaced under it, 2 if the
+ * open failed with EAGAIN, else 1. */
+static pid_t
+s_reader_opening(const char *state_path)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		int rc = store_open_readonly(state_path, 32, &env);
+		_exit(rc == EAGAIN ? 2 : rc == 0 && !store_replaced(env, state_path) ? 0 : 1);
+	}
+	return pid;
+}
+
+static int
+s_exit_status(pid_t pid)
+{
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* A rebuild while another process reads the old state file. LMDB takes
+ * the last transaction id from the lock file, which its first opener
+ * fills from the data file: the new file must get a lock file of its own.
+ * With the old one, the writer would build on whichever meta page of the
+ * new file that id's parity names, half the time the older one, dropping
+ * the rebuild's last commit (both parities are tried: 12 and 11 commits
+ * on the old file). A reader that opens the new lock file before the
+ * writer has opened the new file waits for it. The old reader learns from
+ * store_replaced that its file was replaced. */
+static void
+test_fold_rebuild_while_read(void **state)
+{
+	(void)state;
+	char err[256];
+	for (unsigned first_step = 1; first_step <= 2; first_step++) {
+		struct fx x;
+		struct fold *f;
+		int release, guard = -1;
+		s_setup_twelve(&x);
+		s_apply_in_steps(&x, first_step);
+
+		pid_t old_reader = s_reader_holding(x.state, &release);
+		MDB_env *old;
+		assert_int_equal(store_open_readonly(x.state, 32, &old), 0);
+		assert_false(store_replaced(old, x.state));
+		assert_int_equal(fold_rebuild(x.dir, x.state, DOMAIN_MEMBERSHIP, &x.cfg, &guard, NULL, NULL,
+		    err, sizeof err), 0);
+		assert_true(guard >= 0);
+		assert_true(store_replaced(old, x.state));
+		mdb_env_close(old);
+		pid_t new_reader = s_reader_opening(x.state);
+		usleep(100000);
+		assert_int_equal(waitpid(new_reader, NULL, WNOHANG), 0);  /* waiting for the writer */
+		assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+		assert_int_equal(fold_cursor(f), 12);
+		assert_int_equal(s_exit_status(new_reader), 0);
+		fold_destroy(&f);
+		close(guard);
+		close(release);
+		assert_int_equal(s_exit_status(old_reader), 0);
+		s_teardown(&x);
+	}
+}
+
+/* A reader that opens a data file with a lock file of another generation
+ * (here: the data renamed over while the old lock file is in use) is
+ * refused with EAGAIN: its reads would pick meta pages by the old file's
+ * transaction id, unseen by the writer. Once the old readers are gone, the
+ * lock file is refilled from the new data and the open succeeds. */
+static void
+test_store_refuses_mismatched_lock(void **state)
+{
+	(void)state;
+	struct fx x;
+	char err[256], other[700];
+	int release;
+	s_setup_twelve(&x);
+	s_apply_in_steps(&x, 1);  /* 12 commits on the old file */
+	snprintf(other, sizeof other, "%s/other.mdb", x.dir);
+	assert_int_equal(fold_rebuild(x.dir, other, DOMAIN_MEMBERSHIP, &x.cfg, NULL, NULL, NULL,
+	    err, sizeof err), 0);  /* about 3 */
+	pid_t old_reader = s_reader_holding(x.state, &release);
+	assert_int_equal(rename(other, x.state), 0);
+	assert_int_equal(s_exit_status(s_reader_opening(x.state)), 2);
+	close(release);
+	assert_int_equal(s_exit_status(old_reader), 0);
+	assert_int_equal(s_exit_status(s_reader_opening(x.state)), 0);
 	s_teardown(&x);
 }
 
@@ -444,6 +601,8 @@ unit_fold(void)
 		cmocka_unit_test(test_fold_reserves_disk_ahead),
 		cmocka_unit_test(test_fold_reserve_keeps_pace),
 		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),
+		cmocka_unit_test(test_fold_rebuild_while_read),
+		cmocka_unit_test(test_store_refuses_mismatched_lock),
 	};
 	return cmocka_run_group_tests_name("fold", tests, NULL, NULL);
 }

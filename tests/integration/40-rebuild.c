@@ -543,19 +543,24 @@ test_rebuild_state_ahead_of_journal(void **state)
 }
 
 /* A rebuild replaces the state file while other processes read the old
- * one. The query server, asked during the rebuild (held by a test hook),
- * reads the old file; afterwards it must read the new one, not the old one
- * for ever. The worker must write the new file through a lock file of its
- * own: LMDB takes the last transaction id from the lock file, and the old
- * one's is far ahead of the rebuilt file's (twenty one-event commits
- * against about three), which a reader opening the file then sees. */
+ * one. During the rebuild (held by a test hook) the query server answers
+ * a query and jicengd writes its metrics, both from the old file;
+ * afterwards both must read the new one: jicengd's acks of new events come
+ * from it, and the query server must not answer from the old file for
+ * ever. The worker writes the new file through a lock file of its own. */
 static void
 test_rebuild_while_read(void **state)
 {
-	struct hd *d = hd_new(NULL);
-	char hold[256], hold_env[300], path[256], eid[32], mid[32];
+	struct hd_opts o = { .config = "" };
+	struct hd *d = hd_new(&o);
+	char hold[256], hold_env[300], path[256], metrics[256], eid[32], mid[32];
 	assert_non_null(d);
 	*state = d;
+	snprintf(metrics, sizeof metrics, "%s/jiceng.prom", d->dir);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fprintf(f, "[metrics]\ntextfile = %s\ninterval_s = 1\n", metrics);
+	assert_int_equal(fclose(f), 0);
 	snprintf(hold, sizeof hold, "%s/hold-rebuild", d->dir);
 	snprintf(hold_env, sizeof hold_env, "JICENG_FAULT_REBUILD_HOLD=%s", hold);
 	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
@@ -575,9 +580,9 @@ test_rebuild_while_read(void **state)
 	hq_reset(d);
 	s_kill_all(d);
 
-	FILE *f = fopen(hold, "w");
-	assert_non_null(f);
+	assert_non_null(f = fopen(hold, "w"));
 	fclose(f);
+	unlink(metrics);
 	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", hold_env, NULL };
 	assert_int_equal(hd_start(d), 0);
 	for (int i = 0; i < 500 && !hd_log_has(d, "was open when the machine went down"); i++)
@@ -587,6 +592,15 @@ test_rebuild_while_read(void **state)
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	hq_free(r);
+	char *text = NULL;
+	for (int i = 0; i < 150 && !(text && strstr(text, "jiceng_events_total{domain=\"membership\"")); i++) {
+		free(text);
+		h_sleep_ms(20);
+		text = h_slurp(metrics, NULL);
+	}
+	assert_non_null(text);  /* jicengd read the old file's counts */
+	assert_non_null(strstr(text, "jiceng_events_total{domain=\"membership\""));
+	free(text);
 	assert_false(hd_log_has(d, "rebuilt "));
 	assert_int_equal(unlink(hold), 0);
 	assert_int_equal(hd_notify_wait(d, "READY=1", 30000), 0);

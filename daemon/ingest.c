@@ -8,10 +8,12 @@
  * It does not apply rules, and it never answers ACCEPTED by itself.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "broker.h"
@@ -41,12 +43,42 @@ struct item {
 
 /* ---------------------------------------------------------- replies */
 
-static void
-s_send(struct broker *b, const uint8_t *rid, size_t rid_len, const uint8_t *buf, size_t len)
+/* Tests of a power cut: is this ack (of seq, 0 for none) the last before
+ * the main thread stops for good (ZeroMQ's threads still deliver it)? The
+ * first one after the given number of acks that is sent while a commit
+ * awaits its flush, or with ":latest", the first one of an event of the
+ * latest commit: the worst moments for the power to go. */
+static bool
+s_fault_freeze(struct broker *b, uint64_t seq)
 {
+	static long left = -1;
+	static bool latest;
+	if (left < 0) {
+		const char *n = getenv("JICENG_FAULT_FREEZE_AFTER_ACKS");
+		left = n ? atol(n) : 0;
+		latest = n && strstr(n, ":latest");
+		if (left <= 0)
+			left = LONG_MAX;
+	}
+	if (left > 0 && --left > 0)
+		return false;
+	if (latest ? !seq || seq < journal_latest_commit_first(b->journal) :
+	    !journal_sync_pending(b->journal))
+		return false;
+	log_warnx("JICENG_FAULT_FREEZE_AFTER_ACKS: frozen");
+	return true;
+}
+
+static void
+s_send(struct broker *b, const uint8_t *rid, size_t rid_len, const uint8_t *buf, size_t len,
+    uint64_t seq)
+{
+	bool freeze = s_fault_freeze(b, seq);
 	if (zmq_send(b->ingest, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(b->ingest, buf, len, ZMQ_DONTWAIT) < 0)
 		log_debug("ack not sent: %s", zmq_strerror(zmq_errno()));
+	while (freeze)
+		pause();
 }
 
 void
@@ -116,7 +148,7 @@ s_refuse(struct broker *b, const uint8_t *rid, size_t rid_len, const char *event
 	uint8_t *buf;
 	size_t n = codec_ack_refusal(event_id, verdict, code, reason, &buf);
 	if (buf) {
-		s_send(b, rid, rid_len, buf, n);
+		s_send(b, rid, rid_len, buf, n, 0);
 		free(buf);
 	}
 	if (verdict == JICENG__V1__VERDICT__RETRY_LATER) {
@@ -166,7 +198,7 @@ s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struc
 		return;
 	}
 	if (!p->duplicate) {
-		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size);
+		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size, p->seq);
 		return;
 	}
 	Ack *ack = jiceng__v1__ack__unpack(NULL, val.mv_size, val.mv_data);
@@ -180,7 +212,7 @@ s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struc
 	b->counters.dirty = true;
 	size_t n = codec_ack_pack(ack, &buf);
 	if (buf) {
-		s_send(b, p->rid, p->rid_len, buf, n);
+		s_send(b, p->rid, p->rid_len, buf, n, p->seq);
 		free(buf);
 	}
 	jiceng__v1__ack__free_unpacked(ack, NULL);

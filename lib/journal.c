@@ -32,6 +32,7 @@ struct journal {
 	bool readonly;
 	uint64_t txn_end;        /* last seq appended in the open write txn */
 	uint64_t committed_end;  /* last seq of the last commit */
+	uint64_t latest_first;   /* first seq of the last commit that appended */
 	uint64_t durable_end;    /* last seq on disk */
 	bool sync_pending;       /* the last commit's meta page is not flushed */
 	bool io_failed;          /* a flush failed: what is on disk is unknown */
@@ -376,6 +377,7 @@ journal_commit(struct journal *j, MDB_txn *txn)
 	 * an empty one); its data flush also carried the previous meta page. */
 	if (j->txn_end != j->committed_end && !j->io_failed) {
 		j->durable_end = j->committed_end;
+		j->latest_first = j->committed_end + 1;
 		j->committed_end = j->txn_end;
 	}
 	j->sync_pending = true;
@@ -403,6 +405,12 @@ uint64_t
 journal_committed_end(struct journal *j)
 {
 	return j->committed_end;
+}
+
+uint64_t
+journal_latest_commit_first(struct journal *j)
+{
+	return j->latest_first;
 }
 
 bool

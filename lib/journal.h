@@ -100,6 +100,8 @@ bool journal_sync_pending(struct journal *j);
 /* Writer only: the last seq committed, and the last known to be on disk. */
 uint64_t journal_committed_end(struct journal *j);
 uint64_t journal_durable_end(struct journal *j);
+/* Writer only: the first seq of the last commit (0 before any). */
+uint64_t journal_latest_commit_first(struct journal *j);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
  * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */
 int journal_grow(struct journal *j);

@@ -43,6 +43,7 @@ int integ_badinput(void);
 int integ_crash(void);
 int integ_rebuild(void);
 int integ_storage(void);
+int integ_powercut(void);
 int integ_backpressure(void);
 int integ_supervisor(void);
 int integ_security(void);

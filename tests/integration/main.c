@@ -20,6 +20,7 @@
 #pragma weak integ_crash
 #pragma weak integ_rebuild
 #pragma weak integ_storage
+#pragma weak integ_powercut
 #pragma weak integ_backpressure
 #pragma weak integ_supervisor
 #pragma weak integ_security
@@ -33,6 +34,7 @@ static const struct {
 	{ "crash", integ_crash },
 	{ "rebuild", integ_rebuild },
 	{ "storage", integ_storage },
+	{ "powercut", integ_powercut },
 	{ "backpressure", integ_backpressure },
 	{ "supervisor", integ_supervisor },
 	{ "security", integ_security },

@@ -255,13 +255,7 @@ s_daemon_stop_under_load(void **state, bool term)
 	memset(&k, 0, sizeof k);
 	k.d = d;
 	k.term = term;
-	for (int i = 0; i < DK_N; i++) {
-		char eid[32], mid[32];
-		snprintf(eid, sizeof eid, "dk-%05d", i);
-		snprintf(mid, sizeof mid, "dkm-%05d", i);
-		msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "断电党员", NULL);
-		order[i] = &msgs[i];
-	}
+	hm_branch_members(msgs, order, DK_N, "dk", "断电党员");
 	/* Three times: stream what has no ack yet, kill -9 jicengd after 500
 	 * more acks, restart on the same data directory; the client resends
 	 * everything it had no ack for, with the same bytes. Then finish. */

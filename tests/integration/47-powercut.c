@@ -246,13 +246,7 @@ s_power_cut(void **state, const char *freeze_when)
 	static struct hmsg *order[PC_N];
 	memset(&k, 0, sizeof k);
 	k.d = d;
-	for (int i = 0; i < PC_N; i++) {
-		char eid[32], mid[32];
-		snprintf(eid, sizeof eid, "pc-%05d", i);
-		snprintf(mid, sizeof mid, "pcm-%05d", i);
-		msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "断电党员", NULL);
-		order[i] = &msgs[i];
-	}
+	hm_branch_members(msgs, order, PC_N, "pc", "断电党员");
 	struct hpump p = {
 		.sock = sock, .send = order, .nsend = PC_N, .window = 400,
 		.on_ack = s_pc_stream_ack, .arg = &k,

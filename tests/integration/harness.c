@@ -943,6 +943,20 @@ hm_member(const char *event_id, const char *member_id, const char *home_id,
 }
 
 void
+hm_branch_members(struct hmsg *msgs, struct hmsg **order, int n, const char *prefix,
+    const char *name)
+{
+	for (int i = 0; i < n; i++) {
+		char eid[48], mid[48];
+		snprintf(eid, sizeof eid, "%s-%05d", prefix, i);
+		snprintf(mid, sizeof mid, "%sm-%05d", prefix, i);
+		msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, name, NULL);
+		if (order)
+			order[i] = &msgs[i];
+	}
+}
+
+void
 h_idnum(const char *yyyymmdd, unsigned seq, char out[19])
 {
 	static const int w[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };

@@ -182,6 +182,11 @@ struct hmsg hm_member_in(const char *township, const char *event_id,
     const char *member_id, const char *home_id, const char *name,
     const char *id_number);
 
+/* n members of H_ORG_BRANCH called name, event ids "PREFIX-NNNNN" and
+ * member ids "PREFIXm-NNNNN", in msgs; order[i] = &msgs[i] unless NULL. */
+void hm_branch_members(struct hmsg *msgs, struct hmsg **order, int n, const char *prefix,
+    const char *name);
+
 /* A valid 18-character resident ID number for a birth date (YYYYMMDD) and
  * a sequence number (0-999): out[19]. */
 void h_idnum(const char *yyyymmdd, unsigned seq, char out[19]);

@@ -94,7 +94,7 @@ children_open_state(struct broker *b, struct child *c)
 	char path[CONFIG_PATH_MAX + 64];
 	MDB_txn *txn;
 	int rc;
-	snprintf(path, sizeof path, "%s/state/%s.mdb", b->cfg.data_dir, c->role);
+	fold_state_path(b->cfg.data_dir, c->domain, path, sizeof path);
 	if ((rc = store_open_readonly(path, 32, &c->state)))
 		goto fail;
 	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))

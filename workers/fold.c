@@ -65,6 +65,12 @@ struct fold {
 
 /* ---------------------------------------------------------- open */
 
+void
+fold_state_path(const char *data_dir, enum domain d, char *out, size_t len)
+{
+	snprintf(out, len, "%s/state/%s.mdb", data_dir, codec_domain_name(d));
+}
+
 static int
 s_open_tables(struct fold *f)
 {

@@ -62,12 +62,6 @@ struct server {
 /* ---------------------------------------------------------- state envs */
 
 static void
-s_state_path(struct server *s, enum domain d, char *path, size_t len)
-{
-	snprintf(path, len, "%s/state/%s.mdb", s->cfg.data_dir, codec_domain_name(d));
-}
-
-static void
 s_state_close(struct state *st)
 {
 	membership_destroy(&st->membership);
@@ -92,7 +86,7 @@ s_state_open(struct server *s, enum domain d)
 	char path[CONFIG_PATH_MAX + 64];
 	MDB_txn *txn;
 	int rc;
-	s_state_path(s, d, path, sizeof path);
+	fold_state_path(s->cfg.data_dir, d, path, sizeof path);
 	s_state_drop_replaced(st, path);
 	if (st->env)
 		return 0;
@@ -648,7 +642,7 @@ main(int argc, char **argv)
 		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
 			last_beat = now_ms;
 			for (int d = 0; d < DOMAIN_COUNT; d++) {
-				s_state_path(&s, d, path, sizeof path);
+				fold_state_path(s.cfg.data_dir, d, path, sizeof path);
 				s_state_drop_replaced(&s.state[d], path);  /* frees its disk space */
 			}
 			wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);

@@ -292,7 +292,7 @@ main(int argc, char **argv)
 	snprintf(ep, sizeof ep, "ipc://%s/children.sock", cfg.run_dir);
 	if (zmq_connect(w.sock, ep) < 0)
 		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
-	snprintf(state, sizeof state, "%s/state/%s.mdb", cfg.data_dir, codec_domain_name(w.domain));
+	fold_state_path(cfg.data_dir, w.domain, state, sizeof state);
 	if (fold_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);

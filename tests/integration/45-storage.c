@@ -4,7 +4,7 @@
  * once full, never crashes, keeps answering queries, and after a restart
  * with room takes the resent events; a worker whose state map starts at
  * 1 MiB grows it and applies everything. An ack waits for its journal
- * flush; when that flush fails (EIO, injected by build/test-eio-shim.so),
+ * flush; when that flush fails (EIO, injected by build/test-io-shim.so),
  * jicengd acknowledges nothing more and stops, and a restart loses nothing
  * it had acknowledged.
  */
@@ -229,17 +229,17 @@ test_acks_wait_for_flush(void **state)
 	*state = d;
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
-	struct hmsg a = hm_org("fl-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
-	    NULL, NULL, "中共测试镇委员会");
-	struct hmsg b = hm_org("fl-b", H_ORG_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
-	    H_ORG_TOWNSHIP, H_ORG_TOWNSHIP, "中共测试村委员会");
+	struct hmsg tree[3];
+	hm_org_tree(tree, "fl");
+	hm_free(&tree[2]);
+	struct hmsg a = tree[0], b = tree[1];  /* township, village */
 	assert_int_equal(hc_send(sock, &a), 0);
 	Ack *ack = hc_recv(sock, 1500);
 	assert_null(ack);  /* journaled and applied, not yet on disk */
 	assert_int_equal(hc_send(sock, &b), 0);
 	ack = hc_recv(sock, H_ACK_MS);
 	assert_non_null(ack);
-	assert_string_equal(ack->event_id, "fl-a");
+	assert_string_equal(ack->event_id, "fl-org-t");
 	assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
 	hc_ack_free(ack);
 	assert_null(hc_recv(sock, 1000));  /* fl-b waits for the flush after it */
@@ -255,12 +255,11 @@ test_acks_wait_for_flush(void **state)
 	hd_pass(d);
 }
 
-/* A jicengd started with the EIO shim preloaded: while the flag file in
- * its data directory exists, every fdatasync/fsync of journal.mdb fails
- * with EIO (the workers' own environments are not touched). */
+/* A jicengd started with the io shim preloaded: while the flag file in its
+ * data directory exists, every fdatasync/fsync of journal.mdb fails with
+ * EIO (the workers' own environments are not touched). */
 struct st_eio {
 	char flag[PATH_MAX];
-	char preload[PATH_MAX + 16];   /* LD_PRELOAD=... */
 	char flag_var[PATH_MAX + 32];  /* JICENG_TEST_EIO_FILE=... */
 	const char *env[4];
 };
@@ -268,14 +267,9 @@ struct st_eio {
 static void
 s_eio_arm(struct hd *d, struct st_eio *e, const char *also)
 {
-	char so[PATH_MAX];
-	snprintf(so, sizeof so, "%s/test-eio-shim.so", h_build_dir());
-	if (access(so, R_OK) != 0)
-		fail_msg("%s is missing (make build/test-eio-shim.so)", so);
 	snprintf(e->flag, sizeof e->flag, "%s/eio-fault", d->dir);
-	snprintf(e->preload, sizeof e->preload, "LD_PRELOAD=%s", so);
 	snprintf(e->flag_var, sizeof e->flag_var, "JICENG_TEST_EIO_FILE=%s", e->flag);
-	e->env[0] = e->preload;
+	e->env[0] = h_io_shim_env();
 	e->env[1] = e->flag_var;
 	e->env[2] = also;  /* another NAME=VALUE, or NULL */
 	e->env[3] = NULL;
@@ -290,18 +284,6 @@ s_eio_fault(struct st_eio *e, bool on)
 		assert_int_equal(unlink(e->flag), 0);
 	else if (!(f = fopen(e->flag, "w")) || fclose(f) != 0)
 		fail_msg("cannot create %s", e->flag);
-}
-
-/* Is the shim mapped into jicengd (so a pass is not vacuous)? */
-static bool
-s_eio_loaded(struct hd *d)
-{
-	char maps[64];
-	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)d->pid);
-	char *text = h_slurp(maps, NULL);
-	bool loaded = text && strstr(text, "/test-eio-shim.so");
-	free(text);
-	return loaded;
 }
 
 /* The next ack within H_ACK_MS, or NULL once jicengd has exited and what
@@ -378,7 +360,7 @@ test_flush_failure_stops_without_acking(void **state)
 	*state = d;
 	s_eio_arm(d, &e, NULL);
 	assert_int_equal(hd_up(d), 0);
-	assert_true(s_eio_loaded(d));
+	assert_true(hd_io_shim_loaded(d));
 	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, "eio"), 0);
 	struct hmsg a = hm_member("eio-a", "eio-m-a", H_ORG_BRANCH, "落盘党员", NULL);
@@ -439,18 +421,18 @@ test_deferred_flush_failure_stops_without_acking(void **state)
 	*state = d;
 	s_eio_arm(d, &e, "JICENG_FAULT_NO_IDLE_FLUSH=1");
 	assert_int_equal(hd_up(d), 0);
-	assert_true(s_eio_loaded(d));
+	assert_true(hd_io_shim_loaded(d));
 	void *sock = hc_connect(d);
-	struct hmsg a = hm_org("ef-a", H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
-	    NULL, NULL, "中共测试镇委员会");
-	struct hmsg b = hm_org("ef-b", H_ORG_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
-	    H_ORG_TOWNSHIP, H_ORG_TOWNSHIP, "中共测试村委员会");
+	struct hmsg tree[3];
+	hm_org_tree(tree, "ef");
+	hm_free(&tree[2]);
+	struct hmsg a = tree[0], b = tree[1];  /* township, village */
 	assert_int_equal(hc_send(sock, &a), 0);
 	assert_null(hc_recv(sock, 1000));  /* a waits for the next commit's flush */
 	assert_int_equal(hc_send(sock, &b), 0);
 	Ack *ack = hc_recv(sock, H_ACK_MS);
 	assert_non_null(ack);
-	assert_string_equal(ack->event_id, "ef-a");
+	assert_string_equal(ack->event_id, "ef-org-t");
 	assert_int_equal(ack->verdict, JICENG__V1__VERDICT__ACCEPTED);
 	hc_ack_free(ack);
 
@@ -468,7 +450,7 @@ test_deferred_flush_failure_stops_without_acking(void **state)
 	s_expect_duplicate_of_accepted(sock, &a);
 	ack = hc_call(sock, &b);
 	assert_non_null(ack);
-	fprintf(stderr, "  ef-b resent after the restart: %s\n", codec_verdict_name(ack->verdict));
+	fprintf(stderr, "  %s resent after the restart: %s\n", b.id, codec_verdict_name(ack->verdict));
 	if (ack->verdict == JICENG__V1__VERDICT__DUPLICATE)
 		assert_int_equal(ack->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
 	else

@@ -1,7 +1,7 @@
 /*
  * 47-powercut: no acknowledged event is lost when the machine loses power.
  *
- * jicengd runs with powercut_shim.c, which logs every write and flush of
+ * jicengd runs with io_shim.c, which logs every write and flush of
  * journal.mdb. Under a pipelined stream, after 1000 acks to the stream,
  * jicengd's main thread freezes right after the next ack it sends that
  * meets a condition (JICENG_FAULT_FREEZE_AFTER_ACKS), so that the power
@@ -216,29 +216,25 @@ s_pc_seen(void *arg, const char *member_id)
 static void
 s_power_cut(void **state, const char *freeze_when)
 {
-	char so[512], preload[600], log_var[300], freeze[64], log_path[256], journal[256], image[256],
-	    lock[256];
+	char log_var[300], freeze[64], log_path[256], journal[256], image[256], lock[256];
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
 	*state = d;
-	snprintf(so, sizeof so, "%s/test-powercut-shim.so", h_build_dir());
-	if (access(so, R_OK) != 0)
-		fail_msg("%s is missing (make build/test-powercut-shim.so)", so);
 	snprintf(log_path, sizeof log_path, "%s/journal.writes", d->dir);
 	snprintf(journal, sizeof journal, "%s/journal.mdb", d->dir);
 	snprintf(image, sizeof image, "%s/journal.mdb.image", d->dir);
 	snprintf(lock, sizeof lock, "%s/journal.mdb-lock", d->dir);
-	snprintf(preload, sizeof preload, "LD_PRELOAD=%s", so);
 	snprintf(log_var, sizeof log_var, "JICENG_TEST_WRITE_LOG=%s", log_path);
 	snprintf(freeze, sizeof freeze, "JICENG_FAULT_FREEZE_AFTER_ACKS=%d%s", PC_ORG_ACKS + PC_CUT_AT,
 	    freeze_when);
-	d->opts.env = (const char *[]){ preload, log_var, freeze, NULL };
+	d->opts.env = (const char *[]){ h_io_shim_env(), log_var, freeze, NULL };
 	const char *s = getenv("JICENG_POWERCUT_SEED"), *n = getenv("JICENG_POWERCUT_IMAGES");
 	unsigned seed = s ? (unsigned)strtoul(s, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
 	int images = n ? atoi(n) : 4;
 	fprintf(stderr, "  JICENG_POWERCUT_SEED=%u\n", seed);
 
 	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_io_shim_loaded(d));
 	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, "pc"), 0);
 	static struct pc k;

@@ -173,6 +173,27 @@ h_build_dir(void)
 	return dir;
 }
 
+const char *
+h_io_shim_env(void)
+{
+	static char env[PATH_MAX + 16];
+	snprintf(env, sizeof env, "LD_PRELOAD=%s/test-io-shim.so", h_build_dir());
+	if (access(env + strlen("LD_PRELOAD="), R_OK) != 0)
+		fail_msg("%s is missing (make build/test-io-shim.so)", env + strlen("LD_PRELOAD="));
+	return env;
+}
+
+bool
+hd_io_shim_loaded(struct hd *d)
+{
+	char maps[64];
+	snprintf(maps, sizeof maps, "/proc/%d/maps", (int)d->pid);
+	char *text = h_slurp(maps, NULL);
+	bool loaded = text && strstr(text, "/test-io-shim.so");
+	free(text);
+	return loaded;
+}
+
 static int
 s_rm_rf(const char *dir)
 {
@@ -1117,12 +1138,10 @@ hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict, const c
 	return ok;
 }
 
-int
-hc_org_tree(void *sock, const char *prefix)
+void
+hm_org_tree(struct hmsg m[3], const char *prefix)
 {
 	char id[3][CODEC_MAX_ID + 1];
-	struct hmsg m[3];
-	int bad = 0;
 	snprintf(id[0], sizeof id[0], "%s-org-t", prefix);
 	snprintf(id[1], sizeof id[1], "%s-org-v", prefix);
 	snprintf(id[2], sizeof id[2], "%s-org-b", prefix);
@@ -1132,6 +1151,14 @@ hc_org_tree(void *sock, const char *prefix)
 	    H_ORG_TOWNSHIP, "中共测试村委员会");
 	m[2] = hm_org(id[2], H_ORG_BRANCH, JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE,
 	    H_ORG_TOWNSHIP, "中共测试村第一支部委员会");
+}
+
+int
+hc_org_tree(void *sock, const char *prefix)
+{
+	struct hmsg m[3];
+	int bad = 0;
+	hm_org_tree(m, prefix);
 	for (int i = 0; i < 3; i++) {
 		bad += !hc_expect(sock, &m[i], JICENG__V1__VERDICT__ACCEPTED, NULL);
 		hm_free(&m[i]);

@@ -120,6 +120,8 @@ int hd_stop(struct hd *d, int timeout_ms);
 int hd_wait_exit(struct hd *d, int timeout_ms);
 /* kill -9 jicengd, reap it, and wait (bounded) for its children to go. */
 void hd_kill9(struct hd *d);
+/* Is the io shim mapped into jicengd (so a pass is not vacuous)? */
+bool hd_io_shim_loaded(struct hd *d);
 /* Mark the test passed (the log is not printed when it is destroyed). */
 void hd_pass(struct hd *d);
 /* Stop if running, print the log unless passed, remove the directory
@@ -150,6 +152,9 @@ long h_rss_kb(pid_t pid);
 int h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
 /* The directory of the test binary (build/), for sibling binaries. */
 const char *h_build_dir(void);
+/* "LD_PRELOAD=BUILD/test-io-shim.so" (io_shim.c), for hd_opts.env; fails
+ * the test when the library is not built. */
+const char *h_io_shim_env(void);
 /* Whole contents of a file, malloc'd and NUL-terminated; NULL on error. */
 char *h_slurp(const char *path, size_t *len);
 
@@ -211,6 +216,8 @@ bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
 /* Establish H_ORG_TOWNSHIP, H_ORG_VILLAGE and H_ORG_BRANCH (event ids
  * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
 int hc_org_tree(void *sock, const char *prefix);
+/* The same three events, not sent: township, village, branch. */
+void hm_org_tree(struct hmsg m[3], const char *prefix);
 
 /* A pipelined stream: send[0..nsend) in order with at most `window`
  * unacknowledged, handing every ack to on_ack; once `hook_at` acks have

@@ -1,5 +1,5 @@
 /*
- * The write log of powercut_shim.c: records of struct powercut_record, each
+ * The write log of io_shim.c: records of struct powercut_record, each
  * followed by len bytes of data for POWERCUT_WRITE and POWERCUT_DURABLE.
  */
 #ifndef JICENG_POWERCUT_LOG_H

@@ -185,13 +185,26 @@ test_fold_applies_in_order_with_verdicts(void **state)
 	s_teardown(&x);
 }
 
+/* Fold the two journaled events: the first must be answered
+ * INTERNAL_ERROR, the second accepted. */
+static void
+s_expect_first_of_two_internal_error(struct fx *x, bool single_step)
+{
+	struct fold *f;
+	unsigned n;
+	assert_int_equal(fold_open(&f, x->j, DOMAIN_MEMBERSHIP, x->state, &x->cfg), 0);
+	assert_int_equal(fold_step(f, 100, 10, single_step, &n), 0);
+	assert_int_equal(n, 2);
+	fold_destroy(&f);
+	s_expect_verdict(x->state, 1, JICENG__V1__VERDICT__REJECTED, "INTERNAL_ERROR");
+	s_expect_verdict(x->state, 2, JICENG__V1__VERDICT__ACCEPTED, "OK");
+}
+
 static void
 test_fold_quarantine(void **state)
 {
 	(void)state;
 	struct fx x;
-	struct fold *f;
-	unsigned n;
 	MDB_txn *txn;
 	s_setup(&x, 16);
 	s_org(&x, "e1", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
@@ -199,12 +212,7 @@ test_fold_quarantine(void **state)
 	assert_int_equal(journal_quarantine(x.j, txn, 1, "test"), 0);
 	assert_int_equal(journal_commit(x.j, txn), 0);
 	s_org(&x, "e2", "t2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
-	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
-	assert_int_equal(fold_step(f, 100, 10, true, &n), 0);
-	assert_int_equal(n, 2);
-	fold_destroy(&f);
-	s_expect_verdict(x.state, 1, JICENG__V1__VERDICT__REJECTED, "INTERNAL_ERROR");
-	s_expect_verdict(x.state, 2, JICENG__V1__VERDICT__ACCEPTED, "OK");
+	s_expect_first_of_two_internal_error(&x, true);
 	s_teardown(&x);
 }
 
@@ -215,8 +223,6 @@ test_fold_undecodable_record(void **state)
 {
 	(void)state;
 	struct fx x;
-	struct fold *f;
-	unsigned n;
 	MDB_txn *txn;
 	uint64_t seq;
 	uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
@@ -226,12 +232,7 @@ test_fold_undecodable_record(void **state)
 	    TWP, "junk", junk, sizeof junk, &seq), 0);
 	assert_int_equal(journal_commit(x.j, txn), 0);
 	s_org(&x, "e2", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
-	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
-	assert_int_equal(fold_step(f, 100, 10, false, &n), 0);
-	assert_int_equal(n, 2);
-	fold_destroy(&f);
-	s_expect_verdict(x.state, 1, JICENG__V1__VERDICT__REJECTED, "INTERNAL_ERROR");
-	s_expect_verdict(x.state, 2, JICENG__V1__VERDICT__ACCEPTED, "OK");
+	s_expect_first_of_two_internal_error(&x, false);
 	s_teardown(&x);
 }
 

@@ -1,14 +1,17 @@
 /*
- * LD_PRELOAD test hook: a log of every write to journal.mdb, from which
- * 47-powercut builds what the disk could hold after a power cut.
+ * LD_PRELOAD test hook on journal.mdb, built as build/test-io-shim.so and
+ * started with jicengd by h_io_shim_env. Two switches, by environment:
  *
- * While $JICENG_TEST_WRITE_LOG is set, each write(2), pwrite(2), writev(2)
- * and ftruncate(2) of a file named journal.mdb is appended to that file as
- * a record once the call has returned (what was written, where), and each
- * fdatasync(2)/fsync(2) of it that succeeded as a FLUSH record. A write to
- * a descriptor opened O_DSYNC/O_SYNC is on disk when it returns: DURABLE.
- * A record is one write(2) to the log; one cut short by the kill is
- * dropped by the reader.
+ * $JICENG_TEST_EIO_FILE: while that file exists, every fdatasync(2)/fsync(2)
+ * of journal.mdb fails with EIO (45-storage).
+ *
+ * $JICENG_TEST_WRITE_LOG: each write(2), pwrite(2), writev(2) and
+ * ftruncate(2) of journal.mdb is appended to that file as a record once the
+ * call has returned (what was written, where), and each flush that
+ * succeeded as a FLUSH record; 47-powercut builds from it what the disk
+ * could hold after a power cut. A write to a descriptor opened
+ * O_DSYNC/O_SYNC is on disk when it returns: DURABLE. A record is one
+ * write(2) to the log; one cut short by the kill is dropped by the reader.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -28,14 +31,17 @@
 
 static ssize_t (*s_real_write)(int, const void *, size_t);
 
+/* Is fd open on journal.mdb? Leaves errno as it found it. */
 static bool
 s_journal(int fd)
 {
 	char link[64], path[4096];
+	int saved = errno;
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(link, path, sizeof path - 1);
 	size_t len = n > 0 ? (size_t)n : 0;
 	path[len] = 0;
+	errno = saved;
 	return len >= strlen(S_SUFFIX) && strcmp(path + len - strlen(S_SUFFIX), S_SUFFIX) == 0;
 }
 
@@ -72,7 +78,7 @@ static void
 s_wrote(int fd, off_t off, const struct iovec *iov, int iovcnt, ssize_t n)
 {
 	int saved = errno;
-	if (n > 0 && s_journal(fd)) {
+	if (n > 0 && getenv("JICENG_TEST_WRITE_LOG") && s_journal(fd)) {
 		int fl = fcntl(fd, F_GETFL);
 		bool dsync = fl >= 0 && (fl & (O_DSYNC | O_SYNC));
 		s_log(dsync ? POWERCUT_DURABLE : POWERCUT_WRITE, (uint64_t)off, iov, iovcnt, (size_t)n);
@@ -136,20 +142,35 @@ ftruncate(int fd, off_t length)
 		real = (int (*)(int, off_t))dlsym(RTLD_NEXT, "ftruncate");
 	int rc = real(fd, length);
 	int saved = errno;
-	if (rc == 0 && s_journal(fd))
+	if (rc == 0 && getenv("JICENG_TEST_WRITE_LOG") && s_journal(fd))
 		s_log(POWERCUT_TRUNCATE, (uint64_t)length, NULL, 0, 0);
 	errno = saved;
 	return rc;
 }
 
+/* Is the EIO fault on? Leaves errno as it found it. */
+static bool
+s_eio_fault(void)
+{
+	const char *flag = getenv("JICENG_TEST_EIO_FILE");
+	int saved = errno;
+	bool on = flag && access(flag, F_OK) == 0;
+	errno = saved;
+	return on;
+}
+
 static int
 s_flush(int fd, const char *name, int (**real)(int))
 {
+	if (s_eio_fault() && s_journal(fd)) {
+		errno = EIO;
+		return -1;
+	}
 	if (!*real)
 		*real = (int (*)(int))dlsym(RTLD_NEXT, name);
 	int rc = (*real)(fd);
 	int saved = errno;
-	if (rc == 0 && s_journal(fd))
+	if (rc == 0 && getenv("JICENG_TEST_WRITE_LOG") && s_journal(fd))
 		s_log(POWERCUT_FLUSH, 0, NULL, 0, 0);
 	errno = saved;
 	return rc;

@@ -53,9 +53,11 @@ struct options {
 	double rate;               /* or this rate, when > 0 */
 	const char *dir;
 	unsigned branches;         /* per township */
+	size_t roster;             /* members registered before the runs; 0: none */
+	unsigned townships;        /* the most clients of any run: one township each */
 	unsigned repeat;           /* each measurement, interleaved */
 	unsigned raw_only;         /* > 0: only the raw ceiling, at this batch */
-	bool keep, idnum, check;
+	bool keep, idnum, check, random_ids;
 };
 
 /* Broker counters read through the stats query. */
@@ -84,6 +86,9 @@ s_usage(FILE *out, int status)
 	    "  --clients LIST     pipelining clients per run, comma-separated (default 1,8)\n"
 	    "  --window W         unacknowledged envelopes per client (default 256)\n"
 	    "  --branches N       branches per township the members go to (default 4)\n"
+	    "  --roster N         the county's members, registered before the runs; the\n"
+	    "                     runs then update them, 1 in 20 events a registration\n"
+	    "                     (default 60000; 0: every event registers a new member)\n"
 	    "  --repeat R         make each measurement R times, interleaved (default 3)\n"
 	    "  --half-seconds S   length of each half-peak run (default 4)\n"
 	    "  --load F           pace those runs at F times the peak rate (default 0.5)\n"
@@ -91,6 +96,7 @@ s_usage(FILE *out, int status)
 	    "  --raw-only B       only the raw ceiling (no daemon), at batch B\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
 	    "  --no-idnum         members without resident ID numbers\n"
+	    "  --random-ids       event ids spread like UUIDv4s (default: growing, as UUIDv7)\n"
 	    "  --keep             keep the daemon's data dir\n"
 	    "  --trace FILE       write \"run send_ms latency_ms\" for every ack to FILE\n"
 	    "  --check            exit 1 when a target is missed\n");
@@ -102,7 +108,7 @@ s_parse_args(struct options *o, int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
 	*o = (struct options){ .events = 60000, .clients = { 1, 8 }, .nclients = 2,
-	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .repeat = 3, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true };
+	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .roster = 60000, .repeat = 3, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
@@ -114,6 +120,8 @@ s_parse_args(struct options *o, int argc, char **argv)
 			o->idnum = false;
 		else if (strcmp(a, "--check") == 0)
 			o->check = true;
+		else if (strcmp(a, "--random-ids") == 0)
+			o->random_ids = true;
 		else if (!v)
 			s_usage(stderr, 2);
 		else if (strcmp(a, "--events") == 0) {
@@ -139,6 +147,11 @@ s_parse_args(struct options *o, int argc, char **argv)
 		} else if (strcmp(a, "--branches") == 0) {
 			o->branches = (unsigned)strtoul(v, &end, 10);
 			if (*end || o->branches < 1 || o->branches > 100000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--roster") == 0) {
+			o->roster = strtoul(v, &end, 10);
+			if (*end || (o->roster != 0 && o->roster < 100) || o->roster > 5000000)
 				s_usage(stderr, 2);
 			i++;
 		} else if (strcmp(a, "--raw-only") == 0) {
@@ -179,6 +192,19 @@ s_parse_args(struct options *o, int argc, char **argv)
 		} else
 			s_usage(stderr, 2);
 	}
+	o->townships = 0;
+	for (unsigned i = 0; i < o->nclients; i++)
+		if (o->clients[i] > o->townships)
+			o->townships = o->clients[i];
+	if (o->roster && o->roster < o->townships)
+		s_usage(stderr, 2);
+}
+
+static struct bench_spec
+s_spec(const struct options *o, unsigned clients)
+{
+	return (struct bench_spec){ .clients = clients, .branches = o->branches,
+	    .roster = o->roster, .roster_townships = o->townships, .random_ids = o->random_ids };
 }
 
 /* ---------------------------------------------------------------- machine */
@@ -297,9 +323,10 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
     unsigned clients, size_t n, double rate, struct run *out)
 {
 	struct bench_workload w;
+	struct bench_spec sp = s_spec(o, clients);
 	memset(out, 0, sizeof *out);
 	out->clients = clients;
-	if (bench_workload_members(&w, clients, n, id, o->idnum, o->branches) < 0) {
+	if (bench_workload_events(&w, &sp, n, id, o->idnum) < 0) {
 		fprintf(stderr, "jiceng-bench: out of memory\n");
 		return -1;
 	}
@@ -363,39 +390,47 @@ struct series {
  * interleaved so that a noisy minute hurts all of them alike. Returns 0 or
  * -1; stops the daemon either way. */
 static int
-s_end_to_end(const struct options *o, struct bench_workload *orgs, struct series *ser,
-    struct bench_proc *procs, unsigned *nprocs, double half_rate[2])
+s_end_to_end(const struct options *o, const struct bench_workload *orgs,
+    const struct bench_workload *roster, struct series *ser, struct bench_proc *procs,
+    unsigned *nprocs, double half_rate[2])
 {
 	struct bench_daemon d;
 	struct bench_result setup;
 	struct run warm;
-	unsigned markers = 0, maxc = 0, run_id = 1;
+	unsigned markers = 0, run_id = 1;
 	int rc = -1;
-	for (unsigned i = 0; i < o->nclients; i++)
-		if (o->clients[i] > maxc)
-			maxc = o->clients[i];
 	if (bench_daemon_start(&d, o->dir) < 0)
 		return -1;
 	printf("jicengd pid %d, ingest %s, data %s/data\n", (int)d.pid, d.ingest, d.dir);
 
-	/* One township per client: a committee and its branches. */
-	if (bench_workload_orgs(orgs, maxc, o->branches) < 0 ||
-	    bench_drive(d.ingest, orgs, maxc, o->window, 0, 30, &setup) < 0 ||
+	/* One township per client: a committee and its branches; then the
+	 * county's roster, as fast as acks allow. */
+	if (bench_drive(d.ingest, orgs, o->townships, o->window, 0, 30, &setup) < 0 ||
 	    setup.accepted != orgs->n) {
 		fprintf(stderr, "jiceng-bench: set-up of %zu organisations failed: %s\n", orgs->n,
 		    setup.first_refusal);
 		goto stop;
 	}
-	if (s_run(o, &d, &markers, run_id++, maxc, o->events / 5 < 5000 ? o->events / 5 : 5000,
-	    0, &warm) < 0)
+	if (roster->n) {
+		if (bench_drive(d.ingest, roster, o->townships, o->window, 0, 30, &setup) < 0 ||
+		    setup.accepted != roster->n) {
+			fprintf(stderr, "jiceng-bench: registering the roster of %zu members failed: %s\n",
+			    roster->n, setup.first_refusal);
+			goto stop;
+		}
+		printf("set-up: the roster of %zu members registered in %.1f s (%.0f events/s)\n",
+		    roster->n, setup.secs, setup.rate);
+	}
+	if (s_run(o, &d, &markers, run_id++, o->townships,
+	    o->events / 5 < 5000 ? o->events / 5 : 5000, 0, &warm) < 0)
 		goto stop;
 	s_print_header();
 	s_print_run("warm-up", &warm);
 
-	/* Every run adds members, and the peak falls as the state grows (a
-	 * quarter lower after a default run's 1.7 million): each repeat paces
-	 * its half-N runs at a share of its own peak, measured just before on
-	 * nearly the same state. */
+	/* The state grows with every registration, and the peak falls with it
+	 * (without a roster, a quarter lower after a default run's 1.7 million
+	 * new members): each repeat paces its half-N runs at a share of its own
+	 * peak, measured just before on nearly the same state. */
 	half_rate[0] = half_rate[1] = 0;
 	for (unsigned k = 0; k < o->repeat; k++) {
 		double peak = 0;
@@ -446,19 +481,23 @@ stop:
 /* The raw ceilings, with the daemon gone so that nothing competes: for each
  * client count, at the mean batch jicengd reached in its peak runs. */
 static int
-s_raw_ceilings(const struct options *o, const struct bench_workload *orgs, struct series *ser)
+s_raw_ceilings(const struct options *o, const struct bench_workload *orgs,
+    const struct bench_workload *roster, struct series *ser)
 {
 	printf("\nraw ceiling: the same LMDB writes in one process (journal append, fsync'd\n"
 	    "commit per batch, then fold_step), at the batch the peak runs achieved:\n");
 	for (unsigned k = 0; k < o->repeat; k++) {
 		for (unsigned i = 0; i < o->nclients; i++) {
-			struct bench_workload members;
+			struct bench_workload timed;
 			struct bench_raw_result *r = &ser[i].raw[k];
+			struct bench_spec sp = s_spec(o, o->clients[i]);
 			unsigned batch = ser[i].batch < 1 ? 1 : (unsigned)(ser[i].batch + 0.5);
-			if (bench_workload_members(&members, o->clients[i], o->events, 1000 + k * 10 + i,
-			    o->idnum, o->branches) < 0 || bench_raw(o->dir, orgs, &members, batch, r) < 0)
+			if (bench_workload_events(&timed, &sp, o->events, 1000 + k * 10 + i, o->idnum) < 0)
 				return -1;
-			bench_workload_free(&members);
+			int rc = bench_raw(o->dir, orgs, roster, &timed, batch, r);
+			bench_workload_free(&timed);
+			if (rc < 0)
+				return -1;
 			printf("  batch %4u (as %u client%s): %zu events in %5.2f s = %6.0f events/s;"
 			    " per event: journal %.1f us, fold %.1f us\n",
 			    r->batch, o->clients[i], o->clients[i] > 1 ? "s" : "", r->events, r->secs, r->rate,
@@ -475,7 +514,7 @@ main(int argc, char **argv)
 {
 	static struct series ser[MAX_RUNS];
 	struct options o;
-	struct bench_workload orgs = { 0 };
+	struct bench_workload orgs = { 0 }, roster = { 0 };
 	struct bench_proc procs[BENCH_MAX_PROCS];
 	unsigned nprocs = 0, best = 0;
 	double half_rate[2] = { 0, 0 };
@@ -492,25 +531,36 @@ main(int argc, char **argv)
 		printf(",%u", o.clients[i]);
 	printf(", window %u, %u branches per township, ID numbers %s, each run %u times\n",
 	    o.window, o.branches, o.idnum ? "on" : "off", o.repeat);
+	if (o.roster)
+		printf("workload: a county of %zu members over %u townships; each event updates a\n"
+		    "member's phone number, one in %d registers a new member", o.roster, o.townships,
+		    BENCH_NEW_MEMBER_EVERY);
+	else
+		printf("workload: every event registers a new member (the state grows all run)");
+	printf("; event ids %s\n", o.random_ids ? "random (as UUIDv4)" : "growing (as UUIDv7)");
 	s_machine(o.dir);
 	printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
 
 	for (unsigned i = 0; i < o.nclients; i++)
 		ser[i].clients = o.clients[i];
-	if (o.raw_only) {
-		unsigned maxc = 0;
-		for (unsigned i = 0; i < o.nclients; i++) {
+	struct bench_spec county = s_spec(&o, o.townships);
+	int rc = bench_workload_orgs(&orgs, o.townships, o.branches) < 0 ||
+	    bench_workload_roster(&roster, &county, o.idnum) < 0 ? -1 : 0;
+	if (rc < 0)
+		fprintf(stderr, "jiceng-bench: out of memory\n");
+	else if (o.raw_only) {
+		for (unsigned i = 0; i < o.nclients; i++)
 			ser[i].batch = o.raw_only;
-			maxc = o.clients[i] > maxc ? o.clients[i] : maxc;
-		}
-		int rc = bench_workload_orgs(&orgs, maxc, o.branches) < 0 ? -1 : s_raw_ceilings(&o, &orgs, ser);
-		bench_workload_free(&orgs);
-		return rc < 0 || bench_interrupted ? 1 : 0;
+		rc = s_raw_ceilings(&o, &orgs, &roster, ser);
+	} else {
+		rc = s_end_to_end(&o, &orgs, &roster, ser, procs, &nprocs, half_rate);
+		if (rc == 0 && !bench_interrupted)
+			rc = s_raw_ceilings(&o, &orgs, &roster, ser);
 	}
-	int rc = s_end_to_end(&o, &orgs, ser, procs, &nprocs, half_rate);
-	if (rc == 0 && !bench_interrupted)
-		rc = s_raw_ceilings(&o, &orgs, ser);
 	bench_workload_free(&orgs);
+	bench_workload_free(&roster);
+	if (o.raw_only)
+		return rc < 0 || bench_interrupted ? 1 : 0;
 	if (rc < 0 || bench_interrupted)
 		return 1;
 

@@ -47,11 +47,30 @@ struct bench_workload {
 void bench_township(unsigned k, char out[16]);
 /* For each of townships: its committee and `branches` branches under it. */
 int bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches);
-/* n MemberRegistered events, round-robin over clients townships and their
- * branches; run makes member and event ids unique across calls. With
- * idnum, each carries a valid, never repeated resident ID number. */
-int bench_workload_members(struct bench_workload *w, unsigned clients, size_t n,
-    unsigned run, bool idnum, unsigned branches);
+/* Who sends the measured events, and the roster they act on. */
+struct bench_spec {
+	unsigned clients;          /* townships sending, client k = township k */
+	unsigned branches;         /* per township */
+	size_t roster;             /* members registered in the set-up; 0: none */
+	unsigned roster_townships; /* over which the roster was spread (>= clients) */
+	bool random_ids;           /* event ids spread like UUIDv4s, not growing */
+};
+
+/* Of a steady county's events, one in this many registers a new member. */
+#define BENCH_NEW_MEMBER_EVERY 20
+
+/* The county's roster: sp->roster MemberRegistered events round-robin
+ * over sp->roster_townships and their branches (member j in township
+ * j % roster_townships). */
+int bench_workload_roster(struct bench_workload *w, const struct bench_spec *sp, bool idnum);
+/* n measured events round-robin over sp->clients; run makes ids unique
+ * across calls. With a roster, each client's events update a random roster
+ * member of its township (a new phone number), and one in
+ * BENCH_NEW_MEMBER_EVERY registers a new member; without one, every event
+ * registers a new member. With idnum, registrations carry valid, never
+ * repeated resident ID numbers. */
+int bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, size_t n,
+    unsigned run, bool idnum);
 void bench_workload_free(struct bench_workload *w);
 
 struct bench_result {
@@ -115,11 +134,13 @@ struct bench_raw_result {
 	double journal_secs, fold_secs;  /* of secs: journal commits, fold steps */
 };
 
-/* Journal orgs then members into a fresh journal under parent with
- * journal_append/journal_commit, batch events per commit, each commit
+/* Journal orgs, the roster, then timed into a fresh journal under parent
+ * with journal_append/journal_commit, batch events per commit, each commit
  * followed by fold_step on a membership state env, all in this process;
- * time the members part. 0 or -1 with a message on stderr. */
+ * time the timed part, whose every event the fold must accept. 0 or -1
+ * with a message on stderr. */
 int bench_raw(const char *parent, const struct bench_workload *orgs,
-    const struct bench_workload *members, unsigned batch, struct bench_raw_result *r);
+    const struct bench_workload *roster, const struct bench_workload *timed, unsigned batch,
+    struct bench_raw_result *r);
 
 #endif

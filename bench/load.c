@@ -1,7 +1,9 @@
 /*
  * load: the benchmark's workload and its clients. The workload is valid
- * OrgEstablished events (a committee and four branches per township) and
- * MemberRegistered events spread over those branches, packed before any
+ * OrgEstablished events (a committee and its branches per township), a
+ * county's roster of MemberRegistered events, and the measured events: a
+ * steady county's updates of roster members with a registration now and
+ * then (or, without a roster, registrations only), all packed before any
  * clock starts. The clients are DEALER sockets polled from one thread, each
  * keeping up to a window of envelopes unacknowledged and matching acks by
  * event_id (which ends in the event's workload index); latency is from
@@ -123,46 +125,126 @@ bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branc
 	return 0;
 }
 
-int
-bench_workload_members(struct bench_workload *w, unsigned clients, size_t n, unsigned run,
-    bool idnum, unsigned branches)
+static uint64_t
+s_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* The event_id of workload entry n of run, ending in "-n" (the clients
+ * find an ack's event by it). Ordered ids grow with time, as a UUIDv7 or
+ * a township's own serial does; random ones are spread like UUIDv4s, so
+ * every event lands on another page of the journal's dedupe index. */
+static void
+s_event_id(char out[48], const struct bench_spec *sp, const char *township, unsigned run,
+    size_t n)
+{
+	if (sp->random_ids)
+		snprintf(out, 48, "%016llx-%zu",
+		    (unsigned long long)s_mix((uint64_t)run << 40 ^ n), n);
+	else
+		snprintf(out, 48, "%s-e%04u-%09zu", township, run, n);
+}
+
+/* Client k's MemberRegistered number i of run: member and event ids are
+ * unique per (run, i), the home branch round-robin over the township's. */
+static int
+s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
+    unsigned run, size_t i, bool idnum)
 {
 	static uint64_t serial;    /* ID numbers never repeat within a process */
 	static const char *surnames[] = { "王", "李", "张", "刘", "陈", "杨", "赵", "黄" };
 	static const char *given[] = { "建国", "秀英", "志强", "桂兰", "海燕", "德明", "玉梅", "文斌" };
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
+	char tw[16], member_id[48], home[40], event_id[48], name[32], idn[19];
+	unsigned k = (unsigned)(i % sp->clients);
+	bool male = i % 2 == 0;
+	int64_t birth = civil_to_days(1960, 1, 1) + (int64_t)(i % 10000);
+	bench_township(k, tw);
+	snprintf(member_id, sizeof member_id, "%s:r%um%zu", tw, run, i);
+	snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / sp->clients) % sp->branches);
+	s_event_id(event_id, sp, tw, run, w->n);
+	snprintf(name, sizeof name, "%s%s", surnames[i % 8], given[(i / 8) % 8]);
+	if (idnum) {
+		s_idnum(serial++, idn, &birth, &male);
+		m.id_number = idn;
+	}
+	m.member_id = member_id;
+	m.home_org_id = home;
+	m.name = name;
+	m.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	m.admitted_at = (birth + 25 * 365) * DAY_MS;
+	m.confirmed_at = m.admitted_at + 400 * DAY_MS;
+	m.farmer = i % 3 != 0;
+	e.event_id = event_id;
+	e.township_id = tw;
+	e.occurred_at = now_wall_ms() - 1000;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	e.member_registered = &m;
+	return s_push(w, cap, &e, k);
+}
+
+/* A MemberUpdated from client k (i-th event of run) giving a roster member
+ * of k's township, picked at random, a new mobile number. */
+static int
+s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
+    unsigned run, size_t i)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
+	char tw[16], member_id[48], event_id[48], phone[12];
+	unsigned k = (unsigned)(i % sp->clients);
+	uint64_t h = s_mix((uint64_t)run << 40 ^ i);
+	/* Roster member j belongs to township j % roster_townships. */
+	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+	size_t j = k + sp->roster_townships * (size_t)(h % of_k);
+	bench_township(k, tw);
+	snprintf(member_id, sizeof member_id, "%s:r0m%zu", tw, j);
+	s_event_id(event_id, sp, tw, run, w->n);
+	memcpy(phone, "139", 3);
+	s_digits(phone + 3, (unsigned)((h >> 32) % 100000000u), 8);
+	phone[11] = 0;
+	u.member_id = member_id;
+	u.phone = phone;
+	e.event_id = event_id;
+	e.township_id = tw;
+	e.occurred_at = now_wall_ms() - 1000;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED;
+	e.member_updated = &u;
+	return s_push(w, cap, &e, k);
+}
+
+int
+bench_workload_roster(struct bench_workload *w, const struct bench_spec *sp, bool idnum)
+{
+	struct bench_spec all = *sp;
 	size_t cap = 0;
-	int64_t now = now_wall_ms();
 	memset(w, 0, sizeof *w);
+	all.clients = sp->roster_townships;
+	for (size_t i = 0; i < sp->roster; i++)
+		if (s_push_registered(w, &cap, &all, 0, i, idnum) < 0)
+			return -1;
+	return 0;
+}
+
+int
+bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, size_t n,
+    unsigned run, bool idnum)
+{
+	size_t cap = 0;
+	memset(w, 0, sizeof *w);
+	if (sp->roster && (sp->clients > sp->roster_townships || sp->roster < sp->roster_townships))
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		Envelope e = JICENG__V1__ENVELOPE__INIT;
-		Jiceng__V1__MemberRegistered m = JICENG__V1__MEMBER_REGISTERED__INIT;
-		char tw[16], member_id[48], home[40], event_id[48], name[32], idn[19];
-		unsigned k = (unsigned)(i % clients);
-		bool male = i % 2 == 0;
-		int64_t birth = civil_to_days(1960, 1, 1) + (int64_t)(i % 10000);
-		bench_township(k, tw);
-		snprintf(member_id, sizeof member_id, "%s:r%um%zu", tw, run, i);
-		snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / clients) % branches);
-		snprintf(event_id, sizeof event_id, "%s-r%u-%zu", tw, run, i);
-		snprintf(name, sizeof name, "%s%s", surnames[i % 8], given[(i / 8) % 8]);
-		if (idnum) {
-			s_idnum(serial++, idn, &birth, &male);
-			m.id_number = idn;
-		}
-		m.member_id = member_id;
-		m.home_org_id = home;
-		m.name = name;
-		m.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
-		m.category = JICENG__V1__MEMBER_CATEGORY__FULL;
-		m.admitted_at = (birth + 25 * 365) * DAY_MS;
-		m.confirmed_at = m.admitted_at + 400 * DAY_MS;
-		m.farmer = i % 3 != 0;
-		e.event_id = event_id;
-		e.township_id = tw;
-		e.occurred_at = now - 1000;
-		e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
-		e.member_registered = &m;
-		if (s_push(w, &cap, &e, k) < 0)
+		bool registers = sp->roster == 0 ||
+		    (i / sp->clients) % BENCH_NEW_MEMBER_EVERY == BENCH_NEW_MEMBER_EVERY - 1;
+		if ((registers ? s_push_registered(w, &cap, sp, run, i, idnum) :
+		    s_push_updated(w, &cap, sp, run, i)) < 0)
 			return -1;
 	}
 	return 0;

@@ -22,7 +22,6 @@
 #include "fold.h"
 #include "idnum.h"
 #include "journal.h"
-#include "membership.h"
 #include "now.h"
 
 static double
@@ -131,44 +130,45 @@ s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigne
 	return rc;
 }
 
-/* Did the fold accept the workload? The first and last members must exist
- * in the state env (an ack-less ceiling that rejected everything would
- * flatter itself). Returns 0 or -1. */
+/* Did the fold accept every timed event (seqs first..last)? An ack-less
+ * ceiling that rejected its workload would flatter itself. 0 or -1. */
 static int
-s_verify(const char *path, const struct bench_workload *w)
+s_verify(const char *path, uint64_t first, uint64_t last)
 {
 	MDB_env *env;
 	MDB_txn *txn = NULL;
-	struct membership *m = NULL;
-	int found = 0;
+	MDB_dbi verdicts;
+	uint64_t accepted = 0;
 	if (mdb_env_create(&env))
 		return -1;
 	mdb_env_set_maxdbs(env, 32);
 	if (mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640) == 0 &&
 	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
-	    membership_open_readonly(txn, &m) == 0) {
-		for (size_t k = 0; k < 2 && w->n; k++) {
-			const struct bench_event *ev = &w->ev[k ? w->n - 1 : 0];
-			Envelope *e = codec_envelope_unpack(ev->buf, ev->len);
-			Jiceng__V1__MemberView v = JICENG__V1__MEMBER_VIEW__INIT;
-			if (e && e->event_case == JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED &&
-			    membership_get_member(m, txn, e->member_registered->member_id, &v) == 0) {
-				found++;
-				membership_free_member_view(&v);
-			}
-			codec_envelope_free(e);
+	    mdb_dbi_open(txn, "verdicts", 0, &verdicts) == 0) {
+		for (uint64_t seq = first; seq <= last; seq++) {
+			Ack *a = NULL;
+			if (fold_read_verdict(txn, verdicts, seq, &a) != 0)
+				break;
+			bool ok = a->verdict == JICENG__V1__VERDICT__ACCEPTED;
+			if (!ok)
+				fprintf(stderr, "jiceng-bench: raw: seq %llu: %s %s: %s\n",
+				    (unsigned long long)seq, codec_verdict_name(a->verdict), a->code, a->reason);
+			jiceng__v1__ack__free_unpacked(a, NULL);
+			if (!ok)
+				break;
+			accepted++;
 		}
 	}
-	membership_destroy(&m);
 	if (txn)
 		mdb_txn_abort(txn);
 	mdb_env_close(env);
-	return found == 2 ? 0 : -1;
+	return first <= last && accepted == last - first + 1 ? 0 : -1;
 }
 
 int
 bench_raw(const char *parent, const struct bench_workload *orgs,
-    const struct bench_workload *members, unsigned batch, struct bench_raw_result *r)
+    const struct bench_workload *roster, const struct bench_workload *timed, unsigned batch,
+    struct bench_raw_result *r)
 {
 	struct config cfg;
 	struct journal *j = NULL;
@@ -176,6 +176,7 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	uint8_t key[IDNUM_KEY_LEN];
 	char dir[512], path[CONFIG_PATH_MAX + 64];
 	struct bench_raw_result setup = { 0 };
+	uint64_t first = 0;
 	int rc;
 	memset(r, 0, sizeof *r);
 	r->batch = batch ? batch : 1;
@@ -196,23 +197,25 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) ||
 	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
 	    (rc = s_journal_rules(j, f)) ||
-	    (rc = s_run(j, f, orgs, r->batch, &setup))) {
+	    (rc = s_run(j, f, orgs, r->batch, &setup)) ||
+	    (rc = s_run(j, f, roster, r->batch, &setup))) {
 		fprintf(stderr, "jiceng-bench: raw: set-up: %s\n", mdb_strerror(rc));
 		goto out;
 	}
+	first = fold_cursor(f) + 1;
 	double t0 = s_secs();
-	rc = s_run(j, f, members, r->batch, r);
+	rc = s_run(j, f, timed, r->batch, r);
 	r->secs = s_secs() - t0;
 	if (rc) {
 		fprintf(stderr, "jiceng-bench: raw: %s\n", mdb_strerror(rc));
 		goto out;
 	}
-	r->events = members->n;
+	r->events = timed->n;
 	r->rate = r->secs > 0 ? (double)r->events / r->secs : 0;
 out:
 	fold_destroy(&f);
 	journal_close(&j);
-	if (rc == 0 && s_verify(path, members) < 0) {
+	if (rc == 0 && s_verify(path, first, first + timed->n - 1) < 0) {
 		fprintf(stderr, "jiceng-bench: raw: the fold did not accept the workload\n");
 		rc = -1;
 	}

@@ -8,11 +8,13 @@
  * Method (docs/benchmark.md has the long form):
  *   1. start build/jicengd (embedded default config, temporary data dir on
  *      --dir, free loopback ports) and wait for "ready";
- *   2. set up one township per client: a committee and --branches branches;
+ *   2. set up one township per client: a committee and --branches branches,
+ *      then the county's roster of --roster members;
  *   3. a warm-up, then for each --clients count a run of --events valid
- *      MemberRegistered envelopes, each client a DEALER with --window
- *      unacknowledged; group commits and batch sizes from the stats query
- *      before and after each run;
+ *      envelopes (updates of roster members, one in 20 a registration; or,
+ *      without a roster, registrations only), each client a DEALER with
+ *      --window unacknowledged; group commits and batch sizes from the
+ *      stats query before and after each run;
  *   4. right after, for each client count, a run paced at --load (0.5) of
  *      the best peak of step 3 in this repeat, for --half-seconds: p99 again;
  *   5. VmHWM of jicengd and its children, then SIGTERM by PID;

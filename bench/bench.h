@@ -25,6 +25,8 @@ extern volatile sig_atomic_t bench_interrupted;
 /* With --trace: one line per ack, "run send_ms latency_ms", for plots. */
 extern FILE *bench_trace;
 extern unsigned bench_trace_run;
+/* Milliseconds between connecting the clients and starting the clock. */
+extern unsigned bench_settle_ms;
 
 /* ---------------------------------------------------------------- load.c */
 

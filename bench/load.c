@@ -439,7 +439,8 @@ bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clien
 	 * 200 ms, the first 100-300 ms of eight fresh connections paced at half
 	 * of the peak were slower (p50 up to 25 ms) in most runs, and with 1 s in
 	 * none (3 runs each, measured); townships keep their connections open. */
-	nanosleep(&(struct timespec){ 1, 0 }, NULL);
+	nanosleep(&(struct timespec){ bench_settle_ms / 1000, (long)(bench_settle_ms % 1000) * 1000000L },
+	    NULL);
 	double cpu0 = s_cpu_secs();
 	d.t0 = d.last_ack = now_mono_ns();
 	while (r->acked < w->n && !bench_interrupted) {

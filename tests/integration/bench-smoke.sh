@@ -1,0 +1,38 @@
+#!/bin/sh
+# The benchmark harness end to end at toy size: the county workload (roster,
+# updates, registrations) and the registrations-only one with random event
+# ids must each run to the summary with every measured event accepted and
+# the raw ceiling's verdict check passing. Figures are not judged here.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+BENCH=build/jiceng-bench
+OUT=$(mktemp "${TMPDIR:-/tmp}/jiceng-bench-smoke-XXXXXX") || exit 2
+trap 'rm -f "$OUT"' EXIT INT TERM
+fail=0
+
+smoke() {
+	name=$1
+	shift
+	if ! "$BENCH" --events 2000 --repeat 1 --half-seconds 0.5 --settle 100 --clients 1,3 "$@" >"$OUT" 2>&1; then
+		echo "bench-smoke: $name: jiceng-bench failed:"
+		cat "$OUT"
+		fail=1
+		return
+	fi
+	if ! grep -q '^summary' "$OUT" || ! grep -q 'raw ceiling' "$OUT" ||
+	    [ "$(grep -c '^half-[13] ' "$OUT")" -ne 2 ]; then
+		echo "bench-smoke: $name: the report is incomplete:"
+		cat "$OUT"
+		fail=1
+		return
+	fi
+	echo "bench-smoke: $name: ok"
+}
+
+smoke county --roster 300
+grep -q '^set-up: the roster of 300 members registered' "$OUT" ||
+	{ echo "bench-smoke: county: no roster set-up line"; fail=1; }
+smoke registrations --roster 0 --random-ids
+grep -q 'every event registers a new member (the state grows all run); event ids random' "$OUT" ||
+	{ echo "bench-smoke: registrations: the workload line is wrong"; fail=1; }
+exit $fail

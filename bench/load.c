@@ -149,6 +149,16 @@ s_event_id(char out[48], const struct bench_spec *sp, const char *township, unsi
 		snprintf(out, 48, "%s-e%04u-%09zu", township, run, n);
 }
 
+/* A member event's envelope, sent a second ago. */
+static void
+s_member_envelope(Envelope *e, char *event_id, char *township, EventCase kind)
+{
+	e->event_id = event_id;
+	e->township_id = township;
+	e->occurred_at = now_wall_ms() - 1000;
+	e->event_case = kind;
+}
+
 /* Client k's MemberRegistered number i of run: member and event ids are
  * unique per (run, i), the home branch round-robin over the township's. */
 static int
@@ -181,10 +191,7 @@ s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec
 	m.admitted_at = (birth + 25 * 365) * DAY_MS;
 	m.confirmed_at = m.admitted_at + 400 * DAY_MS;
 	m.farmer = i % 3 != 0;
-	e.event_id = event_id;
-	e.township_id = tw;
-	e.occurred_at = now_wall_ms() - 1000;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED);
 	e.member_registered = &m;
 	return s_push(w, cap, &e, k);
 }
@@ -211,10 +218,7 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	phone[11] = 0;
 	u.member_id = member_id;
 	u.phone = phone;
-	e.event_id = event_id;
-	e.township_id = tw;
-	e.occurred_at = now_wall_ms() - 1000;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED;
+	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED);
 	e.member_updated = &u;
 	return s_push(w, cap, &e, k);
 }

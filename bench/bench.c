@@ -334,7 +334,7 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 	memset(out, 0, sizeof *out);
 	out->clients = clients;
 	if (bench_workload_events(&w, &sp, n, id, o->idnum) < 0) {
-		fprintf(stderr, "jiceng-bench: out of memory\n");
+		fprintf(stderr, "jiceng-bench: cannot build the workload of run %u (out of memory?)\n", id);
 		return -1;
 	}
 	double b0 = 0, w0 = 0, b1 = 0, w1 = 0;
@@ -572,10 +572,10 @@ main(int argc, char **argv)
 	}
 	bench_workload_free(&orgs);
 	bench_workload_free(&roster);
-	if (o.raw_only)
-		return rc < 0 || bench_interrupted ? 1 : 0;
 	if (rc < 0 || bench_interrupted)
 		return 1;
+	if (o.raw_only)
+		return 0;
 
 	printf("\nsummary (best of %u for throughput, median of %u for p99):\n", o.repeat, o.repeat);
 	printf("  %7s %12s %12s %8s %10s %16s\n", "clients", "end-to-end/s", "raw/s", "e2e/raw",

@@ -159,6 +159,13 @@ s_member_envelope(Envelope *e, char *event_id, char *township, EventCase kind)
 	e->event_case = kind;
 }
 
+/* Member i of run in township tw; the roster is run 0. */
+static void
+s_member_id(char out[48], const char *township, unsigned run, size_t i)
+{
+	snprintf(out, 48, "%s:r%um%zu", township, run, i);
+}
+
 /* Client k's MemberRegistered number i of run: member and event ids are
  * unique per (run, i), the home branch round-robin over the township's. */
 static int
@@ -175,7 +182,7 @@ s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec
 	bool male = i % 2 == 0;
 	int64_t birth = civil_to_days(1960, 1, 1) + (int64_t)(i % 10000);
 	bench_township(k, tw);
-	snprintf(member_id, sizeof member_id, "%s:r%um%zu", tw, run, i);
+	s_member_id(member_id, tw, run, i);
 	snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / sp->clients) % sp->branches);
 	s_event_id(event_id, sp, tw, run, w->n);
 	snprintf(name, sizeof name, "%s%s", surnames[i % 8], given[(i / 8) % 8]);
@@ -211,7 +218,7 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
 	size_t j = k + sp->roster_townships * (size_t)(h % of_k);
 	bench_township(k, tw);
-	snprintf(member_id, sizeof member_id, "%s:r0m%zu", tw, j);
+	s_member_id(member_id, tw, 0, j);
 	s_event_id(event_id, sp, tw, run, w->n);
 	memcpy(phone, "139", 3);
 	s_digits(phone + 3, (unsigned)((h >> 32) % 100000000u), 8);

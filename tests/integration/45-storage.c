@@ -216,6 +216,18 @@ test_state_map_grows(void **state)
 	hd_pass(d);
 }
 
+/* The township committee and village committee of hm_org_tree(prefix):
+ * two events whose acks the flush tests hold back one after the other. */
+static void
+s_township_and_village(struct hmsg *township, struct hmsg *village, const char *prefix)
+{
+	struct hmsg tree[3];
+	hm_org_tree(tree, prefix);
+	hm_free(&tree[2]);
+	*township = tree[0];
+	*village = tree[1];
+}
+
 /* An ack waits until its event's journal commit is on disk. With the idle
  * flush switched off (a test hook), a lone event stays unacknowledged; the
  * next group commit's flush carries the first one's meta page and releases
@@ -229,10 +241,8 @@ test_acks_wait_for_flush(void **state)
 	*state = d;
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
-	struct hmsg tree[3];
-	hm_org_tree(tree, "fl");
-	hm_free(&tree[2]);
-	struct hmsg a = tree[0], b = tree[1];  /* township, village */
+	struct hmsg a, b;
+	s_township_and_village(&a, &b, "fl");
 	assert_int_equal(hc_send(sock, &a), 0);
 	Ack *ack = hc_recv(sock, 1500);
 	assert_null(ack);  /* journaled and applied, not yet on disk */
@@ -423,10 +433,8 @@ test_deferred_flush_failure_stops_without_acking(void **state)
 	assert_int_equal(hd_up(d), 0);
 	assert_true(hd_io_shim_loaded(d));
 	void *sock = hc_connect(d);
-	struct hmsg tree[3];
-	hm_org_tree(tree, "ef");
-	hm_free(&tree[2]);
-	struct hmsg a = tree[0], b = tree[1];  /* township, village */
+	struct hmsg a, b;
+	s_township_and_village(&a, &b, "ef");
 	assert_int_equal(hc_send(sock, &a), 0);
 	assert_null(hc_recv(sock, 1000));  /* a waits for the next commit's flush */
 	assert_int_equal(hc_send(sock, &b), 0);

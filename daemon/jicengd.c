@@ -161,9 +161,9 @@ s_open_journal(struct broker *b)
 	    b->cfg.journal_map_max_mb, false);
 	if (rc)
 		fatalx("cannot open the journal in %s: %s", b->cfg.data_dir, mdb_strerror(rc));
-	log_info("journal %s/journal.mdb: %llu events, map %llu MiB", b->cfg.data_dir,
-	    (unsigned long long)journal_committed_end(b->journal),
-	    (unsigned long long)(journal_map_size(b->journal) >> 20));
+	log_info("journal %s/journal.mdb: %llu events, map %llu MiB, %zu dedupe keys read back",
+	    b->cfg.data_dir, (unsigned long long)journal_committed_end(b->journal),
+	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_pending(b->journal));
 }
 
 static int

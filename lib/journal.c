@@ -4,6 +4,14 @@
  * township | NUL | packed Envelope.
  * ids value: seq (8, BE). Journals written before 2026-11 also hold the
  * envelope's SHA-256 after it (LEGACY_IDS_VALUE); both are read.
+ *
+ * The ids index is written a township's JOURNAL_IDS_BATCH keys at a time. A
+ * key written alone copies its leaf and branch pages in every group commit:
+ * with eight townships that was half of a commit's pages. Until its batch is
+ * due a key waits in the writer's pending_ids, where lookups find it, never
+ * longer than JOURNAL_IDS_MAX_LAG seqs. meta "ids_through" = W: every event
+ * up to seq W has its key in the index. A writer opening the journal reads the
+ * keys of the events after W back into pending_ids.
  */
 #include "journal.h"
 
@@ -16,10 +24,13 @@
 #include <sodium.h>
 
 #include "be64.h"
+#include "codec.h"
+#include "pending_ids.h"
 #include "store.h"
 
 #define HDR_FIXED 13
 #define LEGACY_IDS_VALUE (8 + crypto_hash_sha256_BYTES)
+#define IDS_THROUGH "ids_through"
 
 struct journal {
 	MDB_env *env;
@@ -36,6 +47,10 @@ struct journal {
 	uint64_t durable_end;    /* last seq on disk */
 	bool sync_pending;       /* the last commit's meta page is not flushed */
 	bool io_failed;          /* a flush failed: what is on disk is unknown */
+	struct pending_ids *pending;  /* writer: keys not in ids yet */
+	bool pending_unsettled;  /* changed by a txn not known to have committed */
+	uint64_t ids_through;    /* meta "ids_through" as committed */
+	bool ids_through_stored; /* ... and whether the meta key exists */
 };
 
 /* ---------------------------------------------------------- open/close */
@@ -56,6 +71,82 @@ s_open_dbis(struct journal *j)
 		return rc;
 	}
 	return mdb_txn_commit(txn);
+}
+
+/* township NUL event_id (no NUL after it); 0 when it does not fit. */
+static size_t
+s_id_key(char *buf, size_t cap, const char *township, const char *event_id)
+{
+	size_t t = strlen(township), e = strlen(event_id);
+	if (t + 1 + e >= cap)
+		return 0;
+	memcpy(buf, township, t + 1);
+	memcpy(buf + t + 1, event_id, e);
+	return t + 1 + e;
+}
+
+/* The key of the event at seq, into the pending keys when the index lacks it. */
+static int
+s_recover_key(struct journal *j, MDB_txn *txn, uint64_t seq)
+{
+	struct journal_record r;
+	char kb[160];
+	int rc = journal_get(j, txn, seq, &r);
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (!r.township_id[0])
+		return 0;  /* written by jicengd itself: no key */
+	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);
+	if (!e)
+		return MDB_CORRUPTED;
+	MDB_val key = { s_id_key(kb, sizeof kb, r.township_id, e->event_id), kb }, val;
+	codec_envelope_free(e);
+	if (key.mv_size == 0)
+		return MDB_CORRUPTED;
+	rc = mdb_get(txn, j->ids, &key, &val);
+	return rc == MDB_NOTFOUND ? pending_ids_add(j->pending, kb, key.mv_size, seq) : rc;
+}
+
+/* A writer's start: the keys of the events after ids_through that the index
+ * lacks (the last writer stopped before their batches were due). */
+static int
+s_pending_recover(struct journal *j)
+{
+	MDB_txn *txn;
+	const void *v;
+	size_t len;
+	if (!(j->pending = pending_ids_new()))
+		return ENOMEM;
+	int rc = journal_read_begin(j, &txn);
+	if (rc)
+		return rc;
+	rc = journal_meta_get(j, txn, IDS_THROUGH, &v, &len);
+	if (rc == MDB_NOTFOUND) {
+		/* Empty, or written before keys were batched: all indexed. */
+		j->ids_through = j->committed_end;
+		rc = 0;
+	} else if (rc == 0 && len != 8) {
+		rc = MDB_CORRUPTED;
+	} else if (rc == 0) {
+		j->ids_through = be64_get(v);
+		j->ids_through_stored = true;
+		for (uint64_t seq = j->ids_through + 1; seq <= j->committed_end && rc == 0; seq++)
+			rc = s_recover_key(j, txn, seq);
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static int s_commit(struct journal *j, MDB_txn *txn, bool index_all);
+
+/* A clean stop leaves every key in the index. */
+static void
+s_index_all(struct journal *j)
+{
+	MDB_txn *txn;
+	if (j->io_failed || !pending_ids_count(j->pending) || journal_write_begin(j, &txn))
+		return;
+	s_commit(j, txn, true);
 }
 
 int
@@ -100,12 +191,15 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 		if ((rc = mdb_env_sync(j->env, 1)) || (rc = journal_end(j, &j->committed_end)))
 			goto fail;
 		j->durable_end = j->committed_end;
+		if ((rc = s_pending_recover(j)))
+			goto fail;
 	}
 	*out = j;
 	return 0;
 fail:
 	if (j->env)
 		mdb_env_close(j->env);
+	pending_ids_free(j->pending);
 	free(j);
 	return rc;
 }
@@ -115,9 +209,12 @@ journal_close(struct journal **jp)
 {
 	if (!*jp)
 		return;
-	if (!(*jp)->readonly)
+	if (!(*jp)->readonly) {
+		s_index_all(*jp);
 		journal_sync(*jp);
+	}
 	mdb_env_close((*jp)->env);
+	pending_ids_free((*jp)->pending);
 	free(*jp);
 	*jp = NULL;
 }
@@ -229,16 +326,16 @@ journal_quarantine_list(struct journal *j, MDB_txn *txn, uint64_t *seqs,
 	return n;
 }
 
-/* township NUL event_id (no NUL after it); 0 when it does not fit. */
-static size_t
-s_id_key(char *buf, size_t cap, const char *township, const char *event_id)
+static int
+s_same_envelope(struct journal *j, MDB_txn *txn, uint64_t seq,
+    const uint8_t *envelope, size_t len, bool *same)
 {
-	size_t t = strlen(township), e = strlen(event_id);
-	if (t + 1 + e >= cap)
-		return 0;
-	memcpy(buf, township, t + 1);
-	memcpy(buf + t + 1, event_id, e);
-	return t + 1 + e;
+	struct journal_record r;
+	int rc = journal_get(j, txn, seq, &r);
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	*same = r.envelope_len == len && memcmp(r.envelope, envelope, len) == 0;
+	return 0;
 }
 
 int
@@ -247,9 +344,13 @@ journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
 {
 	char kb[160];
 	MDB_val key = { s_id_key(kb, sizeof kb, township, event_id), kb }, val;
-	struct journal_record r;
 	if (key.mv_size == 0)
 		return EINVAL;
+	uint64_t pending = j->pending ? pending_ids_find(j->pending, kb, key.mv_size) : 0;
+	if (pending) {
+		*seq = pending;
+		return s_same_envelope(j, txn, pending, envelope, len, same);
+	}
 	int rc = mdb_get(txn, j->ids, &key, &val);
 	if (rc)
 		return rc;
@@ -262,10 +363,7 @@ journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
 		*same = memcmp(digest, (const uint8_t *)val.mv_data + 8, sizeof digest) == 0;
 		return 0;
 	}
-	if ((rc = journal_get(j, txn, *seq, &r)))
-		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-	*same = r.envelope_len == len && memcmp(r.envelope, envelope, len) == 0;
-	return 0;
+	return s_same_envelope(j, txn, *seq, envelope, len, same);
 }
 
 int
@@ -304,6 +402,10 @@ int
 journal_write_begin(struct journal *j, MDB_txn **txn)
 {
 	j->txn_end = j->committed_end;
+	if (j->pending_unsettled) {
+		pending_ids_rollback(j->pending, j->committed_end);
+		j->pending_unsettled = false;
+	}
 	return mdb_txn_begin(j->env, NULL, 0, txn);
 }
 
@@ -314,10 +416,20 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 {
 	uint64_t last;
 	uint8_t k[8];
-	size_t tlen = strlen(township);
+	char kb[160];
+	size_t tlen = strlen(township), klen = 0;
 	int rc;
-	if (tlen > 255)
+	if (tlen > 255 || !event_id != !tlen)
 		return EINVAL;
+	if (event_id) {
+		MDB_val ik = { klen = s_id_key(kb, sizeof kb, township, event_id), kb }, iv;
+		if (klen == 0)
+			return EINVAL;
+		if (pending_ids_find(j->pending, kb, klen) || (rc = mdb_get(txn, j->ids, &ik, &iv)) == 0)
+			return MDB_KEYEXIST;
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
 	if ((rc = journal_last_seq(j, txn, &last)))
 		return rc;
 	be64_put(k, last + 1);
@@ -333,14 +445,8 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 	p[HDR_FIXED + tlen] = 0;
 	memcpy(p + HDR_FIXED + tlen + 1, envelope, len);
 	if (event_id) {
-		char kb[160];
-		uint8_t vb[8];
-		MDB_val ik = { s_id_key(kb, sizeof kb, township, event_id), kb };
-		MDB_val iv = { sizeof vb, vb };
-		if (ik.mv_size == 0)
-			return EINVAL;
-		be64_put(vb, last + 1);
-		if ((rc = mdb_put(txn, j->ids, &ik, &iv, MDB_NOOVERWRITE)))
+		j->pending_unsettled = true;
+		if ((rc = pending_ids_add(j->pending, kb, klen, last + 1)))
 			return rc;
 	}
 	j->txn_end = last + 1;
@@ -365,14 +471,63 @@ journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
 	return mdb_put(txn, j->meta, &key, &val, 0);
 }
 
+/* Put the keys of the townships whose batch is due (every key when all)
+ * into the index, and the new ids_through into meta. */
+static int
+s_index_due(struct journal *j, MDB_txn *txn, bool all, uint64_t *through)
+{
+	struct pending_ids *p = j->pending;
+	if (pending_ids_mark_due(p, JOURNAL_IDS_BATCH, j->txn_end, JOURNAL_IDS_MAX_LAG, all)) {
+		j->pending_unsettled = true;
+		for (size_t i = 0; i < pending_ids_count(p); i++) {
+			const char *k;
+			size_t len;
+			uint64_t seq;
+			bool marked;
+			uint8_t vb[8];
+			pending_ids_entry(p, i, &k, &len, &seq, &marked);
+			if (!marked)
+				continue;
+			be64_put(vb, seq);
+			MDB_val key = { len, (void *)k }, val = { sizeof vb, vb };
+			int rc = mdb_put(txn, j->ids, &key, &val, MDB_NOOVERWRITE);
+			if (rc)
+				return rc;
+		}
+	}
+	uint64_t oldest = pending_ids_oldest_unmarked(p);
+	*through = oldest ? oldest - 1 : j->txn_end;
+	if (*through == j->ids_through && j->ids_through_stored)
+		return 0;
+	uint8_t tb[8];
+	be64_put(tb, *through);
+	return journal_meta_put(j, txn, IDS_THROUGH, tb, sizeof tb);
+}
+
 int
 journal_commit(struct journal *j, MDB_txn *txn)
 {
-	int rc = mdb_txn_commit(txn);
+	return s_commit(j, txn, false);
+}
+
+static int
+s_commit(struct journal *j, MDB_txn *txn, bool index_all)
+{
+	uint64_t through;
+	int rc = s_index_due(j, txn, index_all, &through);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
 	if (rc == EIO)
 		j->io_failed = j->sync_pending = true;
 	if (rc)
 		return rc;
+	pending_ids_drop_marked(j->pending);
+	j->pending_unsettled = false;
+	j->ids_through = through;
+	j->ids_through_stored = true;
 	/* Only a commit that appended surely wrote (LMDB skips the flush of
 	 * an empty one); its data flush also carried the previous meta page. */
 	if (j->txn_end != j->committed_end && !j->io_failed) {
@@ -411,6 +566,12 @@ uint64_t
 journal_latest_commit_first(struct journal *j)
 {
 	return j->latest_first;
+}
+
+size_t
+journal_ids_pending(struct journal *j)
+{
+	return pending_ids_count(j->pending);
 }
 
 bool

@@ -5,9 +5,12 @@
  *
  * Databases:
  *   events      seq (u64 big-endian) -> record header + envelope bytes
- *   ids         township_id "\0" event_id -> seq (u64 BE) + SHA-256 of bytes
+ *   ids         township_id "\0" event_id -> seq (u64 BE); written a township's
+ *               batch of keys at a time (journal.c), the newest keys wait
+ *               in the writer's memory
  *   quarantine  seq -> reason text (events every worker answers INTERNAL_ERROR)
- *   meta        "rules" -> packed Rules in force; "counters" -> broker counters
+ *   meta        "rules" -> packed Rules in force; "counters" -> broker
+ *               counters; "ids_through" -> the seq up to which ids is whole
  *
  * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS).
  * Durability (the writer's env is MDB_NOMETASYNC): a commit flushes its data
@@ -25,6 +28,11 @@
 #include <stdint.h>
 
 struct journal;
+
+/* The ids index takes a township's keys this many at a time (about a leaf
+ * page's worth), and no key waits for its batch longer than MAX_LAG seqs. */
+#define JOURNAL_IDS_BATCH 32
+#define JOURNAL_IDS_MAX_LAG 4096
 
 /* One journaled event. In journal_get, pointers refer into the LMDB map and
  * are valid only until the read transaction ends. */
@@ -65,7 +73,8 @@ unsigned journal_quarantine_list(struct journal *j, MDB_txn *txn,
     uint64_t *seqs, char (*reasons)[128], unsigned max);
 /* Look up (township, event_id): 0 with its seq and *same telling whether
  * the journaled envelope is byte for byte this one, MDB_NOTFOUND, or an
- * LMDB error. */
+ * LMDB error. Exact in the writer's write transaction; another process
+ * sees only the keys already in the ids index. */
 int journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
     const char *event_id, const uint8_t *envelope, size_t len, uint64_t *seq, bool *same);
 /* A meta value by name (pointer into the map): 0, MDB_NOTFOUND, or error. */
@@ -79,9 +88,11 @@ uint64_t journal_count_since(struct journal *j, MDB_txn *txn, int64_t t,
 
 /* Write side (jicengd only). journal_write_begin starts a write txn. */
 int journal_write_begin(struct journal *j, MDB_txn **txn);
-/* Append one record with the next seq; also records (township, event_id)
- * unless event_id is NULL (events jicengd writes itself). *seq receives the
- * new seq. Returns 0 or an LMDB error (MDB_MAP_FULL: see journal_grow). */
+/* Append one record with the next seq and its key (township, event_id).
+ * Events jicengd writes itself have township "" and event_id NULL (EINVAL
+ * for one without the other). *seq receives the new seq. Returns 0,
+ * MDB_KEYEXIST for a key already journaled, or an LMDB error (MDB_MAP_FULL:
+ * see journal_grow). */
 int journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
     const uint8_t *envelope, size_t len, uint64_t *seq);
@@ -100,6 +111,9 @@ bool journal_sync_pending(struct journal *j);
 /* Writer only: the last seq committed, and the last known to be on disk. */
 uint64_t journal_committed_end(struct journal *j);
 uint64_t journal_durable_end(struct journal *j);
+/* Writer only: keys not yet in the ids index (after journal_open: those
+ * read back from the events the last writer left unindexed). */
+size_t journal_ids_pending(struct journal *j);
 /* Writer only: the first seq of the last commit (0 before any). */
 uint64_t journal_latest_commit_first(struct journal *j);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction

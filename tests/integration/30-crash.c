@@ -346,8 +346,6 @@ test_daemon_sigterm_under_load(void **state)
 	s_daemon_stop_under_load(state, true);
 }
 
-/* ------------------------------------------------------------ quarantine */
-
 static int
 s_count_in_log(struct hd *d, const char *what)
 {
@@ -358,6 +356,77 @@ s_count_in_log(struct hd *d, const char *what)
 	free(text);
 	return n;
 }
+
+/* The dedupe index takes a township's keys 32 at a time: keys of the last
+ * events wait in the broker's memory. A kill -9 loses that memory; the next
+ * start reads them back from the journal, so a resend of an acknowledged
+ * event is still a DUPLICATE of its seq, and nothing is journaled twice. */
+#define RB_N 10
+static void
+test_daemon_kill9_keys_read_back(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	struct hmsg msgs[3 + RB_N + 1];
+	uint64_t seqs[3 + RB_N + 1];
+	int n = 0;
+	hm_org_tree(msgs, "rb");
+	n = 3;
+	for (int i = 0; i < RB_N; i++) {
+		char id[32], member[32];
+		snprintf(id, sizeof id, "rb-m%02d", i);
+		snprintf(member, sizeof member, "rb-member-%02d", i);
+		msgs[n++] = hm_member(id, member, H_ORG_BRANCH, "回读党员", NULL);
+	}
+	msgs[n++] = hm_member_in(H_TOWNSHIP2, "rb-m00", "rb-member-tw2", H_ORG_BRANCH, "回读党员", NULL);
+	for (int i = 0; i < n; i++) {
+		Ack *a = hc_call(sock, &msgs[i]);
+		assert_non_null(a);
+		assert_int_not_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+		assert_int_not_equal(a->verdict, JICENG__V1__VERDICT__RETRY_LATER);
+		assert_true(a->seq > 0);
+		seqs[i] = a->seq;
+		hc_ack_free(a);
+	}
+	hc_close(sock);
+	hd_kill9(d);
+	hq_reset(d);
+	assert_int_equal(hd_up(d), 0);
+	char line[64];
+	snprintf(line, sizeof line, ", %d dedupe keys read back", n);
+	assert_true(hd_log_has(d, line));
+	uint64_t length = hq_journal_length(d);  /* with what a start journals */
+	sock = hc_connect(d);
+	for (int i = 0; i < n; i++) {
+		Ack *a = hc_call(sock, &msgs[i]);
+		assert_non_null(a);
+		assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+		assert_int_equal(a->seq, seqs[i]);
+		hc_ack_free(a);
+	}
+	assert_int_equal(hq_journal_length(d), length);
+	/* A clean stop writes every key: the next start reads none back. */
+	hc_close(sock);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_equal(s_count_in_log(d, ", 0 dedupe keys read back"), 1);
+	assert_int_equal(hd_up(d), 0);
+	assert_int_equal(s_count_in_log(d, ", 0 dedupe keys read back"), 2);
+	sock = hc_connect(d);
+	Ack *a = hc_call(sock, &msgs[n - 1]);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->seq, seqs[n - 1]);
+	hc_ack_free(a);
+	for (int i = 0; i < n; i++)
+		hm_free(&msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
+/* ------------------------------------------------------------ quarantine */
 
 static void
 test_quarantine(void **state)
@@ -457,6 +526,7 @@ integ_crash(void)
 		cmocka_unit_test_setup_teardown(test_worker_kill9_midstream, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_kill9_under_load, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_sigterm_under_load, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_kill9_keys_read_back, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("crash", tests, NULL, NULL);

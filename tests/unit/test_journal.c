@@ -4,13 +4,19 @@
  */
 #include "unit.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "journal.h"
+#include "jiceng/v1/envelope.pb-c.h"
+#include "pending_ids.h"
 
 static void
 s_append(struct journal *j, const char *twp, const char *id, const char *body, uint64_t *seq)
@@ -49,29 +55,42 @@ test_append_read_dedupe(void **state)
 	assert_memory_equal(rec.envelope, "world", 5);
 	assert_int_equal(rec.envelope_len, 5);
 	assert_int_equal(journal_get(r, txn, 3, &rec), MDB_NOTFOUND);
-	/* The same event id in two townships are two events; a lookup tells
-	 * whether the journaled envelope is the same bytes. */
+	/* Another process sees a key only once the index holds it. */
+	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	/* The same event id in two townships are two events; the writer's
+	 * lookup tells whether the journaled envelope is the same bytes. */
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), 0);
+	assert_int_equal(seq, 1);
+	assert_true(same);
+	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "a", (const uint8_t *)"hellO", 5, &seq, &same), 0);
+	assert_false(same);
+	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "a", (const uint8_t *)"hell", 4, &seq, &same), 0);
+	assert_false(same);
+	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "a", (const uint8_t *)"hello!", 6, &seq, &same), 0);
+	assert_false(same);
+	assert_int_equal(journal_lookup_id(j, txn, "320123102000", "a", (const uint8_t *)"world", 5, &seq, &same), 0);
+	assert_int_equal(seq, 2);
+	assert_true(same);
+	assert_int_equal(journal_lookup_id(j, txn, "320123103000", "a", (const uint8_t *)"world", 5, &seq, &same), MDB_NOTFOUND);
+	/* A second append under an existing id is refused; so is a key
+	 * without a township and a township without a key. */
+	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", "a",
+	    (const uint8_t *)"x", 1, &seq), MDB_KEYEXIST);
+	assert_int_equal(journal_append(j, txn, 1, 10, "", "a", (const uint8_t *)"x", 1, &seq), EINVAL);
+	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", NULL, (const uint8_t *)"x", 1, &seq), EINVAL);
+	mdb_txn_abort(txn);
+	journal_close(&j);
+	journal_close(&r);
+	/* A clean stop put every key into the index. */
+	assert_int_equal(journal_open(&r, dir, 1, 4, true), 0);
+	assert_int_equal(journal_read_begin(r, &txn), 0);
 	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), 0);
 	assert_int_equal(seq, 1);
 	assert_true(same);
-	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hellO", 5, &seq, &same), 0);
-	assert_false(same);
-	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hell", 4, &seq, &same), 0);
-	assert_false(same);
-	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hello!", 6, &seq, &same), 0);
-	assert_false(same);
-	assert_int_equal(journal_lookup_id(r, txn, "320123102000", "a", (const uint8_t *)"world", 5, &seq, &same), 0);
-	assert_int_equal(seq, 2);
-	assert_true(same);
-	assert_int_equal(journal_lookup_id(r, txn, "320123103000", "a", (const uint8_t *)"world", 5, &seq, &same), MDB_NOTFOUND);
-	mdb_txn_abort(txn);
-	/* A second append under an existing id is refused by the index. */
-	assert_int_equal(journal_write_begin(j, &txn), 0);
-	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", "a",
-	    (const uint8_t *)"x", 1, &seq), MDB_KEYEXIST);
 	mdb_txn_abort(txn);
 	journal_close(&r);
-	journal_close(&j);
 	unit_tmpdir_remove(dir);
 }
 
@@ -94,7 +113,7 @@ test_lookup_legacy_digest(void **state)
 	crypto_hash_sha256(value + 8, (const uint8_t *)"legacy", 6);
 	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
 	assert_int_equal(journal_write_begin(j, &txn), 0);
-	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", NULL, (const uint8_t *)"record", 6, &seq), 0);
+	assert_int_equal(journal_append(j, txn, 1, 10, "", NULL, (const uint8_t *)"record", 6, &seq), 0);
 	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
 	assert_int_equal(mdb_put(txn, ids, &key, &val, 0), 0);
 	assert_int_equal(journal_commit(j, txn), 0);
@@ -235,6 +254,207 @@ test_durable_end(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* Entries in the ids index, read in a transaction of its own. */
+static size_t
+s_indexed(struct journal *j)
+{
+	MDB_txn *txn;
+	MDB_dbi ids;
+	MDB_stat st;
+	assert_int_equal(journal_read_begin(j, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
+	assert_int_equal(mdb_stat(txn, ids, &st), 0);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
+static uint64_t
+s_lookup(struct journal *j, const char *twp, const char *id, const uint8_t *body, size_t len)
+{
+	MDB_txn *txn;
+	uint64_t seq = 0;
+	bool same = false;
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	int rc = journal_lookup_id(j, txn, twp, id, body, len, &seq, &same);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	assert_int_equal(rc, 0);
+	assert_true(same);
+	return seq;
+}
+
+/* A packed Envelope with just its ids: what recovery reads the key from. */
+static size_t
+s_envelope(uint8_t *buf, size_t cap, const char *twp, const char *id)
+{
+	Jiceng__V1__Envelope e = JICENG__V1__ENVELOPE__INIT;
+	e.township_id = (char *)twp;
+	e.event_id = (char *)id;
+	size_t len = jiceng__v1__envelope__get_packed_size(&e);
+	assert_true(len <= cap);
+	return jiceng__v1__envelope__pack(&e, buf);
+}
+
+/* Keys reach the index a township's batch at a time; until then the
+ * writer's lookups find them; an aborted append leaves no key; no key
+ * waits longer than the lag allows. */
+static void
+test_ids_batches(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	uint64_t seq;
+	MDB_txn *txn;
+	char id[32];
+	assert_int_equal(journal_open(&j, dir, 1, 64, false), 0);
+	s_append(j, "320123102000", "lonely", "b", &seq);
+	for (unsigned i = 1; i < JOURNAL_IDS_BATCH; i++) {
+		snprintf(id, sizeof id, "a-%04u", i);
+		s_append(j, "320123101000", id, id, &seq);
+	}
+	assert_int_equal(s_indexed(j), 0);
+	assert_int_equal(s_lookup(j, "320123101000", "a-0001", (const uint8_t *)"a-0001", 6), 2);
+	assert_int_equal(s_lookup(j, "320123102000", "lonely", (const uint8_t *)"b", 1), 1);
+	/* Aborted: its key is forgotten, its id free for the next append. */
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", "aborted", (const uint8_t *)"x", 1, &seq), 0);
+	assert_int_equal(s_indexed(j), 0);
+	mdb_txn_abort(txn);
+	assert_int_equal(s_lookup(j, "320123101000", "aborted", (const uint8_t *)"x", 1), 0);
+	/* The township's batch is due with this one: its keys, not the other's. */
+	s_append(j, "320123101000", "aborted", "x", &seq);
+	assert_int_equal(seq, JOURNAL_IDS_BATCH + 1);
+	assert_int_equal(s_indexed(j), JOURNAL_IDS_BATCH);
+	assert_int_equal(s_lookup(j, "320123101000", "aborted", (const uint8_t *)"x", 1), seq);
+	/* The other township's key waits no longer than the lag. */
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	for (unsigned i = 0; i < JOURNAL_IDS_MAX_LAG - JOURNAL_IDS_BATCH - 2; i++) {
+		snprintf(id, sizeof id, "c-%05u", i);
+		assert_int_equal(journal_append(j, txn, 1, 10, "320123103000", id, (const uint8_t *)"c", 1, &seq), 0);
+	}
+	assert_int_equal(journal_commit(j, txn), 0);
+	assert_int_equal(seq, JOURNAL_IDS_MAX_LAG - 1);
+	assert_int_equal(s_indexed(j), seq - 1);
+	s_append(j, "320123103000", "last", "c", &seq);
+	assert_int_equal(seq, JOURNAL_IDS_MAX_LAG);
+	assert_int_equal(s_indexed(j), seq - 2);  /* "lonely" (seq 1) and "last" wait */
+	s_append(j, "320123104000", "next", "d", &seq);
+	assert_int_equal(s_indexed(j), seq - 2);  /* "lonely" in; "last" and "next" wait */
+	assert_int_equal(s_lookup(j, "320123102000", "lonely", (const uint8_t *)"b", 1), 1);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
+/* A writer killed before its keys' batches were due: the next writer reads
+ * them back from the journal, so a resend is still a duplicate. */
+static void
+test_ids_recovered_after_crash(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	uint64_t seq;
+	uint8_t body[8][64];
+	size_t len[8];
+	char id[8][16];
+	for (unsigned i = 0; i < 8; i++) {
+		snprintf(id[i], sizeof id[i], "e-%u", i);
+		len[i] = s_envelope(body[i], sizeof body[i], i % 2 ? "320123102000" : "320123101000", id[i]);
+	}
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	/* Indexed before the crash: the first four keys and a stop. */
+	for (unsigned i = 0; i < 4; i++) {
+		MDB_txn *txn;
+		assert_int_equal(journal_write_begin(j, &txn), 0);
+		assert_int_equal(journal_append(j, txn, 1, 10, i % 2 ? "320123102000" : "320123101000", id[i],
+		    body[i], len[i], &seq), 0);
+		assert_int_equal(journal_commit(j, txn), 0);
+	}
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(s_indexed(j), 4);
+	journal_close(&j);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (journal_open(&j, dir, 1, 4, false))
+			_exit(2);
+		for (unsigned i = 4; i < 8; i++) {
+			MDB_txn *txn;
+			if (journal_write_begin(j, &txn) ||
+			    journal_append(j, txn, 1, 10, i % 2 ? "320123102000" : "320123101000", id[i], body[i], len[i], &seq) ||
+			    journal_commit(j, txn))
+				_exit(3);
+		}
+		_exit(journal_sync(j) ? 4 : 0);  /* no journal_close: the keys stay pending */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(s_indexed(j), 4);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(s_lookup(j, i % 2 ? "320123102000" : "320123101000", id[i], body[i], len[i]), i + 1);
+	MDB_txn *txn;
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_append(j, txn, 1, 10, "320123102000", id[7], body[7], len[7], &seq), MDB_KEYEXIST);
+	mdb_txn_abort(txn);
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(s_indexed(j), 8);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
+/* The writer's table of pending keys on its own: growth past its first
+ * hash size, marks, rollback and drop. */
+static void
+test_pending_ids_table(void **state)
+{
+	(void)state;
+	struct pending_ids *p = pending_ids_new();
+	char key[32];
+	assert_non_null(p);
+	for (unsigned i = 1; i <= 5000; i++) {
+		int n = snprintf(key, sizeof key, "%s%c%u", i % 3 ? "t1" : "t2", 0, i);
+		assert_int_equal(pending_ids_add(p, key, (size_t)n, i), 0);
+	}
+	assert_int_equal(pending_ids_count(p), 5000);
+	int n = snprintf(key, sizeof key, "t2%c%u", 0, 4998);
+	assert_int_equal(pending_ids_find(p, key, (size_t)n), 4998);
+	assert_int_equal(pending_ids_find(p, key, (size_t)n - 1), 0);
+	n = snprintf(key, sizeof key, "t1%c%u", 0, 4998);
+	assert_int_equal(pending_ids_find(p, key, (size_t)n), 0);
+	/* t1 holds 3334 entries from seq 1, t2 1666 from seq 3. */
+	assert_int_equal(pending_ids_mark_due(p, 5000, 5000, 5000, false), 0);
+	assert_int_equal(pending_ids_mark_due(p, 3000, 5000, 5000, false), 3334);
+	assert_int_equal(pending_ids_oldest_unmarked(p), 3);
+	pending_ids_rollback(p, 4000);
+	assert_int_equal(pending_ids_count(p), 4000);
+	assert_int_equal(pending_ids_oldest_unmarked(p), 1);
+	assert_int_equal(pending_ids_mark_due(p, 5000, 4000, 3998, false), 2667);  /* t1 by lag */
+	assert_int_equal(pending_ids_oldest_unmarked(p), 3);
+	pending_ids_drop_marked(p);
+	assert_int_equal(pending_ids_count(p), 1333);
+	const char *k;
+	size_t len;
+	uint64_t seq;
+	bool marked;
+	pending_ids_entry(p, 0, &k, &len, &seq, &marked);
+	assert_int_equal(seq, 3);
+	assert_false(marked);
+	assert_int_equal(pending_ids_find(p, k, len), 3);
+	n = snprintf(key, sizeof key, "t1%c%u", 0, 1);
+	assert_int_equal(pending_ids_find(p, key, (size_t)n), 0);
+	assert_int_equal(pending_ids_mark_due(p, 5000, 4000, 5000, true), 1333);
+	pending_ids_drop_marked(p);
+	assert_int_equal(pending_ids_count(p), 0);
+	assert_int_equal(pending_ids_oldest_unmarked(p), 0);
+	pending_ids_free(p);
+}
+
 int
 unit_journal(void)
 {
@@ -244,6 +464,9 @@ unit_journal(void)
 		cmocka_unit_test(test_quarantine_meta_reopen),
 		cmocka_unit_test(test_map_full_and_grow),
 		cmocka_unit_test(test_durable_end),
+		cmocka_unit_test(test_ids_batches),
+		cmocka_unit_test(test_ids_recovered_after_crash),
+		cmocka_unit_test(test_pending_ids_table),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@ struct township {
 struct pending_ids {
 	struct entry *v;
 	size_t n, cap;
+	size_t nmarked;
 	uint32_t *slots;  /* entry index + 1; 0 is empty */
 	size_t nslots;    /* a power of two, at least twice n */
 	struct township *tw;
@@ -181,7 +182,7 @@ pending_ids_mark_due(struct pending_ids *p, size_t batch, uint64_t end,
 			e->marked = true;
 		marked += e->marked;
 	}
-	return marked;
+	return p->nmarked = marked;
 }
 
 void
@@ -224,13 +225,15 @@ s_compact(struct pending_ids *p, bool drop_marked, uint64_t max_seq)
 		p->v[k++] = e;
 	}
 	p->n = k;
+	p->nmarked = 0;
 	s_rehash(p, p->nslots);
 }
 
 void
 pending_ids_drop_marked(struct pending_ids *p)
 {
-	s_compact(p, true, UINT64_MAX);
+	if (p->nmarked)
+		s_compact(p, true, UINT64_MAX);
 }
 
 void

@@ -414,7 +414,7 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
     const uint8_t *envelope, size_t len, uint64_t *seq)
 {
-	uint64_t last;
+	uint64_t last = j->txn_end;  /* MDB_APPEND refuses a seq that is not past the last */
 	uint8_t k[8];
 	char kb[160];
 	size_t tlen = strlen(township), klen = 0;
@@ -422,16 +422,11 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 	if (tlen > 255 || !event_id != !tlen)
 		return EINVAL;
 	if (event_id) {
-		MDB_val ik = { klen = s_id_key(kb, sizeof kb, township, event_id), kb }, iv;
-		if (klen == 0)
+		if ((klen = s_id_key(kb, sizeof kb, township, event_id)) == 0)
 			return EINVAL;
-		if (pending_ids_find(j->pending, kb, klen) || (rc = mdb_get(txn, j->ids, &ik, &iv)) == 0)
+		if (pending_ids_find(j->pending, kb, klen))
 			return MDB_KEYEXIST;
-		if (rc != MDB_NOTFOUND)
-			return rc;
 	}
-	if ((rc = journal_last_seq(j, txn, &last)))
-		return rc;
 	be64_put(k, last + 1);
 	MDB_val key = { 8, k }, val = { HDR_FIXED + tlen + 1 + len, NULL };
 	if ((rc = mdb_put(txn, j->events, &key, &val, MDB_APPEND | MDB_RESERVE)))
@@ -490,8 +485,10 @@ s_index_due(struct journal *j, MDB_txn *txn, bool all, uint64_t *through)
 				continue;
 			be64_put(vb, seq);
 			MDB_val key = { len, (void *)k }, val = { sizeof vb, vb };
+			/* A key the index holds already keeps its first seq: failing
+			 * here would fail every commit until the next start. */
 			int rc = mdb_put(txn, j->ids, &key, &val, MDB_NOOVERWRITE);
-			if (rc)
+			if (rc && rc != MDB_KEYEXIST)
 				return rc;
 		}
 	}

@@ -88,11 +88,13 @@ uint64_t journal_count_since(struct journal *j, MDB_txn *txn, int64_t t,
 
 /* Write side (jicengd only). journal_write_begin starts a write txn. */
 int journal_write_begin(struct journal *j, MDB_txn **txn);
-/* Append one record with the next seq and its key (township, event_id).
- * Events jicengd writes itself have township "" and event_id NULL (EINVAL
- * for one without the other). *seq receives the new seq. Returns 0,
- * MDB_KEYEXIST for a key already journaled, or an LMDB error (MDB_MAP_FULL:
- * see journal_grow). */
+/* Append one record with the next seq and its key (township, event_id),
+ * which the caller has just looked up in this transaction and not found
+ * (journal_lookup_id: the index is not searched again). Events jicengd
+ * writes itself have township "" and event_id NULL (EINVAL for one without
+ * the other). *seq receives the new seq. Returns 0, MDB_KEYEXIST for a key
+ * among those not yet in the index, or an LMDB error (MDB_MAP_FULL: see
+ * journal_grow). */
 int journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
     const uint8_t *envelope, size_t len, uint64_t *seq);

@@ -408,6 +408,38 @@ test_ids_recovered_after_crash(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* journal_append trusts its caller's lookup and does not search the index
+ * again. A key appended twice all the same keeps its first seq, and the
+ * batch that carries the second does not fail (it would fail every commit
+ * after it). */
+static void
+test_append_indexed_key_keeps_first_seq(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	uint64_t seq;
+	MDB_txn *txn;
+	char id[32];
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	s_append(j, "320123101000", "twice", "first", &seq);
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	assert_int_equal(s_indexed(j), 1);
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", "twice", (const uint8_t *)"again", 5, &seq), 0);
+	assert_int_equal(seq, 2);
+	for (unsigned i = 1; i < JOURNAL_IDS_BATCH; i++) {
+		snprintf(id, sizeof id, "t-%04u", i);
+		assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", id, (const uint8_t *)"t", 1, &seq), 0);
+	}
+	assert_int_equal(journal_commit(j, txn), 0);
+	assert_int_equal(s_indexed(j), JOURNAL_IDS_BATCH);
+	assert_int_equal(s_lookup(j, "320123101000", "twice", (const uint8_t *)"first", 5), 1);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
 /* The writer's table of pending keys on its own: growth past its first
  * hash size, marks, rollback and drop. */
 static void
@@ -466,6 +498,7 @@ unit_journal(void)
 		cmocka_unit_test(test_durable_end),
 		cmocka_unit_test(test_ids_batches),
 		cmocka_unit_test(test_ids_recovered_after_crash),
+		cmocka_unit_test(test_append_indexed_key_keeps_first_seq),
 		cmocka_unit_test(test_pending_ids_table),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

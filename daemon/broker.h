@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <zmq.h>
 
 #include "codec.h"
 #include "config.h"
@@ -38,6 +39,7 @@ struct child {
 	enum domain domain;        /* DOMAIN_NONE for the query server */
 	const char *binary;        /* jiceng-worker or jiceng-query */
 	pid_t pid;                 /* 0 when not running */
+	int fd;                    /* jicengd's end of its socketpair, -1 when none */
 	bool hello;                /* said HELLO since its last start */
 	int64_t started_ms;        /* monotonic */
 	int64_t heard_ms;          /* last message, monotonic */
@@ -71,7 +73,6 @@ struct broker {
 	struct auth *auth;         /* ZAP handler, when a socket uses CURVE */
 	int curve_ingest;          /* ingest socket uses CURVE */
 	int curve_status;          /* status socket uses CURVE: subscriptions are authorised */
-	void *children_sock;       /* ROUTER, ipc to children */
 	struct journal *journal;   /* its committed end is the last seq */
 	struct child children[DOMAIN_COUNT + 1];
 	unsigned nchildren;
@@ -113,7 +114,11 @@ void ingest_status_subscriptions(struct broker *b);
 void children_init(struct broker *b);
 void children_start_due(struct broker *b);
 void children_reaped(struct broker *b, pid_t pid, int status);
-void children_handle(struct broker *b);
+/* Fill items (room for DOMAIN_COUNT + 1) with the children's channels;
+ * returns how many. */
+unsigned children_pollitems(struct broker *b, zmq_pollitem_t *items);
+/* Read and dispatch what the children whose items are ready sent. */
+void children_handle(struct broker *b, const zmq_pollitem_t *items, unsigned n);
 void children_notify_journal(struct broker *b);
 void children_check_health(struct broker *b);
 bool children_all_up(struct broker *b);

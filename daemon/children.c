@@ -2,7 +2,8 @@
  * children: jicengd's supervised processes. One row per role in the table
  * below; fork+exec, restart with backoff, reap and log each death with role
  * and status, heartbeats, and quarantine of an event a worker keeps crashing
- * on. Also the dispatch of the children's typed messages.
+ * on. Also the dispatch of the children's typed messages, one socketpair
+ * per child (wire.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -49,6 +50,7 @@ children_init(struct broker *b)
 		c->domain = s_roles[i].domain;
 		c->binary = s_roles[i].binary;
 		c->backoff_ms = BACKOFF_MIN_MS;
+		c->fd = -1;
 	}
 }
 
@@ -66,15 +68,6 @@ s_by_pid(struct broker *b, pid_t pid)
 {
 	for (unsigned i = 0; i < b->nchildren; i++)
 		if (b->children[i].pid == pid)
-			return &b->children[i];
-	return NULL;
-}
-
-static struct child *
-s_by_role(struct broker *b, const void *rid, size_t len)
-{
-	for (unsigned i = 0; i < b->nchildren; i++)
-		if (strlen(b->children[i].role) == len && memcmp(b->children[i].role, rid, len) == 0)
 			return &b->children[i];
 	return NULL;
 }
@@ -132,7 +125,7 @@ s_state_cursor(struct broker *b, struct child *c)
 /* ---------------------------------------------------------- start */
 
 static void
-s_exec_child(struct broker *b, struct child *c)
+s_exec_child(struct broker *b, struct child *c, int wire_fd)
 {
 	char bin[CONFIG_PATH_MAX + 32], until[32], workers[64] = "";
 	const char *argv[20];
@@ -144,6 +137,11 @@ s_exec_child(struct broker *b, struct child *c)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (wire_child_adopt(wire_fd) < 0) {
+		fprintf(stderr, "<2>jicengd: %s: cannot pass the socket to jicengd: %s\n", c->role,
+		    strerror(errno));
+		_exit(127);
+	}
 	snprintf(bin, sizeof bin, "%s/%s", b->exe_dir, c->binary);
 	argv[n++] = bin;
 	if (c->domain != DOMAIN_NONE) {
@@ -176,19 +174,37 @@ s_exec_child(struct broker *b, struct child *c)
 }
 
 static void
+s_close_channel(struct child *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void
 s_start(struct broker *b, struct child *c)
 {
 	char path[CONFIG_PATH_MAX + 32];
+	int child_end;
 	s_applying_path(b, c, path, sizeof path);
 	unlink(path);
+	s_close_channel(c);
+	if (wire_pair(&c->fd, &child_end) < 0) {
+		log_warn("socketpair for %s", c->role);
+		c->restart_at_ms = now_mono_ms() + c->backoff_ms;
+		return;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_warn("fork for %s", c->role);
+		close(child_end);
+		s_close_channel(c);
 		c->restart_at_ms = now_mono_ms() + c->backoff_ms;
 		return;
 	}
 	if (pid == 0)
-		s_exec_child(b, c);
+		s_exec_child(b, c, child_end);
+	close(child_end);
 	c->pid = pid;
 	c->hello = false;
 	c->started_ms = c->heard_ms = now_mono_ms();
@@ -303,6 +319,7 @@ children_reaped(struct broker *b, pid_t pid, int status)
 	s_describe(status, how, sizeof how);
 	c->pid = 0;
 	c->hello = false;
+	s_close_channel(c);
 	mdb_reader_check(journal_env(b->journal), &dead);
 	if (b->stopping) {
 		log_info("%s (pid %d) %s", c->role, (int)pid, how);
@@ -368,31 +385,43 @@ s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
 	}
 }
 
-void
-children_handle(struct broker *b)
+unsigned
+children_pollitems(struct broker *b, zmq_pollitem_t *items)
 {
-	for (int k = 0; k < 1000; k++) {
-		zmq_msg_t rid, body;
-		struct wire_header h;
-		const void *payload;
-		size_t len;
-		zmq_msg_init(&rid);
-		if (zmq_msg_recv(&rid, b->children_sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&rid);
-			return;
+	unsigned n = 0;
+	for (unsigned i = 0; i < b->nchildren; i++)
+		if (b->children[i].fd >= 0)
+			items[n++] = (zmq_pollitem_t){ NULL, b->children[i].fd, ZMQ_POLLIN, 0 };
+	return n;
+}
+
+/* A bounded number of messages per child and pass, so that one chatty child
+ * cannot starve the clients. End of file is the child going: its channel
+ * is closed here, its death logged when it is reaped. */
+void
+children_handle(struct broker *b, const zmq_pollitem_t *items, unsigned n)
+{
+	struct wire_msg m;
+	for (unsigned k = 0; k < n; k++) {
+		struct child *c = NULL;
+		for (unsigned i = 0; i < b->nchildren && !c; i++)
+			if (b->children[i].fd == items[k].fd && items[k].fd >= 0)
+				c = &b->children[i];
+		if (!c || !items[k].revents)
+			continue;
+		for (int got = 0; got < 1000; got++) {
+			int r = wire_recv(c->fd, &m);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				if (errno == EPROTO)
+					fatalx("malformed internal message from %s", c->role);
+				log_debug("%s closed its channel: %s", c->role, strerror(errno));
+				s_close_channel(c);
+				break;
+			}
+			s_dispatch(b, c, &m.h, m.payload, m.len);
 		}
-		zmq_msg_init(&body);
-		zmq_msg_recv(&body, b->children_sock, 0);
-		struct child *c = s_by_role(b, zmq_msg_data(&rid), zmq_msg_size(&rid));
-		if (!c)
-			log_warnx("message from unknown child %.*s", (int)zmq_msg_size(&rid),
-			    (const char *)zmq_msg_data(&rid));
-		else if (wire_parse(zmq_msg_data(&body), zmq_msg_size(&body), &h, &payload, &len) < 0)
-			fatalx("malformed internal message from %s", c->role);
-		else
-			s_dispatch(b, c, &h, payload, len);
-		zmq_msg_close(&rid);
-		zmq_msg_close(&body);
 	}
 }
 
@@ -401,9 +430,11 @@ children_notify_journal(struct broker *b)
 {
 	for (unsigned i = 0; i < b->nchildren; i++) {
 		struct child *c = &b->children[i];
-		if (c->domain != DOMAIN_NONE && c->pid && c->hello)
-			wire_send(b->children_sock, c->role, strlen(c->role), WIRE_JOURNAL_END,
-			    c->domain, journal_committed_end(b->journal), NULL, 0);
+		/* A full queue (EAGAIN) needs no retry: the worker has
+		 * notices to wake for, and it reads the journal's end itself. */
+		if (c->domain != DOMAIN_NONE && c->fd >= 0 && c->hello)
+			wire_send(c->fd, false, WIRE_JOURNAL_END, c->domain,
+			    journal_committed_end(b->journal), NULL, 0);
 	}
 }
 
@@ -439,7 +470,8 @@ children_stop_all(struct broker *b)
 		struct child *c = &b->children[i];
 		if (!c->pid)
 			continue;
-		wire_send(b->children_sock, c->role, strlen(c->role), WIRE_STOP, c->domain, 0, NULL, 0);
+		if (c->fd >= 0)
+			wire_send(c->fd, false, WIRE_STOP, c->domain, 0, NULL, 0);
 		kill(c->pid, SIGTERM);
 	}
 	for (int waited = 0; waited < 100; waited++) {

@@ -183,18 +183,6 @@ s_signalfd(void)
 	return fd;
 }
 
-static void
-s_open_children_sock(struct broker *b)
-{
-	char ep[CONFIG_PATH_MAX + 32];
-	int linger = 0;
-	snprintf(ep, sizeof ep, "ipc://%s/children.sock", b->cfg.run_dir);
-	b->children_sock = zmq_socket(b->zctx, ZMQ_ROUTER);
-	zmq_setsockopt(b->children_sock, ZMQ_LINGER, &linger, sizeof linger);
-	if (zmq_bind(b->children_sock, ep) < 0)
-		fatalx("bind %s: %s", ep, zmq_strerror(zmq_errno()));
-}
-
 /* ---------------------------------------------------------- time */
 
 static void
@@ -322,25 +310,23 @@ s_loop(struct broker *b, int sigfd)
 		else if (!b->paused_since_ms)
 			b->paused_since_ms = now;
 		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
-		zmq_pollitem_t items[5] = {
-			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
+		zmq_pollitem_t items[4 + DOMAIN_COUNT + 1] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 			{ b->auth ? auth_socket(b->auth) : NULL, b->auth ? 0 : -1, b->auth ? ZMQ_POLLIN : 0, 0 },
 			{ b->status, 0, b->curve_status ? ZMQ_POLLIN : 0, 0 },
-			{ b->ingest, 0, ZMQ_POLLIN, 0 },
+			{ b->ingest, 0, (!over || refusing) ? ZMQ_POLLIN : 0, 0 },
 		};
-		int n = (!over || refusing) ? 5 : 4;
-		if (zmq_poll(items, n, 100) < 0 && zmq_errno() != EINTR)
+		unsigned nc = children_pollitems(b, items + 4);
+		if (zmq_poll(items, 4 + (int)nc, 100) < 0 && zmq_errno() != EINTR)
 			fatalx("poll: %s", zmq_strerror(zmq_errno()));
-		if (items[2].revents && auth_handle(b->auth) < 0)
+		if (items[1].revents && auth_handle(b->auth) < 0)
 			log_warn("ZAP handler");
-		if (items[3].revents)
+		if (items[2].revents)
 			ingest_status_subscriptions(b);
-		if (items[1].revents)
-			s_signals(b, sigfd);
 		if (items[0].revents)
-			children_handle(b);
-		if (n == 5 && items[4].revents) {
+			s_signals(b, sigfd);
+		children_handle(b, items + 4, nc);
+		if (items[3].revents) {
 			if (refusing)
 				ingest_refuse_backlog(b);
 			else
@@ -373,16 +359,15 @@ s_drain(struct broker *b, int sigfd)
 	log_info("stopping: waiting up to %d ms for %zu owed acks", DRAIN_MS, owed);
 	b->stopping = false;
 	while (s_owed(b) > 0 && now_mono_ms() < until && !b->stopping) {
-		zmq_pollitem_t items[2] = {
-			{ b->children_sock, 0, ZMQ_POLLIN, 0 },
+		zmq_pollitem_t items[1 + DOMAIN_COUNT + 1] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 		};
-		if (zmq_poll(items, 2, 50) < 0 && zmq_errno() != EINTR)
+		unsigned nc = children_pollitems(b, items + 1);
+		if (zmq_poll(items, 1 + (int)nc, 50) < 0 && zmq_errno() != EINTR)
 			break;
-		if (items[1].revents)
-			s_signals(b, sigfd);
 		if (items[0].revents)
-			children_handle(b);
+			s_signals(b, sigfd);
+		children_handle(b, items + 1, nc);
 		children_start_due(b);
 	}
 	b->stopping = true;
@@ -402,7 +387,6 @@ main(int argc, char **argv)
 	b.zctx = zmq_ctx_new();
 	if (ingest_open(&b) < 0)
 		return 1;
-	s_open_children_sock(&b);
 	children_init(&b);
 	if (ingest_sync_rules(&b))
 		fatalx("could not journal the rule settings");
@@ -420,7 +404,6 @@ main(int argc, char **argv)
 	ingest_flush_counters(&b);
 	zmq_close(b.ingest);
 	zmq_close(b.status);
-	zmq_close(b.children_sock);
 	auth_destroy(&b.auth);
 	zmq_ctx_term(b.zctx);
 	journal_close(&b.journal);

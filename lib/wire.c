@@ -1,47 +1,82 @@
 /*
- * wire: packing and checking of the internal broker/child messages.
+ * wire: the socketpair between jicengd and a child, and its typed messages.
  */
 #include "wire.h"
 
-#include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
-#include <zmq.h>
 
 int
-wire_send(void *sock, const void *rid, size_t rid_len, enum wire_type type,
-    int domain, uint64_t value, const void *payload, size_t len)
+wire_pair(int *broker_end, int *child_end)
 {
-	struct wire_header h = { WIRE_MAGIC, (uint32_t)type, domain, (int32_t)getpid(), value };
-	uint8_t stackbuf[512], *buf = stackbuf;
-	size_t total = sizeof h + len;
-	int rc;
-	if (total > sizeof stackbuf && !(buf = malloc(total)))
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
-	memcpy(buf, &h, sizeof h);
-	if (len)
-		memcpy(buf + sizeof h, payload, len);
-	if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-		rc = -1;
-		goto out;
+	int fl = fcntl(sv[0], F_GETFL);
+	if (fl < 0 || fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		errno = e;
+		return -1;
 	}
-	rc = zmq_send(sock, buf, total, ZMQ_DONTWAIT) < 0 ? -1 : 0;
-out:
-	if (buf != stackbuf)
-		free(buf);
-	return rc;
+	*broker_end = sv[0];
+	*child_end = sv[1];
+	return 0;
 }
 
 int
-wire_parse(const void *frame, size_t size, struct wire_header *h,
-    const void **payload, size_t *len)
+wire_child_adopt(int fd)
 {
-	if (size < sizeof *h)
+	if (fd == WIRE_CHILD_FD)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, WIRE_CHILD_FD) < 0 ? -1 : 0;  /* dup2 clears FD_CLOEXEC */
+}
+
+int
+wire_send(int fd, bool wait, enum wire_type type, int domain, uint64_t value,
+    const void *payload, size_t len)
+{
+	struct wire_header h = { WIRE_MAGIC, (uint32_t)type, domain, (int32_t)getpid(), value };
+	struct iovec iov[2] = { { &h, sizeof h }, { (void *)payload, len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	if (len > WIRE_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
 		return -1;
-	memcpy(h, frame, sizeof *h);
-	if (h->magic != WIRE_MAGIC || h->type < WIRE_HELLO || h->type > WIRE_REBUILDING)
+	}
+	ssize_t n;
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : 0;
+}
+
+int
+wire_recv(int fd, struct wire_msg *m)
+{
+	ssize_t n;
+	do
+		n = recv(fd, m->buf, sizeof m->buf, MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	if (n == 0) {
+		errno = EPIPE;
 		return -1;
-	*payload = (const uint8_t *)frame + sizeof *h;
-	*len = size - sizeof *h;
-	return 0;
+	}
+	if ((size_t)n < sizeof m->h || (size_t)n > sizeof m->buf)
+		goto bad;
+	memcpy(&m->h, m->buf, sizeof m->h);
+	if (m->h.magic != WIRE_MAGIC || m->h.type < WIRE_HELLO || m->h.type > WIRE_REBUILDING)
+		goto bad;
+	m->payload = m->buf + sizeof m->h;
+	m->len = (size_t)n - sizeof m->h;
+	return 1;
+bad:
+	errno = EPROTO;
+	return -1;
 }

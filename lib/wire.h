@@ -1,17 +1,23 @@
 /*
- * wire: the typed messages between jicengd and its children on the ipc
- * socket <run_dir>/children.sock (jicengd ROUTER, children DEALER with the
- * routing id of their role). One frame each: a fixed header, then for
- * WIRE_STATUS a packed StatusChange. Sizes are checked before reading; an
- * unknown type on this channel is a bug.
+ * wire: the typed messages between jicengd and each of its children, on a
+ * socketpair (AF_UNIX, SOCK_SEQPACKET) that jicengd makes before the fork
+ * and the child finds at WIRE_CHILD_FD. One message is one packet: a fixed
+ * header, then for WIRE_STATUS a packed StatusChange. Sizes are checked
+ * before reading; an unknown type on this channel is a bug.
+ *
+ * Not ZeroMQ: a packet goes from one process's loop to the other's with no
+ * I/O thread in between, and either side sees the other go as end-of-file.
  */
 #ifndef JICENG_WIRE_H
 #define JICENG_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WIRE_MAGIC 0x4a435731u  /* "JCW1" */
+#define WIRE_CHILD_FD 3         /* the child's end, after exec */
+#define WIRE_MAX_PAYLOAD 1024
 
 enum wire_type {
 	WIRE_HELLO = 1,    /* child -> broker: up; value = cursor */
@@ -31,15 +37,33 @@ struct wire_header {
 	uint64_t value;
 };
 
-/* Send a message on a DEALER or ROUTER socket (routing id frame first when
- * rid is not NULL). Returns 0 or -1 with errno from zmq. */
-int wire_send(void *sock, const void *rid, size_t rid_len, enum wire_type type,
-    int domain, uint64_t value, const void *payload, size_t len);
+/* A received message: the header, and the payload inside buf. */
+struct wire_msg {
+	struct wire_header h;
+	const uint8_t *payload;
+	size_t len;
+	uint8_t buf[sizeof(struct wire_header) + WIRE_MAX_PAYLOAD];
+};
 
-/* Parse a received frame. Returns 0 with *h filled and *payload and *len set to
- * what follows the header, or -1 if the frame is too short or the magic or
- * type is wrong. */
-int wire_parse(const void *frame, size_t size, struct wire_header *h,
-    const void **payload, size_t *len);
+/* Make the pair: *broker_end non-blocking, both close-on-exec (the child's
+ * end becomes WIRE_CHILD_FD through wire_child_adopt). Returns 0 or -1 with
+ * errno. */
+int wire_pair(int *broker_end, int *child_end);
+
+/* In the forked child before exec: move fd to WIRE_CHILD_FD, kept across
+ * exec. Returns 0 or -1 with errno. */
+int wire_child_adopt(int fd);
+
+/* Send one message. With wait, block until the peer has room (a child
+ * reporting to jicengd must not drop a report); without, fail with EAGAIN
+ * when its queue is full. len <= WIRE_MAX_PAYLOAD. Returns 0 or -1 with
+ * errno (EPIPE: the peer is gone). */
+int wire_send(int fd, bool wait, enum wire_type type, int domain, uint64_t value,
+    const void *payload, size_t len);
+
+/* Receive one message without blocking. Returns 1 with *m filled, 0 when
+ * nothing is waiting, -1 when the peer has gone (end of file) or the channel
+ * failed (errno set; EPROTO for a malformed message). */
+int wire_recv(int fd, struct wire_msg *m);
 
 #endif

@@ -5,6 +5,7 @@
  * heartbeats to it on the children socket. Writes nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,7 +52,8 @@ struct state {
 
 struct server {
 	struct config cfg;
-	void *router, *parent;
+	void *router;
+	int parent;                /* the socketpair to jicengd (wire.h) */
 	struct journal *journal;
 	struct state state[DOMAIN_COUNT];
 	uint64_t served;
@@ -579,7 +581,7 @@ int
 main(int argc, char **argv)
 {
 	static struct server s;
-	char ep[CONFIG_PATH_MAX + 32], path[CONFIG_PATH_MAX + 64];
+	char path[CONFIG_PATH_MAX + 64];
 	int rc, linger = 0;
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -591,10 +593,11 @@ main(int argc, char **argv)
 		fatalx("cannot open the journal in %s: %s", s.cfg.data_dir, mdb_strerror(rc));
 	void *ctx = zmq_ctx_new();
 	s.router = zmq_socket(ctx, ZMQ_ROUTER);
-	s.parent = zmq_socket(ctx, ZMQ_DEALER);
+	s.parent = WIRE_CHILD_FD;
+	if (fcntl(s.parent, F_GETFD) < 0)
+		fatalx("no channel to jicengd on fd %d: started by hand?", s.parent);
+	fcntl(s.parent, F_SETFD, FD_CLOEXEC);
 	zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
-	zmq_setsockopt(s.parent, ZMQ_LINGER, &linger, sizeof linger);
-	zmq_setsockopt(s.parent, ZMQ_ROUTING_ID, "query", 5);
 	char err[512];
 	if ((s.curve = security_curve_for(&s.cfg, s.cfg.query, err, sizeof err)) < 0)
 		fatalx("%s", err);
@@ -603,16 +606,14 @@ main(int argc, char **argv)
 		fatalx("CURVE for %s: %s", s.cfg.query, err);
 	if (zmq_bind(s.router, s.cfg.query) < 0)
 		fatalx("cannot bind query %s: %s", s.cfg.query, zmq_strerror(zmq_errno()));
-	snprintf(ep, sizeof ep, "ipc://%s/children.sock", s.cfg.run_dir);
-	if (zmq_connect(s.parent, ep) < 0)
-		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
-	wire_send(s.parent, NULL, 0, WIRE_HELLO, -1, 0, NULL, 0);
+	if (wire_send(s.parent, true, WIRE_HELLO, -1, 0, NULL, 0) < 0)
+		fatal("cannot report to jicengd");
 	log_info("serving queries on %s%s", s.cfg.query, s.curve ? " (CURVE)" : "");
 	int64_t last_beat = 0;
 	while (!s_stop) {
 		zmq_pollitem_t items[3] = {
 			{ s.router, 0, ZMQ_POLLIN, 0 },
-			{ s.parent, 0, ZMQ_POLLIN, 0 },
+			{ NULL, s.parent, ZMQ_POLLIN, 0 },
 			{ s.auth ? auth_socket(s.auth) : NULL, s.auth ? 0 : -1, s.auth ? ZMQ_POLLIN : 0, 0 },
 		};
 		if (zmq_poll(items, 3, s.cfg.heartbeat_ms) < 0 && zmq_errno() != EINTR)
@@ -628,15 +629,13 @@ main(int argc, char **argv)
 			for (int k = 0; k < 64; k++)
 				s_serve_one(&s);
 		if (items[1].revents) {
-			zmq_msg_t m;
-			struct wire_header h;
-			const void *p;
-			size_t n;
-			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, s.parent, ZMQ_DONTWAIT) >= 0 &&
-			    wire_parse(zmq_msg_data(&m), zmq_msg_size(&m), &h, &p, &n) == 0 && h.type == WIRE_STOP)
-				s_stop = 1;
-			zmq_msg_close(&m);
+			struct wire_msg m;
+			int r;
+			while ((r = wire_recv(s.parent, &m)) > 0)
+				if (m.h.type == WIRE_STOP)
+					s_stop = 1;
+			if (r < 0)
+				fatalx("jicengd is gone; exiting");
 		}
 		int64_t now_ms = now_mono_ms();
 		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
@@ -645,14 +644,15 @@ main(int argc, char **argv)
 				fold_state_path(s.cfg.data_dir, d, path, sizeof path);
 				s_state_drop_replaced(&s.state[d], path);  /* frees its disk space */
 			}
-			wire_send(s.parent, NULL, 0, WIRE_APPLIED, -1, s.served, NULL, 0);
+			if (wire_send(s.parent, true, WIRE_APPLIED, -1, s.served, NULL, 0) < 0)
+				fatal("cannot report to jicengd");
 		}
 		if (getppid() != parent)
 			fatalx("jicengd is gone; exiting");
 	}
 	log_info("stopping after %llu queries", (unsigned long long)s.served);
 	zmq_close(s.router);
-	zmq_close(s.parent);
+	close(s.parent);
 	auth_destroy(&s.auth);
 	zmq_ctx_term(ctx);
 	journal_close(&s.journal);

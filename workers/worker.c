@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "be64.h"
 #include "config.h"
@@ -52,7 +52,7 @@ s_on_sigbus(int sig)
 }
 
 struct worker {
-	void *sock;
+	int fd;                      /* the socketpair to jicengd (wire.h) */
 	int applying_fd;             /* run_dir/<domain>.applying, written in single-step */
 	enum domain domain;
 	struct fold *fold;
@@ -71,9 +71,8 @@ s_on_status(void *arg, uint64_t seq, int64_t at, const StatusChange *sc)
 	if (n > sizeof buf)
 		return;
 	jiceng__v1__status_change__pack(sc, buf);
-	if (wire_send(w->sock, NULL, 0, WIRE_STATUS, w->domain, seq, buf, n) < 0)
-		log_warnx("status change of seq %llu not forwarded: %s",
-		    (unsigned long long)seq, zmq_strerror(zmq_errno()));
+	if (wire_send(w->fd, true, WIRE_STATUS, w->domain, seq, buf, n) < 0)
+		log_warn("status change of seq %llu not forwarded", (unsigned long long)seq);
 }
 
 static void
@@ -129,29 +128,27 @@ s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 	log_init(role, verbose);
 }
 
+/* Wait up to timeout_ms for jicengd, then take every message waiting: the
+ * journal's end (a wake-up: the fold reads the end itself) or STOP. */
 static void
-s_drain_socket(struct worker *w, long timeout_ms)
+s_drain_socket(struct worker *w, int timeout_ms)
 {
-	zmq_pollitem_t item = { w->sock, 0, ZMQ_POLLIN, 0 };
-	if (zmq_poll(&item, 1, timeout_ms) <= 0)
+	struct pollfd p = { w->fd, POLLIN, 0 };
+	struct wire_msg m;
+	if (poll(&p, 1, timeout_ms) <= 0)
 		return;
 	for (;;) {
-		zmq_msg_t msg;
-		struct wire_header h;
-		const void *p;
-		size_t n;
-		zmq_msg_init(&msg);
-		if (zmq_msg_recv(&msg, w->sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&msg);
+		int r = wire_recv(w->fd, &m);
+		if (r == 0)
 			return;
-		}
-		if (wire_parse(zmq_msg_data(&msg), zmq_msg_size(&msg), &h, &p, &n) < 0)
-			fatalx("bad message from jicengd (%zu bytes)", zmq_msg_size(&msg));
-		if (h.type == WIRE_STOP)
+		if (r < 0 && errno == EPROTO)
+			fatalx("bad message from jicengd");
+		if (r < 0)
+			fatalx("jicengd is gone; exiting");
+		if (m.h.type == WIRE_STOP)
 			s_stop = 1;
-		else if (h.type != WIRE_JOURNAL_END)
-			fatalx("unexpected message type %u from jicengd", h.type);
-		zmq_msg_close(&msg);
+		else if (m.h.type != WIRE_JOURNAL_END)
+			fatalx("unexpected message type %u from jicengd", m.h.type);
 	}
 }
 
@@ -188,7 +185,8 @@ s_run(struct worker *w, const struct config *cfg)
 		if (fold_cursor(w->fold) != reported || now - last_report >= cfg->heartbeat_ms) {
 			reported = fold_cursor(w->fold);
 			last_report = now;
-			wire_send(w->sock, NULL, 0, WIRE_APPLIED, w->domain, reported, NULL, 0);
+			if (wire_send(w->fd, true, WIRE_APPLIED, w->domain, reported, NULL, 0) < 0)
+				fatal("cannot report to jicengd");
 		}
 		if (getppid() != w->parent)
 			fatalx("jicengd is gone; exiting");
@@ -203,7 +201,8 @@ s_rebuild_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct worker *w = arg;
 	(void)total;
-	wire_send(w->sock, NULL, 0, WIRE_REBUILDING, w->domain, done, NULL, 0);
+	if (wire_send(w->fd, true, WIRE_REBUILDING, w->domain, done, NULL, 0) < 0)
+		fatal("cannot report to jicengd");
 }
 
 static void
@@ -271,9 +270,9 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg;
-	struct worker w = { .state_guard = -1 };
+	struct worker w = { .fd = WIRE_CHILD_FD, .state_guard = -1 };
 	struct journal *j = NULL;
-	char path[CONFIG_PATH_MAX + 64], ep[CONFIG_PATH_MAX + 32], state[CONFIG_PATH_MAX + 64], boot[64];
+	char path[CONFIG_PATH_MAX + 64], state[CONFIG_PATH_MAX + 64], boot[64];
 
 	w.parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -283,15 +282,9 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGBUS, s_on_sigbus);
 
-	void *ctx = zmq_ctx_new();
-	w.sock = zmq_socket(ctx, ZMQ_DEALER);
-	int linger = 0;
-	zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
-	zmq_setsockopt(w.sock, ZMQ_ROUTING_ID, codec_domain_name(w.domain),
-	    strlen(codec_domain_name(w.domain)));
-	snprintf(ep, sizeof ep, "ipc://%s/children.sock", cfg.run_dir);
-	if (zmq_connect(w.sock, ep) < 0)
-		fatalx("connect %s: %s", ep, zmq_strerror(zmq_errno()));
+	if (fcntl(w.fd, F_GETFD) < 0)
+		fatalx("no channel to jicengd on fd %d: started by hand?", w.fd);
+	fcntl(w.fd, F_SETFD, FD_CLOEXEC);
 	fold_state_path(cfg.data_dir, w.domain, state, sizeof state);
 	if (fold_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
@@ -303,7 +296,8 @@ main(int argc, char **argv)
 		if ((w.applying_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640)) < 0)
 			log_warn("open %s", path);
 	}
-	wire_send(w.sock, NULL, 0, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0);
+	if (wire_send(w.fd, true, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0) < 0)
+		fatal("cannot report to jicengd");
 	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
 	    w.single_step_until ? " (single-step after a crash)" : "");
 
@@ -315,7 +309,6 @@ main(int argc, char **argv)
 		close(w.state_guard);
 	fold_marker_clear(state);
 	journal_close(&j);
-	zmq_close(w.sock);
-	zmq_ctx_term(ctx);
+	close(w.fd);
 	return 0;
 }

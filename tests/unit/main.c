@@ -20,6 +20,7 @@
 #pragma weak unit_fold
 #pragma weak unit_pbjson
 #pragma weak unit_auth
+#pragma weak unit_wire
 
 static const struct {
 	const char *name;
@@ -35,6 +36,7 @@ static const struct {
 	{ "fold", unit_fold },
 	{ "pbjson", unit_pbjson },
 	{ "auth", unit_auth },
+	{ "wire", unit_wire },
 };
 
 char *

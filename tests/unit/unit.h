@@ -22,6 +22,7 @@ int unit_members(void);
 int unit_fold(void);
 int unit_pbjson(void);
 int unit_auth(void);
+int unit_wire(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

@@ -14,6 +14,7 @@
 
 #include "codec.h"
 #include "config.h"
+#include "idnum.h"
 #include "journal.h"
 #include "now.h"
 #include "security.h"
@@ -77,6 +78,7 @@ struct broker {
 	struct child children[DOMAIN_COUNT + 1];
 	unsigned nchildren;
 	struct counters counters;
+	uint8_t id_key[IDNUM_KEY_LEN];  /* blind-index key: ID numbers are digested at ingest */
 	bool ready_sent;
 	int64_t paused_since_ms;   /* backlog pause start, 0 when reading */
 	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */

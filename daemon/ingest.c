@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,13 @@
 
 #include "broker.h"
 #include "fold.h"
+#include "iddigest.h"
 #include "log.h"
 #include "store.h"
 
-/* Frames up to twice the envelope limit get an OVERSIZE ack; larger ones
- * drop the connection. With the receive HWM this bounds what libzmq buffers
- * per connection while ingest is paused (RCVHWM x MAX_MSG). */
-#define INGEST_MAX_MSG (2 * CODEC_MAX_FRAME)
+/* With the receive HWM, bounds what libzmq buffers per connection while
+ * ingest is paused (RCVHWM x MAX_MSG). */
+#define INGEST_MAX_MSG CODEC_MAX_ANSWERED_FRAME
 #define INGEST_RCVHWM 256
 #define INGEST_MAX_SKEW_MS (10 * 60 * 1000)  /* occurred_at this far ahead is refused */
 
@@ -279,6 +280,13 @@ ingest_backlog(struct broker *b)
 
 /* ---------------------------------------------------------- reading */
 
+static void
+s_free_packed(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
 /* The connection's key must be current and may write for the envelope's
  * township (a township key: its own only; a reader: nothing). */
 static int
@@ -304,6 +312,66 @@ s_authorise(struct broker *b, struct item *it)
 	return -1;
 }
 
+/* The checks after decoding: time, key, kind, domain. Returns 0, or -1
+ * refused. */
+static int
+s_check_decoded(struct broker *b, struct item *it, const Envelope *e)
+{
+	char reason[200];
+	if (e->occurred_at > now_wall_ms() + INGEST_MAX_SKEW_MS) {
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED,
+		    "BAD_TIME", "occurred_at 在未来 / occurred_at is more than 10 minutes ahead of the server clock");
+		return -1;
+	}
+	if (s_authorise(b, it) < 0)
+		return -1;
+	if (!codec_event_implemented(it->kind)) {
+		snprintf(reason, sizeof reason, "本版本尚不处理该事件 / %s is not handled by this version of jiceng",
+		    codec_event_name(it->kind));
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+		    JICENG__V1__VERDICT__REJECTED, "UNSUPPORTED_EVENT", reason);
+		return -1;
+	}
+	if (!b->cfg.workers[it->domain]) {
+		snprintf(reason, sizeof reason, "该领域未运行 / the %s worker is not running on this server",
+		    codec_domain_name(it->domain));
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+		    JICENG__V1__VERDICT__REJECTED, "DOMAIN_NOT_SERVED", reason);
+		return -1;
+	}
+	return 0;
+}
+
+/* A resident ID number never reaches the journal: the body becomes the
+ * envelope with the number replaced by its digest, and the frame that
+ * carried it is wiped. Returns 0, or -1 refused. */
+static int
+s_digest_id(struct broker *b, struct item *it, Envelope *e)
+{
+	struct codec_error err;
+	uint8_t *packed;
+	size_t len;
+	int rc = iddigest_envelope(e, b->id_key, &packed, &len, &err);
+	if (rc == 0)
+		return 0;
+	sodium_memzero(zmq_msg_data(&it->body), zmq_msg_size(&it->body));
+	if (rc < 0) {
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
+		    strcmp(err.code, "INTERNAL_ERROR") == 0 ? JICENG__V1__VERDICT__RETRY_LATER :
+		    JICENG__V1__VERDICT__REJECTED, err.code, err.reason);
+		return -1;
+	}
+	zmq_msg_close(&it->body);
+	if (zmq_msg_init_data(&it->body, packed, len, s_free_packed, NULL) < 0) {
+		free(packed);
+		zmq_msg_init(&it->body);
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__RETRY_LATER,
+		    "INTERNAL_ERROR", "内部错误，请重试 / internal error, retry");
+		return -1;
+	}
+	return 0;
+}
+
 /* Check one received body; on success fill it. Returns 0, or -1 refused. */
 static int
 s_check(struct broker *b, struct item *it)
@@ -320,32 +388,11 @@ s_check(struct broker *b, struct item *it)
 	snprintf(it->township, sizeof it->township, "%s", e->township_id);
 	it->kind = e->event_case;
 	it->domain = codec_event_domain(e->event_case);
-	bool future = e->occurred_at > now_wall_ms() + INGEST_MAX_SKEW_MS;
+	int rc = s_check_decoded(b, it, e);
+	if (rc == 0)
+		rc = s_digest_id(b, it, e);
 	codec_envelope_free(e);
-	if (future) {
-		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED,
-		    "BAD_TIME", "occurred_at 在未来 / occurred_at is more than 10 minutes ahead of the server clock");
-		return -1;
-	}
-	if (s_authorise(b, it) < 0)
-		return -1;
-	if (!codec_event_implemented(it->kind)) {
-		char reason[200];
-		snprintf(reason, sizeof reason, "本版本尚不处理该事件 / %s is not handled by this version of jiceng",
-		    codec_event_name(it->kind));
-		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
-		    JICENG__V1__VERDICT__REJECTED, "UNSUPPORTED_EVENT", reason);
-		return -1;
-	}
-	if (!b->cfg.workers[it->domain]) {
-		char reason[200];
-		snprintf(reason, sizeof reason, "该领域未运行 / the %s worker is not running on this server",
-		    codec_domain_name(it->domain));
-		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
-		    JICENG__V1__VERDICT__REJECTED, "DOMAIN_NOT_SERVED", reason);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* Receive one client message into it. Returns 1 read, 0 none, -1 refused. */

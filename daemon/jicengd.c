@@ -137,14 +137,13 @@ static void
 s_prepare_dirs(struct broker *b)
 {
 	char path[CONFIG_PATH_MAX + 32];
-	uint8_t key[IDNUM_KEY_LEN];
 	mkdir(b->cfg.data_dir, 0750);
 	snprintf(path, sizeof path, "%s/state", b->cfg.data_dir);
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", path);
 	if (mkdir(b->cfg.run_dir, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", b->cfg.run_dir);
-	if (idnum_key_load(b->cfg.id_key_file, true, key) < 0)
+	if (idnum_key_load(b->cfg.id_key_file, true, b->id_key) < 0)
 		fatal("ID blind-index key %s", b->cfg.id_key_file);
 	snprintf(path, sizeof path, "%s/jicengd.pid", b->cfg.run_dir);
 	FILE *f = fopen(path, "w");

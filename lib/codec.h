@@ -31,6 +31,10 @@ typedef Jiceng__V1__Rules Rules;
 typedef Jiceng__V1__Envelope__EventCase EventCase;
 
 #define CODEC_MAX_FRAME     65536u  /* largest envelope frame accepted */
+/* Frames up to this size are answered OVERSIZE; a larger one closes the
+ * connection unanswered (jicengd's ZMQ_MAXMSGSIZE, which with its receive
+ * HWM bounds what it buffers per connection). */
+#define CODEC_MAX_ANSWERED_FRAME (2 * CODEC_MAX_FRAME)
 #define CODEC_MAX_ID        64u     /* event_id and every *_id field */
 #define CODEC_MAX_TEXT      256u    /* any other string field */
 #define CODEC_MAX_REPEATED  1000u   /* entries of any repeated field */

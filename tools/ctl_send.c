@@ -177,6 +177,14 @@ s_prepare(struct s_send *st, const char *line, size_t len, struct s_slot *s)
 	}
 	s->line = st->lineno;
 	s->len = jiceng__v1__envelope__get_packed_size(e);
+	if (s->len > CODEC_MAX_FRAME) {
+		snprintf(err, sizeof err, "OVERSIZE: the envelope packs to %zu bytes, over the "
+		    "%u-byte limit; not sent", s->len, CODEC_MAX_FRAME);
+		s_print_error(st->lineno, e->event_id, err);
+		jiceng__v1__envelope__free_unpacked(e, NULL);
+		st->invalid++;
+		return 0;
+	}
 	s->buf = malloc(s->len ? s->len : 1);
 	s->event_id = strdup(e->event_id);
 	if (s->buf)

@@ -10,9 +10,13 @@
  *
  * Choices the rules leave open:
  * - R1: probation ends one calendar year (CST) after admission, or `months`
- *   later after the one extension (6-12 months, PROBATIONARY only). A
- *   confirmation must also not be dated after the journal time (10 minutes
- *   of skew allowed), or the one-year rule could be met on paper early.
+ *   later after the one extension (6-12 months, PROBATIONARY only); a
+ *   confirmation on that CST date counts, whatever the hour. A FULL
+ *   member's registered confirmed_at, when given, is held to the year too.
+ * - Dates the event gives (admitted_at, confirmed_at, decided_at,
+ *   effective_at) may not be later than the journal time by more than
+ *   MS_TIME_SKEW_MS (FUTURE_TIME), or R1 and R2 could be met on paper early.
+ *   decided_at and effective_at are optional; 0 means not given.
  * - R2 is checked on every admission date jiceng learns: MemberAdmitted,
  *   MemberRegistered, and a MemberUpdated that brings a birth date.
  * - R3 here: only a NORMAL member is confirmed or has probation extended.
@@ -20,17 +24,18 @@
  *   named only when it is of the same township.
  * - O5: a temporary branch admits nobody and holds nobody's organisational
  *   relationship (its members' home stays with their own branch), so it is
- *   refused as the org of MemberAdmitted and as the home of MemberRegistered.
+ *   refused as the org of MemberAdmitted, as the home of MemberRegistered
+ *   and as the home a member returns to NORMAL in; a Party group counts as
+ *   its branch (membership_orgs_o5_home, orgs.c).
  * - A DECEASED member's status is final (BAD_STATUS).
  */
 #include "membership_internal.h"
+#include "iddigest.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-
-#define CONFIRM_SKEW_MS (10 * 60 * 1000LL)
 
 /* ---------------------------------------------------------- field checks */
 
@@ -112,45 +117,81 @@ s_activity(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	return 0;
 }
 
-/* ID number, birth date and sex of an event into r. Fields left empty in
- * the event leave r as it is. */
+/* Birth date and sex an event gives without an ID number. */
 static int
-s_person(const struct event_ctx *ev, const char *id_number,
-    const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
+s_person_plain(const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
 {
-	char norm[IDNUM_LEN + 1], birth[11];
-	enum idnum_error e;
-	bool male;
 	int y, mo, d;
+	if (*birth_date && !membership_date_parse(birth_date, &y, &mo, &d))
+		return verdict_reject(v, "BAD_FIELD", "出生日期须为有效的YYYY-MM-DD / "
+		    "birth_date must be a real YYYY-MM-DD date: %s", r->member_id);
+	if (*birth_date)
+		snprintf(r->birth_date, sizeof r->birth_date, "%s", birth_date);
+	if (sex)
+		r->sex = sex;
+	return 0;
+}
 
-	if (!*id_number) {
-		if (*birth_date && !membership_date_parse(birth_date, &y, &mo, &d))
-			return verdict_reject(v, "BAD_FIELD", "出生日期须为有效的YYYY-MM-DD / "
-			    "birth_date must be a real YYYY-MM-DD date: %s", r->member_id);
-		if (*birth_date)
-			snprintf(r->birth_date, sizeof r->birth_date, "%s", birth_date);
-		if (sex)
-			r->sex = sex;
-		return 0;
-	}
-	if ((e = idnum_check(id_number, norm, birth, &male)) != IDNUM_OK)
-		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), r->member_id);
+/* The digest of a clear number, as jicengd makes it at ingest: events
+ * journaled before jicengd digested numbers still carry them. */
+static int
+s_digest_legacy(const struct event_ctx *ev, const char *id_number, Jiceng__V1__IdDigest *d,
+    uint8_t index[IDNUM_INDEX_LEN], char masked[IDNUM_LEN + 1], char birth[11], struct verdict *v,
+    const char *member_id)
+{
+	char norm[IDNUM_LEN + 1];
+	bool male;
+	enum idnum_error e = idnum_check(id_number, norm, birth, &male);
+	if (e != IDNUM_OK)
+		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), member_id);
 	if (!ev->id_key) {
 		sodium_memzero(norm, sizeof norm);
 		return EINVAL;   /* a worker without its key: not a verdict */
 	}
-	idnum_blind_index(ev->id_key, norm, r->index);
-	idnum_mask(norm, r->id_masked);
+	idnum_blind_index(ev->id_key, norm, index);
+	idnum_mask(norm, masked);
 	sodium_memzero(norm, sizeof norm);
+	d->blind_index.data = index;
+	d->blind_index.len = IDNUM_INDEX_LEN;
+	d->masked = masked;
+	d->birth_date = birth;
+	d->sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	return 0;
+}
+
+/* ID number (as its digest), birth date and sex of an event into r. Fields
+ * left empty in the event leave r as it is. */
+static int
+s_person(const struct event_ctx *ev, const char *id_number, const Jiceng__V1__IdDigest *digest,
+    const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
+{
+	Jiceng__V1__IdDigest legacy = JICENG__V1__ID_DIGEST__INIT;
+	uint8_t index[IDNUM_INDEX_LEN];
+	char masked[IDNUM_LEN + 1], birth[11];
+	int rc;
+
+	if (!digest && !*id_number)
+		return s_person_plain(birth_date, sex, r, v);
+	if (!digest) {
+		if ((rc = s_digest_legacy(ev, id_number, &legacy, index, masked, birth, v, r->member_id)) ||
+		    !v->accepted)
+			return rc;
+		digest = &legacy;
+	}
+	if (!iddigest_valid(digest))
+		return verdict_reject(v, "BAD_ID_NUMBER", "身份证号码摘要无效 / malformed ID digest: %s",
+		    r->member_id);
+	memcpy(r->index, digest->blind_index.data, IDNUM_INDEX_LEN);
+	snprintf(r->id_masked, sizeof r->id_masked, "%s", digest->masked);
 	r->has_index = true;
-	if (*birth_date && strcmp(birth_date, birth) != 0)
+	if (*birth_date && strcmp(birth_date, digest->birth_date) != 0)
 		return verdict_reject(v, "BAD_ID_NUMBER", "出生日期与身份证号码不符 / "
 		    "birth_date does not match the ID number: %s", r->member_id);
-	if (sex && sex != (male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE))
+	if (sex && sex != (int)digest->sex)
 		return verdict_reject(v, "BAD_ID_NUMBER", "性别与身份证号码不符 / "
 		    "sex does not match the ID number: %s", r->member_id);
-	snprintf(r->birth_date, sizeof r->birth_date, "%s", birth);
-	r->sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	snprintf(r->birth_date, sizeof r->birth_date, "%s", digest->birth_date);
+	r->sex = (int)digest->sex;
 	return 0;
 }
 
@@ -216,6 +257,20 @@ s_probation_until(const struct member_rec *r, unsigned extension_months)
 	return membership_add_months(r->admitted_at, 12 + (int)extension_months);
 }
 
+/* R1: a confirmation at `at` ends a probation running until `until` if it
+ * falls on or after that CST date; the hour of day does not count. */
+static int
+s_r1_confirm(int64_t until, int64_t at, const char *member_id, struct verdict *v)
+{
+	int y, mo, d;
+
+	if (membership_cst_days(at) >= membership_cst_days(until))
+		return 0;
+	membership_cst_date(until, &y, &mo, &d);
+	return verdict_reject(v, "R1", "预备期至%04d-%02d-%02d才满 / probation runs until "
+	    "%04d-%02d-%02d: %s", y, mo, d, y, mo, d, member_id);
+}
+
 static int
 s_require_normal(const struct member_rec *r, struct verdict *v)
 {
@@ -246,11 +301,9 @@ s_new_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	if (rc != MDB_NOTFOUND)
 		return rc;
 	rc = membership_org_require(m, txn, ev, home_id, MS_ROLE_HOME, MS_LIVE, &o, v);
-	if (rc || !v->accepted)
+	if (rc || !v->accepted || (rc = membership_orgs_o5_home(m, txn, &o, v)) ||
+	    !v->accepted)
 		return rc;
-	if (o.kind == JICENG__V1__ORG_KIND__TEMPORARY_BRANCH)
-		return verdict_reject(v, "O5", "临时党支部不接收党员、不转入组织关系 / a temporary "
-		    "branch admits nobody and holds no member's relationship: %s", home_id);
 	memset(r, 0, sizeof *r);
 	snprintf(r->member_id, sizeof r->member_id, "%s", member_id);
 	snprintf(r->home_org_id, sizeof r->home_org_id, "%s", home_id);
@@ -273,27 +326,31 @@ s_add_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	return membership_counts_update(m, txn, ev, NULL, r, v);
 }
 
+/* Category and dates of a MemberRegistered; a FULL member's confirmed_at,
+ * when given, must meet R1 (a year after admission, CST dates). */
 static int
-s_registered_dates(const Jiceng__V1__MemberRegistered *e, struct member_rec *r,
-    struct verdict *v)
+s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistered *e,
+    struct member_rec *r, struct verdict *v)
 {
-	if (e->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY &&
-	    e->category != JICENG__V1__MEMBER_CATEGORY__FULL)
+	bool full = e->category == JICENG__V1__MEMBER_CATEGORY__FULL;
+
+	if (!full && e->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY)
 		return verdict_reject(v, "BAD_FIELD", "须指定党员类别 / category is required: %s",
 		    r->member_id);
-	if (!membership_time_valid(e->admitted_at))
-		return verdict_reject(v, "BAD_FIELD", "须提供入党时间 / admitted_at is required: %s",
-		    r->member_id);
+	if (membership_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
+	    r->member_id, v) || !v->accepted)
+		return 0;
 	r->category = e->category;
 	r->admitted_at = e->admitted_at;
-	if (e->category == JICENG__V1__MEMBER_CATEGORY__PROBATIONARY) {
+	if (!full) {
 		r->probation_until = s_probation_until(r, 0);
 		return 0;
 	}
-	if (e->confirmed_at && (!membership_time_valid(e->confirmed_at) ||
-	    e->confirmed_at < e->admitted_at))
-		return verdict_reject(v, "BAD_FIELD", "转正时间无效 / confirmed_at is before "
-		    "admitted_at or out of range: %s", r->member_id);
+	if (membership_time_check(ev, e->confirmed_at, false, "转正时间", "confirmed_at",
+	    r->member_id, v) || !v->accepted ||
+	    (e->confirmed_at && s_r1_confirm(s_probation_until(r, 0), e->confirmed_at,
+	    r->member_id, v)) || !v->accepted)
+		return 0;
 	r->confirmed_at = e->confirmed_at;
 	return 0;
 }
@@ -308,12 +365,12 @@ membership_apply_member_registered(struct membership *m, MDB_txn *txn,
 
 	if (rc || !v->accepted ||
 	    (rc = s_name(e->name, true, &r, v)) || !v->accepted ||
-	    (rc = s_registered_dates(e, &r, v)) || !v->accepted ||
+	    (rc = s_registered_dates(ev, e, &r, v)) || !v->accepted ||
 	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
 	    (rc = s_ref(e->national_ref, &r, v)) || !v->accepted ||
 	    (rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, &r, v)) ||
 	    !v->accepted ||
-	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->id_digest, e->birth_date, e->sex, &r, v)) || !v->accepted ||
 	    (rc = s_r2(ev, &r, v)) || !v->accepted)
 		return rc;
 	r.farmer = e->farmer;
@@ -328,18 +385,17 @@ membership_apply_member_admitted(struct membership *m, MDB_txn *txn,
 	struct member_rec r;
 	int rc = s_new_member(m, txn, ev, e->member_id, e->org_id, &r, v);
 
-	if (rc || !v->accepted)
+	if (rc || !v->accepted ||
+	    (rc = membership_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
+	    e->member_id, v)) || !v->accepted)
 		return rc;
-	if (!membership_time_valid(e->admitted_at))
-		return verdict_reject(v, "BAD_FIELD", "须提供入党时间 / admitted_at is required: %s",
-		    e->member_id);
 	r.category = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
 	r.admitted_at = e->admitted_at;
 	r.probation_until = s_probation_until(&r, 0);
 	if ((rc = s_name(e->name, true, &r, v)) || !v->accepted ||
 	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
 	    (rc = s_ref(e->national_ref, &r, v)) || !v->accepted ||
-	    (rc = s_person(ev, e->id_number, e->birth_date, e->sex, &r, v)) || !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->id_digest, e->birth_date, e->sex, &r, v)) || !v->accepted ||
 	    (rc = s_r2(ev, &r, v)) || !v->accepted)
 		return rc;
 	r.farmer = e->farmer;
@@ -354,22 +410,14 @@ membership_apply_member_confirmed(struct membership *m, MDB_txn *txn,
 {
 	const Jiceng__V1__MemberConfirmed *e = ev->env->member_confirmed;
 	struct member_rec r, before;
-	int y, mo, d;
 	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
 
-	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted)
+	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted ||
+	    (rc = membership_time_check(ev, e->confirmed_at, true, "转正时间", "confirmed_at",
+	    e->member_id, v)) || !v->accepted ||
+	    (rc = s_r1_confirm(r.probation_until, e->confirmed_at, e->member_id, v)) ||
+	    !v->accepted)
 		return rc;
-	if (!membership_time_valid(e->confirmed_at))
-		return verdict_reject(v, "BAD_FIELD", "须提供转正时间 / confirmed_at is required: %s",
-		    e->member_id);
-	if (e->confirmed_at < r.probation_until) {
-		membership_cst_date(r.probation_until, &y, &mo, &d);
-		return verdict_reject(v, "R1", "预备期至%04d-%02d-%02d才满 / probation runs until "
-		    "%04d-%02d-%02d: %s", y, mo, d, y, mo, d, e->member_id);
-	}
-	if (e->confirmed_at > ev->received_at + CONFIRM_SKEW_MS)
-		return verdict_reject(v, "R1", "转正时间晚于当前时间 / confirmed_at is in the future: %s",
-		    e->member_id);
 	before = r;
 	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
 	r.confirmed_at = e->confirmed_at;
@@ -388,7 +436,9 @@ membership_apply_probation_extended(struct membership *m, MDB_txn *txn,
 	struct member_rec r;
 	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
 
-	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted)
+	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted ||
+	    (rc = membership_time_check(ev, e->decided_at, false, "延长决定时间", "decided_at",
+	    e->member_id, v)) || !v->accepted)
 		return rc;
 	if (r.probation_extended)
 		return verdict_reject(v, "R1", "预备期只能延长一次 / probation can be extended "
@@ -413,7 +463,9 @@ membership_apply_member_status_changed(struct membership *m, MDB_txn *txn,
 	struct org_rec o;
 	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
 
-	if (rc || !v->accepted)
+	if (rc || !v->accepted ||
+	    (rc = membership_time_check(ev, e->effective_at, false, "生效时间", "effective_at",
+	    e->member_id, v)) || !v->accepted)
 		return rc;
 	if (e->status < JICENG__V1__MEMBER_STATUS__NORMAL ||
 	    e->status > JICENG__V1__MEMBER_STATUS__DECEASED)
@@ -423,10 +475,12 @@ membership_apply_member_status_changed(struct membership *m, MDB_txn *txn,
 	    e->status != JICENG__V1__MEMBER_STATUS__DECEASED)
 		return verdict_reject(v, "BAD_STATUS", "已故党员的状态不能更改 / "
 		    "a deceased member's status cannot change: %s", e->member_id);
-	/* Coming back into the count needs a live home org (O6). */
+	/* Coming back into the count needs a live home org (O6) that may hold
+	 * members (O5). */
 	if (membership_status_counted(e->status) && !membership_status_counted(r.status) &&
 	    ((rc = membership_org_require(m, txn, ev, r.home_org_id, MS_ROLE_HOME,
-	    MS_LIVE, &o, v)) || !v->accepted))
+	    MS_LIVE, &o, v)) || !v->accepted ||
+	    (rc = membership_orgs_o5_home(m, txn, &o, v)) || !v->accepted))
 		return rc;
 	before = r;
 	r.status = e->status;
@@ -470,12 +524,12 @@ s_updated_person(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
     struct member_rec *r, struct verdict *v)
 {
 	int rc;
-	if (!*e->id_number && r->has_index &&
+	if (!*e->id_number && !e->id_digest && r->has_index &&
 	    ((*e->birth_date && strcmp(e->birth_date, r->birth_date) != 0) ||
 	    (e->sex && (int)e->sex != r->sex)))
 		return verdict_reject(v, "BAD_ID_NUMBER", "出生日期或性别与身份证号码不符 / "
 		    "birth_date or sex contradicts the ID number: %s", r->member_id);
-	if ((rc = s_person(ev, e->id_number, e->birth_date, e->sex, r, v)) || !v->accepted)
+	if ((rc = s_person(ev, e->id_number, e->id_digest, e->birth_date, e->sex, r, v)) || !v->accepted)
 		return rc;
 	if (strcmp(before->birth_date, r->birth_date) != 0 &&
 	    ((rc = s_r2(ev, r, v)) || !v->accepted))

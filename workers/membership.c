@@ -18,7 +18,10 @@
  *   ORG_NOT_EMPTY          OrgDissolved while members or live sub-orgs remain
  *   WRONG_TOWNSHIP         the org or member belongs to another township
  *   BAD_ID_NUMBER          invalid ID number, or birth date/sex contradict it
- *   BAD_FIELD              a field missing or out of its bounds
+ *   BAD_FIELD              a field missing or out of its bounds (a time
+ *                          missing where required, negative, past 9999)
+ *   FUTURE_TIME            an event's own time later than its journal time
+ *                          plus MS_TIME_SKEW_MS
  *   BAD_STATUS             a status change out of DECEASED
  *   UNSUPPORTED_EVENT      a transfer or mobility event (not in this build)
  *   NO_EVENT               an event case without its message
@@ -699,10 +702,16 @@ s_clamp(int64_t ms)
 	return ms > MS_TIME_MAX ? MS_TIME_MAX : ms < -MS_TIME_MAX ? -MS_TIME_MAX : ms;
 }
 
+int64_t
+membership_cst_days(int64_t ms)
+{
+	return s_floordiv(s_clamp(ms) + MS_CST_OFFSET, MS_DAY_MS);
+}
+
 void
 membership_cst_date(int64_t ms, int *y, int *mo, int *d)
 {
-	civil_from_days(s_floordiv(s_clamp(ms) + MS_CST_OFFSET, MS_DAY_MS), y, mo, d);
+	civil_from_days(membership_cst_days(ms), y, mo, d);
 }
 
 int64_t
@@ -748,6 +757,26 @@ bool
 membership_time_valid(int64_t t)
 {
 	return t > 0 && t <= MS_TIME_MAX;
+}
+
+/* Workers never read the clock: "the future" is the event's journal time. */
+int
+membership_time_check(const struct event_ctx *ev, int64_t t, bool required,
+    const char *zh, const char *field, const char *id, struct verdict *v)
+{
+	if (t == 0 && !required)
+		return 0;
+	if (t == 0)
+		return verdict_reject(v, "BAD_FIELD", "须提供%s / %s is required: %s",
+		    zh, field, id);
+	if (!membership_time_valid(t))
+		return verdict_reject(v, "BAD_FIELD", "%s无效 / %s must be positive Unix ms "
+		    "before year 10000: %s", zh, field, id);
+	if (t > ev->received_at + MS_TIME_SKEW_MS)
+		return verdict_reject(v, "FUTURE_TIME", "%s晚于接收时间%lld分钟以上 / %s is more "
+		    "than %lld minutes after the journal time: %s", zh,
+		    MS_TIME_SKEW_MS / 60000, field, MS_TIME_SKEW_MS / 60000, id);
+	return 0;
 }
 
 /* ---------------------------------------------------------- member counts */

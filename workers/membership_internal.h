@@ -35,6 +35,9 @@
 #define MS_DAY_MS         86400000LL
 /* Times beyond year 9999 are refused, so date arithmetic cannot overflow. */
 #define MS_TIME_MAX       253402300799999LL
+/* How far an event's own time may lie past its journal time (clock skew;
+ * the tolerance DOMAIN.md gives M5). */
+#define MS_TIME_SKEW_MS   (10 * 60 * 1000LL)
 
 /* Every write of the module goes through these three, which count it: the
  * fold relies on a rejection having written nothing (membership_writes). */
@@ -190,8 +193,16 @@ int64_t membership_add_months(int64_t ms, int months);
 bool membership_date_parse(const char *s, int *y, int *mo, int *d);
 /* Completed years of age at instant `at` (CST) for a birth date. */
 int membership_age_at(int by, int bm, int bd, int64_t at);
+/* The CST day number (days since 1970-01-01) of a Unix ms instant. */
+int64_t membership_cst_days(int64_t ms);
 /* Is t a usable event time (0 < t <= MS_TIME_MAX)? */
 bool membership_time_valid(int64_t t);
+/* Check the time `field` of an event about `id` (zh: the field's Chinese
+ * name). 0 means "not given" and is refused only when required. Rejects
+ * BAD_FIELD when missing, negative or past MS_TIME_MAX; FUTURE_TIME when
+ * later than the journal time plus MS_TIME_SKEW_MS. Returns 0. */
+int membership_time_check(const struct event_ctx *ev, int64_t t, bool required,
+    const char *zh, const char *field, const char *id, struct verdict *v);
 
 /* ------------------------------------------------------ events (orgs.c, members.c) */
 
@@ -204,6 +215,11 @@ int membership_apply_org_dissolved(struct membership *m, MDB_txn *txn,
 /* Tick duty: the O3 audit of branches whose grace period ended. */
 int membership_orgs_o3_audit(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev);
+/* O5: may org o hold members' relationships? A Party group is judged by
+ * the branch it belongs to. Rejects O5 for a temporary branch; returns 0
+ * or an LMDB error. */
+int membership_orgs_o5_home(struct membership *m, MDB_txn *txn,
+    const struct org_rec *o, struct verdict *v);
 
 int membership_apply_member_registered(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, struct verdict *v);

@@ -22,6 +22,11 @@
  *   branch of at most 5 units, is written to membership_audit. A joint
  *   branch established or updated with more than 5 units is warned O3 at
  *   once, since the exception it exists for no longer holds.
+ * - O5 (membership_orgs_o5_home) judges a Party group by the branch it
+ *   belongs to, so a group under a temporary branch holds nobody either,
+ *   and a group with counted members is not moved under one.
+ * - established_at and dissolved_at default to the journal time; given,
+ *   they may not be later than it by more than MS_TIME_SKEW_MS.
  * - Dissolving needs no counted member (NORMAL/SUSPENDED) and no live
  *   sub-org: ORG_NOT_EMPTY.
  */
@@ -121,6 +126,28 @@ s_check_approval(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	if (strcmp(a.township_id, membership_ev_township(ev)) != 0)
 		return verdict_reject(v, "O2", "批准组织属于其他乡镇 / approving org of another township: %s",
 		    approving_id);
+	return 0;
+}
+
+/* O5: a Party group belongs to the nearest org above it that is not one. */
+int
+membership_orgs_o5_home(struct membership *m, MDB_txn *txn,
+    const struct org_rec *o, struct verdict *v)
+{
+	struct org_rec up = *o;
+	char id[CODEC_MAX_ID + 1];
+	int rc;
+
+	for (int depth = 0; up.kind == JICENG__V1__ORG_KIND__PARTY_GROUP; depth++) {
+		if (depth == 32 || !up.parent_id[0])
+			return MDB_CORRUPTED;
+		snprintf(id, sizeof id, "%s", up.parent_id);
+		if ((rc = membership_org_load(m, txn, id, &up)))
+			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	}
+	if (up.kind == JICENG__V1__ORG_KIND__TEMPORARY_BRANCH)
+		return verdict_reject(v, "O5", "临时党支部不接收党员、不转入组织关系 / a temporary "
+		    "branch admits nobody and holds no member's relationship: %s", up.org_id);
 	return 0;
 }
 
@@ -231,7 +258,8 @@ membership_orgs_o3_audit(struct membership *m, MDB_txn *txn,
 /* ---------------------------------------------------------- OrgEstablished */
 
 static int
-s_established_fields(const Jiceng__V1__OrgEstablished *e, struct verdict *v)
+s_established_fields(const struct event_ctx *ev, const Jiceng__V1__OrgEstablished *e,
+    struct verdict *v)
 {
 	if (!membership_kind_valid(e->kind))
 		return verdict_reject(v, "BAD_FIELD", "未指定组织类型 / org kind is required: %s",
@@ -239,9 +267,9 @@ s_established_fields(const Jiceng__V1__OrgEstablished *e, struct verdict *v)
 	if (!*e->name)
 		return verdict_reject(v, "BAD_FIELD", "组织名称不能为空 / org name is required: %s",
 		    e->org_id);
-	if (e->established_at && !membership_time_valid(e->established_at))
-		return verdict_reject(v, "BAD_FIELD", "成立时间无效 / established_at out of range: %s",
-		    e->org_id);
+	if (membership_time_check(ev, e->established_at, false, "成立时间", "established_at",
+	    e->org_id, v) || !v->accepted)
+		return 0;
 	if (strlen(e->national_ref) > MS_MAX_REF)
 		return verdict_reject(v, "BAD_FIELD", "national_ref 超过64字节 / "
 		    "national_ref is longer than 64 bytes: %s", e->org_id);
@@ -261,7 +289,7 @@ membership_apply_org_established(struct membership *m, MDB_txn *txn,
 		    e->org_id);
 	if (rc != MDB_NOTFOUND)
 		return rc;
-	if ((rc = s_established_fields(e, v)) || !v->accepted ||
+	if ((rc = s_established_fields(ev, e, v)) || !v->accepted ||
 	    (rc = s_check_parent(m, txn, ev, e->org_id, e->kind, e->parent_id, v)) ||
 	    !v->accepted ||
 	    (rc = s_check_approval(m, txn, ev, e->kind, e->approving_org_id, v)))
@@ -293,8 +321,14 @@ static int
 s_move(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
     struct org_rec *o, const char *parent_id, struct verdict *v)
 {
+	struct org_rec p;
 	int rc = s_check_parent(m, txn, ev, o->org_id, o->kind, parent_id, v);
 	if (rc || !v->accepted)
+		return rc;
+	/* A Party group takes its members' relationships along (O5). */
+	if (o->kind == JICENG__V1__ORG_KIND__PARTY_GROUP && o->member_count &&
+	    ((rc = membership_org_load(m, txn, parent_id, &p)) ||
+	    (rc = membership_orgs_o5_home(m, txn, &p, v)) || !v->accepted))
 		return rc;
 	if ((rc = membership_pair_del(txn, m->children, o->parent_id, o->org_id)) ||
 	    (rc = membership_pair_put(txn, m->children, parent_id, o->org_id)))
@@ -377,9 +411,9 @@ membership_apply_org_dissolved(struct membership *m, MDB_txn *txn,
 	    (rc = s_check_approval(m, txn, ev, o.kind, e->approving_org_id, v)) ||
 	    !v->accepted)
 		return rc;
-	if (e->dissolved_at && !membership_time_valid(e->dissolved_at))
-		return verdict_reject(v, "BAD_FIELD", "撤销时间无效 / dissolved_at out of range: %s",
-		    e->org_id);
+	if ((rc = membership_time_check(ev, e->dissolved_at, false, "撤销时间", "dissolved_at",
+	    e->org_id, v)) || !v->accepted)
+		return rc;
 	if (o.member_count > 0)
 		return verdict_reject(v, "ORG_NOT_EMPTY", "组织仍有%u名党员 / org still has %u members: %s",
 		    o.member_count, o.member_count, e->org_id);

@@ -75,14 +75,25 @@ test_send_ack_query(void **state)
 
 	assert_int_equal(s_member_count(d, H_ORG_BRANCH), 1);
 	assert_int_equal(hq_roster(d, H_ORG_BRANCH, NULL, NULL), 1);
-	/* The clear ID number is nowhere in the state file or the log. */
-	char path[256];
-	size_t len;
-	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
-	char *bytes = h_slurp(path, &len);
-	assert_non_null(bytes);
-	assert_null(memmem(bytes, len, idn, 18));
-	free(bytes);
+	/* A resend digests to the same journaled bytes: a DUPLICATE. */
+	a = hc_call(sock, &m);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->seq, seq);
+	hc_ack_free(a);
+	/* The clear ID number (nor its middle, the birth date and sequence) is
+	 * in no file jiceng writes, journal included, nor in the log. */
+	static const char *const files[] = { "journal.mdb", "state/membership.mdb" };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char path[256];
+		size_t len;
+		snprintf(path, sizeof path, "%s/%s", d->dir, files[i]);
+		char *bytes = h_slurp(path, &len);
+		assert_non_null(bytes);
+		if (memmem(bytes, len, idn, 18) || memmem(bytes, len, idn + 6, 11))
+			fail_msg("the clear ID number is in %s", files[i]);
+		free(bytes);
+	}
 	assert_false(hd_log_has(d, idn));
 
 	r = hq_member(d, "m-none");

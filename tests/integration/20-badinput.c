@@ -179,10 +179,15 @@ test_malformed_frames(void **state)
 	s_refused(d, sock, edge, "OVERSIZE");
 	free(pad);
 
-	/* Past the socket's 1 MiB limit the connection is dropped without an
-	 * answer; the daemon goes on serving everyone else. */
+	/* Up to CODEC_MAX_ANSWERED_FRAME still answered; past it the
+	 * connection is dropped without an answer, and the daemon goes on
+	 * serving everyone else. */
+	pad = calloc(1, CODEC_MAX_ANSWERED_FRAME);
+	assert_non_null(pad);
+	s_refused(d, sock, hm_raw(pad, CODEC_MAX_ANSWERED_FRAME), "OVERSIZE");
+	free(pad);
 	void *rogue = hc_connect(d);
-	size_t huge = 2u << 20;
+	size_t huge = CODEC_MAX_ANSWERED_FRAME + 1;
 	uint8_t *junk = calloc(1, huge);
 	assert_non_null(junk);
 	uint64_t before = hq_journal_length(d);
@@ -505,7 +510,9 @@ test_rule_rejections(void **state)
 	char badidn[19];
 	memcpy(badidn, idn, sizeof badidn);
 	badidn[17] = badidn[17] == '0' ? '1' : '0';
-	s_rule(sock, hm_member("r-m-8", "r-m8", H_ORG_BRANCH, "戊", badidn), "BAD_ID_NUMBER");
+	/* A bad ID number is refused before journaling: it is never stored. */
+	s_refused(d, sock, hm_member("r-m-8", "r-m8", H_ORG_BRANCH, "戊", badidn), "BAD_ID_NUMBER");
+	s_not_found(d, "r-m8");
 	s_rule(sock, hm_member("r-m-9", "r-m9", H_ORG_BRANCH, "", NULL), "BAD_FIELD");
 
 	struct hmsg prob = s_admitted("r-m-10", "r-p1", H_ORG_BRANCH, "1990-05-05", now - 30 * day);

@@ -21,6 +21,7 @@
 #pragma weak unit_pbjson
 #pragma weak unit_auth
 #pragma weak unit_wire
+#pragma weak unit_iddigest
 
 static const struct {
 	const char *name;
@@ -37,6 +38,7 @@ static const struct {
 	{ "pbjson", unit_pbjson },
 	{ "auth", unit_auth },
 	{ "wire", unit_wire },
+	{ "iddigest", unit_iddigest },
 };
 
 char *

@@ -97,24 +97,52 @@ s_confirm(struct fx *f, const char *id, int64_t at)
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c);
 }
 
+/* A member of B registered with a birth date, category and dates. */
 static struct verdict
-s_extend(struct fx *f, const char *id, unsigned months)
+s_register_at(struct fx *f, const char *id, const char *birth, int category,
+    int64_t admitted_at, int64_t confirmed_at)
+{
+	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
+	e.member_id = (char *)id;
+	e.home_org_id = "B";
+	e.name = "张三";
+	e.birth_date = (char *)(birth ? birth : "");
+	e.category = category;
+	e.admitted_at = admitted_at;
+	e.confirmed_at = confirmed_at;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+}
+
+static struct verdict
+s_extend_at(struct fx *f, const char *id, unsigned months, int64_t decided_at)
 {
 	Jiceng__V1__ProbationExtended e = JICENG__V1__PROBATION_EXTENDED__INIT;
 	e.member_id = (char *)id;
 	e.months = months;
-	e.decided_at = f->now;
+	e.decided_at = decided_at;
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, &e);
+}
+
+static struct verdict
+s_extend(struct fx *f, const char *id, unsigned months)
+{
+	return s_extend_at(f, id, months, f->now);
+}
+
+static struct verdict
+s_status_at(struct fx *f, const char *id, int status, int64_t effective_at)
+{
+	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	s.member_id = (char *)id;
+	s.status = status;
+	s.effective_at = effective_at;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
 }
 
 static struct verdict
 s_status(struct fx *f, const char *id, int status)
 {
-	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
-	s.member_id = (char *)id;
-	s.status = status;
-	s.effective_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
+	return s_status_at(f, id, status, f->now);
 }
 
 static void
@@ -218,6 +246,27 @@ test_bad_id_number(void **state)
 	ACCEPTED(s_admit(f, "m1", ID_A, "1949-12-31", f->now));
 }
 
+static void
+test_sex_contradicts_id_number(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
+	Jiceng__V1__MemberView v;
+	s_tree(f);
+	a.member_id = "m1";
+	a.org_id = "B";
+	a.name = "王五";
+	a.id_number = ID_A;                          /* digit 17 even: female */
+	a.admitted_at = f->now;
+	a.sex = JICENG__V1__SEX__MALE;
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "BAD_ID_NUMBER");
+	a.sex = JICENG__V1__SEX__FEMALE;
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
+	s_view(f, "m1", &v);
+	assert_int_equal(v.sex, JICENG__V1__SEX__FEMALE);
+	membership_free_member_view(&v);
+}
+
 /* ---------------------------------------------------------- R1 */
 
 static void
@@ -233,7 +282,7 @@ test_r1_confirmation(void **state)
 	membership_free_member_view(&v);
 	f->now = fx_cst(2025, 6, 1, 0, 0);
 	REJECTED(s_confirm(f, "m1", fx_cst(2025, 2, 28, 10, 0)), "R1");
-	REJECTED(s_confirm(f, "m1", fx_cst(2025, 7, 1, 0, 0)), "R1");   /* after the journal time */
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 7, 1, 0, 0)), "FUTURE_TIME");
 	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 3, 1, 10, 0)));
 	REJECTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)), "R1");   /* already full */
 	REJECTED(s_extend(f, "m1", 6), "R1");
@@ -277,6 +326,44 @@ test_r1_extension(void **state)
 	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 9, 1, 10, 0)));
 }
 
+/* R1 compares CST calendar dates: the anniversary counts from 00:00 CST,
+ * though the admission was at 10:00 (and 00:00 CST is the day before in
+ * UTC). */
+static void
+test_r1_calendar_dates(void **state)
+{
+	struct fx *f = *state;
+	s_tree(f);
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, fx_cst(2024, 3, 1, 10, 0)));
+	ACCEPTED(s_admit(f, "m2", NULL, NULL, fx_cst(2024, 3, 1, 10, 0)));
+	f->now = fx_cst(2025, 3, 1, 12, 0);
+	ACCEPTED(s_extend(f, "m2", 6));                  /* until 2025-09-01 */
+	f->now = fx_cst(2025, 12, 1, 0, 0);
+	REJECTED(s_confirm(f, "m1", fx_cst(2025, 2, 28, 23, 59)), "R1");
+	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 3, 1, 0, 0)));
+	REJECTED(s_confirm(f, "m2", fx_cst(2025, 8, 31, 23, 59)), "R1");
+	ACCEPTED(s_confirm(f, "m2", fx_cst(2025, 9, 1, 0, 0)));
+}
+
+/* A FULL member's registered confirmation meets R1 too. */
+static void
+test_r1_registered_full(void **state)
+{
+	struct fx *f = *state;
+	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	int64_t admitted = fx_cst(2020, 3, 1, 10, 0);
+	Jiceng__V1__MemberView v;
+	s_tree(f);
+	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2020, 9, 1, 10, 0)), "R1");
+	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2019, 3, 1, 10, 0)), "R1");
+	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2021, 2, 28, 23, 59)), "R1");
+	ACCEPTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2021, 3, 1, 0, 0)));
+	ACCEPTED(s_register_at(f, "b", NULL, full, admitted, 0));    /* date unknown */
+	s_view(f, "a", &v);
+	assert_int_equal(v.confirmed_at, fx_cst(2021, 3, 1, 0, 0));
+	membership_free_member_view(&v);
+}
+
 /* ---------------------------------------------------------- R2 */
 
 static void
@@ -287,6 +374,7 @@ test_r2_admission_age(void **state)
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
 	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
 	char id[19];
+	f->now = fx_cst(2026, 6, 1, 0, 0);                /* the admissions are past */
 	s_tree(f);
 	s_idnum("44030020070615123", id);                 /* born 2007-06-15 */
 	/* 18 at 00:00 CST on 15 June 2025, which is 16:00 UTC on the 14th. */
@@ -313,6 +401,76 @@ test_r2_admission_age(void **state)
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u), "R2");
 	u.birth_date = "1990-01-01";
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &u));
+}
+
+static void
+test_r2_registered(void **state)
+{
+	struct fx *f = *state;
+	const int prob = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
+	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	int64_t admitted = fx_cst(2024, 12, 1, 10, 0);
+	char id[19];
+	s_tree(f);
+	REJECTED(s_register_at(f, "a", "2007-06-15", prob, admitted, 0), "R2");
+	REJECTED(s_register_at(f, "a", "2007-06-15", full, admitted, 0), "R2");
+	ACCEPTED(s_register_at(f, "a", "2006-06-15", prob, admitted, 0));
+	/* From the number: born 2000-01-01, registered as admitted in 2010. */
+	s_idnum("44030020000101123", id);
+	REJECTED(s_register(f, "b", "B", id), "R2");
+}
+
+/* R2 cannot be met on paper by dating the admission years ahead. */
+static void
+test_r2_future_admission(void **state)
+{
+	struct fx *f = *state;                           /* now: 2025-01-10 */
+	int64_t ahead = fx_cst(2037, 1, 10, 9, 0);       /* 18 by then */
+	s_tree(f);
+	REJECTED(s_admit(f, "m1", NULL, "2019-01-01", f->now), "R2");
+	REJECTED(s_admit(f, "m1", NULL, "2019-01-01", ahead), "FUTURE_TIME");
+	REJECTED(s_register_at(f, "m1", "2019-01-01", JICENG__V1__MEMBER_CATEGORY__PROBATIONARY,
+	    ahead, 0), "FUTURE_TIME");
+}
+
+/* ---------------------------------------------------------- event times */
+
+static void
+test_future_times(void **state)
+{
+	struct fx *f = *state;
+	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	const int susp = JICENG__V1__MEMBER_STATUS__SUSPENDED;
+	const int64_t skew = 10 * 60 * 1000, old = fx_cst(2020, 1, 1, 9, 0);
+	struct verdict v;
+	s_tree(f);
+	/* Ten minutes past the journal time pass; a minute more does not. */
+	ACCEPTED(s_admit(f, "m1", NULL, NULL, f->now + skew));
+	v = s_admit(f, "m2", NULL, NULL, f->now + skew + 60000);
+	REJECTED(v, "FUTURE_TIME");
+	assert_non_null(strstr(v.reason, "admitted_at"));
+	REJECTED(s_register_at(f, "r", NULL, full, f->now + DAY, 0), "FUTURE_TIME");
+	v = s_register_at(f, "r", NULL, full, old, f->now + DAY);
+	REJECTED(v, "FUTURE_TIME");
+	assert_non_null(strstr(v.reason, "confirmed_at"));
+	ACCEPTED(s_admit(f, "p", NULL, NULL, fx_cst(2023, 1, 1, 9, 0)));
+	REJECTED(s_confirm(f, "p", f->now + DAY), "FUTURE_TIME");
+	REJECTED(s_extend_at(f, "p", 6, f->now + DAY), "FUTURE_TIME");
+	REJECTED(s_status_at(f, "p", susp, f->now + DAY), "FUTURE_TIME");
+	/* Negative times, and missing ones where a time is required. */
+	REJECTED(s_admit(f, "m2", NULL, NULL, 0), "BAD_FIELD");
+	REJECTED(s_admit(f, "m2", NULL, NULL, -5), "BAD_FIELD");
+	REJECTED(s_register_at(f, "r", NULL, full, 0, 0), "BAD_FIELD");
+	REJECTED(s_register_at(f, "r", NULL, full, old, -5), "BAD_FIELD");
+	REJECTED(s_confirm(f, "p", 0), "BAD_FIELD");
+	REJECTED(s_confirm(f, "p", -5), "BAD_FIELD");
+	REJECTED(s_extend_at(f, "p", 6, -5), "BAD_FIELD");
+	v = s_status_at(f, "p", susp, -5);
+	REJECTED(v, "BAD_FIELD");
+	assert_non_null(strstr(v.reason, "effective_at"));
+	/* decided_at and effective_at may be left out. */
+	ACCEPTED(s_extend_at(f, "p", 6, 0));
+	ACCEPTED(s_status_at(f, "p", susp, 0));
 }
 
 /* ---------------------------------------------------------- R3 */
@@ -550,10 +708,16 @@ unit_members(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_id_number_masked, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_id_number, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sex_contradicts_id_number, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r1_confirmation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r1_leap_day, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r1_extension, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_calendar_dates, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r1_registered_full, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r2_admission_age, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r2_registered, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_r2_future_admission, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_future_times, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r3_only_normal, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r4_duplicate_person, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_member_exists_and_township, fx_setup, fx_teardown),

@@ -62,6 +62,16 @@ s_member(struct fx *f, const char *id, const char *home, int category)
 }
 
 static struct verdict
+s_status(struct fx *f, const char *id, int status)
+{
+	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	s.member_id = (char *)id;
+	s.status = status;
+	s.effective_at = f->now;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
+}
+
+static struct verdict
 s_tick(struct fx *f)
 {
 	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
@@ -345,6 +355,87 @@ test_o6_unknown_and_dissolved(void **state)
 	REJECTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"), "ORG_EXISTS");
 }
 
+/* O5 judges a Party group by the branch it belongs to. */
+static void
+test_o5_party_group(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
+	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	s_tree(f);
+	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	ACCEPTED(s_org(f, "TG", JICENG__V1__ORG_KIND__PARTY_GROUP, "TB", "T"));
+	ACCEPTED(s_org(f, "G", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(s_org(f, "G2", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	a.member_id = "new";
+	a.org_id = "TG";
+	a.name = "李四";
+	a.admitted_at = f->now;
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
+	REJECTED(s_member(f, "m", "TG", full), "O5");
+	/* A group of an ordinary branch holds members... */
+	a.org_id = "G";
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
+	ACCEPTED(s_member(f, "m", "G", full));
+	/* ...but does not take them under a temporary branch. */
+	REJECTED(s_move(f, "G", "TB"), "O5");
+	/* A group without counted members may move; its expelled member does
+	 * not come back into the count there. */
+	ACCEPTED(s_member(f, "x", "G2", full));
+	ACCEPTED(s_status(f, "x", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(s_move(f, "G2", "TB"));
+	REJECTED(s_status(f, "x", JICENG__V1__MEMBER_STATUS__NORMAL), "O5");
+}
+
+/* O6: a member does not come back into the count in a dissolved home org. */
+static void
+test_o6_status_into_dissolved(void **state)
+{
+	struct fx *f = *state;
+	s_tree(f);
+	ACCEPTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(s_dissolve(f, "B", "T"));
+	REJECTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__NORMAL), "ORG_DISSOLVED");
+	REJECTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__SUSPENDED), "ORG_DISSOLVED");
+	ACCEPTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__DECEASED));   /* not counted */
+}
+
+/* ---------------------------------------------------------- event times */
+
+static void
+test_org_times(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	Jiceng__V1__OrgDissolved d = JICENG__V1__ORG_DISSOLVED__INIT;
+	struct verdict v;
+	s_tree(f);
+	e.org_id = "B2";
+	e.kind = JICENG__V1__ORG_KIND__BRANCH;
+	e.parent_id = "V";
+	e.name = "新支部";
+	e.approving_org_id = "T";
+	e.established_at = f->now + 11 * 60 * 1000;
+	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	REJECTED(v, "FUTURE_TIME");
+	assert_non_null(strstr(v.reason, "established_at"));
+	e.established_at = -5;
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e), "BAD_FIELD");
+	e.established_at = f->now + 10 * 60 * 1000;   /* within the skew */
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	d.org_id = "B2";
+	d.approving_org_id = "T";
+	d.dissolved_at = f->now + DAY;
+	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d);
+	REJECTED(v, "FUTURE_TIME");
+	assert_non_null(strstr(v.reason, "dissolved_at"));
+	d.dissolved_at = -5;
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d), "BAD_FIELD");
+	d.dissolved_at = f->now;
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d));
+}
+
 /* ---------------------------------------------------------- other checks */
 
 static void
@@ -479,6 +570,9 @@ unit_orgs(void)
 		cmocka_unit_test_setup_teardown(test_o4_limits, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o5_temporary_branch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o6_unknown_and_dissolved, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o5_party_group, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o6_status_into_dissolved, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_org_times, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dissolve_not_empty, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_township, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_org_view, fx_setup, fx_teardown),

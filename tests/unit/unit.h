@@ -23,6 +23,7 @@ int unit_fold(void);
 int unit_pbjson(void);
 int unit_auth(void);
 int unit_wire(void);
+int unit_iddigest(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

@@ -1,0 +1,106 @@
+/*
+ * iddigest: an ID number replaced by its digest before journaling.
+ */
+#include "iddigest.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool
+iddigest_fields(const Envelope *e, struct iddigest_fields *f)
+{
+	switch (e->event_case) {
+	case JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED:
+		f->id_number = &e->member_registered->id_number;
+		f->id_digest = &e->member_registered->id_digest;
+		return true;
+	case JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED:
+		f->id_number = &e->member_admitted->id_number;
+		f->id_digest = &e->member_admitted->id_digest;
+		return true;
+	case JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED:
+		f->id_number = &e->member_updated->id_number;
+		f->id_digest = &e->member_updated->id_digest;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int
+s_refuse(const Envelope *e, struct codec_error *err, const char *code, const char *reason)
+{
+	err->code = code;
+	snprintf(err->reason, sizeof err->reason, "%s", reason);
+	snprintf(err->event_id, sizeof err->event_id, "%s", e->event_id);
+	return -1;
+}
+
+int
+iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
+    uint8_t **out, size_t *out_len, struct codec_error *err)
+{
+	struct iddigest_fields f;
+	char norm[IDNUM_LEN + 1], birth[11], masked[IDNUM_LEN + 1];
+	uint8_t index[IDNUM_INDEX_LEN];
+	bool male;
+	int rc = 1;
+
+	if (!iddigest_fields(e, &f))
+		return 0;
+	if (*f.id_digest)
+		return s_refuse(e, err, "BAD_FIELD", "id_digest 由服务器填写，请发送 id_number / "
+		    "id_digest is filled in by jiceng; send id_number");
+	char *clear = *f.id_number;
+	if (!clear || !*clear)
+		return 0;
+	enum idnum_error ie = idnum_check(clear, norm, birth, &male);
+	sodium_memzero(clear, strlen(clear));
+	if (ie != IDNUM_OK)
+		return s_refuse(e, err, "BAD_ID_NUMBER", idnum_strerror(ie));
+	idnum_blind_index(key, norm, index);
+	idnum_mask(norm, masked);
+	sodium_memzero(norm, sizeof norm);
+
+	Jiceng__V1__IdDigest d = JICENG__V1__ID_DIGEST__INIT;
+	d.blind_index.data = index;
+	d.blind_index.len = sizeof index;
+	d.masked = masked;
+	d.birth_date = birth;
+	d.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	*f.id_number = (char *)"";
+	*f.id_digest = &d;
+	*out_len = jiceng__v1__envelope__get_packed_size(e);
+	if ((*out = malloc(*out_len)))
+		jiceng__v1__envelope__pack(e, *out);
+	else
+		rc = s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
+	*f.id_number = clear;  /* the decoder's allocation, freed with e */
+	*f.id_digest = NULL;
+	return rc;
+}
+
+static bool
+s_digits(const char *s, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+bool
+iddigest_valid(const Jiceng__V1__IdDigest *d)
+{
+	const char *m = d->masked, *b = d->birth_date;
+	if (d->blind_index.len != IDNUM_INDEX_LEN || strlen(m) != IDNUM_LEN || strlen(b) != 10)
+		return false;
+	if (!s_digits(m, 0, 6) || strspn(m + 6, "*") != 8 || !s_digits(m, 14, 17) ||
+	    !(s_digits(m, 17, 18) || m[17] == 'X'))
+		return false;
+	if (!s_digits(b, 0, 4) || b[4] != '-' || !s_digits(b, 5, 7) || b[7] != '-' || !s_digits(b, 8, 10))
+		return false;
+	return d->sex == JICENG__V1__SEX__MALE || d->sex == JICENG__V1__SEX__FEMALE;
+}

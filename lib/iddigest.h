@@ -1,0 +1,40 @@
+/*
+ * iddigest: the resident ID number of a member event, reduced to its
+ * IdDigest (blind index, masked form, birth date, sex) before jicengd
+ * journals the event, so that the clear number is never stored. The rules
+ * read the digest; they still read a clear number in events journaled
+ * before this existed. Owns no state; never logs.
+ */
+#ifndef JICENG_IDDIGEST_H
+#define JICENG_IDDIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "idnum.h"
+
+/* The ID fields of a member event, or NULL when its kind has none. */
+struct iddigest_fields {
+	char **id_number;
+	Jiceng__V1__IdDigest **id_digest;
+};
+bool iddigest_fields(const Envelope *e, struct iddigest_fields *f);
+
+/* Check the envelope's ID number and pack the envelope with the number
+ * replaced by its digest into *out (malloc'd, *out_len bytes). The decoded
+ * number is wiped; e is left as it came otherwise. Returns
+ *   1  *out made;
+ *   0  no number in the event: journal the frame as it came;
+ *  -1  refused, err filled (event_id set):
+ *        BAD_ID_NUMBER  not a valid GB 11643 number
+ *        BAD_FIELD      the client sent an id_digest (jicengd's to fill)
+ *        INTERNAL_ERROR out of memory. */
+int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
+    uint8_t **out, size_t *out_len, struct codec_error *err);
+
+/* Is d a digest jicengd could have made (index length, mask and birth date
+ * shapes, a sex)? */
+bool iddigest_valid(const Jiceng__V1__IdDigest *d);
+
+#endif

@@ -323,6 +323,13 @@ s_check_decoded(struct broker *b, struct item *it, const Envelope *e)
 		    "BAD_TIME", "occurred_at 在未来 / occurred_at is more than 10 minutes ahead of the server clock");
 		return -1;
 	}
+	if (!config_township_known(&b->cfg, it->township)) {
+		snprintf(reason, sizeof reason, "乡镇%s不属于本县 / township %s is not one of this "
+		    "county's (setting townships)", it->township, it->township);
+		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township, JICENG__V1__VERDICT__REJECTED,
+		    "UNKNOWN_TOWNSHIP", reason);
+		return -1;
+	}
 	if (s_authorise(b, it) < 0)
 		return -1;
 	if (!codec_event_implemented(it->kind)) {

@@ -253,6 +253,8 @@ s_reload(struct broker *b)
 	b->cfg.max_backlog = next.max_backlog;
 	b->cfg.backlog_pause_ms = next.backlog_pause_ms;
 	b->cfg.max_batch = next.max_batch;
+	memcpy(b->cfg.townships, next.townships, sizeof next.townships);
+	b->cfg.ntownships = next.ntownships;
 	if (b->auth && auth_reload(b->auth) < 0)
 		log_error("could not reread keys in %s; keeping the old ones", b->cfg.keys_dir);
 	for (unsigned i = 0; i < b->nchildren; i++)
@@ -386,6 +388,8 @@ main(int argc, char **argv)
 	b.zctx = zmq_ctx_new();
 	if (ingest_open(&b) < 0)
 		return 1;
+	if (b.cfg.ntownships == 0)
+		log_info("townships not set: events of any well-formed township code are taken");
 	children_init(&b);
 	if (ingest_sync_rules(&b))
 		fatalx("could not journal the rule settings");

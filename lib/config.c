@@ -20,6 +20,8 @@ static const char s_default_text[] =
     "status = tcp://127.0.0.1:7401\n"
     "query = tcp://127.0.0.1:7402\n"
     "workers = membership\n"
+    "# townships = 320123    (the county's 6-digit code, or its townships' 12-digit\n"
+    "#                        codes; unset: any well-formed township code is taken)\n"
     "max_backlog = 50000\n"
     "backlog_pause_ms = 1000\n"
     "max_batch = 1024\n"
@@ -50,7 +52,7 @@ static const char s_default_text[] =
     "funds.activity_per_member_min_fen = 6000\n"
     "dues.max_months_back = 6\n";
 
-enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE };
+enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE, K_TOWNSHIPS };
 
 #define OFF(f) offsetof(struct config, f)
 #define ROFF(f) (offsetof(struct config, rules) + offsetof(Rules, f))
@@ -67,6 +69,7 @@ static const struct {
 	{ "daemon", "status", K_STR, OFF(status), 256, 0, 0 },
 	{ "daemon", "query", K_STR, OFF(query), 256, 0, 0 },
 	{ "daemon", "workers", K_WORKERS, OFF(workers), 0, 0, 0 },
+	{ "daemon", "townships", K_TOWNSHIPS, OFF(townships), 0, 0, 0 },
 	{ "daemon", "max_backlog", K_U64, OFF(max_backlog), 0, 1, 100000000 },
 	{ "daemon", "backlog_pause_ms", K_U32, OFF(backlog_pause_ms), 0, 0, 600000 },
 	{ "daemon", "max_batch", K_U32, OFF(max_batch), 0, 1, 65536 },
@@ -121,6 +124,50 @@ s_set_workers(bool *w, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+static bool
+s_county_code(const char *s)
+{
+	return strlen(s) == 6 && strspn(s, "0123456789") == 6;
+}
+
+static int
+s_set_townships(struct config *c, const char *value, char *err, size_t errlen)
+{
+	char *buf = strdup(value), *save = NULL;
+	if (!buf)
+		return s_err(err, errlen, "townships: out of memory%s%s", "", "");
+	c->ntownships = 0;
+	for (char *t = strtok_r(buf, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+		int rc = 0;
+		if (!s_county_code(t) && !codec_township_valid(t))
+			rc = s_err(err, errlen, "townships: '%s' is neither a 6-digit county code nor a "
+			    "12-digit township code ending in 000%s", t, "");
+		else if (c->ntownships == CONFIG_MAX_TOWNSHIPS)
+			rc = s_err(err, errlen, "townships: more than 256 codes (name the county's 6-digit "
+			    "code instead)%s%s", "", "");
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		snprintf(c->townships[c->ntownships++], sizeof c->townships[0], "%s", t);
+	}
+	free(buf);
+	return 0;
+}
+
+bool
+config_township_known(const struct config *c, const char *township)
+{
+	if (c->ntownships == 0)
+		return true;
+	for (unsigned i = 0; i < c->ntownships; i++) {
+		size_t n = strlen(c->townships[i]);
+		if (strncmp(c->townships[i], township, n) == 0 && (n == 6 || township[n] == 0))
+			return true;
+	}
+	return false;
+}
+
 int
 config_set(struct config *c, const char *sec, const char *key, const char *value,
     char *err, size_t errlen)
@@ -138,6 +185,8 @@ config_set(struct config *c, const char *sec, const char *key, const char *value
 			return 0;
 		case K_WORKERS:
 			return s_set_workers((bool *)p, value, err, errlen);
+		case K_TOWNSHIPS:
+			return s_set_townships(c, value, err, errlen);
 		case K_CURVE:
 			if (strcmp(value, "auto") == 0) *(enum curve_mode *)p = CURVE_AUTO;
 			else if (strcmp(value, "on") == 0) *(enum curve_mode *)p = CURVE_ON;

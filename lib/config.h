@@ -6,7 +6,7 @@
  * override the file.
  *
  * Reference (README.md has the long form):
- *   [daemon]   data_dir, run_dir, ingest, status, query, workers,
+ *   [daemon]   data_dir, run_dir, ingest, status, query, workers, townships,
  *              max_backlog, backlog_pause_ms, max_batch, journal_map_mb,
  *              journal_map_max_mb, state_map_mb, quarantine_after,
  *              heartbeat_ms, id_key_file
@@ -25,6 +25,7 @@
 #include "codec.h"
 
 #define CONFIG_PATH_MAX 512
+#define CONFIG_MAX_TOWNSHIPS 256
 
 enum curve_mode { CURVE_AUTO = 0, CURVE_ON, CURVE_OFF };
 
@@ -35,6 +36,10 @@ struct config {
 	char status[256];                  /* PUB endpoint for status changes */
 	char query[256];                   /* ROUTER endpoint of jiceng-query */
 	bool workers[DOMAIN_COUNT];        /* which domains run */
+	/* The county's townships: 12-digit township codes, or 6-digit county
+	 * codes standing for every township under them; none: any code. */
+	char townships[CONFIG_MAX_TOWNSHIPS][13];
+	unsigned ntownships;
 	uint64_t max_backlog;              /* journaled-but-unapplied cap */
 	unsigned backlog_pause_ms;         /* stop reading this long, then RETRY_LATER */
 	unsigned max_batch;                /* envelopes per group commit */
@@ -62,6 +67,9 @@ int config_set(struct config *c, const char *sec, const char *key,
     const char *value, char *err, size_t errlen);
 /* Fill derived paths (run_dir, id_key_file) from data_dir when empty. */
 void config_finish(struct config *c);
+/* Is township (a well-formed code) one of the configured townships? True
+ * for every code when none are configured. */
+bool config_township_known(const struct config *c, const char *township);
 /* The embedded default config file text (for `jicengd --print-config`). */
 const char *config_default_text(void);
 

@@ -615,6 +615,30 @@ test_journal_clean(void **state)
 	hd_pass(d);
 }
 
+/* With the county's townships configured, an event of any other township
+ * is refused UNKNOWN_TOWNSHIP before journaling; a listed township, or one
+ * under a listed county code, is served. */
+static void
+test_unknown_township(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\ntownships = 510722, 510723101000\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "ok"), 0);  /* H_TOWNSHIP, under 510722 */
+	s_refused(d, sock, s_member_with("unk-tw-1", "510724101000", "unk-t1", "甲", "", -1),
+	    "UNKNOWN_TOWNSHIP");
+	s_refused(d, sock, s_member_with("unk-tw-2", "510723102000", "unk-t2", "乙", "", -1),
+	    "UNKNOWN_TOWNSHIP");
+	s_rule(sock, hm_member_in("510723101000", "unk-tw-3", "unk-t3", "no-such-org", "丙", NULL),
+	    "UNKNOWN_ORG");
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_badinput(void)
 {
@@ -625,6 +649,7 @@ integ_badinput(void)
 		cmocka_unit_test_setup_teardown(test_embedded_nul, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_rejections, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_journal_clean, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_township, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("badinput", tests, NULL, NULL);
 }

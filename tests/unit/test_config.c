@@ -82,6 +82,34 @@ test_errors_name_line_and_key(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/* The county's townships: county prefixes and township codes, and the
+ * errors a wrong code gets. */
+static void
+test_townships(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(c.ntownships, 0);
+	assert_true(config_township_known(&c, "110105001000"));  /* unset: any */
+
+	assert_int_equal(s_load_text(&c, "[daemon]\ntownships = 320123, 320124101000\n", err, sizeof err), 0);
+	assert_int_equal(c.ntownships, 2);
+	assert_true(config_township_known(&c, "320123101000"));
+	assert_true(config_township_known(&c, "320123204000"));
+	assert_true(config_township_known(&c, "320124101000"));
+	assert_false(config_township_known(&c, "320124102000"));
+	assert_false(config_township_known(&c, "320125101000"));
+	assert_false(config_township_known(&c, "110105001000"));
+
+	assert_int_equal(s_load_text(&c, "[daemon]\ntownships = 32012\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "'32012'"));
+	assert_non_null(strstr(err, ":2:"));
+	assert_int_equal(s_load_text(&c, "[daemon]\ntownships = 320123101001\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "ending in 000"));
+}
+
 int
 unit_config(void)
 {
@@ -89,6 +117,7 @@ unit_config(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_overrides),
 		cmocka_unit_test(test_errors_name_line_and_key),
+		cmocka_unit_test(test_townships),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -30,7 +30,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "be64.h"
 #include "broker.h"
+#include "iddigest.h"
 #include "idnum.h"
 #include "log.h"
 #include "metrics.h"
@@ -153,6 +155,41 @@ s_prepare_dirs(struct broker *b)
 	}
 }
 
+/* Events journaled before jicengd digested ID numbers may hold them in
+ * clear: mark where digesting began, and say so at every start until
+ * jicengctl scrub-ids has digested them. */
+static void
+s_check_clear_ids(struct broker *b)
+{
+	MDB_txn *txn;
+	const void *v;
+	size_t len;
+	uint8_t since[8];
+	int rc = journal_read_begin(b->journal, &txn);
+	if (rc == 0) {
+		rc = journal_meta_get(b->journal, txn, IDDIGEST_META_SINCE, &v, &len);
+		if (rc == 0 && len == 8)
+			memcpy(since, v, 8);
+		mdb_txn_abort(txn);
+	}
+	if (rc == MDB_NOTFOUND) {
+		be64_put(since, journal_committed_end(b->journal) + 1);
+		if ((rc = journal_write_begin(b->journal, &txn)) == 0 &&
+		    (rc = journal_meta_put(b->journal, txn, IDDIGEST_META_SINCE, since, 8)) == 0)
+			rc = journal_commit(b->journal, txn);
+		else if (txn)
+			mdb_txn_abort(txn);
+		if (rc == 0)
+			rc = journal_sync(b->journal);
+	}
+	if (rc)
+		fatalx("journal meta %s: %s", IDDIGEST_META_SINCE, mdb_strerror(rc));
+	if (be64_get(since) > 1)
+		log_warnx("journal.mdb: events 1-%llu were journaled before jiceng digested resident ID "
+		    "numbers and may hold them in clear; stop jicengd and run jicengctl scrub-ids",
+		    (unsigned long long)(be64_get(since) - 1));
+}
+
 static void
 s_open_journal(struct broker *b)
 {
@@ -163,6 +200,7 @@ s_open_journal(struct broker *b)
 	log_info("journal %s/journal.mdb: %llu events, map %llu MiB, %zu dedupe keys read back",
 	    b->cfg.data_dir, (unsigned long long)journal_committed_end(b->journal),
 	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_pending(b->journal));
+	s_check_clear_ids(b);
 }
 
 static int

@@ -70,16 +70,34 @@ iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
 	d.masked = masked;
 	d.birth_date = birth;
 	d.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	if (iddigest_pack(e, &d, out, out_len) < 0)
+		rc = s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
+	return rc;
+}
+
+int
+iddigest_pack(Envelope *e, Jiceng__V1__IdDigest *d, uint8_t **out, size_t *out_len)
+{
+	struct iddigest_fields f;
+	if (!iddigest_fields(e, &f))
+		return -1;
+	char *clear = *f.id_number;
+	Jiceng__V1__IdDigest *had = *f.id_digest;
 	*f.id_number = (char *)"";
-	*f.id_digest = &d;
+	*f.id_digest = d;
 	*out_len = jiceng__v1__envelope__get_packed_size(e);
 	if ((*out = malloc(*out_len)))
 		jiceng__v1__envelope__pack(e, *out);
-	else
-		rc = s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
-	*f.id_number = clear;  /* the decoder's allocation, freed with e */
-	*f.id_digest = NULL;
-	return rc;
+	*f.id_number = clear;  /* the decoder's allocations, freed with e */
+	*f.id_digest = had;
+	return *out ? 0 : -1;
+}
+
+void
+iddigest_invalid(Jiceng__V1__IdDigest *d, enum idnum_error e)
+{
+	jiceng__v1__id_digest__init(d);
+	d->invalid = (uint32_t)e;
 }
 
 static bool
@@ -102,5 +120,5 @@ iddigest_valid(const Jiceng__V1__IdDigest *d)
 		return false;
 	if (!s_digits(b, 0, 4) || b[4] != '-' || !s_digits(b, 5, 7) || b[7] != '-' || !s_digits(b, 8, 10))
 		return false;
-	return d->sex == JICENG__V1__SEX__MALE || d->sex == JICENG__V1__SEX__FEMALE;
+	return d->invalid == 0 && (d->sex == JICENG__V1__SEX__MALE || d->sex == JICENG__V1__SEX__FEMALE);
 }

@@ -14,6 +14,12 @@
 #include "codec.h"
 #include "idnum.h"
 
+/* Journal meta: the first seq from which jicengd digested every ID number
+ * (u64, big-endian). A journal written before has it set to its end + 1 at
+ * the first start of a jicengd that digests; jicengctl scrub-ids digests the
+ * events before it and sets it to 1. */
+#define IDDIGEST_META_SINCE "id_digest_since"
+
 /* The ID fields of a member event, or NULL when its kind has none. */
 struct iddigest_fields {
 	char **id_number;
@@ -32,6 +38,16 @@ bool iddigest_fields(const Envelope *e, struct iddigest_fields *f);
  *        INTERNAL_ERROR out of memory. */
 int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
     uint8_t **out, size_t *out_len, struct codec_error *err);
+
+/* A digest standing for a number that failed GB 11643 with error e, in a
+ * journal from before digesting (jicengctl scrub-ids): the rules reject it
+ * BAD_ID_NUMBER with the reason they gave the number. */
+void iddigest_invalid(Jiceng__V1__IdDigest *d, enum idnum_error e);
+
+/* Pack e with its event's id_number empty and id_digest d into *out
+ * (malloc'd); e is left as it came. Returns 0, or -1 (not a member event,
+ * out of memory). */
+int iddigest_pack(Envelope *e, Jiceng__V1__IdDigest *d, uint8_t **out, size_t *out_len);
 
 /* Is d a digest jicengd could have made (index length, mask and birth date
  * shapes, a sex)? */

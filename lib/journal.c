@@ -16,10 +16,12 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -54,6 +56,19 @@ struct journal {
 };
 
 /* ---------------------------------------------------------- open/close */
+
+/* fsync a file or directory by path: 0 or errno. */
+static int
+s_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) < 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
 
 static int
 s_open_dbis(struct journal *j)
@@ -464,6 +479,71 @@ journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
 {
 	MDB_val key = { strlen(name), (void *)name }, val = { len, (void *)v };
 	return mdb_put(txn, j->meta, &key, &val, 0);
+}
+
+int
+journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq, const char *event_id,
+    const uint8_t *envelope, size_t len)
+{
+	struct journal_record r;
+	uint8_t k[8], vb[8], *copy;
+	char kb[160];
+	int rc = journal_get(j, txn, seq, &r);
+	if (rc)
+		return rc;
+	size_t head = (size_t)(r.envelope - (const uint8_t *)r.township_id) + HDR_FIXED;
+	if (!(copy = malloc(head)))
+		return ENOMEM;
+	memcpy(copy, r.township_id - HDR_FIXED, head);  /* the map page may move */
+	be64_put(k, seq);
+	MDB_val key = { 8, k }, val = { head + len, NULL };
+	if ((rc = mdb_put(txn, j->events, &key, &val, MDB_RESERVE)) == 0) {
+		memcpy(val.mv_data, copy, head);
+		memcpy((uint8_t *)val.mv_data + head, envelope, len);
+	}
+	const char *township = (const char *)copy + HDR_FIXED;
+	MDB_val ik = { township[0] ? s_id_key(kb, sizeof kb, township, event_id) : 0, kb }, iv;
+	if (rc == 0 && ik.mv_size && (rc = mdb_get(txn, j->ids, &ik, &iv)) == 0 &&
+	    iv.mv_size == LEGACY_IDS_VALUE) {
+		be64_put(vb, seq);
+		MDB_val plain = { sizeof vb, vb };
+		rc = mdb_put(txn, j->ids, &ik, &plain, 0);
+	}
+	free(copy);
+	return rc == MDB_NOTFOUND ? 0 : rc;  /* a key still pending, or none */
+}
+
+int
+journal_compact(const char *dir, uint64_t *before, uint64_t *after)
+{
+	char path[4096], tmp[4096], lock[4096];
+	struct stat st;
+	MDB_env *env;
+	snprintf(path, sizeof path, "%s/journal.mdb", dir);
+	snprintf(tmp, sizeof tmp, "%s/journal.mdb.compact", dir);
+	snprintf(lock, sizeof lock, "%s/journal.mdb-lock", dir);
+	if (stat(path, &st) < 0)
+		return errno;
+	*before = (uint64_t)st.st_size;
+	unlink(tmp);
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return rc;
+	mdb_env_set_maxdbs(env, 8);
+	if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0640)) == 0)
+		rc = mdb_env_copy2(env, tmp, MDB_CP_COMPACT);
+	mdb_env_close(env);
+	if (rc == 0 && (rc = s_fsync_path(tmp)) == 0 && rename(tmp, path) < 0)
+		rc = errno;
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	unlink(lock);  /* its copy of the last txn id belongs to the old file */
+	if ((rc = s_fsync_path(dir)))
+		return rc;
+	*after = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return 0;
 }
 
 /* Put the keys of the townships whose batch is due (every key when all)

@@ -102,6 +102,13 @@ int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
     const char *reason);
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
     const void *val, size_t len);
+/* Replace the envelope of the record at seq, keeping its time, kind and
+ * township; a legacy ids value of its key (township, event_id: the
+ * envelope's) becomes a plain seq, so that a resend is compared with the
+ * new bytes. For jicengctl scrub-ids, offline. Returns 0, MDB_NOTFOUND, or
+ * an LMDB error. */
+int journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq, const char *event_id,
+    const uint8_t *envelope, size_t len);
 /* Commit: data pages flushed before return, which also makes the previous
  * commit durable; this one's meta page waits for the next flush. */
 int journal_commit(struct journal *j, MDB_txn *txn);
@@ -118,6 +125,11 @@ uint64_t journal_durable_end(struct journal *j);
 size_t journal_ids_pending(struct journal *j);
 /* Writer only: the first seq of the last commit (0 before any). */
 uint64_t journal_latest_commit_first(struct journal *j);
+/* Offline, with no process holding dir/journal.mdb open: replace it with a
+ * compact copy, whose file holds no free pages (and so none of the bytes of
+ * records rewritten or deleted). *before and *after get the file sizes.
+ * Returns 0 or an errno / LMDB code; on failure the journal is unchanged. */
+int journal_compact(const char *dir, uint64_t *before, uint64_t *after);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
  * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */
 int journal_grow(struct journal *j);

@@ -9,6 +9,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 
 #pragma weak ctl_keys_main
@@ -32,6 +34,7 @@ static const struct {
 	{ "send", ctl_send_main, "send envelopes (JSON lines) to jicengd, print acks" },
 	{ "query", ctl_query_main, "ask jiceng-query for an org, a member, a member list or stats" },
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
+	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },
 	{ "keygen", ctl_keygen_main, "create a CURVE key pair for a township, county or reader" },
 	{ "keys", ctl_keys_main, "list, show and revoke client keys" },
 };
@@ -39,6 +42,36 @@ static const struct {
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
 /* ---------------------------------------------------------------- helpers */
+
+bool
+ctl_daemon_running(const struct config *cfg, const char *cmd)
+{
+	char path[CONFIG_PATH_MAX + 32], comm[64] = "";
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/jicengd.pid", cfg->run_dir);
+	if (!(f = fopen(path, "r")))
+		return false;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return false;
+	/* A pid file left by a crash may name a pid reused since. */
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "r"))) {
+		if (!fgets(comm, sizeof comm, f))
+			comm[0] = '\0';
+		fclose(f);
+		if (comm[0] && strncmp(comm, "jicengd", 7) != 0)
+			return false;
+	}
+	fprintf(stderr, "jicengctl %s: jicengd is running (pid %ld, from "
+	    "%s/jicengd.pid); stop it first, e.g. systemctl stop jicengd\n",
+	    cmd, pid, cfg->run_dir);
+	return true;
+}
 
 const char *
 ctl_endpoint(const char *opt, const char *env, const char *def)

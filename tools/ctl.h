@@ -29,6 +29,7 @@
 int ctl_send_main(int argc, char **argv);
 int ctl_query_main(int argc, char **argv);
 int ctl_rebuild_main(int argc, char **argv);
+int ctl_scrub_ids_main(int argc, char **argv);
 int ctl_keys_main(int argc, char **argv);
 int ctl_keygen_main(int argc, char **argv);
 
@@ -59,6 +60,12 @@ void *ctl_dealer(void *ctx, const char *endpoint, const struct ctl_curve *c);
  * nothing is waiting or on error. */
 long ctl_recv_last(void *sock, void **buf);
 
+
+struct config;
+/* Is jicengd running on cfg's run_dir: does run_dir/jicengd.pid (written
+ * at its start) name a live process whose command is jicengd? Prints why
+ * on stderr, as "jicengctl CMD: ...", when it is. */
+bool ctl_daemon_running(const struct config *cfg, const char *cmd);
 
 /* Parse a decimal unsigned option value in [min, max]; on error prints
  * "jicengctl CMD: bad value for --OPT: VALUE" and returns false. */

@@ -4,9 +4,8 @@
  * beside the old one and renamed over it only when complete, so an
  * interrupted rebuild leaves the old state in place.
  *
- * It refuses while jicengd runs on the same data: a worker would keep
- * writing the old, replaced file. "Runs" means run_dir/jicengd.pid names a
- * live process whose command is jicengd (jicengd writes that file at start).
+ * It refuses while jicengd runs on the same data (ctl_daemon_running): a
+ * worker would keep writing the old, replaced file.
  */
 #include "ctl.h"
 
@@ -46,37 +45,6 @@ s_usage(FILE *out)
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "Exit status: 0 rebuilt, 1 failed or jicengd running, 2 usage error.\n");
-}
-
-/* Is jicengd running on this run_dir? Prints why when it is. */
-static bool
-s_daemon_running(const struct config *cfg)
-{
-	char path[CONFIG_PATH_MAX + 32], comm[64] = "";
-	long pid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/jicengd.pid", cfg->run_dir);
-	if (!(f = fopen(path, "r")))
-		return false;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
-		return false;
-	/* A pid file left by a crash may name a pid reused since. */
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	if ((f = fopen(path, "r"))) {
-		if (!fgets(comm, sizeof comm, f))
-			comm[0] = '\0';
-		fclose(f);
-		if (comm[0] && strncmp(comm, "jicengd", 7) != 0)
-			return false;
-	}
-	fprintf(stderr, "jicengctl rebuild: jicengd is running (pid %ld, from "
-	    "%s/jicengd.pid); stop it first, e.g. systemctl stop jicengd\n",
-	    pid, cfg->run_dir);
-	return true;
 }
 
 static void
@@ -175,7 +143,7 @@ ctl_rebuild_main(int argc, char **argv)
 		goto out;
 	}
 	rc = CTL_EXIT_FAIL;
-	if (s_daemon_running(cfg))
+	if (ctl_daemon_running(cfg, "rebuild"))
 		goto out;
 	rc = CTL_EXIT_OK;
 	for (int i = 0; i < DOMAIN_COUNT; i++)

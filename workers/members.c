@@ -178,6 +178,9 @@ s_person(const struct event_ctx *ev, const char *id_number, const Jiceng__V1__Id
 			return rc;
 		digest = &legacy;
 	}
+	if (digest->invalid >= IDNUM_BAD_LENGTH && digest->invalid <= IDNUM_BAD_CHECK)
+		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s",
+		    idnum_strerror((enum idnum_error)digest->invalid), r->member_id);
 	if (!iddigest_valid(digest))
 		return verdict_reject(v, "BAD_ID_NUMBER", "身份证号码摘要无效 / malformed ID digest: %s",
 		    r->member_id);

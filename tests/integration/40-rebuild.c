@@ -16,8 +16,12 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <sodium.h>
 
+#include "be64.h"
 #include "config.h"
+#include "iddigest.h"
+#include "journal.h"
 #include "fold.h"
 #include "store.h"
 
@@ -628,6 +632,149 @@ test_rebuild_while_read(void **state)
 	hd_pass(d);
 }
 
+/* Journal msgs as a jicengd from before digesting did: the frames as they
+ * came, ID numbers and all, and no id_digest_since. */
+static void
+s_journal_legacy(struct hd *d, struct hmsg *msgs, int n)
+{
+	struct journal *j;
+	MDB_txn *txn;
+	uint64_t seq;
+	assert_int_equal(journal_open(&j, d->dir, 64, 64, false), 0);
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	for (int i = 0; i < n; i++) {
+		Envelope *e = codec_envelope_unpack(msgs[i].buf, msgs[i].len);
+		assert_non_null(e);
+		assert_int_equal(journal_append(j, txn, now_wall_ms(), e->event_case, e->township_id,
+		    e->event_id, msgs[i].buf, msgs[i].len, &seq), 0);
+		codec_envelope_free(e);
+	}
+	assert_int_equal(journal_commit(j, txn), 0);
+	journal_close(&j);
+}
+
+/* Older still: the ids value of msg's key holds the envelope's SHA-256
+ * after the seq (journals from before 2026-11). */
+static void
+s_ids_legacy(struct hd *d, const struct hmsg *msg, uint64_t seq)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi ids;
+	char path[256], kb[160];
+	uint8_t v[8 + crypto_hash_sha256_BYTES];
+	Envelope *e = codec_envelope_unpack(msg->buf, msg->len);
+	assert_non_null(e);
+	int kn = snprintf(kb, sizeof kb, "%s%c%s", e->township_id, 0, e->event_id);
+	codec_envelope_free(e);
+	be64_put(v, seq);
+	crypto_hash_sha256(v + 8, msg->buf, msg->len);
+	snprintf(path, sizeof path, "%s/journal.mdb", d->dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
+	MDB_val key = { (size_t)kn, kb }, val = { sizeof v, v };
+	assert_int_equal(mdb_put(txn, ids, &key, &val, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static int
+s_jicengctl_scrub(struct hd *d)
+{
+	char bin[512], err[256];
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(err, sizeof err, "%s/scrub.err", d->dir);
+	char *argv[] = { bin, "scrub-ids", "--data-dir", d->dir, NULL };
+	return h_run(argv, NULL, err, 60000);
+}
+
+static bool
+s_file_has(struct hd *d, const char *name, const char *s, size_t n)
+{
+	char path[256];
+	size_t len;
+	snprintf(path, sizeof path, "%s/%s", d->dir, name);
+	char *bytes = h_slurp(path, &len);
+	assert_non_null(bytes);
+	bool has = memmem(bytes, len, s, n) != NULL;
+	free(bytes);
+	return has;
+}
+
+/* A journal from before digesting holds ID numbers in clear: jicengd says
+ * so at start, jicengctl scrub-ids digests them (a valid and an invalid
+ * one) and compacts the file, the state rebuilt from the scrubbed journal is
+ * the state before byte for byte, and a resend of the original frame is
+ * still a DUPLICATE of its seq. */
+static void
+test_scrub_ids(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	char good[19], bad[19];
+	h_idnum("19800315", 123, good);
+	h_idnum("19811224", 77, bad);
+	bad[17] = bad[17] == '0' ? '1' : '0';
+	struct hmsg m[5];
+	hm_org_tree(m, "sc");
+	m[3] = hm_member("sc-m1", "scm-1", H_ORG_BRANCH, "张三", good);
+	m[4] = hm_member("sc-m2", "scm-2", H_ORG_BRANCH, "李四", bad);
+	s_journal_legacy(d, m, 5);
+	s_ids_legacy(d, &m[3], 4);
+	assert_true(s_file_has(d, "journal.mdb", good + 6, 11));
+
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_log_has(d, "events 1-5 were journaled before jiceng digested"));
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	QueryReply *r = hq_member(d, "scm-1");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	char masked[19];
+	snprintf(masked, sizeof masked, "%.6s********%.4s", good, good + 14);
+	assert_string_equal(r->member->id_masked, masked);
+	hq_free(r);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	char before[256], after[256];
+	s_dump(d, "before.dump", before, sizeof before);
+
+	assert_int_equal(s_jicengctl_scrub(d), 0);
+	assert_false(s_file_has(d, "journal.mdb", good + 6, 11));
+	assert_false(s_file_has(d, "journal.mdb", bad + 6, 11));
+	assert_false(s_file_has(d, "state/membership.mdb", good + 6, 11));
+	assert_int_equal(s_jicengctl_scrub(d), 0);  /* nothing left: still 0 */
+	assert_int_equal(s_jicengctl_rebuild(d), 0);
+	s_dump(d, "after.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+
+	assert_int_equal(hd_up(d), 0);
+	size_t loglen;
+	char *log = h_slurp(d->log, &loglen);
+	assert_non_null(log);
+	char *first = memmem(log, loglen, "were journaled before", 21);
+	assert_non_null(first);  /* said at the first start, not at this one */
+	assert_null(memmem(first + 1, loglen - (size_t)(first + 1 - log), "were journaled before", 21));
+	free(log);
+	void *sock = hc_connect(d);
+	assert_true(hc_expect(sock, &m[3], JICENG__V1__VERDICT__DUPLICATE, "OK"));
+	r = hq_member(d, "scm-1");
+	assert_non_null(r);
+	assert_string_equal(r->member->id_masked, masked);
+	hq_free(r);
+	r = hq_member(d, "scm-2");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__NOT_FOUND);
+	hq_free(r);
+	hc_close(sock);
+	for (int i = 0; i < 5; i++)
+		hm_free(&m[i]);
+	hd_pass(d);
+}
+
 int
 integ_rebuild(void)
 {
@@ -638,6 +785,7 @@ integ_rebuild(void)
 		cmocka_unit_test_setup_teardown(test_rebuild_after_machine_crash, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_state_ahead_of_journal, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_while_read, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_ids, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("rebuild", tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@ int integ_powercut(void);
 int integ_backpressure(void);
 int integ_supervisor(void);
 int integ_security(void);
+int integ_ctl(void);
 
 /* ------------------------------------------------------------ time */
 

@@ -24,6 +24,7 @@
 #pragma weak integ_backpressure
 #pragma weak integ_supervisor
 #pragma weak integ_security
+#pragma weak integ_ctl
 
 static const struct {
 	const char *name;
@@ -38,6 +39,7 @@ static const struct {
 	{ "backpressure", integ_backpressure },
 	{ "supervisor", integ_supervisor },
 	{ "security", integ_security },
+	{ "ctl", integ_ctl },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

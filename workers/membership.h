@@ -60,9 +60,11 @@ int membership_rules(struct membership *m, MDB_txn *txn, Rules *out);
 /* ------------------------------------------------ read side (query server) */
 
 /* Fill an OrgView (caller-initialised with jiceng__v1__org_view__init) for
- * org_id, with its direct children and member counts. Strings and arrays are
- * malloc'd; free with membership_free_org_view. Returns 0, MDB_NOTFOUND, or
- * an LMDB error. */
+ * org_id, with its direct children; the org and each child carry their
+ * direct and subtree member counts (query.proto). Walks the org's subtree
+ * once: linear in the orgs below it, no table scan. Strings and arrays are
+ * malloc'd; free with membership_free_org_view. Returns 0, MDB_NOTFOUND,
+ * MDB_CORRUPTED (a broken tree or counts), ENOMEM, or an LMDB error. */
 int membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
     Jiceng__V1__OrgView *out);
 void membership_free_org_view(Jiceng__V1__OrgView *v);

@@ -1,6 +1,7 @@
 /*
  * membership_query: the read side of the membership tables for the query
- * server: an org with its direct children and counts, a member, a page of
+ * server: an org with its direct children and the direct and subtree
+ * member counts of each, a member, a page of
  * an org's members, and the township of an org or member. Views are deep
  * copies the caller frees with the matching membership_free_* call; a
  * member view carries the masked ID number and phone only, because the
@@ -110,7 +111,20 @@ struct view_children {
 	struct membership *m;
 	MDB_txn *txn;
 	Jiceng__V1__OrgView *out;
+	uint32_t total, full;    /* summed subtree counts of the children */
 };
+
+/* membership_subtree_counts gives the total and the full members; every
+ * counted member is FULL or PROBATIONARY (members.c refuses any other
+ * category), so the rest are probationary. */
+static int
+s_probationary(uint32_t total, uint32_t full, uint32_t *prob)
+{
+	if (full > total)
+		return MDB_CORRUPTED;
+	*prob = total - full;
+	return 0;
+}
 
 static int
 s_add_child(void *arg, const char *child_id, bool *stop)
@@ -133,23 +147,46 @@ s_add_child(void *arg, const char *child_id, bool *stop)
 	out->children[out->n_children++] = s;
 	s->kind = c.kind;
 	s->dissolved = c.dissolved;
-	return DUP(s->org_id, c.org_id) && DUP(s->name, c.name) ? 0 : ENOMEM;
+	s->member_count = c.member_count;
+	s->full_member_count = c.full_count;
+	s->probationary_count = c.probationary_count;
+	if (!DUP(s->org_id, c.org_id) || !DUP(s->name, c.name))
+		return ENOMEM;
+	if ((rc = membership_subtree_counts(vc->m, vc->txn, child_id,
+	    &s->subtree_member_count, &s->subtree_full_member_count)) ||
+	    (rc = s_probationary(s->subtree_member_count,
+	    s->subtree_full_member_count, &s->subtree_probationary_count)))
+		return rc;
+	vc->total += s->subtree_member_count;
+	vc->full += s->subtree_full_member_count;
+	return 0;
 }
 
+/* Cost: each direct child's subtree is walked once by
+ * membership_subtree_counts (one record read and one children-table seek
+ * per org), and the org's own subtree counts are its direct counts plus
+ * its children's, so no org is walked twice. About three B-tree lookups
+ * per org below org_id, never a scan of the orgs or members table: a
+ * township committee with 500 children and 2,000 orgs in all below it
+ * costs some 6,000 lookups in one read transaction. */
 int
 membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
     Jiceng__V1__OrgView *out)
 {
 	struct org_rec o;
-	struct view_children vc = { m, txn, out };
+	struct view_children vc = { m, txn, out, 0, 0 };
 	int rc = membership_org_load(m, txn, org_id, &o);
 
 	if (rc)
 		return rc;
 	if (!s_org_copy(&o, out))
 		rc = ENOMEM;
-	else
-		rc = membership_children_each(m, txn, o.org_id, s_add_child, &vc);
+	else if (!(rc = membership_children_each(m, txn, o.org_id, s_add_child, &vc))) {
+		out->subtree_member_count = o.member_count + vc.total;
+		out->subtree_full_member_count = o.full_count + vc.full;
+		rc = s_probationary(out->subtree_member_count,
+		    out->subtree_full_member_count, &out->subtree_probationary_count);
+	}
 	if (rc)
 		membership_free_org_view(out);
 	return rc;

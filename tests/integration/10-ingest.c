@@ -582,6 +582,176 @@ test_query_protocol(void **state)
 	hd_pass(d);
 }
 
+/* ---- an org's children with their direct and subtree member counts */
+
+static void
+s_ok(void *sock, struct hmsg m)
+{
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	hm_free(&m);
+}
+
+static struct hmsg
+s_probationary(const char *event_id, const char *member_id, const char *org_id)
+{
+	Envelope e;
+	Jiceng__V1__MemberAdmitted r = JICENG__V1__MEMBER_ADMITTED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	r.member_id = (char *)member_id;
+	r.org_id = (char *)org_id;
+	r.name = "预备党员";
+	r.birth_date = "1995-02-03";
+	r.admitted_at = now_wall_ms() - 30 * 86400000LL;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED;
+	e.member_admitted = &r;
+	return hm_pack(&e);
+}
+
+static struct hmsg
+s_status(const char *event_id, const char *member_id, int status)
+{
+	Envelope e;
+	Jiceng__V1__MemberStatusChanged c = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	c.member_id = (char *)member_id;
+	c.status = status;
+	c.effective_at = now_wall_ms() - 1000;
+	c.reason = "测试";
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED;
+	e.member_status_changed = &c;
+	return hm_pack(&e);
+}
+
+static struct hmsg
+s_dissolve(const char *event_id, const char *org_id, const char *approving)
+{
+	Envelope e;
+	Jiceng__V1__OrgDissolved o = JICENG__V1__ORG_DISSOLVED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	o.org_id = (char *)org_id;
+	o.approving_org_id = (char *)approving;
+	o.reason = "撤并";
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
+	e.org_dissolved = &o;
+	return hm_pack(&e);
+}
+
+/* Counts: direct total/full/probationary, then subtree the same. */
+struct s_counts {
+	uint32_t n, full, prob, sn, sfull, sprob;
+};
+
+static void
+s_counts_are(const char *org_id, struct s_counts got, struct s_counts want)
+{
+	if (memcmp(&got, &want, sizeof got) != 0)
+		fail_msg("%s: counts %u/%u/%u subtree %u/%u/%u, want %u/%u/%u subtree %u/%u/%u",
+		    org_id, got.n, got.full, got.prob, got.sn, got.sfull, got.sprob,
+		    want.n, want.full, want.prob, want.sn, want.sfull, want.sprob);
+}
+
+static void
+s_child_is(const Jiceng__V1__OrgView *v, size_t i, const char *org_id,
+    bool dissolved, struct s_counts want)
+{
+	assert_true(i < v->n_children);
+	const Jiceng__V1__OrgSummary *s = v->children[i];
+	assert_string_equal(s->org_id, org_id);
+	assert_int_equal(s->dissolved, dissolved);
+	s_counts_are(org_id, (struct s_counts){ s->member_count, s->full_member_count,
+	    s->probationary_count, s->subtree_member_count, s->subtree_full_member_count,
+	    s->subtree_probationary_count }, want);
+}
+
+static void
+s_org_is(const Jiceng__V1__OrgView *v, struct s_counts want)
+{
+	s_counts_are(v->org_id, (struct s_counts){ v->member_count, v->full_member_count,
+	    v->probationary_count, v->subtree_member_count, v->subtree_full_member_count,
+	    v->subtree_probationary_count }, want);
+}
+
+/* A township committee (one member of its own) with two branches, a Party
+ * group under the first, and a third branch dissolved after its only
+ * member quit. Only NORMAL and SUSPENDED members count; a child's subtree
+ * includes its Party group; the committee's subtree is everyone. The same
+ * numbers come out of jicengctl query org as JSON. */
+static void
+test_org_subtree_counts(void **state)
+{
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_non_null(sock);
+	const char *tc = "oc-tc";
+	s_ok(sock, hm_org("oc-e-tc", tc, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL,
+	    "中共计数镇委员会"));
+	s_ok(sock, hm_org("oc-e-b1", "oc-b1", JICENG__V1__ORG_KIND__BRANCH, tc, tc, "第一支部"));
+	s_ok(sock, hm_org("oc-e-b2", "oc-b2", JICENG__V1__ORG_KIND__BRANCH, tc, tc, "第二支部"));
+	s_ok(sock, hm_org("oc-e-bx", "oc-bx", JICENG__V1__ORG_KIND__BRANCH, tc, tc, "撤销支部"));
+	s_ok(sock, hm_org("oc-e-g1", "oc-g1", JICENG__V1__ORG_KIND__PARTY_GROUP, "oc-b1", tc,
+	    "第一党小组"));
+	static const char *const full[][2] = {
+		{ "oc-m-tc", "oc-tc" },
+		{ "oc-m-b1a", "oc-b1" }, { "oc-m-b1b", "oc-b1" },
+		{ "oc-m-g1a", "oc-g1" }, { "oc-m-g1b", "oc-g1" },
+		{ "oc-m-g1s", "oc-g1" }, { "oc-m-g1d", "oc-g1" },
+		{ "oc-m-b2a", "oc-b2" }, { "oc-m-bxq", "oc-bx" },
+	};
+	for (size_t i = 0; i < sizeof full / sizeof full[0]; i++) {
+		char eid[32];
+		snprintf(eid, sizeof eid, "oc-e-%s", full[i][0]);
+		s_ok(sock, hm_member(eid, full[i][0], full[i][1], "计数", NULL));
+	}
+	s_ok(sock, s_probationary("oc-e-p-b1", "oc-p-b1", "oc-b1"));
+	s_ok(sock, s_probationary("oc-e-p-g1", "oc-p-g1", "oc-g1"));
+	s_ok(sock, s_status("oc-e-s", "oc-m-g1s", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	s_ok(sock, s_status("oc-e-d", "oc-m-g1d", JICENG__V1__MEMBER_STATUS__DECEASED));
+	s_ok(sock, s_status("oc-e-q", "oc-m-bxq", JICENG__V1__MEMBER_STATUS__QUIT));
+	s_ok(sock, s_dissolve("oc-e-x", "oc-bx", tc));
+
+	/* oc-g1: 3 full (one suspended), 1 probationary; the deceased is out. */
+	QueryReply *r = hq_org(d, tc);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_int_equal(r->org->n_children, 3);  /* by org_id */
+	s_child_is(r->org, 0, "oc-b1", false, (struct s_counts){ 3, 2, 1, 7, 5, 2 });
+	s_child_is(r->org, 1, "oc-b2", false, (struct s_counts){ 1, 1, 0, 1, 1, 0 });
+	s_child_is(r->org, 2, "oc-bx", true, (struct s_counts){ 0, 0, 0, 0, 0, 0 });
+	s_org_is(r->org, (struct s_counts){ 1, 1, 0, 9, 7, 2 });
+	hq_free(r);
+	r = hq_org(d, "oc-b1");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_int_equal(r->org->n_children, 1);
+	s_child_is(r->org, 0, "oc-g1", false, (struct s_counts){ 4, 3, 1, 4, 3, 1 });
+	s_org_is(r->org, (struct s_counts){ 3, 2, 1, 7, 5, 2 });
+	hq_free(r);
+
+	char ctl[256], out[256];
+	snprintf(ctl, sizeof ctl, "%s/jicengctl", h_build_dir());
+	snprintf(out, sizeof out, "%s/org.json", d->dir);
+	char *argv[] = { ctl, "query", "--query", d->query, "org", (char *)tc, NULL };
+	assert_int_equal(h_run(argv, out, NULL, 10000), 0);
+	char *json = h_slurp(out, NULL);
+	assert_non_null(json);
+	static const char *const want[] = {
+		"\"orgId\":\"oc-b1\",\"kind\":\"BRANCH\",\"name\":\"第一支部\",\"memberCount\":3,"
+		"\"fullMemberCount\":2,\"probationaryCount\":1,\"subtreeMemberCount\":7,"
+		"\"subtreeFullMemberCount\":5,\"subtreeProbationaryCount\":2}",
+		"\"orgId\":\"oc-bx\",\"kind\":\"BRANCH\",\"name\":\"撤销支部\",\"dissolved\":true}",
+		"\"subtreeMemberCount\":9,\"subtreeFullMemberCount\":7,\"subtreeProbationaryCount\":2}",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(json, want[i]))
+			fail_msg("jicengctl query org: no %s in %s", want[i], json);
+	free(json);
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_ingest(void)
 {
@@ -594,6 +764,7 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_duplicates_in_one_batch, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_client_gone_before_ack, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_query_protocol, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_org_subtree_counts, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

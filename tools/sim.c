@@ -699,9 +699,16 @@ s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 		s_fill_registered(&t->members[mi], false);
 		s_plan_random(mp, 0, (struct spec){ .kind = SP_BAD_UTF8, .ref = mi, .expect = "BAD_UTF8" });
 		break;
-	case BAD_TOWNSHIP:
-		s_plan_random(op, 1, (struct spec){ .kind = SP_BAD_TOWNSHIP, .ref = 0, .expect = "BAD_TOWNSHIP" });
+	case BAD_TOWNSHIP: {
+		/* Alternately a malformed code and another county's township
+		 * (refused when jicengd is told the county's townships, as the
+		 * demo does). */
+		static unsigned faults;
+		bool other_county = faults++ % 2;
+		s_plan_random(op, 1, (struct spec){ .kind = SP_BAD_TOWNSHIP, .ref = other_county,
+		    .expect = other_county ? "UNKNOWN_TOWNSHIP" : "BAD_TOWNSHIP" });
 		break;
+	}
 	}
 }
 
@@ -849,14 +856,17 @@ s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, s
 		e.member_status_changed = &ms;
 		break;
 	case SP_BAD_TOWNSHIP:
-		/* The 9-digit township code where the 12-digit one belongs. */
+		/* The 9-digit township code where the 12-digit one belongs, or
+		 * (ref 1) the same township number in the next county. */
 		oe = (Jiceng__V1__OrgEstablished)JICENG__V1__ORG_ESTABLISHED__INIT;
 		oe.org_id = t->orgs[0].id;
 		oe.kind = JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE;
 		oe.name = t->orgs[0].name;
 		oe.established_at = t->orgs[0].established_at;
 		e.township_id = bad_name;
-		snprintf(bad_name, sizeof bad_name, "%.9s", t->id);
+		snprintf(bad_name, sizeof bad_name, s->ref ? "%s" : "%.9s", t->id);
+		if (s->ref)
+			bad_name[5] = bad_name[5] == '9' ? '8' : (char)(bad_name[5] + 1);
 		e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
 		e.org_established = &oe;
 		break;

@@ -591,51 +591,6 @@ s_ok(void *sock, struct hmsg m)
 	hm_free(&m);
 }
 
-static struct hmsg
-s_probationary(const char *event_id, const char *member_id, const char *org_id)
-{
-	Envelope e;
-	Jiceng__V1__MemberAdmitted r = JICENG__V1__MEMBER_ADMITTED__INIT;
-	hm_envelope(&e, event_id, NULL);
-	r.member_id = (char *)member_id;
-	r.org_id = (char *)org_id;
-	r.name = "预备党员";
-	r.birth_date = "1995-02-03";
-	r.admitted_at = now_wall_ms() - 30 * 86400000LL;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED;
-	e.member_admitted = &r;
-	return hm_pack(&e);
-}
-
-static struct hmsg
-s_status(const char *event_id, const char *member_id, int status)
-{
-	Envelope e;
-	Jiceng__V1__MemberStatusChanged c = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
-	hm_envelope(&e, event_id, NULL);
-	c.member_id = (char *)member_id;
-	c.status = status;
-	c.effective_at = now_wall_ms() - 1000;
-	c.reason = "测试";
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED;
-	e.member_status_changed = &c;
-	return hm_pack(&e);
-}
-
-static struct hmsg
-s_dissolve(const char *event_id, const char *org_id, const char *approving)
-{
-	Envelope e;
-	Jiceng__V1__OrgDissolved o = JICENG__V1__ORG_DISSOLVED__INIT;
-	hm_envelope(&e, event_id, NULL);
-	o.org_id = (char *)org_id;
-	o.approving_org_id = (char *)approving;
-	o.reason = "撤并";
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
-	e.org_dissolved = &o;
-	return hm_pack(&e);
-}
-
 /* Counts: direct total/full/probationary, then subtree the same. */
 struct s_counts {
 	uint32_t n, full, prob, sn, sfull, sprob;
@@ -705,12 +660,12 @@ test_org_subtree_counts(void **state)
 		snprintf(eid, sizeof eid, "oc-e-%s", full[i][0]);
 		s_ok(sock, hm_member(eid, full[i][0], full[i][1], "计数", NULL));
 	}
-	s_ok(sock, s_probationary("oc-e-p-b1", "oc-p-b1", "oc-b1"));
-	s_ok(sock, s_probationary("oc-e-p-g1", "oc-p-g1", "oc-g1"));
-	s_ok(sock, s_status("oc-e-s", "oc-m-g1s", JICENG__V1__MEMBER_STATUS__SUSPENDED));
-	s_ok(sock, s_status("oc-e-d", "oc-m-g1d", JICENG__V1__MEMBER_STATUS__DECEASED));
-	s_ok(sock, s_status("oc-e-q", "oc-m-bxq", JICENG__V1__MEMBER_STATUS__QUIT));
-	s_ok(sock, s_dissolve("oc-e-x", "oc-bx", tc));
+	s_ok(sock, hm_admitted("oc-e-p-b1", "oc-p-b1", "oc-b1", "1995-02-03", now_wall_ms() - 30 * 86400000LL));
+	s_ok(sock, hm_admitted("oc-e-p-g1", "oc-p-g1", "oc-g1", "1995-02-03", now_wall_ms() - 30 * 86400000LL));
+	s_ok(sock, hm_status_changed("oc-e-s", "oc-m-g1s", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	s_ok(sock, hm_status_changed("oc-e-d", "oc-m-g1d", JICENG__V1__MEMBER_STATUS__DECEASED));
+	s_ok(sock, hm_status_changed("oc-e-q", "oc-m-bxq", JICENG__V1__MEMBER_STATUS__QUIT));
+	s_ok(sock, hm_dissolved("oc-e-x", "oc-bx", tc));
 
 	/* oc-g1: 3 full (one suspended), 1 probationary; the deceased is out. */
 	QueryReply *r = hq_org(d, tc);

@@ -397,23 +397,6 @@ s_rule(void *sock, struct hmsg m, const char *code)
 }
 
 static struct hmsg
-s_admitted(const char *event_id, const char *member_id, const char *org_id,
-    const char *birth_date, int64_t admitted_at)
-{
-	Envelope e;
-	Jiceng__V1__MemberAdmitted r = JICENG__V1__MEMBER_ADMITTED__INIT;
-	hm_envelope(&e, event_id, NULL);
-	r.member_id = (char *)member_id;
-	r.org_id = (char *)org_id;
-	r.name = "预备党员";
-	r.birth_date = (char *)birth_date;
-	r.admitted_at = admitted_at;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED;
-	e.member_admitted = &r;
-	return hm_pack(&e);
-}
-
-static struct hmsg
 s_confirmed(const char *event_id, const char *member_id, int64_t at)
 {
 	Envelope e;
@@ -423,21 +406,6 @@ s_confirmed(const char *event_id, const char *member_id, int64_t at)
 	c.confirmed_at = at;
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED;
 	e.member_confirmed = &c;
-	return hm_pack(&e);
-}
-
-static struct hmsg
-s_dissolved(const char *event_id, const char *org_id, const char *approving)
-{
-	Envelope e;
-	Jiceng__V1__OrgDissolved o = JICENG__V1__ORG_DISSOLVED__INIT;
-	hm_envelope(&e, event_id, NULL);
-	o.org_id = (char *)org_id;
-	o.approving_org_id = (char *)approving;
-	o.reason = "撤并";
-	o.dissolved_at = now_wall_ms() - 1000;
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
-	e.org_dissolved = &o;
 	return hm_pack(&e);
 }
 
@@ -499,7 +467,7 @@ test_rule_rejections(void **state)
 	assert_true(hc_expect(sock, &tb, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	hm_free(&tb);
 	s_rule(sock, hm_member("r-m-3", "r-m3", "r-temp", "丙", NULL), "O5");
-	s_rule(sock, s_admitted("r-m-4", "r-m4", H_ORG_BRANCH, "2015-01-01", now - day), "R2");
+	s_rule(sock, hm_admitted("r-m-4", "r-m4", H_ORG_BRANCH, "2015-01-01", now - day), "R2");
 	s_not_found(d, "r-m4");
 	struct hmsg first = hm_member("r-m-5", "r-m5", H_ORG_BRANCH, "丁", idn);
 	assert_true(hc_expect(sock, &first, JICENG__V1__VERDICT__ACCEPTED, "OK"));
@@ -515,7 +483,7 @@ test_rule_rejections(void **state)
 	s_not_found(d, "r-m8");
 	s_rule(sock, hm_member("r-m-9", "r-m9", H_ORG_BRANCH, "", NULL), "BAD_FIELD");
 
-	struct hmsg prob = s_admitted("r-m-10", "r-p1", H_ORG_BRANCH, "1990-05-05", now - 30 * day);
+	struct hmsg prob = hm_admitted("r-m-10", "r-p1", H_ORG_BRANCH, "1990-05-05", now - 30 * day);
 	assert_true(hc_expect(sock, &prob, JICENG__V1__VERDICT__ACCEPTED, "OK"));
 	hm_free(&prob);
 	s_rule(sock, s_confirmed("r-m-11", "r-p1", now - day), "R1");
@@ -531,12 +499,12 @@ test_rule_rejections(void **state)
 	    H_ORG_TOWNSHIP, "待撤销支部");
 	assert_true(hc_expect(sock, &eb, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	hm_free(&eb);
-	s_rule(sock, s_dissolved("r-o-d0", "r-empty", ""), "O2");
-	struct hmsg dis = s_dissolved("r-o-d1", "r-empty", H_ORG_TOWNSHIP);
+	s_rule(sock, hm_dissolved("r-o-d0", "r-empty", ""), "O2");
+	struct hmsg dis = hm_dissolved("r-o-d1", "r-empty", H_ORG_TOWNSHIP);
 	assert_true(hc_expect(sock, &dis, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	hm_free(&dis);
 	s_rule(sock, hm_member("r-m-13", "r-m13", "r-empty", "己", NULL), "ORG_DISSOLVED");
-	s_rule(sock, s_dissolved("r-o-d2", H_ORG_BRANCH, H_ORG_TOWNSHIP), "ORG_NOT_EMPTY");
+	s_rule(sock, hm_dissolved("r-o-d2", H_ORG_BRANCH, H_ORG_TOWNSHIP), "ORG_NOT_EMPTY");
 
 	/* The branch holds exactly the members accepted above: one after each
 	 * rejection, r-m5 and r-p1. */

@@ -93,26 +93,6 @@ s_ctl_spawn(const char *out, const char *err, ...)
 	return pid;
 }
 
-/* Wait up to timeout_ms for pid; its exit status, or -1 (it is killed and
- * reaped then, or it died of a signal). */
-static int
-s_reap(pid_t pid, int timeout_ms)
-{
-	int status;
-	for (int64_t end = now_mono_ms() + timeout_ms;; h_sleep_ms(10)) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (now_mono_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			fprintf(stderr, "jicengctl (pid %d) killed after %d ms\n", (int)pid, timeout_ms);
-			return -1;
-		}
-	}
-}
 
 /* ================================================================ files and JSON */
 
@@ -479,7 +459,7 @@ test_send_resend(void **state)
 	free(h_slurp(out, &early));
 	kill(d->pid, SIGCONT);
 	assert_true(ctl > 0);
-	int rc = s_reap(ctl, h_ms(CTL_RUN_MS));
+	int rc = h_reap(ctl, "jicengctl", h_ms(CTL_RUN_MS));
 	assert_true(waiting);
 	assert_int_equal(early, 0);
 	assert_int_equal(rc, 0);

@@ -205,7 +205,6 @@ int
 h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms)
 {
 	pid_t pid = fork();
-	int status;
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
@@ -218,7 +217,14 @@ h_run(char *const argv[], const char *out_path, const char *err_path, int timeou
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	for (int64_t end = now_mono_ms() + timeout_ms;;) {
+	return h_reap(pid, argv[0], timeout_ms);
+}
+
+int
+h_reap(pid_t pid, const char *what, int timeout_ms)
+{
+	int status;
+	for (int64_t end = now_mono_ms() + timeout_ms;; h_sleep_ms(10)) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -227,10 +233,9 @@ h_run(char *const argv[], const char *out_path, const char *err_path, int timeou
 		if (now_mono_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			fprintf(stderr, "%s: killed after %d ms\n", argv[0], timeout_ms);
+			fprintf(stderr, "%s (pid %d): killed after %d ms\n", what, (int)pid, timeout_ms);
 			return -1;
 		}
-		h_sleep_ms(10);
 	}
 }
 
@@ -953,6 +958,53 @@ hm_member_in(const char *township, const char *event_id, const char *member_id,
 	r.confirmed_at = 1026000000000LL;  /* 2002-07-07 */
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
 	e.member_registered = &r;
+	return hm_pack(&e);
+}
+
+struct hmsg
+hm_admitted(const char *event_id, const char *member_id, const char *org_id,
+    const char *birth_date, int64_t admitted_at)
+{
+	Envelope e;
+	Jiceng__V1__MemberAdmitted r = JICENG__V1__MEMBER_ADMITTED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	r.member_id = (char *)member_id;
+	r.org_id = (char *)org_id;
+	r.name = "预备党员";
+	r.birth_date = (char *)birth_date;
+	r.admitted_at = admitted_at;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED;
+	e.member_admitted = &r;
+	return hm_pack(&e);
+}
+
+struct hmsg
+hm_status_changed(const char *event_id, const char *member_id, int status)
+{
+	Envelope e;
+	Jiceng__V1__MemberStatusChanged c = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	c.member_id = (char *)member_id;
+	c.status = status;
+	c.effective_at = now_wall_ms() - 1000;
+	c.reason = "测试";
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED;
+	e.member_status_changed = &c;
+	return hm_pack(&e);
+}
+
+struct hmsg
+hm_dissolved(const char *event_id, const char *org_id, const char *approving)
+{
+	Envelope e;
+	Jiceng__V1__OrgDissolved o = JICENG__V1__ORG_DISSOLVED__INIT;
+	hm_envelope(&e, event_id, NULL);
+	o.org_id = (char *)org_id;
+	o.approving_org_id = (char *)approving;
+	o.reason = "撤并";
+	o.dissolved_at = now_wall_ms() - 1000;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED;
+	e.org_dissolved = &o;
 	return hm_pack(&e);
 }
 

@@ -151,6 +151,9 @@ long h_rss_kb(pid_t pid);
  * stderr to err_path (NULL: inherit), wait up to timeout_ms. Returns the
  * exit status, or -1 when it failed to run or was killed for time. */
 int h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms);
+/* Wait up to timeout_ms for child pid: its exit status, or -1 (it died of a
+ * signal, or it is killed and reaped, "WHAT (pid N): killed" on stderr). */
+int h_reap(pid_t pid, const char *what, int timeout_ms);
 /* The directory of the test binary (build/), for sibling binaries. */
 const char *h_build_dir(void);
 /* "LD_PRELOAD=BUILD/test-io-shim.so" (io_shim.c), for hd_opts.env; fails
@@ -187,6 +190,14 @@ struct hmsg hm_member(const char *event_id, const char *member_id,
 struct hmsg hm_member_in(const char *township, const char *event_id,
     const char *member_id, const char *home_id, const char *name,
     const char *id_number);
+
+/* A probationary member admitted into org_id (birth_date may be ""). */
+struct hmsg hm_admitted(const char *event_id, const char *member_id, const char *org_id,
+    const char *birth_date, int64_t admitted_at);
+/* member_id's status changed to status a second ago. */
+struct hmsg hm_status_changed(const char *event_id, const char *member_id, int status);
+/* org_id dissolved a second ago, approved by approving (may be ""). */
+struct hmsg hm_dissolved(const char *event_id, const char *org_id, const char *approving);
 
 /* n members of H_ORG_BRANCH called name, event ids "PREFIX-NNNNN" and
  * member ids "PREFIXm-NNNNN", in msgs; order[i] = &msgs[i] unless NULL. */

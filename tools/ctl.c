@@ -73,6 +73,23 @@ ctl_daemon_running(const struct config *cfg, const char *cmd)
 	return true;
 }
 
+int
+ctl_config(struct config *cfg, const char *cmd, const char *conf, const char *data_dir)
+{
+	char err[512];
+	config_defaults(cfg);
+	if (conf && config_load(cfg, conf, err, sizeof err) < 0) {
+		fprintf(stderr, "jicengctl %s: %s\n", cmd, err);
+		return -1;
+	}
+	if (data_dir && config_set(cfg, "daemon", "data_dir", data_dir, err, sizeof err) < 0) {
+		fprintf(stderr, "jicengctl %s: --data-dir: %s\n", cmd, err);
+		return -1;
+	}
+	config_finish(cfg);
+	return 0;
+}
+
 const char *
 ctl_endpoint(const char *opt, const char *env, const char *def)
 {

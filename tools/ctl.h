@@ -62,6 +62,10 @@ long ctl_recv_last(void *sock, void **buf);
 
 
 struct config;
+/* cfg as jicengd reads it: the embedded defaults, then conf (NULL: none),
+ * then data_dir (NULL: the config's). 0, or -1 with "jicengctl CMD: ..." on
+ * stderr. */
+int ctl_config(struct config *cfg, const char *cmd, const char *conf, const char *data_dir);
 /* Is jicengd running on cfg's run_dir: does run_dir/jicengd.pid (written
  * at its start) name a live process whose command is jicengd? Prints why
  * on stderr, as "jicengctl CMD: ...", when it is. */

@@ -90,7 +90,6 @@ s_setup(int argc, char **argv, struct config *cfg, const char **domain,
     bool *quiet)
 {
 	const char *conf = NULL, *data_dir = NULL;
-	char err[512];
 	int c;
 
 	optind = 0;
@@ -108,18 +107,7 @@ s_setup(int argc, char **argv, struct config *cfg, const char **domain,
 		return ctl_usage_error("rebuild", "unexpected argument '%s'", argv[optind]);
 	if (!*domain)
 		return ctl_usage_error("rebuild", "--domain is required");
-	config_defaults(cfg);
-	if (conf && config_load(cfg, conf, err, sizeof err) < 0) {
-		fprintf(stderr, "jicengctl rebuild: %s\n", err);
-		return CTL_EXIT_FAIL;
-	}
-	if (data_dir && config_set(cfg, "daemon", "data_dir", data_dir, err,
-	    sizeof err) < 0) {
-		fprintf(stderr, "jicengctl rebuild: --data-dir: %s\n", err);
-		return CTL_EXIT_FAIL;
-	}
-	config_finish(cfg);
-	return -1;
+	return ctl_config(cfg, "rebuild", conf, data_dir) < 0 ? CTL_EXIT_FAIL : -1;
 }
 
 int

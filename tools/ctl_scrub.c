@@ -162,7 +162,6 @@ s_setup(int argc, char **argv, struct config *cfg, bool *quiet)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = NULL, *data_dir = NULL;
-	char err[512];
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:D:qh", opts, NULL)) != -1) {
@@ -176,14 +175,7 @@ s_setup(int argc, char **argv, struct config *cfg, bool *quiet)
 	}
 	if (optind != argc)
 		return ctl_usage_error("scrub-ids", "unexpected argument '%s'", argv[optind]);
-	config_defaults(cfg);
-	if ((conf && config_load(cfg, conf, err, sizeof err) < 0) ||
-	    (data_dir && config_set(cfg, "daemon", "data_dir", data_dir, err, sizeof err) < 0)) {
-		fprintf(stderr, "jicengctl scrub-ids: %s\n", err);
-		return CTL_EXIT_FAIL;
-	}
-	config_finish(cfg);
-	return -1;
+	return ctl_config(cfg, "scrub-ids", conf, data_dir) < 0 ? CTL_EXIT_FAIL : -1;
 }
 
 /* Digest, then compact. Returns an exit status. */

@@ -51,7 +51,7 @@ wire_send(int fd, bool wait, enum wire_type type, int domain, uint64_t value,
 	ssize_t n;
 	do
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && errno == EINTR && !wait);
 	return n < 0 ? -1 : 0;
 }
 

@@ -54,10 +54,12 @@ int wire_pair(int *broker_end, int *child_end);
  * exec. Returns 0 or -1 with errno. */
 int wire_child_adopt(int fd);
 
-/* Send one message. With wait, block until the peer has room (a child
- * reporting to jicengd must not drop a report); without, fail with EAGAIN
- * when its queue is full. len <= WIRE_MAX_PAYLOAD. Returns 0 or -1 with
- * errno (EPIPE: the peer is gone). */
+/* Send one message. With wait, block until the peer has room (a status
+ * change must not be dropped), or until a signal comes (EINTR: the caller
+ * decides); without, fail with EAGAIN when its queue is full (jicengd never
+ * blocks on a child; a child's cursor report is resent later).
+ * len <= WIRE_MAX_PAYLOAD. Returns 0 or -1 with errno (EPIPE: the peer is
+ * gone). */
 int wire_send(int fd, bool wait, enum wire_type type, int domain, uint64_t value,
     const void *payload, size_t len);
 

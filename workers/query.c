@@ -644,7 +644,8 @@ main(int argc, char **argv)
 				fold_state_path(s.cfg.data_dir, d, path, sizeof path);
 				s_state_drop_replaced(&s.state[d], path);  /* frees its disk space */
 			}
-			if (wire_send(s.parent, true, WIRE_APPLIED, -1, s.served, NULL, 0) < 0)
+			/* A full channel: jicengd is busy; the next beat goes. */
+			if (wire_send(s.parent, false, WIRE_APPLIED, -1, s.served, NULL, 0) < 0 && errno != EAGAIN)
 				fatal("cannot report to jicengd");
 		}
 		if (getppid() != parent)

@@ -128,12 +128,13 @@ s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 	log_init(role, verbose);
 }
 
-/* Wait up to timeout_ms for jicengd, then take every message waiting: the
- * journal's end (a wake-up: the fold reads the end itself) or STOP. */
+/* Wait up to timeout_ms for jicengd (or, with room_wanted, for room to send
+ * it a report), then take every message waiting: the journal's end (a
+ * wake-up: the fold reads the end itself) or STOP. */
 static void
-s_drain_socket(struct worker *w, int timeout_ms)
+s_drain_socket(struct worker *w, int timeout_ms, bool room_wanted)
 {
-	struct pollfd p = { w->fd, POLLIN, 0 };
+	struct pollfd p = { w->fd, POLLIN | (room_wanted ? POLLOUT : 0), 0 };
 	struct wire_msg m;
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return;
@@ -182,15 +183,22 @@ s_run(struct worker *w, const struct config *cfg)
 			fatalx("applying after seq %llu: %s",
 			    (unsigned long long)fold_cursor(w->fold), mdb_strerror(rc));
 		int64_t now = now_mono_ms();
+		bool unsent = false;
 		if (fold_cursor(w->fold) != reported || now - last_report >= cfg->heartbeat_ms) {
-			reported = fold_cursor(w->fold);
-			last_report = now;
-			if (wire_send(w->fd, true, WIRE_APPLIED, w->domain, reported, NULL, 0) < 0)
+			/* Never blocks: a full channel means jicengd is busy, and the
+			 * report goes when there is room (or at SIGTERM, not at all). */
+			if (wire_send(w->fd, false, WIRE_APPLIED, w->domain, fold_cursor(w->fold), NULL, 0) == 0) {
+				reported = fold_cursor(w->fold);
+				last_report = now;
+			} else if (errno == EAGAIN) {
+				unsent = true;
+			} else {
 				fatal("cannot report to jicengd");
+			}
 		}
 		if (getppid() != w->parent)
 			fatalx("jicengd is gone; exiting");
-		s_drain_socket(w, applied ? 0 : cfg->heartbeat_ms);
+		s_drain_socket(w, applied ? 0 : cfg->heartbeat_ms, unsent);
 	}
 }
 
@@ -201,8 +209,12 @@ s_rebuild_progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct worker *w = arg;
 	(void)total;
-	if (wire_send(w->fd, true, WIRE_REBUILDING, w->domain, done, NULL, 0) < 0)
+	if (wire_send(w->fd, true, WIRE_REBUILDING, w->domain, done, NULL, 0) == 0)
+		return;
+	if (errno != EINTR || !s_stop)
 		fatal("cannot report to jicengd");
+	log_info("stopping during the rebuild (the state in place stays)");
+	exit(0);
 }
 
 static void
@@ -277,8 +289,10 @@ main(int argc, char **argv)
 	w.parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	s_parse_args(argc, argv, &cfg, &w);
-	signal(SIGTERM, s_on_signal);
-	signal(SIGINT, s_on_signal);
+	/* Not SA_RESTART: a report blocked on a full channel gives way to a stop. */
+	struct sigaction stop = { .sa_handler = s_on_signal };
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGINT, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGBUS, s_on_sigbus);
 
@@ -296,7 +310,8 @@ main(int argc, char **argv)
 		if ((w.applying_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640)) < 0)
 			log_warn("open %s", path);
 	}
-	if (wire_send(w.fd, true, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0) < 0)
+	if (wire_send(w.fd, true, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0) < 0 &&
+	    !(errno == EINTR && s_stop))
 		fatal("cannot report to jicengd");
 	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
 	    w.single_step_until ? " (single-step after a crash)" : "");

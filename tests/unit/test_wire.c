@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -131,6 +133,45 @@ test_full_queue_and_peer_gone(void **state)
 }
 
 static void
+s_on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A child's end blocks: a report without wait says EAGAIN when the queue
+ * is full, and a waiting one gives way to a signal (EINTR) instead of
+ * holding up the child's stop. */
+static void
+test_child_full_queue(void **state)
+{
+	(void)state;
+	int b, c;
+	assert_int_equal(wire_pair(&b, &c), 0);
+	assert_false(fcntl(c, F_GETFL) & O_NONBLOCK);
+	unsigned sent = 0;
+	while (sent < 1000000 && wire_send(c, false, WIRE_APPLIED, 0, sent, NULL, 0) == 0)
+		sent++;
+	assert_int_equal(errno, EAGAIN);
+	assert_true(sent > 10 && sent < 1000000);
+
+	struct sigaction on = { .sa_handler = s_on_alarm }, old;  /* no SA_RESTART */
+	assert_int_equal(sigaction(SIGALRM, &on, &old), 0);
+	struct itimerval t = { .it_value = { 0, 200000 } }, none = { 0 };
+	assert_int_equal(setitimer(ITIMER_REAL, &t, NULL), 0);
+	errno = 0;
+	assert_int_equal(wire_send(c, true, WIRE_STATUS, 0, 1, "x", 1), -1);
+	assert_int_equal(errno, EINTR);
+	setitimer(ITIMER_REAL, &none, NULL);
+	sigaction(SIGALRM, &old, NULL);
+
+	struct wire_msg m;
+	assert_int_equal(wire_recv(b, &m), 1);  /* room again: a waiting report goes */
+	assert_int_equal(wire_send(c, true, WIRE_STATUS, 0, 2, "y", 1), 0);
+	close(b);
+	close(c);
+}
+
+static void
 test_child_adopt(void **state)
 {
 	(void)state;
@@ -174,6 +215,7 @@ unit_wire(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refuses_malformed),
 		cmocka_unit_test(test_full_queue_and_peer_gone),
+		cmocka_unit_test(test_child_full_queue),
 		cmocka_unit_test(test_child_adopt),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);

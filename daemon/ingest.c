@@ -437,6 +437,8 @@ s_receive(struct broker *b, struct item *it)
 		return -1;
 	}
 	if (s_check(b, it) < 0) {
+		/* A refused frame may carry an ID number: wiped, not just freed. */
+		sodium_memzero(zmq_msg_data(&it->body), zmq_msg_size(&it->body));
 		zmq_msg_close(&it->body);
 		return -1;
 	}

@@ -4,6 +4,10 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,4 +74,81 @@ store_replaced(MDB_env *env, const char *path)
 	if (stat(path, &path_st) < 0)
 		return errno == ENOENT;
 	return open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev;
+}
+
+/* ---------------------------------------------------------- open markers */
+
+static void
+s_marker_path(const char *env_path, char *out, size_t len)
+{
+	snprintf(out, len, "%s.open", env_path);
+}
+
+int
+store_boot_id(char *out, size_t len)
+{
+	const char *fake = getenv("JICENG_BOOT_ID");  /* tests: another boot */
+	if (fake) {
+		snprintf(out, len, "%s", fake);
+		return 0;
+	}
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (!f || !fgets(out, (int)len, f)) {
+		if (f)
+			fclose(f);
+		snprintf(out, len, "unknown");
+		return -1;
+	}
+	fclose(f);
+	out[strcspn(out, "\n")] = 0;
+	return 0;
+}
+
+int
+store_marker_stale(const char *env_path, const char *boot_id, char *was, size_t len)
+{
+	char path[4200];
+	s_marker_path(env_path, path, sizeof path);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(was, (int)len, f))
+		was[0] = 0;
+	fclose(f);
+	was[strcspn(was, "\n")] = 0;
+	return strcmp(was, boot_id) != 0;
+}
+
+int
+store_marker_set(const char *env_path, const char *boot_id)
+{
+	char path[4200], dir[4200];
+	s_marker_path(env_path, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno;
+	size_t n = strlen(boot_id);
+	int rc = write(fd, boot_id, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0 ?
+	    0 : errno;
+	close(fd);
+	/* The new file's directory entry must reach the disk too. */
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (rc == 0 && slash) {
+		*slash = 0;
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			if (fsync(fd) < 0)
+				rc = errno;
+			close(fd);
+		}
+	}
+	return rc;
+}
+
+void
+store_marker_clear(const char *env_path)
+{
+	char path[4200];
+	s_marker_path(env_path, path, sizeof path);
+	unlink(path);
 }

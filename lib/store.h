@@ -26,4 +26,17 @@ int store_read_begin(MDB_env *env, MDB_txn **txn);
  * ever and pins the old file's disk space: close it and open path again. */
 bool store_replaced(MDB_env *env, const char *path);
 
+/* The open marker of an environment written without flushes, path +
+ * ".open": the boot id of the machine's current boot while a process has
+ * the file open, removed when it closes it cleanly. A killed process leaves
+ * nothing torn; a machine that goes down can, and its marker is then from
+ * another boot.
+ * store_boot_id: /proc/sys/kernel/random/boot_id (JICENG_BOOT_ID in tests).
+ * store_marker_stale: 1 with the other boot's id in was, else 0.
+ * store_marker_set writes and flushes it; returns 0 or an errno. */
+int store_boot_id(char *out, size_t len);
+int store_marker_stale(const char *path, const char *boot_id, char *was, size_t len);
+int store_marker_set(const char *path, const char *boot_id);
+void store_marker_clear(const char *path);
+
 #endif

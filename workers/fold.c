@@ -32,6 +32,7 @@
 #include "idnum.h"
 #include "log.h"
 #include "membership.h"
+#include "store.h"
 
 #define FOLD_EXTRA_DBS 4
 /* Blocks kept allocated past the last used page, topped up in small steps:
@@ -572,85 +573,8 @@ fold_rebuild(const char *journal_dir, const char *state_path, enum domain d,
 	}
 	if (s_install(tmp, lock, state_path, guard, err, errlen) < 0)
 		return -1;
-	fold_marker_clear(state_path);
+	store_marker_clear(state_path);
 	return 0;
-}
-
-/* ---------------------------------------------------------- open marker */
-
-static void
-s_marker_path(const char *state_path, char *out, size_t len)
-{
-	snprintf(out, len, "%s.open", state_path);
-}
-
-int
-fold_boot_id(char *out, size_t len)
-{
-	const char *fake = getenv("JICENG_BOOT_ID");  /* tests: another boot */
-	if (fake) {
-		snprintf(out, len, "%s", fake);
-		return 0;
-	}
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (!f || !fgets(out, (int)len, f)) {
-		if (f)
-			fclose(f);
-		snprintf(out, len, "unknown");
-		return -1;
-	}
-	fclose(f);
-	out[strcspn(out, "\n")] = 0;
-	return 0;
-}
-
-int
-fold_marker_stale(const char *state_path, const char *boot_id, char *was, size_t len)
-{
-	char path[CONFIG_PATH_MAX + 96];
-	s_marker_path(state_path, path, sizeof path);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(was, (int)len, f))
-		was[0] = 0;
-	fclose(f);
-	was[strcspn(was, "\n")] = 0;
-	return strcmp(was, boot_id) != 0;
-}
-
-int
-fold_marker_set(const char *state_path, const char *boot_id)
-{
-	char path[CONFIG_PATH_MAX + 96], dir[CONFIG_PATH_MAX + 96];
-	s_marker_path(state_path, path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return errno;
-	size_t n = strlen(boot_id);
-	int rc = write(fd, boot_id, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0 ?
-	    0 : errno;
-	close(fd);
-	/* The new file's directory entry must reach the disk too. */
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (rc == 0 && slash) {
-		*slash = 0;
-		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			if (fsync(fd) < 0)
-				rc = errno;
-			close(fd);
-		}
-	}
-	return rc;
-}
-
-void
-fold_marker_clear(const char *state_path)
-{
-	char path[CONFIG_PATH_MAX + 96];
-	s_marker_path(state_path, path, sizeof path);
-	unlink(path);
 }
 
 int

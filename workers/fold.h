@@ -64,18 +64,10 @@ int fold_rebuild(const char *journal_dir, const char *state_path,
     enum domain d, const struct config *cfg, int *guard, fold_progress_fn progress,
     void *arg, char *err, size_t errlen);
 
-/* The open marker of a state file, state_path + ".open": the boot id of the
- * machine's current boot while a worker has the file open, removed when it
- * closes it cleanly. The state env is written without flushes (the journal
- * replays it), which a killed process never notices but a machine that goes
- * down can tear: a marker left by another boot means rebuild.
- * fold_boot_id: /proc/sys/kernel/random/boot_id (JICENG_BOOT_ID in tests).
- * fold_marker_stale: 1 with the other boot's id in was, else 0.
- * fold_marker_set writes and flushes it; returns 0 or an errno. */
-int fold_boot_id(char *out, size_t len);
-int fold_marker_stale(const char *state_path, const char *boot_id, char *was, size_t len);
-int fold_marker_set(const char *state_path, const char *boot_id);
-void fold_marker_clear(const char *state_path);
+/* A state file's open marker (store_marker_*, store.h): the state env is
+ * written without flushes (the journal replays it), which a killed process
+ * never notices but a machine that goes down can tear: a marker left by
+ * another boot means rebuild. */
 
 /* Read side of a state environment, for the processes that read it
  * (jicengd's acks and supervision, the query server, tests). */

@@ -24,6 +24,7 @@
 #include "fold.h"
 #include "journal.h"
 #include "log.h"
+#include "store.h"
 #include "wire.h"
 #include "now.h"
 
@@ -256,7 +257,7 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
     const char *state, const char *boot)
 {
 	char was[64];
-	if (fold_marker_stale(state, boot, was, sizeof was)) {
+	if (store_marker_stale(state, boot, was, sizeof was)) {
 		log_warnx("%s was open when the machine went down (boot %s): its pages may be torn; "
 		    "rebuilding it from the journal", state, was);
 		s_rebuild(cfg, w, state);
@@ -273,7 +274,7 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 		s_rebuild(cfg, w, state);
 		s_open(cfg, w, j, state);
 	}
-	int rc = fold_marker_set(state, boot);
+	int rc = store_marker_set(state, boot);
 	if (rc)
 		log_warnx("cannot write %s.open (%s): a machine crash would go unnoticed", state, strerror(rc));
 }
@@ -300,7 +301,7 @@ main(int argc, char **argv)
 		fatalx("no channel to jicengd on fd %d: started by hand?", w.fd);
 	fcntl(w.fd, F_SETFD, FD_CLOEXEC);
 	fold_state_path(cfg.data_dir, w.domain, state, sizeof state);
-	if (fold_boot_id(boot, sizeof boot) < 0)
+	if (store_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);
 	fold_on_status(w.fold, s_on_status, &w);
@@ -322,7 +323,7 @@ main(int argc, char **argv)
 	fold_destroy(&w.fold);  /* flushes the state file */
 	if (w.state_guard >= 0)
 		close(w.state_guard);
-	fold_marker_clear(state);
+	store_marker_clear(state);
 	journal_close(&j);
 	close(w.fd);
 	return 0;

@@ -197,9 +197,12 @@ s_open_journal(struct broker *b)
 	    b->cfg.journal_map_max_mb, false);
 	if (rc)
 		fatalx("cannot open the journal in %s: %s", b->cfg.data_dir, mdb_strerror(rc));
+	if (journal_ids_rebuilt(b->journal))
+		log_warnx("dedupe index ids.mdb built anew from the journal: %s",
+		    journal_ids_rebuilt(b->journal));
 	log_info("journal %s/journal.mdb: %llu events, map %llu MiB, %zu dedupe keys read back",
 	    b->cfg.data_dir, (unsigned long long)journal_committed_end(b->journal),
-	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_pending(b->journal));
+	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_read_back(b->journal));
 	s_check_clear_ids(b);
 }
 

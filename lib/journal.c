@@ -1,17 +1,28 @@
 /*
- * journal: journal.mdb, its record layout and its read and write calls.
+ * journal: journal.mdb, its record layout and its read and write calls; and
+ * the writer's dedupe index, ids.mdb.
  * Record value: received_at (8, BE) | kind (4, BE) | township length (1) |
  * township | NUL | packed Envelope.
- * ids value: seq (8, BE). Journals written before 2026-11 also hold the
- * envelope's SHA-256 after it (LEGACY_IDS_VALUE); both are read.
  *
- * The ids index is written a township's JOURNAL_IDS_BATCH keys at a time. A
- * key written alone copies its leaf and branch pages in every group commit:
- * with eight townships that was half of a commit's pages. Until its batch is
- * due a key waits in the writer's pending_ids, where lookups find it, never
- * longer than JOURNAL_IDS_MAX_LAG seqs. meta "ids_through" = W: every event
- * up to seq W has its key in the index. A writer opening the journal reads the
- * keys of the events after W back into pending_ids.
+ * The dedupe index (township NUL event_id -> seq, 8 bytes BE) lives in its
+ * own environment, ids.mdb, which is never flushed: a key is derived data
+ * (the journal holds every event's key), and random event ids (UUIDv4s) put
+ * each key on its own leaf page, which inside the journal's flushed commit
+ * cost two thirds of the throughput. ids.mdb is committed right after the
+ * journal, so it never holds a key of an event the journal lacks, except
+ * after a machine crash, when its pages may also be torn: its open marker
+ * (store_marker_*) then names another boot, and it is built anew from the
+ * journal. meta "through" = W: every event up to W has its key there;
+ * "top": the highest seq it holds a key of (above the journal's end: the
+ * journal lost its tail, and ids.mdb is built anew).
+ *
+ * Keys go into the index a township's JOURNAL_IDS_BATCH at a time; until
+ * then they wait in the writer's pending_ids, where lookups find them, never
+ * longer than JOURNAL_IDS_MAX_LAG seqs. A writer opening the journal reads
+ * the keys of the events after W back, writing them in chunks.
+ *
+ * Journals from before ids.mdb kept the index as the "ids" database of
+ * journal.mdb; the first writer builds ids.mdb from the events and empties it.
  */
 #include "journal.h"
 
@@ -29,15 +40,16 @@
 #include "codec.h"
 #include "pending_ids.h"
 #include "store.h"
+#include "store.h"
 
 #define HDR_FIXED 13
-#define LEGACY_IDS_VALUE (8 + crypto_hash_sha256_BYTES)
-#define IDS_THROUGH "ids_through"
+#define IDS_REBUILD_CHUNK 65536  /* keys read back per ids.mdb transaction */
+#define IDS_MAP_MIN (64ull << 30)
 
 struct journal {
 	MDB_env *env;
 	MDB_dbi events;      /* seq -> record */
-	MDB_dbi ids;         /* township \0 event_id -> seq */
+	MDB_dbi old_ids;     /* journal.mdb's "ids": before ids.mdb, emptied since */
 	MDB_dbi quarantine;  /* seq -> reason */
 	MDB_dbi meta;        /* name -> value */
 	uint64_t map_size;   /* bytes */
@@ -51,8 +63,14 @@ struct journal {
 	bool io_failed;          /* a flush failed: what is on disk is unknown */
 	struct pending_ids *pending;  /* writer: keys not in ids yet */
 	bool pending_unsettled;  /* changed by a txn not known to have committed */
-	uint64_t ids_through;    /* meta "ids_through" as committed */
-	bool ids_through_stored; /* ... and whether the meta key exists */
+	MDB_env *ids_env;        /* writer: ids.mdb, the dedupe index (never flushed) */
+	MDB_dbi ids, ids_meta;   /* township \0 event_id -> seq; "through", "top" */
+	MDB_txn *ids_txn;        /* writer: open beside the journal's write txn */
+	char ids_path[4096];
+	uint64_t ids_through;    /* every event up to it has its key in ids.mdb */
+	uint64_t ids_top;        /* the highest seq with a key in ids.mdb */
+	size_t ids_read_back;    /* keys read back from the events at open */
+	const char *ids_rebuilt; /* why ids.mdb was built anew at open, or NULL */
 };
 
 /* ---------------------------------------------------------- open/close */
@@ -79,7 +97,7 @@ s_open_dbis(struct journal *j)
 	if (rc)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "events", flags, &j->events)) ||
-	    (rc = mdb_dbi_open(txn, "ids", flags, &j->ids)) ||
+	    (rc = mdb_dbi_open(txn, "ids", flags, &j->old_ids)) ||
 	    (rc = mdb_dbi_open(txn, "quarantine", flags, &j->quarantine)) ||
 	    (rc = mdb_dbi_open(txn, "meta", flags, &j->meta))) {
 		mdb_txn_abort(txn);
@@ -100,9 +118,63 @@ s_id_key(char *buf, size_t cap, const char *township, const char *event_id)
 	return t + 1 + e;
 }
 
-/* The key of the event at seq, into the pending keys when the index lacks it. */
+/* ---------------------------------------------------------- ids.mdb */
+
+static uint64_t
+s_meta_u64(MDB_txn *txn, MDB_dbi dbi, const char *name)
+{
+	MDB_val key = { strlen(name), (void *)name }, val;
+	return mdb_get(txn, dbi, &key, &val) == 0 && val.mv_size == 8 ? be64_get(val.mv_data) : 0;
+}
+
 static int
-s_recover_key(struct journal *j, MDB_txn *txn, uint64_t seq)
+s_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
+	uint8_t b[8];
+	be64_put(b, v);
+	MDB_val key = { strlen(name), (void *)name }, val = { sizeof b, b };
+	return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+/* Open ids.mdb, emptied first when fresh. */
+static int
+s_ids_env_open(struct journal *j, bool fresh)
+{
+	char lock[4200];
+	MDB_txn *txn;
+	snprintf(lock, sizeof lock, "%s-lock", j->ids_path);
+	if (fresh) {
+		unlink(j->ids_path);
+		unlink(lock);
+	}
+	int rc = mdb_env_create(&j->ids_env);
+	if (rc)
+		return rc;
+	mdb_env_set_maxdbs(j->ids_env, 2);
+	/* Address space only (no WRITEMAP): the file grows as keys come. */
+	uint64_t map = j->max_size > IDS_MAP_MIN ? j->max_size : IDS_MAP_MIN;
+	if ((rc = mdb_env_set_mapsize(j->ids_env, map)) ||
+	    (rc = mdb_env_open(j->ids_env, j->ids_path, MDB_NOSUBDIR | MDB_NOSYNC, 0640)) ||
+	    (rc = mdb_txn_begin(j->ids_env, NULL, 0, &txn)))
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &j->ids)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &j->ids_meta))) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	j->ids_through = s_meta_u64(txn, j->ids_meta, "through");
+	j->ids_top = s_meta_u64(txn, j->ids_meta, "top");
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		return 0;
+fail:
+	mdb_env_close(j->ids_env);
+	j->ids_env = NULL;
+	return rc;
+}
+
+/* The key of the event at seq, into the pending keys when ids.mdb lacks it. */
+static int
+s_recover_key(struct journal *j, MDB_txn *txn, MDB_txn *itxn, uint64_t seq)
 {
 	struct journal_record r;
 	char kb[160];
@@ -118,38 +190,117 @@ s_recover_key(struct journal *j, MDB_txn *txn, uint64_t seq)
 	codec_envelope_free(e);
 	if (key.mv_size == 0)
 		return MDB_CORRUPTED;
-	rc = mdb_get(txn, j->ids, &key, &val);
-	return rc == MDB_NOTFOUND ? pending_ids_add(j->pending, kb, key.mv_size, seq) : rc;
+	rc = mdb_get(itxn, j->ids, &key, &val);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	j->ids_read_back++;
+	return pending_ids_add(j->pending, kb, key.mv_size, seq);
 }
 
-/* A writer's start: the keys of the events after ids_through that the index
- * lacks (the last writer stopped before their batches were due). */
+/* Every pending key into ids.mdb, which is then whole up to through. */
 static int
-s_pending_recover(struct journal *j)
+s_ids_write_all(struct journal *j, uint64_t through)
 {
 	MDB_txn *txn;
-	const void *v;
-	size_t len;
-	if (!(j->pending = pending_ids_new()))
-		return ENOMEM;
-	int rc = journal_read_begin(j, &txn);
+	uint64_t top = j->ids_top;
+	int rc = mdb_txn_begin(j->ids_env, NULL, 0, &txn);
+	for (size_t i = 0; rc == 0 && i < pending_ids_count(j->pending); i++) {
+		const char *k;
+		size_t len;
+		uint64_t seq;
+		bool marked;
+		uint8_t vb[8];
+		pending_ids_entry(j->pending, i, &k, &len, &seq, &marked);
+		be64_put(vb, seq);
+		MDB_val key = { len, (void *)k }, val = { sizeof vb, vb };
+		if ((rc = mdb_put(txn, j->ids, &key, &val, MDB_NOOVERWRITE)) == MDB_KEYEXIST)
+			rc = 0;
+		top = seq > top ? seq : top;
+	}
+	if (rc == 0 && (rc = s_meta_put_u64(txn, j->ids_meta, "through", through)) == 0 &&
+	    (rc = s_meta_put_u64(txn, j->ids_meta, "top", top)) == 0)
+		rc = mdb_txn_commit(txn);
+	else if (txn)
+		mdb_txn_abort(txn);
 	if (rc)
 		return rc;
-	rc = journal_meta_get(j, txn, IDS_THROUGH, &v, &len);
-	if (rc == MDB_NOTFOUND) {
-		/* Empty, or written before keys were batched: all indexed. */
-		j->ids_through = j->committed_end;
-		rc = 0;
-	} else if (rc == 0 && len != 8) {
-		rc = MDB_CORRUPTED;
-	} else if (rc == 0) {
-		j->ids_through = be64_get(v);
-		j->ids_through_stored = true;
-		for (uint64_t seq = j->ids_through + 1; seq <= j->committed_end && rc == 0; seq++)
-			rc = s_recover_key(j, txn, seq);
+	pending_ids_mark_due(j->pending, 1, 0, 0, true);
+	pending_ids_drop_marked(j->pending);
+	j->ids_through = through;
+	j->ids_top = top;
+	return 0;
+}
+
+/* The keys of the events after ids.mdb's through, read back from the
+ * journal: written in chunks when there are many (ids.mdb built anew), left
+ * pending when few (the last writer stopped before their batches were due). */
+static int
+s_ids_read_back(struct journal *j)
+{
+	uint64_t seq = j->ids_through;
+	int rc = 0;
+	while (rc == 0 && seq < j->committed_end) {
+		MDB_txn *txn, *itxn;
+		if ((rc = journal_read_begin(j, &txn)))
+			return rc;
+		if ((rc = mdb_txn_begin(j->ids_env, NULL, MDB_RDONLY, &itxn)) == 0) {
+			while (rc == 0 && seq < j->committed_end &&
+			    pending_ids_count(j->pending) < IDS_REBUILD_CHUNK)
+				rc = s_recover_key(j, txn, itxn, ++seq);
+			mdb_txn_abort(itxn);
+		}
+		mdb_txn_abort(txn);
+		if (rc == 0 && pending_ids_count(j->pending) >= IDS_REBUILD_CHUNK)
+			rc = s_ids_write_all(j, seq);
 	}
+	return rc;
+}
+
+/* A journal from before ids.mdb: its own index is not read any more. */
+static int
+s_old_ids_empty(struct journal *j)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	if ((rc = mdb_stat(txn, j->old_ids, &st)) == 0 && st.ms_entries > 0 &&
+	    (rc = mdb_drop(txn, j->old_ids, 0)) == 0)
+		return mdb_txn_commit(txn);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+/* The writer's ids.mdb: opened, or built anew when it cannot be trusted. */
+static int
+s_ids_open(struct journal *j, const char *dir)
+{
+	char boot[64], was[64];
+	snprintf(j->ids_path, sizeof j->ids_path, "%s/ids.mdb", dir);
+	store_boot_id(boot, sizeof boot);
+	bool exists = access(j->ids_path, F_OK) == 0;
+	if (exists && store_marker_stale(j->ids_path, boot, was, sizeof was))
+		j->ids_rebuilt = "the machine went down while it was open";
+	else if (!exists && j->committed_end > 0)
+		j->ids_rebuilt = "it did not exist";
+	/* Marked before anything is written, so that no write goes unmarked. */
+	int rc = store_marker_set(j->ids_path, boot);
+	if (rc == 0)
+		rc = s_ids_env_open(j, j->ids_rebuilt != NULL);
+	if (rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+		j->ids_rebuilt = "it was damaged";
+		rc = s_ids_env_open(j, true);
+	}
+	if (rc == 0 && j->ids_top > j->committed_end) {
+		mdb_env_close(j->ids_env);
+		j->ids_env = NULL;
+		j->ids_rebuilt = "it held keys of events past the journal's end";
+		rc = s_ids_env_open(j, true);
+	}
+	if (rc || (rc = s_ids_read_back(j)))
+		return rc;
+	return j->ids_rebuilt ? s_old_ids_empty(j) : 0;
 }
 
 static int s_commit(struct journal *j, MDB_txn *txn, bool index_all);
@@ -206,12 +357,16 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 		if ((rc = mdb_env_sync(j->env, 1)) || (rc = journal_end(j, &j->committed_end)))
 			goto fail;
 		j->durable_end = j->committed_end;
-		if ((rc = s_pending_recover(j)))
+		if (!(j->pending = pending_ids_new()))
+			rc = ENOMEM;
+		if (rc || (rc = s_ids_open(j, dir)))
 			goto fail;
 	}
 	*out = j;
 	return 0;
 fail:
+	if (j->ids_env)
+		mdb_env_close(j->ids_env);
 	if (j->env)
 		mdb_env_close(j->env);
 	pending_ids_free(j->pending);
@@ -224,10 +379,18 @@ journal_close(struct journal **jp)
 {
 	if (!*jp)
 		return;
-	if (!(*jp)->readonly) {
-		s_index_all(*jp);
-		journal_sync(*jp);
+	struct journal *j = *jp;
+	if (!j->readonly) {
+		s_index_all(j);
+		journal_sync(j);
 	}
+	if (j->ids_txn)
+		mdb_txn_abort(j->ids_txn);
+	/* Flushed whole, ids.mdb can no longer be torn by the machine going down. */
+	if (j->ids_env && mdb_env_sync(j->ids_env, 1) == 0)
+		store_marker_clear(j->ids_path);
+	if (j->ids_env)
+		mdb_env_close(j->ids_env);
 	mdb_env_close((*jp)->env);
 	pending_ids_free((*jp)->pending);
 	free(*jp);
@@ -366,18 +529,14 @@ journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
 		*seq = pending;
 		return s_same_envelope(j, txn, pending, envelope, len, same);
 	}
-	int rc = mdb_get(txn, j->ids, &key, &val);
+	if (!j->ids_txn)
+		return MDB_NOTFOUND;  /* a reader, or no write transaction open */
+	int rc = mdb_get(j->ids_txn, j->ids, &key, &val);
 	if (rc)
 		return rc;
-	if (val.mv_size != 8 && val.mv_size != LEGACY_IDS_VALUE)
+	if (val.mv_size != 8)
 		return MDB_CORRUPTED;
 	*seq = be64_get(val.mv_data);
-	if (val.mv_size == LEGACY_IDS_VALUE) {
-		uint8_t digest[crypto_hash_sha256_BYTES];
-		crypto_hash_sha256(digest, envelope, len);
-		*same = memcmp(digest, (const uint8_t *)val.mv_data + 8, sizeof digest) == 0;
-		return 0;
-	}
 	return s_same_envelope(j, txn, *seq, envelope, len, same);
 }
 
@@ -413,15 +572,29 @@ journal_count_since(struct journal *j, MDB_txn *txn, int64_t t, uint64_t max)
 
 /* ---------------------------------------------------------- write side */
 
+static void
+s_ids_txn_abort(struct journal *j)
+{
+	if (j->ids_txn)
+		mdb_txn_abort(j->ids_txn);
+	j->ids_txn = NULL;
+}
+
 int
 journal_write_begin(struct journal *j, MDB_txn **txn)
 {
+	s_ids_txn_abort(j);  /* its journal txn was aborted by the caller */
 	j->txn_end = j->committed_end;
 	if (j->pending_unsettled) {
 		pending_ids_rollback(j->pending, j->committed_end);
 		j->pending_unsettled = false;
 	}
-	return mdb_txn_begin(j->env, NULL, 0, txn);
+	int rc = mdb_txn_begin(j->env, NULL, 0, txn);
+	if (rc == 0 && j->ids_env && (rc = mdb_txn_begin(j->ids_env, NULL, 0, &j->ids_txn))) {
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+	}
+	return rc;
 }
 
 int
@@ -482,12 +655,11 @@ journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
 }
 
 int
-journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq, const char *event_id,
+journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq,
     const uint8_t *envelope, size_t len)
 {
 	struct journal_record r;
-	uint8_t k[8], vb[8], *copy;
-	char kb[160];
+	uint8_t k[8], *copy;
 	int rc = journal_get(j, txn, seq, &r);
 	if (rc)
 		return rc;
@@ -501,16 +673,8 @@ journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq, const char *event
 		memcpy(val.mv_data, copy, head);
 		memcpy((uint8_t *)val.mv_data + head, envelope, len);
 	}
-	const char *township = (const char *)copy + HDR_FIXED;
-	MDB_val ik = { township[0] ? s_id_key(kb, sizeof kb, township, event_id) : 0, kb }, iv;
-	if (rc == 0 && ik.mv_size && (rc = mdb_get(txn, j->ids, &ik, &iv)) == 0 &&
-	    iv.mv_size == LEGACY_IDS_VALUE) {
-		be64_put(vb, seq);
-		MDB_val plain = { sizeof vb, vb };
-		rc = mdb_put(txn, j->ids, &ik, &plain, 0);
-	}
 	free(copy);
-	return rc == MDB_NOTFOUND ? 0 : rc;  /* a key still pending, or none */
+	return rc;
 }
 
 int
@@ -547,11 +711,13 @@ journal_compact(const char *dir, uint64_t *before, uint64_t *after)
 }
 
 /* Put the keys of the townships whose batch is due (every key when all)
- * into the index, and the new ids_through into meta. */
+ * into ids.mdb's open transaction, and its new through and top. */
 static int
-s_index_due(struct journal *j, MDB_txn *txn, bool all, uint64_t *through)
+s_index_due(struct journal *j, bool all, uint64_t *through, uint64_t *top)
 {
 	struct pending_ids *p = j->pending;
+	int rc;
+	*top = j->ids_top;
 	if (pending_ids_mark_due(p, JOURNAL_IDS_BATCH, j->txn_end, JOURNAL_IDS_MAX_LAG, all)) {
 		j->pending_unsettled = true;
 		for (size_t i = 0; i < pending_ids_count(p); i++) {
@@ -567,18 +733,20 @@ s_index_due(struct journal *j, MDB_txn *txn, bool all, uint64_t *through)
 			MDB_val key = { len, (void *)k }, val = { sizeof vb, vb };
 			/* A key the index holds already keeps its first seq: failing
 			 * here would fail every commit until the next start. */
-			int rc = mdb_put(txn, j->ids, &key, &val, MDB_NOOVERWRITE);
+			rc = mdb_put(j->ids_txn, j->ids, &key, &val, MDB_NOOVERWRITE);
 			if (rc && rc != MDB_KEYEXIST)
 				return rc;
+			*top = seq > *top ? seq : *top;
 		}
 	}
 	uint64_t oldest = pending_ids_oldest_unmarked(p);
 	*through = oldest ? oldest - 1 : j->txn_end;
-	if (*through == j->ids_through && j->ids_through_stored)
-		return 0;
-	uint8_t tb[8];
-	be64_put(tb, *through);
-	return journal_meta_put(j, txn, IDS_THROUGH, tb, sizeof tb);
+	if (*through != j->ids_through &&
+	    (rc = s_meta_put_u64(j->ids_txn, j->ids_meta, "through", *through)))
+		return rc;
+	if (*top != j->ids_top && (rc = s_meta_put_u64(j->ids_txn, j->ids_meta, "top", *top)))
+		return rc;
+	return 0;
 }
 
 int
@@ -587,24 +755,25 @@ journal_commit(struct journal *j, MDB_txn *txn)
 	return s_commit(j, txn, false);
 }
 
+/* The journal first, then ids.mdb: ids.mdb never holds the key of an event
+ * the journal lacks. Should ids.mdb not commit, its keys stay pending. */
 static int
 s_commit(struct journal *j, MDB_txn *txn, bool index_all)
 {
-	uint64_t through;
-	int rc = s_index_due(j, txn, index_all, &through);
+	uint64_t through = j->ids_through, top = j->ids_top;
+	int rc = j->ids_txn ? s_index_due(j, index_all, &through, &top) : 0;
 	if (rc) {
 		mdb_txn_abort(txn);
+		s_ids_txn_abort(j);
 		return rc;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc == EIO)
 		j->io_failed = j->sync_pending = true;
-	if (rc)
+	if (rc) {
+		s_ids_txn_abort(j);
 		return rc;
-	pending_ids_drop_marked(j->pending);
-	j->pending_unsettled = false;
-	j->ids_through = through;
-	j->ids_through_stored = true;
+	}
 	/* Only a commit that appended surely wrote (LMDB skips the flush of
 	 * an empty one); its data flush also carried the previous meta page. */
 	if (j->txn_end != j->committed_end && !j->io_failed) {
@@ -612,6 +781,18 @@ s_commit(struct journal *j, MDB_txn *txn, bool index_all)
 		j->latest_first = j->committed_end + 1;
 		j->committed_end = j->txn_end;
 	}
+	if (j->ids_txn) {
+		rc = mdb_txn_commit(j->ids_txn);
+		j->ids_txn = NULL;
+		if (rc == 0) {
+			pending_ids_drop_marked(j->pending);
+			j->ids_through = through;
+			j->ids_top = top;
+		} else {
+			pending_ids_rollback(j->pending, j->txn_end);
+		}
+	}
+	j->pending_unsettled = false;
 	j->sync_pending = true;
 	return 0;
 }
@@ -649,6 +830,30 @@ size_t
 journal_ids_pending(struct journal *j)
 {
 	return pending_ids_count(j->pending);
+}
+
+size_t
+journal_ids_indexed(struct journal *j)
+{
+	MDB_txn *txn;
+	MDB_stat st = { 0 };
+	if (!j->ids_env || mdb_txn_begin(j->ids_env, NULL, MDB_RDONLY, &txn))
+		return 0;
+	mdb_stat(txn, j->ids, &st);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
+size_t
+journal_ids_read_back(struct journal *j)
+{
+	return j->ids_read_back;
+}
+
+const char *
+journal_ids_rebuilt(struct journal *j)
+{
+	return j->ids_rebuilt;
 }
 
 bool

@@ -5,12 +5,13 @@
  *
  * Databases:
  *   events      seq (u64 big-endian) -> record header + envelope bytes
- *   ids         township_id "\0" event_id -> seq (u64 BE); written a township's
- *               batch of keys at a time (journal.c), the newest keys wait
- *               in the writer's memory
  *   quarantine  seq -> reason text (events every worker answers INTERNAL_ERROR)
  *   meta        "rules" -> packed Rules in force; "counters" -> broker
- *               counters; "ids_through" -> the seq up to which ids is whole
+ *               counters
+ *   ids         empty (journals from before ids.mdb kept the index here)
+ * The writer's dedupe index, township_id "\0" event_id -> seq, is ids.mdb
+ * beside it: derived from the events, never flushed (journal.c says why and
+ * how it is kept honest); its newest keys wait in the writer's memory.
  *
  * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS).
  * Durability (the writer's env is MDB_NOMETASYNC): a commit flushes its data
@@ -73,8 +74,8 @@ unsigned journal_quarantine_list(struct journal *j, MDB_txn *txn,
     uint64_t *seqs, char (*reasons)[128], unsigned max);
 /* Look up (township, event_id): 0 with its seq and *same telling whether
  * the journaled envelope is byte for byte this one, MDB_NOTFOUND, or an
- * LMDB error. Exact in the writer's write transaction; another process
- * sees only the keys already in the ids index. */
+ * LMDB error. The writer's, in its write transaction (a reader has no
+ * index: MDB_NOTFOUND). */
 int journal_lookup_id(struct journal *j, MDB_txn *txn, const char *township,
     const char *event_id, const uint8_t *envelope, size_t len, uint64_t *seq, bool *same);
 /* A meta value by name (pointer into the map): 0, MDB_NOTFOUND, or error. */
@@ -103,11 +104,9 @@ int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
     const void *val, size_t len);
 /* Replace the envelope of the record at seq, keeping its time, kind and
- * township; a legacy ids value of its key (township, event_id: the
- * envelope's) becomes a plain seq, so that a resend is compared with the
- * new bytes. For jicengctl scrub-ids, offline. Returns 0, MDB_NOTFOUND, or
- * an LMDB error. */
-int journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq, const char *event_id,
+ * township (its key stays: a resend is compared with the new bytes). For
+ * jicengctl scrub-ids, offline. Returns 0, MDB_NOTFOUND, or an LMDB error. */
+int journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq,
     const uint8_t *envelope, size_t len);
 /* Commit: data pages flushed before return, which also makes the previous
  * commit durable; this one's meta page waits for the next flush. */
@@ -120,9 +119,13 @@ bool journal_sync_pending(struct journal *j);
 /* Writer only: the last seq committed, and the last known to be on disk. */
 uint64_t journal_committed_end(struct journal *j);
 uint64_t journal_durable_end(struct journal *j);
-/* Writer only: keys not yet in the ids index (after journal_open: those
- * read back from the events the last writer left unindexed). */
+/* Writer only: keys not yet in the ids index, and keys in it. */
 size_t journal_ids_pending(struct journal *j);
+size_t journal_ids_indexed(struct journal *j);
+/* Writer only: keys journal_open read back from the events, and why it
+ * built ids.mdb anew (NULL: it did not). */
+size_t journal_ids_read_back(struct journal *j);
+const char *journal_ids_rebuilt(struct journal *j);
 /* Writer only: the first seq of the last commit (0 before any). */
 uint64_t journal_latest_commit_first(struct journal *j);
 /* Offline, with no process holding dir/journal.mdb open: replace it with a

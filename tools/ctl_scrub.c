@@ -113,7 +113,7 @@ s_scrub_one(struct scrub *s, MDB_txn *txn, uint64_t seq)
 		rc = iddigest_pack(e, &none, &out, &len) == 0 ? 1 : -1;
 		s->invalid += rc == 1;
 	}
-	if (rc == 1 && (rc = journal_rewrite(s->j, txn, seq, e->event_id, out, len)) == 0)
+	if (rc == 1 && (rc = journal_rewrite(s->j, txn, seq, out, len)) == 0)
 		s->digested++;
 	else if (rc < 0)
 		rc = ENOMEM;

@@ -96,7 +96,7 @@ test_journal_full(void **state)
 	static struct st s;
 	static struct hmsg *order[ST_N];
 	void *sock;
-	struct hd *d = s_fill(state, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 4\n",
+	struct hd *d = s_fill(state, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 2\n",
 	    "st", &s, &sock);
 	assert_true(s.accepted > 1000);
 	assert_true(s.full > 0);

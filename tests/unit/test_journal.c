@@ -55,7 +55,7 @@ test_append_read_dedupe(void **state)
 	assert_memory_equal(rec.envelope, "world", 5);
 	assert_int_equal(rec.envelope_len, 5);
 	assert_int_equal(journal_get(r, txn, 3, &rec), MDB_NOTFOUND);
-	/* Another process sees a key only once the index holds it. */
+	/* A reader has no index. */
 	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), MDB_NOTFOUND);
 	mdb_txn_abort(txn);
 	/* The same event id in two townships are two events; the writer's
@@ -83,52 +83,15 @@ test_append_read_dedupe(void **state)
 	mdb_txn_abort(txn);
 	journal_close(&j);
 	journal_close(&r);
-	/* A clean stop put every key into the index. */
-	assert_int_equal(journal_open(&r, dir, 1, 4, true), 0);
-	assert_int_equal(journal_read_begin(r, &txn), 0);
-	assert_int_equal(journal_lookup_id(r, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), 0);
-	assert_int_equal(seq, 1);
-	assert_true(same);
-	mdb_txn_abort(txn);
-	journal_close(&r);
-	unit_tmpdir_remove(dir);
-}
-
-/* Journals written before the ids index held the seq alone carry the
- * envelope's SHA-256 after it: a resend is still told from a reused id.
- * The record's bytes here differ from the digested ones on purpose, so
- * that a lookup comparing the record instead of the digest fails. */
-static void
-test_lookup_legacy_digest(void **state)
-{
-	(void)state;
-	char *dir = unit_tmpdir();
-	struct journal *j;
-	uint64_t seq;
-	bool same = true;
-	MDB_txn *txn;
-	MDB_dbi ids;
-	uint8_t value[8 + crypto_hash_sha256_BYTES] = { 0, 0, 0, 0, 0, 0, 0, 1 };
-	MDB_val key = { sizeof "320123101000" + 3, "320123101000\0old" }, val = { sizeof value, value };
-	crypto_hash_sha256(value + 8, (const uint8_t *)"legacy", 6);
+	/* A clean stop put every key into the index: none is read back. */
 	assert_int_equal(journal_open(&j, dir, 1, 4, false), 0);
+	assert_int_equal(journal_ids_read_back(j), 0);
+	assert_null(journal_ids_rebuilt(j));
+	assert_int_equal(journal_ids_indexed(j), 2);
 	assert_int_equal(journal_write_begin(j, &txn), 0);
-	assert_int_equal(journal_append(j, txn, 1, 10, "", NULL, (const uint8_t *)"record", 6, &seq), 0);
-	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
-	assert_int_equal(mdb_put(txn, ids, &key, &val, 0), 0);
-	assert_int_equal(journal_commit(j, txn), 0);
-	assert_int_equal(journal_read_begin(j, &txn), 0);
-	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "old", (const uint8_t *)"legacy", 6, &seq, &same), 0);
+	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "a", (const uint8_t *)"hello", 5, &seq, &same), 0);
 	assert_int_equal(seq, 1);
 	assert_true(same);
-	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "old", (const uint8_t *)"record", 6, &seq, &same), 0);
-	assert_false(same);
-	mdb_txn_abort(txn);
-	/* Any other value size is a damaged index, not a miss. */
-	val.mv_size = 12;
-	assert_int_equal(journal_write_begin(j, &txn), 0);
-	assert_int_equal(mdb_put(txn, ids, &key, &val, 0), 0);
-	assert_int_equal(journal_lookup_id(j, txn, "320123101000", "old", (const uint8_t *)"legacy", 6, &seq, &same), MDB_CORRUPTED);
 	mdb_txn_abort(txn);
 	journal_close(&j);
 	unit_tmpdir_remove(dir);
@@ -254,18 +217,11 @@ test_durable_end(void **state)
 	unit_tmpdir_remove(dir);
 }
 
-/* Entries in the ids index, read in a transaction of its own. */
+/* Entries in the ids index. */
 static size_t
 s_indexed(struct journal *j)
 {
-	MDB_txn *txn;
-	MDB_dbi ids;
-	MDB_stat st;
-	assert_int_equal(journal_read_begin(j, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &ids), 0);
-	assert_int_equal(mdb_stat(txn, ids, &st), 0);
-	mdb_txn_abort(txn);
-	return st.ms_entries;
+	return journal_ids_indexed(j);
 }
 
 static uint64_t
@@ -408,6 +364,126 @@ test_ids_recovered_after_crash(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* n events of township twp with ids "PREFIX-i" (real envelopes, which
+ * the index is rebuilt from), one commit each; the last seq. */
+static uint64_t
+s_append_envelopes(struct journal *j, const char *twp, const char *prefix, unsigned n)
+{
+	uint64_t seq = 0;
+	for (unsigned i = 0; i < n; i++) {
+		char id[32];
+		uint8_t body[64];
+		MDB_txn *txn;
+		snprintf(id, sizeof id, "%s-%u", prefix, i);
+		size_t len = s_envelope(body, sizeof body, twp, id);
+		assert_int_equal(journal_write_begin(j, &txn), 0);
+		assert_int_equal(journal_append(j, txn, 1, 10, twp, id, body, len, &seq), 0);
+		assert_int_equal(journal_commit(j, txn), 0);
+	}
+	return seq;
+}
+
+static uint64_t
+s_lookup_envelope(struct journal *j, const char *twp, const char *prefix, unsigned i)
+{
+	char id[32];
+	uint8_t body[64];
+	snprintf(id, sizeof id, "%s-%u", prefix, i);
+	size_t len = s_envelope(body, sizeof body, twp, id);
+	return s_lookup(j, twp, id, body, len);
+}
+
+static void
+s_copy(const char *from, const char *to)
+{
+	char *cmd;
+	assert_true(asprintf(&cmd, "cp '%s' '%s'", from, to) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* ids.mdb is derived from the journal and never flushed, so it is built
+ * anew from the events whenever it cannot be trusted: missing (a journal
+ * from before it, whose own index is then emptied), left open by a machine
+ * that went down (its marker names another boot), or holding keys of
+ * events the journal lost. Every key is found again with its seq. */
+static void
+test_ids_built_anew(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir(), path[512], saved[512];
+	struct journal *j;
+	MDB_txn *txn;
+	MDB_dbi old;
+	MDB_stat st;
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	assert_int_equal(s_append_envelopes(j, "320123101000", "a", 3), 3);
+	journal_close(&j);
+
+	/* Missing, with an old index inside journal.mdb. */
+	snprintf(path, sizeof path, "%s/ids.mdb", dir);
+	assert_int_equal(unlink(path), 0);
+	MDB_env *env;
+	snprintf(path, sizeof path, "%s/journal.mdb", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &old), 0);
+	MDB_val k = { 5, "x\0old" }, v = { 8, "\0\0\0\0\0\0\0\1" };
+	assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	assert_non_null(journal_ids_rebuilt(j));
+	assert_int_equal(journal_ids_read_back(j), 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(s_lookup_envelope(j, "320123101000", "a", i), i + 1);
+	assert_int_equal(journal_read_begin(j, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "ids", 0, &old), 0);
+	assert_int_equal(mdb_stat(txn, old, &st), 0);
+	assert_int_equal(st.ms_entries, 0);
+	mdb_txn_abort(txn);
+	journal_close(&j);
+
+	/* Open when the machine went down: a writer that never closed, then
+	 * another boot. */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (journal_open(&j, dir, 1, 16, false))
+			_exit(2);
+		s_append_envelopes(j, "320123102000", "b", JOURNAL_IDS_BATCH + 1);
+		_exit(journal_sync(j) ? 4 : 0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	setenv("JICENG_BOOT_ID", "0e0e0e0e-test-another-boot", 1);
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	unsetenv("JICENG_BOOT_ID");
+	assert_non_null(strstr(journal_ids_rebuilt(j), "machine"));
+	assert_int_equal(journal_ids_read_back(j), 3 + JOURNAL_IDS_BATCH + 1);
+	assert_int_equal(s_lookup_envelope(j, "320123102000", "b", JOURNAL_IDS_BATCH), 3 + JOURNAL_IDS_BATCH + 1);
+	journal_close(&j);
+
+	/* Past the journal's end: the journal goes back to an older copy. */
+	snprintf(saved, sizeof saved, "%s/journal.saved", dir);
+	s_copy(path, saved);
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	assert_null(journal_ids_rebuilt(j));
+	uint64_t end = s_append_envelopes(j, "320123103000", "c", JOURNAL_IDS_BATCH);
+	journal_close(&j);
+	s_copy(saved, path);
+	assert_int_equal(journal_open(&j, dir, 1, 16, false), 0);
+	assert_non_null(strstr(journal_ids_rebuilt(j), "past the journal's end"));
+	assert_int_equal(s_lookup_envelope(j, "320123103000", "c", 0), 0);  /* lost with the tail */
+	assert_int_equal(s_lookup_envelope(j, "320123101000", "a", 2), 3);
+	assert_true(end > 3 + JOURNAL_IDS_BATCH + 1);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
 /* journal_append trusts its caller's lookup and does not search the index
  * again. A key appended twice all the same keeps its first seq, and the
  * batch that carries the second does not fail (it would fail every commit
@@ -492,13 +568,14 @@ unit_journal(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_read_dedupe),
-		cmocka_unit_test(test_lookup_legacy_digest),
+		
 		cmocka_unit_test(test_quarantine_meta_reopen),
 		cmocka_unit_test(test_map_full_and_grow),
 		cmocka_unit_test(test_durable_end),
 		cmocka_unit_test(test_ids_batches),
 		cmocka_unit_test(test_ids_recovered_after_crash),
 		cmocka_unit_test(test_append_indexed_key_keeps_first_seq),
+		cmocka_unit_test(test_ids_built_anew),
 		cmocka_unit_test(test_pending_ids_table),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

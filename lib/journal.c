@@ -44,7 +44,7 @@
 
 #define HDR_FIXED 13
 #define IDS_REBUILD_CHUNK 65536  /* keys read back per ids.mdb transaction */
-#define IDS_MAP_MIN (64ull << 30)
+#define IDS_MAP_MIN (256ull << 20)  /* ids.mdb may grow to this, or the journal's max */
 
 struct journal {
 	MDB_env *env;
@@ -67,6 +67,7 @@ struct journal {
 	MDB_dbi ids, ids_meta;   /* township \0 event_id -> seq; "through", "top" */
 	MDB_txn *ids_txn;        /* writer: open beside the journal's write txn */
 	char ids_path[4096];
+	uint64_t ids_map;        /* ids.mdb's map size, bytes */
 	uint64_t ids_through;    /* every event up to it has its key in ids.mdb */
 	uint64_t ids_top;        /* the highest seq with a key in ids.mdb */
 	size_t ids_read_back;    /* keys read back from the events at open */
@@ -151,11 +152,14 @@ s_ids_env_open(struct journal *j, bool fresh)
 	if (rc)
 		return rc;
 	mdb_env_set_maxdbs(j->ids_env, 2);
-	/* Address space only (no WRITEMAP): the file grows as keys come. */
-	uint64_t map = j->max_size > IDS_MAP_MIN ? j->max_size : IDS_MAP_MIN;
-	if ((rc = mdb_env_set_mapsize(j->ids_env, map)) ||
-	    (rc = mdb_env_open(j->ids_env, j->ids_path, MDB_NOSUBDIR | MDB_NOSYNC, 0640)) ||
-	    (rc = mdb_txn_begin(j->ids_env, NULL, 0, &txn)))
+	/* Its first map is the journal's; it doubles when full. */
+	if ((rc = mdb_env_set_mapsize(j->ids_env, j->map_size)) ||
+	    (rc = mdb_env_open(j->ids_env, j->ids_path, MDB_NOSUBDIR | MDB_NOSYNC, 0640)))
+		goto fail;
+	MDB_envinfo info;
+	mdb_env_info(j->ids_env, &info);  /* an existing file may have a bigger map */
+	j->ids_map = info.me_mapsize;
+	if ((rc = mdb_txn_begin(j->ids_env, NULL, 0, &txn)))
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &j->ids)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &j->ids_meta))) {
@@ -197,9 +201,33 @@ s_recover_key(struct journal *j, MDB_txn *txn, MDB_txn *itxn, uint64_t seq)
 	return pending_ids_add(j->pending, kb, key.mv_size, seq);
 }
 
+/* Double ids.mdb's map, with no transaction of it open, up to the
+ * journal's largest map. */
+static int
+s_ids_grow(struct journal *j)
+{
+	if (j->ids_map * 2 > (j->max_size > IDS_MAP_MIN ? j->max_size : IDS_MAP_MIN))
+		return MDB_MAP_FULL;
+	int rc = mdb_env_set_mapsize(j->ids_env, j->ids_map * 2);
+	if (rc == 0)
+		j->ids_map *= 2;
+	return rc;
+}
+
+static int s_ids_put_all(struct journal *j, uint64_t through);
+
 /* Every pending key into ids.mdb, which is then whole up to through. */
 static int
 s_ids_write_all(struct journal *j, uint64_t through)
+{
+	int rc;
+	while ((rc = s_ids_put_all(j, through)) == MDB_MAP_FULL && (rc = s_ids_grow(j)) == 0)
+		;
+	return rc;
+}
+
+static int
+s_ids_put_all(struct journal *j, uint64_t through)
 {
 	MDB_txn *txn;
 	uint64_t top = j->ids_top;
@@ -309,10 +337,13 @@ static int s_commit(struct journal *j, MDB_txn *txn, bool index_all);
 static void
 s_index_all(struct journal *j)
 {
-	MDB_txn *txn;
-	if (j->io_failed || !pending_ids_count(j->pending) || journal_write_begin(j, &txn))
-		return;
-	s_commit(j, txn, true);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		MDB_txn *txn;
+		if (j->io_failed || !pending_ids_count(j->pending) || journal_write_begin(j, &txn))
+			return;
+		if (s_commit(j, txn, true) != MDB_MAP_FULL || journal_grow(j) != 0)
+			return;
+	}
 }
 
 int
@@ -871,6 +902,15 @@ journal_durable_end(struct journal *j)
 int
 journal_grow(struct journal *j)
 {
+	/* MDB_MAP_FULL of a commit may be ids.mdb's: it grows when it is
+	 * three quarters used. */
+	MDB_envinfo info;
+	MDB_stat st;
+	if (j->ids_env && !j->ids_txn && mdb_env_info(j->ids_env, &info) == 0 &&
+	    mdb_env_stat(j->ids_env, &st) == 0 &&
+	    (info.me_last_pgno + 1) * (uint64_t)st.ms_psize > j->ids_map / 4 * 3 &&
+	    s_ids_grow(j) == 0 && j->map_size >= j->max_size)
+		return 0;
 	if (j->map_size >= j->max_size)
 		return MDB_MAP_FULL;
 	uint64_t next = j->map_size * 2;

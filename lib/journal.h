@@ -134,7 +134,9 @@ uint64_t journal_latest_commit_first(struct journal *j);
  * Returns 0 or an errno / LMDB code; on failure the journal is unchanged. */
 int journal_compact(const char *dir, uint64_t *before, uint64_t *after);
 /* Double the map (up to max_mb) after MDB_MAP_FULL, with no transaction
- * open in this process. Returns 0, or MDB_MAP_FULL when already at max. */
+ * open in this process; the writer's ids.mdb map too. Returns 0, or
+ * MDB_MAP_FULL when the journal is already at max and ids.mdb could not
+ * grow. */
 int journal_grow(struct journal *j);
 /* Current map size in bytes. */
 uint64_t journal_map_size(struct journal *j);

@@ -484,6 +484,53 @@ test_ids_built_anew(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* ids.mdb starts with the journal's map and doubles when full, in a group
+ * commit (MDB_MAP_FULL, journal_grow, again: as jicengd does), in a
+ * rebuild from the events and at a clean stop. */
+static void
+test_ids_map_grows(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir(), path[512];
+	struct journal *j;
+	enum { N = 20000 };
+	unsigned grown = 0;
+	assert_int_equal(journal_open(&j, dir, 1, 64, false), 0);
+	for (unsigned i = 0; i < N; i++) {
+		char id[48];
+		uint8_t body[96];
+		uint64_t seq;
+		snprintf(id, sizeof id, "a-long-event-id-to-fill-pages-%06u", i);
+		size_t len = s_envelope(body, sizeof body, "320123101000", id);
+		for (int attempt = 0;; attempt++) {
+			MDB_txn *txn;
+			assert_true(attempt < 3);
+			assert_int_equal(journal_write_begin(j, &txn), 0);
+			assert_int_equal(journal_append(j, txn, 1, 10, "320123101000", id, body, len, &seq), 0);
+			int rc = journal_commit(j, txn);
+			if (rc == 0)
+				break;
+			assert_int_equal(rc, MDB_MAP_FULL);
+			assert_int_equal(journal_grow(j), 0);
+			grown++;
+		}
+	}
+	assert_true(grown > 0);
+	assert_true(journal_ids_indexed(j) + journal_ids_pending(j) == N);
+	journal_close(&j);
+
+	snprintf(path, sizeof path, "%s/ids.mdb", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(journal_open(&j, dir, 1, 64, false), 0);
+	assert_int_equal(journal_ids_read_back(j), N);
+	journal_close(&j);  /* writes the N keys read back, growing the map */
+	assert_int_equal(journal_open(&j, dir, 1, 64, false), 0);
+	assert_int_equal(journal_ids_read_back(j), 0);
+	assert_int_equal(journal_ids_indexed(j), N);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
 /* journal_append trusts its caller's lookup and does not search the index
  * again. A key appended twice all the same keeps its first seq, and the
  * batch that carries the second does not fail (it would fail every commit
@@ -576,6 +623,7 @@ unit_journal(void)
 		cmocka_unit_test(test_ids_recovered_after_crash),
 		cmocka_unit_test(test_append_indexed_key_keeps_first_seq),
 		cmocka_unit_test(test_ids_built_anew),
+		cmocka_unit_test(test_ids_map_grows),
 		cmocka_unit_test(test_pending_ids_table),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

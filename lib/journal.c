@@ -229,7 +229,7 @@ s_ids_write_all(struct journal *j, uint64_t through)
 static int
 s_ids_put_all(struct journal *j, uint64_t through)
 {
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	uint64_t top = j->ids_top;
 	int rc = mdb_txn_begin(j->ids_env, NULL, 0, &txn);
 	for (size_t i = 0; rc == 0 && i < pending_ids_count(j->pending); i++) {

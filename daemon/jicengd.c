@@ -161,21 +161,15 @@ s_prepare_dirs(struct broker *b)
 static void
 s_check_clear_ids(struct broker *b)
 {
-	MDB_txn *txn;
-	const void *v;
-	size_t len;
-	uint8_t since[8];
-	int rc = journal_read_begin(b->journal, &txn);
-	if (rc == 0) {
-		rc = journal_meta_get(b->journal, txn, IDDIGEST_META_SINCE, &v, &len);
-		if (rc == 0 && len == 8)
-			memcpy(since, v, 8);
-		mdb_txn_abort(txn);
-	}
-	if (rc == MDB_NOTFOUND) {
-		be64_put(since, journal_committed_end(b->journal) + 1);
+	MDB_txn *txn = NULL;
+	uint64_t since;
+	uint8_t v[8];
+	bool stored;
+	int rc = iddigest_since(b->journal, &since, &stored);
+	if (rc == 0 && !stored) {
+		be64_put(v, since);
 		if ((rc = journal_write_begin(b->journal, &txn)) == 0 &&
-		    (rc = journal_meta_put(b->journal, txn, IDDIGEST_META_SINCE, since, 8)) == 0)
+		    (rc = journal_meta_put(b->journal, txn, IDDIGEST_META_SINCE, v, sizeof v)) == 0)
 			rc = journal_commit(b->journal, txn);
 		else if (txn)
 			mdb_txn_abort(txn);
@@ -184,10 +178,10 @@ s_check_clear_ids(struct broker *b)
 	}
 	if (rc)
 		fatalx("journal meta %s: %s", IDDIGEST_META_SINCE, mdb_strerror(rc));
-	if (be64_get(since) > 1)
+	if (since > 1)
 		log_warnx("journal.mdb: events 1-%llu were journaled before jiceng digested resident ID "
 		    "numbers and may hold them in clear; stop jicengd and run jicengctl scrub-ids",
-		    (unsigned long long)(be64_get(since) - 1));
+		    (unsigned long long)(since - 1));
 }
 
 static void

@@ -3,10 +3,34 @@
  */
 #include "iddigest.h"
 
+#include "be64.h"
+#include "journal.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int
+iddigest_since(struct journal *j, uint64_t *since, bool *stored)
+{
+	MDB_txn *txn;
+	const void *v;
+	size_t len;
+	int rc = journal_read_begin(j, &txn);
+	if (rc)
+		return rc;
+	rc = journal_meta_get(j, txn, IDDIGEST_META_SINCE, &v, &len);
+	*stored = rc == 0;
+	if (rc == 0 && len != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
+		*since = be64_get(v);
+	if (rc == MDB_NOTFOUND && (rc = journal_last_seq(j, txn, since)) == 0)
+		(*since)++;
+	mdb_txn_abort(txn);
+	return rc;
+}
 
 bool
 iddigest_fields(const Envelope *e, struct iddigest_fields *f)
@@ -38,15 +62,34 @@ s_refuse(const Envelope *e, struct codec_error *err, const char *code, const cha
 	return -1;
 }
 
+enum idnum_error
+iddigest_make(const char *number, const uint8_t key[IDNUM_KEY_LEN],
+    struct iddigest_parts *parts, Jiceng__V1__IdDigest *d)
+{
+	char norm[IDNUM_LEN + 1];
+	bool male;
+	enum idnum_error ie = idnum_check(number, norm, parts->birth, &male);
+	if (ie != IDNUM_OK)
+		return ie;
+	idnum_blind_index(key, norm, parts->index);
+	idnum_mask(norm, parts->masked);
+	sodium_memzero(norm, sizeof norm);
+	jiceng__v1__id_digest__init(d);
+	d->blind_index.data = parts->index;
+	d->blind_index.len = sizeof parts->index;
+	d->masked = parts->masked;
+	d->birth_date = parts->birth;
+	d->sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
+	return IDNUM_OK;
+}
+
 int
 iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
     uint8_t **out, size_t *out_len, struct codec_error *err)
 {
 	struct iddigest_fields f;
-	char norm[IDNUM_LEN + 1], birth[11], masked[IDNUM_LEN + 1];
-	uint8_t index[IDNUM_INDEX_LEN];
-	bool male;
-	int rc = 1;
+	struct iddigest_parts parts;
+	Jiceng__V1__IdDigest d;
 
 	if (!iddigest_fields(e, &f))
 		return 0;
@@ -56,23 +99,13 @@ iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
 	char *clear = *f.id_number;
 	if (!clear || !*clear)
 		return 0;
-	enum idnum_error ie = idnum_check(clear, norm, birth, &male);
+	enum idnum_error ie = iddigest_make(clear, key, &parts, &d);
 	sodium_memzero(clear, strlen(clear));
 	if (ie != IDNUM_OK)
 		return s_refuse(e, err, "BAD_ID_NUMBER", idnum_strerror(ie));
-	idnum_blind_index(key, norm, index);
-	idnum_mask(norm, masked);
-	sodium_memzero(norm, sizeof norm);
-
-	Jiceng__V1__IdDigest d = JICENG__V1__ID_DIGEST__INIT;
-	d.blind_index.data = index;
-	d.blind_index.len = sizeof index;
-	d.masked = masked;
-	d.birth_date = birth;
-	d.sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
 	if (iddigest_pack(e, &d, out, out_len) < 0)
-		rc = s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
-	return rc;
+		return s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
+	return 1;
 }
 
 int

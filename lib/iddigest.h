@@ -20,12 +20,31 @@
  * events before it and sets it to 1. */
 #define IDDIGEST_META_SINCE "id_digest_since"
 
+struct journal;
+/* That seq, read in a transaction of its own; for a journal without it,
+ * its end + 1 with *stored false. Returns 0, or an LMDB error
+ * (MDB_CORRUPTED for a value not 8 bytes long). */
+int iddigest_since(struct journal *j, uint64_t *since, bool *stored);
+
 /* The ID fields of a member event, or NULL when its kind has none. */
 struct iddigest_fields {
 	char **id_number;
 	Jiceng__V1__IdDigest **id_digest;
 };
 bool iddigest_fields(const Envelope *e, struct iddigest_fields *f);
+
+/* The storage an IdDigest made by iddigest_make points into. */
+struct iddigest_parts {
+	uint8_t index[IDNUM_INDEX_LEN];
+	char masked[IDNUM_LEN + 1];
+	char birth[11];
+};
+
+/* Check number (GB 11643) and fill d with its digest under key, d's
+ * strings and bytes pointing into parts. The normalised number is wiped.
+ * Returns IDNUM_OK, or the check's error (d untouched). */
+enum idnum_error iddigest_make(const char *number, const uint8_t key[IDNUM_KEY_LEN],
+    struct iddigest_parts *parts, Jiceng__V1__IdDigest *d);
 
 /* Check the envelope's ID number and pack the envelope with the number
  * replaced by its digest into *out (malloc'd, *out_len bytes). The decoded

@@ -27,19 +27,16 @@
 #include "journal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "be64.h"
 #include "codec.h"
 #include "pending_ids.h"
-#include "store.h"
 #include "store.h"
 
 #define HDR_FIXED 13
@@ -75,19 +72,6 @@ struct journal {
 };
 
 /* ---------------------------------------------------------- open/close */
-
-/* fsync a file or directory by path: 0 or errno. */
-static int
-s_fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	if (fd < 0)
-		return errno;
-	if (fsync(fd) < 0)
-		rc = errno;
-	close(fd);
-	return rc;
-}
 
 static int
 s_open_dbis(struct journal *j)
@@ -728,14 +712,14 @@ journal_compact(const char *dir, uint64_t *before, uint64_t *after)
 	if ((rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0640)) == 0)
 		rc = mdb_env_copy2(env, tmp, MDB_CP_COMPACT);
 	mdb_env_close(env);
-	if (rc == 0 && (rc = s_fsync_path(tmp)) == 0 && rename(tmp, path) < 0)
+	if (rc == 0 && (rc = store_fsync_path(tmp)) == 0 && rename(tmp, path) < 0)
 		rc = errno;
 	if (rc) {
 		unlink(tmp);
 		return rc;
 	}
 	unlink(lock);  /* its copy of the last txn id belongs to the old file */
-	if ((rc = s_fsync_path(dir)))
+	if ((rc = store_fsync_path(dir)))
 		return rc;
 	*after = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 	return 0;

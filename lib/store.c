@@ -78,6 +78,18 @@ store_replaced(MDB_env *env, const char *path)
 
 /* ---------------------------------------------------------- open markers */
 
+int
+store_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) < 0)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
 static void
 s_marker_path(const char *env_path, char *out, size_t len)
 {
@@ -136,11 +148,7 @@ store_marker_set(const char *env_path, const char *boot_id)
 	char *slash = strrchr(dir, '/');
 	if (rc == 0 && slash) {
 		*slash = 0;
-		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			if (fsync(fd) < 0)
-				rc = errno;
-			close(fd);
-		}
+		rc = store_fsync_path(dir);
 	}
 	return rc;
 }

@@ -26,6 +26,9 @@ int store_read_begin(MDB_env *env, MDB_txn **txn);
  * ever and pins the old file's disk space: close it and open path again. */
 bool store_replaced(MDB_env *env, const char *path);
 
+/* fsync a file or a directory by path: 0 or errno. */
+int store_fsync_path(const char *path);
+
 /* The open marker of an environment written without flushes, path +
  * ".open": the boot id of the machine's current boot while a process has
  * the file open, removed when it closes it cleanly. A killed process leaves

@@ -38,6 +38,14 @@ wire_child_adopt(int fd)
 }
 
 int
+wire_child_fd(void)
+{
+	if (fcntl(WIRE_CHILD_FD, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	return WIRE_CHILD_FD;
+}
+
+int
 wire_send(int fd, bool wait, enum wire_type type, int domain, uint64_t value,
     const void *payload, size_t len)
 {

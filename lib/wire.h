@@ -54,6 +54,10 @@ int wire_pair(int *broker_end, int *child_end);
  * exec. Returns 0 or -1 with errno. */
 int wire_child_adopt(int fd);
 
+/* In the child: its end, WIRE_CHILD_FD, made close-on-exec again; -1 when
+ * there is none (the program was not started by jicengd). */
+int wire_child_fd(void);
+
 /* Send one message. With wait, block until the peer has room (a status
  * change must not be dropped), or until a signal comes (EINTR: the caller
  * decides); without, fail with EAGAIN when its queue is full (jicengd never

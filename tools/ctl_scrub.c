@@ -7,9 +7,9 @@
  * Each such event's envelope is rewritten as jicengd now journals it: the
  * number replaced by its IdDigest. The rules give the same verdicts for the
  * digest as for the number, so the workers' state stays as it is. A number
- * that failed GB 11643 (its event was rejected BAD_ID_NUMBER) becomes an
- * empty digest, which the rules reject BAD_ID_NUMBER too; only the reason
- * text of that verdict differs after a rebuild.
+ * that failed GB 11643 (its event was rejected BAD_ID_NUMBER) becomes a
+ * digest carrying only that error, which the rules reject with the same
+ * reason.
  */
 #include "ctl.h"
 
@@ -62,35 +62,14 @@ s_usage(FILE *out)
 	    "running, 2 usage error.\n");
 }
 
-/* The first seq from which numbers were digested; the end + 1 for a
- * journal no digesting jicengd has opened. */
-static int
-s_since(struct scrub *s)
-{
-	MDB_txn *txn;
-	const void *v;
-	size_t len;
-	int rc = journal_read_begin(s->j, &txn);
-	if (rc)
-		return rc;
-	rc = journal_meta_get(s->j, txn, IDDIGEST_META_SINCE, &v, &len);
-	if (rc == 0 && len != 8)
-		rc = MDB_CORRUPTED;
-	if (rc == 0)
-		s->since = be64_get(v);
-	if (rc == MDB_NOTFOUND && (rc = journal_last_seq(s->j, txn, &s->since)) == 0)
-		s->since++;
-	mdb_txn_abort(txn);
-	return rc;
-}
-
 /* Digest the number of the event at seq, if it has one. */
 static int
 s_scrub_one(struct scrub *s, MDB_txn *txn, uint64_t seq)
 {
 	struct journal_record r;
 	struct iddigest_fields f;
-	struct codec_error err;
+	struct iddigest_parts parts;
+	Jiceng__V1__IdDigest d;
 	uint8_t *out = NULL;
 	size_t len;
 	int rc = journal_get(s->j, txn, seq, &r);
@@ -103,20 +82,16 @@ s_scrub_one(struct scrub *s, MDB_txn *txn, uint64_t seq)
 		codec_envelope_free(e);
 		return 0;
 	}
-	enum idnum_error bad = idnum_check(*f.id_number, NULL, NULL, NULL);
-	if (bad == IDNUM_OK) {
-		rc = iddigest_envelope(e, s->key, &out, &len, &err);
-	} else {
-		Jiceng__V1__IdDigest none;
-		iddigest_invalid(&none, bad);
-		sodium_memzero(*f.id_number, strlen(*f.id_number));
-		rc = iddigest_pack(e, &none, &out, &len) == 0 ? 1 : -1;
-		s->invalid += rc == 1;
-	}
-	if (rc == 1 && (rc = journal_rewrite(s->j, txn, seq, out, len)) == 0)
-		s->digested++;
-	else if (rc < 0)
+	enum idnum_error bad = iddigest_make(*f.id_number, s->key, &parts, &d);
+	sodium_memzero(*f.id_number, strlen(*f.id_number));
+	if (bad != IDNUM_OK)
+		iddigest_invalid(&d, bad);
+	if (iddigest_pack(e, &d, &out, &len) < 0)
 		rc = ENOMEM;
+	else if ((rc = journal_rewrite(s->j, txn, seq, out, len)) == 0) {
+		s->digested++;
+		s->invalid += bad != IDNUM_OK;
+	}
 	free(out);
 	codec_envelope_free(e);
 	return rc;
@@ -183,6 +158,7 @@ static int
 s_run(struct scrub *s, const struct config *cfg)
 {
 	uint64_t before, after;
+	bool stored;
 	int rc;
 	if (idnum_key_load(cfg->id_key_file, false, s->key) < 0) {
 		fprintf(stderr, "jicengctl scrub-ids: cannot read the ID blind-index key %s: %s\n",
@@ -190,7 +166,7 @@ s_run(struct scrub *s, const struct config *cfg)
 		return CTL_EXIT_FAIL;
 	}
 	if ((rc = journal_open(&s->j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, false)) ||
-	    (rc = s_since(s))) {
+	    (rc = iddigest_since(s->j, &s->since, &stored))) {
 		fprintf(stderr, "jicengctl scrub-ids: journal in %s: %s\n", cfg->data_dir, mdb_strerror(rc));
 		journal_close(&s->j);
 		return CTL_EXIT_FAIL;

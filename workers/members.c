@@ -33,7 +33,6 @@
 #include "iddigest.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,50 +131,26 @@ s_person_plain(const char *birth_date, int sex, struct member_rec *r, struct ver
 	return 0;
 }
 
-/* The digest of a clear number, as jicengd makes it at ingest: events
- * journaled before jicengd digested numbers still carry them. */
-static int
-s_digest_legacy(const struct event_ctx *ev, const char *id_number, Jiceng__V1__IdDigest *d,
-    uint8_t index[IDNUM_INDEX_LEN], char masked[IDNUM_LEN + 1], char birth[11], struct verdict *v,
-    const char *member_id)
-{
-	char norm[IDNUM_LEN + 1];
-	bool male;
-	enum idnum_error e = idnum_check(id_number, norm, birth, &male);
-	if (e != IDNUM_OK)
-		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), member_id);
-	if (!ev->id_key) {
-		sodium_memzero(norm, sizeof norm);
-		return EINVAL;   /* a worker without its key: not a verdict */
-	}
-	idnum_blind_index(ev->id_key, norm, index);
-	idnum_mask(norm, masked);
-	sodium_memzero(norm, sizeof norm);
-	d->blind_index.data = index;
-	d->blind_index.len = IDNUM_INDEX_LEN;
-	d->masked = masked;
-	d->birth_date = birth;
-	d->sex = male ? JICENG__V1__SEX__MALE : JICENG__V1__SEX__FEMALE;
-	return 0;
-}
-
 /* ID number (as its digest), birth date and sex of an event into r. Fields
  * left empty in the event leave r as it is. */
 static int
 s_person(const struct event_ctx *ev, const char *id_number, const Jiceng__V1__IdDigest *digest,
     const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
 {
-	Jiceng__V1__IdDigest legacy = JICENG__V1__ID_DIGEST__INIT;
-	uint8_t index[IDNUM_INDEX_LEN];
-	char masked[IDNUM_LEN + 1], birth[11];
-	int rc;
+	Jiceng__V1__IdDigest legacy;
+	struct iddigest_parts parts;
 
 	if (!digest && !*id_number)
 		return s_person_plain(birth_date, sex, r, v);
+	/* Events journaled before jicengd digested numbers carry them: the
+	 * digest jicengd would have made. */
 	if (!digest) {
-		if ((rc = s_digest_legacy(ev, id_number, &legacy, index, masked, birth, v, r->member_id)) ||
-		    !v->accepted)
-			return rc;
+		enum idnum_error e = ev->id_key ? iddigest_make(id_number, ev->id_key, &parts, &legacy) :
+		    idnum_check(id_number, NULL, NULL, NULL);
+		if (e != IDNUM_OK)
+			return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), r->member_id);
+		if (!ev->id_key)
+			return EINVAL;   /* a worker without its key: not a verdict */
 		digest = &legacy;
 	}
 	if (digest->invalid >= IDNUM_BAD_LENGTH && digest->invalid <= IDNUM_BAD_CHECK)

@@ -5,7 +5,6 @@
  * heartbeats to it on the children socket. Writes nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -593,10 +592,8 @@ main(int argc, char **argv)
 		fatalx("cannot open the journal in %s: %s", s.cfg.data_dir, mdb_strerror(rc));
 	void *ctx = zmq_ctx_new();
 	s.router = zmq_socket(ctx, ZMQ_ROUTER);
-	s.parent = WIRE_CHILD_FD;
-	if (fcntl(s.parent, F_GETFD) < 0)
-		fatalx("no channel to jicengd on fd %d: started by hand?", s.parent);
-	fcntl(s.parent, F_SETFD, FD_CLOEXEC);
+	if ((s.parent = wire_child_fd()) < 0)
+		fatalx("no channel to jicengd on fd %d: started by hand?", WIRE_CHILD_FD);
 	zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
 	char err[512];
 	if ((s.curve = security_curve_for(&s.cfg, s.cfg.query, err, sizeof err)) < 0)

@@ -66,7 +66,7 @@ static void
 s_on_status(void *arg, uint64_t seq, int64_t at, const StatusChange *sc)
 {
 	struct worker *w = arg;
-	uint8_t buf[1024];
+	uint8_t buf[WIRE_MAX_PAYLOAD];
 	(void)at;
 	size_t n = jiceng__v1__status_change__get_packed_size(sc);
 	if (n > sizeof buf)
@@ -283,7 +283,7 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg;
-	struct worker w = { .fd = WIRE_CHILD_FD, .state_guard = -1 };
+	struct worker w = { .fd = -1, .state_guard = -1 };
 	struct journal *j = NULL;
 	char path[CONFIG_PATH_MAX + 64], state[CONFIG_PATH_MAX + 64], boot[64];
 
@@ -297,9 +297,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGBUS, s_on_sigbus);
 
-	if (fcntl(w.fd, F_GETFD) < 0)
-		fatalx("no channel to jicengd on fd %d: started by hand?", w.fd);
-	fcntl(w.fd, F_SETFD, FD_CLOEXEC);
+	if ((w.fd = wire_child_fd()) < 0)
+		fatalx("no channel to jicengd on fd %d: started by hand?", WIRE_CHILD_FD);
 	fold_state_path(cfg.data_dir, w.domain, state, sizeof state);
 	if (store_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");

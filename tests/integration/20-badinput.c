@@ -114,6 +114,33 @@ s_member_with(const char *event_id, const char *township, const char *member_id,
 	return hm_pack(&e);
 }
 
+/* A member event carrying an id_digest of its own, well formed: the
+ * digest is jicengd's to make, so a client's is refused before journaling
+ * (or it could claim anybody's blind index). */
+static struct hmsg
+s_forged_digest(const char *event_id, const char *member_id)
+{
+	Envelope e;
+	Jiceng__V1__MemberRegistered r = JICENG__V1__MEMBER_REGISTERED__INIT;
+	Jiceng__V1__IdDigest d = JICENG__V1__ID_DIGEST__INIT;
+	uint8_t index[32] = { 7 };
+	hm_envelope(&e, event_id, NULL);
+	d.blind_index.data = index;
+	d.blind_index.len = sizeof index;
+	d.masked = "510722********123X";
+	d.birth_date = "1980-03-15";
+	d.sex = JICENG__V1__SEX__MALE;
+	r.member_id = (char *)member_id;
+	r.home_org_id = H_ORG_BRANCH;
+	r.name = "冒名";
+	r.id_digest = &d;
+	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	r.admitted_at = 994000000000LL;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	e.member_registered = &r;
+	return hm_pack(&e);
+}
+
 /* An envelope with valid ids and no event, plus extra raw bytes. */
 static struct hmsg
 s_envelope_plus(const char *event_id, const uint8_t *extra, size_t n)
@@ -481,6 +508,8 @@ test_rule_rejections(void **state)
 	/* A bad ID number is refused before journaling: it is never stored. */
 	s_refused(d, sock, hm_member("r-m-8", "r-m8", H_ORG_BRANCH, "戊", badidn), "BAD_ID_NUMBER");
 	s_not_found(d, "r-m8");
+	s_refused(d, sock, s_forged_digest("r-m-8d", "r-m8d"), "BAD_FIELD");
+	s_not_found(d, "r-m8d");
 	s_rule(sock, hm_member("r-m-9", "r-m9", H_ORG_BRANCH, "", NULL), "BAD_FIELD");
 
 	struct hmsg prob = hm_admitted("r-m-10", "r-p1", H_ORG_BRANCH, "1990-05-05", now - 30 * day);

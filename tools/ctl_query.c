@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,14 @@ struct s_query_opts {
 	const char *after;
 	unsigned long limit;
 	bool has_limit;
+	const char *township;         /* audit */
+	unsigned long since, since_index;
+	bool has_audit_opt;           /* --township, --since or --since-index */
 	struct ctl_curve curve;
 };
+
+/* Long options without a short form. */
+enum { OPT_TOWNSHIP = 256, OPT_SINCE, OPT_SINCE_INDEX };
 
 static void
 s_usage(FILE *out)
@@ -33,6 +40,8 @@ s_usage(FILE *out)
 	    "       jicengctl query [OPTIONS] member MEMBER_ID\n"
 	    "       jicengctl query [OPTIONS] members ORG_ID [--after ID] [--limit N]\n"
 	    "       jicengctl query [OPTIONS] stats\n"
+	    "       jicengctl query [OPTIONS] audit [--township T] [--since SEQ]\n"
+	    "                                 [--since-index N] [--limit N]\n"
 	    "\n"
 	    "Ask jiceng-query and print its reply as one line of JSON.\n"
 	    "  org      an organisation and its children, each with its member\n"
@@ -41,13 +50,22 @@ s_usage(FILE *out)
 	    "  members  the members whose home org is ORG_ID, by member_id; page\n"
 	    "           with --after the previous reply's nextAfter\n"
 	    "  stats    journal length, worker lag, verdict counts\n"
+	    "  audit    the audit table: findings no ack carried (O3 at the Tick\n"
+	    "           that ends a branch's grace period, O4 when a rules change\n"
+	    "           leaves an org over a member limit), by seq; page with\n"
+	    "           --since and --since-index the previous reply's nextSeq\n"
+	    "           and nextIndex\n"
 	    "\n"
 	    "Options:\n"
 	    "  -q, --query EP       query endpoint (default $JICENG_QUERY or\n"
 	    "                       " CTL_DEFAULT_QUERY ")\n"
 	    "  -t, --timeout MS     wait this long for the reply (default 5000)\n"
 	    "  -a, --after ID       members: start after this member_id\n"
-	    "  -n, --limit N        members: page size (default 100, at most 1000)\n"
+	    "  -n, --limit N        members, audit: page size (default 100, at most 1000)\n"
+	    "      --township T     audit: that township's orgs only (12 digits; a\n"
+	    "                       township key must give its own)\n"
+	    "      --since SEQ      audit: entries written at journal seq SEQ or later\n"
+	    "      --since-index N  audit: and at SEQ itself, from entry number N on\n"
 	    "  -k, --key FILE       CURVE: our secret key file (<name>.key_secret)\n"
 	    "  -s, --server-key FILE  CURVE: the server's public key file\n"
 	    "  -h, --help           this help\n"
@@ -61,6 +79,9 @@ static const struct option s_options[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ "after", required_argument, NULL, 'a' },
 	{ "limit", required_argument, NULL, 'n' },
+	{ "township", required_argument, NULL, OPT_TOWNSHIP },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "since-index", required_argument, NULL, OPT_SINCE_INDEX },
 	{ "key", required_argument, NULL, 'k' },
 	{ "server-key", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
@@ -92,6 +113,21 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 				return CTL_EXIT_USAGE;
 			o->has_limit = true;
 			break;
+		case OPT_TOWNSHIP:
+			o->township = optarg;
+			o->has_audit_opt = true;
+			break;
+		case OPT_SINCE:
+			if (!ctl_parse_uint("query", "since", optarg, 0, ULONG_MAX, &o->since))
+				return CTL_EXIT_USAGE;
+			o->has_audit_opt = true;
+			break;
+		case OPT_SINCE_INDEX:
+			if (!ctl_parse_uint("query", "since-index", optarg, 0, UINT32_MAX,
+			    &o->since_index))
+				return CTL_EXIT_USAGE;
+			o->has_audit_opt = true;
+			break;
 		default:
 			return ctl_usage_error("query", "bad option");
 		}
@@ -104,18 +140,25 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 static int
 s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
     Jiceng__V1__GetOrg *go, Jiceng__V1__GetMember *gm,
-    Jiceng__V1__ListMembers *lm, Jiceng__V1__GetStats *gs)
+    Jiceng__V1__ListMembers *lm, Jiceng__V1__GetStats *gs,
+    Jiceng__V1__ListAudit *la)
 {
 	const char *kind = optind < argc ? argv[optind] : NULL;
-	int want = kind && strcmp(kind, "stats") == 0 ? 1 : 2;
+	bool members = kind && strcmp(kind, "members") == 0;
+	bool audit = kind && strcmp(kind, "audit") == 0;
+	int want = kind && (strcmp(kind, "stats") == 0 || audit) ? 1 : 2;
 
 	if (!kind)
-		return ctl_usage_error("query", "expected org, member, members or stats");
+		return ctl_usage_error("query", "expected org, member, members, stats or audit");
 	if (argc - optind != want)
 		return ctl_usage_error("query", "%s takes %s", kind,
 		    want == 1 ? "no argument" : "one ID");
-	if ((o->after || o->has_limit) && strcmp(kind, "members") != 0)
-		return ctl_usage_error("query", "--after and --limit go with members");
+	if (o->after && !members)
+		return ctl_usage_error("query", "--after goes with members");
+	if (o->has_limit && !members && !audit)
+		return ctl_usage_error("query", "--limit goes with members or audit");
+	if (o->has_audit_opt && !audit)
+		return ctl_usage_error("query", "--township, --since and --since-index go with audit");
 	if (strcmp(kind, "org") == 0) {
 		go->org_id = argv[optind + 1];
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
@@ -133,6 +176,13 @@ s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
 	} else if (strcmp(kind, "stats") == 0) {
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
 		q->get_stats = gs;
+	} else if (audit) {
+		la->township_id = o->township ? (char *)o->township : "";
+		la->since_seq = o->since;
+		la->since_index = (uint32_t)o->since_index;
+		la->limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
+		q->list_audit = la;
 	} else {
 		return ctl_usage_error("query", "unknown query '%s'", kind);
 	}
@@ -186,13 +236,14 @@ ctl_query_main(int argc, char **argv)
 	Jiceng__V1__GetMember gm = JICENG__V1__GET_MEMBER__INIT;
 	Jiceng__V1__ListMembers lm = JICENG__V1__LIST_MEMBERS__INIT;
 	Jiceng__V1__GetStats gs = JICENG__V1__GET_STATS__INIT;
+	Jiceng__V1__ListAudit la = JICENG__V1__LIST_AUDIT__INIT;
 	char request_id[64];
 	void *ctx = NULL, *sock = NULL;
 	uint8_t *buf = NULL;
 	int rc;
 
 	if ((rc = s_options_parse(argc, argv, &o)) >= 0 ||
-	    (rc = s_build(argc, argv, &o, &q, &go, &gm, &lm, &gs)) >= 0)
+	    (rc = s_build(argc, argv, &o, &q, &go, &gm, &lm, &gs, &la)) >= 0)
 		return rc;
 	rc = CTL_EXIT_FAIL;
 	o.endpoint = ctl_endpoint(o.endpoint, "JICENG_QUERY", CTL_DEFAULT_QUERY);

@@ -9,7 +9,10 @@
  *
  * Verdict codes emitted by the module (ERROR rules reject, WARN rules warn):
  *   O1 O2 O5 R1 R2 R3 R4   the rule of that id (DOMAIN.md)
- *   O3 O4                  warnings; O3 also as entries of membership_audit
+ *   O3 O4                  warnings; also as entries of membership_audit:
+ *                          O3 at the Tick that ends a branch's grace
+ *                          period, O4 at a RulesChanged that moves its
+ *                          limits (every org then over one)
  *   UNKNOWN_ORG            O6: an org named by the event does not exist
  *   UNKNOWN_MEMBER         O6: the member does not exist
  *   ORG_DISSOLVED          O6: the org named by the event is dissolved
@@ -541,6 +544,10 @@ membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
 	uint32_t n;
 	int rc;
 
+	/* The bounds membership_audit_decode reads back. */
+	if (!s_key_ok(org_id) || strlen(rule) > MS_AUDIT_CODE_MAX ||
+	    strlen(text) > MS_AUDIT_TEXT_MAX)
+		return EINVAL;
 	if ((rc = mdb_cursor_open(txn, m->audit, &c)))
 		return rc;
 	rc = s_audit_next(c, seq, &n);
@@ -562,6 +569,38 @@ membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
 		p += 2 + len;
 	}
 	return 0;
+}
+
+int
+membership_audit_decode(const MDB_val *k, const MDB_val *d, struct audit_entry *e)
+{
+	const uint8_t *p = d->mv_data, *end = p + d->mv_size;
+	struct {
+		char *dst;
+		size_t cap;
+	} parts[] = {
+		{ e->org_id, sizeof e->org_id },
+		{ e->code, sizeof e->code },
+		{ e->text, sizeof e->text },
+	};
+
+	if (k->mv_size != 12 || d->mv_size < 1 || *p++ != MS_RECORD_FORMAT)
+		return MDB_CORRUPTED;
+	e->seq = s_get_be(k->mv_data, 8);
+	e->index = (uint32_t)s_get_be((const uint8_t *)k->mv_data + 8, 4);
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		if (end - p < 2)
+			return MDB_CORRUPTED;
+		len = (size_t)s_get_be(p, 2);
+		p += 2;
+		if ((size_t)(end - p) < len || len >= parts[i].cap || memchr(p, '\0', len))
+			return MDB_CORRUPTED;
+		memcpy(parts[i].dst, p, len);
+		parts[i].dst[len] = '\0';
+		p += len;
+	}
+	return p == end ? 0 : MDB_CORRUPTED;
 }
 
 /* ---------------------------------------------------------- context */
@@ -873,29 +912,87 @@ s_village_level(const struct org_rec *o, int parent_kind)
 	    o->kind == JICENG__V1__ORG_KIND__JOINT_BRANCH);
 }
 
+/* O4's two limits (DOMAIN.md), as bits of what an org is over. */
+#define O4_BRANCH     0x1u  /* a branch kind over org_branch_max_members */
+#define O4_COMMITTEE  0x2u  /* a village-level org below a 党委 at
+                             * org_village_committee_members or more */
+
+/* The O4 limits an org (village: at village level) with n members in its
+ * subtree is over under rl: the one condition of the member path and the
+ * RulesChanged audit. */
+static unsigned
+s_o4_over(const struct org_rec *o, bool village, uint32_t n, const Rules *rl)
+{
+	unsigned over = 0;
+	if (membership_kind_branch(o->kind) && n > rl->org_branch_max_members)
+		over |= O4_BRANCH;
+	if (village && o->kind != JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE &&
+	    rl->org_village_committee_members > 0 &&
+	    n >= rl->org_village_committee_members)
+		over |= O4_COMMITTEE;
+	return over;
+}
+
+/* The finding for one limit (O4_BRANCH or O4_COMMITTEE), bilingual. */
+static void
+s_o4_text(const struct org_rec *o, bool village, unsigned limit, const Rules *rl,
+    char *buf, size_t len)
+{
+	uint32_t branch_max = rl->org_branch_max_members;
+	uint32_t committee = rl->org_village_committee_members;
+	if (limit == O4_COMMITTEE)
+		snprintf(buf, len, "村级党组织党员达到%u人，应设党委 / "
+		    "village org has %u members or more; a Party committee is due: %s",
+		    committee, committee, o->org_id);
+	else if (village)
+		snprintf(buf, len, "村级党支部党员超过%u人，应设党总支 / "
+		    "village branch has more than %u members; a general branch is due: %s",
+		    branch_max, branch_max, o->org_id);
+	else
+		snprintf(buf, len, "党支部党员超过%u人 / branch has more than %u members: %s",
+		    branch_max, branch_max, o->org_id);
+}
+
+/* Does O4 concern org o (*subject: a branch kind, or at village level,
+ * *village), and how many members has its subtree (*n)? */
+static int
+s_o4_subject(struct membership *m, MDB_txn *txn, const struct org_rec *o,
+    bool *subject, bool *village, uint32_t *n)
+{
+	struct org_rec p;
+	uint32_t full;
+	int pkind = 0, rc;
+
+	*subject = *village = false;
+	*n = 0;
+	if (o->parent_id[0]) {
+		if ((rc = membership_org_load(m, txn, o->parent_id, &p)))
+			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+		pkind = p.kind;
+	}
+	*village = s_village_level(o, pkind);
+	if (!*village && !membership_kind_branch(o->kind))
+		return 0;
+	*subject = true;
+	return membership_subtree_counts(m, txn, o->org_id, n, &full);
+}
+
 /* O4 for one org whose subtree just gained one member (n after). Warns on
  * the event that crosses a limit, not on every later one. */
 static void
 s_o4_org(const struct org_rec *o, bool village, uint32_t n, const Rules *rl,
     struct verdict *v)
 {
-	uint64_t branch_max = rl->org_branch_max_members;
-	uint64_t committee = rl->org_village_committee_members;
-	if (membership_kind_branch(o->kind) && n == branch_max + 1) {
-		if (village)
-			verdict_warn(v, "O4", "村级党支部党员超过%u人，应设党总支 / "
-			    "village branch has more than %u members; a general branch is due: %s",
-			    rl->org_branch_max_members, rl->org_branch_max_members, o->org_id);
-		else
-			verdict_warn(v, "O4", "党支部党员超过%u人 / branch has more than %u members: %s",
-			    rl->org_branch_max_members, rl->org_branch_max_members, o->org_id);
+	unsigned crossed = s_o4_over(o, village, n, rl) &
+	    ~s_o4_over(o, village, n - 1, rl);
+	char text[sizeof v->warnings[0].reason];
+
+	for (unsigned limit = O4_BRANCH; limit <= O4_COMMITTEE; limit <<= 1) {
+		if (!(crossed & limit))
+			continue;
+		s_o4_text(o, village, limit, rl, text, sizeof text);
+		verdict_warn(v, "O4", "%s", text);
 	}
-	if (village && o->kind != JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE &&
-	    committee > 0 && n == committee)
-		verdict_warn(v, "O4", "村级党组织党员达到%u人，应设党委 / "
-		    "village org has %u members or more; a Party committee is due: %s",
-		    rl->org_village_committee_members, rl->org_village_committee_members,
-		    o->org_id);
 }
 
 static bool
@@ -938,7 +1035,7 @@ s_o4(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 {
 	char now[16][CODEC_MAX_ID + 1], old[16][CODEC_MAX_ID + 1];
 	unsigned nnow, nold = 0;
-	struct org_rec o, p;
+	struct org_rec o;
 	Rules buf;
 	const Rules *rl = membership_ev_rules(ev, &buf);
 	int rc;
@@ -947,25 +1044,70 @@ s_o4(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	    (old_home && (rc = s_ancestry(m, txn, old_home, old, 16, &nold))))
 		return rc;
 	for (unsigned i = 0; i < nnow; i++) {
-		uint32_t total, full;
-		int pkind = 0;
+		bool subject, village;
+		uint32_t total;
 		if (s_in(old, nold, now[i]))
 			break;
-		if ((rc = membership_org_load(m, txn, now[i], &o)))
+		if ((rc = membership_org_load(m, txn, now[i], &o)) ||
+		    (rc = s_o4_subject(m, txn, &o, &subject, &village, &total)))
 			return rc;
-		if (i + 1 < nnow) {
-			if ((rc = membership_org_load(m, txn, now[i + 1], &p)))
-				return rc;
-			pkind = p.kind;
-		}
-		bool village = s_village_level(&o, pkind);
-		if (!village && !membership_kind_branch(o.kind))
-			continue;
-		if ((rc = membership_subtree_counts(m, txn, now[i], &total, &full)))
-			return rc;
-		s_o4_org(&o, village, total, rl, v);
+		if (subject)
+			s_o4_org(&o, village, total, rl, v);
 	}
 	return 0;
+}
+
+/* O4 at a RulesChanged that moved either of its limits: an audit entry
+ * under seq for each limit each live org is over under the new rules.
+ * The member path warns only on the event that crosses a limit, so an org
+ * a lowered limit leaves over it would never be told; no ack carries a
+ * RulesChanged (jicengd writes it), hence the audit table. Unchanged
+ * limits write nothing: a restart journals the same rules again. Orgs in
+ * key order, so every fold writes the same entries. Cost: one pass over
+ * the orgs table, and the subtree of each branch or village-level org. */
+static int
+s_o4_audit(struct membership *m, MDB_txn *txn, uint64_t seq, const Rules *was,
+    const Rules *rl)
+{
+	char org_id[CODEC_MAX_ID + 1], text[320];
+	struct org_rec o;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, op = MDB_FIRST;
+
+	if (was->org_branch_max_members == rl->org_branch_max_members &&
+	    was->org_village_committee_members == rl->org_village_committee_members)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, m->orgs, &c)))
+		return rc;
+	for (; (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
+		bool subject, village;
+		uint32_t n;
+		unsigned over;
+		if (k.mv_size == 0 || k.mv_size > CODEC_MAX_ID) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(org_id, k.mv_data, k.mv_size);
+		org_id[k.mv_size] = '\0';
+		if ((rc = membership_org_load(m, txn, org_id, &o)))
+			break;
+		if (o.dissolved)
+			continue;
+		if ((rc = s_o4_subject(m, txn, &o, &subject, &village, &n)))
+			break;
+		over = subject ? s_o4_over(&o, village, n, rl) : 0;
+		for (unsigned limit = O4_BRANCH; rc == 0 && limit <= O4_COMMITTEE; limit <<= 1) {
+			if (!(over & limit))
+				continue;
+			s_o4_text(&o, village, limit, rl, text, sizeof text);
+			rc = membership_audit_add(m, txn, seq, o.org_id, "O4", text);
+		}
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int
@@ -1032,19 +1174,23 @@ static int
 s_apply_rules_changed(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev)
 {
-	Rules empty = JICENG__V1__RULES__INIT;
+	Rules empty = JICENG__V1__RULES__INIT, was, now;
 	const Rules *r = ev->env->rules_changed->rules;
 	MDB_val k = s_rules_key, d;
 	int rc;
 
 	if (!r)
 		r = &empty;
+	if ((rc = membership_rules(m, txn, &was)))
+		return rc;
 	d.mv_size = jiceng__v1__rules__get_packed_size(r);
 	d.mv_data = NULL;
 	if ((rc = ms_put(txn, m->meta, &k, &d, MDB_RESERVE)))
 		return rc;
 	jiceng__v1__rules__pack(r, d.mv_data);
-	return 0;
+	if ((rc = membership_rules(m, txn, &now)))
+		return rc;
+	return s_o4_audit(m, txn, ev->seq, &was, &now);
 }
 
 /* ---------------------------------------------------------- dispatch */

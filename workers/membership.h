@@ -82,6 +82,18 @@ int membership_list_members(struct membership *m, MDB_txn *txn,
     Jiceng__V1__MemberList *out);
 void membership_free_member_list(Jiceng__V1__MemberList *l);
 
+/* A page of the audit table (query.proto, ListAudit): the entries from
+ * (since_seq, since_index) on, in that order, about orgs of township_id
+ * ("" or NULL: every township), at most limit (0: 100; at most 1000).
+ * out->next_seq and next_index name the entry after a full page (0 when
+ * none follows). Strings and arrays are malloc'd; free with
+ * membership_free_audit_list. Returns 0 (an empty table gives an empty
+ * list), MDB_CORRUPTED, ENOMEM, or an LMDB error. */
+int membership_list_audit(struct membership *m, MDB_txn *txn,
+    const char *township_id, uint64_t since_seq, uint32_t since_index,
+    unsigned limit, Jiceng__V1__AuditList *out);
+void membership_free_audit_list(Jiceng__V1__AuditList *l);
+
 /* The township of an org or member, for authorisation: copies it into
  * out[16]. Returns 0, MDB_NOTFOUND, or an LMDB error. */
 int membership_org_township(struct membership *m, MDB_txn *txn,

@@ -135,9 +135,25 @@ int membership_children_each(struct membership *m, MDB_txn *txn, const char *org
 
 /* Add an audit entry (a finding that no ack can carry) under seq:
  * key seq BE8 + entry number BE4; value format byte, then org_id, rule and
- * text, each as u16 BE length + bytes. */
+ * text, each as u16 BE length + bytes. Returns 0, EINVAL when org_id is
+ * not a usable id or rule or text is longer than MS_AUDIT_CODE_MAX or
+ * MS_AUDIT_TEXT_MAX bytes (a bug of the caller), or an LMDB error. */
 int membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
     const char *org_id, const char *rule, const char *text);
+
+/* An audit entry as stored, decoded. */
+#define MS_AUDIT_CODE_MAX 23
+#define MS_AUDIT_TEXT_MAX 511
+struct audit_entry {
+	uint64_t seq;                    /* of the event that wrote it */
+	uint32_t index;                  /* its number under seq, from 0 */
+	char org_id[CODEC_MAX_ID + 1];
+	char code[MS_AUDIT_CODE_MAX + 1];  /* the rule: "O3", "O4" */
+	char text[MS_AUDIT_TEXT_MAX + 1];
+};
+/* Decode the entry at key k, value d: 0 or MDB_CORRUPTED. */
+int membership_audit_decode(const MDB_val *k, const MDB_val *d,
+    struct audit_entry *e);
 
 /* ------------------------------------------------------ context (membership.c) */
 

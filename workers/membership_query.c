@@ -2,7 +2,8 @@
  * membership_query: the read side of the membership tables for the query
  * server: an org with its direct children and the direct and subtree
  * member counts of each, a member, a page of
- * an org's members, and the township of an org or member. Views are deep
+ * an org's members, a page of the audit table, and the township of an org
+ * or member. Views are deep
  * copies the caller frees with the matching membership_free_* call; a
  * member view carries the masked ID number and phone only, because the
  * stored view part never holds anything else.
@@ -320,6 +321,97 @@ membership_list_members(struct membership *m, MDB_txn *txn,
 		rc = 0;
 	if (rc)
 		membership_free_member_list(out);
+	return rc;
+}
+
+/* ---------------------------------------------------------- audit */
+
+void
+membership_free_audit_list(Jiceng__V1__AuditList *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n_entries; i++) {
+		if (!l->entries[i])
+			continue;
+		s_free_str(l->entries[i]->org_id);
+		s_free_str(l->entries[i]->township_id);
+		s_free_str(l->entries[i]->code);
+		s_free_str(l->entries[i]->text);
+		free(l->entries[i]);
+	}
+	free(l->entries);
+	jiceng__v1__audit_list__init(l);
+}
+
+/* Add entry e of an org in township to out (its array has room). */
+static int
+s_audit_add(const struct audit_entry *e, const char *township,
+    Jiceng__V1__AuditList *out)
+{
+	Jiceng__V1__AuditEntry *a = malloc(sizeof *a);
+	if (!a)
+		return ENOMEM;
+	jiceng__v1__audit_entry__init(a);
+	out->entries[out->n_entries++] = a;
+	a->seq = e->seq;
+	a->index = e->index;
+	return DUP(a->org_id, e->org_id) && DUP(a->township_id, township) &&
+	    DUP(a->code, e->code) && DUP(a->text, e->text) ? 0 : ENOMEM;
+}
+
+/* Cost: one seek, then one entry and one org record per entry read. With
+ * a township the walk reads past other townships' entries until limit
+ * entries match or the table ends: the whole table at worst, which holds
+ * one O3 entry per branch and the O4 entries of the few rules changes. */
+int
+membership_list_audit(struct membership *m, MDB_txn *txn,
+    const char *township_id, uint64_t since_seq, uint32_t since_index,
+    unsigned limit, Jiceng__V1__AuditList *out)
+{
+	uint8_t kb[12];
+	struct audit_entry e;
+	struct org_rec o;
+	MDB_cursor *c;
+	MDB_val k = { sizeof kb, kb }, d;
+	int rc;
+
+	if (!township_id)
+		township_id = "";
+	limit = limit == 0 ? LIST_DEFAULT : limit > LIST_MAX ? LIST_MAX : limit;
+	if (!(out->entries = calloc(limit, sizeof *out->entries)))
+		return ENOMEM;
+	if ((rc = mdb_cursor_open(txn, m->audit, &c))) {
+		membership_free_audit_list(out);
+		return rc;
+	}
+	for (int i = 7; i >= 0; i--, since_seq >>= 8)
+		kb[i] = (uint8_t)since_seq;
+	for (int i = 11; i >= 8; i--, since_index >>= 8)
+		kb[i] = (uint8_t)since_index;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if ((rc = membership_audit_decode(&k, &d, &e)))
+			break;
+		if (out->n_entries == limit) {
+			out->next_seq = e.seq;
+			out->next_index = e.index;
+			break;
+		}
+		if ((rc = membership_org_load(m, txn, e.org_id, &o))) {
+			rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+			break;
+		}
+		if (*township_id && strcmp(o.township_id, township_id) != 0)
+			continue;
+		if ((rc = s_audit_add(&e, o.township_id, out)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc)
+		membership_free_audit_list(out);
 	return rc;
 }
 

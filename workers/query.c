@@ -197,6 +197,30 @@ s_list_members(struct server *s, const Jiceng__V1__ListMembers *q, QueryReply *r
 	*owned = l;
 }
 
+static void
+s_list_audit(struct server *s, const Jiceng__V1__ListAudit *q, QueryReply *r, void **owned)
+{
+	MDB_txn *txn;
+	unsigned limit = q->limit ? q->limit : QUERY_LIST_DEFAULT;
+	if (limit > QUERY_LIST_MAX)
+		limit = QUERY_LIST_MAX;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	Jiceng__V1__AuditList *l = malloc(sizeof *l);
+	jiceng__v1__audit_list__init(l);
+	rc = membership_list_audit(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->township_id,
+	    q->since_seq, q->since_index, limit, l);
+	mdb_txn_abort(txn);
+	if (rc) {
+		free(l);
+		return s_fail(r, rc);
+	}
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_AUDIT;
+	r->audit = l;
+	*owned = l;
+}
+
 /* ---------------------------------------------------------- stats */
 
 /* Everything a Stats reply points to, freed together. */
@@ -374,6 +398,9 @@ s_free_result(QueryReply *r, void *owned)
 	case JICENG__V1__QUERY_REPLY__RESULT_MEMBERS:
 		membership_free_member_list(owned);
 		break;
+	case JICENG__V1__QUERY_REPLY__RESULT_AUDIT:
+		membership_free_audit_list(owned);
+		break;
 	default:
 		break;
 	}
@@ -393,6 +420,15 @@ s_query_ids_valid(const Query *q)
 	}
 }
 
+/* A township named by a query is a 12-digit code ending in 000, or "". */
+static bool
+s_query_township_valid(const Query *q)
+{
+	if (q->query_case != JICENG__V1__QUERY__QUERY_LIST_AUDIT)
+		return true;
+	return !*q->list_audit->township_id || codec_township_valid(q->list_audit->township_id);
+}
+
 /* The township whose data q reads ("" for county-wide): 0, or an LMDB
  * error (MDB_NOTFOUND for an unknown org or member). */
 static int
@@ -403,6 +439,10 @@ s_query_township(struct server *s, const Query *q, char township[16])
 	township[0] = 0;
 	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
 		return 0;
+	if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_AUDIT) {
+		snprintf(township, 16, "%s", q->list_audit->township_id);
+		return 0;
+	}
 	if ((rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn)))
 		return rc;
 	struct membership *m = s->state[DOMAIN_MEMBERSHIP].membership;
@@ -462,6 +502,12 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 		r->reason = "标识符格式错误 / ids are 1-64 bytes of [A-Za-z0-9._:-]";
 		goto out;
 	}
+	if (!s_query_township_valid(q)) {
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = "BAD_TOWNSHIP";
+		r->reason = "乡镇代码须为12位数字并以000结尾 / township_id is 12 digits ending in 000";
+		goto out;
+	}
 	if (!s_authorised(s, p, q, r))
 		goto out;
 	r->status = JICENG__V1__QUERY_STATUS__OK;
@@ -471,6 +517,7 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_GET_MEMBER: s_get_member(s, q->get_member, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS: s_list_members(s, q->list_members, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_GET_STATS: s_get_stats(s, r, owned); break;
+	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: s_list_audit(s, q->list_audit, r, owned); break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "NO_QUERY";

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the organisation rules (workers/orgs.c): O1-O6 as they
  * concern orgs, ORG_EXISTS, ORG_NOT_EMPTY, WRONG_TOWNSHIP, the O3 audit at
- * Tick, RulesChanged, the dispatch of events membership does not handle,
- * and the org view. Each runs against a real LMDB environment in a
+ * Tick, the O4 audit at a RulesChanged that moves its limits, RulesChanged,
+ * the dispatch of events membership does not handle, the org view and the
+ * audit table's pages. Each runs against a real LMDB environment in a
  * temporary directory; every event is applied as the fold does it (commit
  * when accepted, abort otherwise).
  */
@@ -316,6 +317,189 @@ test_o4_limits(void **state)
 	}
 }
 
+static struct verdict
+s_rules(struct fx *f, uint32_t branch_max, uint32_t committee, uint32_t age)
+{
+	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	r.org_branch_max_members = branch_max;
+	r.org_village_committee_members = committee;
+	r.member_min_admission_age = age;
+	rc.rules = &r;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc);
+}
+
+/* The whole audit table (every township), through the query server's call. */
+static void
+s_audit(struct fx *f, Jiceng__V1__AuditList *l)
+{
+	MDB_txn *txn;
+	jiceng__v1__audit_list__init(l);
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(membership_list_audit(f->m, txn, "", 0, 0, 1000, l), 0);
+	mdb_txn_abort(txn);
+}
+
+/* n FULL members of home, ids PREFIX-i. */
+static void
+s_members(struct fx *f, const char *prefix, const char *home, int n)
+{
+	char id[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%s-%d", prefix, i);
+		ACCEPTED(s_member(f, id, home, JICENG__V1__MEMBER_CATEGORY__FULL));
+	}
+}
+
+static void
+s_expect_entry(const Jiceng__V1__AuditEntry *e, uint64_t seq, const char *org_id,
+    const char *text)
+{
+	assert_int_equal(e->seq, seq);
+	assert_string_equal(e->org_id, org_id);
+	assert_string_equal(e->township_id, TS1);
+	assert_string_equal(e->code, "O4");
+	if (!strstr(e->text, text) || !strstr(e->text, " / "))
+		fail_msg("%s: %s", org_id, e->text);
+}
+
+/* A RulesChanged that lowers org.branch_max_members below a branch's
+ * members writes one O4 entry for it (the member path never warns: no
+ * member crossed the limit); the same rules again, a change of another
+ * setting, or a higher limit write nothing. */
+static void
+test_o4_rules_changed_branch(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__AuditList l;
+	struct verdict v;
+	uint64_t seq;
+
+	s_tree(f);
+	s_members(f, "b", "B", 5);
+	ACCEPTED(s_rules(f, 50, 0, 0));           /* the defaults: no change */
+	s_audit(f, &l);
+	assert_int_equal(l.n_entries, 0);
+	membership_free_audit_list(&l);
+
+	ACCEPTED(s_rules(f, 4, 0, 0));
+	seq = f->seq;
+	s_audit(f, &l);
+	assert_int_equal(l.n_entries, 1);
+	s_expect_entry(l.entries[0], seq, "B", "党支部党员超过4人 / branch has more than 4 members: B");
+	assert_int_equal(l.entries[0]->index, 0);
+	membership_free_audit_list(&l);
+	assert_int_equal(s_audit_count(f, "O4"), 1);
+
+	ACCEPTED(s_rules(f, 4, 0, 0));            /* a restart journals it again */
+	ACCEPTED(s_rules(f, 4, 0, 20));           /* another setting */
+	ACCEPTED(s_rules(f, 5, 0, 20));           /* raised to the count: not over */
+	ACCEPTED(s_rules(f, 10, 0, 20));
+	assert_int_equal(s_audit_count(f, "O4"), 1);
+	/* The member path still warns, in the ack, on crossing the new limit. */
+	s_members(f, "c", "B", 5);
+	v = s_member(f, "c-5", "B", JICENG__V1__MEMBER_CATEGORY__FULL);
+	assert_true(v.accepted);
+	assert_int_equal(v.nwarnings, 1);
+	assert_string_equal(v.warnings[0].reason,
+	    "党支部党员超过10人 / branch has more than 10 members: B");
+	assert_int_equal(s_audit_count(f, "O4"), 1);
+}
+
+/* The village committee threshold: village-level orgs below a 党委 at or
+ * over it, by subtree; a village committee itself and orgs below village
+ * level are not. An org over both limits has an entry
+ * for each, worded as the member path words its warnings. */
+static void
+test_o4_rules_changed_committee(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__AuditList l;
+	uint64_t seq;
+
+	s_tree(f);                                              /* T, V, B */
+	ACCEPTED(s_org(f, "GB", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "T", "T"));
+	ACCEPTED(s_org(f, "GBB", JICENG__V1__ORG_KIND__BRANCH, "GB", "T"));
+	ACCEPTED(s_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));
+	s_members(f, "b", "B", 6);          /* V: 6 in its subtree, a committee */
+	s_members(f, "g", "GBB", 5);        /* GB: 5 in its subtree */
+	s_members(f, "v", "VB", 6);
+
+	ACCEPTED(s_rules(f, 0, 5, 0));
+	seq = f->seq;
+	s_audit(f, &l);
+	assert_int_equal(l.n_entries, 2);                       /* org_id order */
+	s_expect_entry(l.entries[0], seq, "GB", "村级党组织党员达到5人，应设党委 / "
+	    "village org has 5 members or more; a Party committee is due: GB");
+	s_expect_entry(l.entries[1], seq, "VB", "a Party committee is due: VB");
+	assert_int_equal(l.entries[1]->index, 1);
+	membership_free_audit_list(&l);
+
+	ACCEPTED(s_rules(f, 0, 5, 0));
+	ACCEPTED(s_rules(f, 50, 5, 0));           /* 50 is the default */
+	ACCEPTED(s_rules(f, 0, 7, 0));
+	assert_int_equal(s_audit_count(f, "O4"), 2);
+
+	ACCEPTED(s_rules(f, 4, 6, 0));
+	seq = f->seq;
+	s_audit(f, &l);
+	assert_int_equal(l.n_entries, 2 + 4);
+	s_expect_entry(l.entries[2], seq, "B", "branch has more than 4 members: B");
+	s_expect_entry(l.entries[3], seq, "GBB", "branch has more than 4 members: GBB");
+	s_expect_entry(l.entries[4], seq, "VB", "村级党支部党员超过4人，应设党总支 / "
+	    "village branch has more than 4 members; a general branch is due: VB");
+	s_expect_entry(l.entries[5], seq, "VB", "village org has 6 members or more");
+	membership_free_audit_list(&l);
+}
+
+/* Paging and the township filter of membership_list_audit. */
+static void
+test_audit_list_pages(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__AuditList l;
+	MDB_txn *txn;
+	uint64_t seq;
+
+	s_tree(f);
+	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	f->township = TS2;
+	ACCEPTED(s_org(f, "U", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(s_org(f, "UB", JICENG__V1__ORG_KIND__BRANCH, "U", "U"));
+	s_members(f, "u", "UB", 4);
+	f->township = TS1;
+	s_members(f, "a", "B", 4);
+	s_members(f, "b", "B2", 4);
+	s_members(f, "c", "B3", 4);
+	ACCEPTED(s_rules(f, 3, 0, 0));            /* B, B2, B3, UB */
+	seq = f->seq;
+
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	jiceng__v1__audit_list__init(&l);
+	assert_int_equal(membership_list_audit(f->m, txn, TS1, 0, 0, 2, &l), 0);
+	assert_int_equal(l.n_entries, 2);
+	assert_string_equal(l.entries[0]->org_id, "B");
+	assert_string_equal(l.entries[1]->org_id, "B2");
+	assert_int_equal(l.next_seq, seq);
+	assert_int_equal(l.next_index, 2);
+	membership_free_audit_list(&l);
+	assert_int_equal(membership_list_audit(f->m, txn, TS1, seq, 2, 2, &l), 0);
+	assert_int_equal(l.n_entries, 1);           /* B3; UB is TS2's */
+	assert_string_equal(l.entries[0]->org_id, "B3");
+	assert_int_equal(l.next_seq, 0);
+	membership_free_audit_list(&l);
+	assert_int_equal(membership_list_audit(f->m, txn, TS2, 0, 0, 0, &l), 0);
+	assert_int_equal(l.n_entries, 1);
+	assert_string_equal(l.entries[0]->org_id, "UB");
+	assert_string_equal(l.entries[0]->township_id, TS2);
+	membership_free_audit_list(&l);
+	assert_int_equal(membership_list_audit(f->m, txn, "", seq + 1, 0, 0, &l), 0);
+	assert_int_equal(l.n_entries, 0);
+	membership_free_audit_list(&l);
+	mdb_txn_abort(txn);
+}
+
 /* ---------------------------------------------------------- O5, O6 */
 
 static void
@@ -568,6 +752,9 @@ unit_orgs(void)
 		cmocka_unit_test_setup_teardown(test_o3_tick_audit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o3_grace_from_entry, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o4_limits, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o4_rules_changed_branch, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_o4_rules_changed_committee, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit_list_pages, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o5_temporary_branch, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o6_unknown_and_dissolved, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o5_party_group, fx_setup, fx_teardown),

@@ -3,10 +3,13 @@
  * Send -> ACCEPTED ack -> the query server shows it; a resend is DUPLICATE
  * with the original seq and verdict and changes nothing; a reused id with
  * other content is ID_REUSED; pipelined events are journaled in the order
- * sent, one ack each.
+ * sent, one ack each. A reload that lowers an O4 limit leaves an audit
+ * entry for the branch already over it, read back through the query
+ * socket.
  */
 #include "harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -707,6 +710,114 @@ test_org_subtree_counts(void **state)
 	hd_pass(d);
 }
 
+/* ---- O4 when a reload lowers a limit */
+
+#define S_O4_MEMBERS 5
+
+/* Rewrite d's config file with these [rules], send SIGHUP, and wait until
+ * the RulesChanged it journals has been applied by every worker. */
+static void
+s_reload_rules(struct hd *d, const char *rules)
+{
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fprintf(f, "[rules]\n%s", rules);
+	assert_int_equal(fclose(f), 0);
+	uint64_t len0 = hq_journal_length(d);
+	assert_int_not_equal(len0, UINT64_MAX);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	int64_t end = now_mono_ms() + h_ms(10000);
+	while (hq_journal_length(d) == len0 && now_mono_ms() < end)
+		h_sleep_ms(50);
+	assert_true(hq_journal_length(d) > len0);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+}
+
+/* The audit table of the county, all in one page. */
+static QueryReply *
+s_audit(struct hd *d, const char *township, uint64_t since)
+{
+	QueryReply *r = hq_audit(d, township, since);
+	assert_non_null(r);
+	if (r->status != JICENG__V1__QUERY_STATUS__OK)
+		fail_msg("audit query: %s %s", r->code, r->reason);
+	assert_int_equal(r->result_case, JICENG__V1__QUERY_REPLY__RESULT_AUDIT);
+	assert_int_equal(r->audit->next_seq, 0);
+	return r;
+}
+
+/* A branch of 5 members, no warning on any of them; SIGHUP after
+ * org.branch_max_members = 3 is written to the config: one O4 entry for
+ * the branch at the RulesChanged's seq, in its township only. Another
+ * setting changed, or the limit raised, journal a RulesChanged each and
+ * write no entry. */
+static void
+test_reload_lowers_o4_limit(void **state)
+{
+	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "o4"), 0);
+	uint64_t last = 0;
+	for (int i = 0; i < S_O4_MEMBERS; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "o4-e-%d", i);
+		snprintf(mid, sizeof mid, "o4-m-%d", i);
+		struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "超员", NULL);
+		Ack *a = hc_call(sock, &m);
+		assert_non_null(a);
+		assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+		assert_int_equal(a->n_warnings, 0);
+		last = a->seq;
+		hc_ack_free(a);
+		hm_free(&m);
+	}
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	QueryReply *r = s_audit(d, NULL, 0);
+	assert_int_equal(r->audit->n_entries, 0);
+	hq_free(r);
+
+	s_reload_rules(d, "org.branch_max_members = 3\n");
+	r = s_audit(d, NULL, 0);
+	assert_int_equal(r->audit->n_entries, 1);
+	const Jiceng__V1__AuditEntry *e = r->audit->entries[0];
+	uint64_t seq = e->seq;
+	assert_true(seq > last);
+	assert_int_equal(e->index, 0);
+	assert_string_equal(e->org_id, H_ORG_BRANCH);
+	assert_string_equal(e->township_id, H_TOWNSHIP);
+	assert_string_equal(e->code, "O4");
+	assert_string_equal(e->text, "党支部党员超过3人 / branch has more than 3 members: " H_ORG_BRANCH);
+	hq_free(r);
+	r = s_audit(d, H_TOWNSHIP, seq);
+	assert_int_equal(r->audit->n_entries, 1);
+	hq_free(r);
+	r = s_audit(d, H_TOWNSHIP2, 0);
+	assert_int_equal(r->audit->n_entries, 0);
+	hq_free(r);
+	r = s_audit(d, NULL, seq + 1);
+	assert_int_equal(r->audit->n_entries, 0);
+	hq_free(r);
+	r = hq_audit(d, "510722", 0);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__BAD_QUERY);
+	assert_string_equal(r->code, "BAD_TOWNSHIP");
+	hq_free(r);
+
+	s_reload_rules(d, "org.branch_max_members = 3\nmember.min_admission_age = 20\n");
+	s_reload_rules(d, "org.branch_max_members = 10\n");
+	r = s_audit(d, NULL, 0);
+	assert_int_equal(r->audit->n_entries, 1);
+	assert_int_equal(r->audit->entries[0]->seq, seq);
+	hq_free(r);
+	hd_pass(d);
+}
+
 int
 integ_ingest(void)
 {
@@ -720,6 +831,7 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_client_gone_before_ack, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_query_protocol, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_org_subtree_counts, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_reload_lowers_o4_limit, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * rule-rejected and refused events, a quarantined one), jicengd is stopped
  * and `jicengctl rebuild` (then fold_rebuild() called directly) must
  * reproduce state/membership.mdb byte for byte as `mdb_dump -a -n` shows
- * it; the daemon then runs on the rebuilt state as before.
+ * it; the daemon then runs on the rebuilt state as before. The same after
+ * a restart with a lower O4 limit, whose RulesChanged writes audit entries.
  */
 #include "harness.h"
 
@@ -282,6 +283,60 @@ test_rebuild_quarantined(void **state)
 	int rc = s_jicengctl_rebuild(d);
 	unsetenv("JICENG_FAULT_CRASH_EVENT");
 	assert_int_equal(rc, 0);
+	s_dump(d, "after.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+	hd_pass(d);
+}
+
+/* A restart with a lower org.branch_max_members journals a RulesChanged
+ * whose O4 audit writes an entry per branch over the new limit; the
+ * rebuild writes the same entries (orgs walked in key order): the state is
+ * the same byte for byte. */
+static void
+test_rebuild_after_o4_audit(void **state)
+{
+	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "ra"), 0);
+	struct hmsg b2 = hm_org("ra-o-b2", "ra-b2", JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE,
+	    H_ORG_TOWNSHIP, "第二支部");
+	assert_true(hc_expect(sock, &b2, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&b2);
+	for (int i = 0; i < 9; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "ra-e-%d", i);
+		snprintf(mid, sizeof mid, "ra-m-%d", i);
+		struct hmsg m = hm_member(eid, mid, i < 5 ? H_ORG_BRANCH : "ra-b2", "党员", NULL);
+		assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+		hm_free(&m);
+	}
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fputs("[rules]\norg.branch_max_members = 3\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(hd_up(d), 0);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	QueryReply *r = hq_audit(d, NULL, 0);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_int_equal(r->audit->n_entries, 2);      /* ra-b2 (4), t-branch (5) */
+	assert_string_equal(r->audit->entries[0]->org_id, "ra-b2");
+	assert_string_equal(r->audit->entries[1]->org_id, H_ORG_BRANCH);
+	hq_free(r);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+
+	char before[256], after[256];
+	s_dump(d, "before.dump", before, sizeof before);
+	assert_int_equal(s_jicengctl_rebuild(d), 0);
 	s_dump(d, "after.dump", after, sizeof after);
 	assert_true(s_same(before, after));
 	hd_pass(d);
@@ -790,6 +845,7 @@ integ_rebuild(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rebuild_byte_for_byte, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_quarantined, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_after_o4_audit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_all_domains, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_after_machine_crash, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_state_ahead_of_journal, h_setup, h_teardown),

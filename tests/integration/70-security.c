@@ -379,6 +379,17 @@ s_roster(struct s_fx *f, void *sock, const char *org_id)
 	return s_query(f, sock, &q, S_QUERY_MS);
 }
 
+static QueryReply *
+s_audit(struct s_fx *f, void *sock, const char *township_id)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__ListAudit a = JICENG__V1__LIST_AUDIT__INIT;
+	a.township_id = (char *)township_id;
+	q.query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
+	q.list_audit = &a;
+	return s_query(f, sock, &q, S_QUERY_MS);
+}
+
 /* Assert r came with status and code, and free it. */
 static void
 s_expect_reply(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code)
@@ -779,9 +790,9 @@ test_reader_writes(void **state)
 	hd_pass(f->d);
 }
 
-/* Township A's key reads A's data only: B's member, org and roster are
- * FORBIDDEN OUT_OF_SCOPE, as are the county-wide stats; the county key
- * reads everything. */
+/* Township A's key reads A's data only: B's member, org, roster and audit
+ * entries are FORBIDDEN OUT_OF_SCOPE, as are the county-wide stats and
+ * audit table; the county key reads everything. */
 static void
 test_query_scope(void **state)
 {
@@ -810,8 +821,14 @@ test_query_scope(void **state)
 	assert_string_equal(r->members->members[0]->member_id, ma);
 	hq_free(r);
 	s_expect_reply(s_stats(f, aq), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
+	s_expect_reply(s_audit(f, aq, S_TA), JICENG__V1__QUERY_STATUS__OK, "OK");
+	s_expect_reply(s_audit(f, aq, S_TB), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	    AUTH_CODE_OUT_OF_SCOPE);
+	s_expect_reply(s_audit(f, aq, ""), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	    AUTH_CODE_OUT_OF_SCOPE);
 
 	s_expect_reply(s_stats(f, f->cq), JICENG__V1__QUERY_STATUS__OK, "OK");
+	s_expect_reply(s_audit(f, f->cq, ""), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_expect_reply(s_member(f, f->cq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_expect_reply(s_member(f, f->cq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
 	/* Refusals cost A nothing: it still writes and reads its own. */

@@ -6,8 +6,9 @@
  * a line was bad; the same file again is all DUPLICATE with the original
  * seqs, in input order with --window 1; events it sends while jicengd is
  * stopped are resent on timeout and applied exactly once. `query` prints
- * members masked, org counts, rosters and stats; --help and usage errors
- * behave as documented.
+ * members masked, org counts, rosters and stats, and the audit table (an
+ * O4 entry written when a restart lowered a limit) with its --township,
+ * --since and --limit; --help and usage errors behave as documented.
  *
  * It owns no daemon behaviour: what the broker and the rules decide is
  * 10-ingest's and 20-badinput's; here only what jicengctl reads, sends and
@@ -573,6 +574,109 @@ test_query(void **state)
 	hd_pass(d);
 }
 
+/* Run `jicengctl query -q EP audit WORDS...` (up to 6 words, NULL-ended
+ * earlier): the exit status; *reply the parsed output. */
+static int
+s_query_audit(struct hd *d, json_t **reply, const char *w1, const char *w2,
+    const char *w3, const char *w4, const char *w5, const char *w6)
+{
+	char out[256];
+	s_path(d, "audit.out", out, sizeof out);
+	int rc = s_ctl(out, NULL, "query", "-q", d->query, "audit", w1, w2, w3, w4, w5, w6,
+	    NULL);
+	*reply = s_json_one(out);
+	return rc;
+}
+
+/* The entries array of an audit reply (empty when the list is). */
+static json_t *
+s_entries(json_t *r)
+{
+	json_t *e = json_object_get(json_object_get(r, "audit"), "entries");
+	return e ? e : json_array();
+}
+
+/* jicengd restarted with a lower org.branch_max_members than a branch's
+ * members: `query audit` prints its O4 entry; --township of another
+ * township and --since past its seq print none; a malformed township is
+ * BAD_QUERY (exit 1); audit takes no ID and members none of its options. */
+static void
+test_query_audit(void **state)
+{
+	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "au"), 0);
+	for (int i = 0; i < 5; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "au-e-%d", i);
+		snprintf(mid, sizeof mid, "au-m-%d", i);
+		struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "超员", NULL);
+		assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+		hm_free(&m);
+	}
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	uint64_t len = hq_journal_length(d);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fputs("[rules]\norg.branch_max_members = 3\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(hd_up(d), 0);
+	assert_int_equal(hq_caught_up(d, 10000), 0);
+	json_t *r;
+
+	assert_int_equal(s_query_audit(d, &r, NULL, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_string_equal(s_str(r, "status"), "OK");
+	json_t *list = s_entries(r);
+	assert_int_equal(json_array_size(list), 1);
+	json_t *e = json_array_get(list, 0);
+	uint64_t seq = s_u64(e, "seq");
+	assert_true(seq > len);
+	assert_string_equal(s_str(e, "orgId"), H_ORG_BRANCH);
+	assert_string_equal(s_str(e, "townshipId"), H_TOWNSHIP);
+	assert_string_equal(s_str(e, "code"), "O4");
+	assert_string_equal(s_str(e, "text"),
+	    "党支部党员超过3人 / branch has more than 3 members: " H_ORG_BRANCH);
+	json_decref(r);
+
+	char since[32], next[32];
+	snprintf(since, sizeof since, "%" PRIu64, seq);
+	snprintf(next, sizeof next, "%" PRIu64, seq + 1);
+	assert_int_equal(s_query_audit(d, &r, "--township", H_TOWNSHIP, "--since", since,
+	    "--limit", "1"), 0);
+	assert_int_equal(json_array_size(s_entries(r)), 1);
+	json_decref(r);
+	assert_int_equal(s_query_audit(d, &r, "--township", H_TOWNSHIP2, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(json_array_size(s_entries(r)), 0);
+	json_decref(r);
+	assert_int_equal(s_query_audit(d, &r, "--since", next, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(json_array_size(s_entries(r)), 0);
+	json_decref(r);
+	assert_int_equal(s_query_audit(d, &r, "--township", "510722", NULL, NULL, NULL, NULL), 1);
+	assert_string_equal(s_str(r, "status"), "BAD_QUERY");
+	assert_string_equal(s_str(r, "code"), "BAD_TOWNSHIP");
+	json_decref(r);
+
+	char out[256], err[256];
+	s_path(d, "usage.out", out, sizeof out);
+	s_path(d, "usage.err", err, sizeof err);
+	assert_int_equal(s_ctl(out, err, "query", "audit", H_ORG_BRANCH, NULL), 2);
+	assert_int_equal(s_ctl(out, err, "query", "--since", "1", "members", H_ORG_BRANCH, NULL), 2);
+	assert_true(s_file_has(err, "go with audit"));
+	assert_int_equal(s_ctl(out, err, "query", "--limit", "0", "audit", NULL), 2);
+	assert_int_equal(s_ctl(out, err, "query", "--help", NULL), 0);
+	assert_true(s_file_has(out, "jicengctl query [OPTIONS] audit"));
+	assert_true(s_file_has(out, "--since-index"));
+	hd_pass(d);
+}
+
 /* ================================================================ tests: usage */
 
 /* --help and send --help exit 0 and say what there is; an unknown command
@@ -621,6 +725,7 @@ integ_ctl(void)
 		cmocka_unit_test_setup_teardown(test_send_again, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_send_resend, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_query, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_query_audit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_help_usage, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);

@@ -1344,6 +1344,18 @@ hq_org(struct hd *d, const char *org_id)
 	return hq_call(d, &q, 5000);
 }
 
+QueryReply *
+hq_audit(struct hd *d, const char *township_id, uint64_t since_seq)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__ListAudit a = JICENG__V1__LIST_AUDIT__INIT;
+	a.township_id = (char *)(township_id ? township_id : "");
+	a.since_seq = since_seq;
+	q.query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
+	q.list_audit = &a;
+	return hq_call(d, &q, 5000);
+}
+
 long
 hq_roster(struct hd *d, const char *org_id, void (*fn)(void *, const char *), void *arg)
 {

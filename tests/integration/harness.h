@@ -261,6 +261,9 @@ void hq_reset(struct hd *d);
 QueryReply *hq_stats(struct hd *d);
 QueryReply *hq_member(struct hd *d, const char *member_id);
 QueryReply *hq_org(struct hd *d, const char *org_id);
+/* The first page of the audit table from since_seq on, of township_id's
+ * orgs ("" or NULL: the county). */
+QueryReply *hq_audit(struct hd *d, const char *township_id, uint64_t since_seq);
 /* The member ids of org_id's roster, all pages: calls fn for each; returns
  * how many, or -1 on a failed query. */
 long hq_roster(struct hd *d, const char *org_id,

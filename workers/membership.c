@@ -1069,7 +1069,7 @@ static int
 s_o4_audit(struct membership *m, MDB_txn *txn, uint64_t seq, const Rules *was,
     const Rules *rl)
 {
-	char org_id[CODEC_MAX_ID + 1], text[320];
+	char org_id[CODEC_MAX_ID + 1], text[MS_AUDIT_TEXT_MAX + 1];
 	struct org_rec o;
 	MDB_cursor *c;
 	MDB_val k, d;

@@ -42,6 +42,7 @@ volatile sig_atomic_t bench_interrupted;
 FILE *bench_trace;
 unsigned bench_trace_run;
 unsigned bench_settle_ms = 1000;
+const char *bench_config;
 
 #define MAX_RUNS 8     /* client counts */
 #define MAX_REPEAT 9
@@ -102,6 +103,8 @@ s_usage(FILE *out, int status)
 	    "  --random-ids       event ids spread like UUIDv4s (default: growing, as UUIDv7)\n"
 	    "  --keep             keep the daemon's data dir\n"
 	    "  --settle MS        from connecting to starting the clock (default 1000)\n"
+	    "  --config FILE      run jicengd and the raw ceiling with this jiceng.conf\n"
+	    "                     (its endpoints and data_dir are the bench's own)\n"
 	    "  --trace FILE       write \"run send_ms latency_ms\" for every ack to FILE\n"
 	    "  --check            exit 1 when a target is missed\n");
 	exit(status);
@@ -157,6 +160,13 @@ s_parse_args(struct options *o, int argc, char **argv)
 			o->roster = strtoul(v, &end, 10);
 			if (*end || (o->roster != 0 && o->roster < 100) || o->roster > 5000000)
 				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--config") == 0) {
+			if (access(v, R_OK) != 0) {
+				fprintf(stderr, "jiceng-bench: --config %s: %s\n", v, strerror(errno));
+				exit(2);
+			}
+			bench_config = v;
 			i++;
 		} else if (strcmp(a, "--settle") == 0) {
 			unsigned long ms = strtoul(v, &end, 10);

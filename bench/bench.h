@@ -27,6 +27,8 @@ extern FILE *bench_trace;
 extern unsigned bench_trace_run;
 /* Milliseconds between connecting the clients and starting the clock. */
 extern unsigned bench_settle_ms;
+/* With --config: the jiceng.conf jicengd and the raw ceiling read. */
+extern const char *bench_config;
 
 /* ---------------------------------------------------------------- load.c */
 

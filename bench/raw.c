@@ -54,7 +54,7 @@ s_journal_batch(struct journal *j, const struct bench_event *ev, size_t n, uint6
 		}
 		if (rc == 0)
 			return journal_commit(j, txn);
-		mdb_txn_abort(txn);
+		journal_write_abort(j, txn);
 		if (rc != MDB_MAP_FULL || journal_grow(j) != 0)
 			return rc;
 	}
@@ -87,7 +87,7 @@ s_journal_rules(struct journal *j, struct fold *f)
 		return rc;
 	rc = journal_append(j, txn, now_wall_ms(), e.event_case, "", NULL, buf, len, &seq);
 	if (rc) {
-		mdb_txn_abort(txn);
+		journal_write_abort(j, txn);
 		return rc;
 	}
 	unsigned applied;
@@ -185,6 +185,12 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 		return -1;
 	}
 	config_defaults(&cfg);
+	char err[256];
+	if (bench_config && config_load(&cfg, bench_config, err, sizeof err) < 0) {
+		fprintf(stderr, "jiceng-bench: raw: %s\n", err);
+		rc = -1;
+		goto out;
+	}
 	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
 	config_finish(&cfg);
 	snprintf(path, sizeof path, "%s/state", dir);
@@ -195,6 +201,8 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	}
 	snprintf(path, sizeof path, "%s/state/membership.mdb", dir);
 	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) ||
+	    /* as jicengd does, where the file system allows */
+	    (journal_tail_start(j, dir, (uint64_t)cfg.journal_fill_ahead_mb << 20), false) ||
 	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
 	    (rc = s_journal_rules(j, f)) ||
 	    (rc = s_run(j, f, orgs, r->batch, &setup)) ||

@@ -489,7 +489,7 @@ s_commit(struct broker *b, struct item *items, unsigned n)
 			txn = NULL;
 		}
 		if (txn)
-			mdb_txn_abort(txn);
+			journal_write_abort(b->journal, txn);
 		if (rc == MDB_MAP_FULL && attempt == 0 && journal_grow(b->journal) == 0) {
 			log_info("journal map grown to %llu MiB",
 			    (unsigned long long)(journal_map_size(b->journal) >> 20));
@@ -640,7 +640,7 @@ ingest_flush_counters(struct broker *b)
 	if (!b->counters.dirty || journal_write_begin(b->journal, &txn))
 		return;
 	if (s_put_counters(b, txn, false) != 0) {
-		mdb_txn_abort(txn);
+		journal_write_abort(b->journal, txn);
 		return;  /* map full: the next group commit grows it */
 	}
 	if (journal_commit(b->journal, txn))
@@ -677,7 +677,7 @@ ingest_journal_system(struct broker *b, Envelope *e)
 			rc = journal_commit(b->journal, txn);
 			break;
 		}
-		mdb_txn_abort(txn);
+		journal_write_abort(b->journal, txn);
 		if (rc != MDB_MAP_FULL || journal_grow(b->journal) != 0)
 			break;
 	}

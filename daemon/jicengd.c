@@ -172,7 +172,7 @@ s_check_clear_ids(struct broker *b)
 		    (rc = journal_meta_put(b->journal, txn, IDDIGEST_META_SINCE, v, sizeof v)) == 0)
 			rc = journal_commit(b->journal, txn);
 		else if (txn)
-			mdb_txn_abort(txn);
+			journal_write_abort(b->journal, txn);
 		if (rc == 0)
 			rc = journal_sync(b->journal);
 	}
@@ -197,6 +197,13 @@ s_open_journal(struct broker *b)
 	log_info("journal %s/journal.mdb: %llu events, map %llu MiB, %zu dedupe keys read back",
 	    b->cfg.data_dir, (unsigned long long)journal_committed_end(b->journal),
 	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_read_back(b->journal));
+	rc = journal_tail_start(b->journal, b->cfg.data_dir, (uint64_t)b->cfg.journal_fill_ahead_mb << 20);
+	if (rc)
+		log_info("journal_fill_ahead_mb: not filling ahead (%s); group commits append instead",
+		    strerror(rc));
+	else if (b->cfg.journal_fill_ahead_mb)
+		log_debug("journal: keeping %u MiB written past its last page",
+		    b->cfg.journal_fill_ahead_mb);
 	s_check_clear_ids(b);
 }
 

@@ -27,6 +27,7 @@ static const char s_default_text[] =
     "max_batch = 1024\n"
     "journal_map_mb = 256\n"
     "journal_map_max_mb = 65536\n"
+    "journal_fill_ahead_mb = 32\n"
     "state_map_mb = 4096\n"
     "quarantine_after = 3\n"
     "heartbeat_ms = 1000\n"
@@ -75,6 +76,7 @@ static const struct {
 	{ "daemon", "max_batch", K_U32, OFF(max_batch), 0, 1, 65536 },
 	{ "daemon", "journal_map_mb", K_U64, OFF(journal_map_mb), 0, 1, 1u << 24 },
 	{ "daemon", "journal_map_max_mb", K_U64, OFF(journal_map_max_mb), 0, 1, 1u << 24 },
+	{ "daemon", "journal_fill_ahead_mb", K_U32, OFF(journal_fill_ahead_mb), 0, 0, 4096 },
 	{ "daemon", "state_map_mb", K_U64, OFF(state_map_mb), 0, 1, 1u << 24 },
 	{ "daemon", "quarantine_after", K_U32, OFF(quarantine_after), 0, 1, 100 },
 	{ "daemon", "heartbeat_ms", K_U32, OFF(heartbeat_ms), 0, 50, 60000 },

@@ -45,6 +45,7 @@ struct config {
 	unsigned max_batch;                /* envelopes per group commit */
 	uint64_t journal_map_mb;           /* initial journal map size */
 	uint64_t journal_map_max_mb;       /* the journal grows up to this */
+	uint32_t journal_fill_ahead_mb;    /* zeros kept written past its end (0: off) */
 	uint64_t state_map_mb;             /* each worker environment's map size */
 	unsigned quarantine_after;         /* crashes on one event before quarantine */
 	unsigned heartbeat_ms;             /* worker heartbeat period */

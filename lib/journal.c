@@ -36,6 +36,7 @@
 
 #include "be64.h"
 #include "codec.h"
+#include "filltail.h"
 #include "pending_ids.h"
 #include "store.h"
 
@@ -69,6 +70,8 @@ struct journal {
 	uint64_t ids_top;        /* the highest seq with a key in ids.mdb */
 	size_t ids_read_back;    /* keys read back from the events at open */
 	const char *ids_rebuilt; /* why ids.mdb was built anew at open, or NULL */
+	struct filltail *tail;   /* writer: zeros kept written past the last page */
+	bool tail_held;          /* a write transaction holds it */
 };
 
 /* ---------------------------------------------------------- open/close */
@@ -395,6 +398,8 @@ journal_close(struct journal **jp)
 	if (!*jp)
 		return;
 	struct journal *j = *jp;
+	filltail_stop(&j->tail);
+	j->tail_held = false;
 	if (!j->readonly) {
 		s_index_all(j);
 		journal_sync(j);
@@ -587,12 +592,65 @@ journal_count_since(struct journal *j, MDB_txn *txn, int64_t t, uint64_t max)
 
 /* ---------------------------------------------------------- write side */
 
+/* Held from a write transaction's begin to its commit or
+ * journal_write_abort; after a bare mdb_txn_abort, until the next commit. */
+static void
+s_tail_hold(struct journal *j)
+{
+	if (j->tail && !j->tail_held) {
+		filltail_hold(j->tail);
+		j->tail_held = true;
+	}
+}
+
+static void
+s_tail_release(struct journal *j)
+{
+	if (j->tail_held) {
+		filltail_release(j->tail);
+		j->tail_held = false;
+	}
+}
+
+int
+journal_tail_start(struct journal *j, const char *dir, uint64_t ahead)
+{
+	char path[4096];
+	if (j->readonly || j->tail || ahead == 0)
+		return 0;
+	snprintf(path, sizeof path, "%s/journal.mdb", dir);
+	return filltail_start(&j->tail, j->env, path, ahead);
+}
+
+bool
+journal_tail_stats(struct journal *j, uint64_t *written, uint64_t *ahead, int *error)
+{
+	struct filltail_stats st;
+	if (!j->tail)
+		return false;
+	filltail_stats(j->tail, &st);
+	*written = st.written;
+	*ahead = st.ahead;
+	*error = st.error;
+	return true;
+}
+
+
 static void
 s_ids_txn_abort(struct journal *j)
 {
 	if (j->ids_txn)
 		mdb_txn_abort(j->ids_txn);
 	j->ids_txn = NULL;
+}
+
+void
+journal_write_abort(struct journal *j, MDB_txn *txn)
+{
+	if (txn)
+		mdb_txn_abort(txn);
+	s_ids_txn_abort(j);
+	s_tail_release(j);
 }
 
 int
@@ -604,11 +662,14 @@ journal_write_begin(struct journal *j, MDB_txn **txn)
 		pending_ids_rollback(j->pending, j->committed_end);
 		j->pending_unsettled = false;
 	}
+	s_tail_hold(j);
 	int rc = mdb_txn_begin(j->env, NULL, 0, txn);
 	if (rc == 0 && j->ids_env && (rc = mdb_txn_begin(j->ids_env, NULL, 0, &j->ids_txn))) {
 		mdb_txn_abort(*txn);
 		*txn = NULL;
 	}
+	if (rc)
+		s_tail_release(j);
 	return rc;
 }
 
@@ -778,11 +839,11 @@ s_commit(struct journal *j, MDB_txn *txn, bool index_all)
 	uint64_t through = j->ids_through, top = j->ids_top;
 	int rc = j->ids_txn ? s_index_due(j, index_all, &through, &top) : 0;
 	if (rc) {
-		mdb_txn_abort(txn);
-		s_ids_txn_abort(j);
+		journal_write_abort(j, txn);
 		return rc;
 	}
 	rc = mdb_txn_commit(txn);
+	s_tail_release(j);
 	if (rc == EIO)
 		j->io_failed = j->sync_pending = true;
 	if (rc) {
@@ -900,7 +961,11 @@ journal_grow(struct journal *j)
 	uint64_t next = j->map_size * 2;
 	if (next > j->max_size)
 		next = j->max_size;
+	bool held = j->tail_held;
+	s_tail_hold(j);  /* filltail reads the map size */
 	int rc = mdb_env_set_mapsize(j->env, next);
+	if (!held)
+		s_tail_release(j);
 	if (rc == 0)
 		j->map_size = next;
 	return rc;

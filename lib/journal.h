@@ -46,6 +46,15 @@ struct journal_record {
 	size_t envelope_len;
 };
 
+/* The writer: keep ahead bytes of zeros written past journal.mdb's last
+ * page (filltail.h), so that a group commit's flush writes no new blocks
+ * and no new size. 0 with nothing started for ahead 0 or a reader; an
+ * errno (EINVAL: no O_DIRECT on this file system) and nothing started. */
+int journal_tail_start(struct journal *j, const char *dir, uint64_t ahead);
+/* false when not started; else bytes written so far, bytes past the last
+ * page when last looked, and the errno that stopped it (or 0). */
+bool journal_tail_stats(struct journal *j, uint64_t *written, uint64_t *ahead, int *error);
+
 /* Open dir/journal.mdb (dir and file created if absent unless readonly).
  * map_mb is the initial map size; the writer may grow it up to max_mb.
  * Returns 0 or an LMDB/errno code. */
@@ -87,8 +96,11 @@ int journal_meta_get(struct journal *j, MDB_txn *txn, const char *name,
 uint64_t journal_count_since(struct journal *j, MDB_txn *txn, int64_t t,
     uint64_t max);
 
-/* Write side (jicengd only). journal_write_begin starts a write txn. */
+/* Write side (jicengd only). journal_write_begin starts a write txn, which
+ * ends in journal_commit or journal_write_abort (a bare mdb_txn_abort keeps
+ * the journal's tail filling paused until the next commit). */
 int journal_write_begin(struct journal *j, MDB_txn **txn);
+void journal_write_abort(struct journal *j, MDB_txn *txn);
 /* Append one record with the next seq and its key (township, event_id),
  * which the caller has just looked up in this transaction and not found
  * (journal_lookup_id: the index is not searched again). Events jicengd

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -610,6 +611,150 @@ test_pending_ids_table(void **state)
 	pending_ids_free(p);
 }
 
+/* ---------------------------------------------------------- filling ahead */
+
+static uint64_t
+s_file_size(const char *dir)
+{
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/journal.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return (uint64_t)sb.st_size;
+}
+
+static uint64_t
+s_used_bytes(struct journal *j)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	mdb_env_info(journal_env(j), &info);
+	mdb_env_stat(journal_env(j), &st);
+	return ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* Wait (at most 10 s) until the file holds at least want bytes past the
+ * last page. */
+static bool
+s_wait_ahead(struct journal *j, const char *dir, uint64_t want)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (s_file_size(dir) >= s_used_bytes(j) + want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The body of event i: its length varies from a few bytes to several
+ * pages, so that commits move the end of the file by uneven steps. */
+static size_t
+s_tail_body(unsigned i, uint8_t *buf, size_t cap)
+{
+	size_t n = 16 + (i * 7919u) % (i % 16 == 0 ? 40000u : 900u);
+	if (n > cap)
+		n = cap;
+	for (size_t k = 0; k < n; k++)
+		buf[k] = (uint8_t)(i * 31u + k * 7u + 1u);
+	return n;
+}
+
+static void
+test_tail_filled_ahead(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	uint64_t seq, written, ahead;
+	int err;
+	assert_int_equal(journal_open(&j, dir, 64, 64, false), 0);
+	assert_false(journal_tail_stats(j, &written, &ahead, &err));
+	int rc = journal_tail_start(j, dir, 4u << 20);
+	if (rc == EINVAL) {
+		journal_close(&j);
+		unit_tmpdir_remove(dir);
+		skip();  /* no O_DIRECT where TMPDIR is */
+	}
+	assert_int_equal(rc, 0);
+	/* No zero is written while a write transaction is open. */
+	MDB_txn *txn;
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	uint64_t held_size = s_file_size(dir);
+	usleep(300000);
+	assert_int_equal(s_file_size(dir), held_size);
+	assert_int_equal(journal_append(j, txn, 1700000000000, 10, "320123101000", "a",
+	    (const uint8_t *)"hello", 5, &seq), 0);
+	assert_int_equal(journal_commit(j, txn), 0);
+	assert_true(s_wait_ahead(j, dir, 4u << 20));
+	/* Once filled, a small commit writes over zeros: the size stays. */
+	uint64_t before = s_file_size(dir);
+	s_append(j, "320123101000", "b", "world", &seq);
+	assert_int_equal(s_file_size(dir), before);
+	assert_true(journal_tail_stats(j, &written, &ahead, &err));
+	assert_true(written >= (4u << 20));
+	assert_int_equal(err, 0);
+	/* Never past the map: 64 MiB here, asked for 4 GiB ahead. */
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 64, 64, false), 0);
+	assert_int_equal(journal_tail_start(j, dir, 4096ull << 20), 0);
+	assert_true(s_wait_ahead(j, dir, 32u << 20));
+	for (int i = 0; i < 100 && s_file_size(dir) < (64u << 20); i++)
+		usleep(20000);
+	assert_int_equal(s_file_size(dir), 64u << 20);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
+/* Zeros land only where LMDB never wrote: many commits while the thread
+ * tops up a small tail all the time, then every event is read back. */
+static void
+test_tail_never_overwrites(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	struct journal *j;
+	static uint8_t body[48000];
+	uint64_t seq;
+	MDB_txn *txn;
+	const unsigned n = 3000;
+	assert_int_equal(journal_open(&j, dir, 256, 256, false), 0);
+	int rc = journal_tail_start(j, dir, 1);  /* one chunk, topped up at half */
+	if (rc == EINVAL) {
+		journal_close(&j);
+		unit_tmpdir_remove(dir);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	for (unsigned i = 1; i <= n; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "e%u", i);
+		size_t len = s_tail_body(i, body, sizeof body);
+		assert_int_equal(journal_write_begin(j, &txn), 0);
+		assert_int_equal(journal_append(j, txn, 1700000000000, 10, "320123101000", id, body, len,
+		    &seq), 0);
+		assert_int_equal(journal_commit(j, txn), 0);
+		assert_int_equal(seq, i);
+	}
+	uint64_t written, ahead;
+	int err;
+	assert_true(journal_tail_stats(j, &written, &ahead, &err));
+	assert_int_equal(err, 0);
+	assert_true(written > 0);
+	journal_close(&j);
+	assert_int_equal(journal_open(&j, dir, 256, 256, true), 0);
+	assert_int_equal(journal_read_begin(j, &txn), 0);
+	for (unsigned i = 1; i <= n; i++) {
+		struct journal_record rec;
+		size_t len = s_tail_body(i, body, sizeof body);
+		assert_int_equal(journal_get(j, txn, i, &rec), 0);
+		assert_int_equal(rec.envelope_len, len);
+		assert_memory_equal(rec.envelope, body, len);
+	}
+	mdb_txn_abort(txn);
+	journal_close(&j);
+	unit_tmpdir_remove(dir);
+}
+
 int
 unit_journal(void)
 {
@@ -625,6 +770,8 @@ unit_journal(void)
 		cmocka_unit_test(test_ids_built_anew),
 		cmocka_unit_test(test_ids_map_grows),
 		cmocka_unit_test(test_pending_ids_table),
+		cmocka_unit_test(test_tail_filled_ahead),
+		cmocka_unit_test(test_tail_never_overwrites),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }

@@ -571,11 +571,12 @@ ingest_read(struct broker *b)
 			    "日志存储暂时不可用，请稍后重发 / journal storage unavailable, resend later");
 		goto out;
 	}
-	s_after_commit(b, items, n);
 	for (unsigned i = 0; i < n; i++)
 		journaled += items[i].outcome == ITEM_NEW;
+	/* The workers first: their verdicts are on every ack's path. */
 	if (journaled)
 		children_notify_journal(b);
+	s_after_commit(b, items, n);
 out:
 	for (unsigned i = 0; i < n; i++)
 		zmq_msg_close(&items[i].body);

@@ -173,13 +173,18 @@ s_get_member(struct server *s, const Jiceng__V1__GetMember *q, QueryReply *r, vo
 	*owned = v;
 }
 
+/* A list's page size: 0 asks for the default, more than the maximum gets it. */
+static unsigned
+s_list_limit(unsigned asked)
+{
+	return asked == 0 ? QUERY_LIST_DEFAULT : asked > QUERY_LIST_MAX ? QUERY_LIST_MAX : asked;
+}
+
 static void
 s_list_members(struct server *s, const Jiceng__V1__ListMembers *q, QueryReply *r, void **owned)
 {
 	MDB_txn *txn;
-	unsigned limit = q->limit ? q->limit : QUERY_LIST_DEFAULT;
-	if (limit > QUERY_LIST_MAX)
-		limit = QUERY_LIST_MAX;
+	unsigned limit = s_list_limit(q->limit);
 	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
 	if (rc)
 		return s_fail(r, rc);
@@ -201,9 +206,7 @@ static void
 s_list_audit(struct server *s, const Jiceng__V1__ListAudit *q, QueryReply *r, void **owned)
 {
 	MDB_txn *txn;
-	unsigned limit = q->limit ? q->limit : QUERY_LIST_DEFAULT;
-	if (limit > QUERY_LIST_MAX)
-		limit = QUERY_LIST_MAX;
+	unsigned limit = s_list_limit(q->limit);
 	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
 	if (rc)
 		return s_fail(r, rc);

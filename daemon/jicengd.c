@@ -244,6 +244,21 @@ s_tick(struct broker *b, int64_t at)
 		log_debug("Tick at seq %llu", (unsigned long long)journal_committed_end(b->journal));
 }
 
+/* Said once: filling the journal ahead stopped (a full disk, an I/O
+ * error); commits then append, slower but whole. */
+static void
+s_check_fill_ahead(struct broker *b)
+{
+	static bool said;
+	uint64_t written, ahead;
+	int err;
+	if (!said && journal_tail_stats(b->journal, &written, &ahead, &err) && err) {
+		log_warnx("journal: filling ahead stopped (%s) after %llu MiB; group commits append "
+		    "from now on", strerror(err), (unsigned long long)(written >> 20));
+		said = true;
+	}
+}
+
 static void
 s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *last_watchdog,
     int64_t watchdog_ms)
@@ -272,6 +287,7 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 	if (now - *last_counters >= 1000) {
 		ingest_flush_counters(b);
 		*last_counters = now;
+		s_check_fill_ahead(b);
 	}
 	if (b->cfg.metrics_textfile[0] && now - b->metrics_at_ms >= (int64_t)b->cfg.metrics_interval_s * 1000) {
 		metrics_write(b);

@@ -135,12 +135,11 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent_pid)
 			_exit(1);
-		if (bench_config)
-			execl(exe, "jicengd", "--config", bench_config, "--data-dir", data, "--ingest",
-			    d->ingest, "--status", d->status, "--query", d->query, (char *)NULL);
-		else
-			execl(exe, "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status",
-			    d->status, "--query", d->query, (char *)NULL);
+		char *argv[] = { "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status",
+			d->status, "--query", d->query, "--config", (char *)bench_config, NULL };
+		if (!bench_config)
+			argv[9] = NULL;
+		execv(exe, argv);
 		_exit(127);
 	}
 	/* Ready when the log says so: every child is up (bounded: 15 s). */

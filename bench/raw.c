@@ -200,9 +200,9 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/state/membership.mdb", dir);
-	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) ||
-	    /* as jicengd does, where the file system allows */
-	    (journal_tail_start(j, dir, (uint64_t)cfg.journal_fill_ahead_mb << 20), false) ||
+	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) == 0)
+		journal_tail_start(j, (uint64_t)cfg.journal_fill_ahead_mb << 20);  /* as jicengd, where it can */
+	if (rc ||
 	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
 	    (rc = s_journal_rules(j, f)) ||
 	    (rc = s_run(j, f, orgs, r->batch, &setup)) ||

@@ -197,7 +197,7 @@ s_open_journal(struct broker *b)
 	log_info("journal %s/journal.mdb: %llu events, map %llu MiB, %zu dedupe keys read back",
 	    b->cfg.data_dir, (unsigned long long)journal_committed_end(b->journal),
 	    (unsigned long long)(journal_map_size(b->journal) >> 20), journal_ids_read_back(b->journal));
-	rc = journal_tail_start(b->journal, b->cfg.data_dir, (uint64_t)b->cfg.journal_fill_ahead_mb << 20);
+	rc = journal_tail_start(b->journal, (uint64_t)b->cfg.journal_fill_ahead_mb << 20);
 	if (rc)
 		log_info("journal_fill_ahead_mb: not filling ahead (%s); group commits append instead",
 		    strerror(rc));
@@ -250,9 +250,9 @@ static void
 s_check_fill_ahead(struct broker *b)
 {
 	static bool said;
-	uint64_t written, ahead;
+	uint64_t written;
 	int err;
-	if (!said && journal_tail_stats(b->journal, &written, &ahead, &err) && err) {
+	if (!said && journal_tail_stats(b->journal, &written, &err) && err) {
 		log_warnx("journal: filling ahead stopped (%s) after %llu MiB; group commits append "
 		    "from now on", strerror(err), (unsigned long long)(written >> 20));
 		said = true;

@@ -32,7 +32,7 @@ struct filltail {
 	bool waiting;             /* the thread: for the writer's release */
 	bool turn;                /* the thread: a chunk before the next transaction */
 	unsigned wanting;         /* writers waiting to hold */
-	uint64_t written, last_ahead;
+	uint64_t written;
 	int error;
 };
 
@@ -73,7 +73,6 @@ s_next_chunk(struct filltail *t, bool refilling, off_t *off)
 	}
 	s_env_extent(t, &used, &cap);
 	uint64_t size = (uint64_t)sb.st_size;
-	t->last_ahead = size > used ? size - used : 0;
 	uint64_t want = used + (refilling ? t->ahead : t->ahead / 2);
 	if (want > cap)
 		want = cap;
@@ -136,11 +135,14 @@ s_run(void *arg)
 }
 
 int
-filltail_start(struct filltail **out, MDB_env *env, const char *path, uint64_t ahead)
+filltail_start(struct filltail **out, MDB_env *env, uint64_t ahead)
 {
-	struct filltail *t = calloc(1, sizeof *t);
+	const char *path;
 	int rc;
 	*out = NULL;
+	if ((rc = mdb_env_get_path(env, &path)))
+		return rc;
+	struct filltail *t = calloc(1, sizeof *t);
 	if (!t)
 		return ENOMEM;
 	t->env = env;
@@ -213,12 +215,12 @@ filltail_release(struct filltail *t)
 	pthread_mutex_unlock(&t->mu);
 }
 
-void
-filltail_stats(struct filltail *t, struct filltail_stats *out)
+uint64_t
+filltail_written(struct filltail *t, int *error)
 {
 	pthread_mutex_lock(&t->mu);
-	out->written = t->written;
-	out->ahead = t->last_ahead;
-	out->error = t->error;
+	uint64_t written = t->written;
+	*error = t->error;
 	pthread_mutex_unlock(&t->mu);
+	return written;
 }

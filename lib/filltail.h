@@ -27,10 +27,10 @@ struct filltail;
 #define FILLTAIL_CHUNK (256u << 10)
 
 /* Start keeping ahead bytes (rounded up to FILLTAIL_CHUNK) written past
- * env's last page of the data file at path; the thread tops it up when
- * less than half is left. Returns 0, or an errno (EINVAL: the file system
- * takes no O_DIRECT), and then nothing was started. */
-int filltail_start(struct filltail **out, MDB_env *env, const char *path, uint64_t ahead);
+ * the last page of env's data file (opened MDB_NOSUBDIR); the thread tops
+ * it up when less than half is left. Returns 0, or an errno (EINVAL: the
+ * file system takes no O_DIRECT), and then nothing was started. */
+int filltail_start(struct filltail **out, MDB_env *env, uint64_t ahead);
 /* Stop the thread and free; NULL is fine. */
 void filltail_stop(struct filltail **t);
 /* Around every write transaction of env (hold before it begins, release
@@ -38,11 +38,8 @@ void filltail_stop(struct filltail **t);
 void filltail_hold(struct filltail *t);
 void filltail_release(struct filltail *t);
 
-struct filltail_stats {
-	uint64_t written;  /* bytes of zeros written since start */
-	uint64_t ahead;    /* file bytes past the last page, when last looked */
-	int error;         /* an errno that stopped the filling, or 0 */
-};
-void filltail_stats(struct filltail *t, struct filltail_stats *out);
+/* Bytes of zeros written since start; *error: the errno that stopped the
+ * filling, or 0. */
+uint64_t filltail_written(struct filltail *t, int *error);
 
 #endif

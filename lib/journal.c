@@ -613,28 +613,21 @@ s_tail_release(struct journal *j)
 }
 
 int
-journal_tail_start(struct journal *j, const char *dir, uint64_t ahead)
+journal_tail_start(struct journal *j, uint64_t ahead)
 {
-	char path[4096];
 	if (j->readonly || j->tail || ahead == 0)
 		return 0;
-	snprintf(path, sizeof path, "%s/journal.mdb", dir);
-	return filltail_start(&j->tail, j->env, path, ahead);
+	return filltail_start(&j->tail, j->env, ahead);
 }
 
 bool
-journal_tail_stats(struct journal *j, uint64_t *written, uint64_t *ahead, int *error)
+journal_tail_stats(struct journal *j, uint64_t *written, int *error)
 {
-	struct filltail_stats st;
 	if (!j->tail)
 		return false;
-	filltail_stats(j->tail, &st);
-	*written = st.written;
-	*ahead = st.ahead;
-	*error = st.error;
+	*written = filltail_written(j->tail, error);
 	return true;
 }
-
 
 static void
 s_ids_txn_abort(struct journal *j)

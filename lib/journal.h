@@ -50,10 +50,10 @@ struct journal_record {
  * page (filltail.h), so that a group commit's flush writes no new blocks
  * and no new size. 0 with nothing started for ahead 0 or a reader; an
  * errno (EINVAL: no O_DIRECT on this file system) and nothing started. */
-int journal_tail_start(struct journal *j, const char *dir, uint64_t ahead);
-/* false when not started; else bytes written so far, bytes past the last
- * page when last looked, and the errno that stopped it (or 0). */
-bool journal_tail_stats(struct journal *j, uint64_t *written, uint64_t *ahead, int *error);
+int journal_tail_start(struct journal *j, uint64_t ahead);
+/* false when not started; else the bytes written so far and the errno
+ * that stopped it (or 0). */
+bool journal_tail_stats(struct journal *j, uint64_t *written, int *error);
 
 /* Open dir/journal.mdb (dir and file created if absent unless readonly).
  * map_mb is the initial map size; the writer may grow it up to max_mb.

@@ -511,6 +511,13 @@ s_get_be(const uint8_t *p, int n)
 	return v;
 }
 
+void
+membership_audit_key(uint8_t kb[12], uint64_t seq, uint32_t index)
+{
+	s_put_be(kb, seq, 8);
+	s_put_be(kb + 8, index, 4);
+}
+
 /* The next free entry number under seq. */
 static int
 s_audit_next(MDB_cursor *c, uint64_t seq, uint32_t *n)
@@ -518,8 +525,7 @@ s_audit_next(MDB_cursor *c, uint64_t seq, uint32_t *n)
 	uint8_t kb[12];
 	MDB_val k = { sizeof kb, kb }, d;
 	int rc;
-	s_put_be(kb, seq + 1, 8);
-	s_put_be(kb + 8, 0, 4);
+	membership_audit_key(kb, seq + 1, 0);
 	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	rc = rc == 0 ? mdb_cursor_get(c, &k, &d, MDB_PREV) :
 	    rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &d, MDB_LAST) : rc;
@@ -554,8 +560,7 @@ membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
 	mdb_cursor_close(c);
 	if (rc)
 		return rc;
-	s_put_be(kb, seq, 8);
-	s_put_be(kb + 8, n, 4);
+	membership_audit_key(kb, seq, n);
 	for (int i = 0; i < 3; i++)
 		d.mv_size += 2 + strlen(parts[i]);
 	if ((rc = ms_put(txn, m->audit, &k, &d, MDB_RESERVE)))

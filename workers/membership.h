@@ -75,8 +75,8 @@ int membership_get_member(struct membership *m, MDB_txn *txn,
 void membership_free_member_view(Jiceng__V1__MemberView *v);
 
 /* Members whose home org is org_id, ordered by member_id, after `after`
- * (exclusive; "" for the start), at most limit. Returns 0, MDB_NOTFOUND for
- * an unknown org, or an LMDB error. */
+ * (exclusive; "" for the start), at most limit (0: 100; at most 1000).
+ * Returns 0, MDB_NOTFOUND for an unknown org, or an LMDB error. */
 int membership_list_members(struct membership *m, MDB_txn *txn,
     const char *org_id, const char *after, unsigned limit,
     Jiceng__V1__MemberList *out);

@@ -141,6 +141,8 @@ int membership_children_each(struct membership *m, MDB_txn *txn, const char *org
 int membership_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
     const char *org_id, const char *rule, const char *text);
 
+/* The key of audit entry index under seq. */
+void membership_audit_key(uint8_t kb[12], uint64_t seq, uint32_t index);
 /* An audit entry as stored, decoded. */
 #define MS_AUDIT_CODE_MAX 23
 #define MS_AUDIT_TEXT_MAX 511

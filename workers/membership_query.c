@@ -17,6 +17,13 @@
 #define LIST_DEFAULT 100u
 #define LIST_MAX     1000u
 
+/* A list's page size: 0 asks for the default, more than the maximum gets it. */
+static unsigned
+s_page_limit(unsigned asked)
+{
+	return asked == 0 ? LIST_DEFAULT : asked > LIST_MAX ? LIST_MAX : asked;
+}
+
 /* ---------------------------------------------------------- copies */
 
 static char *
@@ -295,7 +302,7 @@ membership_list_members(struct membership *m, MDB_txn *txn,
 		return rc;
 	if (!after || strlen(after) > CODEC_MAX_ID)
 		after = "";
-	limit = limit == 0 ? LIST_DEFAULT : limit > LIST_MAX ? LIST_MAX : limit;
+	limit = s_page_limit(limit);
 	if (!DUP(out->org_id, o.org_id) ||
 	    !(out->members = calloc(limit, sizeof *out->members))) {
 		membership_free_member_list(out);
@@ -378,17 +385,14 @@ membership_list_audit(struct membership *m, MDB_txn *txn,
 
 	if (!township_id)
 		township_id = "";
-	limit = limit == 0 ? LIST_DEFAULT : limit > LIST_MAX ? LIST_MAX : limit;
+	limit = s_page_limit(limit);
 	if (!(out->entries = calloc(limit, sizeof *out->entries)))
 		return ENOMEM;
 	if ((rc = mdb_cursor_open(txn, m->audit, &c))) {
 		membership_free_audit_list(out);
 		return rc;
 	}
-	for (int i = 7; i >= 0; i--, since_seq >>= 8)
-		kb[i] = (uint8_t)since_seq;
-	for (int i = 11; i >= 8; i--, since_index >>= 8)
-		kb[i] = (uint8_t)since_index;
+	membership_audit_key(kb, since_seq, since_index);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if ((rc = membership_audit_decode(&k, &d, &e)))

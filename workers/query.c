@@ -27,8 +27,6 @@
 #include "now.h"
 
 #define QUERY_MAX_FRAME 4096
-#define QUERY_LIST_DEFAULT 100
-#define QUERY_LIST_MAX 1000
 
 static volatile sig_atomic_t s_stop, s_reload;
 
@@ -173,25 +171,17 @@ s_get_member(struct server *s, const Jiceng__V1__GetMember *q, QueryReply *r, vo
 	*owned = v;
 }
 
-/* A list's page size: 0 asks for the default, more than the maximum gets it. */
-static unsigned
-s_list_limit(unsigned asked)
-{
-	return asked == 0 ? QUERY_LIST_DEFAULT : asked > QUERY_LIST_MAX ? QUERY_LIST_MAX : asked;
-}
-
 static void
 s_list_members(struct server *s, const Jiceng__V1__ListMembers *q, QueryReply *r, void **owned)
 {
 	MDB_txn *txn;
-	unsigned limit = s_list_limit(q->limit);
 	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
 	if (rc)
 		return s_fail(r, rc);
 	Jiceng__V1__MemberList *l = malloc(sizeof *l);
 	jiceng__v1__member_list__init(l);
 	rc = membership_list_members(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->org_id,
-	    q->after, limit, l);
+	    q->after, q->limit, l);
 	mdb_txn_abort(txn);
 	if (rc) {
 		free(l);
@@ -206,14 +196,13 @@ static void
 s_list_audit(struct server *s, const Jiceng__V1__ListAudit *q, QueryReply *r, void **owned)
 {
 	MDB_txn *txn;
-	unsigned limit = s_list_limit(q->limit);
 	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
 	if (rc)
 		return s_fail(r, rc);
 	Jiceng__V1__AuditList *l = malloc(sizeof *l);
 	jiceng__v1__audit_list__init(l);
 	rc = membership_list_audit(s->state[DOMAIN_MEMBERSHIP].membership, txn, q->township_id,
-	    q->since_seq, q->since_index, limit, l);
+	    q->since_seq, q->since_index, q->limit, l);
 	mdb_txn_abort(txn);
 	if (rc) {
 		free(l);

@@ -762,20 +762,8 @@ test_reload_lowers_o4_limit(void **state)
 	void *sock = hc_connect(d);
 	assert_non_null(sock);
 	assert_int_equal(hc_org_tree(sock, "o4"), 0);
-	uint64_t last = 0;
-	for (int i = 0; i < S_O4_MEMBERS; i++) {
-		char eid[32], mid[32];
-		snprintf(eid, sizeof eid, "o4-e-%d", i);
-		snprintf(mid, sizeof mid, "o4-m-%d", i);
-		struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "超员", NULL);
-		Ack *a = hc_call(sock, &m);
-		assert_non_null(a);
-		assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
-		assert_int_equal(a->n_warnings, 0);
-		last = a->seq;
-		hc_ack_free(a);
-		hm_free(&m);
-	}
+	uint64_t last = hc_members(sock, "o4", H_ORG_BRANCH, 0, S_O4_MEMBERS);
+	assert_true(last > 0);
 	hc_close(sock);
 	assert_int_equal(hq_caught_up(d, 10000), 0);
 	QueryReply *r = s_audit(d, NULL, 0);

@@ -1218,6 +1218,28 @@ hc_org_tree(void *sock, const char *prefix)
 	return bad ? -1 : 0;
 }
 
+uint64_t
+hc_members(void *sock, const char *prefix, const char *org_id, int from, int to)
+{
+	uint64_t last = 0;
+	for (int i = from; i < to && (i == from || last); i++) {
+		char eid[CODEC_MAX_ID + 1], mid[CODEC_MAX_ID + 1];
+		snprintf(eid, sizeof eid, "%s-e-%d", prefix, i);
+		snprintf(mid, sizeof mid, "%s-m-%d", prefix, i);
+		struct hmsg m = hm_member(eid, mid, org_id, "党员", NULL);
+		Ack *a = hc_call(sock, &m);
+		bool ok = a && a->verdict == JICENG__V1__VERDICT__ACCEPTED && a->n_warnings == 0;
+		if (!ok)
+			fprintf(stderr, "harness: member %s: %s %s (%zu warnings)\n", mid,
+			    a ? codec_verdict_name(a->verdict) : "no ack", a ? a->code : "",
+			    a ? a->n_warnings : 0);
+		last = ok ? a->seq : 0;
+		hc_ack_free(a);
+		hm_free(&m);
+	}
+	return last;
+}
+
 int
 hp_run(struct hpump *p, int timeout_ms)
 {

@@ -228,6 +228,10 @@ bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
 /* Establish H_ORG_TOWNSHIP, H_ORG_VILLAGE and H_ORG_BRANCH (event ids
  * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
 int hc_org_tree(void *sock, const char *prefix);
+/* Register members PREFIX-m-I (events PREFIX-e-I) for I in [from, to) in
+ * org_id, each to be ACCEPTED with no warning: the last seq, 0 if one was
+ * not (it is printed). */
+uint64_t hc_members(void *sock, const char *prefix, const char *org_id, int from, int to);
 /* The same three events, not sent: township, village, branch. */
 void hm_org_tree(struct hmsg m[3], const char *prefix);
 

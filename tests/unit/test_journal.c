@@ -11,6 +11,8 @@
 
 #include <sodium.h>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -755,6 +757,47 @@ test_tail_never_overwrites(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* A chunk that cannot be written (here: past RLIMIT_FSIZE, as a full disk
+ * would) stops the filling and is reported; commits go on, appending. In a
+ * child, for the limit is the process's. */
+static void
+test_tail_stops_on_error(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct journal *j;
+		uint64_t seq, written = 0;
+		int err = 0;
+		if (journal_open(&j, dir, 64, 64, false))
+			_exit(2);
+		s_append(j, "320123101000", "first", "hello", &seq);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit lim = { s_file_size(dir) + (512u << 10), RLIM_INFINITY };
+		if (setrlimit(RLIMIT_FSIZE, &lim) || journal_tail_start(j, 8u << 20))
+			_exit(3);
+		for (int i = 0; i < 500 && !err; i++) {
+			usleep(10000);
+			journal_tail_stats(j, &written, &err);
+		}
+		if (!err || written == 0 || written > (512u << 10))
+			_exit(4);
+		for (unsigned i = 0; i < 20; i++) {
+			char id[16];
+			snprintf(id, sizeof id, "after-%u", i);
+			s_append(j, "320123101000", id, "world", &seq);
+		}
+		_exit(seq == 21 && journal_sync(j) == 0 ? 0 : 5);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	unit_tmpdir_remove(dir);
+}
+
 int
 unit_journal(void)
 {
@@ -772,6 +815,7 @@ unit_journal(void)
 		cmocka_unit_test(test_pending_ids_table),
 		cmocka_unit_test(test_tail_filled_ahead),
 		cmocka_unit_test(test_tail_never_overwrites),
+		cmocka_unit_test(test_tail_stops_on_error),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }

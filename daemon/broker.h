@@ -83,6 +83,7 @@ struct broker {
 	int64_t paused_since_ms;   /* backlog pause start, 0 when reading */
 	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */
 	int64_t metrics_at_ms;     /* last metrics file write, monotonic */
+	int64_t read_at_ms;        /* last envelope read from ingest, monotonic */
 	int verbose;
 	bool stopping;
 };

@@ -559,6 +559,7 @@ ingest_read(struct broker *b)
 	}
 	if (n == 0)
 		goto out;
+	b->read_at_ms = now_mono_ms();
 	int rc = s_commit(b, items, n);
 	if (rc) {
 		const char *code = rc == MDB_MAP_FULL ? "STORAGE_FULL" : "INTERNAL_ERROR";
@@ -599,10 +600,12 @@ ingest_refuse_backlog(struct broker *b)
 
 /* ---------------------------------------------------------- counters */
 
-/* The broker's counters go into journal meta once a second when changed,
- * and at stop (ingest_flush_counters), never in a group commit: a page
- * more in each commit's flush cost a tenth of its time. So stats lag by up
- * to a second, and a machine crash loses at most that second's counts. */
+/* The broker's counters go into journal meta when changed, once a second
+ * under load, within COUNTERS_QUIET_MS once ingest is quiet, and at stop
+ * (ingest_flush_counters; jicengd.c decides when), never in a group
+ * commit: a page more in each commit's flush cost a tenth of its time.
+ * So stats lag by up to a second, and a machine crash loses at most that
+ * second's counts. */
 static int
 s_put_counters(struct broker *b, MDB_txn *txn)
 {

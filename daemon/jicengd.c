@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#define COUNTERS_QUIET_MS 100  /* ingest quiet this long: store the broker counters */
 #define HOUR_MS 3600000LL
 #define DRAIN_MS 5000  /* on stop, how long owed acks may still be sent */
 
@@ -284,7 +285,7 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 		s_tick(b, b->next_tick_ms);
 		b->next_tick_ms = (now_wall_ms() / HOUR_MS + 1) * HOUR_MS;
 	}
-	if (now - *last_counters >= 1000) {
+	if (now - *last_counters >= 1000 || now - b->read_at_ms >= COUNTERS_QUIET_MS) {
 		ingest_flush_counters(b);
 		*last_counters = now;
 		s_check_fill_ahead(b);

@@ -262,12 +262,25 @@ test_backlog_large_frames(void **state)
 	    (int)((size_t)sent * size >> 20), acks, rss_base, rss_max);
 	assert_true(rss_max < rss_base + 128 * 1024);
 	/* And it still serves, once the resumed worker has worked off the
-	 * backlog (until then RETRY_LATER/BACKLOG is the right answer). */
+	 * backlog (until then RETRY_LATER/BACKLOG is the right answer). The
+	 * query server sees the worker's state before jicengd has its report,
+	 * so the first answers may still be BACKLOG: resent, as a township
+	 * does, for at most 5 s. */
 	assert_int_equal(hq_caught_up(d, 20000), 0);
 	hc_close(sock);
 	sock = hc_connect(d);
 	struct hmsg m = hm_member("bl-after", "blm-after", H_ORG_BRANCH, "之后", NULL);
-	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	Ack *a = hc_call(sock, &m);
+	for (int i = 0; i < 50 && a && a->verdict == JICENG__V1__VERDICT__RETRY_LATER &&
+	    strcmp(a->code, "BACKLOG") == 0; i++) {
+		hc_ack_free(a);
+		h_sleep_ms(100);
+		a = hc_call(sock, &m);
+	}
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	assert_string_equal(a->code, "OK");
+	hc_ack_free(a);
 	hm_free(&m);
 	hc_close(sock);
 	hd_pass(d);

@@ -84,6 +84,7 @@ struct broker {
 	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */
 	int64_t metrics_at_ms;     /* last metrics file write, monotonic */
 	int64_t read_at_ms;        /* last envelope read from ingest, monotonic */
+	int64_t commit_at_ns;      /* start of the last group commit, monotonic */
 	int verbose;
 	bool stopping;
 };
@@ -104,6 +105,9 @@ void ingest_resolve(struct broker *b, struct child *c);
 void ingest_sync(struct broker *b);
 /* Are client messages waiting to be read? */
 bool ingest_waiting(struct broker *b);
+/* Nanoseconds until the next group commit may start (commit_interval_us
+ * after the last one started); 0: now. */
+int64_t ingest_pace_ns(struct broker *b);
 void ingest_count_rejected(struct broker *b, const char *code);
 /* Persist counters into journal meta if changed. */
 void ingest_flush_counters(struct broker *b);

@@ -1,9 +1,11 @@
 /*
  * ingest: the township-facing ROUTER socket. Reads envelopes, checks them,
  * dedupes by (township, event_id), journals a whole loop pass in one LMDB
- * commit, then owes each client an ack that is sent when the owning
- * worker's cursor passes the event and the journal's durable end does too
- * (ingest_resolve; ingest_sync flushes when no next commit will).
+ * commit (commits start commit_interval_us apart at least: the loop reads
+ * ingest once ingest_pace_ns is 0), then owes each client an ack that is
+ * sent when the owning worker's cursor passes the event and the journal's
+ * durable end does too (ingest_resolve; ingest_sync flushes when no next
+ * commit starts at once).
  *
  * It does not apply rules, and it never answers ACCEPTED by itself.
  */
@@ -266,6 +268,14 @@ ingest_waiting(struct broker *b)
 	int events = 0;
 	size_t len = sizeof events;
 	return zmq_getsockopt(b->ingest, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
+int64_t
+ingest_pace_ns(struct broker *b)
+{
+	int64_t due = b->commit_at_ns + (int64_t)b->cfg.commit_interval_us * 1000;
+	int64_t now = now_mono_ns();
+	return b->commit_at_ns && due > now ? due - now : 0;
 }
 
 uint64_t
@@ -560,6 +570,7 @@ ingest_read(struct broker *b)
 	if (n == 0)
 		goto out;
 	b->read_at_ms = now_mono_ms();
+	b->commit_at_ns = now_mono_ns();
 	int rc = s_commit(b, items, n);
 	if (rc) {
 		const char *code = rc == MDB_MAP_FULL ? "STORAGE_FULL" : "INTERNAL_ERROR";

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -312,6 +313,7 @@ s_reload(struct broker *b)
 	b->cfg.max_backlog = next.max_backlog;
 	b->cfg.backlog_pause_ms = next.backlog_pause_ms;
 	b->cfg.max_batch = next.max_batch;
+	b->cfg.commit_interval_us = next.commit_interval_us;
 	memcpy(b->cfg.townships, next.townships, sizeof next.townships);
 	b->cfg.ntownships = next.ntownships;
 	if (b->auth && auth_reload(b->auth) < 0)
@@ -350,6 +352,15 @@ s_signals(struct broker *b, int fd)
 
 /* ---------------------------------------------------------- loop */
 
+/* Wakes the loop when the next group commit may start (ns from now). */
+static void
+s_pace_timer_arm(int fd, int64_t ns)
+{
+	struct itimerspec it = { .it_value = { ns / 1000000000, ns % 1000000000 } };
+	if (timerfd_settime(fd, 0, &it, NULL) < 0)
+		fatal("timerfd_settime");
+}
+
 static void
 s_loop(struct broker *b, int sigfd)
 {
@@ -357,35 +368,48 @@ s_loop(struct broker *b, int sigfd)
 	uint64_t wd_usec = 0;
 	int64_t watchdog_ms = sd_watchdog_enabled(0, &wd_usec) > 0 ? (int64_t)(wd_usec / 1000) : 0;
 	bool committed = false;
+	int pacefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (pacefd < 0)
+		fatal("timerfd_create");
 	while (!b->stopping) {
 		bool over = ingest_backlog(b) >= b->cfg.max_backlog;
 		int64_t now = now_mono_ms();
 		/* The next group commit's flush carries the last one's; without
-		 * one coming right away, flush now rather than hold its acks. */
-		if (journal_sync_pending(b->journal) && !(committed && !over && ingest_waiting(b)))
+		 * one starting right away, flush now rather than hold its acks. */
+		if (journal_sync_pending(b->journal) &&
+		    !(committed && !over && ingest_pace_ns(b) == 0 && ingest_waiting(b)))
 			ingest_sync(b);
 		committed = false;
+		int64_t pace = over ? 0 : ingest_pace_ns(b);
+		if (pace > 0)
+			s_pace_timer_arm(pacefd, pace);
 		if (!over)
 			b->paused_since_ms = 0;
 		else if (!b->paused_since_ms)
 			b->paused_since_ms = now;
 		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
-		zmq_pollitem_t items[4 + DOMAIN_COUNT + 1] = {
+		zmq_pollitem_t items[5 + DOMAIN_COUNT + 1] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 			{ b->auth ? auth_socket(b->auth) : NULL, b->auth ? 0 : -1, b->auth ? ZMQ_POLLIN : 0, 0 },
 			{ b->status, 0, b->curve_status ? ZMQ_POLLIN : 0, 0 },
-			{ b->ingest, 0, (!over || refusing) ? ZMQ_POLLIN : 0, 0 },
+			{ b->ingest, 0, ((!over && pace == 0) || refusing) ? ZMQ_POLLIN : 0, 0 },
+			{ NULL, pacefd, pace > 0 ? ZMQ_POLLIN : 0, 0 },
 		};
-		unsigned nc = children_pollitems(b, items + 4);
-		if (zmq_poll(items, 4 + (int)nc, 100) < 0 && zmq_errno() != EINTR)
+		unsigned nc = children_pollitems(b, items + 5);
+		if (zmq_poll(items, 5 + (int)nc, 100) < 0 && zmq_errno() != EINTR)
 			fatalx("poll: %s", zmq_strerror(zmq_errno()));
+		if (items[4].revents) {
+			uint64_t expirations;
+			if (read(pacefd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+				fatal("read timerfd");
+		}
 		if (items[1].revents && auth_handle(b->auth) < 0)
 			log_warn("ZAP handler");
 		if (items[2].revents)
 			ingest_status_subscriptions(b);
 		if (items[0].revents)
 			s_signals(b, sigfd);
-		children_handle(b, items + 4, nc);
+		children_handle(b, items + 5, nc);
 		if (items[3].revents) {
 			if (refusing)
 				ingest_refuse_backlog(b);
@@ -394,6 +418,7 @@ s_loop(struct broker *b, int sigfd)
 		}
 		s_periodic(b, &last_periodic, &last_counters, &last_watchdog, watchdog_ms);
 	}
+	close(pacefd);
 }
 
 static size_t

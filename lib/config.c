@@ -25,6 +25,7 @@ static const char s_default_text[] =
     "max_backlog = 50000\n"
     "backlog_pause_ms = 1000\n"
     "max_batch = 1024\n"
+    "commit_interval_us = 1000\n"
     "journal_map_mb = 256\n"
     "journal_map_max_mb = 65536\n"
     "journal_fill_ahead_mb = 32\n"
@@ -74,6 +75,7 @@ static const struct {
 	{ "daemon", "max_backlog", K_U64, OFF(max_backlog), 0, 1, 100000000 },
 	{ "daemon", "backlog_pause_ms", K_U32, OFF(backlog_pause_ms), 0, 0, 600000 },
 	{ "daemon", "max_batch", K_U32, OFF(max_batch), 0, 1, 65536 },
+	{ "daemon", "commit_interval_us", K_U32, OFF(commit_interval_us), 0, 0, 1000000 },
 	{ "daemon", "journal_map_mb", K_U64, OFF(journal_map_mb), 0, 1, 1u << 24 },
 	{ "daemon", "journal_map_max_mb", K_U64, OFF(journal_map_max_mb), 0, 1, 1u << 24 },
 	{ "daemon", "journal_fill_ahead_mb", K_U32, OFF(journal_fill_ahead_mb), 0, 0, 4096 },

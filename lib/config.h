@@ -44,6 +44,7 @@ struct config {
 	uint64_t max_backlog;              /* journaled-but-unapplied cap */
 	unsigned backlog_pause_ms;         /* stop reading this long, then RETRY_LATER */
 	unsigned max_batch;                /* envelopes per group commit */
+	unsigned commit_interval_us;       /* least time from one group commit to the next */
 	uint64_t journal_map_mb;           /* initial journal map size */
 	uint64_t journal_map_max_mb;       /* the journal grows up to this */
 	uint32_t journal_fill_ahead_mb;    /* zeros kept written past its end (0: off) */

@@ -806,6 +806,107 @@ test_reload_lowers_o4_limit(void **state)
 	hd_pass(d);
 }
 
+/* ---- commit_interval_us */
+
+#define S_PACE_MS 800
+#define S_PACE_BURST 5
+
+/* Send m[0..n) at once and wait for every ack (ACCEPTED): the ms taken. */
+static int64_t
+s_burst_ms(void *sock, struct hmsg *m, int n)
+{
+	int64_t t0 = now_mono_ms();
+	for (int i = 0; i < n; i++)
+		assert_int_equal(hc_send(sock, &m[i]), 0);
+	for (int i = 0; i < n; i++) {
+		Ack *a = hc_recv(sock, H_ACK_MS);
+		assert_non_null(a);
+		assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+		hc_ack_free(a);
+	}
+	return now_mono_ms() - t0;
+}
+
+/* Members PREFIX-I (events PREFIX-e-I) of H_ORG_BRANCH, I in [0, n). */
+static void
+s_pace_members(struct hmsg *m, int n, const char *prefix)
+{
+	for (int i = 0; i < n; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "%s-e-%d", prefix, i);
+		snprintf(mid, sizeof mid, "%s-%d", prefix, i);
+		m[i] = hm_member(eid, mid, H_ORG_BRANCH, "张三", NULL);
+	}
+}
+
+/* Group commits (from stats, stored 0.1 s after ingest goes quiet). */
+static uint64_t
+s_commits(struct hd *d)
+{
+	h_sleep_ms(300);
+	QueryReply *r = hq_stats(d);
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	uint64_t n = r->stats->commits;
+	hq_free(r);
+	return n;
+}
+
+/* With commit_interval_us = 0.8 s: an event sent after a quiet spell
+ * longer than that is committed at once; events sent right after a commit
+ * wait for the interval to pass, then share one commit. A reload to 0
+ * drops the wait. */
+static void
+test_commit_interval(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\ncommit_interval_us = 800000\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "pace"), 0);
+	struct hmsg one[1], two[1], burst[S_PACE_BURST], after[S_PACE_BURST];
+	s_pace_members(one, 1, "pa");
+	s_pace_members(two, 1, "pd");
+	s_pace_members(burst, S_PACE_BURST, "pb");
+	s_pace_members(after, S_PACE_BURST, "pc");
+
+	h_sleep_ms(S_PACE_MS);
+	uint64_t commits = s_commits(d);
+	int64_t ms = s_burst_ms(sock, one, 1);
+	if (ms >= S_PACE_MS / 2)
+		fail_msg("after a quiet spell an event took %lld ms", (long long)ms);
+	ms = s_burst_ms(sock, burst, S_PACE_BURST);
+	if (ms < S_PACE_MS / 2)
+		fail_msg("a burst right after a commit was acknowledged in %lld ms, under half the "
+		    "interval", (long long)ms);
+	assert_int_equal(s_commits(d), commits + 2);
+
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fputs("[daemon]\ncommit_interval_us = 0\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(kill(d->pid, SIGHUP), 0);
+	int64_t end = now_mono_ms() + h_ms(10000);
+	while (!hd_log_has(d, "reloaded") && now_mono_ms() < end)
+		h_sleep_ms(20);
+	assert_true(hd_log_has(d, "reloaded"));
+	assert_true(s_burst_ms(sock, two, 1) < S_PACE_MS / 2);
+	ms = s_burst_ms(sock, after, S_PACE_BURST);
+	if (ms >= S_PACE_MS / 2)
+		fail_msg("with commit_interval_us = 0 a burst took %lld ms", (long long)ms);
+	hm_free(&one[0]);
+	hm_free(&two[0]);
+	for (int i = 0; i < S_PACE_BURST; i++) {
+		hm_free(&burst[i]);
+		hm_free(&after[i]);
+	}
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_ingest(void)
 {
@@ -820,6 +921,7 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_query_protocol, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_org_subtree_counts, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_lowers_o4_limit, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_interval, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

@@ -41,6 +41,7 @@ test_defaults(void **state)
 	assert_int_equal(c.rules.transfer_max_valid_days, 90);
 	assert_int_equal(c.rules.funds_max_single_fen, 10000000);
 	assert_int_equal(c.curve, CURVE_AUTO);
+	assert_int_equal(c.commit_interval_us, 1000);
 }
 
 static void
@@ -71,6 +72,10 @@ test_errors_name_line_and_key(void **state)
 	assert_non_null(strstr(err, ":2: unknown setting [daemon] ingest_typo"));
 	assert_int_equal(s_load_text(&c, "[rules]\ntransfer.max_valid_days = 0\n", err, sizeof err), -1);
 	assert_non_null(strstr(err, "out of range"));
+	assert_int_equal(s_load_text(&c, "[daemon]\ncommit_interval_us = 1000001\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "out of range"));
+	assert_int_equal(s_load_text(&c, "[daemon]\ncommit_interval_us = 0\n", err, sizeof err), 0);
+	assert_int_equal(c.commit_interval_us, 0);
 	assert_int_equal(s_load_text(&c, "[daemon]\nmax_batch = 12abc\n", err, sizeof err), -1);
 	assert_non_null(strstr(err, "not a whole number"));
 	assert_int_equal(s_load_text(&c, "[daemon]\nworkers = membership,payroll\n", err, sizeof err), -1);

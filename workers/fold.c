@@ -42,6 +42,18 @@
 #define FOLD_RESERVE_STEP ((off_t)4 << 20)
 /* s_apply_range: an event was rejected after it had written. */
 #define S_LATE_REJECTION (-1)
+/* Distinct counters a batch adds to in memory before its commit writes
+ * them (more go straight to the table). */
+#define FOLD_BATCH_COUNTS 32
+
+/* A counter of the counts table and what the open batch adds to it; kind
+ * and accepted (else -1) name an event counter without formatting it. */
+struct batch_count {
+	char name[64];
+	uint64_t n;
+	EventCase kind;
+	int accepted;
+};
 
 struct fold {
 	struct journal *journal;     /* read-only journal */
@@ -62,6 +74,8 @@ struct fold {
 	bool reserve_unsupported;
 	fold_status_fn on_status;
 	void *on_status_arg;
+	struct batch_count counts_due[FOLD_BATCH_COUNTS];
+	unsigned ncounts_due;
 };
 
 /* ---------------------------------------------------------- open */
@@ -199,7 +213,7 @@ s_owns(const struct fold *f, EventCase kind)
 }
 
 static int
-s_count(struct fold *f, MDB_txn *txn, const char *name)
+s_count_write(struct fold *f, MDB_txn *txn, const char *name, uint64_t add)
 {
 	MDB_val k = { strlen(name), (void *)name }, v;
 	uint8_t buf[8];
@@ -209,9 +223,74 @@ s_count(struct fold *f, MDB_txn *txn, const char *name)
 		n = be64_get(v.mv_data);
 	else if (rc != MDB_NOTFOUND && rc != 0)
 		return rc;
-	be64_put(buf, n + 1);
+	be64_put(buf, n + add);
 	v.mv_size = 8, v.mv_data = buf;
 	return mdb_put(txn, f->counts, &k, &v, 0);
+}
+
+/* The batch's entry for a counter (by name, or for an event counter by
+ * kind and accepted), NULL when it has none yet. */
+static struct batch_count *
+s_count_due(struct fold *f, const char *name, EventCase kind, int accepted)
+{
+	for (unsigned i = 0; i < f->ncounts_due; i++) {
+		struct batch_count *c = &f->counts_due[i];
+		if (name ? c->accepted < 0 && strcmp(c->name, name) == 0 :
+		    c->kind == kind && c->accepted == accepted)
+			return c;
+	}
+	return NULL;
+}
+
+/* A first one for a counter in this batch: kept in memory (written by
+ * s_counts_write before the batch commits), or written now when the batch
+ * has too many. */
+static int
+s_count_first(struct fold *f, MDB_txn *txn, const char *name, EventCase kind, int accepted)
+{
+	if (f->ncounts_due == FOLD_BATCH_COUNTS)
+		return s_count_write(f, txn, name, 1);
+	struct batch_count *c = &f->counts_due[f->ncounts_due++];
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->n = 1;
+	c->kind = kind;
+	c->accepted = accepted;
+	return 0;
+}
+
+static int
+s_count(struct fold *f, MDB_txn *txn, const char *name)
+{
+	struct batch_count *c = s_count_due(f, name, 0, -1);
+	if (!c)
+		return s_count_first(f, txn, name, 0, -1);
+	c->n++;
+	return 0;
+}
+
+/* "event:<kind>:accepted" or ":rejected", formatted once per batch. */
+static int
+s_count_event(struct fold *f, MDB_txn *txn, EventCase kind, bool accepted)
+{
+	char name[64];
+	struct batch_count *c = s_count_due(f, NULL, kind, accepted);
+	if (c) {
+		c->n++;
+		return 0;
+	}
+	snprintf(name, sizeof name, "event:%s:%s", codec_event_name(kind),
+	    accepted ? "accepted" : "rejected");
+	return s_count_first(f, txn, name, kind, accepted);
+}
+
+static int
+s_counts_write(struct fold *f, MDB_txn *txn)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < f->ncounts_due && rc == 0; i++)
+		rc = s_count_write(f, txn, f->counts_due[i].name, f->counts_due[i].n);
+	f->ncounts_due = 0;
+	return rc;
 }
 
 static int
@@ -250,9 +329,7 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
 		if ((rc = s_count(f, txn, name)))
 			return rc;
 	}
-	snprintf(name, sizeof name, "event:%s:%s", codec_event_name(kind),
-	    vd->accepted ? "accepted" : "rejected");
-	if ((rc = s_count(f, txn, name)))
+	if ((rc = s_count_event(f, txn, kind, vd->accepted)))
 		return rc;
 	for (unsigned i = 0; i < vd->nwarnings; i++) {
 		snprintf(name, sizeof name, "warning:%s", vd->warnings[i].code);
@@ -379,6 +456,7 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 	int rc = s_reserve(f);
 	if (rc || (rc = mdb_txn_begin(f->env, NULL, 0, &txn)))
 		return rc;
+	f->ncounts_due = 0;
 	for (uint64_t seq = from; seq <= to; seq++) {
 		struct status_changes sc;
 		sc.n = 0;
@@ -388,7 +466,7 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 			goto fail;
 	}
 	be64_put(cb, to);
-	if ((rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
+	if ((rc = s_counts_write(f, txn)) || (rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;  /* freed by the commit, whatever it returned */

@@ -290,6 +290,75 @@ test_fold_late_rejection_is_undone(void **state)
 	s_teardown(&x);
 }
 
+/* The counter name of the counts table at path, 0 when absent. */
+static uint64_t
+s_counter(const char *path, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(name), (void *)name }, v;
+	uint64_t n = 0;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "counts", 0, &dbi), 0);
+	int rc = mdb_get(txn, dbi, &k, &v);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	if (rc == 0) {
+		assert_int_equal(v.mv_size, 8);
+		for (unsigned i = 0; i < 8; i++)
+			n = n << 8 | ((const uint8_t *)v.mv_data)[i];
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+/* The counters a batch adds to are kept in memory and written before its
+ * commit: each event counted once, also in a batch applied again after a
+ * late rejection, and a later batch adds to what is stored. */
+static void
+test_fold_counts_per_batch(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fold *f;
+	unsigned n;
+	s_setup(&x, 16);
+	s_org(&x, "e1", "t1", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
+	s_org(&x, "e2", "b1", JICENG__V1__ORG_KIND__BRANCH, "t1");
+	s_member(&x, "e3", "m1", "b1");
+	s_member(&x, "e4", "m2", "b1");       /* rejected after writing */
+	s_member(&x, "e5", "m3", "b1");
+	s_member(&x, "e6", "m4", "nowhere");  /* UNKNOWN_ORG */
+	s_member(&x, "e7", "m5", "nowhere");  /* UNKNOWN_ORG */
+	s_member(&x, "e8", "m6", "b1");
+	setenv("JICENG_FAULT_LATE_REJECT", "e4", 1);
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	unsetenv("JICENG_FAULT_LATE_REJECT");
+	assert_int_equal(fold_step(f, 100, 100, false, &n), 0);
+	assert_int_equal(n, 8);
+	fold_destroy(&f);
+	assert_int_equal(s_counter(x.state, "event:org_established:accepted"), 2);
+	assert_int_equal(s_counter(x.state, "event:member_registered:accepted"), 3);
+	assert_int_equal(s_counter(x.state, "event:member_registered:rejected"), 3);
+	assert_int_equal(s_counter(x.state, "rejected:UNKNOWN_ORG"), 2);
+	assert_int_equal(s_counter(x.state, "rejected:FAULT_INJECTED"), 1);
+
+	s_member(&x, "e9", "m7", "b1");
+	s_member(&x, "e10", "m8", "nowhere");
+	assert_int_equal(fold_open(&f, x.j, DOMAIN_MEMBERSHIP, x.state, &x.cfg), 0);
+	assert_int_equal(fold_step(f, 100, 100, false, &n), 0);
+	assert_int_equal(n, 2);
+	fold_destroy(&f);
+	assert_int_equal(s_counter(x.state, "event:member_registered:accepted"), 4);
+	assert_int_equal(s_counter(x.state, "event:member_registered:rejected"), 4);
+	assert_int_equal(s_counter(x.state, "rejected:UNKNOWN_ORG"), 3);
+	s_teardown(&x);
+}
+
 /* The writable map never writes into an unallocated hole (a full disk
  * would be SIGBUS): the file's blocks are allocated ahead of use, here the
  * whole of a 16 MiB map. */
@@ -599,6 +668,7 @@ unit_fold(void)
 		cmocka_unit_test(test_fold_quarantine),
 		cmocka_unit_test(test_fold_undecodable_record),
 		cmocka_unit_test(test_fold_late_rejection_is_undone),
+		cmocka_unit_test(test_fold_counts_per_batch),
 		cmocka_unit_test(test_fold_reserves_disk_ahead),
 		cmocka_unit_test(test_fold_reserve_keeps_pace),
 		cmocka_unit_test(test_fold_grows_full_map_and_rebuilds_identically),

@@ -873,6 +873,20 @@ struct subtree {
 	uint32_t *total, *full;
 };
 
+static int s_subtree(void *arg, const char *org_id, bool *stop);
+
+/* Add o's counts and its descendants'. */
+static int
+s_subtree_of(struct subtree *t, const struct org_rec *o)
+{
+	*t->total += o->member_count;
+	*t->full += o->full_count;
+	t->depth++;
+	int rc = membership_children_each(t->m, t->txn, o->org_id, s_subtree, t);
+	t->depth--;
+	return rc;
+}
+
 static int
 s_subtree(void *arg, const char *org_id, bool *stop)
 {
@@ -885,12 +899,7 @@ s_subtree(void *arg, const char *org_id, bool *stop)
 		return MDB_CORRUPTED;
 	if ((rc = membership_org_load(t->m, t->txn, org_id, &o)))
 		return rc;
-	*t->total += o.member_count;
-	*t->full += o.full_count;
-	t->depth++;
-	rc = membership_children_each(t->m, t->txn, org_id, s_subtree, t);
-	t->depth--;
-	return rc;
+	return s_subtree_of(t, &o);
 }
 
 int
@@ -959,27 +968,31 @@ s_o4_text(const struct org_rec *o, bool village, unsigned limit, const Rules *rl
 }
 
 /* Does O4 concern org o (*subject: a branch kind, or at village level,
- * *village), and how many members has its subtree (*n)? */
+ * *village), and how many members has its subtree (*n)? parent: o's
+ * parent when the caller has it loaded, else NULL. */
 static int
 s_o4_subject(struct membership *m, MDB_txn *txn, const struct org_rec *o,
-    bool *subject, bool *village, uint32_t *n)
+    const struct org_rec *parent, bool *subject, bool *village, uint32_t *n)
 {
 	struct org_rec p;
-	uint32_t full;
+	uint32_t full = 0;
 	int pkind = 0, rc;
 
 	*subject = *village = false;
 	*n = 0;
-	if (o->parent_id[0]) {
+	if (o->parent_id[0] && !parent) {
 		if ((rc = membership_org_load(m, txn, o->parent_id, &p)))
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-		pkind = p.kind;
+		parent = &p;
 	}
+	if (parent)
+		pkind = parent->kind;
 	*village = s_village_level(o, pkind);
 	if (!*village && !membership_kind_branch(o->kind))
 		return 0;
 	*subject = true;
-	return membership_subtree_counts(m, txn, o->org_id, n, &full);
+	struct subtree t = { m, txn, 0, n, &full };
+	return s_subtree_of(&t, o);
 }
 
 /* O4 for one org whose subtree just gained one member (n after). Warns on
@@ -1000,35 +1013,33 @@ s_o4_org(const struct org_rec *o, bool village, uint32_t n, const Rules *rl,
 	}
 }
 
+#define MS_MAX_DEPTH 16
+
 static bool
-s_in(char ids[][CODEC_MAX_ID + 1], unsigned n, const char *id)
+s_in(const struct org_rec *chain, unsigned n, const char *id)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
+		if (strcmp(chain[i].org_id, id) == 0)
 			return true;
 	return false;
 }
 
-/* The org and its ancestors, nearest first. */
+/* The org and its ancestors, nearest first, into chain[0..*n). */
 static int
 s_ancestry(struct membership *m, MDB_txn *txn, const char *org_id,
-    char ids[][CODEC_MAX_ID + 1], unsigned max, unsigned *n)
+    struct org_rec chain[MS_MAX_DEPTH], unsigned *n)
 {
-	struct org_rec o;
 	int rc;
 	*n = 0;
 	if (!org_id || !*org_id)
 		return 0;
-	snprintf(ids[0], CODEC_MAX_ID + 1, "%s", org_id);
-	for (;;) {
-		if ((rc = membership_org_load(m, txn, ids[*n], &o)))
-			return rc;
-		(*n)++;
-		if (!o.parent_id[0])
-			return 0;
-		if (*n == max)
+	for (const char *id = org_id;; id = chain[*n - 1].parent_id) {
+		if (*n == MS_MAX_DEPTH)
 			return MDB_CORRUPTED;
-		snprintf(ids[*n], CODEC_MAX_ID + 1, "%s", o.parent_id);
+		if ((rc = membership_org_load(m, txn, id, &chain[*n])))
+			return rc;
+		if (!chain[(*n)++].parent_id[0])
+			return 0;
 	}
 }
 
@@ -1038,26 +1049,25 @@ static int
 s_o4(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
     const char *home_id, const char *old_home, struct verdict *v)
 {
-	char now[16][CODEC_MAX_ID + 1], old[16][CODEC_MAX_ID + 1];
+	struct org_rec now[MS_MAX_DEPTH], old[MS_MAX_DEPTH];
 	unsigned nnow, nold = 0;
-	struct org_rec o;
 	Rules buf;
 	const Rules *rl = membership_ev_rules(ev, &buf);
 	int rc;
 
-	if ((rc = s_ancestry(m, txn, home_id, now, 16, &nnow)) ||
-	    (old_home && (rc = s_ancestry(m, txn, old_home, old, 16, &nold))))
+	if ((rc = s_ancestry(m, txn, home_id, now, &nnow)) ||
+	    (old_home && (rc = s_ancestry(m, txn, old_home, old, &nold))))
 		return rc;
 	for (unsigned i = 0; i < nnow; i++) {
 		bool subject, village;
 		uint32_t total;
-		if (s_in(old, nold, now[i]))
+		if (s_in(old, nold, now[i].org_id))
 			break;
-		if ((rc = membership_org_load(m, txn, now[i], &o)) ||
-		    (rc = s_o4_subject(m, txn, &o, &subject, &village, &total)))
+		if ((rc = s_o4_subject(m, txn, &now[i], i + 1 < nnow ? &now[i + 1] : NULL,
+		    &subject, &village, &total)))
 			return rc;
 		if (subject)
-			s_o4_org(&o, village, total, rl, v);
+			s_o4_org(&now[i], village, total, rl, v);
 	}
 	return 0;
 }
@@ -1099,7 +1109,7 @@ s_o4_audit(struct membership *m, MDB_txn *txn, uint64_t seq, const Rules *was,
 			break;
 		if (o.dissolved)
 			continue;
-		if ((rc = s_o4_subject(m, txn, &o, &subject, &village, &n)))
+		if ((rc = s_o4_subject(m, txn, &o, NULL, &subject, &village, &n)))
 			break;
 		over = subject ? s_o4_over(&o, village, n, rl) : 0;
 		for (unsigned limit = O4_BRANCH; rc == 0 && limit <= O4_COMMITTEE; limit <<= 1) {

@@ -116,6 +116,25 @@ s_teardown(struct fx *x)
 	unit_tmpdir_remove(x->dir);
 }
 
+/* A read transaction on the state env at path (closed by s_state_done). */
+static MDB_txn *
+s_state_read(const char *path, MDB_env **env)
+{
+	MDB_txn *txn;
+	assert_int_equal(mdb_env_create(env), 0);
+	mdb_env_set_maxdbs(*env, 32);
+	assert_int_equal(mdb_env_open(*env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
+	assert_int_equal(mdb_txn_begin(*env, NULL, MDB_RDONLY, &txn), 0);
+	return txn;
+}
+
+static void
+s_state_done(MDB_env *env, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
 static Ack *
 s_verdict(struct fold *f, const char *path, uint64_t seq)
 {
@@ -124,14 +143,10 @@ s_verdict(struct fold *f, const char *path, uint64_t seq)
 	MDB_dbi dbi;
 	Ack *a = NULL;
 	(void)f;
-	assert_int_equal(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 32);
-	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	txn = s_state_read(path, &env);
 	assert_int_equal(mdb_dbi_open(txn, "verdicts", 0, &dbi), 0);
 	int rc = fold_read_verdict(txn, dbi, seq, &a);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
+	s_state_done(env, txn);
 	return rc ? NULL : a;
 }
 
@@ -244,17 +259,13 @@ s_has_member(const char *path, const char *member_id)
 	MDB_txn *txn;
 	struct membership *m;
 	Jiceng__V1__MemberView v = JICENG__V1__MEMBER_VIEW__INIT;
-	assert_int_equal(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 32);
-	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	txn = s_state_read(path, &env);
 	assert_int_equal(membership_open_readonly(txn, &m), 0);
 	int rc = membership_get_member(m, txn, member_id, &v);
 	if (rc == 0)
 		membership_free_member_view(&v);
 	membership_destroy(&m);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
+	s_state_done(env, txn);
 	assert_true(rc == 0 || rc == MDB_NOTFOUND);
 	return rc == 0;
 }
@@ -299,10 +310,7 @@ s_counter(const char *path, const char *name)
 	MDB_dbi dbi;
 	MDB_val k = { strlen(name), (void *)name }, v;
 	uint64_t n = 0;
-	assert_int_equal(mdb_env_create(&env), 0);
-	mdb_env_set_maxdbs(env, 32);
-	assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	txn = s_state_read(path, &env);
 	assert_int_equal(mdb_dbi_open(txn, "counts", 0, &dbi), 0);
 	int rc = mdb_get(txn, dbi, &k, &v);
 	assert_true(rc == 0 || rc == MDB_NOTFOUND);
@@ -311,8 +319,7 @@ s_counter(const char *path, const char *name)
 		for (unsigned i = 0; i < 8; i++)
 			n = n << 8 | ((const uint8_t *)v.mv_data)[i];
 	}
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
+	s_state_done(env, txn);
 	return n;
 }
 

@@ -642,9 +642,10 @@ main(int argc, char **argv)
 		fatalx("CURVE for %s: %s", s.cfg.query, err);
 	if (zmq_bind(s.router, s.cfg.query) < 0)
 		fatalx("cannot bind query %s: %s", s.cfg.query, zmq_strerror(zmq_errno()));
+	/* Logged first: jicengd's "ready", which the hello may bring, follows it. */
+	log_info("serving queries on %s%s", s.cfg.query, s.curve ? " (CURVE)" : "");
 	if (wire_send(s.parent, true, WIRE_HELLO, -1, 0, NULL, 0) < 0)
 		fatal("cannot report to jicengd");
-	log_info("serving queries on %s%s", s.cfg.query, s.curve ? " (CURVE)" : "");
 	int64_t last_beat = 0;
 	while (!s_stop) {
 		zmq_pollitem_t items[3] = {

@@ -310,11 +310,12 @@ main(int argc, char **argv)
 		if ((w.applying_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640)) < 0)
 			log_warn("open %s", path);
 	}
+	/* Logged first: jicengd's "ready", which the hello may bring, follows it. */
+	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
+	    w.single_step_until ? " (single-step after a crash)" : "");
 	if (wire_send(w.fd, true, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0) < 0 &&
 	    !(errno == EINTR && s_stop))
 		fatal("cannot report to jicengd");
-	log_info("started at cursor %llu%s", (unsigned long long)fold_cursor(w.fold),
-	    w.single_step_until ? " (single-step after a crash)" : "");
 
 	s_run(&w, &cfg);
 

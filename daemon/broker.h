@@ -84,7 +84,7 @@ struct broker {
 	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */
 	int64_t metrics_at_ms;     /* last metrics file write, monotonic */
 	int64_t read_at_ms;        /* last envelope read from ingest, monotonic */
-	int64_t commit_at_ns;      /* start of the last group commit, monotonic */
+	int64_t commit_at_ns;      /* start of the last group commit that journaled, monotonic */
 	int verbose;
 	bool stopping;
 };

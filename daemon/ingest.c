@@ -570,7 +570,7 @@ ingest_read(struct broker *b)
 	if (n == 0)
 		goto out;
 	b->read_at_ms = now_mono_ms();
-	b->commit_at_ns = now_mono_ns();
+	int64_t started = now_mono_ns();
 	int rc = s_commit(b, items, n);
 	if (rc) {
 		const char *code = rc == MDB_MAP_FULL ? "STORAGE_FULL" : "INTERNAL_ERROR";
@@ -583,6 +583,8 @@ ingest_read(struct broker *b)
 	}
 	for (unsigned i = 0; i < n; i++)
 		journaled += items[i].outcome == ITEM_NEW;
+	if (journaled)  /* a commit of duplicates alone writes and flushes nothing */
+		b->commit_at_ns = started;
 	/* The workers first: their verdicts are on every ack's path. */
 	if (journaled)
 		children_notify_journal(b);

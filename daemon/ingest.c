@@ -583,11 +583,11 @@ ingest_read(struct broker *b)
 	}
 	for (unsigned i = 0; i < n; i++)
 		journaled += items[i].outcome == ITEM_NEW;
-	if (journaled)  /* a commit of duplicates alone writes and flushes nothing */
+	/* A commit of duplicates alone writes and flushes nothing. */
+	if (journaled) {
 		b->commit_at_ns = started;
-	/* The workers first: their verdicts are on every ack's path. */
-	if (journaled)
-		children_notify_journal(b);
+		children_notify_journal(b);  /* before the acks: verdicts are on their path */
+	}
 	s_after_commit(b, items, n);
 out:
 	for (unsigned i = 0; i < n; i++)

@@ -15,20 +15,6 @@
 #include <string.h>
 #include <zmq.h>
 
-/* A daemon with the standard org tree, and a client socket. */
-static struct hd *
-s_up(void **state, void **sock)
-{
-	struct hd *d = hd_new(NULL);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	*sock = hc_connect(d);
-	assert_non_null(*sock);
-	assert_int_equal(hc_org_tree(*sock, "ing"), 0);
-	return d;
-}
-
 static uint32_t
 s_member_count(struct hd *d, const char *org_id)
 {
@@ -45,7 +31,7 @@ static void
 test_send_ack_query(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	char idn[19], masked[19];
 	h_idnum("19800315", 123, idn);
 	snprintf(masked, sizeof masked, "%.6s********%.4s", idn, idn + 14);
@@ -112,7 +98,7 @@ static void
 test_resend_duplicate(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	struct hmsg m = hm_member("ing-dup", "m-dup", H_ORG_BRANCH, "李四", NULL);
 	Ack *a = hc_call(sock, &m);
 	assert_non_null(a);
@@ -186,7 +172,7 @@ static void
 test_id_reused(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	struct hmsg m = hm_member("ing-reuse", "m-reuse", H_ORG_BRANCH, "赵六", NULL);
 	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
 	uint64_t len0 = hq_journal_length(d);
@@ -236,7 +222,7 @@ test_pipelined_order(void **state)
 {
 	enum { N = 400 };
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	static struct hmsg m[N];
 	static uint64_t seq[N];
 	char eid[40], mid[40];
@@ -284,7 +270,7 @@ static void
 test_duplicates_in_one_batch(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	struct hmsg m = hm_member("ing-batch", "m-batch", H_ORG_BRANCH, "同批", NULL);
 	struct hmsg other = hm_member("ing-batch", "m-batch-2", H_ORG_BRANCH, "同批二", NULL);
 	uint64_t len0 = hq_journal_length(d);
@@ -327,7 +313,7 @@ test_client_gone_before_ack(void **state)
 {
 	enum { N = 300 };
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	void *gone = hc_connect(d);
 	static struct hmsg m[N];
 	for (int i = 0; i < N; i++) {
@@ -369,7 +355,7 @@ test_many_clients(void **state)
 {
 	enum { C = 8, N = 250, CROSS = 10 };
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	void *cl[C];
 	static struct hmsg m[C][N];
 	static int got[C][N], cross_got[C], accepted[C][N];
@@ -487,7 +473,7 @@ static void
 test_query_protocol(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ing", &sock);
 	const char *ids[] = { "qp-e", "qp-a", "qp-d", "qp-b", "qp-c" };
 	for (int i = 0; i < 5; i++) {
 		char eid[32];
@@ -755,13 +741,8 @@ static void
 test_reload_lowers_o4_limit(void **state)
 {
 	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_non_null(sock);
-	assert_int_equal(hc_org_tree(sock, "o4"), 0);
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "o4", &sock);
 	uint64_t last = hc_members(sock, "o4", H_ORG_BRANCH, 0, S_O4_MEMBERS);
 	assert_true(last > 0);
 	hc_close(sock);
@@ -863,13 +844,8 @@ test_commit_interval(void **state)
 	char config[64];
 	snprintf(config, sizeof config, "[daemon]\ncommit_interval_us = %d000\n", pace_ms);
 	struct hd_opts o = { .config = config };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_non_null(sock);
-	assert_int_equal(hc_org_tree(sock, "pace"), 0);
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "pace", &sock);
 	struct hmsg one[1], two[1], burst[S_PACE_BURST], after[S_PACE_BURST];
 	s_pace_members(one, 1, "pa");
 	s_pace_members(two, 1, "pd");

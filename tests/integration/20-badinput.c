@@ -21,19 +21,6 @@ static int s_ok_seq;
 
 static void s_not_found(struct hd *d, const char *member_id);  /* numbering of the valid events sent between bad ones */
 
-static struct hd *
-s_up(void **state, void **sock)
-{
-	struct hd *d = hd_new(NULL);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	*sock = hc_connect(d);
-	assert_non_null(*sock);
-	assert_int_equal(hc_org_tree(*sock, "ok"), 0);
-	return d;
-}
-
 /* The daemon still serves: a fresh valid event is ACCEPTED and journaled
  * as the next seq (unless an hourly Tick came between). */
 static void
@@ -162,7 +149,7 @@ static void
 test_malformed_frames(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	/* Field 1 claims 16 bytes, has 1. */
 	static const uint8_t truncated[] = { 0x0a, 0x10, 'a' };
 	/* A varint that never ends. */
@@ -232,7 +219,7 @@ static void
 test_envelope_checks(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	Envelope e;
 
 	/* An unknown oneof field number (99) as the only event. */
@@ -373,7 +360,7 @@ static void
 test_future_time(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	int64_t year = 365LL * 24 * HOUR_MS;
 	s_refused(d, sock, s_member_with("bad-future", NULL, "bad-f1", "未来", "", now_wall_ms() + year),
 	    "BAD_TIME");
@@ -392,7 +379,7 @@ static void
 test_embedded_nul(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	struct hmsg m = s_member_with("bad-nul", NULL, "bad-nul", "NULMARK", "", -1);
 	uint8_t *p = memmem(m.buf, m.len, "NULMARK", 7);
 	assert_non_null(p);
@@ -450,7 +437,7 @@ static void
 test_rule_rejections(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	int64_t now = now_wall_ms(), day = 24 * HOUR_MS;
 	char idn[19];
 	int ok_before = s_ok_seq;
@@ -553,7 +540,7 @@ static void
 test_journal_clean(void **state)
 {
 	void *sock;
-	struct hd *d = s_up(state, &sock);
+	struct hd *d = hd_up_with_tree(state, NULL, "ok", &sock);
 	static const uint8_t f99[] = { 0x9a, 0x06, 0x02, 0x08, 0x01 };
 	int good = 3;  /* the org tree */
 	for (int i = 0; i < 20; i++) {
@@ -619,13 +606,8 @@ static void
 test_unknown_township(void **state)
 {
 	struct hd_opts o = { .config = "[daemon]\ntownships = 510722, 510723101000\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_non_null(sock);
-	assert_int_equal(hc_org_tree(sock, "ok"), 0);  /* H_TOWNSHIP, under 510722 */
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "ok", &sock);  /* H_TOWNSHIP, under 510722 */
 	s_refused(d, sock, s_member_with("unk-tw-1", "510724101000", "unk-t1", "甲", "", -1),
 	    "UNKNOWN_TOWNSHIP");
 	s_refused(d, sock, s_member_with("unk-tw-2", "510723102000", "unk-t2", "乙", "", -1),

@@ -296,12 +296,8 @@ static void
 test_rebuild_after_o4_audit(void **state)
 {
 	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_int_equal(hc_org_tree(sock, "ra"), 0);
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "ra", &sock);
 	struct hmsg b2 = hm_org("ra-o-b2", "ra-b2", JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE,
 	    H_ORG_TOWNSHIP, "第二支部");
 	assert_true(hc_expect(sock, &b2, JICENG__V1__VERDICT__ACCEPTED, "OK"));
@@ -389,12 +385,8 @@ static void
 test_rebuild_all_domains(void **state)
 {
 	struct hd_opts o = { .config = "[daemon]\nworkers = membership,meetings,funds\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_int_equal(hc_org_tree(sock, "ra"), 0);
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "ra", &sock);
 	assert_true(s_varied_stream(sock) > 300);
 	hm_free(&s_keep);
 	hc_close(sock);

@@ -604,13 +604,8 @@ static void
 test_query_audit(void **state)
 {
 	struct hd_opts o = { .config = "[rules]\norg.branch_max_members = 50\n" };
-	struct hd *d = hd_new(&o);
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
-	assert_non_null(sock);
-	assert_int_equal(hc_org_tree(sock, "au"), 0);
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "au", &sock);
 	assert_true(hc_members(sock, "au", H_ORG_BRANCH, 0, 5) > 0);
 	hc_close(sock);
 	assert_int_equal(hq_caught_up(d, 10000), 0);

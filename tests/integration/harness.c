@@ -1205,6 +1205,19 @@ hm_org_tree(struct hmsg m[3], const char *prefix)
 	    H_ORG_TOWNSHIP, "中共测试村第一支部委员会");
 }
 
+struct hd *
+hd_up_with_tree(void **state, const struct hd_opts *o, const char *prefix, void **sock)
+{
+	struct hd *d = hd_new(o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	*sock = hc_connect(d);
+	assert_non_null(*sock);
+	assert_int_equal(hc_org_tree(*sock, prefix), 0);
+	return d;
+}
+
 int
 hc_org_tree(void *sock, const char *prefix)
 {

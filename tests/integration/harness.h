@@ -228,6 +228,11 @@ bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
 /* Establish H_ORG_TOWNSHIP, H_ORG_VILLAGE and H_ORG_BRANCH (event ids
  * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
 int hc_org_tree(void *sock, const char *prefix);
+/* What most tests start with: jicengd (hd_new(o), o may be NULL; it goes
+ * into *state for h_teardown) up, a client in *sock, and the org tree of
+ * hc_org_tree(prefix), each asserted. */
+struct hd *hd_up_with_tree(void **state, const struct hd_opts *o, const char *prefix,
+    void **sock);
 /* Register members PREFIX-m-I (events PREFIX-e-I) for I in [from, to) in
  * org_id, each to be ACCEPTED with no warning: the last seq, 0 if one was
  * not (it is printed). */

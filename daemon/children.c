@@ -258,8 +258,13 @@ s_quarantine(struct broker *b, struct child *c, uint64_t seq)
 	    c->role, c->crashes_at_cursor);
 	if (journal_write_begin(b->journal, &txn) != 0)
 		return;
-	if (journal_quarantine(b->journal, txn, seq, reason) || journal_commit(b->journal, txn)) {
-		log_error("could not quarantine seq %llu", (unsigned long long)seq);
+	int rc = journal_quarantine(b->journal, txn, seq, reason);
+	if (rc)
+		journal_write_abort(b->journal, txn);  /* else the write lock stays taken */
+	else
+		rc = journal_commit(b->journal, txn);
+	if (rc) {
+		log_error("could not quarantine seq %llu: %s", (unsigned long long)seq, mdb_strerror(rc));
 		return;
 	}
 	log_error("quarantined event seq %llu: %s; every worker answers it INTERNAL_ERROR",

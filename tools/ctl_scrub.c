@@ -102,7 +102,7 @@ s_scrub_range(struct scrub *s)
 {
 	uint64_t done = 0, total = s->since - 1;
 	for (uint64_t first = 1; first < s->since; first += SCRUB_TXN_EVENTS) {
-		MDB_txn *txn;
+		MDB_txn *txn = NULL;
 		int rc = journal_write_begin(s->j, &txn);
 		for (uint64_t seq = first; rc == 0 && seq < s->since && seq < first + SCRUB_TXN_EVENTS; seq++)
 			rc = s_scrub_one(s, txn, seq);
@@ -112,7 +112,7 @@ s_scrub_range(struct scrub *s)
 			rc = journal_meta_put(s->j, txn, IDDIGEST_META_SINCE, one, sizeof one);
 		}
 		if (rc) {
-			mdb_txn_abort(txn);
+			journal_write_abort(s->j, txn);  /* also the dedupe index's; txn may be NULL */
 			return rc;
 		}
 		if ((rc = journal_commit(s->j, txn)) || (rc = journal_sync(s->j)))

@@ -43,6 +43,7 @@ FILE *bench_trace;
 unsigned bench_trace_run;
 unsigned bench_settle_ms = 1000;
 const char *bench_config;
+const char *bench_derived_parent;
 
 #define MAX_RUNS 8     /* client counts */
 #define MAX_REPEAT 9
@@ -99,6 +100,8 @@ s_usage(FILE *out, int status)
 	    "  --rate R           pace them at R events/s instead\n"
 	    "  --raw-only B       only the raw ceiling (no daemon), at batch B\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
+	    "  --derived-dir DIR  put ids.mdb and state/ (derived_dir) in temporary dirs\n"
+	    "                     under DIR, e.g. a tmpfs (default: beside the journal)\n"
 	    "  --no-idnum         members without resident ID numbers\n"
 	    "  --random-ids       event ids spread like UUIDv4s (default: growing, as UUIDv7)\n"
 	    "  --keep             keep the daemon's data dir\n"
@@ -167,6 +170,13 @@ s_parse_args(struct options *o, int argc, char **argv)
 				exit(2);
 			}
 			bench_config = v;
+			i++;
+		} else if (strcmp(a, "--derived-dir") == 0) {
+			if (access(v, W_OK) != 0) {
+				fprintf(stderr, "jiceng-bench: --derived-dir %s: %s\n", v, strerror(errno));
+				exit(2);
+			}
+			bench_derived_parent = v;
 			i++;
 		} else if (strcmp(a, "--settle") == 0) {
 			unsigned long ms = strtoul(v, &end, 10);
@@ -424,7 +434,8 @@ s_end_to_end(const struct options *o, const struct bench_workload *orgs,
 	int rc = -1;
 	if (bench_daemon_start(&d, o->dir) < 0)
 		return -1;
-	printf("jicengd pid %d, ingest %s, data %s/data\n", (int)d.pid, d.ingest, d.dir);
+	printf("jicengd pid %d, ingest %s, data %s/data%s%s\n", (int)d.pid, d.ingest, d.dir,
+	    d.derived[0] ? ", derived_dir " : "", d.derived);
 
 	/* One township per client: a committee and its branches; then the
 	 * county's roster, as fast as acks allow. */

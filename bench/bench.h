@@ -29,6 +29,10 @@ extern unsigned bench_trace_run;
 extern unsigned bench_settle_ms;
 /* With --config: the jiceng.conf jicengd and the raw ceiling read. */
 extern const char *bench_config;
+/* With --derived-dir: where jicengd's and the raw ceiling's derived files
+ * (ids.mdb, state/) go, each in a temporary dir of its own; NULL: beside
+ * the journal. */
+extern const char *bench_derived_parent;
 
 /* ---------------------------------------------------------------- load.c */
 
@@ -105,6 +109,7 @@ struct bench_proc {
 struct bench_daemon {
 	pid_t pid;
 	char dir[512];             /* temporary; removed by bench_daemon_stop */
+	char derived[512];         /* the same under bench_derived_parent, or "" */
 	char log[600];
 	char ingest[64], status[64], query[64];
 };

@@ -121,6 +121,13 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 	snprintf(d->query, sizeof d->query, "tcp://127.0.0.1:%d", ports[2]);
 	snprintf(d->log, sizeof d->log, "%s/jicengd.log", d->dir);
 	snprintf(data, sizeof data, "%s/data", d->dir);
+	if (bench_derived_parent &&
+	    bench_mkdtemp(bench_derived_parent, "e2e-derived", d->derived, sizeof d->derived) < 0) {
+		fprintf(stderr, "jiceng-bench: temporary dir under %s: %s\n", bench_derived_parent,
+		    strerror(errno));
+		bench_rmtree(d->dir);
+		return -1;
+	}
 
 	pid_t parent_pid = getpid();
 	d->pid = fork();
@@ -135,10 +142,18 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent_pid)
 			_exit(1);
-		char *argv[] = { "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status",
-			d->status, "--query", d->query, "--config", (char *)bench_config, NULL };
-		if (!bench_config)
-			argv[9] = NULL;
+		char *argv[16] = { "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status",
+			d->status, "--query", d->query };
+		int argc = 9;
+		if (bench_config) {
+			argv[argc++] = "--config";
+			argv[argc++] = (char *)bench_config;
+		}
+		if (d->derived[0]) {
+			argv[argc++] = "--derived-dir";
+			argv[argc++] = d->derived;
+		}
+		argv[argc] = NULL;
 		execv(exe, argv);
 		_exit(127);
 	}
@@ -326,8 +341,12 @@ bench_daemon_stop(struct bench_daemon *d, bool keep)
 		}
 		d->pid = 0;
 	}
-	if (keep)
-		fprintf(stderr, "jiceng-bench: kept %s\n", d->dir);
-	else
+	if (keep) {
+		fprintf(stderr, "jiceng-bench: kept %s%s%s\n", d->dir, d->derived[0] ? " and " : "",
+		    d->derived);
+	} else {
 		bench_rmtree(d->dir);
+		if (d->derived[0])
+			bench_rmtree(d->derived);
+	}
 }

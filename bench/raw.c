@@ -174,7 +174,7 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	struct journal *j = NULL;
 	struct fold *f = NULL;
 	uint8_t key[IDNUM_KEY_LEN];
-	char dir[512], path[CONFIG_PATH_MAX + 64];
+	char dir[512], derived[512] = "", path[CONFIG_PATH_MAX + 64];
 	struct bench_raw_result setup = { 0 };
 	uint64_t first = 0;
 	int rc;
@@ -192,15 +192,24 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 		goto out;
 	}
 	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+	if (bench_derived_parent &&
+	    bench_mkdtemp(bench_derived_parent, "raw-derived", derived, sizeof derived) < 0) {
+		fprintf(stderr, "jiceng-bench: raw: temporary dir under %s: %s\n", bench_derived_parent,
+		    strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	snprintf(cfg.derived_dir, sizeof cfg.derived_dir, "%s", derived[0] ? derived : dir);
 	config_finish(&cfg);
-	snprintf(path, sizeof path, "%s/state", dir);
+	snprintf(path, sizeof path, "%s/state", cfg.derived_dir);
 	if (mkdir(path, 0750) < 0 || idnum_key_load(cfg.id_key_file, true, key) < 0) {
 		fprintf(stderr, "jiceng-bench: raw: %s: %s\n", path, strerror(errno));
 		rc = -1;
 		goto out;
 	}
-	snprintf(path, sizeof path, "%s/state/membership.mdb", dir);
-	if ((rc = journal_open(&j, dir, cfg.journal_map_mb, cfg.journal_map_max_mb, false)) == 0)
+	fold_state_path(cfg.derived_dir, DOMAIN_MEMBERSHIP, path, sizeof path);
+	if ((rc = journal_open_at(&j, dir, cfg.derived_dir, cfg.journal_map_mb, cfg.journal_map_max_mb,
+	    false)) == 0)
 		journal_tail_start(j, (uint64_t)cfg.journal_fill_ahead_mb << 20);  /* as jicengd, where it can */
 	if (rc ||
 	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
@@ -228,5 +237,7 @@ out:
 		rc = -1;
 	}
 	bench_rmtree(dir);
+	if (derived[0])
+		bench_rmtree(derived);
 	return rc ? -1 : 0;
 }

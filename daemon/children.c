@@ -87,7 +87,7 @@ children_open_state(struct broker *b, struct child *c)
 	char path[CONFIG_PATH_MAX + 64];
 	MDB_txn *txn;
 	int rc;
-	fold_state_path(b->cfg.data_dir, c->domain, path, sizeof path);
+	fold_state_path(b->cfg.derived_dir, c->domain, path, sizeof path);
 	if ((rc = store_open_readonly(path, 32, &c->state)))
 		goto fail;
 	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))
@@ -154,6 +154,8 @@ s_exec_child(struct broker *b, struct child *c, int wire_fd)
 	argv[n++] = b->cfg.data_dir;
 	argv[n++] = "--run-dir";
 	argv[n++] = b->cfg.run_dir;
+	argv[n++] = "--derived-dir";
+	argv[n++] = b->cfg.derived_dir;
 	if (c->domain == DOMAIN_NONE) {
 		argv[n++] = "--query";
 		argv[n++] = b->cfg.query;

@@ -51,6 +51,8 @@ s_usage(int status)
 	    "usage: jicengd [options]\n"
 	    "  --config FILE       config file (default: the embedded defaults)\n"
 	    "  --data-dir DIR      journal and state (default /var/lib/jiceng)\n"
+	    "  --derived-dir DIR   ids.mdb and state/, which the journal rebuilds when\n"
+	    "                      missing (default: the data dir)\n"
 	    "  --ingest ENDPOINT   township ROUTER (default tcp://127.0.0.1:7400)\n"
 	    "  --status ENDPOINT   status PUB (default tcp://127.0.0.1:7401)\n"
 	    "  --query ENDPOINT    query ROUTER (default tcp://127.0.0.1:7402)\n"
@@ -72,12 +74,13 @@ s_parse_args(struct broker *b, int argc, char **argv)
 		{ "status", required_argument, NULL, 's' },
 		{ "query", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "derived-dir", required_argument, NULL, 'e' },
 		{ "print-config", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *over[5] = { 0 };
+	const char *over[6] = { 0 };
 	char err[512], abs[PATH_MAX];
 	int c;
 	config_defaults(&b->cfg);
@@ -95,6 +98,7 @@ s_parse_args(struct broker *b, int argc, char **argv)
 		case 's': over[2] = optarg; break;
 		case 'q': over[3] = optarg; break;
 		case 'w': over[4] = optarg; break;
+		case 'e': over[5] = optarg; break;
 		case 'P': fputs(config_default_text(), stdout); exit(0);
 		case 'v': b->verbose++; break;
 		case 'h': s_usage(0); break;
@@ -103,8 +107,8 @@ s_parse_args(struct broker *b, int argc, char **argv)
 	}
 	if (optind < argc)
 		s_usage(2);
-	static const char *keys[5] = { "data_dir", "ingest", "status", "query", "workers" };
-	for (int i = 0; i < 5; i++)
+	static const char *keys[6] = { "data_dir", "ingest", "status", "query", "workers", "derived_dir" };
+	for (int i = 0; i < 6; i++)
 		if (over[i] && config_set(&b->cfg, "daemon", keys[i], over[i], err, sizeof err) < 0)
 			fatalx("--%s: %s", keys[i], err);
 	if (over[0]) {
@@ -142,7 +146,12 @@ s_prepare_dirs(struct broker *b)
 {
 	char path[CONFIG_PATH_MAX + 32];
 	mkdir(b->cfg.data_dir, 0750);
-	snprintf(path, sizeof path, "%s/state", b->cfg.data_dir);
+	if (mkdir(b->cfg.derived_dir, 0750) < 0 && errno != EEXIST)
+		fatal("mkdir %s (derived_dir)", b->cfg.derived_dir);
+	char abs[PATH_MAX];
+	if (realpath(b->cfg.derived_dir, abs))  /* the children may start elsewhere */
+		snprintf(b->cfg.derived_dir, sizeof b->cfg.derived_dir, "%.500s", abs);
+	snprintf(path, sizeof path, "%s/state", b->cfg.derived_dir);
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", path);
 	if (mkdir(b->cfg.run_dir, 0750) < 0 && errno != EEXIST)
@@ -189,8 +198,8 @@ s_check_clear_ids(struct broker *b)
 static void
 s_open_journal(struct broker *b)
 {
-	int rc = journal_open(&b->journal, b->cfg.data_dir, b->cfg.journal_map_mb,
-	    b->cfg.journal_map_max_mb, false);
+	int rc = journal_open_at(&b->journal, b->cfg.data_dir, b->cfg.derived_dir,
+	    b->cfg.journal_map_mb, b->cfg.journal_map_max_mb, false);
 	if (rc)
 		fatalx("cannot open the journal in %s: %s", b->cfg.data_dir, mdb_strerror(rc));
 	if (journal_ids_rebuilt(b->journal))

@@ -16,6 +16,8 @@ static const char s_default_text[] =
     "[daemon]\n"
     "data_dir = /var/lib/jiceng\n"
     "# run_dir = <data_dir>/run\n"
+    "# derived_dir = <data_dir>   (ids.mdb and state/: rebuilt from the journal\n"
+    "#                             when missing; may be another disk or a tmpfs)\n"
     "ingest = tcp://127.0.0.1:7400\n"
     "status = tcp://127.0.0.1:7401\n"
     "query = tcp://127.0.0.1:7402\n"
@@ -67,6 +69,7 @@ static const struct {
 } s_keys[] = {
 	{ "daemon", "data_dir", K_STR, OFF(data_dir), CONFIG_PATH_MAX, 0, 0 },
 	{ "daemon", "run_dir", K_STR, OFF(run_dir), CONFIG_PATH_MAX, 0, 0 },
+	{ "daemon", "derived_dir", K_STR, OFF(derived_dir), CONFIG_PATH_MAX, 0, 0 },
 	{ "daemon", "ingest", K_STR, OFF(ingest), 256, 0, 0 },
 	{ "daemon", "status", K_STR, OFF(status), 256, 0, 0 },
 	{ "daemon", "query", K_STR, OFF(query), 256, 0, 0 },
@@ -301,6 +304,8 @@ config_finish(struct config *c)
 {
 	if (!c->run_dir[0])
 		snprintf(c->run_dir, sizeof c->run_dir, "%.*s/run", CONFIG_PATH_MAX - 8, c->data_dir);
+	if (!c->derived_dir[0])
+		snprintf(c->derived_dir, sizeof c->derived_dir, "%s", c->data_dir);
 	if (!c->id_key_file[0])
 		snprintf(c->id_key_file, sizeof c->id_key_file, "%.*s/id-index.key",
 		    CONFIG_PATH_MAX - 16, c->data_dir);

@@ -6,8 +6,8 @@
  * override the file.
  *
  * Reference (README.md has the long form):
- *   [daemon]   data_dir, run_dir, ingest, status, query, workers, townships,
- *              max_backlog, backlog_pause_ms, max_batch, journal_map_mb,
+ *   [daemon]   data_dir, run_dir, derived_dir, ingest, status, query,
+ *              workers, townships, max_backlog, backlog_pause_ms, max_batch, journal_map_mb,
  *              journal_map_max_mb, journal_fill_ahead_mb, state_map_mb,
  *              quarantine_after,
  *              heartbeat_ms, id_key_file
@@ -31,8 +31,9 @@
 enum curve_mode { CURVE_AUTO = 0, CURVE_ON, CURVE_OFF };
 
 struct config {
-	char data_dir[CONFIG_PATH_MAX];    /* journal.mdb, state/, id key */
+	char data_dir[CONFIG_PATH_MAX];    /* journal.mdb, id key */
 	char run_dir[CONFIG_PATH_MAX];     /* ipc sockets; default data_dir/run */
+	char derived_dir[CONFIG_PATH_MAX]; /* ids.mdb, state/: what the journal rebuilds */
 	char ingest[256];                  /* ROUTER endpoint for townships */
 	char status[256];                  /* PUB endpoint for status changes */
 	char query[256];                   /* ROUTER endpoint of jiceng-query */
@@ -68,7 +69,7 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
  * Returns 0 or -1 with err filled. */
 int config_set(struct config *c, const char *sec, const char *key,
     const char *value, char *err, size_t errlen);
-/* Fill derived paths (run_dir, id_key_file) from data_dir when empty. */
+/* Fill run_dir, derived_dir and id_key_file from data_dir when empty. */
 void config_finish(struct config *c);
 /* Is township (a well-formed code) one of the configured townships? True
  * for every code when none are configured. */

@@ -337,6 +337,13 @@ int
 journal_open(struct journal **out, const char *dir, uint64_t map_mb,
     uint64_t max_mb, bool readonly)
 {
+	return journal_open_at(out, dir, dir, map_mb, max_mb, readonly);
+}
+
+int
+journal_open_at(struct journal **out, const char *dir, const char *ids_dir,
+    uint64_t map_mb, uint64_t max_mb, bool readonly)
+{
 	struct journal *j = calloc(1, sizeof *j);
 	int rc;
 	if (!j)
@@ -344,7 +351,8 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 	j->readonly = readonly;
 	j->map_size = map_mb << 20;
 	j->max_size = (max_mb > map_mb ? max_mb : map_mb) << 20;
-	if (!readonly && mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (!readonly && ((mkdir(dir, 0750) < 0 && errno != EEXIST) ||
+	    (mkdir(ids_dir, 0750) < 0 && errno != EEXIST))) {
 		rc = errno;
 		goto fail;
 	}
@@ -377,7 +385,7 @@ journal_open(struct journal **out, const char *dir, uint64_t map_mb,
 		j->durable_end = j->committed_end;
 		if (!(j->pending = pending_ids_new()))
 			rc = ENOMEM;
-		if (rc || (rc = s_ids_open(j, dir)))
+		if (rc || (rc = s_ids_open(j, ids_dir)))
 			goto fail;
 	}
 	*out = j;

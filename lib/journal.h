@@ -10,7 +10,7 @@
  *               counters
  *   ids         empty (journals from before ids.mdb kept the index here)
  * The writer's dedupe index, township_id "\0" event_id -> seq, is ids.mdb
- * beside it: derived from the events, never flushed (journal.c says why and
+ * beside it or in derived_dir: derived from the events, never flushed (journal.c says why and
  * how it is kept honest); its newest keys wait in the writer's memory.
  *
  * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS).
@@ -60,6 +60,10 @@ bool journal_tail_stats(struct journal *j, uint64_t *written, int *error);
  * Returns 0 or an LMDB/errno code. */
 int journal_open(struct journal **out, const char *dir, uint64_t map_mb,
     uint64_t max_mb, bool readonly);
+/* The same with the writer's ids.mdb in ids_dir (created if absent) rather
+ * than dir: derived_dir, which may be another disk or a tmpfs. */
+int journal_open_at(struct journal **out, const char *dir, const char *ids_dir,
+    uint64_t map_mb, uint64_t max_mb, bool readonly);
 void journal_close(struct journal **j);
 MDB_env *journal_env(struct journal *j);
 

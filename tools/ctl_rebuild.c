@@ -64,7 +64,7 @@ s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 		fprintf(stderr, "jicengctl rebuild: mkdir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	fold_state_path(cfg->data_dir, d, state, sizeof state);
+	fold_state_path(cfg->derived_dir, d, state, sizeof state);
 	if (fold_rebuild(cfg->data_dir, state, d, cfg, NULL, progress ? s_progress : NULL,
 	    (void *)codec_domain_name(d), err, sizeof err) < 0) {
 		fprintf(stderr, "jicengctl rebuild %s: %s\n", codec_domain_name(d), err);

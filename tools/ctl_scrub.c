@@ -165,7 +165,8 @@ s_run(struct scrub *s, const struct config *cfg)
 		    cfg->id_key_file, strerror(errno));
 		return CTL_EXIT_FAIL;
 	}
-	if ((rc = journal_open(&s->j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, false)) ||
+	if ((rc = journal_open_at(&s->j, cfg->data_dir, cfg->derived_dir, cfg->journal_map_mb,
+	    cfg->journal_map_max_mb, false)) ||
 	    (rc = iddigest_since(s->j, &s->since, &stored))) {
 		fprintf(stderr, "jicengctl scrub-ids: journal in %s: %s\n", cfg->data_dir, mdb_strerror(rc));
 		journal_close(&s->j);

@@ -81,9 +81,9 @@ struct fold {
 /* ---------------------------------------------------------- open */
 
 void
-fold_state_path(const char *data_dir, enum domain d, char *out, size_t len)
+fold_state_path(const char *derived_dir, enum domain d, char *out, size_t len)
 {
-	snprintf(out, len, "%s/state/%s.mdb", data_dir, codec_domain_name(d));
+	snprintf(out, len, "%s/state/%s.mdb", derived_dir, codec_domain_name(d));
 }
 
 static int

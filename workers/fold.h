@@ -30,8 +30,8 @@ struct fold;
 typedef void (*fold_status_fn)(void *arg, uint64_t seq, int64_t at,
     const StatusChange *sc);
 
-/* The state file of domain d under data_dir: DATA_DIR/state/<domain>.mdb. */
-void fold_state_path(const char *data_dir, enum domain d, char *out, size_t len);
+/* The state file of domain d: DERIVED_DIR/state/<domain>.mdb. */
+void fold_state_path(const char *derived_dir, enum domain d, char *out, size_t len);
 
 /* Open (creating) the state environment at path (a file, MDB_NOSUBDIR) for
  * domain d, reading journal j. Returns 0 or an LMDB/errno code. */

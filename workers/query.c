@@ -85,7 +85,7 @@ s_state_open(struct server *s, enum domain d)
 	char path[CONFIG_PATH_MAX + 64];
 	MDB_txn *txn;
 	int rc;
-	fold_state_path(s->cfg.data_dir, d, path, sizeof path);
+	fold_state_path(s->cfg.derived_dir, d, path, sizeof path);
 	s_state_drop_replaced(st, path);
 	if (st->env)
 		return 0;
@@ -583,6 +583,7 @@ s_parse_args(int argc, char **argv, struct config *cfg)
 		{ "config", required_argument, NULL, 'c' },
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "derived-dir", required_argument, NULL, 'e' },
 		{ "query", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -599,6 +600,7 @@ s_parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'D': snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", optarg); break;
 		case 'r': snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", optarg); break;
+		case 'e': snprintf(cfg->derived_dir, sizeof cfg->derived_dir, "%s", optarg); break;
 		case 'q': snprintf(cfg->query, sizeof cfg->query, "%s", optarg); break;
 		case 'w':
 			if (config_set(cfg, "daemon", "workers", optarg, err, sizeof err) < 0)
@@ -606,7 +608,8 @@ s_parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'v': verbose++; break;
 		default:
-			fprintf(stderr, "usage: jiceng-query --config FILE --data-dir DIR --run-dir DIR --query EP --workers LIST\n"
+			fprintf(stderr, "usage: jiceng-query --config FILE --data-dir DIR --run-dir DIR --derived-dir DIR\n"
+			    "                    --query EP --workers LIST\n"
 			    "Started by jicengd; not meant to be run by hand.\n");
 			exit(2);
 		}
@@ -678,7 +681,7 @@ main(int argc, char **argv)
 		if (now_ms - last_beat >= s.cfg.heartbeat_ms) {
 			last_beat = now_ms;
 			for (int d = 0; d < DOMAIN_COUNT; d++) {
-				fold_state_path(s.cfg.data_dir, d, path, sizeof path);
+				fold_state_path(s.cfg.derived_dir, d, path, sizeof path);
 				s_state_drop_replaced(&s.state[d], path);  /* frees its disk space */
 			}
 			/* A full channel: jicengd is busy; the next beat goes. */

@@ -81,7 +81,7 @@ s_usage(void)
 {
 	fprintf(stderr,
 	    "usage: jiceng-worker --domain D --config FILE [--data-dir DIR] [--run-dir DIR]\n"
-	    "                     [--single-step-until SEQ] [-v]\n"
+	    "                     [--derived-dir DIR] [--single-step-until SEQ] [-v]\n"
 	    "Started by jicengd; not meant to be run by hand.\n");
 	exit(2);
 }
@@ -94,13 +94,14 @@ s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 		{ "config", required_argument, NULL, 'c' },
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "run-dir", required_argument, NULL, 'r' },
+		{ "derived-dir", required_argument, NULL, 'e' },
 		{ "single-step-until", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[512];
 	int c, verbose = 0;
-	const char *data_dir = NULL, *run_dir = NULL;
+	const char *data_dir = NULL, *run_dir = NULL, *derived_dir = NULL;
 	config_defaults(cfg);
 	w->domain = DOMAIN_NONE;
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
@@ -112,6 +113,7 @@ s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 			break;
 		case 'D': data_dir = optarg; break;
 		case 'r': run_dir = optarg; break;
+		case 'e': derived_dir = optarg; break;
 		case 's': w->single_step_until = strtoull(optarg, NULL, 10); break;
 		case 'v': verbose++; break;
 		default: s_usage();
@@ -123,6 +125,8 @@ s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 		snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data_dir);
 	if (run_dir)
 		snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", run_dir);
+	if (derived_dir)
+		snprintf(cfg->derived_dir, sizeof cfg->derived_dir, "%s", derived_dir);
 	config_finish(cfg);
 	static char role[32];
 	snprintf(role, sizeof role, "worker/%s", codec_domain_name(w->domain));
@@ -248,16 +252,35 @@ s_open(const struct config *cfg, struct worker *w, struct journal **j, const cha
 		fatalx("cannot open %s: %s", state, mdb_strerror(rc));
 }
 
+/* The events the journal holds (0 when it cannot be read: the open that
+ * follows says why). */
+static uint64_t
+s_journal_length(const struct config *cfg)
+{
+	struct journal *j = NULL;
+	uint64_t end = 0;
+	if (journal_open(&j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, true) == 0)
+		journal_end(j, &end);
+	journal_close(&j);
+	return end;
+}
+
 /* A state file the machine went down with (its open marker is from another
  * boot), or one ahead of the journal (the journal's last commit never
  * reached the disk), is rebuilt before anything is applied to it. Both
- * rebuilds run with no journal or state handle open in this process. */
+ * rebuilds run with no journal or state handle open in this process. None
+ * at all (a first start, a new derived_dir, a tmpfs after a reboot) is
+ * created empty, and the loop applies the whole journal to it. */
 static void
 s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
     const char *state, const char *boot)
 {
 	char was[64];
-	if (store_marker_stale(state, boot, was, sizeof was)) {
+	uint64_t events;
+	if (access(state, F_OK) != 0 && errno == ENOENT && (events = s_journal_length(cfg)) > 0)
+		log_info("%s does not exist: applying the journal's %llu events from the start", state,
+		    (unsigned long long)events);
+	else if (store_marker_stale(state, boot, was, sizeof was)) {
 		log_warnx("%s was open when the machine went down (boot %s): its pages may be torn; "
 		    "rebuilding it from the journal", state, was);
 		s_rebuild(cfg, w, state);
@@ -299,7 +322,7 @@ main(int argc, char **argv)
 
 	if ((w.fd = wire_child_fd()) < 0)
 		fatalx("no channel to jicengd on fd %d: started by hand?", WIRE_CHILD_FD);
-	fold_state_path(cfg.data_dir, w.domain, state, sizeof state);
+	fold_state_path(cfg.derived_dir, w.domain, state, sizeof state);
 	if (store_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);

@@ -30,14 +30,22 @@
 
 static struct hmsg s_keep;  /* one accepted envelope, kept to resend */
 
+/* mdb_dump of the membership state under derived (the data dir when
+ * NULL) into d->dir/name; its path into path. */
 static void
-s_dump(struct hd *d, const char *name, char *path, size_t cap)
+s_dump_at(struct hd *d, const char *derived, const char *name, char *path, size_t cap)
 {
 	char state[256];
-	snprintf(state, sizeof state, "%s/state/membership.mdb", d->dir);
+	snprintf(state, sizeof state, "%s/state/membership.mdb", derived ? derived : d->dir);
 	snprintf(path, cap, "%s/%s", d->dir, name);
 	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
 	assert_int_equal(h_run(argv, path, NULL, 30000), 0);
+}
+
+static void
+s_dump(struct hd *d, const char *name, char *path, size_t cap)
+{
+	s_dump_at(d, NULL, name, path, cap);
 }
 
 /* Are the two dumps the same bytes? Prints the first difference if not. */
@@ -238,6 +246,81 @@ test_rebuild_byte_for_byte(void **state)
 	assert_true(hc_expect(sock, &fresh, JICENG__V1__VERDICT__ACCEPTED, "OK"));
 	hm_free(&fresh);
 	hc_close(sock);
+	hd_pass(d);
+}
+
+/* derived_dir holds what the journal can rebuild (ids.mdb, state/), and
+ * nothing else goes there; jicengctl rebuild honours it. Lost whole, as a
+ * tmpfs is at a reboot, it is rebuilt at the next start: the same answers,
+ * resends still duplicates, and the state is fold(journal) byte for byte
+ * (the journal has grown by the start-up Tick, so it is compared with a
+ * rebuild of the journal as it then is). */
+static void
+test_rebuild_derived_dir_lost(void **state)
+{
+	struct hd_opts o = { .config = "" };
+	struct hd *d = hd_new(&o);
+	char derived[256], path[320], before[256], after[256];
+	assert_non_null(d);
+	*state = d;
+	snprintf(derived, sizeof derived, "%s/derived", d->dir);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	fprintf(f, "[daemon]\nderived_dir = %s\n", derived);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "dd"), 0);
+	assert_true(s_varied_stream(sock) > 300);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	uint32_t members = s_branch_members(d);
+	assert_true(members > 100);
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	snprintf(path, sizeof path, "%s/ids.mdb", derived);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/ids.mdb", d->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/state", d->dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof path, "%s/journal.mdb", d->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	s_dump_at(d, derived, "before.dump", before, sizeof before);
+
+	char bin[512], err[320];
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
+	char *ctl[] = { bin, "rebuild", "--domain", "membership", "--config", d->config,
+		"--data-dir", d->dir, "-q", NULL };
+	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
+	s_dump_at(d, derived, "after-ctl.dump", after, sizeof after);
+	assert_true(s_same(before, after));
+
+	char *rm[] = { "/bin/rm", "-rf", derived, NULL };
+	assert_int_equal(h_run(rm, NULL, NULL, 20000), 0);
+	assert_int_equal(hd_up(d), 0);
+	size_t loglen;
+	char *log = h_slurp(d->log, &loglen), *at = log;
+	int news = 0;  /* the first start's, and this one's */
+	while (at && (at = memmem(at, loglen - (size_t)(at - log), "does not exist: applying", 24)))
+		news++, at++;
+	free(log);
+	assert_int_equal(news, 2);
+	assert_true(hd_log_has(d, "ids.mdb built anew from the journal: it did not exist"));
+	sock = hc_connect(d);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	assert_int_equal(s_branch_members(d), members);
+	assert_true(hc_expect(sock, &s_keep, JICENG__V1__VERDICT__DUPLICATE, "OK"));
+	hm_free(&s_keep);
+	hc_close(sock);
+	hq_reset(d);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	s_dump_at(d, derived, "after-loss.dump", before, sizeof before);
+	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
+	s_dump_at(d, derived, "after-ctl2.dump", after, sizeof after);
+	assert_true(s_same(before, after));
 	hd_pass(d);
 }
 
@@ -830,6 +913,7 @@ integ_rebuild(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rebuild_byte_for_byte, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_derived_dir_lost, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_quarantined, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_after_o4_audit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_all_domains, h_setup, h_teardown),

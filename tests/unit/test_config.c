@@ -36,6 +36,7 @@ test_defaults(void **state)
 	assert_string_equal(c.query, "tcp://127.0.0.1:7402");
 	assert_string_equal(c.data_dir, "/var/lib/jiceng");
 	assert_string_equal(c.run_dir, "/var/lib/jiceng/run");
+	assert_string_equal(c.derived_dir, "/var/lib/jiceng");
 	assert_true(c.workers[DOMAIN_MEMBERSHIP]);
 	assert_int_equal(c.rules.org_min_full_members_days, 90);
 	assert_int_equal(c.rules.transfer_max_valid_days, 90);
@@ -87,6 +88,28 @@ test_errors_name_line_and_key(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/* derived_dir follows data_dir unless set; a set one stays put when the
+ * command line moves data_dir. */
+static void
+test_derived_dir(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "daemon", "data_dir", "/srv/jiceng", err, sizeof err), 0);
+	config_finish(&c);
+	assert_string_equal(c.derived_dir, "/srv/jiceng");
+	assert_string_equal(c.run_dir, "/srv/jiceng/run");
+
+	config_defaults(&c);
+	assert_int_equal(s_load_text(&c, "[daemon]\nderived_dir = /run/jiceng\n", err, sizeof err), 0);
+	assert_int_equal(config_set(&c, "daemon", "data_dir", "/srv/jiceng", err, sizeof err), 0);
+	config_finish(&c);
+	assert_string_equal(c.derived_dir, "/run/jiceng");
+	assert_string_equal(c.data_dir, "/srv/jiceng");
+}
+
 /* The county's townships: county prefixes and township codes, and the
  * errors a wrong code gets. */
 static void
@@ -122,6 +145,7 @@ unit_config(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_overrides),
 		cmocka_unit_test(test_errors_name_line_and_key),
+		cmocka_unit_test(test_derived_dir),
 		cmocka_unit_test(test_townships),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

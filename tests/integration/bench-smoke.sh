@@ -1,7 +1,8 @@
 #!/bin/sh
 # The benchmark harness end to end at toy size: the county workload (roster,
 # updates, registrations) and the registrations-only one with random event
-# ids must each run to the summary with every measured event accepted and
+# ids, and the county with the derived files in a dir of their own, must
+# each run to the summary with every measured event accepted and
 # the raw ceiling's verdict check passing. Figures are not judged here.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -32,6 +33,13 @@ smoke() {
 smoke county --roster 300
 grep -q '^set-up: the roster of 300 members registered' "$OUT" ||
 	{ echo "bench-smoke: county: no roster set-up line"; fail=1; }
+DERIVED=$(mktemp -d "${TMPDIR:-/tmp}/jiceng-bench-smoke-derived-XXXXXX") || exit 2
+trap 'rm -f "$OUT"; rm -rf "$DERIVED"' EXIT INT TERM
+smoke derived --roster 300 --derived-dir "$DERIVED"
+grep -q "derived_dir $DERIVED/jiceng-bench-e2e-derived\." "$OUT" ||
+	{ echo "bench-smoke: derived: jicengd was not given a derived_dir under $DERIVED"; fail=1; }
+[ -z "$(ls -A "$DERIVED")" ] ||
+	{ echo "bench-smoke: derived: left behind in $DERIVED: $(ls "$DERIVED")"; fail=1; }
 smoke registrations --roster 0 --random-ids
 grep -q 'every event registers a new member (the state grows all run); event ids random' "$OUT" ||
 	{ echo "bench-smoke: registrations: the workload line is wrong"; fail=1; }

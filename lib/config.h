@@ -7,9 +7,9 @@
  *
  * Reference (README.md has the long form):
  *   [daemon]   data_dir, run_dir, derived_dir, ingest, status, query,
- *              workers, townships, max_backlog, backlog_pause_ms, max_batch, journal_map_mb,
- *              journal_map_max_mb, journal_fill_ahead_mb, state_map_mb,
- *              quarantine_after,
+ *              workers, townships, max_backlog, backlog_pause_ms, max_batch,
+ *              commit_interval_us, journal_map_mb, journal_map_max_mb,
+ *              journal_fill_ahead_mb, state_map_mb, quarantine_after,
  *              heartbeat_ms, id_key_file
  *   [security] curve (auto|on|off), keys_dir, server_key
  *   [metrics]  textfile, interval_s

@@ -9,9 +9,10 @@
  *   meta        "rules" -> packed Rules in force; "counters" -> broker
  *               counters
  *   ids         empty (journals from before ids.mdb kept the index here)
- * The writer's dedupe index, township_id "\0" event_id -> seq, is ids.mdb
- * beside it or in derived_dir: derived from the events, never flushed (journal.c says why and
- * how it is kept honest); its newest keys wait in the writer's memory.
+ * The writer's dedupe index, township_id "\0" event_id -> seq, is ids.mdb,
+ * beside it or in derived_dir: derived from the events, never flushed
+ * (journal.c says why and how it is kept honest); its newest keys wait in
+ * the writer's memory.
  *
  * The journal env never uses MDB_WRITEMAP (a full disk would be SIGBUS).
  * Durability (the writer's env is MDB_NOMETASYNC): a commit flushes its data

@@ -705,10 +705,7 @@ test_org_subtree_counts(void **state)
 static void
 s_reload_rules(struct hd *d, const char *rules)
 {
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fprintf(f, "[rules]\n%s", rules);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[rules]\n%s", rules);
 	uint64_t len0 = hq_journal_length(d);
 	assert_int_not_equal(len0, UINT64_MAX);
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
@@ -863,10 +860,7 @@ test_commit_interval(void **state)
 		    "interval", (long long)ms);
 	assert_int_equal(s_commits(d), commits + 2);
 
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[daemon]\ncommit_interval_us = 0\n", f);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[daemon]\ncommit_interval_us = 0\n");
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
 	int64_t end = now_mono_ms() + h_ms(10000);
 	while (!hd_log_has(d, "reloaded") && now_mono_ms() < end)

@@ -264,10 +264,7 @@ test_rebuild_derived_dir_lost(void **state)
 	assert_non_null(d);
 	*state = d;
 	snprintf(derived, sizeof derived, "%s/derived", d->dir);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fprintf(f, "[daemon]\nderived_dir = %s\n", derived);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[daemon]\nderived_dir = %s\n", derived);
 
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
@@ -391,10 +388,7 @@ test_rebuild_after_o4_audit(void **state)
 	assert_int_equal(hq_caught_up(d, 10000), 0);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[rules]\norg.branch_max_members = 3\n", f);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[rules]\norg.branch_max_members = 3\n");
 	assert_int_equal(hd_up(d), 0);
 	assert_int_equal(hq_caught_up(d, 10000), 0);
 	QueryReply *r = hq_audit(d, NULL, 0);
@@ -694,10 +688,7 @@ test_rebuild_while_read(void **state)
 	assert_non_null(d);
 	*state = d;
 	snprintf(metrics, sizeof metrics, "%s/jiceng.prom", d->dir);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fprintf(f, "[metrics]\ntextfile = %s\ninterval_s = 1\n", metrics);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[metrics]\ntextfile = %s\ninterval_s = 1\n", metrics);
 	snprintf(hold, sizeof hold, "%s/hold-rebuild", d->dir);
 	snprintf(hold_env, sizeof hold_env, "JICENG_FAULT_REBUILD_HOLD=%s", hold);
 	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
@@ -717,7 +708,8 @@ test_rebuild_while_read(void **state)
 	hq_reset(d);
 	s_kill_all(d);
 
-	assert_non_null(f = fopen(hold, "w"));
+	FILE *f = fopen(hold, "w");
+	assert_non_null(f);
 	fclose(f);
 	unlink(metrics);
 	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", hold_env, NULL };

@@ -132,10 +132,7 @@ test_journal_full(void **state)
 
 	/* Restarted with room to grow: every refused event, resent, is applied. */
 	assert_int_equal(hd_stop(d, 10000), 0);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 64\n", f);
-	fclose(f);
+	hd_config_write(d, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 64\n");
 	assert_int_equal(hd_up(d), 0);
 	sock = hc_connect(d);
 	int n = 0;

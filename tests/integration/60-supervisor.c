@@ -249,10 +249,7 @@ test_sighup_rules(void **state)
 	assert_int_equal(hc_org_tree(sock, "hup"), 0);
 	uint64_t len0 = hq_journal_length(d);
 
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[rules]\nmember.min_admission_age = 25\n", f);
-	fclose(f);
+	hd_config_write(d, "[rules]\nmember.min_admission_age = 25\n");
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
 	for (int i = 0; i < 50 && s_log_count(d, "journaled RulesChanged at seq") < 2; i++)
 		h_sleep_ms(100);
@@ -274,10 +271,7 @@ test_sighup_rules(void **state)
 	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__REJECTED, "R2"));
 	hm_free(&m);
 	/* A bad config on reload is refused and the running one kept. */
-	f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[rules]\nno.such_key = 1\n", f);
-	fclose(f);
+	hd_config_write(d, "[rules]\nno.such_key = 1\n");
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
 	for (int i = 0; i < 50 && !hd_log_has(d, "reload refused"); i++)
 		h_sleep_ms(100);

@@ -612,10 +612,7 @@ test_query_audit(void **state)
 	uint64_t len = hq_journal_length(d);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
-	fputs("[rules]\norg.branch_max_members = 3\n", f);
-	assert_int_equal(fclose(f), 0);
+	hd_config_write(d, "[rules]\norg.branch_max_members = 3\n");
 	assert_int_equal(hd_up(d), 0);
 	assert_int_equal(hq_caught_up(d, 10000), 0);
 	json_t *r;

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -782,6 +783,20 @@ void
 hd_pass(struct hd *d)
 {
 	d->passed = true;
+}
+
+void
+hd_config_write(struct hd *d, const char *fmt, ...)
+{
+	va_list ap;
+	assert_true(d->config[0]);
+	FILE *f = fopen(d->config, "w");
+	assert_non_null(f);
+	va_start(ap, fmt);
+	int n = vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0);
+	assert_int_equal(fclose(f), 0);
 }
 
 void

@@ -125,6 +125,10 @@ void hd_kill9(struct hd *d);
 bool hd_io_shim_loaded(struct hd *d);
 /* Mark the test passed (the log is not printed when it is destroyed). */
 void hd_pass(struct hd *d);
+/* Replace the config file (the daemon needs opts.config set) with the
+ * printf-formatted text; fails the test when it cannot. Read at the next
+ * start or SIGHUP. */
+void hd_config_write(struct hd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Stop if running, print the log unless passed, remove the directory
  * (kept when JICENG_KEEP is set). Clears *dp. Returns -1 when the log has
  * a line without a syslog priority prefix or valgrind reported errors

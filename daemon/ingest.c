@@ -573,7 +573,10 @@ ingest_read(struct broker *b)
 	int64_t started = now_mono_ns();
 	int rc = s_commit(b, items, n);
 	if (rc) {
-		const char *code = rc == MDB_MAP_FULL ? "STORAGE_FULL" : "INTERNAL_ERROR";
+		/* A full map, disk, quota or file size limit: nothing the client
+		 * did, and a resend succeeds once there is room. */
+		bool full = rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT || rc == EFBIG;
+		const char *code = full ? "STORAGE_FULL" : "INTERNAL_ERROR";
 		log_error("journal commit of %u events failed: %s", n, mdb_strerror(rc));
 		for (unsigned i = 0; i < n; i++)
 			s_refuse(b, items[i].rid, items[i].rid_len, items[i].event_id, items[i].township,

@@ -111,8 +111,19 @@ s_run(void *arg)
 		t->busy = true;
 		t->turn = false;
 		pthread_mutex_unlock(&t->mu);
-		ssize_t n = pwrite(t->fd, t->zeros, len, off);
-		int err = n < 0 ? errno : (size_t)n != len ? EIO : 0;
+		/* A write cut short (a full disk, a file size limit) is followed
+		 * by one that says why. */
+		size_t done = 0;
+		int err = 0;
+		while (done < len && !err) {
+			ssize_t n = pwrite(t->fd, t->zeros, len - done, off + (off_t)done);
+			if (n > 0)
+				done += (size_t)n;
+			else if (n == 0)
+				err = EIO;
+			else if (errno != EINTR)
+				err = errno;
+		}
 		pthread_mutex_lock(&t->mu);
 		t->busy = false;
 		pthread_cond_broadcast(&t->idle);
@@ -125,8 +136,7 @@ s_run(void *arg)
 		pthread_mutex_lock(&t->mu);
 		if (err)
 			t->error = err;
-		else
-			t->written += len;
+		t->written += done;
 	}
 	t->turn = false;
 	pthread_cond_broadcast(&t->idle);

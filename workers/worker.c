@@ -318,6 +318,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);  /* a file size limit: EFBIG, an error like a full disk */
 	signal(SIGBUS, s_on_sigbus);
 
 	if ((w.fd = wire_child_fd()) < 0)

@@ -6,7 +6,8 @@
  * 1 MiB grows it and applies everything. An ack waits for its journal
  * flush; when that flush fails (EIO, injected by build/test-io-shim.so),
  * jicengd acknowledges nothing more and stops, and a restart loses nothing
- * it had acknowledged.
+ * it had acknowledged. A full disk and a file size limit are answered
+ * STORAGE_FULL (or only stop filling the journal ahead), never a crash.
  */
 #include "harness.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +150,112 @@ test_journal_full(void **state)
 	assert_int_equal(s.full, 0);
 	assert_int_equal(s.accepted, before + n);
 	s_expect_all_members(d, &s, sock);
+}
+
+/* A full disk: the io shim fails every write of journal.mdb past 2 MiB
+ * with ENOSPC while its flag file exists. Filling ahead stops there and
+ * says so; the group commits that no longer fit are answered
+ * RETRY_LATER/STORAGE_FULL while jicengd keeps serving; once there is room
+ * again (no restart), the refused events, resent, are all accepted. */
+static void
+test_disk_full(void **state)
+{
+	static struct st s;
+	static struct hmsg *order[ST_N];
+	char flag[PATH_MAX], flag_var[PATH_MAX + 32];
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	*state = d;
+	snprintf(flag, sizeof flag, "%s/disk-full-at", d->dir);
+	snprintf(flag_var, sizeof flag_var, "JICENG_TEST_ENOSPC_FILE=%s", flag);
+	FILE *f = fopen(flag, "w");
+	assert_non_null(f);
+	fprintf(f, "%d\n", 2 << 20);
+	assert_int_equal(fclose(f), 0);
+	const char *env[] = { h_io_shim_env(), flag_var, NULL };
+	d->opts.env = env;
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_io_shim_loaded(d));
+	for (int i = 0; i < 100 && !hd_log_has(d, "filling ahead stopped (No space left on device)"); i++)
+		h_sleep_ms(50);
+	assert_true(hd_log_has(d, "filling ahead stopped (No space left on device)"));
+
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "df"), 0);
+	memset(&s, 0, sizeof s);
+	for (int i = 0; i < ST_N; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "st-%05d", i);
+		snprintf(mid, sizeof mid, "dfm-%05d", i);
+		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "满盘党员", NULL);
+		order[i] = &s.msgs[i];
+	}
+	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&p, 90000), 0);
+	fprintf(stderr, "  disk full at 2 MiB: %d accepted, %d STORAGE_FULL, %d other\n", s.accepted,
+	    s.full, s.other);
+	assert_int_equal(s.other, 0);
+	assert_true(s.accepted > 1000);
+	assert_true(s.full > 0);
+	assert_int_equal(s.accepted + s.full, ST_N);
+	assert_true(hd_log_has(d, "events failed: No space left on device"));
+	assert_true(d->pid > 0);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	QueryReply *r = hq_org(d, H_ORG_BRANCH);
+	assert_non_null(r);
+	assert_int_equal(r->org->member_count, s.accepted);
+	hq_free(r);
+
+	assert_int_equal(unlink(flag), 0);  /* room again */
+	int n = 0;
+	for (int i = 0; i < ST_N; i++)
+		if (s.verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
+			order[n++] = &s.msgs[i];
+	int before = s.accepted;
+	s.full = 0;
+	struct hpump again = { .sock = sock, .send = order, .nsend = n, .window = 500,
+		.on_ack = s_st_ack, .arg = &s };
+	assert_int_equal(hp_run(&again, 90000), 0);
+	assert_int_equal(s.other, 0);
+	assert_int_equal(s.full, 0);
+	assert_int_equal(s.accepted, before + n);
+	assert_int_equal(hq_caught_up(d, 20000), 0);
+	s_expect_all_members(d, &s, sock);
+}
+
+/* A file size limit (ulimit -f, LimitFSIZE=) below what filling ahead
+ * wants: the write past it fails with EFBIG instead of killing jicengd
+ * with SIGXFSZ; filling ahead stops and says so, and events are taken. The
+ * limit is the test process's own around the start (the daemon inherits
+ * it); the state map is kept under it. */
+static void
+test_file_size_limit(void **state)
+{
+	struct hd_opts o = { .config = "[daemon]\nstate_map_mb = 4\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	struct rlimit was, low;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	low = was;
+	low.rlim_cur = 6 << 20;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	int up = hd_up(d);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	assert_int_equal(up, 0);
+	for (int i = 0; i < 100 && !hd_log_has(d, "filling ahead stopped (File too large)"); i++)
+		h_sleep_ms(50);
+	assert_true(hd_log_has(d, "filling ahead stopped (File too large)"));
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "fz"), 0);
+	struct hmsg m = hm_member("fz-1", "fzm-1", H_ORG_BRANCH, "限额党员", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	hm_free(&m);
+	hc_close(sock);
+	assert_true(d->pid > 0);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	hd_pass(d);
 }
 
 /* A journal that starts at 1 MiB grows as it fills, with no refusal. */
@@ -478,6 +586,8 @@ integ_storage(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_journal_full, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_journal_grows, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_file_size_limit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_acks_wait_for_flush, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_failure_stops_without_acking, h_setup, h_teardown),

@@ -1,9 +1,13 @@
 /*
  * LD_PRELOAD test hook on journal.mdb, built as build/test-io-shim.so and
- * started with jicengd by h_io_shim_env. Two switches, by environment:
+ * started with jicengd by h_io_shim_env. Three switches, by environment:
  *
  * $JICENG_TEST_EIO_FILE: while that file exists, every fdatasync(2)/fsync(2)
  * of journal.mdb fails with EIO (45-storage).
+ *
+ * $JICENG_TEST_ENOSPC_FILE: while that file exists, a write(2), pwrite(2) or
+ * writev(2) of journal.mdb that would end past the byte offset the file
+ * holds fails with ENOSPC and writes nothing: a full disk (45-storage).
  *
  * $JICENG_TEST_WRITE_LOG: each write(2), pwrite(2), writev(2) and
  * ftruncate(2) of journal.mdb is appended to that file as a record once the
@@ -96,12 +100,42 @@ s_offset(int fd)
 	return off;
 }
 
+/* Would count bytes at off on fd go past the full disk's end? Sets errno
+ * to ENOSPC when so, else leaves it as it found it. */
+static bool
+s_disk_full(int fd, off_t off, size_t count)
+{
+	const char *flag = getenv("JICENG_TEST_ENOSPC_FILE");
+	if (!flag || off < 0)
+		return false;
+	int saved = errno;
+	unsigned long long end = 0;
+	FILE *f = fopen(flag, "re");
+	bool on = f && fscanf(f, "%llu", &end) == 1;
+	if (f)
+		fclose(f);
+	on = on && (unsigned long long)off + count > end && s_journal(fd);
+	errno = on ? ENOSPC : saved;
+	return on;
+}
+
+static size_t
+s_iov_len(const struct iovec *iov, int iovcnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < iovcnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
 ssize_t
 pwrite(int fd, const void *buf, size_t count, off_t off)
 {
 	static ssize_t (*real)(int, const void *, size_t, off_t);
 	if (!real)
 		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+	if (s_disk_full(fd, off, count))
+		return -1;
 	ssize_t n = real(fd, buf, count, off);
 	struct iovec iov = { (void *)buf, count };
 	s_wrote(fd, off, &iov, 1, n);
@@ -114,6 +148,8 @@ write(int fd, const void *buf, size_t count)
 	if (!s_real_write)
 		s_real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
 	off_t off = s_offset(fd);
+	if (s_disk_full(fd, off, count))
+		return -1;
 	ssize_t n = s_real_write(fd, buf, count);
 	struct iovec iov = { (void *)buf, count };
 	if (off >= 0)
@@ -128,6 +164,8 @@ writev(int fd, const struct iovec *iov, int iovcnt)
 	if (!real)
 		real = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
 	off_t off = s_offset(fd);
+	if (s_disk_full(fd, off, s_iov_len(iov, iovcnt)))
+		return -1;
 	ssize_t n = real(fd, iov, iovcnt);
 	if (off >= 0)
 		s_wrote(fd, off, iov, iovcnt, n);

@@ -346,17 +346,6 @@ test_daemon_sigterm_under_load(void **state)
 	s_daemon_stop_under_load(state, true);
 }
 
-static int
-s_count_in_log(struct hd *d, const char *what)
-{
-	char *text = h_slurp(d->log, NULL);
-	int n = 0;
-	for (const char *p = text; p && (p = strstr(p, what)); p++)
-		n++;
-	free(text);
-	return n;
-}
-
 /* The dedupe index takes a township's keys 32 at a time: keys of the last
  * events wait in the broker's memory. A kill -9 loses that memory; the next
  * start reads them back from the journal, so a resend of an acknowledged
@@ -411,9 +400,9 @@ test_daemon_kill9_keys_read_back(void **state)
 	/* A clean stop writes every key: the next start reads none back. */
 	hc_close(sock);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	assert_int_equal(s_count_in_log(d, ", 0 dedupe keys read back"), 1);
+	assert_int_equal(hd_log_count(d, ", 0 dedupe keys read back"), 1);
 	assert_int_equal(hd_up(d), 0);
-	assert_int_equal(s_count_in_log(d, ", 0 dedupe keys read back"), 2);
+	assert_int_equal(hd_log_count(d, ", 0 dedupe keys read back"), 2);
 	sock = hc_connect(d);
 	Ack *a = hc_call(sock, &msgs[n - 1]);
 	assert_non_null(a);
@@ -474,7 +463,7 @@ test_quarantine(void **state)
 	assert_true(poison_seq > 0);
 
 	/* It took quarantine_after (3) crashes at the same event. */
-	assert_true(s_count_in_log(d, "fault injection: crashing on event q-poison") >= 3);
+	assert_true(hd_log_count(d, "fault injection: crashing on event q-poison") >= 3);
 	assert_true(hd_log_has(d, "quarantined event seq"));
 
 	QueryReply *r = hq_stats(d);
@@ -509,11 +498,11 @@ test_quarantine(void **state)
 	/* A restart (the fault still armed) replays nothing and stays up. */
 	hc_close(sock);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	int crashes = s_count_in_log(d, "fault injection");
+	int crashes = hd_log_count(d, "fault injection");
 	assert_int_equal(hd_up(d), 0);
 	hq_reset(d);
 	assert_int_equal(hq_caught_up(d, 10000), 0);
-	assert_int_equal(s_count_in_log(d, "fault injection"), crashes);
+	assert_int_equal(hd_log_count(d, "fault injection"), crashes);
 	for (int i = 0; i < n; i++)
 		hm_free(&msgs[i]);
 	hd_pass(d);

@@ -224,6 +224,79 @@ test_disk_full(void **state)
 	s_expect_all_members(d, &s, sock);
 }
 
+/* A quarantine that cannot be written (the disk is full when a worker has
+ * crashed quarantine_after times on an event) is logged and tried again at
+ * the next crash; once there is room it is written, the poison event is
+ * answered INTERNAL_ERROR and the events behind it go through. */
+static void
+test_quarantine_on_full_disk(void **state)
+{
+	enum { AFTER = 5 };
+	struct hd_opts o = { .config = "[daemon]\nquarantine_after = 5\n" };
+	struct hd *d = hd_new(&o);
+	char flag[PATH_MAX], flag_var[PATH_MAX + 32];
+	assert_non_null(d);
+	*state = d;
+	snprintf(flag, sizeof flag, "%s/disk-full-at", d->dir);
+	snprintf(flag_var, sizeof flag_var, "JICENG_TEST_ENOSPC_FILE=%s", flag);
+	const char *env[] = { h_io_shim_env(), flag_var, "JICENG_FAULT_CRASH_EVENT=qf-poison", NULL };
+	d->opts.env = env;
+	assert_int_equal(hd_up(d), 0);
+	assert_true(hd_io_shim_loaded(d));
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "qf"), 0);
+	uint64_t length = hq_journal_length(d);
+	struct hmsg msgs[1 + AFTER];
+	msgs[0] = hm_member("qf-poison", "qfm-poison", H_ORG_BRANCH, "毒", NULL);
+	for (int i = 1; i <= AFTER; i++) {
+		char eid[32], mid[32];
+		snprintf(eid, sizeof eid, "qf-%d", i);
+		snprintf(mid, sizeof mid, "qfm-%d", i);
+		msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "党员", NULL);
+	}
+	for (int i = 0; i <= AFTER; i++)
+		assert_int_equal(hc_send(sock, &msgs[i]), 0);
+	for (int i = 0; i < 200 && hq_journal_length(d) < length + 1 + AFTER; i++)
+		h_sleep_ms(10);
+	assert_int_equal(hq_journal_length(d), length + 1 + AFTER);
+
+	FILE *f = fopen(flag, "w");  /* no write of journal.mdb fits */
+	assert_non_null(f);
+	fputs("1\n", f);
+	assert_int_equal(fclose(f), 0);
+	for (int i = 0; i < 600 && !hd_log_has(d, "could not quarantine seq"); i++)
+		h_sleep_ms(50);
+	assert_true(hd_log_has(d, "No space left on device"));
+	assert_true(hd_log_has(d, "could not quarantine seq"));
+	assert_false(hd_log_has(d, "quarantined event seq"));
+	assert_null(hc_recv(sock, 100));  /* the poison holds every ack behind it */
+
+	assert_int_equal(unlink(flag), 0);
+	int accepted = 0, poison = 0;
+	for (int got = 0; got <= AFTER; got++) {
+		Ack *a = hc_recv(sock, 30000);
+		if (!a)
+			fail_msg("only %d of %d acks after the disk had room again", got, 1 + AFTER);
+		if (strcmp(a->event_id, "qf-poison") == 0) {
+			assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+			assert_string_equal(a->code, "INTERNAL_ERROR");
+			poison++;
+		} else {
+			assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+			accepted++;
+		}
+		hc_ack_free(a);
+	}
+	assert_int_equal(poison, 1);
+	assert_int_equal(accepted, AFTER);
+	assert_true(hd_log_has(d, "quarantined event seq"));
+	assert_true(hd_log_count(d, "fault injection: crashing on event qf-poison") > 5);
+	for (int i = 0; i <= AFTER; i++)
+		hm_free(&msgs[i]);
+	hc_close(sock);
+	hd_pass(d);
+}
+
 /* A file size limit (ulimit -f, LimitFSIZE=) below what filling ahead
  * wants: the write past it fails with EFBIG instead of killing jicengd
  * with SIGXFSZ; filling ahead stops and says so, and events are taken. The
@@ -588,6 +661,7 @@ integ_storage(void)
 		cmocka_unit_test_setup_teardown(test_journal_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_file_size_limit, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_on_full_disk, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_acks_wait_for_flush, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_failure_stops_without_acking, h_setup, h_teardown),

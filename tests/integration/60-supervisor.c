@@ -29,17 +29,6 @@ s_log_pos(struct hd *d, const char *s)
 	return pos;
 }
 
-static int
-s_log_count(struct hd *d, const char *s)
-{
-	char *text = h_slurp(d->log, NULL);
-	int n = 0;
-	for (const char *p = text; p && (p = strstr(p, s)); p++)
-		n++;
-	free(text);
-	return n;
-}
-
 static void
 test_ready_and_stopping(void **state)
 {
@@ -251,9 +240,9 @@ test_sighup_rules(void **state)
 
 	hd_config_write(d, "[rules]\nmember.min_admission_age = 25\n");
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	for (int i = 0; i < 50 && s_log_count(d, "journaled RulesChanged at seq") < 2; i++)
+	for (int i = 0; i < 50 && hd_log_count(d, "journaled RulesChanged at seq") < 2; i++)
 		h_sleep_ms(100);
-	assert_int_equal(s_log_count(d, "journaled RulesChanged at seq"), 2);
+	assert_int_equal(hd_log_count(d, "journaled RulesChanged at seq"), 2);
 	assert_true(hq_journal_length(d) > len0);
 
 	/* Born 2000-01-01, admitted 2024-06-01: 24, under the new 25. */

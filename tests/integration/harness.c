@@ -823,6 +823,17 @@ hd_log_has(struct hd *d, const char *s)
 	return has;
 }
 
+int
+hd_log_count(struct hd *d, const char *s)
+{
+	char *text = h_slurp(d->log, NULL);
+	int n = 0;
+	for (const char *p = text; p && (p = strstr(p, s)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
 /* Every line jicengd and its children wrote to stderr carries a syslog
  * priority prefix "<0>".."<7>" (journald files it by that). Prints the
  * first offending lines; true if any. */

@@ -138,6 +138,8 @@ int hd_destroy(struct hd **dp);
 void hd_print_log(struct hd *d);
 /* Does the log contain s? */
 bool hd_log_has(struct hd *d, const char *s);
+/* How many times does the log contain s? */
+int hd_log_count(struct hd *d, const char *s);
 
 /* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
  * returns how many. */

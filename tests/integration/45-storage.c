@@ -297,6 +297,65 @@ test_quarantine_on_full_disk(void **state)
 	hd_pass(d);
 }
 
+/* A quarantine whose put fails (MDB_MAP_FULL, by a test hook while its
+ * file exists): jicengd must end that write, its lock and the fill-ahead
+ * hold, or the next group commit would wait for ever. So a new event is
+ * still journaled (its ack waits behind the poison), the quarantine is
+ * tried again at the next crash, and once it fits every ack arrives. */
+static void
+test_quarantine_put_fails(void **state)
+{
+	char flag[PATH_MAX], flag_var[PATH_MAX + 32];
+	struct hd_opts o = { .config = "[daemon]\nquarantine_after = 2\n" };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	snprintf(flag, sizeof flag, "%s/quarantine-full", d->dir);
+	snprintf(flag_var, sizeof flag_var, "JICENG_FAULT_QUARANTINE_FULL=%s", flag);
+	FILE *f = fopen(flag, "w");
+	assert_non_null(f);
+	assert_int_equal(fclose(f), 0);
+	const char *env[] = { flag_var, "JICENG_FAULT_CRASH_EVENT=qp-poison", NULL };
+	d->opts.env = env;
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "qp"), 0);
+	struct hmsg poison = hm_member("qp-poison", "qpm-poison", H_ORG_BRANCH, "毒", NULL);
+	struct hmsg late = hm_member("qp-late", "qpm-late", H_ORG_BRANCH, "迟到党员", NULL);
+	assert_int_equal(hc_send(sock, &poison), 0);
+	for (int i = 0; i < 400 && !hd_log_has(d, "could not quarantine seq"); i++)
+		h_sleep_ms(50);
+	assert_true(hd_log_has(d, "could not quarantine seq"));
+	assert_true(hd_log_has(d, "MDB_MAP_FULL"));
+
+	uint64_t length = hq_journal_length(d);
+	assert_int_equal(hc_send(sock, &late), 0);
+	for (int i = 0; i < 200 && hq_journal_length(d) <= length; i++)
+		h_sleep_ms(20);
+	assert_int_equal(hq_journal_length(d), length + 1);
+	assert_null(hc_recv(sock, 100));  /* both wait behind the poison */
+
+	assert_int_equal(unlink(flag), 0);
+	for (int got = 0; got < 2; got++) {
+		Ack *a = hc_recv(sock, 30000);
+		assert_non_null(a);
+		if (strcmp(a->event_id, "qp-poison") == 0) {
+			assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+			assert_string_equal(a->code, "INTERNAL_ERROR");
+		} else {
+			assert_string_equal(a->event_id, "qp-late");
+			assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+		}
+		hc_ack_free(a);
+	}
+	assert_true(hd_log_has(d, "quarantined event seq"));
+	hc_close(sock);
+	hm_free(&poison);
+	hm_free(&late);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	hd_pass(d);
+}
+
 /* A file size limit (ulimit -f, LimitFSIZE=) below what filling ahead
  * wants: the write past it fails with EFBIG instead of killing jicengd
  * with SIGXFSZ; filling ahead stops and says so, and events are taken. The
@@ -662,6 +721,7 @@ integ_storage(void)
 		cmocka_unit_test_setup_teardown(test_disk_full, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_file_size_limit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_on_full_disk, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_put_fails, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_state_map_grows, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_acks_wait_for_flush, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_failure_stops_without_acking, h_setup, h_teardown),

@@ -862,10 +862,7 @@ test_commit_interval(void **state)
 
 	hd_config_write(d, "[daemon]\ncommit_interval_us = 0\n");
 	assert_int_equal(kill(d->pid, SIGHUP), 0);
-	int64_t end = now_mono_ms() + h_ms(10000);
-	while (!hd_log_has(d, "reloaded") && now_mono_ms() < end)
-		h_sleep_ms(20);
-	assert_true(hd_log_has(d, "reloaded"));
+	assert_true(hd_log_wait(d, "reloaded", 10000));
 	assert_true(s_burst_ms(sock, two, 1) < pace_ms / 2);
 	ms = s_burst_ms(sock, after, S_PACE_BURST);
 	if (ms >= pace_ms / 2)

@@ -709,9 +709,7 @@ test_rebuild_while_read(void **state)
 	unlink(metrics);
 	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", hold_env, NULL };
 	assert_int_equal(hd_start(d), 0);
-	for (int i = 0; i < 500 && !hd_log_has(d, "was open when the machine went down"); i++)
-		h_sleep_ms(20);
-	assert_true(hd_log_has(d, "was open when the machine went down"));
+	assert_true(hd_log_wait(d, "was open when the machine went down", 10000));
 	QueryReply *r = hq_member(d, "rrm-0");  /* the query server opens the old file */
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);

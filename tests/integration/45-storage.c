@@ -48,18 +48,13 @@ s_st_ack(struct hpump *p, Ack *a)
 	}
 }
 
-/* Start jicengd with config, make its org tree (prefix) and send ST_N
- * members (ids prefix-NNNNN) pipelined, counting the acks into s. */
-static struct hd *
-s_fill(void **state, const char *config, const char *prefix, struct st *s, void **sockp)
+/* Make the org tree (prefix) and send ST_N members (ids prefix-NNNNN)
+ * pipelined, counting the acks into s; none may be other than ACCEPTED or
+ * RETRY_LATER/STORAGE_FULL. */
+static void
+s_pump_members(void *sock, const char *prefix, struct st *s)
 {
-	struct hd_opts o = { .config = config };
-	struct hd *d = hd_new(&o);
 	static struct hmsg *order[ST_N];
-	assert_non_null(d);
-	*state = d;
-	assert_int_equal(hd_up(d), 0);
-	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, prefix), 0);
 	memset(s, 0, sizeof *s);
 	for (int i = 0; i < ST_N; i++) {
@@ -74,8 +69,39 @@ s_fill(void **state, const char *config, const char *prefix, struct st *s, void 
 	assert_int_equal(hp_run(&p, 90000), 0);
 	fprintf(stderr, "  %d accepted, %d STORAGE_FULL, %d other\n", s->accepted, s->full, s->other);
 	assert_int_equal(s->other, 0);
-	*sockp = sock;
+}
+
+/* Start jicengd with config, then s_pump_members. */
+static struct hd *
+s_fill(void **state, const char *config, const char *prefix, struct st *s, void **sockp)
+{
+	struct hd_opts o = { .config = config };
+	struct hd *d = hd_new(&o);
+	assert_non_null(d);
+	*state = d;
+	assert_int_equal(hd_up(d), 0);
+	*sockp = hc_connect(d);
+	s_pump_members(*sockp, prefix, s);
 	return d;
+}
+
+/* Resend every event answered RETRY_LATER: each must now be ACCEPTED. */
+static void
+s_resend_refused(void *sock, struct st *s)
+{
+	static struct hmsg *order[ST_N];
+	int n = 0;
+	for (int i = 0; i < ST_N; i++)
+		if (s->verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
+			order[n++] = &s->msgs[i];
+	int before = s->accepted;
+	s->full = 0;
+	struct hpump again = { .sock = sock, .send = order, .nsend = n, .window = 500,
+		.on_ack = s_st_ack, .arg = s };
+	assert_int_equal(hp_run(&again, 90000), 0);
+	assert_int_equal(s->other, 0);
+	assert_int_equal(s->full, 0);
+	assert_int_equal(s->accepted, before + n);
 }
 
 /* Every one of the ST_N members is in the branch; then clean up and pass. */
@@ -96,7 +122,6 @@ static void
 test_journal_full(void **state)
 {
 	static struct st s;
-	static struct hmsg *order[ST_N];
 	void *sock;
 	struct hd *d = s_fill(state, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 2\n",
 	    "st", &s, &sock);
@@ -137,18 +162,7 @@ test_journal_full(void **state)
 	hd_config_write(d, "[daemon]\njournal_map_mb = 1\njournal_map_max_mb = 64\n");
 	assert_int_equal(hd_up(d), 0);
 	sock = hc_connect(d);
-	int n = 0;
-	for (int i = 0; i < ST_N; i++)
-		if (s.verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
-			order[n++] = &s.msgs[i];
-	int before = s.accepted;
-	s.full = 0;
-	struct hpump again = { .sock = sock, .send = order, .nsend = n, .window = 500,
-		.on_ack = s_st_ack, .arg = &s };
-	assert_int_equal(hp_run(&again, 90000), 0);
-	assert_int_equal(s.other, 0);
-	assert_int_equal(s.full, 0);
-	assert_int_equal(s.accepted, before + n);
+	s_resend_refused(sock, &s);
 	s_expect_all_members(d, &s, sock);
 }
 
@@ -161,7 +175,6 @@ static void
 test_disk_full(void **state)
 {
 	static struct st s;
-	static struct hmsg *order[ST_N];
 	char flag[PATH_MAX], flag_var[PATH_MAX + 32];
 	struct hd *d = hd_new(NULL);
 	assert_non_null(d);
@@ -176,26 +189,10 @@ test_disk_full(void **state)
 	d->opts.env = env;
 	assert_int_equal(hd_up(d), 0);
 	assert_true(hd_io_shim_loaded(d));
-	for (int i = 0; i < 100 && !hd_log_has(d, "filling ahead stopped (No space left on device)"); i++)
-		h_sleep_ms(50);
-	assert_true(hd_log_has(d, "filling ahead stopped (No space left on device)"));
+	assert_true(hd_log_wait(d, "filling ahead stopped (No space left on device)", 5000));
 
 	void *sock = hc_connect(d);
-	assert_int_equal(hc_org_tree(sock, "df"), 0);
-	memset(&s, 0, sizeof s);
-	for (int i = 0; i < ST_N; i++) {
-		char eid[32], mid[32];
-		snprintf(eid, sizeof eid, "st-%05d", i);
-		snprintf(mid, sizeof mid, "dfm-%05d", i);
-		s.msgs[i] = hm_member(eid, mid, H_ORG_BRANCH, "满盘党员", NULL);
-		order[i] = &s.msgs[i];
-	}
-	struct hpump p = { .sock = sock, .send = order, .nsend = ST_N, .window = 500,
-		.on_ack = s_st_ack, .arg = &s };
-	assert_int_equal(hp_run(&p, 90000), 0);
-	fprintf(stderr, "  disk full at 2 MiB: %d accepted, %d STORAGE_FULL, %d other\n", s.accepted,
-	    s.full, s.other);
-	assert_int_equal(s.other, 0);
+	s_pump_members(sock, "df", &s);
 	assert_true(s.accepted > 1000);
 	assert_true(s.full > 0);
 	assert_int_equal(s.accepted + s.full, ST_N);
@@ -208,18 +205,7 @@ test_disk_full(void **state)
 	hq_free(r);
 
 	assert_int_equal(unlink(flag), 0);  /* room again */
-	int n = 0;
-	for (int i = 0; i < ST_N; i++)
-		if (s.verdict[i] == JICENG__V1__VERDICT__RETRY_LATER)
-			order[n++] = &s.msgs[i];
-	int before = s.accepted;
-	s.full = 0;
-	struct hpump again = { .sock = sock, .send = order, .nsend = n, .window = 500,
-		.on_ack = s_st_ack, .arg = &s };
-	assert_int_equal(hp_run(&again, 90000), 0);
-	assert_int_equal(s.other, 0);
-	assert_int_equal(s.full, 0);
-	assert_int_equal(s.accepted, before + n);
+	s_resend_refused(sock, &s);
 	assert_int_equal(hq_caught_up(d, 20000), 0);
 	s_expect_all_members(d, &s, sock);
 }
@@ -264,10 +250,8 @@ test_quarantine_on_full_disk(void **state)
 	assert_non_null(f);
 	fputs("1\n", f);
 	assert_int_equal(fclose(f), 0);
-	for (int i = 0; i < 600 && !hd_log_has(d, "could not quarantine seq"); i++)
-		h_sleep_ms(50);
+	assert_true(hd_log_wait(d, "could not quarantine seq", 30000));
 	assert_true(hd_log_has(d, "No space left on device"));
-	assert_true(hd_log_has(d, "could not quarantine seq"));
 	assert_false(hd_log_has(d, "quarantined event seq"));
 	assert_null(hc_recv(sock, 100));  /* the poison holds every ack behind it */
 
@@ -323,9 +307,7 @@ test_quarantine_put_fails(void **state)
 	struct hmsg poison = hm_member("qp-poison", "qpm-poison", H_ORG_BRANCH, "毒", NULL);
 	struct hmsg late = hm_member("qp-late", "qpm-late", H_ORG_BRANCH, "迟到党员", NULL);
 	assert_int_equal(hc_send(sock, &poison), 0);
-	for (int i = 0; i < 400 && !hd_log_has(d, "could not quarantine seq"); i++)
-		h_sleep_ms(50);
-	assert_true(hd_log_has(d, "could not quarantine seq"));
+	assert_true(hd_log_wait(d, "could not quarantine seq", 20000));
 	assert_true(hd_log_has(d, "MDB_MAP_FULL"));
 
 	uint64_t length = hq_journal_length(d);
@@ -376,9 +358,7 @@ test_file_size_limit(void **state)
 	int up = hd_up(d);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
 	assert_int_equal(up, 0);
-	for (int i = 0; i < 100 && !hd_log_has(d, "filling ahead stopped (File too large)"); i++)
-		h_sleep_ms(50);
-	assert_true(hd_log_has(d, "filling ahead stopped (File too large)"));
+	assert_true(hd_log_wait(d, "filling ahead stopped (File too large)", 5000));
 	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, "fz"), 0);
 	struct hmsg m = hm_member("fz-1", "fzm-1", H_ORG_BRANCH, "限额党员", NULL);

@@ -823,6 +823,18 @@ hd_log_has(struct hd *d, const char *s)
 	return has;
 }
 
+bool
+hd_log_wait(struct hd *d, const char *s, int timeout_ms)
+{
+	int64_t end = now_mono_ms() + h_ms(timeout_ms);
+	while (!hd_log_has(d, s)) {
+		if (now_mono_ms() >= end)
+			return false;
+		h_sleep_ms(20);
+	}
+	return true;
+}
+
 int
 hd_log_count(struct hd *d, const char *s)
 {

@@ -140,6 +140,9 @@ void hd_print_log(struct hd *d);
 bool hd_log_has(struct hd *d, const char *s);
 /* How many times does the log contain s? */
 int hd_log_count(struct hd *d, const char *s);
+/* Wait until the log contains s, up to timeout_ms (scaled by h_ms).
+ * Returns whether it does. */
+bool hd_log_wait(struct hd *d, const char *s, int timeout_ms);
 
 /* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
  * returns how many. */

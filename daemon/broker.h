@@ -98,6 +98,11 @@ int ingest_read(struct broker *b);
 void ingest_refuse_backlog(struct broker *b);
 /* Journal a broker event (Tick, RulesChanged). */
 int ingest_journal_system(struct broker *b, Envelope *e);
+/* One journal write: begin, fill(b, txn, arg), commit. On MDB_MAP_FULL the
+ * map is grown once and fill runs again in a new transaction. Returns 0 or
+ * the error (fill's, or the commit's). */
+typedef int (*ingest_fill_fn)(struct broker *b, MDB_txn *txn, void *arg);
+int ingest_journal_write(struct broker *b, ingest_fill_fn fill, void *arg);
 /* Send the acks owed for child c up to its cursor and the journal's
  * durable end. */
 void ingest_resolve(struct broker *b, struct child *c);

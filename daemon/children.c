@@ -251,27 +251,28 @@ s_describe(int status, char *buf, size_t len)
 		    strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
 }
 
+struct quarantine {
+	uint64_t seq;
+	const char *reason;
+};
+
+static int
+s_fill_quarantine(struct broker *b, MDB_txn *txn, void *arg)
+{
+	const struct quarantine *q = arg;
+	const char *full = getenv("JICENG_FAULT_QUARANTINE_FULL");  /* tests: full while it exists */
+	if (full && access(full, F_OK) == 0)
+		return MDB_MAP_FULL;
+	return journal_quarantine(b->journal, txn, q->seq, q->reason);
+}
+
 static void
 s_quarantine(struct broker *b, struct child *c, uint64_t seq)
 {
-	MDB_txn *txn;
 	char reason[128];
 	snprintf(reason, sizeof reason, "%s worker crashed %u times applying it",
 	    c->role, c->crashes_at_cursor);
-	const char *full = getenv("JICENG_FAULT_QUARANTINE_FULL");  /* tests: full while it exists */
-	int rc = MDB_MAP_FULL;
-	for (int attempt = 0; attempt < 2 && rc == MDB_MAP_FULL; attempt++) {
-		if (attempt && journal_grow(b->journal) != 0)
-			break;
-		if ((rc = journal_write_begin(b->journal, &txn)) != 0)
-			break;
-		rc = full && access(full, F_OK) == 0 ? MDB_MAP_FULL :
-		    journal_quarantine(b->journal, txn, seq, reason);
-		if (rc)
-			journal_write_abort(b->journal, txn);  /* else the write lock stays taken */
-		else
-			rc = journal_commit(b->journal, txn);
-	}
+	int rc = ingest_journal_write(b, s_fill_quarantine, &(struct quarantine){ seq, reason });
 	if (rc) {
 		log_error("could not quarantine seq %llu: %s", (unsigned long long)seq, mdb_strerror(rc));
 		return;

@@ -481,37 +481,51 @@ s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 	return 0;
 }
 
-/* One write transaction, one flush. Grows the map once on MDB_MAP_FULL. */
-static int
-s_commit(struct broker *b, struct item *items, unsigned n)
+int
+ingest_journal_write(struct broker *b, ingest_fill_fn fill, void *arg)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn;
-		int64_t t0 = now_mono_ns();
 		int rc = journal_write_begin(b->journal, &txn);
 		if (rc)
 			return rc;
-		if ((rc = s_journal_items(b, txn, items, n)) == 0) {
-			rc = journal_commit(b->journal, txn);
-			txn = NULL;
-		}
-		if (txn)
+		if ((rc = fill(b, txn, arg)) == 0)
+			rc = journal_commit(b->journal, txn);  /* ends txn either way */
+		else
 			journal_write_abort(b->journal, txn);
-		if (rc == MDB_MAP_FULL && attempt == 0 && journal_grow(b->journal) == 0) {
-			log_info("journal map grown to %llu MiB",
-			    (unsigned long long)(journal_map_size(b->journal) >> 20));
-			continue;
-		}
-		if (rc)
+		if (rc != MDB_MAP_FULL || attempt > 0 || journal_grow(b->journal) != 0)
 			return rc;
-		b->counters.commits++;
-		b->counters.dirty = true;
-		b->counters.commit_ms_total += (double)(now_mono_ns() - t0) / 1e6;
-		if (n > b->counters.commit_events_max)
-			b->counters.commit_events_max = n;
-		return 0;
+		log_info("journal map grown to %llu MiB",
+		    (unsigned long long)(journal_map_size(b->journal) >> 20));
 	}
-	return MDB_MAP_FULL;
+}
+
+struct items {
+	struct item *items;
+	unsigned n;
+};
+
+static int
+s_fill_items(struct broker *b, MDB_txn *txn, void *arg)
+{
+	struct items *it = arg;
+	return s_journal_items(b, txn, it->items, it->n);
+}
+
+/* One write transaction, one flush. */
+static int
+s_commit(struct broker *b, struct item *items, unsigned n)
+{
+	int64_t t0 = now_mono_ns();
+	int rc = ingest_journal_write(b, s_fill_items, &(struct items){ items, n });
+	if (rc)
+		return rc;
+	b->counters.commits++;
+	b->counters.dirty = true;
+	b->counters.commit_ms_total += (double)(now_mono_ns() - t0) / 1e6;
+	if (n > b->counters.commit_events_max)
+		b->counters.commit_events_max = n;
+	return 0;
 }
 
 static void
@@ -668,38 +682,39 @@ ingest_flush_counters(struct broker *b)
 
 /* ---------------------------------------------------------- system events */
 
+struct system_event {
+	const Envelope *e;
+	const uint8_t *buf;
+	size_t n;
+};
+
+static int
+s_fill_system(struct broker *b, MDB_txn *txn, void *arg)
+{
+	const struct system_event *s = arg;
+	uint64_t seq;
+	int rc = journal_append(b->journal, txn, now_wall_ms(), s->e->event_case, "", NULL,
+	    s->buf, s->n, &seq);
+	if (rc == 0 && s->e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
+		size_t rn = jiceng__v1__rules__get_packed_size(s->e->rules_changed->rules);
+		uint8_t rb[512];
+		if (rn <= sizeof rb) {
+			jiceng__v1__rules__pack(s->e->rules_changed->rules, rb);
+			rc = journal_meta_put(b->journal, txn, "rules", rb, rn);
+		}
+	}
+	return rc;
+}
+
 int
 ingest_journal_system(struct broker *b, Envelope *e)
 {
 	uint8_t *buf;
-	uint64_t seq;
 	size_t n = jiceng__v1__envelope__get_packed_size(e);
-	MDB_txn *txn;
-	int rc;
 	if (!(buf = malloc(n)))
 		return ENOMEM;
 	jiceng__v1__envelope__pack(e, buf);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((rc = journal_write_begin(b->journal, &txn)))
-			break;
-		rc = journal_append(b->journal, txn, now_wall_ms(), e->event_case, "", NULL,
-		    buf, n, &seq);
-		if (rc == 0 && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
-			size_t rn = jiceng__v1__rules__get_packed_size(e->rules_changed->rules);
-			uint8_t rb[512];
-			if (rn <= sizeof rb) {
-				jiceng__v1__rules__pack(e->rules_changed->rules, rb);
-				rc = journal_meta_put(b->journal, txn, "rules", rb, rn);
-			}
-		}
-		if (rc == 0) {
-			rc = journal_commit(b->journal, txn);
-			break;
-		}
-		journal_write_abort(b->journal, txn);
-		if (rc != MDB_MAP_FULL || journal_grow(b->journal) != 0)
-			break;
-	}
+	int rc = ingest_journal_write(b, s_fill_system, &(struct system_event){ e, buf, n });
 	free(buf);
 	if (rc == 0)
 		children_notify_journal(b);

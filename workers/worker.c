@@ -252,19 +252,6 @@ s_open(const struct config *cfg, struct worker *w, struct journal **j, const cha
 		fatalx("cannot open %s: %s", state, mdb_strerror(rc));
 }
 
-/* The events the journal holds (0 when it cannot be read: the open that
- * follows says why). */
-static uint64_t
-s_journal_length(const struct config *cfg)
-{
-	struct journal *j = NULL;
-	uint64_t end = 0;
-	if (journal_open(&j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, true) == 0)
-		journal_end(j, &end);
-	journal_close(&j);
-	return end;
-}
-
 /* A state file the machine went down with (its open marker is from another
  * boot), or one ahead of the journal (the journal's last commit never
  * reached the disk), is rebuilt before anything is applied to it. Both
@@ -276,11 +263,8 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
     const char *state, const char *boot)
 {
 	char was[64];
-	uint64_t events;
-	if (access(state, F_OK) != 0 && errno == ENOENT && (events = s_journal_length(cfg)) > 0)
-		log_info("%s does not exist: applying the journal's %llu events from the start", state,
-		    (unsigned long long)events);
-	else if (store_marker_stale(state, boot, was, sizeof was)) {
+	bool missing = access(state, F_OK) != 0 && errno == ENOENT;
+	if (!missing && store_marker_stale(state, boot, was, sizeof was)) {
 		log_warnx("%s was open when the machine went down (boot %s): its pages may be torn; "
 		    "rebuilding it from the journal", state, was);
 		s_rebuild(cfg, w, state);
@@ -288,6 +272,9 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 	s_open(cfg, w, j, state);
 	uint64_t end = 0;
 	journal_end(*j, &end);
+	if (missing && end > 0)
+		log_info("%s does not exist: applying the journal's %llu events from the start", state,
+		    (unsigned long long)end);
 	if (fold_cursor(w->fold) > end) {
 		log_warnx("%s is ahead of the journal (cursor %llu, journal ends at %llu): the machine "
 		    "went down before the journal's last commit reached the disk; rebuilding it from "

@@ -703,9 +703,7 @@ test_rebuild_while_read(void **state)
 	hq_reset(d);
 	s_kill_all(d);
 
-	FILE *f = fopen(hold, "w");
-	assert_non_null(f);
-	fclose(f);
+	h_write_file(hold, "%s", "");
 	unlink(metrics);
 	d->opts.env = (const char *[]){ "JICENG_BOOT_ID=0e0e0e0e-test-0000-0000-another-boot", hold_env, NULL };
 	assert_int_equal(hd_start(d), 0);

@@ -181,10 +181,7 @@ test_disk_full(void **state)
 	*state = d;
 	snprintf(flag, sizeof flag, "%s/disk-full-at", d->dir);
 	snprintf(flag_var, sizeof flag_var, "JICENG_TEST_ENOSPC_FILE=%s", flag);
-	FILE *f = fopen(flag, "w");
-	assert_non_null(f);
-	fprintf(f, "%d\n", 2 << 20);
-	assert_int_equal(fclose(f), 0);
+	h_write_file(flag, "%d\n", 2 << 20);
 	const char *env[] = { h_io_shim_env(), flag_var, NULL };
 	d->opts.env = env;
 	assert_int_equal(hd_up(d), 0);
@@ -246,10 +243,7 @@ test_quarantine_on_full_disk(void **state)
 		h_sleep_ms(10);
 	assert_true(hq_journal_length(d) >= length + 1 + AFTER);  /* more: an hourly Tick */
 
-	FILE *f = fopen(flag, "w");  /* no write of journal.mdb fits */
-	assert_non_null(f);
-	fputs("1\n", f);
-	assert_int_equal(fclose(f), 0);
+	h_write_file(flag, "1\n");  /* no write of journal.mdb fits */
 	assert_true(hd_log_wait(d, "could not quarantine seq", 30000));
 	assert_true(hd_log_has(d, "No space left on device"));
 	assert_false(hd_log_has(d, "quarantined event seq"));
@@ -296,9 +290,7 @@ test_quarantine_put_fails(void **state)
 	*state = d;
 	snprintf(flag, sizeof flag, "%s/quarantine-full", d->dir);
 	snprintf(flag_var, sizeof flag_var, "JICENG_FAULT_QUARANTINE_FULL=%s", flag);
-	FILE *f = fopen(flag, "w");
-	assert_non_null(f);
-	assert_int_equal(fclose(f), 0);
+	h_write_file(flag, "%s", "");
 	const char *env[] = { flag_var, "JICENG_FAULT_CRASH_EVENT=qp-poison", NULL };
 	d->opts.env = env;
 	assert_int_equal(hd_up(d), 0);
@@ -506,11 +498,10 @@ s_eio_arm(struct hd *d, struct st_eio *e, const char *also)
 static void
 s_eio_fault(struct st_eio *e, bool on)
 {
-	FILE *f;
 	if (!on)
 		assert_int_equal(unlink(e->flag), 0);
-	else if (!(f = fopen(e->flag, "w")) || fclose(f) != 0)
-		fail_msg("cannot create %s", e->flag);
+	else
+		h_write_file(e->flag, "%s", "");
 }
 
 /* The next ack within H_ACK_MS, or NULL once jicengd has exited and what

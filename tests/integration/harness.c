@@ -785,18 +785,34 @@ hd_pass(struct hd *d)
 	d->passed = true;
 }
 
+static void
+s_vwrite_file(const char *path, const char *fmt, va_list ap)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fail_msg("cannot create %s", path);
+	int n = vfprintf(f, fmt, ap);
+	assert_true(n >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+void
+h_write_file(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	s_vwrite_file(path, fmt, ap);
+	va_end(ap);
+}
+
 void
 hd_config_write(struct hd *d, const char *fmt, ...)
 {
 	va_list ap;
 	assert_true(d->config[0]);
-	FILE *f = fopen(d->config, "w");
-	assert_non_null(f);
 	va_start(ap, fmt);
-	int n = vfprintf(f, fmt, ap);
+	s_vwrite_file(d->config, fmt, ap);
 	va_end(ap);
-	assert_true(n >= 0);
-	assert_int_equal(fclose(f), 0);
 }
 
 void

@@ -170,6 +170,9 @@ const char *h_build_dir(void);
 const char *h_io_shim_env(void);
 /* Whole contents of a file, malloc'd and NUL-terminated; NULL on error. */
 char *h_slurp(const char *path, size_t *len);
+/* Create or replace the file at path with the printf-formatted text; fails
+ * the test when it cannot. */
+void h_write_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ------------------------------------------------------------ envelopes */
 

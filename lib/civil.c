@@ -1,7 +1,10 @@
 /*
- * civil: Gregorian day numbers.
+ * civil: Gregorian day numbers and China Standard Time periods.
  */
 #include "civil.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int64_t
 civil_to_days(int64_t y, int m, int d)
@@ -39,4 +42,129 @@ civil_month_days(int64_t y, int m)
 {
 	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	return mdays[m - 1] + (m == 2 && civil_leap(y));
+}
+
+/* ---------------------------------------------------------- China Standard Time */
+
+static int64_t
+s_floordiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int64_t
+s_clamp(int64_t ms)
+{
+	return ms > CIVIL_TIME_MAX ? CIVIL_TIME_MAX : ms < -CIVIL_TIME_MAX ? -CIVIL_TIME_MAX : ms;
+}
+
+int64_t
+civil_cst_days(int64_t ms)
+{
+	return s_floordiv(s_clamp(ms) + CIVIL_CST_OFFSET_MS, CIVIL_DAY_MS);
+}
+
+void
+civil_cst_date(int64_t ms, int *y, int *mo, int *d)
+{
+	civil_from_days(civil_cst_days(ms), y, mo, d);
+}
+
+int
+civil_cst_month(int64_t ms)
+{
+	int y, m, d;
+	civil_cst_date(ms, &y, &m, &d);
+	return y * 100 + m;
+}
+
+int
+civil_cst_quarter(int64_t ms)
+{
+	int y, m, d;
+	civil_cst_date(ms, &y, &m, &d);
+	return y * 10 + (m + 2) / 3;
+}
+
+int
+civil_cst_year(int64_t ms)
+{
+	int y, m, d;
+	civil_cst_date(ms, &y, &m, &d);
+	return y;
+}
+
+int64_t
+civil_cst_midnight(int64_t y, int m, int d)
+{
+	return civil_to_days(y, m, d) * CIVIL_DAY_MS - CIVIL_CST_OFFSET_MS;
+}
+
+int64_t
+civil_add_months(int64_t ms, int months)
+{
+	int64_t local = s_clamp(ms) + CIVIL_CST_OFFSET_MS;
+	int64_t days = s_floordiv(local, CIVIL_DAY_MS), tod = local - days * CIVIL_DAY_MS;
+	int64_t total, ny;
+	int y, m, d, nm;
+	civil_from_days(days, &y, &m, &d);
+	total = (int64_t)y * 12 + (m - 1) + months;
+	ny = s_floordiv(total, 12);
+	nm = (int)(total - ny * 12) + 1;
+	if (d > civil_month_days(ny, nm))
+		d = civil_month_days(ny, nm);
+	return civil_to_days(ny, nm, d) * CIVIL_DAY_MS + tod - CIVIL_CST_OFFSET_MS;
+}
+
+int
+civil_months_between(int64_t a, int64_t b)
+{
+	int ya, ma, da, yb, mb, db;
+	int n;
+	civil_cst_date(a, &ya, &ma, &da);
+	civil_cst_date(b, &yb, &mb, &db);
+	n = (yb - ya) * 12 + (mb - ma);
+	/* The estimate is exact or one too many, in either direction. */
+	while (civil_add_months(a, n) > b)
+		n--;
+	while (civil_add_months(a, n + 1) <= b)
+		n++;
+	return n;
+}
+
+bool
+civil_month_valid(int yyyymm)
+{
+	int y = yyyymm / 100, m = yyyymm % 100;
+	return y >= 1900 && y <= 9999 && m >= 1 && m <= 12;
+}
+
+int
+civil_month_diff(int a, int b)
+{
+	return (b / 100 - a / 100) * 12 + (b % 100 - a % 100);
+}
+
+bool
+civil_date_parse(const char *s, int *y, int *mo, int *d)
+{
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	*y = atoi(s);
+	*mo = atoi(s + 5);
+	*d = atoi(s + 8);
+	return *y >= 1800 && *y <= 2099 && *mo >= 1 && *mo <= 12 && *d >= 1 &&
+	    *d <= civil_month_days(*y, *mo);
+}
+
+int
+civil_age_at(int by, int bm, int bd, int64_t at)
+{
+	int y, m, d;
+	civil_cst_date(at, &y, &m, &d);
+	return y - by - (m < bm || (m == bm && d < bd));
 }

@@ -39,21 +39,6 @@ struct verdict {
 	} warnings[VERDICT_MAX_WARNINGS];
 };
 
-/* Mobility status changes an event produced, for the status publisher. */
-#define STATUS_MAX_CHANGES 4
-struct status_changes {
-	unsigned n;
-	struct {
-		char member_id[CODEC_MAX_ID + 1];
-		int state, previous_state;   /* Jiceng__V1__MobilityState */
-		char home_org_id[CODEC_MAX_ID + 1];
-		char host_org_id[CODEC_MAX_ID + 1];
-		char place_code[16];
-		char flow_id[CODEC_MAX_ID + 1];
-		char township_id[16];
-	} change[STATUS_MAX_CHANGES];
-};
-
 /* Fill v as a rejection with code and a printf-style reason. Returns 0 so a
  * rule can `return verdict_reject(...)`. */
 int verdict_reject(struct verdict *v, const char *code, const char *fmt, ...)

@@ -343,7 +343,7 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
  * was rejected after writing (txn must then be aborted). */
 static int
 s_apply_envelope(struct fold *f, MDB_txn *txn, const struct journal_record *r,
-    const Envelope *e, struct verdict *vd, struct status_changes *sc)
+    const Envelope *e, struct verdict *vd)
 {
 	struct event_ctx ev = {
 		.seq = r->seq, .received_at = r->received_at,
@@ -356,21 +356,19 @@ s_apply_envelope(struct fold *f, MDB_txn *txn, const struct journal_record *r,
 		abort();
 	}
 	uint64_t writes = membership_writes();
-	int rc = membership_apply(f->membership, txn, &ev, vd, sc);
+	int rc = membership_apply(f->membership, txn, &ev, vd);
 	if (rc == 0 && vd->accepted && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
 		rc = membership_rules(f->membership, txn, &f->rules);
 	if (rc == 0 && vd->accepted && f->late_event_id && strcmp(f->late_event_id, e->event_id) == 0)
 		verdict_reject(vd, "FAULT_INJECTED", "fault injection: rejected after writing");
 	if (rc || vd->accepted)
 		return rc;
-	sc->n = 0;
 	return membership_writes() == writes ? 0 : S_LATE_REJECTION;
 }
 
 /* Apply journal record seq inside parent. */
 static int
-s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
-    struct status_changes *sc)
+s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq)
 {
 	struct journal_record r;
 	struct verdict vd;
@@ -393,7 +391,7 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
 		    "内部错误，该事件已隔离 / internal error: event quarantined (%s)", why);
 	} else if (seq == f->late_seq) {
 		vd = f->late_vd;
-	} else if ((rc = s_apply_envelope(f, parent, &r, e, &vd, sc)) == S_LATE_REJECTION) {
+	} else if ((rc = s_apply_envelope(f, parent, &r, e, &vd)) == S_LATE_REJECTION) {
 		f->late_seq = seq;
 		f->late_vd = vd;
 	}
@@ -405,43 +403,18 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq,
 
 /* ---------------------------------------------------------- batches */
 
-static void
-s_emit(struct fold *f, uint64_t seq, int64_t at, const struct status_changes *sc)
-{
-	for (unsigned i = 0; i < sc->n; i++) {
-		StatusChange s = JICENG__V1__STATUS_CHANGE__INIT;
-		s.seq = seq;
-		s.member_id = (char *)sc->change[i].member_id;
-		s.state = sc->change[i].state;
-		s.previous_state = sc->change[i].previous_state;
-		s.home_org_id = (char *)sc->change[i].home_org_id;
-		s.host_org_id = (char *)sc->change[i].host_org_id;
-		s.place_code = (char *)sc->change[i].place_code;
-		s.flow_id = (char *)sc->change[i].flow_id;
-		s.township_id = (char *)sc->change[i].township_id;
-		s.changed_at = at;
-		f->on_status(f->on_status_arg, seq, at, &s);
-	}
-}
-
-/* Status changes of a transaction, published once it commits. */
-struct pending_status {
-	uint64_t seq;
-	struct status_changes sc;
-};
-
-/* Keep sc for after the commit; only events that made changes cost this. */
+/* Publish the change log's entries of [from, to], committed. */
 static int
-s_keep_status(struct pending_status **p, unsigned *n, uint64_t seq, const struct status_changes *sc)
+s_emit(struct fold *f, uint64_t from, uint64_t to)
 {
-	struct pending_status *grown = realloc(*p, (*n + 1) * sizeof **p);
-	if (!grown)
-		return ENOMEM;
-	*p = grown;
-	grown[*n].seq = seq;
-	grown[*n].sc = *sc;
-	(*n)++;
-	return 0;
+	MDB_txn *rt;
+	int rc = mdb_txn_begin(f->env, NULL, MDB_RDONLY, &rt);
+	if (rc)
+		return rc;
+	rc = membership_changes_each(f->membership, rt, from, to, f->on_status,
+	    f->on_status_arg);
+	mdb_txn_abort(rt);
+	return rc;
 }
 
 /* Apply seqs [from, to] in one transaction. */
@@ -451,20 +424,14 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 	MDB_txn *txn;
 	uint8_t cb[8];
 	MDB_val ck = { 6, "cursor" }, cv = { 8, cb };
-	struct pending_status *pending = NULL;
-	unsigned npending = 0;
+	uint64_t changes = membership_changes_written();
 	int rc = s_reserve(f);
 	if (rc || (rc = mdb_txn_begin(f->env, NULL, 0, &txn)))
 		return rc;
 	f->ncounts_due = 0;
-	for (uint64_t seq = from; seq <= to; seq++) {
-		struct status_changes sc;
-		sc.n = 0;
-		if ((rc = s_apply_one(f, jtxn, txn, seq, &sc)))
+	for (uint64_t seq = from; seq <= to; seq++)
+		if ((rc = s_apply_one(f, jtxn, txn, seq)))
 			goto fail;
-		if (sc.n && f->on_status && (rc = s_keep_status(&pending, &npending, seq, &sc)))
-			goto fail;
-	}
 	be64_put(cb, to);
 	if ((rc = s_counts_write(f, txn)) || (rc = mdb_put(txn, f->meta, &ck, &cv, 0)))
 		goto fail;
@@ -473,17 +440,14 @@ s_apply_range(struct fold *f, MDB_txn *jtxn, uint64_t from, uint64_t to)
 	if (rc)
 		goto fail;
 	f->cursor = to;
-	for (unsigned i = 0; i < npending; i++) {
-		struct journal_record r;
-		if (journal_get(f->journal, jtxn, pending[i].seq, &r) == 0)
-			s_emit(f, pending[i].seq, r.received_at, &pending[i].sc);
-	}
-	free(pending);
+	if (f->on_status && membership_changes_written() != changes &&
+	    (rc = s_emit(f, from, to)))
+		log_warn("status changes of seqs %llu-%llu not published: %s",
+		    (unsigned long long)from, (unsigned long long)to, mdb_strerror(rc));
 	return 0;
 fail:
 	if (txn)
 		mdb_txn_abort(txn);
-	free(pending);
 	/* Rules may have been reloaded from an aborted transaction. */
 	MDB_txn *rt;
 	if (mdb_txn_begin(f->env, NULL, MDB_RDONLY, &rt) == 0) {

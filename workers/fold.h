@@ -26,9 +26,10 @@ struct fold;
  * commits are cheap (no fsync: the journal is the durable copy). */
 #define FOLD_BATCH 128
 
-/* Called for each mobility status change after its batch commits. */
-typedef void (*fold_status_fn)(void *arg, uint64_t seq, int64_t at,
-    const StatusChange *sc);
+/* Called for each change-log entry (a packed StatusChange of seq) after
+ * its batch commits, in (seq, index) order. */
+typedef void (*fold_status_fn)(void *arg, uint64_t seq, const void *packed,
+    size_t len);
 
 /* The state file of domain d: DERIVED_DIR/state/<domain>.mdb. */
 void fold_state_path(const char *derived_dir, enum domain d, char *out, size_t len);

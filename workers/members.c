@@ -26,15 +26,50 @@
  *   relationship (its members' home stays with their own branch), so it is
  *   refused as the org of MemberAdmitted, as the home of MemberRegistered
  *   and as the home a member returns to NORMAL in; a Party group counts as
- *   its branch (membership_orgs_o5_home, orgs.c).
+ *   its branch (orgs_o5_home, orgs.c).
  * - A DECEASED member's status is final (BAD_STATUS).
  */
-#include "membership_internal.h"
+#include "members.h"
+#include "orgs.h"
 #include "iddigest.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---------------------------------------------------------- O6 */
+
+int
+members_require(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev, const char *member_id, struct member_rec *r,
+    struct verdict *v)
+{
+	int rc = records_member_load(m, txn, member_id, r);
+	if (rc == MDB_NOTFOUND)
+		return verdict_reject(v, "UNKNOWN_MEMBER", "党员不存在 / unknown member: %s",
+		    member_id ? member_id : "");
+	if (rc)
+		return rc;
+	if (strcmp(r->township_id, records_ev_township(ev)) != 0)
+		return verdict_reject(v, "WRONG_TOWNSHIP",
+		    "党员属于其他乡镇 / member %s belongs to township %s",
+		    member_id, r->township_id);
+	if (r->transferred_out)
+		return verdict_reject(v, "TRANSFERRED_OUT",
+		    "党员组织关系已转出本县 / member's relationship has been transferred "
+		    "out of the county: %s", member_id);
+	return 0;
+}
+
+int
+members_require_normal(const struct member_rec *r, const char *zh, const char *en,
+    struct verdict *v)
+{
+	if (r->status != JICENG__V1__MEMBER_STATUS__NORMAL)
+		return verdict_reject(v, "R3", "党籍状态不正常的党员不能%s / only a NORMAL "
+		    "member may be %s: %s", zh, en, r->member_id);
+	return 0;
+}
 
 /* ---------------------------------------------------------- field checks */
 
@@ -98,7 +133,7 @@ s_activity(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 		return verdict_reject(v, "BAD_FIELD", "活动组织最多8个 / at most 8 activity orgs: %s",
 		    r->member_id);
 	for (size_t i = 0; i < n; i++) {
-		rc = membership_org_require(m, txn, ev, ids[i], MS_ROLE_ACTIVITY,
+		rc = orgs_require(m, txn, ev, ids[i], MS_ROLE_ACTIVITY,
 		    MS_LIVE | MS_ANY_TOWNSHIP, &o, v);
 		if (rc || !v->accepted)
 			return rc;
@@ -121,7 +156,7 @@ static int
 s_person_plain(const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
 {
 	int y, mo, d;
-	if (*birth_date && !membership_date_parse(birth_date, &y, &mo, &d))
+	if (*birth_date && !civil_date_parse(birth_date, &y, &mo, &d))
 		return verdict_reject(v, "BAD_FIELD", "出生日期须为有效的YYYY-MM-DD / "
 		    "birth_date must be a real YYYY-MM-DD date: %s", r->member_id);
 	if (*birth_date)
@@ -180,12 +215,12 @@ static int
 s_r2(const struct event_ctx *ev, const struct member_rec *r, struct verdict *v)
 {
 	Rules buf;
-	uint32_t min = membership_ev_rules(ev, &buf)->member_min_admission_age;
+	uint32_t min = records_ev_rules(ev, &buf)->member_min_admission_age;
 	int y, mo, d, age;
 
-	if (!r->birth_date[0] || !membership_date_parse(r->birth_date, &y, &mo, &d))
+	if (!r->birth_date[0] || !civil_date_parse(r->birth_date, &y, &mo, &d))
 		return 0;
-	age = membership_age_at(y, mo, d, r->admitted_at);
+	age = civil_age_at(y, mo, d, r->admitted_at);
 	if (age < 0 || (uint32_t)age < min)
 		return verdict_reject(v, "R2", "入党时未满%u周岁 / under %u on the admission date: %s",
 		    min, min, r->member_id);
@@ -218,10 +253,10 @@ s_r4_claim(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 		return MDB_CORRUPTED;
 	memcpy(other, d.mv_data, d.mv_size);
 	other[d.mv_size] = '\0';
-	rc = membership_member_load(m, txn, other, &o);
+	rc = records_member_load(m, txn, other, &o);
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
-	if (rc == 0 && strcmp(o.township_id, membership_ev_township(ev)) == 0)
+	if (rc == 0 && strcmp(o.township_id, records_ev_township(ev)) == 0)
 		return verdict_reject(v, "R4", "同一人已登记为党员%s / the same person is "
 		    "already registered as member %s: %s", other, other, r->member_id);
 	return verdict_reject(v, "R4", "同一人已在其他乡镇登记 / the same person is already "
@@ -232,7 +267,7 @@ s_r4_claim(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 static int64_t
 s_probation_until(const struct member_rec *r, unsigned extension_months)
 {
-	return membership_add_months(r->admitted_at, 12 + (int)extension_months);
+	return civil_add_months(r->admitted_at, 12 + (int)extension_months);
 }
 
 /* R1: a confirmation at `at` ends a probation running until `until` if it
@@ -242,9 +277,9 @@ s_r1_confirm(int64_t until, int64_t at, const char *member_id, struct verdict *v
 {
 	int y, mo, d;
 
-	if (membership_cst_days(at) >= membership_cst_days(until))
+	if (civil_cst_days(at) >= civil_cst_days(until))
 		return 0;
-	membership_cst_date(until, &y, &mo, &d);
+	civil_cst_date(until, &y, &mo, &d);
 	return verdict_reject(v, "R1", "预备期至%04d-%02d-%02d才满 / probation runs until "
 	    "%04d-%02d-%02d: %s", y, mo, d, y, mo, d, member_id);
 }
@@ -271,21 +306,21 @@ s_new_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
     struct verdict *v)
 {
 	struct org_rec o;
-	int rc = membership_member_load(m, txn, member_id, r);
+	int rc = records_member_load(m, txn, member_id, r);
 
 	if (rc == 0)
 		return verdict_reject(v, "MEMBER_EXISTS", "党员已存在 / member already exists: %s",
 		    member_id);
 	if (rc != MDB_NOTFOUND)
 		return rc;
-	rc = membership_org_require(m, txn, ev, home_id, MS_ROLE_HOME, MS_LIVE, &o, v);
-	if (rc || !v->accepted || (rc = membership_orgs_o5_home(m, txn, &o, v)) ||
+	rc = orgs_require(m, txn, ev, home_id, MS_ROLE_HOME, MS_LIVE, &o, v);
+	if (rc || !v->accepted || (rc = orgs_o5_home(m, txn, &o, v)) ||
 	    !v->accepted)
 		return rc;
 	memset(r, 0, sizeof *r);
 	snprintf(r->member_id, sizeof r->member_id, "%s", member_id);
 	snprintf(r->home_org_id, sizeof r->home_org_id, "%s", home_id);
-	snprintf(r->township_id, sizeof r->township_id, "%s", membership_ev_township(ev));
+	snprintf(r->township_id, sizeof r->township_id, "%s", records_ev_township(ev));
 	r->status = JICENG__V1__MEMBER_STATUS__NORMAL;
 	r->last_seq = ev->seq;
 	return 0;
@@ -298,10 +333,10 @@ s_add_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 {
 	int rc;
 	if ((rc = s_r4_claim(m, txn, ev, r, v)) || !v->accepted ||
-	    (rc = membership_member_store(m, txn, r)) ||
-	    (rc = membership_pair_put(txn, m->roster, r->home_org_id, r->member_id)))
+	    (rc = records_member_store(m, txn, r)) ||
+	    (rc = records_pair_put(txn, m->roster, r->home_org_id, r->member_id)))
 		return rc;
-	return membership_counts_update(m, txn, ev, NULL, r, v);
+	return orgs_counts_update(m, txn, ev, NULL, r, v);
 }
 
 /* Category and dates of a MemberRegistered; a FULL member's confirmed_at,
@@ -315,7 +350,7 @@ s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistere
 	if (!full && e->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY)
 		return verdict_reject(v, "BAD_FIELD", "须指定党员类别 / category is required: %s",
 		    r->member_id);
-	if (membership_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
+	if (records_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
 	    r->member_id, v) || !v->accepted)
 		return 0;
 	r->category = e->category;
@@ -324,7 +359,7 @@ s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistere
 		r->probation_until = s_probation_until(r, 0);
 		return 0;
 	}
-	if (membership_time_check(ev, e->confirmed_at, false, "转正时间", "confirmed_at",
+	if (records_time_check(ev, e->confirmed_at, false, "转正时间", "confirmed_at",
 	    r->member_id, v) || !v->accepted ||
 	    (e->confirmed_at && s_r1_confirm(s_probation_until(r, 0), e->confirmed_at,
 	    r->member_id, v)) || !v->accepted)
@@ -334,25 +369,31 @@ s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistere
 }
 
 int
+members_register(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    const Jiceng__V1__MemberRegistered *e, struct member_rec *r, struct verdict *v)
+{
+	int rc = s_new_member(m, txn, ev, e->member_id, e->home_org_id, r, v);
+
+	if (rc || !v->accepted ||
+	    (rc = s_name(e->name, true, r, v)) || !v->accepted ||
+	    (rc = s_registered_dates(ev, e, r, v)) || !v->accepted ||
+	    (rc = s_phone(e->phone, r, v)) || !v->accepted ||
+	    (rc = s_ref(e->national_ref, r, v)) || !v->accepted ||
+	    (rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, r, v)) ||
+	    !v->accepted ||
+	    (rc = s_person(ev, e->id_number, e->id_digest, e->birth_date, e->sex, r, v)) || !v->accepted ||
+	    (rc = s_r2(ev, r, v)) || !v->accepted)
+		return rc;
+	r->farmer = e->farmer;
+	return s_add_member(m, txn, ev, r, v);
+}
+
+int
 membership_apply_member_registered(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, struct verdict *v)
 {
-	const Jiceng__V1__MemberRegistered *e = ev->env->member_registered;
 	struct member_rec r;
-	int rc = s_new_member(m, txn, ev, e->member_id, e->home_org_id, &r, v);
-
-	if (rc || !v->accepted ||
-	    (rc = s_name(e->name, true, &r, v)) || !v->accepted ||
-	    (rc = s_registered_dates(ev, e, &r, v)) || !v->accepted ||
-	    (rc = s_phone(e->phone, &r, v)) || !v->accepted ||
-	    (rc = s_ref(e->national_ref, &r, v)) || !v->accepted ||
-	    (rc = s_activity(m, txn, ev, e->activity_org_ids, e->n_activity_org_ids, &r, v)) ||
-	    !v->accepted ||
-	    (rc = s_person(ev, e->id_number, e->id_digest, e->birth_date, e->sex, &r, v)) || !v->accepted ||
-	    (rc = s_r2(ev, &r, v)) || !v->accepted)
-		return rc;
-	r.farmer = e->farmer;
-	return s_add_member(m, txn, ev, &r, v);
+	return members_register(m, txn, ev, ev->env->member_registered, &r, v);
 }
 
 int
@@ -364,7 +405,7 @@ membership_apply_member_admitted(struct membership *m, MDB_txn *txn,
 	int rc = s_new_member(m, txn, ev, e->member_id, e->org_id, &r, v);
 
 	if (rc || !v->accepted ||
-	    (rc = membership_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
+	    (rc = records_time_check(ev, e->admitted_at, true, "入党时间", "admitted_at",
 	    e->member_id, v)) || !v->accepted)
 		return rc;
 	r.category = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
@@ -388,10 +429,10 @@ membership_apply_member_confirmed(struct membership *m, MDB_txn *txn,
 {
 	const Jiceng__V1__MemberConfirmed *e = ev->env->member_confirmed;
 	struct member_rec r, before;
-	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+	int rc = members_require(m, txn, ev, e->member_id, &r, v);
 
 	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted ||
-	    (rc = membership_time_check(ev, e->confirmed_at, true, "转正时间", "confirmed_at",
+	    (rc = records_time_check(ev, e->confirmed_at, true, "转正时间", "confirmed_at",
 	    e->member_id, v)) || !v->accepted ||
 	    (rc = s_r1_confirm(r.probation_until, e->confirmed_at, e->member_id, v)) ||
 	    !v->accepted)
@@ -401,9 +442,9 @@ membership_apply_member_confirmed(struct membership *m, MDB_txn *txn,
 	r.confirmed_at = e->confirmed_at;
 	r.probation_until = 0;
 	r.last_seq = ev->seq;
-	if ((rc = membership_member_store(m, txn, &r)))
+	if ((rc = records_member_store(m, txn, &r)))
 		return rc;
-	return membership_counts_update(m, txn, ev, &before, &r, v);
+	return orgs_counts_update(m, txn, ev, &before, &r, v);
 }
 
 int
@@ -412,10 +453,10 @@ membership_apply_probation_extended(struct membership *m, MDB_txn *txn,
 {
 	const Jiceng__V1__ProbationExtended *e = ev->env->probation_extended;
 	struct member_rec r;
-	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+	int rc = members_require(m, txn, ev, e->member_id, &r, v);
 
 	if (rc || !v->accepted || (rc = s_require_normal(&r, v)) || !v->accepted ||
-	    (rc = membership_time_check(ev, e->decided_at, false, "延长决定时间", "decided_at",
+	    (rc = records_time_check(ev, e->decided_at, false, "延长决定时间", "decided_at",
 	    e->member_id, v)) || !v->accepted)
 		return rc;
 	if (r.probation_extended)
@@ -427,7 +468,7 @@ membership_apply_probation_extended(struct membership *m, MDB_txn *txn,
 	r.probation_until = s_probation_until(&r, e->months);
 	r.probation_extended = true;
 	r.last_seq = ev->seq;
-	return membership_member_store(m, txn, &r);
+	return records_member_store(m, txn, &r);
 }
 
 /* ---------------------------------------------------------- status, details */
@@ -439,10 +480,10 @@ membership_apply_member_status_changed(struct membership *m, MDB_txn *txn,
 	const Jiceng__V1__MemberStatusChanged *e = ev->env->member_status_changed;
 	struct member_rec r, before;
 	struct org_rec o;
-	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+	int rc = members_require(m, txn, ev, e->member_id, &r, v);
 
 	if (rc || !v->accepted ||
-	    (rc = membership_time_check(ev, e->effective_at, false, "生效时间", "effective_at",
+	    (rc = records_time_check(ev, e->effective_at, false, "生效时间", "effective_at",
 	    e->member_id, v)) || !v->accepted)
 		return rc;
 	if (e->status < JICENG__V1__MEMBER_STATUS__NORMAL ||
@@ -455,17 +496,17 @@ membership_apply_member_status_changed(struct membership *m, MDB_txn *txn,
 		    "a deceased member's status cannot change: %s", e->member_id);
 	/* Coming back into the count needs a live home org (O6) that may hold
 	 * members (O5). */
-	if (membership_status_counted(e->status) && !membership_status_counted(r.status) &&
-	    ((rc = membership_org_require(m, txn, ev, r.home_org_id, MS_ROLE_HOME,
+	if (orgs_status_counted(e->status) && !orgs_status_counted(r.status) &&
+	    ((rc = orgs_require(m, txn, ev, r.home_org_id, MS_ROLE_HOME,
 	    MS_LIVE, &o, v)) || !v->accepted ||
-	    (rc = membership_orgs_o5_home(m, txn, &o, v)) || !v->accepted))
+	    (rc = orgs_o5_home(m, txn, &o, v)) || !v->accepted))
 		return rc;
 	before = r;
 	r.status = e->status;
 	r.last_seq = ev->seq;
-	if ((rc = membership_member_store(m, txn, &r)))
+	if ((rc = records_member_store(m, txn, &r)))
 		return rc;
-	return membership_counts_update(m, txn, ev, &before, &r, v);
+	return orgs_counts_update(m, txn, ev, &before, &r, v);
 }
 
 /* A new ID number moves the member's blind index entry (R4). */
@@ -521,7 +562,7 @@ membership_apply_member_updated(struct membership *m, MDB_txn *txn,
 {
 	const Jiceng__V1__MemberUpdated *e = ev->env->member_updated;
 	struct member_rec r, before;
-	int rc = membership_member_require(m, txn, ev, e->member_id, &r, v);
+	int rc = members_require(m, txn, ev, e->member_id, &r, v);
 
 	if (rc || !v->accepted)
 		return rc;
@@ -541,5 +582,44 @@ membership_apply_member_updated(struct membership *m, MDB_txn *txn,
 	if (e->set_farmer)
 		r.farmer = e->farmer;
 	r.last_seq = ev->seq;
-	return membership_member_store(m, txn, &r);
+	return records_member_store(m, txn, &r);
+}
+
+/* ---------------------------------------------------------- moves */
+
+int
+members_move(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    struct member_rec *r, const char *to, const char *township, struct verdict *v)
+{
+	struct member_rec before = *r;
+	unsigned kept = 0;
+	int rc;
+
+	snprintf(r->home_org_id, sizeof r->home_org_id, "%s", to);
+	snprintf(r->township_id, sizeof r->township_id, "%s", township);
+	for (unsigned i = 0; i < r->nactivity; i++)
+		if (strcmp(r->activity[i], to) != 0)
+			memmove(r->activity[kept++], r->activity[i], sizeof r->activity[i]);
+	r->nactivity = kept;
+	r->last_seq = ev->seq;
+	if ((rc = records_pair_del(txn, m->roster, before.home_org_id, r->member_id)) ||
+	    (rc = records_pair_put(txn, m->roster, r->home_org_id, r->member_id)) ||
+	    (rc = records_member_store(m, txn, r)))
+		return rc;
+	return orgs_counts_update(m, txn, ev, &before, r, v);
+}
+
+int
+members_leave_county(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
+    struct member_rec *r, struct verdict *v)
+{
+	struct member_rec before = *r;
+	int rc;
+
+	r->transferred_out = true;
+	r->last_seq = ev->seq;
+	if ((rc = records_pair_del(txn, m->roster, r->home_org_id, r->member_id)) ||
+	    (rc = records_member_store(m, txn, r)))
+		return rc;
+	return orgs_counts_update(m, txn, ev, &before, r, v);
 }

@@ -22,7 +22,7 @@
 #include "codec.h"
 
 /* How many named databases the module opens, to size mdb_env_set_maxdbs. */
-#define MEMBERSHIP_MAX_DBS 12
+#define MEMBERSHIP_MAX_DBS 24
 
 struct membership;
 
@@ -41,17 +41,27 @@ bool membership_owns(EventCase c);
 /* Apply one event inside the write transaction txn. A rejection is decided
  * before the first write, so it leaves txn as it was; membership_writes()
  * lets the caller check that (it undoes the batch if ever it is not).
- * status (may be NULL) receives mobility changes.
+ * Changes of a member's mobility or transfer state, home or host org go
+ * to the change log in txn (membership_changes_each reads them back).
  * Tick and RulesChanged are applied by every worker; events the module
  * does not own are ignored (accepted, no change).
  * Returns 0 with v filled, or an LMDB error code (the caller retries or
  * dies: an LMDB error is never a verdict). */
 int membership_apply(struct membership *m, MDB_txn *txn,
-    const struct event_ctx *ev, struct verdict *v,
-    struct status_changes *status);
+    const struct event_ctx *ev, struct verdict *v);
 
 /* Writes the module has made so far in this process (a counter). */
 uint64_t membership_writes(void);
+/* Change-log entries the module has written so far in this process. */
+uint64_t membership_changes_written(void);
+
+/* Call fn for each change-log entry with seq in [from, to], in (seq,
+ * index) order: the packed StatusChange (status.proto), pointing into the
+ * map. Returns 0 or an LMDB error. */
+typedef void (*membership_change_fn)(void *arg, uint64_t seq,
+    const void *packed, size_t len);
+int membership_changes_each(struct membership *m, MDB_txn *txn, uint64_t from,
+    uint64_t to, membership_change_fn fn, void *arg);
 
 /* The rule settings in force (from the last RulesChanged applied, else the
  * defaults). Returns 0 or an LMDB error. */

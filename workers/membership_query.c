@@ -8,7 +8,10 @@
  * member view carries the masked ID number and phone only, because the
  * stored view part never holds anything else.
  */
-#include "membership_internal.h"
+#include "membership.h"
+
+#include "orgs.h"
+#include "records.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,7 +54,7 @@ static bool
 s_org_copy(const struct org_rec *o, Jiceng__V1__OrgView *out)
 {
 	Jiceng__V1__OrgView tmp = JICENG__V1__ORG_VIEW__INIT;
-	membership_org_view(o, &tmp);
+	records_org_view(o, &tmp);
 	tmp.org_id = tmp.name = tmp.parent_id = tmp.township_id =
 	    tmp.national_ref = (char *)protobuf_c_empty_string;
 	*out = tmp;
@@ -68,10 +71,11 @@ s_member_copy(const struct member_rec *r, Jiceng__V1__MemberView *out)
 	char *ids[MS_MAX_ACTIVITY];
 	bool ok;
 
-	membership_member_view(r, &tmp, ids);
+	records_member_view(r, &tmp, ids);
 	*out = tmp;
 	out->member_id = out->home_org_id = out->name = out->id_masked =
 	    out->birth_date = out->township_id = out->phone_masked =
+	    out->transfer_id = out->flow_id = out->host_org_id =
 	    (char *)protobuf_c_empty_string;
 	out->n_activity_org_ids = 0;
 	out->activity_org_ids = NULL;
@@ -79,7 +83,9 @@ s_member_copy(const struct member_rec *r, Jiceng__V1__MemberView *out)
 	    DUP(out->name, r->name) && DUP(out->id_masked, r->id_masked) &&
 	    DUP(out->birth_date, r->birth_date) &&
 	    DUP(out->township_id, r->township_id) &&
-	    DUP(out->phone_masked, r->phone_masked);
+	    DUP(out->phone_masked, r->phone_masked) &&
+	    DUP(out->transfer_id, r->transfer_id) && DUP(out->flow_id, r->flow_id) &&
+	    DUP(out->host_org_id, r->host_org_id);
 	if (!ok || r->nactivity == 0)
 		return ok;
 	if (!(out->activity_org_ids = calloc(r->nactivity, sizeof(char *))))
@@ -122,7 +128,7 @@ struct view_children {
 	uint32_t total, full;    /* summed subtree counts of the children */
 };
 
-/* membership_subtree_counts gives the total and the full members; every
+/* orgs_subtree_counts gives the total and the full members; every
  * counted member is FULL or PROBATIONARY (members.c refuses any other
  * category), so the rest are probationary. */
 static int
@@ -141,7 +147,7 @@ s_add_child(void *arg, const char *child_id, bool *stop)
 	Jiceng__V1__OrgView *out = vc->out;
 	Jiceng__V1__OrgSummary *s, **arr;
 	struct org_rec c;
-	int rc = membership_org_load(vc->m, vc->txn, child_id, &c);
+	int rc = records_org_load(vc->m, vc->txn, child_id, &c);
 
 	(void)stop;
 	if (rc)
@@ -160,7 +166,7 @@ s_add_child(void *arg, const char *child_id, bool *stop)
 	s->probationary_count = c.probationary_count;
 	if (!DUP(s->org_id, c.org_id) || !DUP(s->name, c.name))
 		return ENOMEM;
-	if ((rc = membership_subtree_counts(vc->m, vc->txn, child_id,
+	if ((rc = orgs_subtree_counts(vc->m, vc->txn, child_id,
 	    &s->subtree_member_count, &s->subtree_full_member_count)) ||
 	    (rc = s_probationary(s->subtree_member_count,
 	    s->subtree_full_member_count, &s->subtree_probationary_count)))
@@ -171,7 +177,7 @@ s_add_child(void *arg, const char *child_id, bool *stop)
 }
 
 /* Cost: each direct child's subtree is walked once by
- * membership_subtree_counts (one record read and one children-table seek
+ * orgs_subtree_counts (one record read and one children-table seek
  * per org), and the org's own subtree counts are its direct counts plus
  * its children's, so no org is walked twice. About three B-tree lookups
  * per org below org_id, never a scan of the orgs or members table: a
@@ -183,13 +189,13 @@ membership_get_org(struct membership *m, MDB_txn *txn, const char *org_id,
 {
 	struct org_rec o;
 	struct view_children vc = { m, txn, out, 0, 0 };
-	int rc = membership_org_load(m, txn, org_id, &o);
+	int rc = records_org_load(m, txn, org_id, &o);
 
 	if (rc)
 		return rc;
 	if (!s_org_copy(&o, out))
 		rc = ENOMEM;
-	else if (!(rc = membership_children_each(m, txn, o.org_id, s_add_child, &vc))) {
+	else if (!(rc = records_children_each(m, txn, o.org_id, s_add_child, &vc))) {
 		out->subtree_member_count = o.member_count + vc.total;
 		out->subtree_full_member_count = o.full_count + vc.full;
 		rc = s_probationary(out->subtree_member_count,
@@ -214,6 +220,9 @@ membership_free_member_view(Jiceng__V1__MemberView *v)
 	s_free_str(v->birth_date);
 	s_free_str(v->township_id);
 	s_free_str(v->phone_masked);
+	s_free_str(v->transfer_id);
+	s_free_str(v->flow_id);
+	s_free_str(v->host_org_id);
 	for (size_t i = 0; i < v->n_activity_org_ids; i++)
 		s_free_str(v->activity_org_ids[i]);
 	free(v->activity_org_ids);
@@ -225,7 +234,7 @@ membership_get_member(struct membership *m, MDB_txn *txn,
     const char *member_id, Jiceng__V1__MemberView *out)
 {
 	struct member_rec r;
-	int rc = membership_member_load(m, txn, member_id, &r);
+	int rc = records_member_load(m, txn, member_id, &r);
 
 	if (rc)
 		return rc;
@@ -257,7 +266,7 @@ s_list_add(struct membership *m, MDB_txn *txn, const char *member_id,
 {
 	struct member_rec r;
 	Jiceng__V1__MemberView *mv;
-	int rc = membership_member_load(m, txn, member_id, &r);
+	int rc = records_member_load(m, txn, member_id, &r);
 
 	if (rc)
 		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
@@ -281,7 +290,7 @@ s_list_seek(MDB_cursor *c, const char *org_id, const char *after, MDB_val *k,
 	k->mv_size = lo + 1 + la;
 	k->mv_data = keybuf;
 	rc = mdb_cursor_get(c, k, &d, MDB_SET_RANGE);
-	if (rc == 0 && *after && membership_pair_split(k, org_id, member) &&
+	if (rc == 0 && *after && records_pair_split(k, org_id, member) &&
 	    strcmp(member, after) == 0)
 		rc = mdb_cursor_get(c, k, &d, MDB_NEXT);
 	return rc;
@@ -296,7 +305,7 @@ membership_list_members(struct membership *m, MDB_txn *txn,
 	struct org_rec o;
 	MDB_cursor *c;
 	MDB_val k, d;
-	int rc = membership_org_load(m, txn, org_id, &o);
+	int rc = records_org_load(m, txn, org_id, &o);
 
 	if (rc)
 		return rc;
@@ -313,7 +322,7 @@ membership_list_members(struct membership *m, MDB_txn *txn,
 		return rc;
 	}
 	rc = s_list_seek(c, o.org_id, after, &k, keybuf, member);
-	for (; rc == 0 && membership_pair_split(&k, o.org_id, member);
+	for (; rc == 0 && records_pair_split(&k, o.org_id, member);
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
 		if (out->n_members == limit) {
 			const char *last = out->members[limit - 1]->member_id;
@@ -392,17 +401,17 @@ membership_list_audit(struct membership *m, MDB_txn *txn,
 		membership_free_audit_list(out);
 		return rc;
 	}
-	membership_audit_key(kb, since_seq, since_index);
+	records_seq_key(kb, since_seq, since_index);
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-		if ((rc = membership_audit_decode(&k, &d, &e)))
+		if ((rc = records_audit_decode(&k, &d, &e)))
 			break;
 		if (out->n_entries == limit) {
 			out->next_seq = e.seq;
 			out->next_index = e.index;
 			break;
 		}
-		if ((rc = membership_org_load(m, txn, e.org_id, &o))) {
+		if ((rc = records_org_load(m, txn, e.org_id, &o))) {
 			rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 			break;
 		}
@@ -426,7 +435,7 @@ membership_org_township(struct membership *m, MDB_txn *txn,
     const char *org_id, char out[16])
 {
 	struct org_rec o;
-	int rc = membership_org_load(m, txn, org_id, &o);
+	int rc = records_org_load(m, txn, org_id, &o);
 	if (rc)
 		return rc;
 	memcpy(out, o.township_id, sizeof o.township_id);
@@ -438,7 +447,7 @@ membership_member_township(struct membership *m, MDB_txn *txn,
     const char *member_id, char out[16])
 {
 	struct member_rec r;
-	int rc = membership_member_load(m, txn, member_id, &r);
+	int rc = records_member_load(m, txn, member_id, &r);
 	if (rc)
 		return rc;
 	memcpy(out, r.township_id, sizeof r.township_id);

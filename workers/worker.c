@@ -63,16 +63,14 @@ struct worker {
 };
 
 static void
-s_on_status(void *arg, uint64_t seq, int64_t at, const StatusChange *sc)
+s_on_status(void *arg, uint64_t seq, const void *packed, size_t len)
 {
 	struct worker *w = arg;
-	uint8_t buf[WIRE_MAX_PAYLOAD];
-	(void)at;
-	size_t n = jiceng__v1__status_change__get_packed_size(sc);
-	if (n > sizeof buf)
+	if (len > WIRE_MAX_PAYLOAD) {
+		log_warn("status change of seq %llu too large to forward", (unsigned long long)seq);
 		return;
-	jiceng__v1__status_change__pack(sc, buf);
-	if (wire_send(w->fd, true, WIRE_STATUS, w->domain, seq, buf, n) < 0)
+	}
+	if (wire_send(w->fd, true, WIRE_STATUS, w->domain, seq, packed, len) < 0)
 		log_warn("status change of seq %llu not forwarded", (unsigned long long)seq);
 }
 

@@ -22,6 +22,9 @@
 #pragma weak unit_auth
 #pragma weak unit_wire
 #pragma weak unit_iddigest
+#pragma weak unit_transfers
+#pragma weak unit_mobility
+#pragma weak unit_queries
 
 static const struct {
 	const char *name;
@@ -39,6 +42,9 @@ static const struct {
 	{ "auth", unit_auth },
 	{ "wire", unit_wire },
 	{ "iddigest", unit_iddigest },
+	{ "transfers", unit_transfers },
+	{ "mobility", unit_mobility },
+	{ "queries", unit_queries },
 };
 
 char *

@@ -79,7 +79,7 @@ fx_send(struct fx *f, EventCase c, void *msg)
 	*(void **)((char *)&env + fd->offset) = msg;
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
 	uint64_t writes = membership_writes();
-	assert_int_equal(membership_apply(f->m, txn, &ev, &v, NULL), 0);
+	assert_int_equal(membership_apply(f->m, txn, &ev, &v), 0);
 	if (!v.accepted) {
 		/* Every rejection is decided before the first write. */
 		assert_int_equal(membership_writes(), writes);

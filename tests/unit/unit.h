@@ -24,6 +24,9 @@ int unit_pbjson(void);
 int unit_auth(void);
 int unit_wire(void);
 int unit_iddigest(void);
+int unit_transfers(void);
+int unit_mobility(void);
+int unit_queries(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

@@ -28,16 +28,16 @@ static const struct {
 	{ JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, "probation_extended", DOMAIN_MEMBERSHIP, true },
 	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, "member_status_changed", DOMAIN_MEMBERSHIP, true },
 	{ JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, "member_updated", DOMAIN_MEMBERSHIP, true },
-	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, "transfer_issued", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED, "transfer_received", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIPT_RETURNED, "transfer_receipt_returned", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REJECTED, "transfer_rejected", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REVOKED, "transfer_revoked", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED, "mobile_departed", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_REPORTED, "mobile_reported", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED, "mobile_contacted", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED, "certificate_reviewed", DOMAIN_MEMBERSHIP, false },
-	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED, "mobile_returned", DOMAIN_MEMBERSHIP, false },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, "transfer_issued", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED, "transfer_received", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIPT_RETURNED, "transfer_receipt_returned", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REJECTED, "transfer_rejected", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_TRANSFER_REVOKED, "transfer_revoked", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED, "mobile_departed", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_REPORTED, "mobile_reported", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED, "mobile_contacted", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED, "certificate_reviewed", DOMAIN_MEMBERSHIP, true },
+	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED, "mobile_returned", DOMAIN_MEMBERSHIP, true },
 	{ JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, "meeting_held", DOMAIN_MEETINGS, false },
 	{ JICENG__V1__ENVELOPE__EVENT_APPRAISAL_RECORDED, "appraisal_recorded", DOMAIN_MEETINGS, false },
 	{ JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED, "budget_allocated", DOMAIN_FUNDS, false },
@@ -74,6 +74,27 @@ s_kind_index(EventCase c)
 		if (s_kinds[i].kind == c)
 			return (int)i;
 	return -1;
+}
+
+const void *
+codec_event_message(const Envelope *e)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field(e->base.descriptor, e->event_case);
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	return *(const void *const *)((const char *)e + f->offset);
+}
+
+void
+codec_event_set(Envelope *e, EventCase c, void *msg)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return;
+	e->event_case = c;
+	*(void **)((char *)e + f->offset) = msg;
 }
 
 enum domain
@@ -285,16 +306,6 @@ s_check_event_id_field(const ProtobufCMessage *ev, const char *kind, struct code
 	return 0;
 }
 
-static const ProtobufCMessage *
-s_event_message(const Envelope *e)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field(e->base.descriptor, e->event_case);
-	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
-		return NULL;
-	return *(ProtobufCMessage *const *)((const char *)e + f->offset);
-}
-
 static int
 s_check_envelope(const Envelope *e, struct codec_error *err)
 {
@@ -311,7 +322,7 @@ s_check_envelope(const Envelope *e, struct codec_error *err)
 		return s_fail(err, "BAD_TIME", "occurred_at 必须为正的Unix毫秒 / occurred_at must be positive Unix ms");
 	if (codec_event_reserved(e->event_case))
 		return s_fail(err, "RESERVED_EVENT", "该事件只能由jicengd写入 / %s is written by jicengd only", codec_event_name(e->event_case));
-	const ProtobufCMessage *ev = s_event_message(e);
+	const ProtobufCMessage *ev = (const ProtobufCMessage *)codec_event_message(e);
 	if (!ev)
 		return s_fail(err, "NO_EVENT", "事件为空 / the event %s is empty", codec_event_name(e->event_case));
 	if (s_check_message(&e->base, "", err) < 0)

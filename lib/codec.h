@@ -57,6 +57,10 @@ enum domain codec_domain_from_name(const char *s);
 enum domain codec_event_domain(EventCase c);
 /* The event's field name ("org_established" ...), or "none". */
 const char *codec_event_name(EventCase c);
+/* The message of the envelope's event oneof, NULL when absent. */
+const void *codec_event_message(const Envelope *e);
+/* Set the envelope's event to kind c with message msg (not copied). */
+void codec_event_set(Envelope *e, EventCase c, void *msg);
 /* Is the kind one that jicengd writes itself (Tick, RulesChanged)? */
 bool codec_event_reserved(EventCase c);
 /* Does this build implement the rules for this kind? Kinds whose rules are

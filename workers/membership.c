@@ -192,17 +192,6 @@ membership_owns(EventCase c)
 	return codec_event_domain(c) == DOMAIN_MEMBERSHIP;
 }
 
-/* The event message of the envelope's oneof, NULL if absent. */
-static const void *
-s_event_message(const Envelope *e)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field(e->base.descriptor, e->event_case);
-	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE)
-		return NULL;
-	return *(const void *const *)((const char *)e + f->offset);
-}
-
 int
 membership_apply(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, struct verdict *v)
@@ -212,7 +201,7 @@ membership_apply(struct membership *m, MDB_txn *txn,
 	verdict_accept(v);
 	if (c == JICENG__V1__ENVELOPE__EVENT__NOT_SET)
 		return 0;
-	if (!s_event_message(ev->env))
+	if (!codec_event_message(ev->env))
 		return verdict_reject(v, "NO_EVENT", "事件为空 / the event %s is empty",
 		    codec_event_name(c));
 	for (size_t i = 0; i < sizeof s_apply_table / sizeof s_apply_table[0]; i++)

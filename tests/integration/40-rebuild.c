@@ -30,52 +30,6 @@
 
 static struct hmsg s_keep;  /* one accepted envelope, kept to resend */
 
-/* mdb_dump of the membership state under derived (the data dir when
- * NULL) into d->dir/name; its path into path. */
-static void
-s_dump_at(struct hd *d, const char *derived, const char *name, char *path, size_t cap)
-{
-	char state[256];
-	snprintf(state, sizeof state, "%s/state/membership.mdb", derived ? derived : d->dir);
-	snprintf(path, cap, "%s/%s", d->dir, name);
-	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
-	assert_int_equal(h_run(argv, path, NULL, 30000), 0);
-}
-
-static void
-s_dump(struct hd *d, const char *name, char *path, size_t cap)
-{
-	s_dump_at(d, NULL, name, path, cap);
-}
-
-/* Are the two dumps the same bytes? Prints the first difference if not. */
-static bool
-s_same(const char *a, const char *b)
-{
-	size_t na, nb;
-	char *x = h_slurp(a, &na), *y = h_slurp(b, &nb);
-	bool same = x && y && na == nb && memcmp(x, y, na) == 0;
-	if (!same && x && y) {
-		size_t i = 0, line = 1;
-		while (i < na && i < nb && x[i] == y[i])
-			line += x[i++] == '\n';
-		fprintf(stderr, "%s and %s differ at line %zu (%zu vs %zu bytes)\n", a, b, line, na, nb);
-	}
-	free(x);
-	free(y);
-	return same && na > 0;
-}
-
-static int
-s_jicengctl_rebuild(struct hd *d)
-{
-	char bin[512], err[256];
-	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
-	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
-	char *argv[] = { bin, "rebuild", "--domain", "membership", "--data-dir", d->dir, "-q", NULL };
-	return h_run(argv, NULL, err, 60000);
-}
-
 static void
 s_fold_rebuild(struct hd *d)
 {
@@ -219,21 +173,21 @@ test_rebuild_byte_for_byte(void **state)
 	/* jicengctl refuses while jicengd runs on the data dir (it knows
 	 * jicengd by its /proc comm, which valgrind changes). */
 	if (h_ms(1) == 1)
-		assert_int_not_equal(s_jicengctl_rebuild(d), 0);
+		assert_int_not_equal(hd_ctl_rebuild(d), 0);
 
 	hc_close(sock);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
 	char before[256], after[256];
-	s_dump(d, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
 
-	assert_int_equal(s_jicengctl_rebuild(d), 0);
-	s_dump(d, "after-ctl.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	assert_int_equal(hd_ctl_rebuild(d), 0);
+	hd_state_dump(d, NULL, "after-ctl.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 
 	s_fold_rebuild(d);
-	s_dump(d, "after-fold.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	hd_state_dump(d, NULL, "after-fold.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 
 	/* The daemon runs on the rebuilt state as before: the same answers,
 	 * the stored verdicts for duplicates, and new events on top. */
@@ -284,7 +238,7 @@ test_rebuild_derived_dir_lost(void **state)
 	assert_int_not_equal(access(path, F_OK), 0);
 	snprintf(path, sizeof path, "%s/journal.mdb", d->dir);
 	assert_int_equal(access(path, F_OK), 0);
-	s_dump_at(d, derived, "before.dump", before, sizeof before);
+	hd_state_dump(d, derived, "before.dump", before, sizeof before);
 
 	char bin[512], err[320];
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
@@ -292,8 +246,8 @@ test_rebuild_derived_dir_lost(void **state)
 	char *ctl[] = { bin, "rebuild", "--domain", "membership", "--config", d->config,
 		"--data-dir", d->dir, "-q", NULL };
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
-	s_dump_at(d, derived, "after-ctl.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	hd_state_dump(d, derived, "after-ctl.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 
 	char *rm[] = { "/bin/rm", "-rf", derived, NULL };
 	assert_int_equal(h_run(rm, NULL, NULL, 20000), 0);
@@ -309,10 +263,10 @@ test_rebuild_derived_dir_lost(void **state)
 	hc_close(sock);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	s_dump_at(d, derived, "after-loss.dump", before, sizeof before);
+	hd_state_dump(d, derived, "after-loss.dump", before, sizeof before);
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
-	s_dump_at(d, derived, "after-ctl2.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	hd_state_dump(d, derived, "after-ctl2.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
 
@@ -353,13 +307,13 @@ test_rebuild_quarantined(void **state)
 	assert_int_equal(hd_stop(d, 10000), 0);
 
 	char before[256], after[256];
-	s_dump(d, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
 	setenv("JICENG_FAULT_CRASH_EVENT", "rq-poison", 1);
-	int rc = s_jicengctl_rebuild(d);
+	int rc = hd_ctl_rebuild(d);
 	unsetenv("JICENG_FAULT_CRASH_EVENT");
 	assert_int_equal(rc, 0);
-	s_dump(d, "after.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
 
@@ -397,10 +351,10 @@ test_rebuild_after_o4_audit(void **state)
 	assert_int_equal(hd_stop(d, 10000), 0);
 
 	char before[256], after[256];
-	s_dump(d, "before.dump", before, sizeof before);
-	assert_int_equal(s_jicengctl_rebuild(d), 0);
-	s_dump(d, "after.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
+	assert_int_equal(hd_ctl_rebuild(d), 0);
+	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
 
@@ -498,7 +452,7 @@ test_rebuild_all_domains(void **state)
 		snprintf(after, sizeof after, "%s/%s.after", d->dir, domains[i]);
 		char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state_path, NULL };
 		assert_int_equal(h_run(argv, after, NULL, 30000), 0);
-		if (!s_same(before[i], after))
+		if (!h_same_file(before[i], after))
 			fail_msg("rebuild of %s differs", domains[i]);
 	}
 	static const char *shared[] = { "orgs", "orgs_children", "members", "members_by_org",
@@ -856,16 +810,16 @@ test_scrub_ids(void **state)
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
 	char before[256], after[256];
-	s_dump(d, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
 
 	assert_int_equal(s_jicengctl_scrub(d), 0);
 	assert_false(s_file_has(d, "journal.mdb", good + 6, 11));
 	assert_false(s_file_has(d, "journal.mdb", bad + 6, 11));
 	assert_false(s_file_has(d, "state/membership.mdb", good + 6, 11));
 	assert_int_equal(s_jicengctl_scrub(d), 0);  /* nothing left: still 0 */
-	assert_int_equal(s_jicengctl_rebuild(d), 0);
-	s_dump(d, "after.dump", after, sizeof after);
-	assert_true(s_same(before, after));
+	assert_int_equal(hd_ctl_rebuild(d), 0);
+	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 
 	assert_int_equal(hd_up(d), 0);
 	size_t loglen;

@@ -14,6 +14,7 @@
  * starts, watches and stops jicengd.
  */
 #include "harness.h"
+#include "hcurve.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "auth.h"
 
 #define S_TA H_TOWNSHIP     /* township A */
 #define S_TB H_TOWNSHIP2    /* township B */
@@ -34,20 +34,12 @@
 #define S_SILENT_MS   1500  /* a refused client hears nothing for this long */
 #define S_HANDSHAKE_MS 5000 /* a handshake has an outcome within this */
 #define S_QUERY_MS    5000
-#define S_MAX_SOCKS   32
 
 /* One test's daemon, keys and client sockets. */
 struct s_fx {
 	struct hd *d;                /* the jicengd under test (harness) */
-	void *ctx;                   /* our ZeroMQ context, for CURVE clients */
-	void *socks[S_MAX_SOCKS];    /* every socket opened, closed at tear-down */
-	int nsocks;                  /* how many of socks are in use */
+	struct hcurve c;             /* keys and CURVE client sockets */
 	unsigned seq;                /* event and member id counter */
-	unsigned qseq;               /* request_id counter */
-	char keys[160];              /* keys_dir: the public files jicengd trusts */
-	char clients[160];           /* every key pair, as the clients hold them */
-	char server_secret[160];
-	char server_public[160];
 	void *a, *county;            /* ingest: township A, county */
 	void *cq;                    /* query: county */
 };
@@ -61,10 +53,6 @@ s_setup(void **state)
 	h_setup(state);
 	if (!(f = calloc(1, sizeof *f)))
 		return -1;
-	if (!(f->ctx = zmq_ctx_new())) {
-		free(f);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -76,9 +64,7 @@ s_teardown(void **state)
 	struct s_fx *f = *state;
 	void *d = NULL;
 	if (f) {
-		for (int i = f->nsocks - 1; i >= 0; i--)
-			zmq_close(f->socks[i]);
-		zmq_ctx_term(f->ctx);
+		hcurve_close(&f->c);
 		d = f->d;
 		free(f);
 	}
@@ -88,104 +74,20 @@ s_teardown(void **state)
 
 /* ================================================================ keys */
 
-/* Make the key pair `name` in clients/ and, when install is set, put its
- * public file in keys_dir. pub (may be NULL) gets the public key in Z85. */
-static void
-s_key(struct s_fx *f, const char *name, enum auth_role role, const char *township,
-    bool install, char pub[AUTH_Z85_LEN + 1])
-{
-	struct auth_cert c;
-	char err[512], from[512], to[512];
-	memset(&c, 0, sizeof c);
-	snprintf(c.name, sizeof c.name, "%s", name);
-	c.role = role;
-	snprintf(c.township, sizeof c.township, "%s", township ? township : "");
-	if (auth_cert_generate(&c, err, sizeof err) < 0 ||
-	    auth_cert_save(&c, f->clients, err, sizeof err) < 0)
-		fail_msg("key %s: %s", name, err);
-	if (pub)
-		memcpy(pub, c.public_key, AUTH_Z85_LEN + 1);
-	memset(c.secret_key, 0, sizeof c.secret_key);
-	if (!install)
-		return;
-	snprintf(from, sizeof from, "%s/%s.key", f->clients, name);
-	snprintf(to, sizeof to, "%s/%s.key", f->keys, name);
-	assert_int_equal(link(from, to), 0);
-}
-
 /* The data directory with keys_dir, a server key, the client keys below
  * and a config with curve = on; jicengd not started. */
 static void
 s_prepare(struct s_fx *f)
 {
-	struct auth_cert server;
-	char err[512], conf[1024];
-	assert_non_null(f->d = hd_new(NULL));
-	snprintf(f->keys, sizeof f->keys, "%s/keys", f->d->dir);
-	snprintf(f->clients, sizeof f->clients, "%s/clients", f->d->dir);
-	snprintf(f->server_secret, sizeof f->server_secret, "%s/server.key_secret", f->d->dir);
-	snprintf(f->server_public, sizeof f->server_public, "%s/server.key", f->d->dir);
-	assert_int_equal(mkdir(f->keys, 0755), 0);
-	assert_int_equal(mkdir(f->clients, 0700), 0);
-	if (auth_server_key_load(f->server_secret, true, &server, err, sizeof err) < 0)
-		fail_msg("server key: %s", err);
-	memset(&server, 0, sizeof server);
-	s_key(f, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	s_key(f, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	s_key(f, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	s_key(f, "reader", AUTH_ROLE_READER, NULL, true, NULL);
-	s_key(f, "readerA", AUTH_ROLE_READER, S_TA, true, NULL);
-	/* The paths live in the data directory, which hd_new names: write the
-	 * config ourselves and point the harness at it. */
-	snprintf(conf, sizeof conf, "[security]\ncurve = on\nkeys_dir = %s\nserver_key = %s\n",
-	    f->keys, f->server_secret);
-	snprintf(f->d->config, sizeof f->d->config, "%s/jiceng.conf", f->d->dir);
-	FILE *out = fopen(f->d->config, "w");
-	assert_non_null(out);
-	assert_true(fputs(conf, out) >= 0);
-	assert_int_equal(fclose(out), 0);
+	f->d = hcurve_daemon(&f->c, NULL);
+	hcurve_key(&f->c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
+	hcurve_key(&f->c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
+	hcurve_key(&f->c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
+	hcurve_key(&f->c, "reader", AUTH_ROLE_READER, NULL, true, NULL);
+	hcurve_key(&f->c, "readerA", AUTH_ROLE_READER, S_TA, true, NULL);
 }
 
 /* ================================================================ clients */
-
-static void
-s_track(struct s_fx *f, void *sock)
-{
-	assert_non_null(sock);
-	assert_true(f->nsocks < S_MAX_SOCKS);
-	f->socks[f->nsocks++] = sock;
-}
-
-/* A socket of type type connected to endpoint: a CURVE client with key
- * `name`, or with no security at all when name is NULL. If mon is not
- * NULL it gets a PAIR that receives the socket's handshake events. */
-static void *
-s_socket(struct s_fx *f, int type, const char *name, const char *endpoint, void **mon)
-{
-	static unsigned nmon;
-	char secret[512], err[512], addr[64];
-	int linger = 0;
-	void *s = zmq_socket(f->ctx, type);
-	s_track(f, s);
-	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-	if (name) {
-		snprintf(secret, sizeof secret, "%s/%s.key_secret", f->clients, name);
-		if (auth_client_setup(s, secret, f->server_public, err, sizeof err) < 0)
-			fail_msg("client %s: %s", name, err);
-	}
-	if (mon) {
-		snprintf(addr, sizeof addr, "inproc://sec-monitor-%u", ++nmon);
-		assert_int_equal(zmq_socket_monitor(s, addr, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-		    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-		    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL), 0);
-		*mon = zmq_socket(f->ctx, ZMQ_PAIR);
-		s_track(f, *mon);
-		zmq_setsockopt(*mon, ZMQ_LINGER, &linger, sizeof linger);
-		assert_int_equal(zmq_connect(*mon, addr), 0);
-	}
-	assert_int_equal(zmq_connect(s, endpoint), 0);
-	return s;
-}
 
 /* The first handshake outcome mon reports within timeout_ms: the event
  * (ZMQ_EVENT_HANDSHAKE_*) with its value in *value, or 0 if none came. */
@@ -279,62 +181,6 @@ s_log_wait(struct hd *d, const char *needle, int timeout_ms)
 
 /* ================================================================ queries */
 
-/* One single-frame reply within timeout_ms (malloc'd), NULL if none. */
-static uint8_t *
-s_recv_frame(void *sock, int timeout_ms, size_t *len)
-{
-	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
-		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
-		zmq_msg_t m;
-		if (zmq_poll(&it, 1, (long)(end - now_mono_ms())) <= 0)
-			continue;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			continue;
-		}
-		*len = zmq_msg_size(&m);
-		uint8_t *buf = malloc(*len ? *len : 1);
-		if (buf)
-			memcpy(buf, zmq_msg_data(&m), *len);
-		zmq_msg_close(&m);
-		return buf;
-	}
-	return NULL;
-}
-
-/* Send q on a query DEALER and wait for the reply carrying its
- * request_id, or an empty one (a reply the server could not or did not
- * tie to a request; one request is outstanding per socket here). NULL
- * when none came within timeout_ms. */
-static QueryReply *
-s_query(struct s_fx *f, void *sock, Query *q, int timeout_ms)
-{
-	char rid[32];
-	QueryReply *r = NULL;
-	snprintf(rid, sizeof rid, "sec-q%u", ++f->qseq);
-	q->request_id = rid;
-	size_t len = jiceng__v1__query__get_packed_size(q), n;
-	uint8_t *buf = malloc(len ? len : 1), *reply;
-	assert_non_null(buf);
-	jiceng__v1__query__pack(q, buf);
-	int64_t end = now_mono_ms() + timeout_ms;
-	if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) == (int)len)
-		while (!r && (reply = s_recv_frame(sock, (int)(end - now_mono_ms()), &n))) {
-			r = jiceng__v1__query_reply__unpack(NULL, n, reply);
-			free(reply);
-			if (r && r->request_id[0] && strcmp(r->request_id, rid) != 0) {
-				fprintf(stderr, "security: reply for \"%s\" while waiting for %s (%s %s)\n",
-				    r->request_id, rid, r->code, r->reason);
-				hq_free(r);
-				r = NULL;
-			}
-		}
-	free(buf);
-	q->request_id = NULL;
-	return r;
-}
-
 static QueryReply *
 s_stats(struct s_fx *f, void *sock)
 {
@@ -342,7 +188,7 @@ s_stats(struct s_fx *f, void *sock)
 	Jiceng__V1__GetStats s = JICENG__V1__GET_STATS__INIT;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
 	q.get_stats = &s;
-	return s_query(f, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
 }
 
 static QueryReply *
@@ -353,7 +199,7 @@ s_member(struct s_fx *f, void *sock, const char *member_id)
 	g.member_id = (char *)member_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_MEMBER;
 	q.get_member = &g;
-	return s_query(f, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
 }
 
 static QueryReply *
@@ -364,7 +210,7 @@ s_org(struct s_fx *f, void *sock, const char *org_id)
 	g.org_id = (char *)org_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
 	q.get_org = &g;
-	return s_query(f, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
 }
 
 static QueryReply *
@@ -376,7 +222,7 @@ s_roster(struct s_fx *f, void *sock, const char *org_id)
 	l.limit = 100;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_MEMBERS;
 	q.list_members = &l;
-	return s_query(f, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
 }
 
 static QueryReply *
@@ -387,7 +233,7 @@ s_audit(struct s_fx *f, void *sock, const char *township_id)
 	a.township_id = (char *)township_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
 	q.list_audit = &a;
-	return s_query(f, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
 }
 
 /* Assert r came with status and code, and free it. */
@@ -531,16 +377,16 @@ s_up(void **state)
 	s_prepare(f);
 	assert_int_equal(hd_up(f->d), 0);
 	char line[512];
-	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->ingest, f->keys);
+	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->ingest, f->c.keys);
 	assert_true(hd_log_has(f->d, line));
-	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->status, f->keys);
+	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->status, f->c.keys);
 	assert_true(hd_log_has(f->d, line));
 	snprintf(line, sizeof line, "serving queries on %s (CURVE)", f->d->query);
 	assert_true(s_log_wait(f->d, line, 3000));
-	f->a = s_socket(f, ZMQ_DEALER, "townA", f->d->ingest, &mon);
+	f->a = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->ingest, &mon);
 	s_expect_handshake_ok(mon);
-	f->county = s_socket(f, ZMQ_DEALER, "county", f->d->ingest, NULL);
-	f->cq = s_socket(f, ZMQ_DEALER, "county", f->d->query, NULL);
+	f->county = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->ingest, NULL);
+	f->cq = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->query, NULL);
 	assert_int_equal(hc_org_tree(f->a, "sec-a"), 0);
 	s_org_tree_b(f->county);
 	return f;
@@ -557,8 +403,8 @@ test_unknown_key(void **state)
 	struct s_fx *f = s_up(state);
 	char pub[AUTH_Z85_LEN + 1], line[128];
 	void *mon, *qmon;
-	s_key(f, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
-	void *x = s_socket(f, ZMQ_DEALER, "stranger", f->d->ingest, &mon);
+	hcurve_key(&f->c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
+	void *x = hcurve_socket(&f->c, ZMQ_DEALER, "stranger", f->d->ingest, &mon);
 	struct hmsg m = hm_member("sec-stranger", "m-stranger", H_ORG_BRANCH, "陌生人", NULL);
 	s_send_now(x, &m);
 	assert_true(s_serves(f, f->a, S_TA, NULL));
@@ -570,12 +416,12 @@ test_unknown_key(void **state)
 	assert_true(s_log_wait(f->d, line, 3000));
 
 	/* Nor can it query. */
-	void *xq = s_socket(f, ZMQ_DEALER, "stranger", f->d->query, &qmon);
+	void *xq = hcurve_socket(&f->c, ZMQ_DEALER, "stranger", f->d->query, &qmon);
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetStats gs = JICENG__V1__GET_STATS__INIT;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
 	q.get_stats = &gs;
-	QueryReply *r = s_query(f, xq, &q, S_SILENT_MS);
+	QueryReply *r = hcurve_query(&f->c, xq, &q, S_SILENT_MS);
 	assert_null(r);
 	s_expect_zap_refusal(qmon);
 
@@ -596,23 +442,23 @@ test_revoked_key(void **state)
 	char mid[40], line[512], pub[AUTH_Z85_LEN + 1], bin[512], out[512], err[512];
 	void *mon;
 	struct auth_cert c;
-	snprintf(line, sizeof line, "%s/townB.key", f->keys);
+	snprintf(line, sizeof line, "%s/townB.key", f->c.keys);
 	if (auth_cert_load(line, &c, err, sizeof err) < 0)
 		fail_msg("%s", err);
 	memcpy(pub, c.public_key, sizeof pub);
 
-	void *b = s_socket(f, ZMQ_DEALER, "townB", f->d->ingest, &mon);
+	void *b = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, &mon);
 	s_expect_handshake_ok(mon);
-	void *bq = s_socket(f, ZMQ_DEALER, "townB", f->d->query, NULL);
+	void *bq = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->query, NULL);
 	assert_true(s_serves(f, b, S_TB, mid));
 	s_expect_reply(s_member(f, bq, mid), JICENG__V1__QUERY_STATUS__OK, "OK");
 
 	/* The operator's way: jicengctl keys revoke, then reload. */
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
 	snprintf(out, sizeof out, "%s/revoke.out", f->d->dir);
-	char *argv[] = { bin, "keys", "revoke", "townB", "--keys-dir", f->keys, NULL };
+	char *argv[] = { bin, "keys", "revoke", "townB", "--keys-dir", f->c.keys, NULL };
 	assert_int_equal(h_run(argv, out, f->d->log, 5000), 0);
-	snprintf(line, sizeof line, "%s/revoked/townB.key", f->keys);
+	snprintf(line, sizeof line, "%s/revoked/townB.key", f->c.keys);
 	assert_int_equal(access(line, F_OK), 0);
 	assert_int_equal(kill(f->d->pid, SIGHUP), 0);
 	/* 5 keys were active; jicengd and jiceng-query each reread them. */
@@ -629,7 +475,7 @@ test_revoked_key(void **state)
 	hq_free(r);
 	s_expect_reply(s_member(f, f->cq, mid), JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 
-	void *b2 = s_socket(f, ZMQ_DEALER, "townB", f->d->ingest, &mon);
+	void *b2 = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, &mon);
 	struct hmsg m2 = s_new_member(f, S_TB, NULL);
 	s_send_now(b2, &m2);
 	s_expect_zap_refusal(mon);
@@ -655,19 +501,19 @@ test_null_mechanism(void **state)
 {
 	struct s_fx *f = s_up(state);
 	void *mon, *qmon, *smon;
-	void *x = s_socket(f, ZMQ_DEALER, NULL, f->d->ingest, &mon);
+	void *x = hcurve_socket(&f->c, ZMQ_DEALER, NULL, f->d->ingest, &mon);
 	struct hmsg m = hm_member("sec-null", "m-null", H_ORG_BRANCH, "无名", NULL);
 	s_send_now(x, &m);
 	s_expect_greeting_refused(mon);
 	assert_null(hc_recv(x, S_SILENT_MS));
 	assert_true(s_serves(f, f->county, S_TA, NULL));
 
-	void *xq = s_socket(f, ZMQ_DEALER, NULL, f->d->query, &qmon);
+	void *xq = hcurve_socket(&f->c, ZMQ_DEALER, NULL, f->d->query, &qmon);
 	QueryReply *r = s_member(f, xq, "m-null");
 	assert_null(r);
 	s_expect_greeting_refused(qmon);
 
-	void *xs = s_socket(f, ZMQ_SUB, NULL, f->d->status, &smon);
+	void *xs = hcurve_socket(&f->c, ZMQ_SUB, NULL, f->d->status, &smon);
 	s_subscribe(xs, "");
 	s_expect_greeting_refused(smon);
 
@@ -763,8 +609,8 @@ test_reader_writes(void **state)
 	assert_true(s_serves(f, f->county, S_TB, mb));
 	uint64_t len0 = s_journal_length(f);
 
-	void *r = s_socket(f, ZMQ_DEALER, "reader", f->d->ingest, NULL);
-	void *ra = s_socket(f, ZMQ_DEALER, "readerA", f->d->ingest, NULL);
+	void *r = hcurve_socket(&f->c, ZMQ_DEALER, "reader", f->d->ingest, NULL);
+	void *ra = hcurve_socket(&f->c, ZMQ_DEALER, "readerA", f->d->ingest, NULL);
 	struct hmsg m = s_new_member(f, S_TA, NULL);
 	s_expect_refused(r, &m, AUTH_CODE_READ_ONLY);
 	s_expect_refused(ra, &m, AUTH_CODE_READ_ONLY);
@@ -773,11 +619,11 @@ test_reader_writes(void **state)
 	assert_int_equal(s_journal_length(f), len0);
 	assert_true(s_refusal_counted(f, AUTH_CODE_READ_ONLY));
 
-	void *rq = s_socket(f, ZMQ_DEALER, "reader", f->d->query, NULL);
+	void *rq = hcurve_socket(&f->c, ZMQ_DEALER, "reader", f->d->query, NULL);
 	s_expect_reply(s_stats(f, rq), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_expect_reply(s_member(f, rq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_expect_reply(s_member(f, rq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
-	void *raq = s_socket(f, ZMQ_DEALER, "readerA", f->d->query, NULL);
+	void *raq = hcurve_socket(&f->c, ZMQ_DEALER, "readerA", f->d->query, NULL);
 	s_expect_reply(s_member(f, raq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_expect_reply(s_member(f, raq, mb), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
@@ -800,7 +646,7 @@ test_query_scope(void **state)
 	char ma[40], mb[40];
 	assert_true(s_serves(f, f->a, S_TA, ma));
 	assert_true(s_serves(f, f->county, S_TB, mb));
-	void *aq = s_socket(f, ZMQ_DEALER, "townA", f->d->query, NULL);
+	void *aq = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->query, NULL);
 
 	s_expect_reply(s_member(f, aq, mb), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
 	QueryReply *r = s_member(f, aq, ma);
@@ -848,23 +694,23 @@ test_status_scope(void **state)
 {
 	struct s_fx *f = s_up(state);
 	void *mon;
-	void *sa = s_socket(f, ZMQ_SUB, "townA", f->d->status, &mon);
+	void *sa = hcurve_socket(&f->c, ZMQ_SUB, "townA", f->d->status, &mon);
 	s_expect_handshake_ok(mon);
 	s_subscribe(sa, "status/");
 	s_subscribe(sa, "status/" S_TB "/");
 	assert_true(s_log_wait(f->d, "status subscription \"status/" S_TB "/\" refused: "
 	    AUTH_CODE_OUT_OF_SCOPE, 3000));
-	void *sra = s_socket(f, ZMQ_SUB, "readerA", f->d->status, NULL);
+	void *sra = hcurve_socket(&f->c, ZMQ_SUB, "readerA", f->d->status, NULL);
 	s_subscribe(sra, "status/" S_TB "/x");
 	assert_true(s_log_wait(f->d, "status subscription \"status/" S_TB "/x\" refused: "
 	    AUTH_CODE_OUT_OF_SCOPE, 3000));
-	void *sc = s_socket(f, ZMQ_SUB, "county", f->d->status, &mon);
+	void *sc = hcurve_socket(&f->c, ZMQ_SUB, "county", f->d->status, &mon);
 	s_expect_handshake_ok(mon);
 	s_subscribe(sc, "status/");
 
 	char pub[AUTH_Z85_LEN + 1];
-	s_key(f, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
-	void *sx = s_socket(f, ZMQ_SUB, "stranger", f->d->status, &mon);
+	hcurve_key(&f->c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
+	void *sx = hcurve_socket(&f->c, ZMQ_SUB, "stranger", f->d->status, &mon);
 	s_subscribe(sx, "");
 	s_expect_zap_refusal(mon);
 

@@ -960,6 +960,15 @@ hm_pack(const Envelope *e)
 }
 
 struct hmsg
+hm_event(const char *event_id, const char *township, EventCase c, void *msg)
+{
+	Envelope e;
+	hm_envelope(&e, event_id, township);
+	codec_event_set(&e, c, msg);
+	return hm_pack(&e);
+}
+
+struct hmsg
 hm_raw(const void *buf, size_t len)
 {
 	struct hmsg m = { 0 };
@@ -1516,4 +1525,43 @@ hq_caught_up(struct hd *d, int timeout_ms)
 	}
 	fprintf(stderr, "harness: workers did not catch up within %d ms\n", timeout_ms);
 	return -1;
+}
+
+/* ------------------------------------------------------------ state files */
+
+void
+hd_state_dump(struct hd *d, const char *derived, const char *name, char *path, size_t cap)
+{
+	char state[256];
+	snprintf(state, sizeof state, "%s/state/membership.mdb", derived ? derived : d->dir);
+	snprintf(path, cap, "%s/%s", d->dir, name);
+	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
+	assert_int_equal(h_run(argv, path, NULL, 30000), 0);
+}
+
+bool
+h_same_file(const char *a, const char *b)
+{
+	size_t na, nb;
+	char *x = h_slurp(a, &na), *y = h_slurp(b, &nb);
+	bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+	if (!same && x && y) {
+		size_t i = 0, line = 1;
+		while (i < na && i < nb && x[i] == y[i])
+			line += x[i++] == '\n';
+		fprintf(stderr, "%s and %s differ at line %zu (%zu vs %zu bytes)\n", a, b, line, na, nb);
+	}
+	free(x);
+	free(y);
+	return same && na > 0;
+}
+
+int
+hd_ctl_rebuild(struct hd *d)
+{
+	char bin[512], err[256];
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
+	char *argv[] = { bin, "rebuild", "--domain", "membership", "--data-dir", d->dir, "-q", NULL };
+	return h_run(argv, NULL, err, 60000);
 }

@@ -48,6 +48,7 @@ int integ_backpressure(void);
 int integ_supervisor(void);
 int integ_security(void);
 int integ_ctl(void);
+int integ_membership(void);
 
 /* ------------------------------------------------------------ time */
 
@@ -144,6 +145,18 @@ int hd_log_count(struct hd *d, const char *s);
  * Returns whether it does. */
 bool hd_log_wait(struct hd *d, const char *s, int timeout_ms);
 
+/* mdb_dump -a -n of the membership state under derived (the data dir when
+ * NULL) into d->dir/name; that file's path into path. Fails the test when
+ * mdb_dump fails. */
+void hd_state_dump(struct hd *d, const char *derived, const char *name, char *path,
+    size_t cap);
+/* Are the two files the same bytes (and not empty)? Prints the first
+ * differing line if not. */
+bool h_same_file(const char *a, const char *b);
+/* jicengctl rebuild --domain membership of d's data dir (jicengd stopped):
+ * its exit status, its stderr in d->dir/rebuild.log. */
+int hd_ctl_rebuild(struct hd *d);
+
 /* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
  * returns how many. */
 int h_children(pid_t pid, pid_t *out, int max);
@@ -188,6 +201,9 @@ struct hmsg {
 void hm_envelope(Envelope *e, const char *event_id, const char *township);
 /* Pack e (its event_id becomes m.id). */
 struct hmsg hm_pack(const Envelope *e);
+/* An envelope of township (NULL: H_TOWNSHIP) carrying the event c whose
+ * message is msg, packed. */
+struct hmsg hm_event(const char *event_id, const char *township, EventCase c, void *msg);
 /* Raw bytes (copied) as a message, for hostile input. */
 struct hmsg hm_raw(const void *buf, size_t len);
 void hm_free(struct hmsg *m);

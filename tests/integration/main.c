@@ -25,6 +25,7 @@
 #pragma weak integ_supervisor
 #pragma weak integ_security
 #pragma weak integ_ctl
+#pragma weak integ_membership
 
 static const struct {
 	const char *name;
@@ -40,6 +41,7 @@ static const struct {
 	{ "supervisor", integ_supervisor },
 	{ "security", integ_security },
 	{ "ctl", integ_ctl },
+	{ "membership", integ_membership },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

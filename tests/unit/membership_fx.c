@@ -64,8 +64,6 @@ struct verdict
 fx_send(struct fx *f, EventCase c, void *msg)
 {
 	Envelope env = JICENG__V1__ENVELOPE__INIT;
-	const ProtobufCFieldDescriptor *fd =
-	    protobuf_c_message_descriptor_get_field(&jiceng__v1__envelope__descriptor, c);
 	struct verdict v;
 	MDB_txn *txn;
 	struct event_ctx ev = { .seq = ++f->seq, .received_at = f->now,
@@ -75,8 +73,7 @@ fx_send(struct fx *f, EventCase c, void *msg)
 	env.event_id = "e";
 	env.township_id = (char *)f->township;
 	env.occurred_at = f->now;
-	env.event_case = c;
-	*(void **)((char *)&env + fd->offset) = msg;
+	codec_event_set(&env, c, msg);
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
 	uint64_t writes = membership_writes();
 	assert_int_equal(membership_apply(f->m, txn, &ev, &v), 0);

@@ -1,0 +1,167 @@
+/*
+ * hcurve: CURVE keys and clients for the integration tests (hcurve.h).
+ */
+#include "hcurve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+struct hd *
+hcurve_daemon(struct hcurve *f, const char *extra)
+{
+	struct auth_cert server;
+	char err[512];
+	struct hd *d = hd_new(NULL);
+	assert_non_null(d);
+	assert_non_null(f->ctx = zmq_ctx_new());
+	snprintf(f->keys, sizeof f->keys, "%s/keys", d->dir);
+	snprintf(f->clients, sizeof f->clients, "%s/clients", d->dir);
+	snprintf(f->server_secret, sizeof f->server_secret, "%s/server.key_secret", d->dir);
+	snprintf(f->server_public, sizeof f->server_public, "%s/server.key", d->dir);
+	assert_int_equal(mkdir(f->keys, 0755), 0);
+	assert_int_equal(mkdir(f->clients, 0700), 0);
+	if (auth_server_key_load(f->server_secret, true, &server, err, sizeof err) < 0)
+		fail_msg("server key: %s", err);
+	memset(&server, 0, sizeof server);
+	/* The paths live in the data directory, which hd_new names: write the
+	 * config ourselves and point the harness at it. */
+	snprintf(d->config, sizeof d->config, "%s/jiceng.conf", d->dir);
+	h_write_file(d->config, "[security]\ncurve = on\nkeys_dir = %s\nserver_key = %s\n%s",
+	    f->keys, f->server_secret, extra ? extra : "");
+	return d;
+}
+
+void
+hcurve_key(struct hcurve *f, const char *name, enum auth_role role, const char *township,
+    bool install, char pub[AUTH_Z85_LEN + 1])
+{
+	struct auth_cert c;
+	char err[512], from[512], to[512];
+	memset(&c, 0, sizeof c);
+	snprintf(c.name, sizeof c.name, "%s", name);
+	c.role = role;
+	snprintf(c.township, sizeof c.township, "%s", township ? township : "");
+	if (auth_cert_generate(&c, err, sizeof err) < 0 ||
+	    auth_cert_save(&c, f->clients, err, sizeof err) < 0)
+		fail_msg("key %s: %s", name, err);
+	if (pub)
+		memcpy(pub, c.public_key, AUTH_Z85_LEN + 1);
+	memset(c.secret_key, 0, sizeof c.secret_key);
+	if (!install)
+		return;
+	snprintf(from, sizeof from, "%s/%s.key", f->clients, name);
+	snprintf(to, sizeof to, "%s/%s.key", f->keys, name);
+	assert_int_equal(link(from, to), 0);
+}
+
+/* The data directory with keys_dir, a server key, the client keys below
+ * and a config with curve = on; jicengd not started. */
+static void
+s_track(struct hcurve *f, void *sock)
+{
+	assert_non_null(sock);
+	assert_true(f->nsocks < HCURVE_MAX_SOCKS);
+	f->socks[f->nsocks++] = sock;
+}
+
+/* A socket of type type connected to endpoint: a CURVE client with key
+ * `name`, or with no security at all when name is NULL. If mon is not
+ * NULL it gets a PAIR that receives the socket's handshake events. */
+void *
+hcurve_socket(struct hcurve *f, int type, const char *name, const char *endpoint, void **mon)
+{
+	static unsigned nmon;
+	char secret[512], err[512], addr[64];
+	int linger = 0;
+	void *s = zmq_socket(f->ctx, type);
+	s_track(f, s);
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+	if (name) {
+		snprintf(secret, sizeof secret, "%s/%s.key_secret", f->clients, name);
+		if (auth_client_setup(s, secret, f->server_public, err, sizeof err) < 0)
+			fail_msg("client %s: %s", name, err);
+	}
+	if (mon) {
+		snprintf(addr, sizeof addr, "inproc://hcurve-monitor-%u", ++nmon);
+		assert_int_equal(zmq_socket_monitor(s, addr, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+		    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+		    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL), 0);
+		*mon = zmq_socket(f->ctx, ZMQ_PAIR);
+		s_track(f, *mon);
+		zmq_setsockopt(*mon, ZMQ_LINGER, &linger, sizeof linger);
+		assert_int_equal(zmq_connect(*mon, addr), 0);
+	}
+	assert_int_equal(zmq_connect(s, endpoint), 0);
+	return s;
+}
+
+/* One single-frame reply within timeout_ms (malloc'd), NULL if none. */
+static uint8_t *
+s_recv_frame(void *sock, int timeout_ms, size_t *len)
+{
+	for (int64_t end = now_mono_ms() + timeout_ms; now_mono_ms() < end;) {
+		zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+		zmq_msg_t m;
+		if (zmq_poll(&it, 1, (long)(end - now_mono_ms())) <= 0)
+			continue;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			continue;
+		}
+		*len = zmq_msg_size(&m);
+		uint8_t *buf = malloc(*len ? *len : 1);
+		if (buf)
+			memcpy(buf, zmq_msg_data(&m), *len);
+		zmq_msg_close(&m);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Send q on a query DEALER and wait for the reply carrying its
+ * request_id, or an empty one (a reply the server could not or did not
+ * tie to a request; one request is outstanding per socket here). NULL
+ * when none came within timeout_ms. */
+QueryReply *
+hcurve_query(struct hcurve *f, void *sock, Query *q, int timeout_ms)
+{
+	char rid[32];
+	QueryReply *r = NULL;
+	snprintf(rid, sizeof rid, "curve-q%u", ++f->qseq);
+	q->request_id = rid;
+	size_t len = jiceng__v1__query__get_packed_size(q), n;
+	uint8_t *buf = malloc(len ? len : 1), *reply;
+	assert_non_null(buf);
+	jiceng__v1__query__pack(q, buf);
+	int64_t end = now_mono_ms() + timeout_ms;
+	if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) == (int)len)
+		while (!r && (reply = s_recv_frame(sock, (int)(end - now_mono_ms()), &n))) {
+			r = jiceng__v1__query_reply__unpack(NULL, n, reply);
+			free(reply);
+			if (r && r->request_id[0] && strcmp(r->request_id, rid) != 0) {
+				fprintf(stderr, "hcurve: reply for \"%s\" while waiting for %s (%s %s)\n",
+				    r->request_id, rid, r->code, r->reason);
+				hq_free(r);
+				r = NULL;
+			}
+		}
+	free(buf);
+	q->request_id = NULL;
+	return r;
+}
+
+void
+hcurve_close(struct hcurve *f)
+{
+	for (int i = f->nsocks - 1; i >= 0; i--)
+		zmq_close(f->socks[i]);
+	f->nsocks = 0;
+	if (f->ctx)
+		zmq_ctx_term(f->ctx);
+	f->ctx = NULL;
+}

@@ -1,0 +1,49 @@
+/*
+ * hcurve: CURVE clients for the integration tests. A test that runs
+ * jicengd with [security] curve = on makes its keys here (a server key,
+ * and township, county and reader key pairs whose public files jicengd
+ * trusts), and opens CURVE DEALER and SUB sockets holding one of them, on
+ * a ZeroMQ context of its own. The harness still starts and stops jicengd.
+ */
+#ifndef JICENG_HCURVE_H
+#define JICENG_HCURVE_H
+
+#include "harness.h"
+
+#include "auth.h"
+
+#define HCURVE_MAX_SOCKS 32
+
+struct hcurve {
+	void *ctx;                        /* our ZeroMQ context */
+	void *socks[HCURVE_MAX_SOCKS];    /* every socket opened, closed by hcurve_close */
+	int nsocks;
+	unsigned qseq;                    /* request_id counter */
+	char keys[160];                   /* keys_dir: the public files jicengd trusts */
+	char clients[160];                /* every key pair, as the clients hold them */
+	char server_secret[160];
+	char server_public[160];
+};
+
+/* A jicengd (not started) whose data directory holds keys_dir, a server
+ * key and a config with curve = on, followed by extra (NULL: nothing):
+ * config text such as "[daemon]\nworkers = membership\n". Fails the test
+ * when it cannot. c must be zeroed; its context is created here. */
+struct hd *hcurve_daemon(struct hcurve *c, const char *extra);
+/* Make the key pair `name` (role, township or NULL) in clients/ and, with
+ * install, put its public file in keys_dir. pub (may be NULL) gets the
+ * public key in Z85. */
+void hcurve_key(struct hcurve *c, const char *name, enum auth_role role,
+    const char *township, bool install, char pub[AUTH_Z85_LEN + 1]);
+/* A socket of type type connected to endpoint: a CURVE client with key
+ * `name`, or without security when name is NULL. If mon is not NULL it
+ * gets a PAIR that receives the socket's handshake events. */
+void *hcurve_socket(struct hcurve *c, int type, const char *name,
+    const char *endpoint, void **mon);
+/* Send q on a query DEALER and wait for the reply carrying its
+ * request_id (or an empty one). NULL when none came within timeout_ms. */
+QueryReply *hcurve_query(struct hcurve *c, void *sock, Query *q, int timeout_ms);
+/* Close every socket and the context. */
+void hcurve_close(struct hcurve *c);
+
+#endif

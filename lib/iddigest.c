@@ -32,14 +32,27 @@ iddigest_since(struct journal *j, uint64_t *since, bool *stored)
 	return rc;
 }
 
+static bool
+s_registered_fields(Jiceng__V1__MemberRegistered *r, struct iddigest_fields *f)
+{
+	if (!r)
+		return false;
+	f->id_number = &r->id_number;
+	f->id_digest = &r->id_digest;
+	return true;
+}
+
 bool
 iddigest_fields(const Envelope *e, struct iddigest_fields *f)
 {
 	switch (e->event_case) {
 	case JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED:
-		f->id_number = &e->member_registered->id_number;
-		f->id_digest = &e->member_registered->id_digest;
-		return true;
+		return s_registered_fields(e->member_registered, f);
+	/* A member transferred in from outside the county carries its
+	 * MemberRegistered record. */
+	case JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED:
+		return e->transfer_received &&
+		    s_registered_fields(e->transfer_received->member, f);
 	case JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED:
 		f->id_number = &e->member_admitted->id_number;
 		f->id_digest = &e->member_admitted->id_digest;

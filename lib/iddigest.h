@@ -26,7 +26,9 @@ struct journal;
  * (MDB_CORRUPTED for a value not 8 bytes long). */
 int iddigest_since(struct journal *j, uint64_t *since, bool *stored);
 
-/* The ID fields of a member event, or NULL when its kind has none. */
+/* The ID fields of a member event (MemberRegistered, MemberAdmitted,
+ * MemberUpdated, or the member record a TransferReceived from outside the
+ * county carries); false when the event has none. */
 struct iddigest_fields {
 	char **id_number;
 	Jiceng__V1__IdDigest **id_digest;

@@ -29,9 +29,9 @@ int members_register(struct membership *m, MDB_txn *txn,
     struct member_rec *r, struct verdict *v);
 
 /* Move a member to home org `to` (of township `township`): roster, counts
- * (with their O4 warnings) and the record. Activity orgs of another
- * township are dropped. `before` is the member as stored; *r is updated
- * and stored. Returns 0 or an LMDB error. */
+ * (with their O4 warnings) and the record. Activity orgs are kept (they
+ * may be of any township) except `to` itself. *r, the member as stored,
+ * is updated and stored. Returns 0 or an LMDB error. */
 int members_move(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, struct member_rec *r, const char *to,
     const char *township, struct verdict *v);

@@ -724,7 +724,7 @@ test_dispatch_and_rules(void **state)
 
 	t.transfer_id = "t1";
 	t.member_id = "m";
-	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &t), "UNSUPPORTED_EVENT");
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &t), "UNKNOWN_MEMBER");
 	mh.meeting_id = "mt";
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, &mh));
 

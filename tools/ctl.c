@@ -32,7 +32,7 @@ static const struct {
 	const char *summary;
 } s_commands[] = {
 	{ "send", ctl_send_main, "send envelopes (JSON lines) to jicengd, print acks" },
-	{ "query", ctl_query_main, "ask jiceng-query for an org, a member, a member list, stats or the audit table" },
+	{ "query", ctl_query_main, "ask jiceng-query for orgs, members, transfers, mobile episodes, stats, audit" },
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
 	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },
 	{ "keygen", ctl_keygen_main, "create a CURVE key pair for a township, county or reader" },

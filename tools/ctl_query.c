@@ -17,20 +17,64 @@
 #include "codec.h"
 #include "pbjson.h"
 
+/* The options a query kind may take (bits of s_query_opts.given). */
+enum {
+	Q_AFTER = 1 << 0,     /* --after */
+	Q_LIMIT = 1 << 1,     /* --limit */
+	Q_TOWNSHIP = 1 << 2,  /* --township */
+	Q_SINCE = 1 << 3,     /* --since, --since-index */
+	Q_SIDE = 1 << 4,      /* --member, --org */
+	Q_STATE = 1 << 5,     /* --state */
+};
+
+/* Each query kind: its word, how many ids follow it, the options it takes. */
+static const struct {
+	const char *word;
+	int nargs;
+	unsigned opts;
+} s_kinds[] = {
+	{ "org", 1, 0 },
+	{ "member", 1, 0 },
+	{ "members", 1, Q_AFTER | Q_LIMIT },
+	{ "stats", 0, 0 },
+	{ "audit", 0, Q_TOWNSHIP | Q_SINCE | Q_LIMIT },
+	{ "transfer", 1, 0 },
+	{ "transfers", 0, Q_SIDE | Q_TOWNSHIP | Q_AFTER | Q_LIMIT },
+	{ "episode", 1, 0 },
+	{ "episodes", 0, Q_SIDE | Q_TOWNSHIP | Q_STATE | Q_AFTER | Q_LIMIT },
+};
+
+#define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
+
+/* How a usage error names each option bit. */
+static const struct {
+	unsigned bit;
+	const char *names;
+	const char *verb;
+} s_opt_names[] = {
+	{ Q_AFTER, "--after", "goes" },
+	{ Q_LIMIT, "--limit", "goes" },
+	{ Q_TOWNSHIP, "--township", "goes" },
+	{ Q_SINCE, "--since and --since-index", "go" },
+	{ Q_SIDE, "--member and --org", "go" },
+	{ Q_STATE, "--state", "goes" },
+};
+
 struct s_query_opts {
 	const char *endpoint;
 	unsigned timeout_ms;
+	unsigned given;               /* Q_* bits of the options given */
 	const char *after;
 	unsigned long limit;
-	bool has_limit;
-	const char *township;         /* audit */
+	const char *township;         /* audit, transfers, episodes */
 	unsigned long since, since_index;
-	bool has_audit_opt;           /* --township, --since or --since-index */
+	const char *member, *org;     /* transfers, episodes */
+	int state;                    /* episodes: a MobilityState, 0 for any */
 	struct ctl_curve curve;
 };
 
 /* Long options without a short form. */
-enum { OPT_TOWNSHIP = 256, OPT_SINCE, OPT_SINCE_INDEX };
+enum { OPT_TOWNSHIP = 256, OPT_SINCE, OPT_SINCE_INDEX, OPT_MEMBER, OPT_ORG, OPT_STATE };
 
 static void
 s_usage(FILE *out)
@@ -42,33 +86,58 @@ s_usage(FILE *out)
 	    "       jicengctl query [OPTIONS] stats\n"
 	    "       jicengctl query [OPTIONS] audit [--township T] [--since SEQ]\n"
 	    "                                 [--since-index N] [--limit N]\n"
+	    "       jicengctl query [OPTIONS] transfer TRANSFER_ID\n"
+	    "       jicengctl query [OPTIONS] transfers (--member M | --org O | --township T)\n"
+	    "                                 [--after ID] [--limit N]\n"
+	    "       jicengctl query [OPTIONS] episode FLOW_ID\n"
+	    "       jicengctl query [OPTIONS] episodes (--member M | --org O | --township T)\n"
+	    "                                 [--state S] [--after ID] [--limit N]\n"
 	    "\n"
 	    "Ask jiceng-query and print its reply as one line of JSON.\n"
-	    "  org      an organisation and its children, each with its member\n"
-	    "           counts: direct, and its whole subtree\n"
-	    "  member   a member (ID number and phone masked)\n"
-	    "  members  the members whose home org is ORG_ID, by member_id; page\n"
-	    "           with --after the previous reply's nextAfter\n"
-	    "  stats    journal length, worker lag, verdict counts\n"
-	    "  audit    the audit table: findings no ack carried (O3 at the Tick\n"
-	    "           that ends a branch's grace period, O4 when a rules change\n"
-	    "           leaves an org over a member limit), by seq; page with\n"
-	    "           --since and --since-index the previous reply's nextSeq\n"
-	    "           and nextIndex\n"
+	    "  org       an organisation and its children, each with its member\n"
+	    "            counts: direct, and its whole subtree\n"
+	    "  member    a member (ID number and phone masked)\n"
+	    "  members   the members whose home org is ORG_ID, by member_id; page\n"
+	    "            with --after the previous reply's nextAfter\n"
+	    "  stats     journal length, worker lag, verdict counts\n"
+	    "  audit     the audit table: findings no ack carried (O3 at the Tick\n"
+	    "            that ends a branch's grace period, O4 when a rules change\n"
+	    "            leaves an org over a member limit), by seq; page with\n"
+	    "            --since and --since-index the previous reply's nextSeq\n"
+	    "            and nextIndex\n"
+	    "  transfer  an organisational-relationship transfer (组织关系转接)\n"
+	    "  transfers by transfer_id: a member's every transfer, or the open ones\n"
+	    "            (issued, or received and awaiting the receipt) where an org\n"
+	    "            or a township is the sending or the receiving side; page\n"
+	    "            with --after the previous reply's nextAfter\n"
+	    "  episode   a mobile-member episode (流动党员)\n"
+	    "  episodes  by flow_id: a member's every episode, or the open ones\n"
+	    "            (AWAITING_REPORT, REPORTED, LOST_CONTACT) where an org or\n"
+	    "            a township is the home or the host side; page as transfers\n"
 	    "\n"
 	    "Options:\n"
 	    "  -q, --query EP       query endpoint (default $JICENG_QUERY or\n"
 	    "                       " CTL_DEFAULT_QUERY ")\n"
 	    "  -t, --timeout MS     wait this long for the reply (default 5000)\n"
-	    "  -a, --after ID       members: start after this member_id\n"
-	    "  -n, --limit N        members, audit: page size (default 100, at most 1000)\n"
+	    "  -a, --after ID       members, transfers, episodes: start after this id\n"
+	    "  -n, --limit N        members, audit, transfers, episodes: page size\n"
+	    "                       (default 100, at most 1000)\n"
 	    "      --township T     audit: that township's orgs only (12 digits; a\n"
-	    "                       township key must give its own)\n"
+	    "                       township key must give its own); transfers,\n"
+	    "                       episodes: that township's open ones\n"
+	    "      --member M       transfers, episodes: that member's, closed ones too\n"
+	    "      --org O          transfers, episodes: that org's open ones\n"
+	    "      --state S        episodes: in state S only: AWAITING_REPORT,\n"
+	    "                       REPORTED or LOST_CONTACT; with --member also\n"
+	    "                       RETURNED or TRANSFERRED\n"
 	    "      --since SEQ      audit: entries written at journal seq SEQ or later\n"
 	    "      --since-index N  audit: and at SEQ itself, from entry number N on\n"
 	    "  -k, --key FILE       CURVE: our secret key file (<name>.key_secret)\n"
 	    "  -s, --server-key FILE  CURVE: the server's public key file\n"
 	    "  -h, --help           this help\n"
+	    "\n"
+	    "A township key reads its own township: a transfer or an episode one of\n"
+	    "whose sides is in it, a list of a member or an org of it, or of itself.\n"
 	    "\n"
 	    "Exit status: 0 OK, 3 NOT_FOUND, 1 any other status or no reply,\n"
 	    "2 usage error.\n");
@@ -82,11 +151,36 @@ static const struct option s_options[] = {
 	{ "township", required_argument, NULL, OPT_TOWNSHIP },
 	{ "since", required_argument, NULL, OPT_SINCE },
 	{ "since-index", required_argument, NULL, OPT_SINCE_INDEX },
+	{ "member", required_argument, NULL, OPT_MEMBER },
+	{ "org", required_argument, NULL, OPT_ORG },
+	{ "state", required_argument, NULL, OPT_STATE },
 	{ "key", required_argument, NULL, 'k' },
 	{ "server-key", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --state: a MobilityState by name, any case; NOT_MOBILE is no state. */
+static bool
+s_parse_state(const char *name, int *out)
+{
+	char up[32];
+	size_t i;
+	const ProtobufCEnumValue *v;
+
+	for (i = 0; name[i] && i < sizeof up - 1; i++)
+		up[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A' : name[i]);
+	up[i] = '\0';
+	v = name[i] ? NULL : protobuf_c_enum_descriptor_get_value_by_name(
+	    &jiceng__v1__mobility_state__descriptor, up);
+	if (!v || v->value == JICENG__V1__MOBILITY_STATE__NOT_MOBILE) {
+		ctl_usage_error("query", "--state: '%s' is none of AWAITING_REPORT, "
+		    "REPORTED, LOST_CONTACT, RETURNED, TRANSFERRED", name);
+		return false;
+	}
+	*out = v->value;
+	return true;
+}
 
 /* Returns -1 to go on, or an exit status. */
 static int
@@ -99,7 +193,6 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 	while ((c = getopt_long(argc, argv, "q:t:a:n:k:s:h", s_options, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->endpoint = optarg; break;
-		case 'a': o->after = optarg; break;
 		case 'k': o->curve.key = optarg; break;
 		case 's': o->curve.server_key = optarg; break;
 		case 'h': s_usage(stdout); return CTL_EXIT_OK;
@@ -108,25 +201,42 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 				return CTL_EXIT_USAGE;
 			o->timeout_ms = (unsigned)v;
 			break;
+		case 'a':
+			o->after = optarg;
+			o->given |= Q_AFTER;
+			break;
 		case 'n':
 			if (!ctl_parse_uint("query", "limit", optarg, 1, 1000, &o->limit))
 				return CTL_EXIT_USAGE;
-			o->has_limit = true;
+			o->given |= Q_LIMIT;
 			break;
 		case OPT_TOWNSHIP:
 			o->township = optarg;
-			o->has_audit_opt = true;
+			o->given |= Q_TOWNSHIP;
 			break;
 		case OPT_SINCE:
 			if (!ctl_parse_uint("query", "since", optarg, 0, ULONG_MAX, &o->since))
 				return CTL_EXIT_USAGE;
-			o->has_audit_opt = true;
+			o->given |= Q_SINCE;
 			break;
 		case OPT_SINCE_INDEX:
 			if (!ctl_parse_uint("query", "since-index", optarg, 0, UINT32_MAX,
 			    &o->since_index))
 				return CTL_EXIT_USAGE;
-			o->has_audit_opt = true;
+			o->given |= Q_SINCE;
+			break;
+		case OPT_MEMBER:
+			o->member = optarg;
+			o->given |= Q_SIDE;
+			break;
+		case OPT_ORG:
+			o->org = optarg;
+			o->given |= Q_SIDE;
+			break;
+		case OPT_STATE:
+			if (!s_parse_state(optarg, &o->state))
+				return CTL_EXIT_USAGE;
+			o->given |= Q_STATE;
 			break;
 		default:
 			return ctl_usage_error("query", "bad option");
@@ -135,56 +245,134 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 	return -1;
 }
 
+/* The usage error for an option (bit) given to a kind that does not take
+ * it, naming those that do: "--after goes with members, transfers and
+ * episodes". */
+static int
+s_option_misplaced(unsigned bit)
+{
+	char kinds[128] = "";
+	size_t n = 0, m = 0, len = 0, i;
+	const char *names = "", *verb = "";
+
+	for (i = 0; i < sizeof s_opt_names / sizeof s_opt_names[0]; i++)
+		if (s_opt_names[i].bit == bit) {
+			names = s_opt_names[i].names;
+			verb = s_opt_names[i].verb;
+		}
+	for (i = 0; i < S_NKINDS; i++)
+		n += (s_kinds[i].opts & bit) != 0;
+	for (i = 0; i < S_NKINDS && len < sizeof kinds; i++) {
+		if (!(s_kinds[i].opts & bit))
+			continue;
+		len += (size_t)snprintf(kinds + len, sizeof kinds - len, "%s%s",
+		    m == 0 ? "" : m + 1 == n ? " and " : ", ", s_kinds[i].word);
+		m++;
+	}
+	return ctl_usage_error("query", "%s %s with %s", names, verb, kinds);
+}
+
+/* The sub-messages a Query may point to, on the caller's stack. */
+struct s_query_parts {
+	Jiceng__V1__GetOrg go;
+	Jiceng__V1__GetMember gm;
+	Jiceng__V1__ListMembers lm;
+	Jiceng__V1__GetStats gs;
+	Jiceng__V1__ListAudit la;
+	Jiceng__V1__GetTransfer gt;
+	Jiceng__V1__ListTransfers lt;
+	Jiceng__V1__GetMobileEpisode ge;
+	Jiceng__V1__ListMobileEpisodes le;
+};
+
+/* transfers and episodes name exactly one of --member, --org, --township. */
+static int
+s_one_side(const char *kind, const struct s_query_opts *o)
+{
+	if ((o->member != NULL) + (o->org != NULL) + (o->township != NULL) == 1)
+		return -1;
+	return ctl_usage_error("query", "%s takes exactly one of --member, --org "
+	    "and --township", kind);
+}
+
 /* Fill q from the positional words; returns -1 to go on or an exit status.
- * The sub-messages point at stack storage provided by the caller. */
+ * The sub-messages point at p, and at argv and o's strings. */
 static int
 s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
-    Jiceng__V1__GetOrg *go, Jiceng__V1__GetMember *gm,
-    Jiceng__V1__ListMembers *lm, Jiceng__V1__GetStats *gs,
-    Jiceng__V1__ListAudit *la)
+    struct s_query_parts *p)
 {
-	const char *kind = optind < argc ? argv[optind] : NULL;
-	bool members = kind && strcmp(kind, "members") == 0;
-	bool audit = kind && strcmp(kind, "audit") == 0;
-	int want = kind && (strcmp(kind, "stats") == 0 || audit) ? 1 : 2;
+	const char *kind = optind < argc ? argv[optind] : NULL, *id;
+	char *after = o->after ? (char *)o->after : "";
+	size_t k;
+	int rc;
 
 	if (!kind)
-		return ctl_usage_error("query", "expected org, member, members, stats or audit");
-	if (argc - optind != want)
+		return ctl_usage_error("query", "expected org, member, members, stats, "
+		    "audit, transfer, transfers, episode or episodes");
+	for (k = 0; k < S_NKINDS && strcmp(kind, s_kinds[k].word) != 0; k++)
+		;
+	if (k == S_NKINDS)
+		return ctl_usage_error("query", "unknown query '%s'", kind);
+	if (argc - optind != 1 + s_kinds[k].nargs)
 		return ctl_usage_error("query", "%s takes %s", kind,
-		    want == 1 ? "no argument" : "one ID");
-	if (o->after && !members)
-		return ctl_usage_error("query", "--after goes with members");
-	if (o->has_limit && !members && !audit)
-		return ctl_usage_error("query", "--limit goes with members or audit");
-	if (o->has_audit_opt && !audit)
-		return ctl_usage_error("query", "--township, --since and --since-index go with audit");
+		    s_kinds[k].nargs ? "one ID" : "no argument");
+	for (unsigned bit = 1; bit <= Q_STATE; bit <<= 1)
+		if ((o->given & bit) && !(s_kinds[k].opts & bit))
+			return s_option_misplaced(bit);
+	id = s_kinds[k].nargs ? argv[optind + 1] : NULL;
 	if (strcmp(kind, "org") == 0) {
-		go->org_id = argv[optind + 1];
+		p->go.org_id = (char *)id;
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
-		q->get_org = go;
+		q->get_org = &p->go;
 	} else if (strcmp(kind, "member") == 0) {
-		gm->member_id = argv[optind + 1];
+		p->gm.member_id = (char *)id;
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_MEMBER;
-		q->get_member = gm;
+		q->get_member = &p->gm;
 	} else if (strcmp(kind, "members") == 0) {
-		lm->org_id = argv[optind + 1];
-		lm->after = o->after ? (char *)o->after : "";
-		lm->limit = (uint32_t)o->limit;
+		p->lm.org_id = (char *)id;
+		p->lm.after = after;
+		p->lm.limit = (uint32_t)o->limit;
 		q->query_case = JICENG__V1__QUERY__QUERY_LIST_MEMBERS;
-		q->list_members = lm;
+		q->list_members = &p->lm;
 	} else if (strcmp(kind, "stats") == 0) {
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
-		q->get_stats = gs;
-	} else if (audit) {
-		la->township_id = o->township ? (char *)o->township : "";
-		la->since_seq = o->since;
-		la->since_index = (uint32_t)o->since_index;
-		la->limit = (uint32_t)o->limit;
+		q->get_stats = &p->gs;
+	} else if (strcmp(kind, "audit") == 0) {
+		p->la.township_id = o->township ? (char *)o->township : "";
+		p->la.since_seq = o->since;
+		p->la.since_index = (uint32_t)o->since_index;
+		p->la.limit = (uint32_t)o->limit;
 		q->query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
-		q->list_audit = la;
+		q->list_audit = &p->la;
+	} else if (strcmp(kind, "transfer") == 0) {
+		p->gt.transfer_id = (char *)id;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_TRANSFER;
+		q->get_transfer = &p->gt;
+	} else if (strcmp(kind, "transfers") == 0) {
+		if ((rc = s_one_side(kind, o)) >= 0)
+			return rc;
+		p->lt.member_id = o->member ? (char *)o->member : "";
+		p->lt.org_id = o->org ? (char *)o->org : "";
+		p->lt.township_id = o->township ? (char *)o->township : "";
+		p->lt.after = after;
+		p->lt.limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_TRANSFERS;
+		q->list_transfers = &p->lt;
+	} else if (strcmp(kind, "episode") == 0) {
+		p->ge.flow_id = (char *)id;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE;
+		q->get_mobile_episode = &p->ge;
 	} else {
-		return ctl_usage_error("query", "unknown query '%s'", kind);
+		if ((rc = s_one_side(kind, o)) >= 0)
+			return rc;
+		p->le.member_id = o->member ? (char *)o->member : "";
+		p->le.org_id = o->org ? (char *)o->org : "";
+		p->le.township_id = o->township ? (char *)o->township : "";
+		p->le.state = (Jiceng__V1__MobilityState)o->state;
+		p->le.after = after;
+		p->le.limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES;
+		q->list_mobile_episodes = &p->le;
 	}
 	return -1;
 }
@@ -232,18 +420,20 @@ ctl_query_main(int argc, char **argv)
 {
 	struct s_query_opts o = { .timeout_ms = 5000 };
 	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetOrg go = JICENG__V1__GET_ORG__INIT;
-	Jiceng__V1__GetMember gm = JICENG__V1__GET_MEMBER__INIT;
-	Jiceng__V1__ListMembers lm = JICENG__V1__LIST_MEMBERS__INIT;
-	Jiceng__V1__GetStats gs = JICENG__V1__GET_STATS__INIT;
-	Jiceng__V1__ListAudit la = JICENG__V1__LIST_AUDIT__INIT;
+	struct s_query_parts p = {
+		JICENG__V1__GET_ORG__INIT, JICENG__V1__GET_MEMBER__INIT,
+		JICENG__V1__LIST_MEMBERS__INIT, JICENG__V1__GET_STATS__INIT,
+		JICENG__V1__LIST_AUDIT__INIT, JICENG__V1__GET_TRANSFER__INIT,
+		JICENG__V1__LIST_TRANSFERS__INIT, JICENG__V1__GET_MOBILE_EPISODE__INIT,
+		JICENG__V1__LIST_MOBILE_EPISODES__INIT,
+	};
 	char request_id[64];
 	void *ctx = NULL, *sock = NULL;
 	uint8_t *buf = NULL;
 	int rc;
 
 	if ((rc = s_options_parse(argc, argv, &o)) >= 0 ||
-	    (rc = s_build(argc, argv, &o, &q, &go, &gm, &lm, &gs, &la)) >= 0)
+	    (rc = s_build(argc, argv, &o, &q, &p)) >= 0)
 		return rc;
 	rc = CTL_EXIT_FAIL;
 	o.endpoint = ctl_endpoint(o.endpoint, "JICENG_QUERY", CTL_DEFAULT_QUERY);

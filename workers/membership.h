@@ -111,4 +111,65 @@ int membership_org_township(struct membership *m, MDB_txn *txn,
 int membership_member_township(struct membership *m, MDB_txn *txn,
     const char *member_id, char out[16]);
 
+/* Transfers (组织关系转接) and mobile episodes (流动党员). Each view, and
+ * each list with its views, is allocated whole as protobuf-c's unpack
+ * allocates a message (a view is the stored record's view, packed and
+ * unpacked), and freed by the matching membership_free_* call, which also
+ * clears the caller's pointer. On any error *out is NULL. */
+
+/* The transfer transfer_id. Returns 0, MDB_NOTFOUND, MDB_CORRUPTED,
+ * ENOMEM, or an LMDB error. */
+int membership_get_transfer(struct membership *m, MDB_txn *txn,
+    const char *transfer_id, Jiceng__V1__TransferView **out);
+void membership_free_transfer(Jiceng__V1__TransferView **v);
+
+/* What a list of transfers or episodes is about. */
+enum membership_by {
+	MEMBERSHIP_BY_MEMBER,    /* a member: its history, closed ones included */
+	MEMBERSHIP_BY_ORG,       /* an org: the open ones where it is a side */
+	MEMBERSHIP_BY_TOWNSHIP   /* a township: the open ones where it is a side */
+};
+
+/* A page of transfers, ordered by transfer_id, after `after` (exclusive;
+ * "" or NULL for the first page), at most limit (0: 100; at most 1000):
+ * by MEMBERSHIP_BY_MEMBER every transfer of member id; by org or township
+ * the open ones (TRANSFER_ISSUED, TRANSFER_RECEIVED) where id is the
+ * sending or the receiving side. out->next_after is the last transfer_id
+ * of a full page that more follow, else "". Returns 0 (an unknown
+ * township gives an empty page), MDB_NOTFOUND for an unknown member or
+ * org, EINVAL for an empty id, MDB_CORRUPTED (an index names a missing
+ * transfer), ENOMEM, or an LMDB error. */
+int membership_list_transfers(struct membership *m, MDB_txn *txn,
+    enum membership_by by, const char *id, const char *after, unsigned limit,
+    Jiceng__V1__TransferList **out);
+void membership_free_transfer_list(Jiceng__V1__TransferList **l);
+
+/* The mobile episode flow_id; as membership_get_transfer. */
+int membership_get_episode(struct membership *m, MDB_txn *txn,
+    const char *flow_id, Jiceng__V1__MobileEpisodeView **out);
+void membership_free_episode(Jiceng__V1__MobileEpisodeView **v);
+
+/* A page of mobile episodes, as membership_list_transfers: by member every
+ * episode of the member; by org or township the open ones
+ * (records_episode_open) where id is the home or the host side. state
+ * (Jiceng__V1__MobilityState) keeps the episodes in that state only; 0
+ * (NOT_MOBILE) keeps every one. By org or township a state that is not
+ * open is EINVAL, as is an empty id. */
+int membership_list_episodes(struct membership *m, MDB_txn *txn,
+    enum membership_by by, const char *id, int state, const char *after,
+    unsigned limit, Jiceng__V1__MobileEpisodeList **out);
+void membership_free_episode_list(Jiceng__V1__MobileEpisodeList **l);
+/* Is an episode in this state (Jiceng__V1__MobilityState) open:
+ * AWAITING_REPORT, REPORTED or LOST_CONTACT? */
+bool membership_episode_state_open(int state);
+
+/* The townships of a transfer (sending, receiving) or an episode (home,
+ * host), for authorisation: each copied into its out[16], "" when that
+ * side is outside the county or not known yet. Returns 0, MDB_NOTFOUND,
+ * MDB_CORRUPTED, or an LMDB error. */
+int membership_transfer_townships(struct membership *m, MDB_txn *txn,
+    const char *transfer_id, char from[16], char to[16]);
+int membership_episode_townships(struct membership *m, MDB_txn *txn,
+    const char *flow_id, char home[16], char host[16]);
+
 #endif

@@ -2,8 +2,9 @@
  * membership_query: the read side of the membership tables for the query
  * server: an org with its direct children and the direct and subtree
  * member counts of each, a member, a page of
- * an org's members, a page of the audit table, and the township of an org
- * or member. Views are deep
+ * an org's members, a page of the audit table, a transfer or a mobile
+ * episode and pages of them (by member, org or township), and the
+ * townships these belong to. Views are deep
  * copies the caller frees with the matching membership_free_* call; a
  * member view carries the masked ID number and phone only, because the
  * stored view part never holds anything else.
@@ -14,6 +15,7 @@
 #include "records.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -428,6 +430,258 @@ membership_list_audit(struct membership *m, MDB_txn *txn,
 	return rc;
 }
 
+/* ---------------------------------------------------------- transfers, episodes */
+
+/* A deep copy of msg, whose strings point into a record: packed, then
+ * unpacked, so that it is allocated as unpack allocates and its
+ * free_unpacked frees it whole. NULL when out of memory. */
+static ProtobufCMessage *
+s_clone(const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(len ? len : 1);
+	ProtobufCMessage *copy = NULL;
+
+	if (buf) {
+		protobuf_c_message_pack(msg, buf);
+		copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+		free(buf);
+	}
+	return copy;
+}
+
+static Jiceng__V1__TransferView *
+s_transfer_clone(const struct transfer_rec *t)
+{
+	Jiceng__V1__TransferView v = JICENG__V1__TRANSFER_VIEW__INIT;
+	Jiceng__V1__ExternalOrg from = JICENG__V1__EXTERNAL_ORG__INIT;
+	Jiceng__V1__ExternalOrg to = JICENG__V1__EXTERNAL_ORG__INIT;
+
+	records_transfer_view(t, &v, &from, &to);
+	return (Jiceng__V1__TransferView *)s_clone(&v.base);
+}
+
+static Jiceng__V1__MobileEpisodeView *
+s_episode_clone(const struct episode_rec *e)
+{
+	Jiceng__V1__MobileEpisodeView v = JICENG__V1__MOBILE_EPISODE_VIEW__INIT;
+
+	records_episode_view(e, &v);
+	return (Jiceng__V1__MobileEpisodeView *)s_clone(&v.base);
+}
+
+void
+membership_free_transfer(Jiceng__V1__TransferView **v)
+{
+	if (v && *v) {
+		jiceng__v1__transfer_view__free_unpacked(*v, NULL);
+		*v = NULL;
+	}
+}
+
+void
+membership_free_transfer_list(Jiceng__V1__TransferList **l)
+{
+	if (l && *l) {
+		jiceng__v1__transfer_list__free_unpacked(*l, NULL);
+		*l = NULL;
+	}
+}
+
+void
+membership_free_episode(Jiceng__V1__MobileEpisodeView **v)
+{
+	if (v && *v) {
+		jiceng__v1__mobile_episode_view__free_unpacked(*v, NULL);
+		*v = NULL;
+	}
+}
+
+void
+membership_free_episode_list(Jiceng__V1__MobileEpisodeList **l)
+{
+	if (l && *l) {
+		jiceng__v1__mobile_episode_list__free_unpacked(*l, NULL);
+		*l = NULL;
+	}
+}
+
+int
+membership_get_transfer(struct membership *m, MDB_txn *txn,
+    const char *transfer_id, Jiceng__V1__TransferView **out)
+{
+	struct transfer_rec t;
+	int rc = records_transfer_load(m, txn, transfer_id, &t);
+
+	*out = NULL;
+	if (rc)
+		return rc;
+	return (*out = s_transfer_clone(&t)) ? 0 : ENOMEM;
+}
+
+int
+membership_get_episode(struct membership *m, MDB_txn *txn,
+    const char *flow_id, Jiceng__V1__MobileEpisodeView **out)
+{
+	struct episode_rec e;
+	int rc = records_episode_load(m, txn, flow_id, &e);
+
+	*out = NULL;
+	if (rc)
+		return rc;
+	return (*out = s_episode_clone(&e)) ? 0 : ENOMEM;
+}
+
+bool
+membership_episode_state_open(int state)
+{
+	return records_episode_open(state);
+}
+
+/* The index a list walks, after checking that its member or org exists:
+ * 0, MDB_NOTFOUND, EINVAL (no id), or an LMDB error. */
+static int
+s_list_index(struct membership *m, MDB_txn *txn, enum membership_by by,
+    const char *id, MDB_dbi member, MDB_dbi org, MDB_dbi township,
+    MDB_dbi *index)
+{
+	struct member_rec r;
+	struct org_rec o;
+
+	if (!id || !*id)
+		return EINVAL;
+	switch (by) {
+	case MEMBERSHIP_BY_MEMBER:
+		*index = member;
+		return records_member_load(m, txn, id, &r);
+	case MEMBERSHIP_BY_ORG:
+		*index = org;
+		return records_org_load(m, txn, id, &o);
+	case MEMBERSHIP_BY_TOWNSHIP:
+		*index = township;
+		return 0;
+	}
+	return EINVAL;
+}
+
+/* A page being filled by records_pair_each from an index. */
+struct page {
+	struct membership *m;
+	MDB_txn *txn;
+	unsigned limit;                      /* items on a full page */
+	int state;                           /* episodes: this state only; 0 any */
+	Jiceng__V1__TransferList *transfers; /* the page filled: one of the two */
+	Jiceng__V1__MobileEpisodeList *episodes;
+};
+
+/* A full page has one more item: it ends at the last item taken. */
+static int
+s_page_full(char **next_after, const char *last, bool *stop)
+{
+	*stop = true;
+	return DUP(*next_after, last) ? 0 : ENOMEM;
+}
+
+static int
+s_take_transfer(void *arg, const char *transfer_id, bool *stop)
+{
+	struct page *p = arg;
+	Jiceng__V1__TransferList *l = p->transfers;
+	struct transfer_rec t;
+	int rc;
+
+	if (l->n_transfers == p->limit)
+		return s_page_full(&l->next_after,
+		    l->transfers[l->n_transfers - 1]->transfer_id, stop);
+	if ((rc = records_transfer_load(p->m, p->txn, transfer_id, &t)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (!(l->transfers[l->n_transfers] = s_transfer_clone(&t)))
+		return ENOMEM;
+	l->n_transfers++;
+	return 0;
+}
+
+/* The filter is read before a full page ends, so that next_after is set
+ * only when an episode in the state follows. */
+static int
+s_take_episode(void *arg, const char *flow_id, bool *stop)
+{
+	struct page *p = arg;
+	Jiceng__V1__MobileEpisodeList *l = p->episodes;
+	struct episode_rec e;
+	int rc;
+
+	if ((rc = records_episode_load(p->m, p->txn, flow_id, &e)))
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+	if (p->state && e.state != p->state)
+		return 0;
+	if (l->n_episodes == p->limit)
+		return s_page_full(&l->next_after,
+		    l->episodes[l->n_episodes - 1]->flow_id, stop);
+	if (!(l->episodes[l->n_episodes] = s_episode_clone(&e)))
+		return ENOMEM;
+	l->n_episodes++;
+	return 0;
+}
+
+/* Cost: one seek, then one index entry and one record per item (per
+ * entry read, with a state filter), plus one entry past a full page. */
+int
+membership_list_transfers(struct membership *m, MDB_txn *txn,
+    enum membership_by by, const char *id, const char *after, unsigned limit,
+    Jiceng__V1__TransferList **out)
+{
+	struct page p = { m, txn, s_page_limit(limit), 0, NULL, NULL };
+	MDB_dbi index = 0;
+	int rc = s_list_index(m, txn, by, id, m->tr_member, m->tr_org, m->tr_twp,
+	    &index);
+
+	*out = NULL;
+	if (rc)
+		return rc;
+	if (!(p.transfers = malloc(sizeof *p.transfers)))
+		return ENOMEM;
+	jiceng__v1__transfer_list__init(p.transfers);
+	if (!(p.transfers->transfers = calloc(p.limit, sizeof *p.transfers->transfers)))
+		rc = ENOMEM;
+	else
+		rc = records_pair_each(txn, index, id, after ? after : "",
+		    s_take_transfer, &p);
+	if (rc)
+		membership_free_transfer_list(&p.transfers);
+	*out = p.transfers;
+	return rc;
+}
+
+int
+membership_list_episodes(struct membership *m, MDB_txn *txn,
+    enum membership_by by, const char *id, int state, const char *after,
+    unsigned limit, Jiceng__V1__MobileEpisodeList **out)
+{
+	struct page p = { m, txn, s_page_limit(limit), state, NULL, NULL };
+	MDB_dbi index = 0;
+	int rc;
+
+	*out = NULL;
+	if (state && by != MEMBERSHIP_BY_MEMBER && !records_episode_open(state))
+		return EINVAL;
+	if ((rc = s_list_index(m, txn, by, id, m->ep_member, m->ep_org, m->ep_twp,
+	    &index)))
+		return rc;
+	if (!(p.episodes = malloc(sizeof *p.episodes)))
+		return ENOMEM;
+	jiceng__v1__mobile_episode_list__init(p.episodes);
+	if (!(p.episodes->episodes = calloc(p.limit, sizeof *p.episodes->episodes)))
+		rc = ENOMEM;
+	else
+		rc = records_pair_each(txn, index, id, after ? after : "",
+		    s_take_episode, &p);
+	if (rc)
+		membership_free_episode_list(&p.episodes);
+	*out = p.episodes;
+	return rc;
+}
+
 /* ---------------------------------------------------------- townships */
 
 int
@@ -451,5 +705,31 @@ membership_member_township(struct membership *m, MDB_txn *txn,
 	if (rc)
 		return rc;
 	memcpy(out, r.township_id, sizeof r.township_id);
+	return 0;
+}
+
+int
+membership_transfer_townships(struct membership *m, MDB_txn *txn,
+    const char *transfer_id, char from[16], char to[16])
+{
+	struct transfer_rec t;
+	int rc = records_transfer_load(m, txn, transfer_id, &t);
+	if (rc)
+		return rc;
+	memcpy(from, t.from_township_id, sizeof t.from_township_id);
+	memcpy(to, t.to_township_id, sizeof t.to_township_id);
+	return 0;
+}
+
+int
+membership_episode_townships(struct membership *m, MDB_txn *txn,
+    const char *flow_id, char home[16], char host[16])
+{
+	struct episode_rec e;
+	int rc = records_episode_load(m, txn, flow_id, &e);
+	if (rc)
+		return rc;
+	memcpy(home, e.home_township_id, sizeof e.home_township_id);
+	memcpy(host, e.host_township_id, sizeof e.host_township_id);
 	return 0;
 }

@@ -213,6 +213,104 @@ s_list_audit(struct server *s, const Jiceng__V1__ListAudit *q, QueryReply *r, vo
 	*owned = l;
 }
 
+/* ---------------------------------------------------------- transfers, episodes */
+
+/* What a ListTransfers or ListMobileEpisodes names (s_query_selector_refusal
+ * has checked that it names exactly one). */
+static enum membership_by
+s_by(const char *member_id, const char *org_id, const char **id)
+{
+	if (*member_id) {
+		*id = member_id;
+		return MEMBERSHIP_BY_MEMBER;
+	}
+	if (*org_id) {
+		*id = org_id;
+		return MEMBERSHIP_BY_ORG;
+	}
+	return MEMBERSHIP_BY_TOWNSHIP;
+}
+
+static void
+s_get_transfer(struct server *s, const Jiceng__V1__GetTransfer *q, QueryReply *r,
+    void **owned)
+{
+	Jiceng__V1__TransferView *v;
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	rc = membership_get_transfer(s->state[DOMAIN_MEMBERSHIP].membership, txn,
+	    q->transfer_id, &v);
+	mdb_txn_abort(txn);
+	if (rc)
+		return s_fail(r, rc);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFER;
+	r->transfer = v;
+	*owned = v;
+}
+
+static void
+s_list_transfers(struct server *s, const Jiceng__V1__ListTransfers *q, QueryReply *r,
+    void **owned)
+{
+	Jiceng__V1__TransferList *l;
+	const char *id = q->township_id;
+	enum membership_by by = s_by(q->member_id, q->org_id, &id);
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	rc = membership_list_transfers(s->state[DOMAIN_MEMBERSHIP].membership, txn, by,
+	    id, q->after, q->limit, &l);
+	mdb_txn_abort(txn);
+	if (rc)
+		return s_fail(r, rc);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFERS;
+	r->transfers = l;
+	*owned = l;
+}
+
+static void
+s_get_episode(struct server *s, const Jiceng__V1__GetMobileEpisode *q, QueryReply *r,
+    void **owned)
+{
+	Jiceng__V1__MobileEpisodeView *v;
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	rc = membership_get_episode(s->state[DOMAIN_MEMBERSHIP].membership, txn,
+	    q->flow_id, &v);
+	mdb_txn_abort(txn);
+	if (rc)
+		return s_fail(r, rc);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODE;
+	r->episode = v;
+	*owned = v;
+}
+
+static void
+s_list_episodes(struct server *s, const Jiceng__V1__ListMobileEpisodes *q,
+    QueryReply *r, void **owned)
+{
+	Jiceng__V1__MobileEpisodeList *l;
+	const char *id = q->township_id;
+	enum membership_by by = s_by(q->member_id, q->org_id, &id);
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc)
+		return s_fail(r, rc);
+	rc = membership_list_episodes(s->state[DOMAIN_MEMBERSHIP].membership, txn, by,
+	    id, (int)q->state, q->after, q->limit, &l);
+	mdb_txn_abort(txn);
+	if (rc)
+		return s_fail(r, rc);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODES;
+	r->episodes = l;
+	*owned = l;
+}
+
 /* ---------------------------------------------------------- stats */
 
 /* Everything a Stats reply points to, freed together. */
@@ -375,12 +473,26 @@ s_get_stats(struct server *s, QueryReply *r, void **owned)
 
 /* ---------------------------------------------------------- dispatch */
 
+/* Transfers and episodes are freed whole by their membership_free_*; the
+ * other results are freed inside, then owned itself. */
 static void
 s_free_result(QueryReply *r, void *owned)
 {
 	if (!owned)
 		return;
 	switch (r->result_case) {
+	case JICENG__V1__QUERY_REPLY__RESULT_TRANSFER:
+		membership_free_transfer(&r->transfer);
+		return;
+	case JICENG__V1__QUERY_REPLY__RESULT_TRANSFERS:
+		membership_free_transfer_list(&r->transfers);
+		return;
+	case JICENG__V1__QUERY_REPLY__RESULT_EPISODE:
+		membership_free_episode(&r->episode);
+		return;
+	case JICENG__V1__QUERY_REPLY__RESULT_EPISODES:
+		membership_free_episode_list(&r->episodes);
+		return;
 	case JICENG__V1__QUERY_REPLY__RESULT_ORG:
 		membership_free_org_view(owned);
 		break;
@@ -399,6 +511,13 @@ s_free_result(QueryReply *r, void *owned)
 	free(owned);
 }
 
+/* An optional id: "" or a valid one. */
+static bool
+s_id_or_empty(const char *s)
+{
+	return !*s || codec_id_valid(s);
+}
+
 static bool
 s_query_ids_valid(const Query *q)
 {
@@ -407,7 +526,19 @@ s_query_ids_valid(const Query *q)
 	case JICENG__V1__QUERY__QUERY_GET_MEMBER: return codec_id_valid(q->get_member->member_id);
 	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS:
 		return codec_id_valid(q->list_members->org_id) &&
-		    (!*q->list_members->after || codec_id_valid(q->list_members->after));
+		    s_id_or_empty(q->list_members->after);
+	case JICENG__V1__QUERY__QUERY_GET_TRANSFER:
+		return codec_id_valid(q->get_transfer->transfer_id);
+	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
+		return s_id_or_empty(q->list_transfers->member_id) &&
+		    s_id_or_empty(q->list_transfers->org_id) &&
+		    s_id_or_empty(q->list_transfers->after);
+	case JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE:
+		return codec_id_valid(q->get_mobile_episode->flow_id);
+	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
+		return s_id_or_empty(q->list_mobile_episodes->member_id) &&
+		    s_id_or_empty(q->list_mobile_episodes->org_id) &&
+		    s_id_or_empty(q->list_mobile_episodes->after);
 	default: return true;
 	}
 }
@@ -416,55 +547,148 @@ s_query_ids_valid(const Query *q)
 static bool
 s_query_township_valid(const Query *q)
 {
-	if (q->query_case != JICENG__V1__QUERY__QUERY_LIST_AUDIT)
-		return true;
-	return !*q->list_audit->township_id || codec_township_valid(q->list_audit->township_id);
+	const char *t;
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: t = q->list_audit->township_id; break;
+	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS: t = q->list_transfers->township_id; break;
+	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
+		t = q->list_mobile_episodes->township_id;
+		break;
+	default: return true;
+	}
+	return !*t || codec_township_valid(t);
 }
 
-/* The township whose data q reads ("" for county-wide): 0, or an LMDB
- * error (MDB_NOTFOUND for an unknown org or member). */
+/* A list of transfers or episodes names exactly one of a member, an org
+ * and a township; an org's or township's episodes are the open ones, so
+ * only an open state may filter them. NULL when q is well formed, else
+ * the BAD_QUERY code, with its reason in *reason. */
+static const char *
+s_query_selector_refusal(const Query *q, const char **reason)
+{
+	const char *member, *org, *township;
+	int state = 0;
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
+		member = q->list_transfers->member_id;
+		org = q->list_transfers->org_id;
+		township = q->list_transfers->township_id;
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
+		member = q->list_mobile_episodes->member_id;
+		org = q->list_mobile_episodes->org_id;
+		township = q->list_mobile_episodes->township_id;
+		state = (int)q->list_mobile_episodes->state;
+		break;
+	default:
+		return NULL;
+	}
+	if ((*member != 0) + (*org != 0) + (*township != 0) != 1) {
+		*reason = "须且只须给出member_id、org_id、township_id之一 / "
+		    "give exactly one of member_id, org_id and township_id";
+		return "BAD_SELECTOR";
+	}
+	if (state && !protobuf_c_enum_descriptor_get_value(
+	    &jiceng__v1__mobility_state__descriptor, state)) {
+		*reason = "未知的流动状态 / unknown MobilityState";
+		return "BAD_STATE";
+	}
+	if (state && !*member && !membership_episode_state_open(state)) {
+		*reason = "按组织或乡镇只列出未结束的流动：AWAITING_REPORT、REPORTED、"
+		    "LOST_CONTACT / by org or township only open episodes are listed: "
+		    "AWAITING_REPORT, REPORTED, LOST_CONTACT";
+		return "BAD_STATE";
+	}
+	return NULL;
+}
+
+/* The township a list of transfers or episodes is about: its member's or
+ * org's, or the one it names. */
 static int
-s_query_township(struct server *s, const Query *q, char township[16])
+s_by_township(struct membership *m, MDB_txn *txn, const char *member_id,
+    const char *org_id, const char *township_id, char out[16])
+{
+	if (*member_id)
+		return membership_member_township(m, txn, member_id, out);
+	if (*org_id)
+		return membership_org_township(m, txn, org_id, out);
+	snprintf(out, 16, "%s", township_id);
+	return 0;
+}
+
+/* The township whose data q reads, in t[0] ("" for county-wide); a
+ * transfer or an episode has two sides, the other in t[1] ("" if none).
+ * Returns 0, or an LMDB error (MDB_NOTFOUND for an unknown id). */
+static int
+s_query_townships(struct server *s, const Query *q, char t[2][16])
 {
 	MDB_txn *txn;
-	int rc;
-	township[0] = 0;
+	int rc = 0;
+	t[0][0] = t[1][0] = 0;
 	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
 		return 0;
 	if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_AUDIT) {
-		snprintf(township, 16, "%s", q->list_audit->township_id);
+		snprintf(t[0], 16, "%s", q->list_audit->township_id);
 		return 0;
 	}
 	if ((rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn)))
 		return rc;
 	struct membership *m = s->state[DOMAIN_MEMBERSHIP].membership;
-	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_MEMBER)
-		rc = membership_member_township(m, txn, q->get_member->member_id, township);
-	else if (q->query_case == JICENG__V1__QUERY__QUERY_GET_ORG)
-		rc = membership_org_township(m, txn, q->get_org->org_id, township);
-	else if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_MEMBERS)
-		rc = membership_org_township(m, txn, q->list_members->org_id, township);
+	const Jiceng__V1__ListTransfers *lt;
+	const Jiceng__V1__ListMobileEpisodes *le;
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_MEMBER:
+		rc = membership_member_township(m, txn, q->get_member->member_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_ORG:
+		rc = membership_org_township(m, txn, q->get_org->org_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS:
+		rc = membership_org_township(m, txn, q->list_members->org_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_TRANSFER:
+		rc = membership_transfer_townships(m, txn, q->get_transfer->transfer_id,
+		    t[0], t[1]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE:
+		rc = membership_episode_townships(m, txn, q->get_mobile_episode->flow_id,
+		    t[0], t[1]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
+		lt = q->list_transfers;
+		rc = s_by_township(m, txn, lt->member_id, lt->org_id, lt->township_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
+		le = q->list_mobile_episodes;
+		rc = s_by_township(m, txn, le->member_id, le->org_id, le->township_id, t[0]);
+		break;
+	default:
+		break;
+	}
 	mdb_txn_abort(txn);
 	return rc;
 }
 
-/* Township keys and township readers see their own township only. */
+/* Township keys and township readers see their own township only: for a
+ * transfer or an episode, either side's. */
 static bool
 s_authorised(struct server *s, const struct principal *p, const Query *q, QueryReply *r)
 {
-	char township[16];
+	char township[2][16];
 	const char *code;
 	if (p->role == AUTH_ROLE_LOCAL || p->role == AUTH_ROLE_COUNTY ||
 	    (p->role == AUTH_ROLE_READER && !p->township[0]))
 		return true;
-	int rc = s_query_township(s, q, township);
+	int rc = s_query_townships(s, q, township);
 	if (rc && rc != MDB_NOTFOUND) {
 		s_fail(r, rc);
 		return false;
 	}
 	/* An id outside the key's township is out of scope whether or not it
 	 * exists elsewhere, so a township cannot probe another's ids. */
-	code = rc == MDB_NOTFOUND ? AUTH_CODE_OUT_OF_SCOPE : auth_query_refusal(p, township);
+	code = rc == MDB_NOTFOUND ? AUTH_CODE_OUT_OF_SCOPE : auth_query_refusal(p, township[0]);
+	if (code && rc != MDB_NOTFOUND && township[1][0] && !auth_query_refusal(p, township[1]))
+		code = NULL;
 	if (q->query_case == JICENG__V1__QUERY__QUERY_GET_STATS)
 		code = AUTH_CODE_OUT_OF_SCOPE;
 	if (!code)
@@ -500,6 +724,13 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 		r->reason = "乡镇代码须为12位数字并以000结尾 / township_id is 12 digits ending in 000";
 		goto out;
 	}
+	const char *reason, *bad = s_query_selector_refusal(q, &reason);
+	if (bad) {
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = (char *)bad;
+		r->reason = (char *)reason;
+		goto out;
+	}
 	if (!s_authorised(s, p, q, r))
 		goto out;
 	r->status = JICENG__V1__QUERY_STATUS__OK;
@@ -510,6 +741,18 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_LIST_MEMBERS: s_list_members(s, q->list_members, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_GET_STATS: s_get_stats(s, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: s_list_audit(s, q->list_audit, r, owned); break;
+	case JICENG__V1__QUERY__QUERY_GET_TRANSFER:
+		s_get_transfer(s, q->get_transfer, r, owned);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
+		s_list_transfers(s, q->list_transfers, r, owned);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE:
+		s_get_episode(s, q->get_mobile_episode, r, owned);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
+		s_list_episodes(s, q->list_mobile_episodes, r, owned);
+		break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "NO_QUERY";

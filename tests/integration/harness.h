@@ -48,6 +48,7 @@ int integ_backpressure(void);
 int integ_supervisor(void);
 int integ_security(void);
 int integ_ctl(void);
+int integ_queries(void);
 int integ_membership(void);
 
 /* ------------------------------------------------------------ time */

@@ -26,6 +26,7 @@
 #pragma weak integ_security
 #pragma weak integ_ctl
 #pragma weak integ_membership
+#pragma weak integ_queries
 
 static const struct {
 	const char *name;
@@ -41,6 +42,7 @@ static const struct {
 	{ "supervisor", integ_supervisor },
 	{ "security", integ_security },
 	{ "ctl", integ_ctl },
+	{ "queries", integ_queries },
 	{ "membership", integ_membership },
 };
 

@@ -472,4 +472,6 @@ rules_defaults(Rules *r)
 	r->funds_max_single_fen = 10000000;
 	r->funds_activity_per_member_min_fen = 6000;
 	r->dues_max_months_back = 6;
+	r->status_retention_days = 30;
+	r->status_retention_changes = 1000000;
 }

@@ -54,7 +54,9 @@ static const char s_default_text[] =
     "mobile.fixed_place_months = 6\n"
     "funds.max_single_fen = 10000000\n"
     "funds.activity_per_member_min_fen = 6000\n"
-    "dues.max_months_back = 6\n";
+    "dues.max_months_back = 6\n"
+    "status.retention_days = 30\n"
+    "status.retention_changes = 1000000\n";
 
 enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE, K_TOWNSHIPS };
 
@@ -103,6 +105,8 @@ static const struct {
 	{ "rules", "funds.max_single_fen", K_I64, ROFF(funds_max_single_fen), 0, 1, 100000000000ull },
 	{ "rules", "funds.activity_per_member_min_fen", K_I64, ROFF(funds_activity_per_member_min_fen), 0, 0, 100000000000ull },
 	{ "rules", "dues.max_months_back", K_U32, ROFF(dues_max_months_back), 0, 1, 120 },
+	{ "rules", "status.retention_days", K_U32, ROFF(status_retention_days), 0, 1, 36500 },
+	{ "rules", "status.retention_changes", K_U32, ROFF(status_retention_changes), 0, 1000, 1000000000 },
 };
 
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])

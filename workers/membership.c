@@ -90,6 +90,8 @@ membership_rules(struct membership *m, MDB_txn *txn, Rules *out)
 	TAKE(funds_max_single_fen);
 	TAKE(funds_activity_per_member_min_fen);
 	TAKE(dues_max_months_back);
+	TAKE(status_retention_days);
+	TAKE(status_retention_changes);
 #undef TAKE
 	jiceng__v1__rules__free_unpacked(r, NULL);
 	return 0;
@@ -127,16 +129,19 @@ s_apply_rules_changed(struct membership *m, MDB_txn *txn,
  *   - T8: letters still ISSUED past their validity expire (transfers.c);
  *   - lost contact: open episodes whose last contact is older than
  *     mobile.lost_contact_months enter LOST_CONTACT (mobility.c);
- *   - L4: certificates not reviewed for 12 months are audited (mobility.c).
+ *   - L4: certificates not reviewed for 12 months are audited (mobility.c);
+ *   - the status change log is pruned to its retention (records.c), after
+ *     the duties above have logged their changes.
  */
 static int
 s_apply_tick(struct membership *m, MDB_txn *txn, const struct event_ctx *ev)
 {
 	int rc;
 	if ((rc = orgs_o3_audit(m, txn, ev)) || (rc = transfers_expire(m, txn, ev)) ||
-	    (rc = mobility_lost_contact(m, txn, ev)))
+	    (rc = mobility_lost_contact(m, txn, ev)) ||
+	    (rc = mobility_review_audit(m, txn, ev)))
 		return rc;
-	return mobility_review_audit(m, txn, ev);
+	return records_change_prune(m, txn, ev);
 }
 
 static int

@@ -172,4 +172,37 @@ int membership_transfer_townships(struct membership *m, MDB_txn *txn,
 int membership_episode_townships(struct membership *m, MDB_txn *txn,
     const char *flow_id, char home[16], char host[16]);
 
+/* ------------------------------------------------ the status stream's log */
+
+/* Which changes a reader wants: those of members of township_id (home
+ * township) or hosted by its orgs (host township), and/or whose home or
+ * host org is org_id or below it. "" or NULL: no condition. */
+struct membership_status_filter {
+	const char *township_id;
+	const char *org_id;
+};
+/* Called with each packed StatusChange (status.proto) that passes the
+ * filter; a non-zero return stops the walk and is returned. */
+typedef int (*membership_status_fn)(void *arg, const void *packed, size_t len);
+
+/* The snapshot: every member's latest change (what a replica that applied
+ * the whole stream holds), in member_id order, as of txn. Returns 0, fn's
+ * result, MDB_NOTFOUND (org_id unknown), ENOMEM or an LMDB error. */
+int membership_status_snapshot(struct membership *m, MDB_txn *txn,
+    const struct membership_status_filter *f, membership_status_fn fn, void *arg);
+
+/* Catch-up: the change log's entries after (after_seq, after_index), in
+ * order, at most limit of them that pass the filter; *next_seq and
+ * *next_index name the last entry examined (where the next page starts)
+ * and *more says whether entries follow it. *expired is set, and nothing
+ * is returned, when entries after the cursor have been pruned (the reader
+ * must take a snapshot); *pruned_seq is then the last pruned seq.
+ * Returns 0, fn's result, MDB_NOTFOUND (org_id unknown), ENOMEM or an
+ * LMDB error. */
+int membership_status_since(struct membership *m, MDB_txn *txn,
+    uint64_t after_seq, uint32_t after_index,
+    const struct membership_status_filter *f, unsigned limit,
+    membership_status_fn fn, void *arg, uint64_t *next_seq, uint32_t *next_index,
+    bool *more, bool *expired, uint64_t *pruned_seq);
+
 #endif

@@ -15,6 +15,7 @@
 #include "records.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,4 +733,205 @@ membership_episode_townships(struct membership *m, MDB_txn *txn,
 	memcpy(home, e.home_township_id, sizeof e.home_township_id);
 	memcpy(host, e.host_township_id, sizeof e.host_township_id);
 	return 0;
+}
+
+/* ---------------------------------------------------------- status stream */
+
+/* The orgs of a subtree, sorted, for the org filter. */
+struct s_orgset {
+	char (*ids)[CODEC_MAX_ID + 1];
+	size_t n, cap;
+	struct membership *m;
+	MDB_txn *txn;
+	int depth;
+};
+
+static int s_orgset_add(void *arg, const char *org_id, bool *stop);
+
+static int
+s_orgset_add(void *arg, const char *org_id, bool *stop)
+{
+	struct s_orgset *o = arg;
+	int rc;
+	(void)stop;
+	if (o->depth > 16)
+		return MDB_CORRUPTED;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		void *grown = realloc(o->ids, cap * sizeof *o->ids);
+		if (!grown)
+			return ENOMEM;
+		o->ids = grown;
+		o->cap = cap;
+	}
+	snprintf(o->ids[o->n++], sizeof o->ids[0], "%s", org_id);
+	o->depth++;
+	rc = records_children_each(o->m, o->txn, org_id, s_orgset_add, o);
+	o->depth--;
+	return rc;
+}
+
+static int
+s_id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool
+s_orgset_has(const struct s_orgset *o, const char *id)
+{
+	return *id && bsearch(id, o->ids, o->n, sizeof o->ids[0], s_id_cmp) != NULL;
+}
+
+/* A filter made ready: the subtree of its org, loaded. */
+struct s_status_walk {
+	const struct membership_status_filter *f;
+	struct s_orgset orgs;
+	bool by_org;
+	membership_status_fn fn;
+	void *arg;
+};
+
+static int
+s_walk_init(struct s_status_walk *w, struct membership *m, MDB_txn *txn,
+    const struct membership_status_filter *f, membership_status_fn fn, void *arg)
+{
+	struct org_rec o;
+	bool stop = false;
+	int rc;
+	memset(w, 0, sizeof *w);
+	w->f = f;
+	w->fn = fn;
+	w->arg = arg;
+	w->orgs.m = m;
+	w->orgs.txn = txn;
+	if (!f || !f->org_id || !*f->org_id)
+		return 0;
+	w->by_org = true;
+	if ((rc = records_org_load(m, txn, f->org_id, &o)))
+		return rc;
+	if ((rc = s_orgset_add(&w->orgs, f->org_id, &stop)))
+		return rc;
+	qsort(w->orgs.ids, w->orgs.n, sizeof w->orgs.ids[0], s_id_cmp);
+	return 0;
+}
+
+/* Does the packed change pass the filter? -1 when it does not decode. */
+static int
+s_walk_wants(const struct s_status_walk *w, const void *packed, size_t len)
+{
+	const char *twp = w->f ? w->f->township_id : NULL;
+	bool want;
+	if ((!twp || !*twp) && !w->by_org)
+		return 1;
+	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, packed);
+	if (!sc)
+		return -1;
+	want = (!twp || !*twp || strcmp(sc->township_id, twp) == 0 ||
+	    strcmp(sc->host_township_id, twp) == 0) &&
+	    (!w->by_org || s_orgset_has(&w->orgs, sc->home_org_id) ||
+	    s_orgset_has(&w->orgs, sc->host_org_id));
+	jiceng__v1__status_change__free_unpacked(sc, NULL);
+	return want;
+}
+
+int
+membership_status_snapshot(struct membership *m, MDB_txn *txn,
+    const struct membership_status_filter *f, membership_status_fn fn, void *arg)
+{
+	struct s_status_walk w;
+	MDB_cursor *c = NULL;
+	MDB_val k, d;
+	int rc = s_walk_init(&w, m, txn, f, fn, arg), op = MDB_FIRST, want;
+
+	if (rc || (rc = mdb_cursor_open(txn, m->current, &c)))
+		goto out;
+	for (; (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
+		if ((want = s_walk_wants(&w, d.mv_data, d.mv_size)) < 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (want && (rc = fn(arg, d.mv_data, d.mv_size)))
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	if (c)
+		mdb_cursor_close(c);
+	free(w.orgs.ids);
+	return rc;
+}
+
+static uint64_t
+s_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int
+membership_status_since(struct membership *m, MDB_txn *txn, uint64_t after_seq,
+    uint32_t after_index, const struct membership_status_filter *f, unsigned limit,
+    membership_status_fn fn, void *arg, uint64_t *next_seq, uint32_t *next_index,
+    bool *more, bool *expired, uint64_t *pruned_seq)
+{
+	struct s_status_walk w;
+	uint8_t kb[12];
+	MDB_cursor *c = NULL;
+	MDB_val k = { sizeof kb, kb }, d;
+	uint32_t pruned_index;
+	unsigned n = 0;
+	int rc, op = MDB_SET_RANGE, want;
+
+	*next_seq = after_seq;
+	*next_index = after_index;
+	*more = *expired = false;
+	limit = s_page_limit(limit);
+	if ((rc = records_change_pruned(m, txn, pruned_seq, &pruned_index)))
+		return rc;
+	if (*pruned_seq > after_seq || (*pruned_seq == after_seq && pruned_index > after_index)) {
+		*expired = true;
+		return 0;
+	}
+	if ((rc = s_walk_init(&w, m, txn, f, fn, arg)) ||
+	    (rc = mdb_cursor_open(txn, m->changes, &c)))
+		goto out;
+	records_seq_key(kb, after_seq, after_index);
+	for (; (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
+		uint64_t seq;
+		uint32_t index;
+		if (k.mv_size != 12) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		seq = s_be(k.mv_data, 8);
+		index = (uint32_t)s_be((const uint8_t *)k.mv_data + 8, 4);
+		if (seq == after_seq && index == after_index)
+			continue;   /* the cursor itself, already applied */
+		if (n == limit) {
+			*more = true;
+			break;
+		}
+		if ((want = s_walk_wants(&w, d.mv_data, d.mv_size)) < 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (want) {
+			if ((rc = fn(arg, d.mv_data, d.mv_size)))
+				break;
+			n++;
+		}
+		*next_seq = seq;
+		*next_index = index;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	if (c)
+		mdb_cursor_close(c);
+	free(w.orgs.ids);
+	return rc;
 }

@@ -57,7 +57,7 @@ static const char *s_dbi_names[] = {
 	"transfers_open_by_org", "transfers_open_by_township",
 	"transfers_expiry", "mobile_episodes", "mobile_by_member",
 	"mobile_open_by_org", "mobile_open_by_township", "mobile_contact_due",
-	"mobile_review_due", "mobile_hosted", "status_log",
+	"mobile_review_due", "mobile_hosted", "status_log", "status_current",
 };
 
 int
@@ -70,7 +70,7 @@ records_open(MDB_txn *txn, unsigned flags, struct membership **out)
 	    &m->index, &m->meta, &m->audit, &m->o3, &m->transfers, &m->tr_member,
 	    &m->tr_org, &m->tr_twp, &m->tr_expiry, &m->episodes, &m->ep_member,
 	    &m->ep_org, &m->ep_twp, &m->ep_contact, &m->ep_review, &m->hosted,
-	    &m->changes };
+	    &m->changes, &m->current };
 	int rc = 0;
 
 	_Static_assert(sizeof s_dbi_names / sizeof s_dbi_names[0] <= MEMBERSHIP_MAX_DBS,
@@ -991,20 +991,24 @@ records_due_each(MDB_txn *txn, MDB_dbi index, records_due_fn due,
 
 /* ---------------------------------------------------------- change log */
 
-/* The next free index under seq in the change log. */
+/* The key of the change log's last entry ((0, 0) when empty). */
 static int
-s_change_next(struct membership *m, MDB_txn *txn, uint64_t seq, uint32_t *n)
+s_change_last(struct membership *m, MDB_txn *txn, uint64_t *seq, uint32_t *index)
 {
-	uint8_t kb[12];
-	MDB_val k = { sizeof kb, kb }, d;
+	MDB_val k, d;
 	MDB_cursor *c;
 	int rc;
-	*n = 0;
+	*seq = 0;
+	*index = 0;
 	if ((rc = mdb_cursor_open(txn, m->changes, &c)))
 		return rc;
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
-	if (rc == 0 && k.mv_size == 12 && s_get_be(k.mv_data, 8) == seq)
-		*n = (uint32_t)s_get_be((const uint8_t *)k.mv_data + 8, 4) + 1;
+	if (rc == 0 && k.mv_size == 12) {
+		*seq = s_get_be(k.mv_data, 8);
+		*index = (uint32_t)s_get_be((const uint8_t *)k.mv_data + 8, 4);
+	} else if (rc == 0) {
+		rc = MDB_CORRUPTED;
+	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -1039,8 +1043,13 @@ records_change_log(struct membership *m, MDB_txn *txn, const struct event_ctx *e
 
 	if (!s_member_changed(before, after))
 		return 0;
-	if ((rc = s_change_next(m, txn, ev->seq, &n)))
+	if ((rc = s_change_last(m, txn, &sc.prev_seq, &sc.prev_index)))
 		return rc;
+	if (sc.prev_seq == 0 && sc.prev_index == 0)
+		rc = records_change_pruned(m, txn, &sc.prev_seq, &sc.prev_index);
+	if (rc)
+		return rc;
+	n = sc.prev_seq == ev->seq ? sc.prev_index + 1 : 0;
 	sc.seq = ev->seq;
 	sc.index = n;
 	sc.member_id = (char *)after->member_id;
@@ -1071,7 +1080,75 @@ records_change_log(struct membership *m, MDB_txn *txn, const struct event_ctx *e
 		return rc;
 	jiceng__v1__status_change__pack(&sc, d.mv_data);
 	s_changes++;
+	MDB_val mk = s_key(after->member_id), md = { d.mv_size, d.mv_data };
+	return ms_put(txn, m->current, &mk, &md, 0);
+}
+
+static const MDB_val s_pruned_key = { 20, "status_pruned_through" };
+
+int
+records_change_pruned(struct membership *m, MDB_txn *txn, uint64_t *seq, uint32_t *index)
+{
+	MDB_val k = s_pruned_key, d;
+	int rc = mdb_get(txn, m->meta, &k, &d);
+	*seq = 0;
+	*index = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (d.mv_size != 12)
+		return MDB_CORRUPTED;
+	*seq = s_get_be(d.mv_data, 8);
+	*index = (uint32_t)s_get_be((const uint8_t *)d.mv_data + 8, 4);
 	return 0;
+}
+
+int
+records_change_prune(struct membership *m, MDB_txn *txn, const struct event_ctx *ev)
+{
+	Rules buf;
+	const Rules *rl = records_ev_rules(ev, &buf);
+	int64_t cutoff = ev->received_at - (int64_t)rl->status_retention_days * CIVIL_DAY_MS;
+	uint8_t last[12];
+	bool pruned = false;
+	MDB_stat st;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = mdb_stat(txn, m->changes, &st)) || (rc = mdb_cursor_open(txn, m->changes, &c)))
+		return rc;
+	size_t n = st.ms_entries;
+	while ((rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0) {
+		if (k.mv_size != 12) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (n <= rl->status_retention_changes) {
+			StatusChange *sc = jiceng__v1__status_change__unpack(NULL, d.mv_size, d.mv_data);
+			bool old = sc && sc->changed_at < cutoff;
+			if (!sc) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			jiceng__v1__status_change__free_unpacked(sc, NULL);
+			if (!old)
+				break;
+		}
+		memcpy(last, k.mv_data, sizeof last);
+		if ((rc = ms_cursor_del(c)))
+			break;
+		pruned = true;
+		n--;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (!pruned)
+		return 0;
+	MDB_val pk = s_pruned_key, pd = { sizeof last, last };
+	return ms_put(txn, m->meta, &pk, &pd, 0);
 }
 
 int

@@ -72,6 +72,7 @@ struct membership {
 	MDB_dbi ep_review;  /* "mobile_review_due": last review (time key), flow_id -> "" */
 	MDB_dbi hosted;     /* "mobile_hosted": host_org_id NUL member_id -> flow_id */
 	MDB_dbi changes;    /* "status_log": seq BE8, index BE4 -> packed StatusChange */
+	MDB_dbi current;    /* "status_current": member_id -> its latest StatusChange */
 };
 
 /* Open the tables in txn (flags: MDB_CREATE, or 0 read-only). Returns 0,
@@ -283,11 +284,23 @@ int records_audit_decode(const MDB_val *k, const MDB_val *d,
  * made (before: the member as it was, NULL for a new member; ep: the
  * episode concerned, if any): its mobility and transfer state, home and
  * host org, the episode's county-level place. Writes nothing when none of
- * those changed. Key (ev->seq, next index under it). Returns 0 or an LMDB
- * error. */
+ * those changed. Key (ev->seq, next index under it); the entry also
+ * becomes the member's latest in status_current (the snapshot). Returns 0
+ * or an LMDB error. */
 int records_change_log(struct membership *m, MDB_txn *txn,
     const struct event_ctx *ev, const struct member_rec *before,
     const struct member_rec *after, const struct episode_rec *ep);
+
+/* Prune the change log at a Tick: the oldest entries beyond
+ * status.retention_changes, and those older than status.retention_days
+ * before the Tick's journal time. The key of the last pruned entry is
+ * kept (records_change_pruned). Returns 0 or an LMDB error. */
+int records_change_prune(struct membership *m, MDB_txn *txn,
+    const struct event_ctx *ev);
+/* The (seq, index) of the last entry pruned from the change log; 0, 0
+ * when none was. Returns 0 or an LMDB error. */
+int records_change_pruned(struct membership *m, MDB_txn *txn, uint64_t *seq,
+    uint32_t *index);
 
 /* ------------------------------------------------------ context */
 

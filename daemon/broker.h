@@ -19,6 +19,11 @@
 #include "now.h"
 #include "security.h"
 
+struct membership;
+
+/* The status socket's heartbeat topic (status.proto, StatusHeartbeat). */
+#define BROKER_HEARTBEAT_TOPIC "status/heartbeat"
+
 #define BROKER_MAX_CODES 64
 
 /* An ack owed to a client once the owning worker passes seq. */
@@ -52,6 +57,7 @@ struct child {
 	uint64_t single_step_until;
 	MDB_env *state;            /* its state env, read-only (verdicts, cursor) */
 	MDB_dbi verdicts, meta;
+	struct membership *membership;  /* its membership tables (the status log's head) */
 	struct pending_queue pending;
 };
 
@@ -80,6 +86,7 @@ struct broker {
 	struct counters counters;
 	uint8_t id_key[IDNUM_KEY_LEN];  /* blind-index key: ID numbers are digested at ingest */
 	bool ready_sent;
+	int64_t heartbeat_at_ms;   /* last status heartbeat, monotonic */
 	int64_t paused_since_ms;   /* backlog pause start, 0 when reading */
 	int64_t next_tick_ms;      /* wall clock of the next hourly Tick */
 	int64_t metrics_at_ms;     /* last metrics file write, monotonic */
@@ -92,6 +99,11 @@ struct broker {
 
 /* ingest.c */
 int ingest_open(struct broker *b);
+/* With CURVE on the status socket: close it and bind a new one, so that
+ * every subscriber reconnects and is authenticated again with the keys
+ * just reread (a revoked key's subscription ends here; the others repair
+ * the gap by the client recipe). Returns 0 or -1 (logged). */
+int ingest_status_rebind(struct broker *b);
 /* Read and commit what clients sent; returns events journaled. */
 int ingest_read(struct broker *b);
 /* Answer RETRY_LATER to what clients keep sending while paused. */
@@ -133,6 +145,9 @@ unsigned children_pollitems(struct broker *b, zmq_pollitem_t *items);
 void children_handle(struct broker *b, const zmq_pollitem_t *items, unsigned n);
 void children_notify_journal(struct broker *b);
 void children_check_health(struct broker *b);
+/* Publish the status heartbeat: the change log's head, read from the
+ * membership worker's environment (once a second). */
+void children_status_heartbeat(struct broker *b);
 bool children_all_up(struct broker *b);
 void children_stop_all(struct broker *b);
 struct child *children_for_domain(struct broker *b, enum domain d);

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "fold.h"
 #include "log.h"
+#include "membership.h"
 #include "store.h"
 #include "wire.h"
 
@@ -81,6 +82,15 @@ s_applying_path(struct broker *b, struct child *c, char *path, size_t len)
 
 /* ---------------------------------------------------------- state envs */
 
+static void
+s_state_close(struct child *c)
+{
+	membership_destroy(&c->membership);
+	if (c->state)
+		mdb_env_close(c->state);
+	c->state = NULL;
+}
+
 int
 children_open_state(struct broker *b, struct child *c)
 {
@@ -93,7 +103,9 @@ children_open_state(struct broker *b, struct child *c)
 	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "verdicts", 0, &c->verdicts)) ||
-	    (rc = mdb_dbi_open(txn, "meta", 0, &c->meta))) {
+	    (rc = mdb_dbi_open(txn, "meta", 0, &c->meta)) ||
+	    (c->domain == DOMAIN_MEMBERSHIP &&
+	    (rc = membership_open_readonly(txn, &c->membership)))) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -102,9 +114,7 @@ children_open_state(struct broker *b, struct child *c)
 fail:
 	if (rc != MDB_NOTFOUND && rc != EAGAIN)  /* not created yet; being replaced */
 		log_error("open %s read-only: %s", path, mdb_strerror(rc));
-	if (c->state)
-		mdb_env_close(c->state);
-	c->state = NULL;
+	s_state_close(c);
 	return rc;
 }
 
@@ -352,6 +362,16 @@ children_reaped(struct broker *b, pid_t pid, int status)
 /* ---------------------------------------------------------- messages */
 
 static void
+s_publish(struct broker *b, const char *topic, const void *payload, size_t len)
+{
+	zmq_send(b->status, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(b->status, payload, len, ZMQ_DONTWAIT);
+}
+
+/* A change goes to its member's home township's topic and, when a host
+ * org of another township hosts the member, to that township's too (双向管理:
+ * both manage the member). */
+static void
 s_publish_status(struct broker *b, const void *payload, size_t len)
 {
 	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, payload);
@@ -361,9 +381,28 @@ s_publish_status(struct broker *b, const void *payload, size_t len)
 		return;
 	}
 	snprintf(topic, sizeof topic, "status/%s/", sc->township_id);
-	zmq_send(b->status, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(b->status, payload, len, ZMQ_DONTWAIT);
+	s_publish(b, topic, payload, len);
+	if (sc->host_township_id[0] && strcmp(sc->host_township_id, sc->township_id) != 0) {
+		snprintf(topic, sizeof topic, "status/%s/", sc->host_township_id);
+		s_publish(b, topic, payload, len);
+	}
 	jiceng__v1__status_change__free_unpacked(sc, NULL);
+}
+
+void
+children_status_heartbeat(struct broker *b)
+{
+	Jiceng__V1__StatusHeartbeat hb = JICENG__V1__STATUS_HEARTBEAT__INIT;
+	uint8_t buf[32];
+	struct child *c = children_for_domain(b, DOMAIN_MEMBERSHIP);
+	MDB_txn *txn;
+	if (!c || (!c->state && children_open_state(b, c) != 0) || !c->membership ||
+	    store_read_begin(c->state, &txn))
+		return;
+	int rc = membership_changes_head(c->membership, txn, &hb.seq, &hb.index);
+	mdb_txn_abort(txn);
+	if (rc == 0 && jiceng__v1__status_heartbeat__get_packed_size(&hb) <= sizeof buf)
+		s_publish(b, BROKER_HEARTBEAT_TOPIC, buf, jiceng__v1__status_heartbeat__pack(&hb, buf));
 }
 
 static void
@@ -375,10 +414,7 @@ s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
 	case WIRE_HELLO:
 		/* A worker may have rebuilt its state file (a new inode) before
 		 * saying hello: read the file it uses now. */
-		if (c->state) {
-			mdb_env_close(c->state);
-			c->state = NULL;
-		}
+		s_state_close(c);
 		c->hello = true;
 		c->cursor = h->value;
 		log_debug("%s said hello at cursor %llu", c->role, (unsigned long long)h->value);

@@ -757,9 +757,10 @@ ingest_sync_rules(struct broker *b)
 
 /* ---------------------------------------------------------- sockets */
 
-/* Township keys subscribe to their own township's status only: a request
- * for everything ("status/" or "") becomes "status/<township>/", a request
- * for another township is dropped. */
+/* Township keys subscribe to their own township's status only (its members'
+ * changes and those of members its orgs host) and to the heartbeat: a
+ * request for everything ("status/" or "") becomes "status/<township>/"
+ * and "status/heartbeat", a request for another township is dropped. */
 void
 ingest_status_subscriptions(struct broker *b)
 {
@@ -781,10 +782,14 @@ ingest_status_subscriptions(struct broker *b)
 		if (security_principal(b->auth, &m, b->curve_status, &p, &code) == 0 && p.township[0]) {
 			char own[40];
 			snprintf(own, sizeof own, "status/%s/", p.township);
-			if (strncmp(topic, own, strlen(own)) != 0 && strncmp(own, topic, strlen(topic)) == 0)
+			if (strncmp(topic, own, strlen(own)) != 0 && strncmp(own, topic, strlen(topic)) == 0) {
+				zmq_setsockopt(b->status, opt, BROKER_HEARTBEAT_TOPIC,
+				    strlen(BROKER_HEARTBEAT_TOPIC));
 				snprintf(topic, sizeof topic, "%s", own);
-			else if (strncmp(topic, own, strlen(own)) != 0)
+			} else if (strncmp(topic, own, strlen(own)) != 0 &&
+			    strcmp(topic, BROKER_HEARTBEAT_TOPIC) != 0) {
 				code = AUTH_CODE_OUT_OF_SCOPE;
+			}
 		}
 		if (code)
 			log_info("status subscription \"%s\" refused: %s", topic, code);
@@ -816,6 +821,28 @@ s_secure(struct broker *b, void *sock, const char *endpoint, int *curve)
 	return 0;
 }
 
+/* The status XPUB (manual subscriptions under CURVE), bound to its
+ * endpoint; tries `tries` times 10 ms apart while the address is in use. */
+static int
+s_status_open(struct broker *b, int tries)
+{
+	int linger = 0, one = 1, rc;
+	b->status = zmq_socket(b->zctx, ZMQ_XPUB);
+	if (s_secure(b, b->status, b->cfg.status, &b->curve_status) < 0)
+		return -1;
+	if (b->curve_status)
+		zmq_setsockopt(b->status, ZMQ_XPUB_MANUAL, &one, sizeof one);
+	zmq_setsockopt(b->status, ZMQ_LINGER, &linger, sizeof linger);
+	while ((rc = zmq_bind(b->status, b->cfg.status)) < 0 && zmq_errno() == EADDRINUSE &&
+	    --tries > 0)
+		usleep(10000);
+	if (rc < 0) {
+		log_error("cannot bind status %s: %s", b->cfg.status, zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
 int
 ingest_open(struct broker *b)
 {
@@ -826,27 +853,33 @@ ingest_open(struct broker *b)
 		log_error("%s", err);
 		return -1;
 	}
-	int linger = 0, hwm = 10000, rcvhwm = INGEST_RCVHWM, one = 1;
+	int linger = 0, hwm = 10000, rcvhwm = INGEST_RCVHWM;
 	int64_t maxmsg = INGEST_MAX_MSG;
 	b->ingest = zmq_socket(b->zctx, ZMQ_ROUTER);
-	b->status = zmq_socket(b->zctx, ZMQ_XPUB);
-	if (s_secure(b, b->ingest, b->cfg.ingest, &b->curve_ingest) < 0 ||
-	    s_secure(b, b->status, b->cfg.status, &b->curve_status) < 0)
+	if (s_secure(b, b->ingest, b->cfg.ingest, &b->curve_ingest) < 0)
 		return -1;
-	if (b->curve_status)
-		zmq_setsockopt(b->status, ZMQ_XPUB_MANUAL, &one, sizeof one);
 	zmq_setsockopt(b->ingest, ZMQ_LINGER, &linger, sizeof linger);
 	zmq_setsockopt(b->ingest, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	zmq_setsockopt(b->ingest, ZMQ_SNDHWM, &hwm, sizeof hwm);
 	zmq_setsockopt(b->ingest, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
-	zmq_setsockopt(b->status, ZMQ_LINGER, &linger, sizeof linger);
 	if (zmq_bind(b->ingest, b->cfg.ingest) < 0) {
 		log_error("cannot bind ingest %s: %s", b->cfg.ingest, zmq_strerror(zmq_errno()));
 		return -1;
 	}
-	if (zmq_bind(b->status, b->cfg.status) < 0) {
-		log_error("cannot bind status %s: %s", b->cfg.status, zmq_strerror(zmq_errno()));
+	return s_status_open(b, 1);
+}
+
+int
+ingest_status_rebind(struct broker *b)
+{
+	if (!b->curve_status)
+		return 0;
+	zmq_close(b->status);
+	b->status = NULL;
+	/* The old socket's listener is closed by ZeroMQ's I/O thread: the
+	 * port may be taken for a moment. */
+	if (s_status_open(b, 50) < 0)
 		return -1;
-	}
+	log_info("status socket bound again: subscribers authenticate anew");
 	return 0;
 }

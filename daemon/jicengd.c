@@ -11,7 +11,8 @@
  *     and after backlog_pause_ms answer RETRY_LATER);
  *   - every 100 ms: start children that are due, heartbeat checks,
  *     READY=1 once all children are up, WATCHDOG=1 while they stay up;
- *   - every hour boundary: journal a Tick; every second: persist counters;
+ *   - every hour boundary: journal a Tick; every second: persist counters,
+ *     publish the status heartbeat (the change log's head);
  *     every [metrics] interval_s: the Prometheus text file.
  */
 #include <errno.h>
@@ -301,6 +302,10 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 		*last_counters = now;
 		s_check_fill_ahead(b);
 	}
+	if (now - b->heartbeat_at_ms >= 1000) {
+		children_status_heartbeat(b);
+		b->heartbeat_at_ms = now;
+	}
 	if (b->cfg.metrics_textfile[0] && now - b->metrics_at_ms >= (int64_t)b->cfg.metrics_interval_s * 1000) {
 		metrics_write(b);
 		b->metrics_at_ms = now;
@@ -328,6 +333,8 @@ s_reload(struct broker *b)
 	b->cfg.ntownships = next.ntownships;
 	if (b->auth && auth_reload(b->auth) < 0)
 		log_error("could not reread keys in %s; keeping the old ones", b->cfg.keys_dir);
+	else if (b->auth)
+		ingest_status_rebind(b);
 	for (unsigned i = 0; i < b->nchildren; i++)
 		if (b->children[i].domain == DOMAIN_NONE && b->children[i].pid)
 			kill(b->children[i].pid, SIGHUP);

@@ -174,6 +174,11 @@ int membership_episode_townships(struct membership *m, MDB_txn *txn,
 
 /* ------------------------------------------------ the status stream's log */
 
+/* The (seq, index) of the change log's latest entry, (0, 0) when nothing
+ * was ever logged (the heartbeat's). Returns 0 or an LMDB error. */
+int membership_changes_head(struct membership *m, MDB_txn *txn, uint64_t *seq,
+    uint32_t *index);
+
 /* Which changes a reader wants: those of members of township_id (home
  * township) or hosted by its orgs (host township), and/or whose home or
  * host org is org_id or below it. "" or NULL: no condition. */

@@ -1031,6 +1031,15 @@ s_member_changed(const struct member_rec *b, const struct member_rec *a)
 }
 
 int
+membership_changes_head(struct membership *m, MDB_txn *txn, uint64_t *seq, uint32_t *index)
+{
+	int rc = s_change_last(m, txn, seq, index);
+	if (rc == 0 && *seq == 0 && *index == 0)
+		rc = records_change_pruned(m, txn, seq, index);
+	return rc;
+}
+
+int
 records_change_log(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
     const struct member_rec *before, const struct member_rec *after,
     const struct episode_rec *ep)
@@ -1043,11 +1052,7 @@ records_change_log(struct membership *m, MDB_txn *txn, const struct event_ctx *e
 
 	if (!s_member_changed(before, after))
 		return 0;
-	if ((rc = s_change_last(m, txn, &sc.prev_seq, &sc.prev_index)))
-		return rc;
-	if (sc.prev_seq == 0 && sc.prev_index == 0)
-		rc = records_change_pruned(m, txn, &sc.prev_seq, &sc.prev_index);
-	if (rc)
+	if ((rc = membership_changes_head(m, txn, &sc.prev_seq, &sc.prev_index)))
 		return rc;
 	n = sc.prev_seq == ev->seq ? sc.prev_index + 1 : 0;
 	sc.seq = ev->seq;

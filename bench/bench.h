@@ -62,10 +62,23 @@ struct bench_spec {
 	size_t roster;             /* members registered in the set-up; 0: none */
 	unsigned roster_townships; /* over which the roster was spread (>= clients) */
 	bool random_ids;           /* event ids spread like UUIDv4s, not growing */
+	unsigned mix_pct;          /* percent of transfer and mobile-member steps; 0: none */
 };
 
 /* Of a steady county's events, one in this many registers a new member. */
 #define BENCH_NEW_MEMBER_EVERY 20
+/* The mix (mix_pct > 0) comes in periods of this many steps per client: a
+ * transfer to another branch of the township and back, each issued and
+ * received (4), and a mobile episode departed, contacted, returned (3). */
+#define BENCH_MIX_PERIOD 7
+/* The mix moves only roster members whose number within their township
+ * is BENCH_MIX_EVERY - 1 modulo BENCH_MIX_EVERY; the updates leave them
+ * alone. A township needs that many roster members and two branches. */
+#define BENCH_MIX_EVERY 16
+
+/* Can sp's county carry the mix: a roster of BENCH_MIX_EVERY members per
+ * township and two branches? */
+bool bench_mix_possible(const struct bench_spec *sp);
 
 /* The county's roster: sp->roster MemberRegistered events round-robin
  * over sp->roster_townships and their branches (member j in township
@@ -76,7 +89,12 @@ int bench_workload_roster(struct bench_workload *w, const struct bench_spec *sp,
  * member of its township (a new phone number), and one in
  * BENCH_NEW_MEMBER_EVERY registers a new member; without one, every event
  * registers a new member. With idnum, registrations carry valid, never
- * repeated resident ID numbers. */
+ * repeated resident ID numbers. With sp->mix_pct, that share of each
+ * client's other events are the mix's steps, whole periods only (the rest
+ * stay updates): every transfer and episode a run starts, it closes, on
+ * the client's one connection, so each run leaves the roster where it
+ * found it and any run may follow any other. -1 when the county cannot
+ * carry the mix (bench_mix_possible). */
 int bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, size_t n,
     unsigned run, bool idnum);
 void bench_workload_free(struct bench_workload *w);

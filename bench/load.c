@@ -3,7 +3,8 @@
  * OrgEstablished events (a committee and its branches per township), a
  * county's roster of MemberRegistered events, and the measured events: a
  * steady county's updates of roster members with a registration now and
- * then (or, without a roster, registrations only), all packed before any
+ * then (or, without a roster, registrations only), and in the mix runs
+ * transfers and mobile-member steps among them, all packed before any
  * clock starts. The clients are DEALER sockets polled from one thread, each
  * keeping up to a window of envelopes unacknowledged and matching acks by
  * event_id (which ends in the event's workload index); latency is from
@@ -216,7 +217,10 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	uint64_t h = s_mix((uint64_t)run << 40 ^ i);
 	/* Roster member j belongs to township j % roster_townships. */
 	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
-	size_t j = k + sp->roster_townships * (size_t)(h % of_k);
+	size_t q = (size_t)(h % of_k);
+	if (sp->mix_pct && q % BENCH_MIX_EVERY == BENCH_MIX_EVERY - 1)
+		q--;   /* the mix's member: left to it */
+	size_t j = k + sp->roster_townships * q;
 	bench_township(k, tw);
 	s_member_id(member_id, tw, 0, j);
 	s_event_id(event_id, sp, tw, run, w->n);
@@ -229,6 +233,113 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	e.member_updated = &u;
 	return s_push(w, cap, &e, k);
 }
+
+/* ---------------------------------------------------------------- the mix */
+
+bool
+bench_mix_possible(const struct bench_spec *sp)
+{
+	return sp->roster_townships && sp->branches >= 2 &&
+	    sp->roster / sp->roster_townships >= BENCH_MIX_EVERY;
+}
+
+/* One step of the mix: client k's slot-th, of run; at is its business
+ * date. Period p = slot / BENCH_MIX_PERIOD moves two of the township's
+ * roster members kept for the mix (every BENCH_MIX_EVERY-th): the first
+ * to the next branch and back (issued, received, issued, received), the
+ * second away and home (departed, contacted, returned). A roster member
+ * q of township k has its home in branch 1 + q % branches. */
+static int
+s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
+    unsigned run, unsigned k, size_t slot, int64_t at)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__TransferIssued ti = JICENG__V1__TRANSFER_ISSUED__INIT;
+	Jiceng__V1__TransferReceived tr = JICENG__V1__TRANSFER_RECEIVED__INIT;
+	Jiceng__V1__MobileDeparted md = JICENG__V1__MOBILE_DEPARTED__INIT;
+	Jiceng__V1__MobileContacted mc = JICENG__V1__MOBILE_CONTACTED__INIT;
+	Jiceng__V1__MobileReturned mr = JICENG__V1__MOBILE_RETURNED__INIT;
+	char tw[16], member_id[48], event_id[48], home[40], next[40], id[48], letter[48];
+	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+	size_t pool = of_k / BENCH_MIX_EVERY, p = slot / BENCH_MIX_PERIOD;
+	unsigned step = (unsigned)(slot % BENCH_MIX_PERIOD);
+	size_t q = BENCH_MIX_EVERY * ((2 * p + (step >= 4)) % pool) + BENCH_MIX_EVERY - 1;
+	bool back = step >= 2;   /* the transfer home again */
+	bench_township(k, tw);
+	s_member_id(member_id, tw, 0, k + sp->roster_townships * q);
+	s_event_id(event_id, sp, tw, run, w->n);
+	snprintf(home, sizeof home, "%s:b%zu", tw, 1 + q % sp->branches);
+	snprintf(next, sizeof next, "%s:b%zu", tw, 1 + (q + 1) % sp->branches);
+	char *from = back ? next : home, *to = back ? home : next;
+	snprintf(id, sizeof id, "%s:x%u-%zu%c", tw, run, p, back ? 'b' : 'a');
+	snprintf(letter, sizeof letter, "BZ%u-%u-%zu%c", run, k, p, back ? 'b' : 'a');
+	switch (step) {
+	case 0:
+	case 2:
+		ti.transfer_id = id;
+		ti.member_id = member_id;
+		ti.from_org_id = from;
+		ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_ORG_ID;
+		ti.to_org_id = to;
+		ti.letter_no = letter;
+		ti.issued_at = at;
+		ti.valid_days = 30;
+		ti.dues_paid_through = civil_cst_month(at);
+		s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED);
+		e.transfer_issued = &ti;
+		break;
+	case 1:
+	case 3:
+		tr.transfer_id = id;
+		tr.to_org_id = to;
+		tr.received_at = at;
+		s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED);
+		e.transfer_received = &tr;
+		break;
+	default:
+		snprintf(id, sizeof id, "%s:f%u-%zu", tw, run, p);
+		if (step == 4) {
+			md.flow_id = id;
+			md.member_id = member_id;
+			md.destination_code = "440306";
+			md.reason = "务工";
+			md.expected_months = 3;
+			md.certificate_no = letter;
+			md.departed_at = at;
+			s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED);
+			e.mobile_departed = &md;
+		} else if (step == 5) {
+			mc.flow_id = id;
+			mc.contacted_at = at;
+			mc.channel = "电话";
+			s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED);
+			e.mobile_contacted = &mc;
+		} else {
+			mr.flow_id = id;
+			mr.returned_at = at;
+			s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED);
+			e.mobile_returned = &mr;
+		}
+		break;
+	}
+	return s_push(w, cap, &e, k);
+}
+
+/* Is a client's u-th event a registration (with a roster), a mix slot? */
+static bool
+s_registers(const struct bench_spec *sp, size_t u)
+{
+	return sp->roster == 0 || u % BENCH_NEW_MEMBER_EVERY == BENCH_NEW_MEMBER_EVERY - 1;
+}
+
+static bool
+s_mix_slot(const struct bench_spec *sp, size_t u)
+{
+	return sp->mix_pct && !s_registers(sp, u) &&
+	    u * sp->mix_pct / 100 != (u + 1) * sp->mix_pct / 100;
+}
+
+/* ---------------------------------------------------------------- workload */
 
 int
 bench_workload_roster(struct bench_workload *w, const struct bench_spec *sp, bool idnum)
@@ -247,15 +358,30 @@ int
 bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, size_t n,
     unsigned run, bool idnum)
 {
-	size_t cap = 0;
+	size_t cap = 0, slots[BENCH_MAX_CLIENTS] = { 0 }, mixed[BENCH_MAX_CLIENTS] = { 0 };
 	memset(w, 0, sizeof *w);
 	if (sp->roster && (sp->clients > sp->roster_townships || sp->roster < sp->roster_townships))
 		return -1;
+	if (sp->mix_pct && (!bench_mix_possible(sp) || sp->clients > BENCH_MAX_CLIENTS))
+		return -1;
+	/* Whole periods of the mix per client: count its slots first. */
+	for (size_t i = 0; sp->mix_pct && i < n; i++)
+		slots[i % sp->clients] += s_mix_slot(sp, i / sp->clients);
+	for (unsigned k = 0; k < sp->clients && sp->mix_pct; k++)
+		slots[k] -= slots[k] % BENCH_MIX_PERIOD;
+	/* The mix's business dates a second apart, its last a minute ago. */
+	int64_t t0 = now_wall_ms() - 60000 - (int64_t)(n / sp->clients + 1) * 1000;
 	for (size_t i = 0; i < n; i++) {
-		bool registers = sp->roster == 0 ||
-		    (i / sp->clients) % BENCH_NEW_MEMBER_EVERY == BENCH_NEW_MEMBER_EVERY - 1;
-		if ((registers ? s_push_registered(w, &cap, sp, run, i, idnum) :
-		    s_push_updated(w, &cap, sp, run, i)) < 0)
+		unsigned k = (unsigned)(i % sp->clients);
+		size_t u = i / sp->clients;
+		int rc;
+		if (s_registers(sp, u))
+			rc = s_push_registered(w, &cap, sp, run, i, idnum);
+		else if (s_mix_slot(sp, u) && mixed[k] < slots[k])
+			rc = s_push_mix(w, &cap, sp, run, k, mixed[k]++, t0 + (int64_t)u * 1000);
+		else
+			rc = s_push_updated(w, &cap, sp, run, i);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;

@@ -12,9 +12,21 @@
  * each Envelope with the generated protobuf-c structs, and it knows the
  * verdict it expects for every event, so a surprise verdict is reported.
  *
- * Order: a township's events are sent organisations first, then members,
- * then follow-ups (confirmations, status changes). One DEALER connection is
- * journaled in send order, so no event waits for another's ack.
+ * Then transfers (组织关系转接) within a township, across townships, out of
+ * the county and into it, and mobile members (流动党员) leaving before the
+ * Spring Festival: reporting to a host org in another township or outside
+ * the county, contacted, some back home, some out of contact long enough
+ * to be marked lost at the next Tick; with a few deliberately bad steps.
+ *
+ * Order: the events go out in phases -- organisations, members, follow-ups
+ * (confirmations, status changes), then one phase per step of the
+ * transfers and episodes -- and every event of a phase is acknowledged
+ * before any of the next is sent: a letter issued on one township's
+ * connection is journaled before another township's connection receives
+ * it. Inside a phase each township pipelines up to --window events. One
+ * DEALER connection is journaled in send order, which the first phases
+ * rely on (a branch after its parent); no step of a transfer or an episode
+ * shares a phase with the step it follows.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +59,7 @@ struct options {
 	double invalid_pct;
 	uint64_t seed;
 	bool quiet, strict;
+	bool no_moves;             /* no transfers, no mobile members */
 };
 
 /* ---------------------------------------------------------------- random */
@@ -207,20 +220,33 @@ struct member {
 	int64_t admitted_at, confirmed_at;
 	bool farmer;
 	bool bad;                /* made for a deliberately invalid event */
+	bool changed;            /* confirmed or status changed in the follow-ups */
+	bool busy;               /* taken by a transfer or a mobile episode */
 };
 
 enum spec_kind {
 	SP_ORG, SP_REGISTER, SP_ADMIT, SP_CONFIRM, SP_STATUS,
 	SP_MALFORMED, SP_BAD_UTF8, SP_BAD_TOWNSHIP,
+	SP_ISSUE, SP_RECEIVE, SP_RECEIPT, SP_REJECT, SP_REVOKE,
+	SP_DEPART, SP_REPORT, SP_CONTACT, SP_REVIEW, SP_RETURN,
 };
 
 /* One planned event, before packing. */
 struct spec {
 	uint8_t kind;            /* enum spec_kind */
-	int ref;                 /* org or member index */
+	int ref;                 /* org, member, transfer or episode index */
 	int status;              /* MemberStatusChanged: the new status */
 	int64_t at;              /* confirmed_at / effective_at */
 	const char *expect;      /* the code the sim expects in the ack */
+	const char *warn;        /* accepted: the T and L warnings it must carry, or NULL */
+};
+
+/* The send phases (see the top): each is acknowledged in full before the
+ * next starts. Step k of a transfer or an episode is phase PH_MOVE + k. */
+enum {
+	PH_ORGS, PH_MEMBERS, PH_FOLLOW, PH_MOVE,
+	SIM_STEPS = 5,
+	SIM_PHASES = PH_MOVE + SIM_STEPS,
 };
 
 struct plan {
@@ -233,8 +259,10 @@ struct event {
 	uint8_t *buf;
 	size_t len;
 	const char *expect;
+	const char *warn;        /* see struct spec */
 	const char *kind;        /* for surprise reports */
 	int64_t sent_ns;
+	uint8_t phase;
 	uint8_t state;           /* EV_UNSENT ... */
 	bool transport;          /* refused before decoding: the ack has no event_id */
 };
@@ -249,7 +277,7 @@ struct township {
 	unsigned norgs, corgs;
 	struct member *members;
 	unsigned nmembers, cmembers;
-	struct plan phase[3];    /* orgs, members, follow-ups */
+	struct plan phase[SIM_PHASES];
 	struct event *ev;
 	unsigned nev;
 	unsigned next;           /* next never-sent event */
@@ -537,7 +565,7 @@ s_fill_admitted(struct member *m, int64_t min_days, int64_t max_days, int age_lo
 static void
 s_build_members(struct township *t)
 {
-	struct plan *mp = &t->phase[1], *fp = &t->phase[2];
+	struct plan *mp = &t->phase[PH_MEMBERS], *fp = &t->phase[PH_FOLLOW];
 	int joint = -1;
 	for (unsigned i = 0; i < t->norgs; i++)
 		if (t->orgs[i].kind == JICENG__V1__ORG_KIND__JOINT_BRANCH)
@@ -557,6 +585,7 @@ s_build_members(struct township *t)
 					    s_today - adm_day - 366 - 1 : 20);
 					s_plan_insert(fp, fp->n, (struct spec){ .kind = SP_CONFIRM, .ref = mi,
 					    .at = s_day_ms(c, 15), .expect = "OK" });
+					m->changed = true;
 				}
 				continue;
 			}
@@ -571,6 +600,7 @@ s_build_members(struct township *t)
 				    JICENG__V1__MEMBER_STATUS__REMOVED;
 				s_plan_insert(fp, fp->n, (struct spec){ .kind = SP_STATUS, .ref = mi,
 				    .status = st, .at = s_day_ms(s_today - s_range(3, 300), 10), .expect = "OK" });
+				m->changed = true;
 			}
 			if (t->sample_member < 0 && t->orgs[oi].kind == JICENG__V1__ORG_KIND__BRANCH &&
 			    strstr(t->orgs[oi].id, ":v") && roll >= 12) {
@@ -625,7 +655,7 @@ s_random_home(struct township *t)
 static void
 s_add_bad_kind(struct township *t, enum bad_kind kind, unsigned serial)
 {
-	struct plan *op = &t->phase[0], *mp = &t->phase[1], *fp = &t->phase[2];
+	struct plan *op = &t->phase[PH_ORGS], *mp = &t->phase[PH_MEMBERS], *fp = &t->phase[PH_FOLLOW];
 	int mi;
 	struct member *m;
 	switch (kind) {
@@ -723,6 +753,635 @@ s_add_bad(struct township *t, enum bad_kind kind, unsigned serial)
 		t->members[i].bad = true;
 }
 
+/* ---------------------------------------------------------------- transfers and mobile members */
+
+/* Places outside the county: where letters go to and come from, and where
+ * mobile members work. A code of --county itself is never picked. */
+static const struct {
+	const char *code;        /* 6 or 12 digits; a destination takes the first 6 */
+	const char *org;         /* the org a letter names */
+	const char *host;        /* the org a mobile member reports to */
+} s_outside[] = {
+	{ "440306", "深圳市宝安区新安街道党工委", "宝安区新安街道流动党员党支部" },
+	{ "330782001000", "义乌市稠城街道党工委", "义乌市稠城街道外来党员党支部" },
+	{ "320583", "昆山市玉山镇党委", "昆山市玉山镇流动党员党支部" },
+	{ "310115", "上海市浦东新区张江镇党委", "张江镇流动党员党支部" },
+	{ "441900", "东莞市长安镇党委", "东莞市长安镇外来务工人员党支部" },
+	{ "320117", "南京市溧水区永阳街道党工委", "溧水区永阳街道流动党员党支部" },
+};
+
+/* A transfer letter (介绍信) and the dates of its steps. */
+struct xfer {
+	char id[40];
+	char letter[40];
+	int tw, member;          /* sending township and its member; tw -1: from outside */
+	int to_tw;               /* receiving township; -1: an org outside the county */
+	char from_org[48], to_org[48];
+	unsigned outside;        /* s_outside: the org outside, either way */
+	int64_t issued_at, received_at, returned_at, closed_at;
+	unsigned valid_days;
+	int dues;                /* dues paid through, YYYYMM */
+	const char *issue_warn, *receipt_warn;
+	struct member in;        /* from outside: the member received */
+};
+
+/* A mobile member's episode (流动党员) and the dates of its steps. */
+struct episode {
+	char id[40];
+	char certificate[40];
+	int tw, member;          /* home township and its member */
+	int host_tw;             /* the host org's township; -1: outside the county, or none */
+	char host_org[48];
+	unsigned outside;        /* s_outside: the place outside */
+	bool outside_host;       /* reports to an org outside the county */
+	bool host_named;         /* the departure already names the host org */
+	bool fixed;              /* a fixed place of work or residence (L3) */
+	unsigned months;
+	const char *reason;
+	int64_t departed_at, reported_at, contacted_at, reviewed_at, returned_at;
+};
+
+enum xfer_end { XE_RECEIVED, XE_RECEIPT, XE_REJECTED, XE_REVOKED };
+enum ep_end { EE_AWAY, EE_RETURNED, EE_LOST, EE_TRANSFERRED };
+enum ep_host { EH_NONE, EH_COUNTY, EH_OUTSIDE };
+
+static struct xfer *s_xf;
+static unsigned s_nxf, s_cxf;
+static struct episode *s_ep;
+static unsigned s_nep, s_cep;
+
+/* What the phase holds, for the summary. */
+static struct {
+	unsigned within, across, out, in, revoked, rejected, receipts;
+	unsigned departed, hosted_in, hosted_out, returned, lost, converted, bad;
+	unsigned t4, t5, t6, l3;   /* warnings planned */
+} s_moves;
+/* The demo's samples: a received transfer, an episode hosted in the
+ * county, an episode that loses contact. */
+static int s_sample_xf = -1, s_sample_ep = -1, s_lost_ep = -1;
+
+/* A business day at a CST hour, never after yesterday: no date the sim
+ * sends is ahead of its journal time. */
+static int64_t
+s_past(int64_t day, int cst_hour)
+{
+	return s_day_ms(day < s_today - 1 ? day : s_today - 1, cst_hour);
+}
+
+/* The month of a day, or `back` months before it, as YYYYMM. */
+static int
+s_yyyymm(int64_t day, int back)
+{
+	int y, m, d;
+	civil_from_days(day, &y, &m, &d);
+	for (m -= back; m < 1; m += 12)
+		y--;
+	return y * 100 + m;
+}
+
+static unsigned
+s_outside_pick(void)
+{
+	const unsigned n = sizeof s_outside / sizeof s_outside[0];
+	for (;;) {
+		unsigned i = (unsigned)(s_rand() % n);
+		if (strncmp(s_outside[i].code, s_opt.county, 6) != 0)
+			return i;
+	}
+}
+
+/* Another township than tw, or -1 in a county of one. */
+static int
+s_other_township(int tw)
+{
+	if (s_opt.townships < 2)
+		return -1;
+	return (int)(((unsigned)tw + 1 + (unsigned)(s_rand() % (s_opt.townships - 1))) % s_opt.townships);
+}
+
+/* An org of township tw that holds members, other than `not`; NULL if none. */
+static const char *
+s_pick_org(int tw, const char *not)
+{
+	const struct township *t = &s_tw[tw];
+	for (unsigned tries = 0; tries < 200; tries++) {
+		const struct org *o = &t->orgs[s_rand() % t->norgs];
+		if (o->planned > 0 && strcmp(o->id, not) != 0)
+			return o->id;
+	}
+	return NULL;
+}
+
+/* A member fit to move, taken: registered or admitted as planned, NORMAL
+ * and of one category to the end of the follow-ups (none touches it), not
+ * the demo's sample member, not taken before; admitted between days
+ * adm_from and adm_by, probationary when prob. From township tw, or any
+ * when tw < 0. Returns its index and *out_tw its township, or -1. */
+static int
+s_pick_member(int tw, int64_t adm_from, int64_t adm_by, bool prob, int *out_tw)
+{
+	for (unsigned tries = 0; tries < 4000; tries++) {
+		int ti = tw >= 0 ? tw : (int)(s_rand() % s_opt.townships);
+		struct township *t = &s_tw[ti];
+		if (t->nmembers == 0)
+			continue;
+		int mi = (int)(s_rand() % t->nmembers);
+		struct member *m = &t->members[mi];
+		int64_t adm = m->admitted_at / DAY_MS;
+		if (m->bad || m->changed || m->busy || mi == t->sample_member || adm < adm_from ||
+		    adm > adm_by || (prob && m->category != JICENG__V1__MEMBER_CATEGORY__PROBATIONARY))
+			continue;
+		m->busy = true;
+		*out_tw = ti;
+		return mi;
+	}
+	return -1;
+}
+
+/* Step k of a transfer or an episode (phase PH_MOVE + k), sent by township tw. */
+static void
+s_step(int tw, unsigned k, uint8_t kind, int ref, const char *expect, const char *warn)
+{
+	struct plan *p = &s_tw[tw].phase[PH_MOVE + k];
+	s_plan_insert(p, p->n, (struct spec){ .kind = kind, .ref = ref, .expect = expect, .warn = warn });
+	if (warn) {
+		s_moves.t4 += strcmp(warn, "T4") == 0;
+		s_moves.t5 += strcmp(warn, "T5") == 0;
+		s_moves.t6 += strcmp(warn, "T6") == 0;
+		s_moves.l3 += strcmp(warn, "L3") == 0;
+	}
+}
+
+static struct xfer *
+s_xfer_add(void)
+{
+	s_xf = s_grow(s_xf, s_nxf, &s_cxf, sizeof *s_xf);
+	struct xfer *x = &s_xf[s_nxf++];
+	memset(x, 0, sizeof *x);
+	x->to_tw = x->tw = x->member = -1;
+	return x;
+}
+
+/* A letter for member mi of township tw to org `to` of township to_tw
+ * (to_tw -1: an org outside the county), issued 3-80 days ago and not
+ * before day not_before, valid until after today, so that no Tick expires
+ * it while the sim runs (T8); with the dates of its later steps. T5 for
+ * some, T6 when the member is probationary and admitted less than 90 days
+ * before (never within 5 days of that edge). Returns its index, or -1 when
+ * the member's dates do not fit. */
+static int
+s_xfer_new(int tw, int mi, int to_tw, const char *to, int64_t not_before)
+{
+	const struct member *m = &s_tw[tw].members[mi];
+	int64_t adm = m->admitted_at / DAY_MS;
+	int64_t lo = s_today - 80 > not_before ? s_today - 80 : not_before;
+	if (lo <= adm)
+		lo = adm + 1;
+	if (lo > s_today - 3)
+		return -1;
+	int64_t issue = s_range(lo, s_today - 3);
+	bool prob = m->category == JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
+	if (prob && issue - adm >= 85 && issue - adm <= 95)
+		return -1;
+	struct xfer *x = s_xfer_add();
+	int y, mo, d;
+	civil_from_days(issue, &y, &mo, &d);
+	snprintf(x->id, sizeof x->id, "%s:zz%05u", s_tw[tw].id, s_nxf);
+	snprintf(x->letter, sizeof x->letter, "ZZ%04d-%.9s-%04u", y, s_tw[tw].id, s_nxf);
+	x->tw = tw;
+	x->member = mi;
+	x->to_tw = to_tw;
+	snprintf(x->from_org, sizeof x->from_org, "%s", m->home);
+	if (to_tw >= 0)
+		snprintf(x->to_org, sizeof x->to_org, "%s", to);
+	x->outside = s_outside_pick();
+	x->issued_at = s_day_ms(issue, 9);
+	x->valid_days = (unsigned)s_range(s_today - issue + 5 > 30 ? s_today - issue + 5 : 30, 90);
+	bool t6 = prob && issue - adm < 90, t5 = !t6 && s_chance(8);
+	x->dues = !t5 ? s_yyyymm(issue, s_chance(70) ? 0 : 1) :
+	    s_chance(25) ? 0 : s_yyyymm(issue, (int)s_range(2, 4));
+	x->issue_warn = t6 ? "T6" : t5 ? "T5" : NULL;
+	int64_t recv = s_range(issue + 1, s_today - 2);
+	x->received_at = s_day_ms(recv, 10);
+	/* T4 past 30 days: late receipts 32 days or more after, others 29 at most. */
+	bool late = s_today - 1 - recv >= 33 && s_chance(15);
+	int64_t ret = late ? s_range(recv + 32, s_today - 1) :
+	    s_range(recv, recv + 29 < s_today - 1 ? recv + 29 : s_today - 1);
+	x->returned_at = s_day_ms(ret, 15);
+	x->receipt_warn = late ? "T4" : NULL;
+	x->closed_at = s_day_ms(s_range(issue, s_today - 1), 16);
+	return (int)(s_nxf - 1);
+}
+
+/* Count an in-county letter: within its township or across. */
+static void
+s_count(const struct xfer *x)
+{
+	if (x->to_tw == x->tw)
+		s_moves.within++;
+	else
+		s_moves.across++;
+}
+
+/* A letter inside the county for a member of township tw (-1: any) to an
+ * org of another township (across) or of its own, the member admitted
+ * between days adm_from and adm_by (probationary when prob). -1 if none
+ * fits. */
+static int
+s_xfer_pick(int tw, bool across, int64_t adm_from, int64_t adm_by, bool prob)
+{
+	for (int attempt = 0; attempt < 20; attempt++) {
+		int ti, mi = s_pick_member(tw, adm_from, adm_by, prob, &ti);
+		if (mi < 0)
+			return -1;
+		int to_tw = across ? s_other_township(ti) : ti;
+		const char *to = to_tw >= 0 ? s_pick_org(to_tw, s_tw[ti].members[mi].home) : NULL;
+		int xi = to ? s_xfer_new(ti, mi, to_tw, to, s_today - 80) : -1;
+		if (xi >= 0)
+			return xi;
+	}
+	return -1;
+}
+
+/* A transfer inside the county: issued (step 0); received, rejected by
+ * the receiving township or revoked by the sending one (1); the receipt
+ * returned (2). Most members were admitted long ago (no T6); recent picks
+ * a probationary member admitted 25-70 days ago (T6). */
+static int
+s_transfer(int tw, bool across, enum xfer_end end, bool recent)
+{
+	int xi = recent ? s_xfer_pick(tw, across, s_today - 70, s_today - 25, true) :
+	    s_xfer_pick(tw, across, INT32_MIN, s_today - 180, false);
+	if (xi < 0)
+		return -1;
+	const struct xfer *x = &s_xf[xi];
+	s_step(x->tw, 0, SP_ISSUE, xi, "OK", x->issue_warn);
+	switch (end) {
+	case XE_REVOKED:
+		s_step(x->tw, 1, SP_REVOKE, xi, "OK", NULL);
+		s_moves.revoked++;
+		break;
+	case XE_REJECTED:
+		s_step(x->to_tw, 1, SP_REJECT, xi, "OK", NULL);
+		s_moves.rejected++;
+		break;
+	case XE_RECEIPT:
+		s_step(x->to_tw, 2, SP_RECEIPT, xi, "OK", x->receipt_warn);
+		s_moves.receipts++;
+		/* FALLTHROUGH */
+	case XE_RECEIVED:
+		s_step(x->to_tw, 1, SP_RECEIVE, xi, "OK", NULL);
+		break;
+	}
+	s_count(x);
+	return xi;
+}
+
+/* A letter to an org outside the county, by the member's township: the
+ * receipt comes back (the member leaves the county) or the letter is
+ * refused there; the sending township enters either. */
+static void
+s_transfer_out(bool rejected)
+{
+	int ti, mi = s_pick_member(-1, INT32_MIN, s_today - 180, false, &ti);
+	int xi = mi >= 0 ? s_xfer_new(ti, mi, -1, NULL, s_today - 80) : -1;
+	if (xi < 0)
+		return;
+	struct xfer *x = &s_xf[xi];
+	int64_t issue = x->issued_at / DAY_MS;
+	x->returned_at = s_past(s_range(issue + 1, issue + 29), 15);
+	x->receipt_warn = NULL;
+	s_step(ti, 0, SP_ISSUE, xi, "OK", x->issue_warn);
+	s_step(ti, 1, rejected ? SP_REJECT : SP_RECEIPT, xi, "OK", NULL);
+	s_moves.out++;
+	s_moves.rejected += rejected;
+}
+
+/* A member coming from outside the county, received by township tw with
+ * the member's record (step 0); for some the receipt goes back (1). */
+static void
+s_transfer_in(int tw)
+{
+	const char *to = s_pick_org(tw, "");
+	if (!to)
+		return;
+	struct xfer *x = s_xfer_add();
+	unsigned k = ++s_moves.in;
+	snprintf(x->id, sizeof x->id, "%s:zr%04u", s_tw[tw].id, k);
+	x->to_tw = tw;
+	snprintf(x->to_org, sizeof x->to_org, "%s", to);
+	x->outside = s_outside_pick();
+	int64_t recv = s_today - s_range(2, 60);
+	snprintf(x->letter, sizeof x->letter, "WZ%04d-%04u", s_yyyymm(recv, 0) / 100, k);
+	x->received_at = s_day_ms(recv, 10);
+	struct member *m = &x->in;
+	snprintf(m->id, sizeof m->id, "%s:in%04u", s_tw[tw].id, k);
+	s_fill_registered(m, s_chance(15));
+	/* The record may name its new home org, or leave it to to_org_id. */
+	snprintf(m->home, sizeof m->home, "%s", s_chance(50) ? to : "");
+	s_step(tw, 0, SP_RECEIVE, (int)(s_nxf - 1), "OK", NULL);
+	if (s_chance(50)) {
+		x->returned_at = s_past(recv + s_range(0, 20), 15);
+		s_step(tw, 1, SP_RECEIPT, (int)(s_nxf - 1), "OK", NULL);
+		s_moves.receipts++;
+	}
+}
+
+/* A day in January or February of year, before the Spring Festival, at
+ * least 10 days ago. */
+static int64_t
+s_festival_day(int year)
+{
+	int64_t d = s_range(civil_to_days(year, 1, 5), civil_to_days(year, 2, 25));
+	return d < s_today - 10 ? d : s_today - 10;
+}
+
+/* A new episode of member mi of township tw, departed on day dep. */
+static int
+s_episode_new(int tw, int mi, int64_t dep)
+{
+	s_ep = s_grow(s_ep, s_nep, &s_cep, sizeof *s_ep);
+	struct episode *e = &s_ep[s_nep++];
+	memset(e, 0, sizeof *e);
+	snprintf(e->id, sizeof e->id, "%s:lf%05u", s_tw[tw].id, s_nep);
+	snprintf(e->certificate, sizeof e->certificate, "LD%.9s-%05u", s_tw[tw].id, s_nep);
+	e->tw = tw;
+	e->member = mi;
+	e->host_tw = -1;
+	e->outside = s_outside_pick();
+	e->departed_at = s_day_ms(dep, 8);
+	unsigned roll = (unsigned)(s_rand() % 100);
+	if (roll < 10) {
+		e->fixed = true;  /* L3: the rules say transfer instead */
+		e->months = (unsigned)s_range(6, 24);
+		e->reason = "随子女居住 / living with children";
+	} else if (roll < 40) {
+		e->fixed = true;
+		e->months = (unsigned)s_range(2, 5);
+		e->reason = "经商 / business";
+	} else {
+		e->months = (unsigned)s_range(3, 12);
+		e->reason = roll < 92 ? "务工 / work" : "求学 / study";
+	}
+	return (int)(s_nep - 1);
+}
+
+/* The departure of episode ei (step 0) and its report (step 1): to a host
+ * org of township host_tw, sent by that township, or to one outside the
+ * county, sent by the home township. */
+static void
+s_depart_report(int ei, enum ep_host host)
+{
+	struct episode *e = &s_ep[ei];
+	bool l3 = e->fixed && e->months >= 6;
+	s_step(e->tw, 0, SP_DEPART, ei, "OK", l3 ? "L3" : NULL);
+	s_moves.departed++;
+	if (host == EH_NONE)
+		return;
+	if (host == EH_COUNTY) {
+		s_step(e->host_tw, 1, SP_REPORT, ei, "OK", NULL);
+		s_moves.hosted_in++;
+	} else {
+		s_step(e->tw, 1, SP_REPORT, ei, "OK", NULL);
+		s_moves.hosted_out++;
+	}
+}
+
+/* Episode e's host: an org of another township (*host EH_COUNTY; in a
+ * county of one, outside it instead), one outside the county, or none,
+ * and the report 3 to `within` days after the departure, at least 6 days
+ * ago. Returns the day of the last contact: the report, or the departure. */
+static int64_t
+s_host(struct episode *e, enum ep_host *host, int within)
+{
+	int64_t dep = e->departed_at / DAY_MS, last = dep;
+	if (*host == EH_COUNTY) {
+		const char *org = NULL;
+		if ((e->host_tw = s_other_township(e->tw)) >= 0)
+			org = s_pick_org(e->host_tw, "");
+		if (org) {
+			snprintf(e->host_org, sizeof e->host_org, "%s", org);
+			e->host_named = s_chance(50);
+		} else {
+			e->host_tw = -1;
+			*host = EH_OUTSIDE;
+		}
+	}
+	e->outside_host = *host == EH_OUTSIDE;
+	if (*host != EH_NONE) {
+		last = s_range(dep + 3, dep + within);
+		if (last > s_today - 6)
+			last = s_today - 6;
+		e->reported_at = s_day_ms(last, 11);
+	}
+	return last;
+}
+
+/* A member of township tw (-1: any) goes mobile before the Spring
+ * Festival of this year or last: departed (step 0), reported (1),
+ * contacted and the certificate reviewed (2), back home (3); or the home
+ * township issues a transfer (2) that closes the episode, received (3).
+ * One still away was contacted in the last 140 days; a lost one left in
+ * last year's January or February and nobody has heard from it since its
+ * report, so the next Tick marks it. bad_after: a contact after the
+ * episode closed (4), L2. Returns the episode, or -1. */
+static int
+s_mobile(int tw, enum ep_end end, enum ep_host host, bool bad_after)
+{
+	int cy = civil_cst_year(s_now_ms);
+	int64_t dep = s_festival_day(end == EE_LOST || s_chance(30) ? cy - 1 : cy);
+	int ti, mi = s_pick_member(tw, INT32_MIN, dep - 30, false, &ti);
+	if (mi < 0)
+		return -1;
+	int ei = s_episode_new(ti, mi, dep);
+	struct episode *e = &s_ep[ei];
+	int64_t last = s_host(e, &host, end == EE_LOST ? 20 : 30);  /* the last contact so far */
+	int xi = -1;
+	if (end == EE_TRANSFERRED) {
+		int to_tw = s_chance(50) ? ti : s_other_township(ti);
+		if (to_tw < 0)
+			to_tw = ti;
+		const char *to = s_pick_org(to_tw, s_tw[ti].members[mi].home);
+		if (to)
+			xi = s_xfer_new(ti, mi, to_tw, to, last + 1);
+		if (xi < 0)
+			end = EE_AWAY;
+	}
+	s_depart_report(ei, host);
+
+	int64_t close = s_today;      /* the day the episode closes */
+	switch (end) {
+	case EE_LOST:
+		s_moves.lost++;
+		if (s_lost_ep < 0 && ti == 0)
+			s_lost_ep = ei;
+		return ei;
+	case EE_TRANSFERRED: {
+		const struct xfer *x = &s_xf[xi];
+		close = x->issued_at / DAY_MS;
+		s_step(ti, 2, SP_ISSUE, xi, "OK", x->issue_warn);
+		s_step(x->to_tw, 3, SP_RECEIVE, xi, "OK", NULL);
+		s_moves.converted++;
+		s_count(x);
+		break;
+	}
+	case EE_RETURNED:
+		close = s_range(last + 10, s_today - 1);
+		if (close > s_today - 1)
+			close = s_today - 1;
+		e->returned_at = s_day_ms(close, 18);
+		s_step(ti, 3, SP_RETURN, ei, "OK", NULL);
+		s_moves.returned++;
+		if (close - 1 > last && s_chance(50))
+			e->contacted_at = s_day_ms(s_range(last + 1, close - 1), 15);
+		break;
+	case EE_AWAY:
+		e->contacted_at = s_past(s_range(last + 1 > s_today - 140 ? last + 1 : s_today - 140,
+		    s_today - 1), 15);
+		break;
+	}
+	/* Contact and review share step 2 with nothing they depend on: a
+	 * transferred episode has neither (its letter is step 2). */
+	if (e->contacted_at)
+		s_step(ti, 2, SP_CONTACT, ei, "OK", NULL);
+	bool sample = s_sample_ep < 0 && ti == 0 && end == EE_AWAY && host == EH_COUNTY;
+	if (end != EE_TRANSFERRED && close - 1 > dep && (sample || s_chance(25))) {
+		e->reviewed_at = s_past(s_range(dep + 1, close - 1), 16);
+		s_step(ti, 2, SP_REVIEW, ei, "OK", NULL);
+	}
+	if (sample)
+		s_sample_ep = ei;
+	if (bad_after && end != EE_AWAY) {
+		struct plan *p = &s_tw[ti].phase[PH_MOVE + 4];
+		s_plan_insert(p, p->n, (struct spec){ .kind = SP_CONTACT, .ref = ei, .expect = "L2",
+		    .at = s_past(close + 1, 19) });
+		s_moves.bad++;
+	}
+	return ei;
+}
+
+/* The deliberately bad steps, serial-th of each kind, with the code the
+ * rules answer. */
+static void
+s_moves_bad(unsigned serial)
+{
+	int xi, ei, ti, mi;
+	/* Received before the letter was issued: the receiving township's
+	 * clerk was quicker than the sending one's. Then as it should be. */
+	if ((xi = s_xfer_pick(-1, s_chance(50), INT32_MIN, s_today - 180, false)) >= 0) {
+		const struct xfer *x = &s_xf[xi];
+		s_step(x->to_tw, 0, SP_RECEIVE, xi, "UNKNOWN_TRANSFER", NULL);
+		s_step(x->tw, 1, SP_ISSUE, xi, "OK", x->issue_warn);
+		s_step(x->to_tw, 2, SP_RECEIVE, xi, "OK", NULL);
+		s_count(x);
+		s_moves.bad++;
+	}
+	/* Revoked after the member was received. */
+	if ((xi = s_xfer_pick(-1, s_chance(50), INT32_MIN, s_today - 180, false)) >= 0) {
+		struct xfer *x = &s_xf[xi];
+		x->closed_at = s_past(x->received_at / DAY_MS + 1, 16);
+		s_step(x->tw, 0, SP_ISSUE, xi, "OK", x->issue_warn);
+		s_step(x->to_tw, 1, SP_RECEIVE, xi, "OK", NULL);
+		s_step(x->tw, 2, SP_REVOKE, xi, "T7", NULL);
+		s_count(x);
+		s_moves.bad++;
+	}
+	/* Received by a township the letter is not addressed to (a third one,
+	 * or the sender), then by the right one. */
+	if (s_opt.townships > 1 && (xi = s_xfer_pick(-1, true, INT32_MIN, s_today - 180, false)) >= 0) {
+		const struct xfer *x = &s_xf[xi];
+		int wrong = x->tw;
+		while (s_opt.townships > 2 && serial % 2 == 0 && (wrong == x->tw || wrong == x->to_tw))
+			wrong = (int)(s_rand() % s_opt.townships);
+		s_step(x->tw, 0, SP_ISSUE, xi, "OK", x->issue_warn);
+		s_step(wrong, 1, SP_RECEIVE, xi, "T7", NULL);
+		s_step(x->to_tw, 2, SP_RECEIVE, xi, "OK", NULL);
+		s_count(x);
+		s_moves.bad++;
+	}
+	/* A letter valid too long (or for no days at all): T1. */
+	if ((xi = s_xfer_pick(-1, false, INT32_MIN, s_today - 180, false)) >= 0) {
+		struct xfer *x = &s_xf[xi];
+		x->valid_days = serial % 2 ? 0 : (unsigned)s_range(91, 180);
+		s_step(x->tw, 0, SP_ISSUE, xi, "T1", NULL);
+		s_moves.bad++;
+	}
+	/* A second letter for a member whose first is still open: T2. */
+	if ((xi = s_xfer_pick(-1, false, INT32_MIN, s_today - 180, false)) >= 0) {
+		const struct xfer *x = &s_xf[xi];
+		const char *to = s_pick_org(x->tw, x->to_org);
+		for (int tries = 0; to && strcmp(to, x->from_org) == 0 && tries < 20; tries++)
+			to = s_pick_org(x->tw, x->to_org);
+		int x2 = to && strcmp(to, x->from_org) != 0 ?
+		    s_xfer_new(x->tw, x->member, x->tw, to, s_today - 80) : -1;
+		x = &s_xf[xi];  /* s_xfer_new may move s_xf */
+		s_step(x->tw, 0, SP_ISSUE, xi, "OK", x->issue_warn);
+		if (x2 >= 0) {
+			s_step(x->tw, 1, SP_ISSUE, x2, "T2", NULL);
+			s_moves.bad++;
+		}
+		s_step(x->to_tw, 2, SP_RECEIVE, xi, "OK", NULL);
+		s_count(x);
+	}
+	/* A report for an episode the home township never entered. */
+	if ((mi = s_pick_member(-1, INT32_MIN, s_today - 400, false, &ti)) >= 0) {
+		ei = s_episode_new(ti, mi, s_today - s_range(20, 60));
+		s_ep[ei].outside_host = true;
+		s_ep[ei].reported_at = s_past(s_ep[ei].departed_at / DAY_MS + 5, 11);
+		s_tw[ti].members[mi].busy = false;
+		s_step(ti, 0, SP_REPORT, ei, "UNKNOWN_FLOW", NULL);
+		s_moves.bad++;
+	}
+	/* A second departure of a member already away: L1. */
+	if ((ei = s_mobile(-1, EE_AWAY, EH_OUTSIDE, false)) >= 0) {
+		const struct episode *e = &s_ep[ei];
+		int e2 = s_episode_new(e->tw, e->member, e->departed_at / DAY_MS + s_range(1, 3));
+		s_step(s_ep[e2].tw, 1, SP_DEPART, e2, "L1", NULL);
+		s_moves.bad++;
+	}
+	/* Contacts after the episode closed, by a return or by a transfer: L2. */
+	s_mobile(-1, EE_RETURNED, serial % 2 ? EH_COUNTY : EH_OUTSIDE, true);
+	s_mobile(-1, EE_TRANSFERRED, EH_OUTSIDE, true);
+}
+
+/* The transfers-and-mobility phase, scaled to --members: about 2% of the
+ * members transferred inside their township and 1% across townships, a
+ * few out of the county and into it, one or two letters revoked and
+ * rejected; about 5% gone mobile before the Spring Festival, 8% of those
+ * to lose contact. The demo's samples come first, from the first township. */
+static void
+s_build_moves(void)
+{
+	const unsigned n = s_opt.members;
+	const bool many = s_opt.townships > 1;
+	unsigned within = n * 2 / 100, across = many ? n / 100 : 0;
+	unsigned out = 2 + n / 2000, in = 2 + n / 2000, closed = 1 + n / 5000;
+	unsigned mobile = n * 5 / 100, lost = 1 + mobile * 8 / 100, converted = 1 + n / 3000;
+
+	s_sample_xf = s_transfer(0, many, XE_RECEIPT, false);
+	s_mobile(0, EE_AWAY, many ? EH_COUNTY : EH_OUTSIDE, false);
+	s_mobile(0, EE_LOST, EH_OUTSIDE, false);
+	s_transfer(-1, false, XE_RECEIPT, true);
+	for (unsigned i = 0; i < within; i++)
+		s_transfer(-1, false, i < closed ? XE_REVOKED : s_chance(70) ? XE_RECEIPT : XE_RECEIVED, false);
+	for (unsigned i = 0; i < across; i++)
+		s_transfer(-1, true, i < closed ? XE_REJECTED : s_chance(70) ? XE_RECEIPT : XE_RECEIVED, false);
+	for (unsigned i = 0; i < out; i++)
+		s_transfer_out(i == 0);
+	for (unsigned i = 0; i < in; i++)
+		s_transfer_in((int)(s_rand() % s_opt.townships));
+	for (unsigned i = 3; i < mobile; i++) {
+		enum ep_end end = i < lost + 2 ? EE_LOST : i < lost + 2 + converted ? EE_TRANSFERRED :
+		    s_chance(30) ? EE_RETURNED : EE_AWAY;
+		enum ep_host host = end == EE_LOST ? (s_chance(50) ? EH_OUTSIDE : EH_NONE) :
+		    s_chance(10) ? EH_NONE : many && s_chance(47) ? EH_COUNTY : EH_OUTSIDE;
+		s_mobile(-1, end, host, false);
+	}
+	unsigned nbad = s_opt.invalid_pct > 0 ? 1 + n / 10000 : 0;
+	for (unsigned k = 0; k < nbad; k++)
+		s_moves_bad(k);
+}
+
 /* ---------------------------------------------------------------- packing */
 
 static const char *
@@ -744,6 +1403,9 @@ s_kind_name(uint8_t kind)
 	static const char *names[] = {
 		"org_established", "member_registered", "member_admitted", "member_confirmed",
 		"member_status_changed", "malformed bytes", "invalid UTF-8", "bad township id",
+		"transfer_issued", "transfer_received", "transfer_receipt_returned",
+		"transfer_rejected", "transfer_revoked", "mobile_departed", "mobile_reported",
+		"mobile_contacted", "certificate_reviewed", "mobile_returned",
 	};
 	return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
@@ -782,6 +1444,140 @@ s_fill_register(Jiceng__V1__MemberRegistered *r, struct member *m, char **activi
 	}
 }
 
+/* A step of a transfer: e gets the event, ev the packed envelope. */
+static void
+s_pack_transfer(const struct spec *s, Envelope *e, struct event *ev)
+{
+	Jiceng__V1__TransferIssued ti = JICENG__V1__TRANSFER_ISSUED__INIT;
+	Jiceng__V1__TransferReceived tr = JICENG__V1__TRANSFER_RECEIVED__INIT;
+	Jiceng__V1__TransferReceiptReturned rr = JICENG__V1__TRANSFER_RECEIPT_RETURNED__INIT;
+	Jiceng__V1__TransferRejected rj = JICENG__V1__TRANSFER_REJECTED__INIT;
+	Jiceng__V1__TransferRevoked rv = JICENG__V1__TRANSFER_REVOKED__INIT;
+	Jiceng__V1__ExternalOrg ext = JICENG__V1__EXTERNAL_ORG__INIT;
+	Jiceng__V1__MemberRegistered mr = JICENG__V1__MEMBER_REGISTERED__INIT;
+	char *activity[1];
+	struct xfer *x = &s_xf[s->ref];
+	ext.area_code = (char *)s_outside[x->outside].code;
+	ext.org_name = (char *)s_outside[x->outside].org;
+	switch (s->kind) {
+	case SP_ISSUE:
+		ti.transfer_id = x->id;
+		ti.member_id = s_tw[x->tw].members[x->member].id;
+		ti.from_org_id = x->from_org;
+		if (x->to_tw >= 0) {
+			ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_ORG_ID;
+			ti.to_org_id = x->to_org;
+		} else {
+			ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_EXTERNAL;
+			ti.to_external = &ext;
+		}
+		ti.letter_no = x->letter;
+		ti.issued_at = x->issued_at;
+		ti.valid_days = x->valid_days;
+		ti.dues_paid_through = x->dues;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED;
+		e->transfer_issued = &ti;
+		break;
+	case SP_RECEIVE:
+		tr.transfer_id = x->id;
+		tr.to_org_id = x->to_org;
+		tr.received_at = x->received_at;
+		if (x->tw < 0) {
+			/* From outside the county: the letter and the member's record. */
+			tr.from_external = &ext;
+			tr.member_id = x->in.id;
+			tr.letter_no = x->letter;
+			s_fill_register(&mr, &x->in, activity);
+			tr.member = &mr;
+		}
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED;
+		e->transfer_received = &tr;
+		break;
+	case SP_RECEIPT:
+		rr.transfer_id = x->id;
+		rr.returned_at = x->returned_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIPT_RETURNED;
+		e->transfer_receipt_returned = &rr;
+		break;
+	case SP_REJECT:
+		rj.transfer_id = x->id;
+		rj.reason = "档案材料不全，退回补充 / the file is incomplete";
+		rj.rejected_at = x->closed_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_REJECTED;
+		e->transfer_rejected = &rj;
+		break;
+	case SP_REVOKE:
+		rv.transfer_id = x->id;
+		rv.reason = "党员本人申请暂缓转接 / the member asked to wait";
+		rv.revoked_at = x->closed_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_REVOKED;
+		e->transfer_revoked = &rv;
+		break;
+	}
+	ev->buf = s_pack_envelope(e, &ev->len);
+}
+
+/* A step of a mobile episode: e gets the event, ev the packed envelope. */
+static void
+s_pack_mobile(const struct spec *s, Envelope *e, struct event *ev)
+{
+	Jiceng__V1__MobileDeparted md = JICENG__V1__MOBILE_DEPARTED__INIT;
+	Jiceng__V1__MobileReported mp = JICENG__V1__MOBILE_REPORTED__INIT;
+	Jiceng__V1__MobileContacted mc = JICENG__V1__MOBILE_CONTACTED__INIT;
+	Jiceng__V1__CertificateReviewed cr = JICENG__V1__CERTIFICATE_REVIEWED__INIT;
+	Jiceng__V1__MobileReturned mt = JICENG__V1__MOBILE_RETURNED__INIT;
+	static const char *channels[] = { "电话 / phone", "视频 / video", "微信 / WeChat", "走访家属 / family visit" };
+	struct episode *ep = &s_ep[s->ref];
+	char dest[7];
+	snprintf(dest, sizeof dest, "%.6s", ep->host_tw >= 0 ? s_opt.county : s_outside[ep->outside].code);
+	switch (s->kind) {
+	case SP_DEPART:
+		md.flow_id = ep->id;
+		md.member_id = s_tw[ep->tw].members[ep->member].id;
+		md.destination_code = dest;
+		md.host_org_id = ep->host_named ? ep->host_org : "";
+		md.reason = (char *)ep->reason;
+		md.expected_months = ep->months;
+		md.certificate_no = ep->certificate;
+		md.fixed_place = ep->fixed;
+		md.departed_at = ep->departed_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED;
+		e->mobile_departed = &md;
+		break;
+	case SP_REPORT:
+		mp.flow_id = ep->id;
+		if (ep->outside_host)
+			mp.host_org_name = (char *)s_outside[ep->outside].host;
+		else
+			mp.host_org_id = ep->host_org;
+		mp.reported_at = ep->reported_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_MOBILE_REPORTED;
+		e->mobile_reported = &mp;
+		break;
+	case SP_CONTACT:
+		mc.flow_id = ep->id;
+		mc.contacted_at = s->at ? s->at : ep->contacted_at;
+		mc.channel = (char *)channels[(mc.contacted_at / DAY_MS) % 4];
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED;
+		e->mobile_contacted = &mc;
+		break;
+	case SP_REVIEW:
+		cr.flow_id = ep->id;
+		cr.reviewed_at = ep->reviewed_at;
+		cr.certificate_no = ep->certificate;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED;
+		e->certificate_reviewed = &cr;
+		break;
+	case SP_RETURN:
+		mt.flow_id = ep->id;
+		mt.returned_at = ep->returned_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED;
+		e->mobile_returned = &mt;
+		break;
+	}
+	ev->buf = s_pack_envelope(e, &ev->len);
+}
+
 static void
 s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, struct event *ev)
 {
@@ -799,7 +1595,16 @@ s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, s
 	e.township_id = t->id;
 	e.occurred_at = occurred;
 	ev->expect = s->expect;
+	ev->warn = s->warn;
 	ev->kind = s_kind_name(s->kind);
+	if (s->kind >= SP_ISSUE && s->kind <= SP_REVOKE) {
+		s_pack_transfer(s, &e, ev);
+		return;
+	}
+	if (s->kind >= SP_DEPART) {
+		s_pack_mobile(s, &e, ev);
+		return;
+	}
 	switch (s->kind) {
 	case SP_ORG: {
 		struct org *o = &t->orgs[s->ref];
@@ -895,11 +1700,16 @@ s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, s
 	ev->buf = s_pack_envelope(&e, &ev->len);
 }
 
-/* Orgs, members, follow-ups; transport faults anywhere; then pack. */
+/* Events not yet acknowledged, by phase; the phase being sent. */
+static unsigned s_pending[SIM_PHASES], s_phase;
+
+/* Every phase in order (transport faults in the first two); then pack. */
 static void
 s_finish_township(struct township *t)
 {
-	unsigned total = t->phase[0].n + t->phase[1].n + t->phase[2].n, k = 0;
+	unsigned total = 0, k = 0;
+	for (int p = 0; p < SIM_PHASES; p++)
+		total += t->phase[p].n;
 	t->ev = calloc(total ? total : 1, sizeof *t->ev);
 	t->bad = calloc(total ? total : 1, sizeof *t->bad);
 	t->retry = calloc(total ? total : 1, sizeof *t->retry);
@@ -909,12 +1719,14 @@ s_finish_township(struct township *t)
 	}
 	/* Entered over the last few hours, a few seconds apart. */
 	int64_t occurred = s_now_ms - (int64_t)total * 3000 - 60000;
-	for (int p = 0; p < 3; p++) {
+	for (int p = 0; p < SIM_PHASES; p++) {
 		for (unsigned i = 0; i < t->phase[p].n; i++, k++) {
 			occurred += s_range(500, 5500);
 			if (occurred > s_now_ms - 1000)
 				occurred = s_now_ms - 1000;
 			s_pack(t, &t->phase[p].v[i], k + 1, occurred, &t->ev[k]);
+			t->ev[k].phase = (uint8_t)p;
+			s_pending[p]++;
 			if (t->ev[k].transport)
 				t->bad[t->nbad++] = k;
 		}
@@ -949,15 +1761,18 @@ s_build_county(void)
 		unsigned share = s_opt.members / s_opt.townships + (i < s_opt.members % s_opt.townships);
 		s_build_orgs(t, share);
 		for (unsigned o = 0; o < t->norgs; o++)
-			s_plan_add(&t->phase[0], SP_ORG, (int)o, "OK");
+			s_plan_add(&t->phase[PH_ORGS], SP_ORG, (int)o, "OK");
 		s_build_members(t);
-		total_valid += t->phase[0].n + t->phase[1].n + t->phase[2].n;
+		total_valid += t->phase[PH_ORGS].n + t->phase[PH_MEMBERS].n + t->phase[PH_FOLLOW].n;
 	}
 	unsigned nbad = (unsigned)((double)total_valid * s_opt.invalid_pct / 100.0 + 0.5);
 	for (unsigned k = 0; k < nbad; k++) {
 		struct township *t = &s_tw[k % s_opt.townships];
 		s_add_bad(t, s_bad_cycle[k % sizeof s_bad_cycle], k);
 	}
+	/* After the bad events: their members are never moved. */
+	if (!s_opt.no_moves)
+		s_build_moves();
 	for (unsigned i = 0; i < s_opt.townships; i++) {
 		s_finish_township(&s_tw[i]);
 		total += s_tw[i].nev;
@@ -970,14 +1785,14 @@ s_build_county(void)
 #define MAX_CODES 64
 
 struct tally {
-	char code[32];
+	char code[96];
 	unsigned n;
 };
 
 static struct {
 	unsigned acked, accepted, duplicates, rejected, retry_later, surprises, bad_acks;
-	struct tally rejected_by[MAX_CODES], warnings_by[MAX_CODES];
-	unsigned nrejected_by, nwarnings_by;
+	struct tally rejected_by[MAX_CODES], warnings_by[MAX_CODES], surprises_by[MAX_CODES];
+	unsigned nrejected_by, nwarnings_by, nsurprises_by;
 	int64_t *lat_ns;
 	unsigned nlat;
 } s_res;
@@ -1014,14 +1829,42 @@ s_i64_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Do the T and L warnings of an accepted ack match the one expected (or
+ * none when want is NULL)? Other warnings, such as O4 when a received
+ * member fills a branch, are not the simulator's to predict. */
+static bool
+s_warnings_match(const Ack *a, const char *want)
+{
+	unsigned n = 0;
+	bool found = false;
+	for (size_t w = 0; w < a->n_warnings; w++) {
+		const char *c = a->warnings[w]->code;
+		if (!c || (c[0] != 'T' && c[0] != 'L') || c[1] < '0' || c[1] > '9')
+			continue;
+		n++;
+		found = found || (want && strcmp(c, want) == 0);
+	}
+	return want ? n == 1 && found : n == 0;
+}
+
 static void
 s_surprise(const struct township *t, unsigned i, const Ack *a)
 {
+	const struct event *ev = &t->ev[i];
+	const char *code = a->code && *a->code ? a->code : "-";
+	char warns[128] = "", key[96];
+	size_t off = 0;
+	for (size_t w = 0; w < a->n_warnings && off < sizeof warns; w++)
+		off += (size_t)snprintf(warns + off, sizeof warns - off, "%s%s", w ? "," : " warning ",
+		    a->warnings[w]->code);
 	s_res.surprises++;
+	snprintf(key, sizeof key, "%s: expected %s%s%s, got %s%s", ev->kind, ev->expect,
+	    ev->warn ? "+" : "", ev->warn ? ev->warn : "", code, warns);
+	s_tally(s_res.surprises_by, &s_res.nsurprises_by, key);
 	if (s_res.surprises <= 8)
-		fprintf(stderr, "sim: %s-%u (%s): expected %s, got %s %s: %s\n", t->id, i + 1,
-		    t->ev[i].kind, t->ev[i].expect, codec_verdict_name(a->verdict),
-		    a->code && *a->code ? a->code : "-", a->reason ? a->reason : "");
+		fprintf(stderr, "sim: %s-%u (%s): expected %s%s%s, got %s %s%s: %s\n", t->id, i + 1,
+		    ev->kind, ev->expect, ev->warn ? " with warning " : "", ev->warn ? ev->warn : "",
+		    codec_verdict_name(a->verdict), code, warns, a->reason ? a->reason : "");
 }
 
 /* Record the ack of event i of township t. */
@@ -1043,6 +1886,7 @@ s_settle(struct township *t, unsigned i, const Ack *a, int64_t now)
 		return;
 	}
 	ev->state = EV_ACKED;
+	s_pending[ev->phase]--;
 	s_res.acked++;
 	s_res.lat_ns[s_res.nlat++] = now - ev->sent_ns;
 	switch (a->verdict) {
@@ -1062,7 +1906,8 @@ s_settle(struct township *t, unsigned i, const Ack *a, int64_t now)
 	bool ok = strcmp(ev->expect, "OK") == 0;
 	if (a->verdict == JICENG__V1__VERDICT__DUPLICATE)
 		return;
-	if (ok ? a->verdict != JICENG__V1__VERDICT__ACCEPTED : strcmp(ev->expect, code) != 0)
+	if (ok ? a->verdict != JICENG__V1__VERDICT__ACCEPTED || !s_warnings_match(a, ev->warn) :
+	    strcmp(ev->expect, code) != 0)
 		s_surprise(t, i, a);
 }
 
@@ -1139,8 +1984,18 @@ s_send(struct township *t, int64_t now)
 	/* After a RETRY_LATER, hold new events until the refused ones are back in. */
 	if (t->nretry)
 		return;
-	while (t->next < t->nev && t->inflight < s_opt.window && s_send_one(t, t->next))
+	while (t->next < t->nev && t->ev[t->next].phase <= s_phase && t->inflight < s_opt.window &&
+	    s_send_one(t, t->next))
 		t->next++;
+}
+
+/* The barrier: the next phase opens once every event of this one (and so
+ * of all before it) is acknowledged. */
+static void
+s_advance(void)
+{
+	while (s_phase + 1 < SIM_PHASES && s_pending[s_phase] == 0)
+		s_phase++;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1151,7 +2006,8 @@ s_usage(FILE *out, int status)
 	fprintf(out,
 	    "usage: jiceng-sim [options]\n"
 	    "Feeds jicengd with a simulated county's township events (orgs, members,\n"
-	    "confirmations, status changes, a few deliberately invalid ones).\n"
+	    "confirmations, status changes, transfers, mobile members, a few\n"
+	    "deliberately invalid ones), phase by phase.\n"
 	    "  --ingest EP         jicengd ingest endpoint (default tcp://127.0.0.1:7400)\n"
 	    "  --townships N       townships, one DEALER each (default 6, max %d)\n"
 	    "  --members N         members in the county (default 3000)\n"
@@ -1160,7 +2016,9 @@ s_usage(FILE *out, int status)
 	    "  --invalid-pct P     invalid events, percent of valid ones (default 3)\n"
 	    "  --window W          unacknowledged events per township (default 128)\n"
 	    "  --timeout S         give up after S seconds without an ack (default 60)\n"
-	    "  --sample-file F     write TC=, BRANCH=, MEMBER= ids for queries to F\n"
+	    "  --sample-file F     write TC=, BRANCH=, MEMBER=, TRANSFER=, FLOW=, LOST_FLOW=\n"
+	    "                      and LOST_TOWNSHIP= ids for queries to F\n"
+	    "  --no-transfers      no transfers and no mobile members (an older jicengd)\n"
 	    "  --strict            exit 2 when a verdict differs from the expected one\n"
 	    "  --quiet             no progress lines\n"
 	    "Exit status: 0 every event was acknowledged, 1 otherwise, 2 usage (or --strict).\n",
@@ -1196,6 +2054,7 @@ s_parse_args(int argc, char **argv)
 		{ "sample-file", required_argument, NULL, 'f' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-transfers", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1226,6 +2085,7 @@ s_parse_args(int argc, char **argv)
 		case 'f': s_opt.sample_file = optarg; break;
 		case 'S': s_opt.strict = true; break;
 		case 'q': s_opt.quiet = true; break;
+		case 'N': s_opt.no_moves = true; break;
 		case 'h': s_usage(stdout, 0); break;
 		default: s_usage(stderr, 2);
 		}
@@ -1252,6 +2112,13 @@ s_write_samples(void)
 		fprintf(f, "BRANCH=%s\n", t->orgs[t->sample_branch].id);
 	if (t->sample_member >= 0)
 		fprintf(f, "MEMBER=%s\n", t->members[t->sample_member].id);
+	if (s_sample_xf >= 0)
+		fprintf(f, "TRANSFER=%s\n", s_xf[s_sample_xf].id);
+	if (s_sample_ep >= 0)
+		fprintf(f, "FLOW=%s\n", s_ep[s_sample_ep].id);
+	if (s_lost_ep >= 0)
+		fprintf(f, "LOST_FLOW=%s\nLOST_TOWNSHIP=%s\n", s_ep[s_lost_ep].id,
+		    s_tw[s_ep[s_lost_ep].tw].id);
 	fclose(f);
 }
 
@@ -1261,6 +2128,18 @@ s_summary(unsigned total, double secs)
 	printf("\n== 模拟结果 / simulation summary ==\n");
 	printf("  county %s, %u townships, %u members planned\n", s_opt.county,
 	    s_opt.townships, s_opt.members);
+	if (!s_opt.no_moves) {
+		printf("  transfers / 组织关系转接      %u within townships, %u across, %u out of the county, %u into it;\n"
+		    "                               %u revoked, %u rejected, %u receipts returned\n",
+		    s_moves.within, s_moves.across, s_moves.out, s_moves.in, s_moves.revoked,
+		    s_moves.rejected, s_moves.receipts);
+		printf("  mobile members / 流动党员     %u departed: %u reported in the county, %u outside it;\n"
+		    "                               %u back home, %u transferred while away, %u to lose contact at the next Tick\n",
+		    s_moves.departed, s_moves.hosted_in, s_moves.hosted_out, s_moves.returned,
+		    s_moves.converted, s_moves.lost);
+		printf("  warnings planned              T4 %u, T5 %u, T6 %u, L3 %u; bad steps %u\n",
+		    s_moves.t4, s_moves.t5, s_moves.t6, s_moves.l3, s_moves.bad);
+	}
 	printf("  events sent / 已发送          %u\n", total);
 	printf("  acknowledged / 已应答         %u in %.2f s, %.0f events/s\n", s_res.acked, secs,
 	    secs > 0 ? s_res.acked / secs : 0.0);
@@ -1283,6 +2162,9 @@ s_summary(unsigned total, double secs)
 	}
 	printf("  verdicts as planned / 符合预期 %u of %u%s\n", s_res.acked - s_res.surprises,
 	    s_res.acked, s_res.surprises ? " (see the stderr lines above)" : "");
+	qsort(s_res.surprises_by, s_res.nsurprises_by, sizeof *s_res.surprises_by, s_tally_cmp);
+	for (unsigned i = 0; i < s_res.nsurprises_by; i++)
+		printf("    surprise %-60s %u\n", s_res.surprises_by[i].code, s_res.surprises_by[i].n);
 	if (s_res.bad_acks)
 		printf("  unmatched or undecodable acks %u\n", s_res.bad_acks);
 	for (unsigned i = 0; i < s_res.nrejected_by; i++)
@@ -1340,6 +2222,7 @@ main(int argc, char **argv)
 	unsigned acked_at_progress = 0;
 	while (s_res.acked < total) {
 		int64_t now = now_mono_ns();
+		s_advance();
 		for (unsigned i = 0; i < s_opt.townships; i++)
 			s_send(&s_tw[i], now);
 		if (zmq_poll(items, (int)s_opt.townships, 100) < 0 && zmq_errno() != EINTR)
@@ -1358,8 +2241,8 @@ main(int argc, char **argv)
 		}
 		if (!s_opt.quiet && now - last_progress >= 1000000000LL) {
 			double dt = (double)(now - last_progress) / 1e9;
-			fprintf(stderr, "sim: %u/%u events, %.0f ev/s, accepted %u, rejected %u\n",
-			    s_res.acked, total, (s_res.acked - acked_at_progress) / dt,
+			fprintf(stderr, "sim: %u/%u events, phase %u/%u, %.0f ev/s, accepted %u, rejected %u\n",
+			    s_res.acked, total, s_phase + 1, SIM_PHASES, (s_res.acked - acked_at_progress) / dt,
 			    s_res.accepted, s_res.rejected);
 			last_progress = now;
 			acked_at_progress = s_res.acked;
@@ -1381,6 +2264,8 @@ main(int argc, char **argv)
 		free(s_tw[i].orgs);
 		free(s_tw[i].members);
 	}
+	free(s_xf);
+	free(s_ep);
 	zmq_ctx_term(ctx);
 	free(items);
 	free(s_tw);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The benchmark harness end to end at toy size: the county workload (roster,
-# updates, registrations) and the registrations-only one with random event
-# ids, and the county with the derived files in a dir of their own, must
-# each run to the summary with every measured event accepted and
-# the raw ceiling's verdict check passing. Figures are not judged here.
+# updates, registrations, and its mix runs with transfers and mobile-member
+# steps) and the registrations-only one with random event ids, and the
+# county with the derived files in a dir of their own, must each run to the
+# summary with every measured event accepted and the raw ceiling's verdict
+# check passing. Figures are not judged here.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BENCH=build/jiceng-bench
@@ -33,6 +34,15 @@ smoke() {
 smoke county --roster 300
 grep -q '^set-up: the roster of 300 members registered' "$OUT" ||
 	{ echo "bench-smoke: county: no roster set-up line"; fail=1; }
+# The mix runs, unless this build's jicengd refuses their kinds before
+# journaling (then the bench says so and leaves them out).
+if ! grep -q "^mix: off: this build's jicengd" "$OUT" &&
+    { [ "$(grep -c '^mix-half-[13] ' "$OUT")" -ne 2 ] || ! grep -q '^mix summary' "$OUT" ||
+    [ "$(grep -c '^  mix: batch' "$OUT")" -ne 2 ]; }; then
+	echo "bench-smoke: county: the mix runs are missing:"
+	cat "$OUT"
+	fail=1
+fi
 DERIVED=$(mktemp -d "${TMPDIR:-/tmp}/jiceng-bench-smoke-derived-XXXXXX") || exit 2
 trap 'rm -f "$OUT"; rm -rf "$DERIVED"' EXIT INT TERM
 smoke derived --roster 300 --derived-dir "$DERIVED"

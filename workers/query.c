@@ -231,84 +231,59 @@ s_by(const char *member_id, const char *org_id, const char **id)
 	return MEMBERSHIP_BY_TOWNSHIP;
 }
 
+/* One read of the membership state: read() puts a view or a list in r
+ * (and says which in r->result_case), in a read transaction of its own.
+ * A failed read fails r with no result; a result is freed whole by
+ * s_free_result. */
 static void
-s_get_transfer(struct server *s, const Jiceng__V1__GetTransfer *q, QueryReply *r,
-    void **owned)
+s_membership_read(struct server *s, const Query *q, QueryReply *r,
+    int (*read)(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r))
 {
-	Jiceng__V1__TransferView *v;
 	MDB_txn *txn;
 	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
-	if (rc)
-		return s_fail(r, rc);
-	rc = membership_get_transfer(s->state[DOMAIN_MEMBERSHIP].membership, txn,
-	    q->transfer_id, &v);
-	mdb_txn_abort(txn);
-	if (rc)
-		return s_fail(r, rc);
+	if (rc == 0) {
+		rc = read(s->state[DOMAIN_MEMBERSHIP].membership, txn, q, r);
+		mdb_txn_abort(txn);
+	}
+	if (rc) {
+		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
+		s_fail(r, rc);
+	}
+}
+
+static int
+s_get_transfer(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
+{
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFER;
-	r->transfer = v;
-	*owned = v;
+	return membership_get_transfer(m, txn, q->get_transfer->transfer_id, &r->transfer);
 }
 
-static void
-s_list_transfers(struct server *s, const Jiceng__V1__ListTransfers *q, QueryReply *r,
-    void **owned)
+static int
+s_list_transfers(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
 {
-	Jiceng__V1__TransferList *l;
-	const char *id = q->township_id;
-	enum membership_by by = s_by(q->member_id, q->org_id, &id);
-	MDB_txn *txn;
-	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
-	if (rc)
-		return s_fail(r, rc);
-	rc = membership_list_transfers(s->state[DOMAIN_MEMBERSHIP].membership, txn, by,
-	    id, q->after, q->limit, &l);
-	mdb_txn_abort(txn);
-	if (rc)
-		return s_fail(r, rc);
+	const Jiceng__V1__ListTransfers *l = q->list_transfers;
+	const char *id = l->township_id;
+	enum membership_by by = s_by(l->member_id, l->org_id, &id);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFERS;
-	r->transfers = l;
-	*owned = l;
+	return membership_list_transfers(m, txn, by, id, l->after, l->limit, &r->transfers);
 }
 
-static void
-s_get_episode(struct server *s, const Jiceng__V1__GetMobileEpisode *q, QueryReply *r,
-    void **owned)
+static int
+s_get_episode(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
 {
-	Jiceng__V1__MobileEpisodeView *v;
-	MDB_txn *txn;
-	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
-	if (rc)
-		return s_fail(r, rc);
-	rc = membership_get_episode(s->state[DOMAIN_MEMBERSHIP].membership, txn,
-	    q->flow_id, &v);
-	mdb_txn_abort(txn);
-	if (rc)
-		return s_fail(r, rc);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODE;
-	r->episode = v;
-	*owned = v;
+	return membership_get_episode(m, txn, q->get_mobile_episode->flow_id, &r->episode);
 }
 
-static void
-s_list_episodes(struct server *s, const Jiceng__V1__ListMobileEpisodes *q,
-    QueryReply *r, void **owned)
+static int
+s_list_episodes(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
 {
-	Jiceng__V1__MobileEpisodeList *l;
-	const char *id = q->township_id;
-	enum membership_by by = s_by(q->member_id, q->org_id, &id);
-	MDB_txn *txn;
-	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
-	if (rc)
-		return s_fail(r, rc);
-	rc = membership_list_episodes(s->state[DOMAIN_MEMBERSHIP].membership, txn, by,
-	    id, (int)q->state, q->after, q->limit, &l);
-	mdb_txn_abort(txn);
-	if (rc)
-		return s_fail(r, rc);
+	const Jiceng__V1__ListMobileEpisodes *l = q->list_mobile_episodes;
+	const char *id = l->township_id;
+	enum membership_by by = s_by(l->member_id, l->org_id, &id);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODES;
-	r->episodes = l;
-	*owned = l;
+	return membership_list_episodes(m, txn, by, id, (int)l->state, l->after, l->limit,
+	    &r->episodes);
 }
 
 /* ---------------------------------------------------------- stats */
@@ -473,13 +448,12 @@ s_get_stats(struct server *s, QueryReply *r, void **owned)
 
 /* ---------------------------------------------------------- dispatch */
 
-/* Transfers and episodes are freed whole by their membership_free_*; the
- * other results are freed inside, then owned itself. */
+/* Transfers and episodes are freed whole by their membership_free_*
+ * (s_membership_read sets result_case only with a result); the other
+ * results are freed inside, then owned itself, which comes with them. */
 static void
 s_free_result(QueryReply *r, void *owned)
 {
-	if (!owned)
-		return;
 	switch (r->result_case) {
 	case JICENG__V1__QUERY_REPLY__RESULT_TRANSFER:
 		membership_free_transfer(&r->transfer);
@@ -742,16 +716,16 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_GET_STATS: s_get_stats(s, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: s_list_audit(s, q->list_audit, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_GET_TRANSFER:
-		s_get_transfer(s, q->get_transfer, r, owned);
+		s_membership_read(s, q, r, s_get_transfer);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
-		s_list_transfers(s, q->list_transfers, r, owned);
+		s_membership_read(s, q, r, s_list_transfers);
 		break;
 	case JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE:
-		s_get_episode(s, q->get_mobile_episode, r, owned);
+		s_membership_read(s, q, r, s_get_episode);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
-		s_list_episodes(s, q->list_mobile_episodes, r, owned);
+		s_membership_read(s, q, r, s_list_episodes);
 		break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;

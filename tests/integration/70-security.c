@@ -33,12 +33,13 @@
 #define S_B_BRANCH    "b-branch"
 #define S_SILENT_MS   1500  /* a refused client hears nothing for this long */
 #define S_HANDSHAKE_MS 5000 /* a handshake has an outcome within this */
-#define S_QUERY_MS    5000
+
+/* Township B's org tree (hc_org_tree_in). */
+static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
 
 /* One test's daemon, keys and client sockets. */
 struct s_fx {
-	struct hd *d;                /* the jicengd under test (harness) */
-	struct hcurve c;             /* keys and CURVE client sockets */
+	struct hcurve_fx h;          /* the jicengd under test, keys, CURVE sockets */
 	unsigned seq;                /* event and member id counter */
 	void *a, *county;            /* ingest: township A, county */
 	void *cq;                    /* query: county */
@@ -49,27 +50,7 @@ struct s_fx {
 static int
 s_setup(void **state)
 {
-	struct s_fx *f;
-	h_setup(state);
-	if (!(f = calloc(1, sizeof *f)))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-/* Close our sockets before the daemon goes, then hand the harness its hd. */
-static int
-s_teardown(void **state)
-{
-	struct s_fx *f = *state;
-	void *d = NULL;
-	if (f) {
-		hcurve_close(&f->c);
-		d = f->d;
-		free(f);
-	}
-	*state = d;
-	return h_teardown(state);
+	return hcurve_fx_setup(state, sizeof(struct s_fx));
 }
 
 /* ================================================================ keys */
@@ -79,12 +60,12 @@ s_teardown(void **state)
 static void
 s_prepare(struct s_fx *f)
 {
-	f->d = hcurve_daemon(&f->c, NULL);
-	hcurve_key(&f->c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	hcurve_key(&f->c, "reader", AUTH_ROLE_READER, NULL, true, NULL);
-	hcurve_key(&f->c, "readerA", AUTH_ROLE_READER, S_TA, true, NULL);
+	f->h.d = hcurve_daemon(&f->h.c, NULL);
+	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
+	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
+	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
+	hcurve_key(&f->h.c, "reader", AUTH_ROLE_READER, NULL, true, NULL);
+	hcurve_key(&f->h.c, "readerA", AUTH_ROLE_READER, S_TA, true, NULL);
 }
 
 /* ================================================================ clients */
@@ -182,38 +163,6 @@ s_log_wait(struct hd *d, const char *needle, int timeout_ms)
 /* ================================================================ queries */
 
 static QueryReply *
-s_stats(struct s_fx *f, void *sock)
-{
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetStats s = JICENG__V1__GET_STATS__INIT;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
-	q.get_stats = &s;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
-}
-
-static QueryReply *
-s_member(struct s_fx *f, void *sock, const char *member_id)
-{
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetMember g = JICENG__V1__GET_MEMBER__INIT;
-	g.member_id = (char *)member_id;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_MEMBER;
-	q.get_member = &g;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
-}
-
-static QueryReply *
-s_org(struct s_fx *f, void *sock, const char *org_id)
-{
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetOrg g = JICENG__V1__GET_ORG__INIT;
-	g.org_id = (char *)org_id;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
-	q.get_org = &g;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
-}
-
-static QueryReply *
 s_roster(struct s_fx *f, void *sock, const char *org_id)
 {
 	Query q = JICENG__V1__QUERY__INIT;
@@ -222,7 +171,7 @@ s_roster(struct s_fx *f, void *sock, const char *org_id)
 	l.limit = 100;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_MEMBERS;
 	q.list_members = &l;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
 static QueryReply *
@@ -233,29 +182,14 @@ s_audit(struct s_fx *f, void *sock, const char *township_id)
 	a.township_id = (char *)township_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_AUDIT;
 	q.list_audit = &a;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
-}
-
-/* Assert r came with status and code, and free it. */
-static void
-s_expect_reply(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code)
-{
-	if (!r)
-		fail_msg("no query reply within %d ms (expected %s)", S_QUERY_MS, code);
-	if (r->status != status || strcmp(r->code, code) != 0) {
-		int got = r->status;
-		fprintf(stderr, "query reply: %d %s (%s)\n", got, r->code, r->reason);
-		hq_free(r);
-		fail_msg("expected query status %d %s, got %d", status, code, got);
-	}
-	hq_free(r);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
 /* journal_length from stats asked with the county key. */
 static uint64_t
 s_journal_length(struct s_fx *f)
 {
-	QueryReply *r = s_stats(f, f->cq);
+	QueryReply *r = hcurve_stats(&f->h.c, f->cq);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	assert_int_equal(r->result_case, JICENG__V1__QUERY_REPLY__RESULT_STATS);
@@ -270,7 +204,7 @@ static bool
 s_refusal_counted(struct s_fx *f, const char *code)
 {
 	for (int64_t end = now_mono_ms() + 5000; now_mono_ms() < end; h_sleep_ms(100)) {
-		QueryReply *r = s_stats(f, f->cq);
+		QueryReply *r = hcurve_stats(&f->h.c, f->cq);
 		bool counted = r && r->status == JICENG__V1__QUERY_STATUS__OK &&
 		    hq_stat_count(r, false, code) > 0;
 		hq_free(r);
@@ -281,44 +215,6 @@ s_refusal_counted(struct s_fx *f, const char *code)
 }
 
 /* ================================================================ events */
-
-/* OrgEstablished in township B; the village and branch approved by B's
- * township committee, as hc_org_tree does for A. */
-static struct hmsg
-s_org_b(const char *event_id, const char *org_id, int kind, const char *parent_id,
-    const char *name)
-{
-	Envelope e;
-	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
-	hm_envelope(&e, event_id, S_TB);
-	o.org_id = (char *)org_id;
-	o.kind = kind;
-	o.parent_id = (char *)(parent_id ? parent_id : "");
-	o.approving_org_id = (char *)(parent_id ? S_B_COMMITTEE : "");
-	o.name = (char *)name;
-	o.established_at = 1262275200000LL;  /* 2010-01-01 */
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
-	e.org_established = &o;
-	return hm_pack(&e);
-}
-
-static void
-s_org_tree_b(void *sock)
-{
-	struct hmsg m[3] = {
-		s_org_b("sec-b-org-t", S_B_COMMITTEE, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE,
-		    NULL, "中共乙镇委员会"),
-		s_org_b("sec-b-org-v", S_B_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
-		    S_B_COMMITTEE, "中共乙镇甲村委员会"),
-		s_org_b("sec-b-org-b", S_B_BRANCH, JICENG__V1__ORG_KIND__BRANCH, S_B_VILLAGE,
-		    "中共乙镇甲村第一支部委员会"),
-	};
-	for (int i = 0; i < 3; i++) {
-		bool ok = hc_expect(sock, &m[i], JICENG__V1__VERDICT__ACCEPTED, NULL);
-		hm_free(&m[i]);
-		assert_true(ok);
-	}
-}
 
 /* A new member of township's branch: a valid event to send. Its member id
  * goes to member_id (may be NULL). */
@@ -375,20 +271,20 @@ s_up(void **state)
 	struct s_fx *f = *state;
 	void *mon;
 	s_prepare(f);
-	assert_int_equal(hd_up(f->d), 0);
+	assert_int_equal(hd_up(f->h.d), 0);
 	char line[512];
-	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->ingest, f->c.keys);
-	assert_true(hd_log_has(f->d, line));
-	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->d->status, f->c.keys);
-	assert_true(hd_log_has(f->d, line));
-	snprintf(line, sizeof line, "serving queries on %s (CURVE)", f->d->query);
-	assert_true(s_log_wait(f->d, line, 3000));
-	f->a = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->ingest, &mon);
+	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->h.d->ingest, f->h.c.keys);
+	assert_true(hd_log_has(f->h.d, line));
+	snprintf(line, sizeof line, "%s: CURVE, client keys in %s", f->h.d->status, f->h.c.keys);
+	assert_true(hd_log_has(f->h.d, line));
+	snprintf(line, sizeof line, "serving queries on %s (CURVE)", f->h.d->query);
+	assert_true(s_log_wait(f->h.d, line, 3000));
+	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, &mon);
 	s_expect_handshake_ok(mon);
-	f->county = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->ingest, NULL);
-	f->cq = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->query, NULL);
+	f->county = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->ingest, NULL);
+	f->cq = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
 	assert_int_equal(hc_org_tree(f->a, "sec-a"), 0);
-	s_org_tree_b(f->county);
+	assert_int_equal(hc_org_tree_in(f->county, S_TB, "sec-b", s_b_tree), 0);
 	return f;
 }
 
@@ -403,8 +299,8 @@ test_unknown_key(void **state)
 	struct s_fx *f = s_up(state);
 	char pub[AUTH_Z85_LEN + 1], line[128];
 	void *mon, *qmon;
-	hcurve_key(&f->c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
-	void *x = hcurve_socket(&f->c, ZMQ_DEALER, "stranger", f->d->ingest, &mon);
+	hcurve_key(&f->h.c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
+	void *x = hcurve_socket(&f->h.c, ZMQ_DEALER, "stranger", f->h.d->ingest, &mon);
 	struct hmsg m = hm_member("sec-stranger", "m-stranger", H_ORG_BRANCH, "陌生人", NULL);
 	s_send_now(x, &m);
 	assert_true(s_serves(f, f->a, S_TA, NULL));
@@ -413,23 +309,23 @@ test_unknown_key(void **state)
 	assert_null(a);
 	assert_true(s_serves(f, f->a, S_TA, NULL));
 	snprintf(line, sizeof line, "auth: refused unknown key %s from", pub);
-	assert_true(s_log_wait(f->d, line, 3000));
+	assert_true(s_log_wait(f->h.d, line, 3000));
 
 	/* Nor can it query. */
-	void *xq = hcurve_socket(&f->c, ZMQ_DEALER, "stranger", f->d->query, &qmon);
+	void *xq = hcurve_socket(&f->h.c, ZMQ_DEALER, "stranger", f->h.d->query, &qmon);
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetStats gs = JICENG__V1__GET_STATS__INIT;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
 	q.get_stats = &gs;
-	QueryReply *r = hcurve_query(&f->c, xq, &q, S_SILENT_MS);
+	QueryReply *r = hcurve_query(&f->h.c, xq, &q, S_SILENT_MS);
 	assert_null(r);
 	s_expect_zap_refusal(qmon);
 
-	s_expect_reply(s_member(f, f->cq, "m-stranger"), JICENG__V1__QUERY_STATUS__NOT_FOUND,
-	    "NOT_FOUND");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, "m-stranger"),
+	    JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 	assert_true(s_serves(f, f->county, S_TB, NULL));
 	hm_free(&m);
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* Revoke township B's key while it is connected: after the reload its open
@@ -442,52 +338,53 @@ test_revoked_key(void **state)
 	char mid[40], line[512], pub[AUTH_Z85_LEN + 1], bin[512], out[512], err[512];
 	void *mon;
 	struct auth_cert c;
-	snprintf(line, sizeof line, "%s/townB.key", f->c.keys);
+	snprintf(line, sizeof line, "%s/townB.key", f->h.c.keys);
 	if (auth_cert_load(line, &c, err, sizeof err) < 0)
 		fail_msg("%s", err);
 	memcpy(pub, c.public_key, sizeof pub);
 
-	void *b = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, &mon);
+	void *b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, &mon);
 	s_expect_handshake_ok(mon);
-	void *bq = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->query, NULL);
+	void *bq = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
 	assert_true(s_serves(f, b, S_TB, mid));
-	s_expect_reply(s_member(f, bq, mid), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, bq, mid), JICENG__V1__QUERY_STATUS__OK, "OK");
 
 	/* The operator's way: jicengctl keys revoke, then reload. */
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
-	snprintf(out, sizeof out, "%s/revoke.out", f->d->dir);
-	char *argv[] = { bin, "keys", "revoke", "townB", "--keys-dir", f->c.keys, NULL };
-	assert_int_equal(h_run(argv, out, f->d->log, 5000), 0);
-	snprintf(line, sizeof line, "%s/revoked/townB.key", f->c.keys);
+	snprintf(out, sizeof out, "%s/revoke.out", f->h.d->dir);
+	char *argv[] = { bin, "keys", "revoke", "townB", "--keys-dir", f->h.c.keys, NULL };
+	assert_int_equal(h_run(argv, out, f->h.d->log, 5000), 0);
+	snprintf(line, sizeof line, "%s/revoked/townB.key", f->h.c.keys);
 	assert_int_equal(access(line, F_OK), 0);
-	assert_int_equal(kill(f->d->pid, SIGHUP), 0);
+	assert_int_equal(kill(f->h.d->pid, SIGHUP), 0);
 	/* 5 keys were active; jicengd and jiceng-query each reread them. */
-	assert_true(s_log_wait(f->d, "jicengd: auth: 4 client keys active", 5000));
-	assert_true(s_log_wait(f->d, "query: auth: 4 client keys active", 5000));
+	assert_true(s_log_wait(f->h.d, "jicengd: auth: 4 client keys active", 5000));
+	assert_true(s_log_wait(f->h.d, "query: auth: 4 client keys active", 5000));
 
 	struct hmsg m = s_new_member(f, S_TB, mid);
 	s_expect_refused(b, &m, AUTH_CODE_KEY_REVOKED);
-	QueryReply *r = s_member(f, bq, mid);
+	QueryReply *r = hcurve_member(&f->h.c, bq, mid);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__FORBIDDEN);
 	assert_string_equal(r->code, AUTH_CODE_KEY_REVOKED);
 	bool echoed = r->request_id[0] != 0;
 	hq_free(r);
-	s_expect_reply(s_member(f, f->cq, mid), JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, mid),
+	    JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 
-	void *b2 = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, &mon);
+	void *b2 = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, &mon);
 	struct hmsg m2 = s_new_member(f, S_TB, NULL);
 	s_send_now(b2, &m2);
 	s_expect_zap_refusal(mon);
 	assert_null(hc_recv(b2, S_SILENT_MS));
 	snprintf(line, sizeof line, "auth: refused revoked key %s in file townB", pub);
-	assert_true(s_log_wait(f->d, line, 3000));
+	assert_true(s_log_wait(f->h.d, line, 3000));
 
 	assert_true(s_serves(f, f->county, S_TB, NULL));
 	assert_true(s_serves(f, f->a, S_TA, NULL));
 	hm_free(&m);
 	hm_free(&m2);
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 	/* query.proto: request_id is echoed in the reply; a client that
 	 * matches replies by it never sees this refusal otherwise. */
 	if (!echoed)
@@ -501,26 +398,27 @@ test_null_mechanism(void **state)
 {
 	struct s_fx *f = s_up(state);
 	void *mon, *qmon, *smon;
-	void *x = hcurve_socket(&f->c, ZMQ_DEALER, NULL, f->d->ingest, &mon);
+	void *x = hcurve_socket(&f->h.c, ZMQ_DEALER, NULL, f->h.d->ingest, &mon);
 	struct hmsg m = hm_member("sec-null", "m-null", H_ORG_BRANCH, "无名", NULL);
 	s_send_now(x, &m);
 	s_expect_greeting_refused(mon);
 	assert_null(hc_recv(x, S_SILENT_MS));
 	assert_true(s_serves(f, f->county, S_TA, NULL));
 
-	void *xq = hcurve_socket(&f->c, ZMQ_DEALER, NULL, f->d->query, &qmon);
-	QueryReply *r = s_member(f, xq, "m-null");
+	void *xq = hcurve_socket(&f->h.c, ZMQ_DEALER, NULL, f->h.d->query, &qmon);
+	QueryReply *r = hcurve_member(&f->h.c, xq, "m-null");
 	assert_null(r);
 	s_expect_greeting_refused(qmon);
 
-	void *xs = hcurve_socket(&f->c, ZMQ_SUB, NULL, f->d->status, &smon);
+	void *xs = hcurve_socket(&f->h.c, ZMQ_SUB, NULL, f->h.d->status, &smon);
 	s_subscribe(xs, "");
 	s_expect_greeting_refused(smon);
 
-	s_expect_reply(s_member(f, f->cq, "m-null"), JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, "m-null"),
+	    JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 	assert_true(s_serves(f, f->a, S_TA, NULL));
 	hm_free(&m);
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* A's envelope about B's member (b_member): the broker lets it through
@@ -541,7 +439,7 @@ s_cross_township(struct s_fx *f, const char *b_member)
 	struct hmsg m = hm_pack(&e);
 	assert_true(hc_expect(f->a, &m, JICENG__V1__VERDICT__REJECTED, AUTH_CODE_WRONG_TOWNSHIP));
 	hm_free(&m);
-	QueryReply *r = s_member(f, f->cq, b_member);
+	QueryReply *r = hcurve_member(&f->h.c, f->cq, b_member);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	assert_int_equal(r->member->status, JICENG__V1__MEMBER_STATUS__NORMAL);
@@ -550,8 +448,8 @@ s_cross_township(struct s_fx *f, const char *b_member)
 	m = hm_member_in(S_TA, "sec-cross-home", "m-cross-home", S_B_BRANCH, "越界", NULL);
 	assert_true(hc_expect(f->a, &m, JICENG__V1__VERDICT__REJECTED, AUTH_CODE_WRONG_TOWNSHIP));
 	hm_free(&m);
-	s_expect_reply(s_member(f, f->cq, "m-cross-home"), JICENG__V1__QUERY_STATUS__NOT_FOUND,
-	    "NOT_FOUND");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, "m-cross-home"),
+	    JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 
 	Jiceng__V1__Tick tick = JICENG__V1__TICK__INIT;
 	tick.at = now_wall_ms();
@@ -577,9 +475,10 @@ test_wrong_township(void **state)
 	struct hmsg m = s_new_member(f, S_TB, mid);
 	s_expect_refused(f->a, &m, AUTH_CODE_WRONG_TOWNSHIP);
 	assert_int_equal(s_journal_length(f), len0);
-	s_expect_reply(s_member(f, f->cq, mid), JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, mid),
+	    JICENG__V1__QUERY_STATUS__NOT_FOUND, "NOT_FOUND");
 	assert_true(s_refusal_counted(f, AUTH_CODE_WRONG_TOWNSHIP));
-	assert_true(hd_log_has(f->d, "refused event from township " S_TB ": WRONG_TOWNSHIP"));
+	assert_true(hd_log_has(f->h.d, "refused event from township " S_TB ": WRONG_TOWNSHIP"));
 
 	/* A is served, and its event is the very next in the journal. */
 	struct hmsg own = s_new_member(f, S_TA, NULL);
@@ -591,11 +490,11 @@ test_wrong_township(void **state)
 	/* The refused envelope, sent by a key that may: a new event, not a
 	 * duplicate of anything. */
 	assert_true(hc_expect(f->county, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
-	s_expect_reply(s_member(f, f->cq, mid), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, mid), JICENG__V1__QUERY_STATUS__OK, "OK");
 	s_cross_township(f, mid);
 	hm_free(&m);
 	hm_free(&own);
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* Reader keys (county-wide, or bound to township A) may not send events:
@@ -609,8 +508,8 @@ test_reader_writes(void **state)
 	assert_true(s_serves(f, f->county, S_TB, mb));
 	uint64_t len0 = s_journal_length(f);
 
-	void *r = hcurve_socket(&f->c, ZMQ_DEALER, "reader", f->d->ingest, NULL);
-	void *ra = hcurve_socket(&f->c, ZMQ_DEALER, "readerA", f->d->ingest, NULL);
+	void *r = hcurve_socket(&f->h.c, ZMQ_DEALER, "reader", f->h.d->ingest, NULL);
+	void *ra = hcurve_socket(&f->h.c, ZMQ_DEALER, "readerA", f->h.d->ingest, NULL);
 	struct hmsg m = s_new_member(f, S_TA, NULL);
 	s_expect_refused(r, &m, AUTH_CODE_READ_ONLY);
 	s_expect_refused(ra, &m, AUTH_CODE_READ_ONLY);
@@ -619,21 +518,22 @@ test_reader_writes(void **state)
 	assert_int_equal(s_journal_length(f), len0);
 	assert_true(s_refusal_counted(f, AUTH_CODE_READ_ONLY));
 
-	void *rq = hcurve_socket(&f->c, ZMQ_DEALER, "reader", f->d->query, NULL);
-	s_expect_reply(s_stats(f, rq), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_member(f, rq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_member(f, rq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
-	void *raq = hcurve_socket(&f->c, ZMQ_DEALER, "readerA", f->d->query, NULL);
-	s_expect_reply(s_member(f, raq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_member(f, raq, mb), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	void *rq = hcurve_socket(&f->h.c, ZMQ_DEALER, "reader", f->h.d->query, NULL);
+	hcurve_expect(hcurve_stats(&f->h.c, rq), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, rq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, rq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
+	void *raq = hcurve_socket(&f->h.c, ZMQ_DEALER, "readerA", f->h.d->query, NULL);
+	hcurve_expect(hcurve_member(&f->h.c, raq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, raq, mb), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
-	s_expect_reply(s_stats(f, raq), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
+	hcurve_expect(hcurve_stats(&f->h.c, raq),
+	    JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
 
 	/* The same event from the key that owns it. */
 	assert_true(hc_expect(f->a, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
 	hm_free(&m);
 	hm_free(&mb2);
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* Township A's key reads A's data only: B's member, org, roster and audit
@@ -646,41 +546,43 @@ test_query_scope(void **state)
 	char ma[40], mb[40];
 	assert_true(s_serves(f, f->a, S_TA, ma));
 	assert_true(s_serves(f, f->county, S_TB, mb));
-	void *aq = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->query, NULL);
+	void *aq = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
 
-	s_expect_reply(s_member(f, aq, mb), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
-	QueryReply *r = s_member(f, aq, ma);
+	hcurve_expect(hcurve_member(&f->h.c, aq, mb),
+	    JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
+	QueryReply *r = hcurve_member(&f->h.c, aq, ma);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	assert_int_equal(r->result_case, JICENG__V1__QUERY_REPLY__RESULT_MEMBER);
 	assert_string_equal(r->member->township_id, S_TA);
 	hq_free(r);
-	s_expect_reply(s_org(f, aq, S_B_BRANCH), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	hcurve_expect(hcurve_org(&f->h.c, aq, S_B_BRANCH), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
-	s_expect_reply(s_roster(f, aq, S_B_BRANCH), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	hcurve_expect(s_roster(f, aq, S_B_BRANCH), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
-	s_expect_reply(s_org(f, aq, H_ORG_BRANCH), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_org(&f->h.c, aq, H_ORG_BRANCH), JICENG__V1__QUERY_STATUS__OK, "OK");
 	r = s_roster(f, aq, H_ORG_BRANCH);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	assert_int_equal(r->members->n_members, 1);
 	assert_string_equal(r->members->members[0]->member_id, ma);
 	hq_free(r);
-	s_expect_reply(s_stats(f, aq), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
-	s_expect_reply(s_audit(f, aq, S_TA), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_audit(f, aq, S_TB), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	hcurve_expect(hcurve_stats(&f->h.c, aq),
+	    JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE);
+	hcurve_expect(s_audit(f, aq, S_TA), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(s_audit(f, aq, S_TB), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
-	s_expect_reply(s_audit(f, aq, ""), JICENG__V1__QUERY_STATUS__FORBIDDEN,
+	hcurve_expect(s_audit(f, aq, ""), JICENG__V1__QUERY_STATUS__FORBIDDEN,
 	    AUTH_CODE_OUT_OF_SCOPE);
 
-	s_expect_reply(s_stats(f, f->cq), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_audit(f, f->cq, ""), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_member(f, f->cq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
-	s_expect_reply(s_member(f, f->cq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_stats(&f->h.c, f->cq), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(s_audit(f, f->cq, ""), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hcurve_expect(hcurve_member(&f->h.c, f->cq, mb), JICENG__V1__QUERY_STATUS__OK, "OK");
 	/* Refusals cost A nothing: it still writes and reads its own. */
 	assert_true(s_serves(f, f->a, S_TA, NULL));
-	s_expect_reply(s_member(f, aq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
-	hd_pass(f->d);
+	hcurve_expect(hcurve_member(&f->h.c, aq, ma), JICENG__V1__QUERY_STATUS__OK, "OK");
+	hd_pass(f->h.d);
 }
 
 /* Status subscriptions through CURVE. This build publishes no status
@@ -694,32 +596,32 @@ test_status_scope(void **state)
 {
 	struct s_fx *f = s_up(state);
 	void *mon;
-	void *sa = hcurve_socket(&f->c, ZMQ_SUB, "townA", f->d->status, &mon);
+	void *sa = hcurve_socket(&f->h.c, ZMQ_SUB, "townA", f->h.d->status, &mon);
 	s_expect_handshake_ok(mon);
 	s_subscribe(sa, "status/");
 	s_subscribe(sa, "status/" S_TB "/");
-	assert_true(s_log_wait(f->d, "status subscription \"status/" S_TB "/\" refused: "
+	assert_true(s_log_wait(f->h.d, "status subscription \"status/" S_TB "/\" refused: "
 	    AUTH_CODE_OUT_OF_SCOPE, 3000));
-	void *sra = hcurve_socket(&f->c, ZMQ_SUB, "readerA", f->d->status, NULL);
+	void *sra = hcurve_socket(&f->h.c, ZMQ_SUB, "readerA", f->h.d->status, NULL);
 	s_subscribe(sra, "status/" S_TB "/x");
-	assert_true(s_log_wait(f->d, "status subscription \"status/" S_TB "/x\" refused: "
+	assert_true(s_log_wait(f->h.d, "status subscription \"status/" S_TB "/x\" refused: "
 	    AUTH_CODE_OUT_OF_SCOPE, 3000));
-	void *sc = hcurve_socket(&f->c, ZMQ_SUB, "county", f->d->status, &mon);
+	void *sc = hcurve_socket(&f->h.c, ZMQ_SUB, "county", f->h.d->status, &mon);
 	s_expect_handshake_ok(mon);
 	s_subscribe(sc, "status/");
 
 	char pub[AUTH_Z85_LEN + 1];
-	hcurve_key(&f->c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
-	void *sx = hcurve_socket(&f->c, ZMQ_SUB, "stranger", f->d->status, &mon);
+	hcurve_key(&f->h.c, "stranger", AUTH_ROLE_TOWNSHIP, S_TA, false, pub);
+	void *sx = hcurve_socket(&f->h.c, ZMQ_SUB, "stranger", f->h.d->status, &mon);
 	s_subscribe(sx, "");
 	s_expect_zap_refusal(mon);
 
 	assert_true(s_serves(f, f->a, S_TA, NULL));
-	assert_false(hd_log_has(f->d, "status subscription \"status/\""));
-	assert_false(hd_log_has(f->d, "status subscription \"status/" S_TA "/\" refused"));
-	assert_false(hd_log_has(f->d, AUTH_CODE_NOT_AUTHENTICATED));
+	assert_false(hd_log_has(f->h.d, "status subscription \"status/\""));
+	assert_false(hd_log_has(f->h.d, "status subscription \"status/" S_TA "/\" refused"));
+	assert_false(hd_log_has(f->h.d, AUTH_CODE_NOT_AUTHENTICATED));
 	assert_true(s_serves(f, f->county, S_TB, NULL));
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* curve = off and a socket bound off loopback: jicengd must exit at once,
@@ -731,30 +633,30 @@ s_refuses_start(void **state, const char *which, const char *host)
 {
 	struct s_fx *f = *state;
 	struct hd_opts o = { .config = "[security]\ncurve = off\n" };
-	assert_non_null(f->d = hd_new(&o));
-	char *ep = strcmp(which, "ingest") == 0 ? f->d->ingest :
-	    strcmp(which, "status") == 0 ? f->d->status : f->d->query;
+	assert_non_null(f->h.d = hd_new(&o));
+	char *ep = strcmp(which, "ingest") == 0 ? f->h.d->ingest :
+	    strcmp(which, "status") == 0 ? f->h.d->status : f->h.d->query;
 	const char *port = strrchr(ep, ':');
 	char moved[64];
 	assert_non_null(port);
 	snprintf(moved, sizeof moved, "tcp://%s%s", host, port);
-	snprintf(ep, sizeof f->d->ingest, "%s", moved);
+	snprintf(ep, sizeof f->h.d->ingest, "%s", moved);
 
 	int64_t t0 = now_mono_ms();
-	assert_int_equal(hd_start(f->d), 0);
-	int ready = hd_notify_wait(f->d, "READY=1", 5000);
+	assert_int_equal(hd_start(f->h.d), 0);
+	int ready = hd_notify_wait(f->h.d, "READY=1", 5000);
 	int64_t took = now_mono_ms() - t0;
-	if (ready == 0 || f->d->pid != 0)
+	if (ready == 0 || f->h.d->pid != 0)
 		fail_msg("jicengd with curve = off and %s = %s is %s after %lld ms", which, moved,
 		    ready == 0 ? "ready" : "still running", (long long)took);
-	assert_true(WIFEXITED(f->d->exit_status));
-	assert_int_not_equal(WEXITSTATUS(f->d->exit_status), 0);
+	assert_true(WIFEXITED(f->h.d->exit_status));
+	assert_int_not_equal(WEXITSTATUS(f->h.d->exit_status), 0);
 	char line[160];
 	snprintf(line, sizeof line, "%s is not a loopback endpoint and [security] curve = off", moved);
-	assert_true(hd_log_has(f->d, line));
-	assert_false(hd_log_has(f->d, "cannot bind"));
-	assert_false(hd_log_has(f->d, "ready:"));
-	hd_pass(f->d);
+	assert_true(hd_log_has(f->h.d, line));
+	assert_false(hd_log_has(f->h.d, "cannot bind"));
+	assert_false(hd_log_has(f->h.d, "ready:"));
+	hd_pass(f->h.d);
 }
 
 static void
@@ -779,16 +681,16 @@ int
 integ_security(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_unknown_key, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_revoked_key, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_null_mechanism, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_township, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_reader_writes, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_query_scope, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_status_scope, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_curve_off_ingest, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_curve_off_status, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_curve_off_query, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_key, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_key, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_null_mechanism, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_township, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_writes, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_query_scope, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_status_scope, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_curve_off_ingest, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_curve_off_status, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_curve_off_query, s_setup, hcurve_fx_teardown),
 	};
 	return cmocka_run_group_tests_name("security", tests, NULL, NULL);
 }

@@ -24,13 +24,14 @@
 #define S_B_COMMITTEE "qb-committee"
 #define S_B_VILLAGE   "qb-village"
 #define S_B_BRANCH    "qb-branch"
-#define S_QUERY_MS    5000
 #define S_CTL_MS      10000
 #define S_DAY_MS      86400000LL
 
+/* Township B's org tree (hc_org_tree_in). */
+static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
+
 struct s_fx {
-	struct hd *d;
-	struct hcurve c;
+	struct hcurve_fx h;       /* the jicengd under test, keys, CURVE sockets */
 	void *a, *b;              /* ingest: township A, township B */
 	void *qa, *qb, *qc;       /* query: townships A, B, C */
 	void *qcounty;            /* query: county */
@@ -42,26 +43,7 @@ struct s_fx {
 static int
 s_setup(void **state)
 {
-	struct s_fx *f;
-	h_setup(state);
-	if (!(f = calloc(1, sizeof *f)))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-	struct s_fx *f = *state;
-	void *d = NULL;
-	if (f) {
-		hcurve_close(&f->c);
-		d = f->d;
-		free(f);
-	}
-	*state = d;
-	return h_teardown(state);
+	return hcurve_fx_setup(state, sizeof(struct s_fx));
 }
 
 /* Send event c (message msg) as township on sock; expect it ACCEPTED
@@ -71,24 +53,7 @@ s_send(struct s_fx *f, void *sock, const char *township, EventCase c, void *msg)
 {
 	char id[32];
 	snprintf(id, sizeof id, "q-ev-%u", ++f->seq);
-	struct hmsg m = hm_event(id, township, c, msg);
-	bool ok = hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL);
-	hm_free(&m);
-	if (!ok)
-		fail_msg("%s as township %s was not accepted", codec_event_name(c), township);
-}
-
-static void
-s_org_b(struct s_fx *f, const char *org_id, int kind, const char *parent)
-{
-	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
-	o.org_id = (char *)org_id;
-	o.kind = kind;
-	o.parent_id = (char *)(parent ? parent : "");
-	o.approving_org_id = (char *)(parent ? S_B_COMMITTEE : "");
-	o.name = (char *)org_id;
-	o.established_at = 1262275200000LL;  /* 2010-01-01 */
-	s_send(f, f->b, S_TB, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &o);
+	hc_event_expect(sock, id, township, c, msg, JICENG__V1__VERDICT__ACCEPTED, NULL);
 }
 
 /* jicengd with curve = on and keys for A, B, C and the county; org trees
@@ -97,22 +62,20 @@ static struct s_fx *
 s_up(void **state)
 {
 	struct s_fx *f = *state;
-	f->d = hcurve_daemon(&f->c, NULL);
-	hcurve_key(&f->c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->c, "townC", AUTH_ROLE_TOWNSHIP, S_TC, true, NULL);
-	hcurve_key(&f->c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	assert_int_equal(hd_up(f->d), 0);
-	f->a = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->ingest, NULL);
-	f->b = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, NULL);
-	f->qa = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->query, NULL);
-	f->qb = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->query, NULL);
-	f->qc = hcurve_socket(&f->c, ZMQ_DEALER, "townC", f->d->query, NULL);
-	f->qcounty = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->query, NULL);
+	f->h.d = hcurve_daemon(&f->h.c, NULL);
+	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
+	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
+	hcurve_key(&f->h.c, "townC", AUTH_ROLE_TOWNSHIP, S_TC, true, NULL);
+	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
+	assert_int_equal(hd_up(f->h.d), 0);
+	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
+	f->b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
+	f->qa = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
+	f->qb = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
+	f->qc = hcurve_socket(&f->h.c, ZMQ_DEALER, "townC", f->h.d->query, NULL);
+	f->qcounty = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
 	assert_int_equal(hc_org_tree(f->a, "q"), 0);
-	s_org_b(f, S_B_COMMITTEE, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL);
-	s_org_b(f, S_B_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, S_B_COMMITTEE);
-	s_org_b(f, S_B_BRANCH, JICENG__V1__ORG_KIND__BRANCH, S_B_VILLAGE);
+	assert_int_equal(hc_org_tree_in(f->b, S_TB, "qb", s_b_tree), 0);
 	for (int i = 1; i <= 2; i++) {
 		char id[16], mid[16];
 		snprintf(id, sizeof id, "q-reg-%d", i);
@@ -172,7 +135,7 @@ s_get_transfer(struct s_fx *f, void *sock, const char *transfer_id)
 	g.transfer_id = (char *)transfer_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_TRANSFER;
 	q.get_transfer = &g;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
 /* List transfers by member, org or township (the others ""). */
@@ -188,7 +151,7 @@ s_list_transfers(struct s_fx *f, void *sock, const char *member, const char *org
 	l.after = (char *)after;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_TRANSFERS;
 	q.list_transfers = &l;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
 static QueryReply *
@@ -199,7 +162,7 @@ s_get_episode(struct s_fx *f, void *sock, const char *flow_id)
 	g.flow_id = (char *)flow_id;
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE;
 	q.get_mobile_episode = &g;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
 static QueryReply *
@@ -214,27 +177,22 @@ s_list_episodes(struct s_fx *f, void *sock, const char *member, const char *org,
 	l.state = (Jiceng__V1__MobilityState)state;
 	q.query_case = JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES;
 	q.list_mobile_episodes = &l;
-	return hcurve_query(&f->c, sock, &q, S_QUERY_MS);
+	return hcurve_query(&f->h.c, sock, &q, HCURVE_QUERY_MS);
 }
 
-/* Assert r came with status and code, and free it. */
+/* Assert r came with status and code, a refusal with its reason in
+ * "中文 / English", and free it. */
 static void
 s_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code)
 {
-	if (!r)
-		fail_msg("no query reply within %d ms (expected %s)", S_QUERY_MS, code);
-	if (r->status != status || strcmp(r->code, code) != 0) {
-		int got = r->status;
-		fprintf(stderr, "query reply: %d %s (%s)\n", got, r->code, r->reason);
-		hq_free(r);
-		fail_msg("expected query status %d %s, got %d", status, code, got);
-	}
-	bool bilingual = status == JICENG__V1__QUERY_STATUS__OK || strstr(r->reason, " / ");
-	if (!bilingual)
+	if (r && r->status == status && strcmp(r->code, code) == 0 &&
+	    status != JICENG__V1__QUERY_STATUS__OK && !strstr(r->reason, " / ")) {
 		fprintf(stderr, "query reply %s: reason \"%s\" is not \"中文 / English\"\n",
 		    r->code, r->reason);
-	hq_free(r);
-	assert_true(bilingual);
+		hq_free(r);
+		fail_msg("query reply %s: reason not bilingual", code);
+	}
+	hcurve_expect(r, status, code);
 }
 
 #define S_OUT_OF_SCOPE(r) s_expect((r), JICENG__V1__QUERY_STATUS__FORBIDDEN, AUTH_CODE_OUT_OF_SCOPE)
@@ -310,7 +268,7 @@ test_query_refusals(void **state)
 	S_OUT_OF_SCOPE(s_list_transfers(f, f->qa, "", "", S_TB, ""));
 	S_OUT_OF_SCOPE(s_list_episodes(f, f->qa, "", S_B_BRANCH, "", 0));
 	s_expect_ids(s_list_transfers(f, f->qcounty, "", "", S_TC, ""), "");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* A transfer from A to B: A and B (its sides) and the county read it, C
@@ -353,7 +311,7 @@ test_transfer_scope(void **state)
 	S_OUT_OF_SCOPE(s_list_transfers(f, f->qc, "", "", S_TA, ""));
 	S_OUT_OF_SCOPE(s_list_transfers(f, f->qc, "", S_B_BRANCH, "", ""));
 	S_OUT_OF_SCOPE(s_list_transfers(f, f->qc, "m1", "", "", ""));
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* An episode of A's member reported to B's branch: A (home), B (host) and
@@ -396,7 +354,7 @@ test_episode_scope(void **state)
 	S_OUT_OF_SCOPE(s_list_episodes(f, f->qb, "m2", "", "", 0));
 	S_OUT_OF_SCOPE(s_list_episodes(f, f->qc, "", "", S_TB, 0));
 	S_OUT_OF_SCOPE(s_list_episodes(f, f->qc, "", S_B_BRANCH, "", 0));
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* ================================================================ jicengctl */
@@ -416,21 +374,21 @@ s_ctl(struct s_fx *f, const char *key, ...)
 	argv[n++] = bin;
 	argv[n++] = "query";
 	argv[n++] = "-q";
-	argv[n++] = f->d->query;
+	argv[n++] = f->h.d->query;
 	if (key) {
-		snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", f->c.clients, key);
+		snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", f->h.c.clients, key);
 		argv[n++] = "--key";
 		argv[n++] = keyfile;
 		argv[n++] = "--server-key";
-		argv[n++] = f->c.server_public;
+		argv[n++] = f->h.c.server_public;
 	}
 	va_start(ap, key);
 	for (char *w; n < S_CTL_ARGS - 1 && (w = va_arg(ap, char *));)
 		argv[n++] = w;
 	va_end(ap);
 	argv[n] = NULL;
-	snprintf(out, sizeof out, "%s/ctl.out", f->d->dir);
-	snprintf(err, sizeof err, "%s/ctl.err", f->d->dir);
+	snprintf(out, sizeof out, "%s/ctl.out", f->h.d->dir);
+	snprintf(err, sizeof err, "%s/ctl.err", f->h.d->dir);
 	return h_run(argv, out, err, h_ms(S_CTL_MS));
 }
 
@@ -441,7 +399,7 @@ s_ctl_has(struct s_fx *f, const char *name, const char *s, bool want)
 {
 	char path[256];
 	size_t len;
-	snprintf(path, sizeof path, "%s/%s", f->d->dir, name);
+	snprintf(path, sizeof path, "%s/%s", f->h.d->dir, name);
 	char *text = h_slurp(path, &len);
 	bool has = text && strstr(text, s);
 	if (has != want)
@@ -485,7 +443,7 @@ test_ctl_queries(void **state)
 	assert_int_equal(s_ctl(f, "townA", "episodes", "--township", S_TA, "--state",
 	    "RETURNED", NULL), 1);
 	S_OUT_HAS(f, "BAD_STATE");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* Usage errors, told before anything is sent (exit 2), and the help. */
@@ -493,7 +451,7 @@ static void
 test_ctl_usage(void **state)
 {
 	struct s_fx *f = *state;
-	assert_non_null(f->d = hd_new(NULL));
+	assert_non_null(f->h.d = hd_new(NULL));
 	assert_int_equal(s_ctl(f, NULL, "transfers", NULL), 2);
 	S_ERR_HAS(f, "exactly one of --member, --org and --township");
 	assert_int_equal(s_ctl(f, NULL, "episodes", "--member", "m1", "--org", "o", NULL), 2);
@@ -518,18 +476,18 @@ test_ctl_usage(void **state)
 	S_OUT_HAS(f, "jicengctl query [OPTIONS] transfers (--member M");
 	S_OUT_HAS(f, "jicengctl query [OPTIONS] episode FLOW_ID");
 	S_OUT_HAS(f, "--state S");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 int
 integ_queries(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_query_refusals, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_transfer_scope, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_episode_scope, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_queries, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_usage, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_query_refusals, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_scope, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_episode_scope, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_queries, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ctl_usage, s_setup, hcurve_fx_teardown),
 	};
 	return cmocka_run_group_tests_name("queries", tests, NULL, NULL);
 }

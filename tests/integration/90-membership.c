@@ -23,12 +23,13 @@
 #define S_B_COMMITTEE "b-committee"
 #define S_B_VILLAGE   "b-village"
 #define S_B_BRANCH    "b-branch"
-#define S_QUERY_MS    5000
 #define S_DAY_MS      86400000LL
 
+/* Township B's org tree (hc_org_tree_in). */
+static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
+
 struct s_fx {
-	struct hd *d;
-	struct hcurve c;
+	struct hcurve_fx h;       /* the jicengd under test, keys, CURVE sockets */
 	char clock_file[192];     /* libfaketime's offset, rewritten to jump */
 	char env_preload[256], env_file[256];
 	const char *env[6];
@@ -45,26 +46,7 @@ struct s_fx {
 static int
 s_setup(void **state)
 {
-	struct s_fx *f;
-	h_setup(state);
-	if (!(f = calloc(1, sizeof *f)))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-	struct s_fx *f = *state;
-	void *d = NULL;
-	if (f) {
-		hcurve_close(&f->c);
-		d = f->d;
-		free(f);
-	}
-	*state = d;
-	return h_teardown(state);
+	return hcurve_fx_setup(state, sizeof(struct s_fx));
 }
 
 /* Move jicengd's wall clock to `days` (and hours) ahead of the real one. */
@@ -82,23 +64,6 @@ s_now(const struct s_fx *f)
 	return now_wall_ms() + f->offset_ms;
 }
 
-static void
-s_org(struct s_fx *f, void *sock, const char *township, const char *org_id, int kind,
-    const char *parent, const char *approving)
-{
-	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
-	char id[32];
-	o.org_id = (char *)org_id;
-	o.kind = kind;
-	o.parent_id = (char *)parent;
-	o.approving_org_id = (char *)approving;
-	o.name = (char *)org_id;
-	snprintf(id, sizeof id, "org-%u", ++f->seq);
-	struct hmsg m = hm_event(id, township, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &o);
-	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
-	hm_free(&m);
-}
-
 /* jicengd with curve = on, keys for A, B and the county, its clock under
  * libfaketime; org trees in both townships and members m1..m3 in A's
  * branch. */
@@ -106,34 +71,31 @@ static void
 s_up(struct s_fx *f)
 {
 	glob_t g;
-	f->d = hcurve_daemon(&f->c, NULL);
-	hcurve_key(&f->c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
+	f->h.d = hcurve_daemon(&f->h.c, NULL);
+	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
+	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
+	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
 	if (glob("/usr/lib/*/faketime/libfaketime.so.1", 0, NULL, &g) != 0 || g.gl_pathc == 0)
 		fail_msg("libfaketime is not installed (Debian package libfaketime)");
 	snprintf(f->env_preload, sizeof f->env_preload, "LD_PRELOAD=%s", g.gl_pathv[0]);
 	globfree(&g);
-	snprintf(f->clock_file, sizeof f->clock_file, "%s/faketime", f->d->dir);
+	snprintf(f->clock_file, sizeof f->clock_file, "%s/faketime", f->h.d->dir);
 	snprintf(f->env_file, sizeof f->env_file, "FAKETIME_TIMESTAMP_FILE=%s", f->clock_file);
 	f->env[0] = f->env_preload;
 	f->env[1] = f->env_file;
 	f->env[2] = "FAKETIME_NO_CACHE=1";
 	f->env[3] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
 	f->env[4] = NULL;
-	f->d->opts.env = f->env;
+	f->h.d->opts.env = f->env;
 	s_clock(f, 0);
-	assert_int_equal(hd_up(f->d), 0);
-	f->a = hcurve_socket(&f->c, ZMQ_DEALER, "townA", f->d->ingest, NULL);
-	f->b = hcurve_socket(&f->c, ZMQ_DEALER, "townB", f->d->ingest, NULL);
-	f->cq = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->d->query, NULL);
-	f->sub = hcurve_socket(&f->c, ZMQ_SUB, "county", f->d->status, NULL);
+	assert_int_equal(hd_up(f->h.d), 0);
+	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
+	f->b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
+	f->cq = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
+	f->sub = hcurve_socket(&f->h.c, ZMQ_SUB, "county", f->h.d->status, NULL);
 	assert_int_equal(zmq_setsockopt(f->sub, ZMQ_SUBSCRIBE, "status/", 7), 0);
 	assert_int_equal(hc_org_tree(f->a, "a"), 0);
-	s_org(f, f->b, S_TB, S_B_COMMITTEE, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, "", "");
-	s_org(f, f->b, S_TB, S_B_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE,
-	    S_B_COMMITTEE, S_B_COMMITTEE);
-	s_org(f, f->b, S_TB, S_B_BRANCH, JICENG__V1__ORG_KIND__BRANCH, S_B_VILLAGE, S_B_COMMITTEE);
+	assert_int_equal(hc_org_tree_in(f->b, S_TB, "b", s_b_tree), 0);
 	for (int i = 1; i <= 3; i++) {
 		char id[16], mid[16];
 		snprintf(id, sizeof id, "reg-%d", i);
@@ -153,10 +115,7 @@ s_send(struct s_fx *f, void *sock, const char *township, EventCase c, void *msg,
 {
 	char id[32];
 	snprintf(id, sizeof id, "ev-%u", ++f->seq);
-	struct hmsg m = hm_event(id, township, c, msg);
-	if (!hc_expect(sock, &m, verdict, code))
-		fail_msg("%s as township %s: expected %s", codec_event_name(c), township, code);
-	hm_free(&m);
+	hc_event_expect(sock, id, township, c, msg, verdict, code);
 }
 
 #define S_OK(f, sock, twp, c, msg) \
@@ -199,12 +158,7 @@ s_receive(struct s_fx *f, void *sock, const char *township, const char *tid,
 static Jiceng__V1__MemberView *
 s_member(struct s_fx *f, const char *member_id, QueryReply **r)
 {
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetMember g = JICENG__V1__GET_MEMBER__INIT;
-	g.member_id = (char *)member_id;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_MEMBER;
-	q.get_member = &g;
-	*r = hcurve_query(&f->c, f->cq, &q, S_QUERY_MS);
+	*r = hcurve_member(&f->h.c, f->cq, member_id);
 	assert_non_null(*r);
 	assert_int_equal((*r)->status, JICENG__V1__QUERY_STATUS__OK);
 	return (*r)->member;
@@ -213,12 +167,7 @@ s_member(struct s_fx *f, const char *member_id, QueryReply **r)
 static uint32_t
 s_count(struct s_fx *f, const char *org_id)
 {
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetOrg g = JICENG__V1__GET_ORG__INIT;
-	g.org_id = (char *)org_id;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
-	q.get_org = &g;
-	QueryReply *r = hcurve_query(&f->c, f->cq, &q, S_QUERY_MS);
+	QueryReply *r = hcurve_org(&f->h.c, f->cq, org_id);
 	assert_non_null(r);
 	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
 	uint32_t n = r->org->member_count;
@@ -230,11 +179,7 @@ s_count(struct s_fx *f, const char *org_id)
 static uint64_t
 s_journal(struct s_fx *f, bool *caught_up)
 {
-	Query q = JICENG__V1__QUERY__INIT;
-	Jiceng__V1__GetStats s = JICENG__V1__GET_STATS__INIT;
-	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
-	q.get_stats = &s;
-	QueryReply *r = hcurve_query(&f->c, f->cq, &q, S_QUERY_MS);
+	QueryReply *r = hcurve_stats(&f->h.c, f->cq);
 	assert_non_null(r);
 	uint64_t n = r->stats->journal_length;
 	*caught_up = r->stats->n_workers > 0;
@@ -400,7 +345,7 @@ test_transfer_between_townships(void **state)
 	st.member_id = "m1";
 	st.status = JICENG__V1__MEMBER_STATUS__SUSPENDED;
 	S_NO(f, f->a, S_TA, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &st, "WRONG_TOWNSHIP");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* A revoked letter and a rejected one leave the member where it was; a
@@ -450,7 +395,7 @@ test_transfer_revoke_reject_expire(void **state)
 	s_receive(f, f->b, S_TB, "tr-x", t0 + 31 * S_DAY_MS, "T3");
 	/* No longer in transfer: a new letter may be issued. */
 	s_issue(f, "tr-y", "m2", H_ORG_BRANCH, S_B_BRANCH, s_now(f) - 1000, 30, "OK");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* Out of the county: the member leaves the roster when the receipt comes
@@ -517,7 +462,7 @@ test_transfer_out_and_in(void **state)
 	hq_free(r);
 	assert_int_equal(s_count(f, S_B_BRANCH), 1);
 	S_NO(f, f->b, S_TB, JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED, &in, "TRANSFER_EXISTS");
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 /* ================================================================ mobility */
@@ -616,22 +561,26 @@ test_mobile_episode(void **state)
 	/* The state, Ticks and change log included, is the fold of the
 	 * journal: a rebuild gives the same bytes. */
 	char before[256], after[256];
-	assert_true(hd_stop(f->d, h_ms(10000)) >= 0);
-	hd_state_dump(f->d, NULL, "before.dump", before, sizeof before);
-	assert_int_equal(hd_ctl_rebuild(f->d), 0);
-	hd_state_dump(f->d, NULL, "after.dump", after, sizeof after);
+	assert_true(hd_stop(f->h.d, h_ms(10000)) >= 0);
+	hd_state_dump(f->h.d, NULL, "before.dump", before, sizeof before);
+	assert_int_equal(hd_ctl_rebuild(f->h.d), 0);
+	hd_state_dump(f->h.d, NULL, "after.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
-	hd_pass(f->d);
+	hd_pass(f->h.d);
 }
 
 int
 integ_membership(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_transfer_between_townships, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_transfer_revoke_reject_expire, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_transfer_out_and_in, s_setup, s_teardown),
-		cmocka_unit_test_setup_teardown(test_mobile_episode, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_between_townships, s_setup,
+		    hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_revoke_reject_expire, s_setup,
+		    hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_out_and_in, s_setup,
+		    hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mobile_episode, s_setup,
+		    hcurve_fx_teardown),
 	};
 	return cmocka_run_group_tests_name("membership", tests, NULL, NULL);
 }

@@ -991,9 +991,16 @@ struct hmsg
 hm_org(const char *event_id, const char *org_id, int kind, const char *parent_id,
     const char *approving_id, const char *name)
 {
+	return hm_org_in(NULL, event_id, org_id, kind, parent_id, approving_id, name);
+}
+
+struct hmsg
+hm_org_in(const char *township, const char *event_id, const char *org_id, int kind,
+    const char *parent_id, const char *approving_id, const char *name)
+{
 	Envelope e;
 	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
-	hm_envelope(&e, event_id, NULL);
+	hm_envelope(&e, event_id, township);
 	o.org_id = (char *)org_id;
 	o.kind = kind;
 	o.parent_id = (char *)(parent_id ? parent_id : "");
@@ -1254,18 +1261,43 @@ hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict, const c
 }
 
 void
-hm_org_tree(struct hmsg m[3], const char *prefix)
+hc_event_expect(void *sock, const char *event_id, const char *township, EventCase c,
+    void *msg, Jiceng__V1__Verdict verdict, const char *code)
+{
+	struct hmsg m = hm_event(event_id, township, c, msg);
+	bool ok = hc_expect(sock, &m, verdict, code);
+	hm_free(&m);
+	if (!ok)
+		fail_msg("%s as township %s: expected %s/%s", codec_event_name(c),
+		    township ? township : H_TOWNSHIP, codec_verdict_name(verdict), code ? code : "*");
+}
+
+/* Committee ids[0], village committee ids[1] under it and branch ids[2]
+ * under that, approved by the committee and named names[i], in township;
+ * event ids PREFIX-org-t, -v and -b. */
+static void
+s_org_tree(struct hmsg m[3], const char *township, const char *prefix,
+    const char *const ids[3], const char *const names[3])
 {
 	char id[3][CODEC_MAX_ID + 1];
 	snprintf(id[0], sizeof id[0], "%s-org-t", prefix);
 	snprintf(id[1], sizeof id[1], "%s-org-v", prefix);
 	snprintf(id[2], sizeof id[2], "%s-org-b", prefix);
-	m[0] = hm_org(id[0], H_ORG_TOWNSHIP, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL,
-	    "中共测试镇委员会");
-	m[1] = hm_org(id[1], H_ORG_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, H_ORG_TOWNSHIP,
-	    H_ORG_TOWNSHIP, "中共测试村委员会");
-	m[2] = hm_org(id[2], H_ORG_BRANCH, JICENG__V1__ORG_KIND__BRANCH, H_ORG_VILLAGE,
-	    H_ORG_TOWNSHIP, "中共测试村第一支部委员会");
+	m[0] = hm_org_in(township, id[0], ids[0], JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL,
+	    NULL, names[0]);
+	m[1] = hm_org_in(township, id[1], ids[1], JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, ids[0],
+	    ids[0], names[1]);
+	m[2] = hm_org_in(township, id[2], ids[2], JICENG__V1__ORG_KIND__BRANCH, ids[1], ids[0],
+	    names[2]);
+}
+
+void
+hm_org_tree(struct hmsg m[3], const char *prefix)
+{
+	static const char *const ids[3] = { H_ORG_TOWNSHIP, H_ORG_VILLAGE, H_ORG_BRANCH };
+	static const char *const names[3] = { "中共测试镇委员会", "中共测试村委员会",
+	    "中共测试村第一支部委员会" };
+	s_org_tree(m, NULL, prefix, ids, names);
 }
 
 struct hd *
@@ -1281,17 +1313,32 @@ hd_up_with_tree(void **state, const struct hd_opts *o, const char *prefix, void 
 	return d;
 }
 
-int
-hc_org_tree(void *sock, const char *prefix)
+/* Send the three events of a tree, each to be ACCEPTED; frees them. */
+static int
+s_org_tree_send(void *sock, struct hmsg m[3])
 {
-	struct hmsg m[3];
 	int bad = 0;
-	hm_org_tree(m, prefix);
 	for (int i = 0; i < 3; i++) {
 		bad += !hc_expect(sock, &m[i], JICENG__V1__VERDICT__ACCEPTED, NULL);
 		hm_free(&m[i]);
 	}
 	return bad ? -1 : 0;
+}
+
+int
+hc_org_tree(void *sock, const char *prefix)
+{
+	struct hmsg m[3];
+	hm_org_tree(m, prefix);
+	return s_org_tree_send(sock, m);
+}
+
+int
+hc_org_tree_in(void *sock, const char *township, const char *prefix, const char *const ids[3])
+{
+	struct hmsg m[3];
+	s_org_tree(m, township, prefix, ids, ids);
+	return s_org_tree_send(sock, m);
 }
 
 uint64_t

@@ -209,8 +209,13 @@ struct hmsg hm_event(const char *event_id, const char *township, EventCase c, vo
 struct hmsg hm_raw(const void *buf, size_t len);
 void hm_free(struct hmsg *m);
 
+/* An org established on 2010-01-01 (parent_id and approving_id may be
+ * NULL). */
 struct hmsg hm_org(const char *event_id, const char *org_id, int kind,
     const char *parent_id, const char *approving_id, const char *name);
+/* The same in another township. */
+struct hmsg hm_org_in(const char *township, const char *event_id, const char *org_id,
+    int kind, const char *parent_id, const char *approving_id, const char *name);
 /* A FULL member admitted in 2001 and confirmed in 2002, home org home_id.
  * id_number may be NULL. */
 struct hmsg hm_member(const char *event_id, const char *member_id,
@@ -254,9 +259,18 @@ Ack *hc_call(void *sock, const struct hmsg *m);
  * Returns true when it matched, printing what came otherwise. */
 bool hc_expect(void *sock, const struct hmsg *m, Jiceng__V1__Verdict verdict,
     const char *code);
+/* hm_event(event_id, township, c, msg) sent with hc_expect; fails the
+ * test when it does not match. */
+void hc_event_expect(void *sock, const char *event_id, const char *township, EventCase c,
+    void *msg, Jiceng__V1__Verdict verdict, const char *code);
 /* Establish H_ORG_TOWNSHIP, H_ORG_VILLAGE and H_ORG_BRANCH (event ids
  * prefixed with prefix). Returns 0 when all three were ACCEPTED. */
 int hc_org_tree(void *sock, const char *prefix);
+/* The same tree in township: committee ids[0], village committee ids[1]
+ * under it and branch ids[2] under that, approved by the committee, each
+ * named after its id. */
+int hc_org_tree_in(void *sock, const char *township, const char *prefix,
+    const char *const ids[3]);
 /* What most tests start with: jicengd (hd_new(o), o may be NULL; it goes
  * into *state for h_teardown) up, a client in *sock, and the org tree of
  * hc_org_tree(prefix), each asserted. */

@@ -1,5 +1,6 @@
 /*
- * hcurve: CURVE keys and clients for the integration tests (hcurve.h).
+ * hcurve: CURVE keys, clients and fixtures for the integration tests
+ * (hcurve.h).
  */
 #include "hcurve.h"
 
@@ -58,8 +59,7 @@ hcurve_key(struct hcurve *f, const char *name, enum auth_role role, const char *
 	assert_int_equal(link(from, to), 0);
 }
 
-/* The data directory with keys_dir, a server key, the client keys below
- * and a config with curve = on; jicengd not started. */
+/* Keep sock for hcurve_close. */
 static void
 s_track(struct hcurve *f, void *sock)
 {
@@ -164,4 +164,79 @@ hcurve_close(struct hcurve *f)
 	if (f->ctx)
 		zmq_ctx_term(f->ctx);
 	f->ctx = NULL;
+}
+
+/* ================================================================ queries */
+
+QueryReply *
+hcurve_stats(struct hcurve *f, void *sock)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__GetStats s = JICENG__V1__GET_STATS__INIT;
+	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
+	q.get_stats = &s;
+	return hcurve_query(f, sock, &q, HCURVE_QUERY_MS);
+}
+
+QueryReply *
+hcurve_member(struct hcurve *f, void *sock, const char *member_id)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__GetMember g = JICENG__V1__GET_MEMBER__INIT;
+	g.member_id = (char *)member_id;
+	q.query_case = JICENG__V1__QUERY__QUERY_GET_MEMBER;
+	q.get_member = &g;
+	return hcurve_query(f, sock, &q, HCURVE_QUERY_MS);
+}
+
+QueryReply *
+hcurve_org(struct hcurve *f, void *sock, const char *org_id)
+{
+	Query q = JICENG__V1__QUERY__INIT;
+	Jiceng__V1__GetOrg g = JICENG__V1__GET_ORG__INIT;
+	g.org_id = (char *)org_id;
+	q.query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
+	q.get_org = &g;
+	return hcurve_query(f, sock, &q, HCURVE_QUERY_MS);
+}
+
+void
+hcurve_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code)
+{
+	if (!r)
+		fail_msg("no query reply within %d ms (expected %s)", HCURVE_QUERY_MS, code);
+	if (r->status != status || strcmp(r->code, code) != 0) {
+		int got = r->status;
+		fprintf(stderr, "query reply: %d %s (%s)\n", got, r->code, r->reason);
+		hq_free(r);
+		fail_msg("expected query status %d %s, got %d", status, code, got);
+	}
+	hq_free(r);
+}
+
+/* ================================================================ fixture */
+
+int
+hcurve_fx_setup(void **state, size_t size)
+{
+	void *f;
+	h_setup(state);
+	if (!(f = calloc(1, size)))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+int
+hcurve_fx_teardown(void **state)
+{
+	struct hcurve_fx *f = *state;
+	void *d = NULL;
+	if (f) {
+		hcurve_close(&f->c);
+		d = f->d;
+		free(f);
+	}
+	*state = d;
+	return h_teardown(state);
 }

@@ -3,7 +3,9 @@
  * jicengd with [security] curve = on makes its keys here (a server key,
  * and township, county and reader key pairs whose public files jicengd
  * trusts), and opens CURVE DEALER and SUB sockets holding one of them, on
- * a ZeroMQ context of its own. The harness still starts and stops jicengd.
+ * a ZeroMQ context of its own, and asks its queries on them. A test file's
+ * fixture begins with a struct hcurve_fx, set up and torn down here. The
+ * harness still starts and stops jicengd.
  */
 #ifndef JICENG_HCURVE_H
 #define JICENG_HCURVE_H
@@ -13,6 +15,7 @@
 #include "auth.h"
 
 #define HCURVE_MAX_SOCKS 32
+#define HCURVE_QUERY_MS  5000   /* a query reply takes no longer */
 
 struct hcurve {
 	void *ctx;                        /* our ZeroMQ context */
@@ -45,5 +48,27 @@ void *hcurve_socket(struct hcurve *c, int type, const char *name,
 QueryReply *hcurve_query(struct hcurve *c, void *sock, Query *q, int timeout_ms);
 /* Close every socket and the context. */
 void hcurve_close(struct hcurve *c);
+
+/* GetStats, GetMember and GetOrg on a query DEALER (hcurve_query,
+ * HCURVE_QUERY_MS). */
+QueryReply *hcurve_stats(struct hcurve *c, void *sock);
+QueryReply *hcurve_member(struct hcurve *c, void *sock, const char *member_id);
+QueryReply *hcurve_org(struct hcurve *c, void *sock, const char *org_id);
+/* Assert r came (within HCURVE_QUERY_MS) with status and code, and free
+ * it. */
+void hcurve_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code);
+
+/* The start of a test file's fixture: its own struct begins with one. */
+struct hcurve_fx {
+	struct hd *d;                 /* the jicengd under test (harness) */
+	struct hcurve c;              /* keys and CURVE client sockets */
+};
+/* cmocka set-up: h_setup, then *state is a zeroed fixture of size bytes
+ * (a struct whose first member is a struct hcurve_fx). -1 when out of
+ * memory. */
+int hcurve_fx_setup(void **state, size_t size);
+/* cmocka tear-down: close the sockets before the daemon goes, free the
+ * fixture, and hand its hd (if any) to h_teardown. */
+int hcurve_fx_teardown(void **state);
 
 #endif

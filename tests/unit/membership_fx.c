@@ -1,5 +1,5 @@
 /*
- * The membership tests' shared fixture.
+ * The membership tests' shared fixture (membership_fx.h).
  */
 #include "membership_fx.h"
 
@@ -87,4 +87,153 @@ fx_send(struct fx *f, EventCase c, void *msg)
 		assert_int_equal(membership_rules(f->m, txn, &f->rules), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	return v;
+}
+
+/* ---------------------------------------------------------- events */
+
+struct verdict
+fx_org(struct fx *f, const char *id, int kind, const char *parent, const char *approving)
+{
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	e.org_id = (char *)id;
+	e.kind = kind;
+	e.parent_id = (char *)(parent ? parent : "");
+	e.name = "测试组织";
+	e.approving_org_id = (char *)(approving ? approving : "");
+	e.established_at = f->now;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+}
+
+void
+fx_tree(struct fx *f, const char *t, const char *v, const char *b)
+{
+	ACCEPTED(fx_org(f, t, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(fx_org(f, v, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, t, t));
+	ACCEPTED(fx_org(f, b, JICENG__V1__ORG_KIND__BRANCH, v, t));
+}
+
+Jiceng__V1__MemberRegistered
+fx_registration(const char *id, const char *home, int category)
+{
+	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
+	e.member_id = (char *)id;
+	e.home_org_id = (char *)home;
+	e.name = "张三";
+	e.category = category;
+	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
+	return e;
+}
+
+struct verdict
+fx_register(struct fx *f, const char *id, const char *home, int category)
+{
+	Jiceng__V1__MemberRegistered e = fx_registration(id, home, category);
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
+}
+
+struct verdict
+fx_status_at(struct fx *f, const char *id, int status, int64_t at)
+{
+	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	s.member_id = (char *)id;
+	s.status = status;
+	s.effective_at = at;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
+}
+
+struct verdict
+fx_status(struct fx *f, const char *id, int status)
+{
+	return fx_status_at(f, id, status, f->now);
+}
+
+struct verdict
+fx_tick(struct fx *f)
+{
+	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
+	t.at = f->now;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
+}
+
+struct verdict
+fx_rules(struct fx *f, Jiceng__V1__Rules *r)
+{
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	rc.rules = r;
+	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc);
+}
+
+/* ---------------------------------------------------------- state */
+
+MDB_txn *
+fx_read(struct fx *f)
+{
+	MDB_txn *txn;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	return txn;
+}
+
+MDB_txn *
+fx_write(struct fx *f)
+{
+	MDB_txn *txn;
+	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	return txn;
+}
+
+void
+fx_load_member(struct fx *f, const char *id, struct member_rec *r)
+{
+	MDB_txn *txn = fx_read(f);
+	assert_int_equal(records_member_load(f->m, txn, id, r), 0);
+	mdb_txn_abort(txn);
+}
+
+void
+fx_load_transfer(struct fx *f, const char *id, struct transfer_rec *t)
+{
+	MDB_txn *txn = fx_read(f);
+	assert_int_equal(records_transfer_load(f->m, txn, id, t), 0);
+	mdb_txn_abort(txn);
+}
+
+void
+fx_load_episode(struct fx *f, const char *id, struct episode_rec *e)
+{
+	MDB_txn *txn = fx_read(f);
+	assert_int_equal(records_episode_load(f->m, txn, id, e), 0);
+	mdb_txn_abort(txn);
+}
+
+/* ---------------------------------------------------------- change log */
+
+static void
+s_change_add(void *arg, uint64_t seq, const void *packed, size_t len)
+{
+	struct fx_changes *cs = arg;
+	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, packed);
+	assert_non_null(sc);
+	assert_int_equal(sc->seq, seq);
+	if (memmem(packed, len, FX_PHONE, strlen(FX_PHONE)) ||
+	    memmem(packed, len, FX_PHONE_MASKED, strlen(FX_PHONE_MASKED)))
+		cs->leaked = true;
+	assert_true(cs->n < FX_MAX_CHANGES);
+	cs->sc[cs->n++] = sc;
+}
+
+void
+fx_changes(struct fx *f, uint64_t from, uint64_t to, struct fx_changes *cs)
+{
+	MDB_txn *txn = fx_read(f);
+	memset(cs, 0, sizeof *cs);
+	assert_int_equal(membership_changes_each(f->m, txn, from, to, s_change_add, cs), 0);
+	mdb_txn_abort(txn);
+}
+
+void
+fx_changes_free(struct fx_changes *cs)
+{
+	for (unsigned i = 0; i < cs->n; i++)
+		jiceng__v1__status_change__free_unpacked(cs->sc[i], NULL);
+	cs->n = 0;
 }

@@ -37,27 +37,12 @@ s_idnum(const char *digits17, char out[19])
 }
 
 
-static struct verdict
-s_org(struct fx *f, const char *id, int kind, const char *parent)
-{
-	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
-	e.org_id = (char *)id;
-	e.kind = kind;
-	e.parent_id = (char *)(parent ? parent : "");
-	e.name = "测试组织";
-	e.approving_org_id = parent ? "T" : "";
-	e.established_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
-}
-
 /* Township committee T, village committee V, branches B and B2. */
 static void
 s_tree(struct fx *f)
 {
-	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL));
-	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T"));
-	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V"));
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V"));
+	fx_tree(f, "T", "V", "B");
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
 }
 
 static struct verdict
@@ -71,20 +56,16 @@ s_admit(struct fx *f, const char *id, const char *idnum, const char *birth,
 	a.id_number = (char *)(idnum ? idnum : "");
 	a.birth_date = (char *)(birth ? birth : "");
 	a.admitted_at = admitted_at;
-	a.phone = "13812345678";
+	a.phone = FX_PHONE;
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a);
 }
 
 static struct verdict
 s_register(struct fx *f, const char *id, const char *home, const char *idnum)
 {
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = (char *)home;
-	e.name = "张三";
+	Jiceng__V1__MemberRegistered e = fx_registration(id, home,
+	    JICENG__V1__MEMBER_CATEGORY__FULL);
 	e.id_number = (char *)(idnum ? idnum : "");
-	e.category = JICENG__V1__MEMBER_CATEGORY__FULL;
-	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
 }
 
@@ -102,12 +83,8 @@ static struct verdict
 s_register_at(struct fx *f, const char *id, const char *birth, int category,
     int64_t admitted_at, int64_t confirmed_at)
 {
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = "B";
-	e.name = "张三";
+	Jiceng__V1__MemberRegistered e = fx_registration(id, "B", category);
 	e.birth_date = (char *)(birth ? birth : "");
-	e.category = category;
 	e.admitted_at = admitted_at;
 	e.confirmed_at = confirmed_at;
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
@@ -129,28 +106,12 @@ s_extend(struct fx *f, const char *id, unsigned months)
 	return s_extend_at(f, id, months, f->now);
 }
 
-static struct verdict
-s_status_at(struct fx *f, const char *id, int status, int64_t effective_at)
-{
-	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
-	s.member_id = (char *)id;
-	s.status = status;
-	s.effective_at = effective_at;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
-}
-
-static struct verdict
-s_status(struct fx *f, const char *id, int status)
-{
-	return s_status_at(f, id, status, f->now);
-}
-
 static void
 s_view(struct fx *f, const char *id, Jiceng__V1__MemberView *out)
 {
 	MDB_txn *txn;
 	jiceng__v1__member_view__init(out);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_get_member(f->m, txn, id, out), 0);
 	mdb_txn_abort(txn);
 }
@@ -168,7 +129,7 @@ s_dump(struct fx *f, uint8_t **out)
 	FILE *fp = open_memstream(&buf, &len);
 
 	assert_non_null(fp);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
 	assert_int_equal(mdb_cursor_open(txn, main_dbi, &mc), 0);
 	for (int mop = MDB_FIRST; mdb_cursor_get(mc, &name, &d, mop) == 0; mop = MDB_NEXT) {
@@ -370,7 +331,6 @@ static void
 test_r2_admission_age(void **state)
 {
 	struct fx *f = *state;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
 	Jiceng__V1__MemberUpdated u = JICENG__V1__MEMBER_UPDATED__INIT;
 	char id[19];
@@ -387,8 +347,7 @@ test_r2_admission_age(void **state)
 	ACCEPTED(s_admit(f, "m3", NULL, NULL, fx_cst(2025, 1, 1, 0, 0)));
 	/* The age is a setting. */
 	r.member_min_admission_age = 20;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_rules(f, &r));
 	REJECTED(s_admit(f, "m4", NULL, "2000-01-01", fx_cst(2019, 12, 31, 12, 0)), "R2");
 	ACCEPTED(s_admit(f, "m4", NULL, "2000-01-01", fx_cst(2020, 1, 1, 12, 0)));
 	/* Members admitted under the old age are not failed by a later edit... */
@@ -456,7 +415,7 @@ test_future_times(void **state)
 	ACCEPTED(s_admit(f, "p", NULL, NULL, fx_cst(2023, 1, 1, 9, 0)));
 	REJECTED(s_confirm(f, "p", f->now + DAY), "FUTURE_TIME");
 	REJECTED(s_extend_at(f, "p", 6, f->now + DAY), "FUTURE_TIME");
-	REJECTED(s_status_at(f, "p", susp, f->now + DAY), "FUTURE_TIME");
+	REJECTED(fx_status_at(f, "p", susp, f->now + DAY), "FUTURE_TIME");
 	/* Negative times, and missing ones where a time is required. */
 	REJECTED(s_admit(f, "m2", NULL, NULL, 0), "BAD_FIELD");
 	REJECTED(s_admit(f, "m2", NULL, NULL, -5), "BAD_FIELD");
@@ -465,12 +424,12 @@ test_future_times(void **state)
 	REJECTED(s_confirm(f, "p", 0), "BAD_FIELD");
 	REJECTED(s_confirm(f, "p", -5), "BAD_FIELD");
 	REJECTED(s_extend_at(f, "p", 6, -5), "BAD_FIELD");
-	v = s_status_at(f, "p", susp, -5);
+	v = fx_status_at(f, "p", susp, -5);
 	REJECTED(v, "BAD_FIELD");
 	assert_non_null(strstr(v.reason, "effective_at"));
 	/* decided_at and effective_at may be left out. */
 	ACCEPTED(s_extend_at(f, "p", 6, 0));
-	ACCEPTED(s_status_at(f, "p", susp, 0));
+	ACCEPTED(fx_status_at(f, "p", susp, 0));
 }
 
 /* ---------------------------------------------------------- R3 */
@@ -481,11 +440,11 @@ test_r3_only_normal(void **state)
 	struct fx *f = *state;
 	s_tree(f);
 	ACCEPTED(s_admit(f, "m1", NULL, NULL, fx_cst(2024, 3, 1, 10, 0)));
-	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	ACCEPTED(fx_status(f, "m1", JICENG__V1__MEMBER_STATUS__SUSPENDED));
 	f->now = fx_cst(2025, 6, 1, 0, 0);
 	REJECTED(s_extend(f, "m1", 6), "R3");
 	REJECTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)), "R3");
-	ACCEPTED(s_status(f, "m1", JICENG__V1__MEMBER_STATUS__NORMAL));
+	ACCEPTED(fx_status(f, "m1", JICENG__V1__MEMBER_STATUS__NORMAL));
 	ACCEPTED(s_confirm(f, "m1", fx_cst(2025, 3, 2, 0, 0)));
 }
 
@@ -507,7 +466,7 @@ test_r4_duplicate_person(void **state)
 	/* Another township registering the same person: R4, without naming
 	 * the other township's member. */
 	f->township = TS2;
-	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL));
+	ACCEPTED(fx_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
 	v = s_register(f, "x", "T2", ID_A);
 	assert_false(v.accepted);
 	assert_string_equal(v.code, "R4");
@@ -537,9 +496,9 @@ test_member_exists_and_township(void **state)
 	REJECTED(s_register(f, "a", "B2", NULL), "MEMBER_EXISTS");
 	REJECTED(s_admit(f, "a", NULL, NULL, f->now), "MEMBER_EXISTS");
 	f->township = TS2;
-	REJECTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__QUIT), "WRONG_TOWNSHIP");
-	REJECTED(s_status(f, "nobody", JICENG__V1__MEMBER_STATUS__QUIT), "UNKNOWN_MEMBER");
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	REJECTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__QUIT), "WRONG_TOWNSHIP");
+	REJECTED(fx_status(f, "nobody", JICENG__V1__MEMBER_STATUS__QUIT), "UNKNOWN_MEMBER");
+	txn = fx_read(f);
 	assert_int_equal(membership_member_township(f->m, txn, "a", ts), 0);
 	assert_string_equal(ts, TS1);
 	assert_int_equal(membership_member_township(f->m, txn, "nobody", ts), MDB_NOTFOUND);
@@ -555,18 +514,18 @@ test_status_changes(void **state)
 	s_tree(f);
 	ACCEPTED(s_register(f, "a", "B", NULL));
 	ACCEPTED(s_register(f, "b", "B", NULL));
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__EXPELLED));
-	ACCEPTED(s_status(f, "b", JICENG__V1__MEMBER_STATUS__SUSPENDED));
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(fx_status(f, "b", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	txn = fx_read(f);
 	assert_int_equal(membership_get_org(f->m, txn, "B", &o), 0);
 	assert_int_equal(o.member_count, 1);        /* the suspended one counts */
 	assert_int_equal(o.full_member_count, 1);
 	membership_free_org_view(&o);
 	mdb_txn_abort(txn);
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL));
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__DECEASED));
-	REJECTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL), "BAD_STATUS");
-	REJECTED(s_status(f, "b", JICENG__V1__MEMBER_STATUS__MEMBER_STATUS_UNSPECIFIED), "BAD_FIELD");
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL));
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__DECEASED));
+	REJECTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL), "BAD_STATUS");
+	REJECTED(fx_status(f, "b", JICENG__V1__MEMBER_STATUS__MEMBER_STATUS_UNSPECIFIED), "BAD_FIELD");
 }
 
 static void
@@ -627,7 +586,7 @@ test_list_members(void **state)
 	for (int i = 4; i >= 0; i--)
 		ACCEPTED(s_register(f, ids[i], "B", NULL));
 	ACCEPTED(s_register(f, "a0", "B2", NULL));
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_list_members(f->m, txn, "B", "", 2, &l), 0);
 	assert_int_equal(l.n_members, 2);
 	assert_string_equal(l.members[0]->member_id, "a1");
@@ -658,7 +617,6 @@ test_list_members(void **state)
 static void
 s_script(struct fx *f)
 {
-	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
 	char id[19];
 	s_tree(f);
 	s_idnum("44030019900307123", id);
@@ -669,10 +627,9 @@ s_script(struct fx *f)
 	REJECTED(s_admit(f, "q", NULL, "2010-05-05", fx_cst(2024, 3, 1, 10, 0)), "R2");
 	f->now = fx_cst(2025, 3, 2, 0, 0);
 	ACCEPTED(s_extend(f, "p", 7));
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
 	f->now = fx_cst(2025, 6, 1, 0, 0);
-	t.at = f->now;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t));
+	ACCEPTED(fx_tick(f));
 }
 
 static void

@@ -18,27 +18,12 @@
 #include "membership_fx.h"
 #include "records.h"
 
-#define PHONE  "13812345678"
 #define PLACE  "440305"          /* 深圳市南山区: the county-level destination */
 #define MONTH_OF_DAYS (31 * DAY)
 #define CERT64 "0123456789012345678901234567890123456789012345678901234567890123"   /* the longest certificate_no */
 #define CERT65 CERT64 "X"
 
 /* ---------------------------------------------------------- fixture */
-
-static struct verdict
-s_org(struct fx *f, const char *id, int kind, const char *parent,
-    const char *approving)
-{
-	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
-	e.org_id = (char *)id;
-	e.kind = kind;
-	e.parent_id = (char *)(parent ? parent : "");
-	e.name = "测试组织";
-	e.approving_org_id = (char *)(approving ? approving : "");
-	e.established_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
-}
 
 /* TS1: township committee T, village committee V, branches B and B2.
  * TS2: T2, V2, branches H and H2 (host orgs in the county). The sender
@@ -47,15 +32,11 @@ static void
 s_trees(struct fx *f)
 {
 	f->township = TS1;
-	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
-	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	fx_tree(f, "T", "V", "B");
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
 	f->township = TS2;
-	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T2", "T2"));
-	ACCEPTED(s_org(f, "H", JICENG__V1__ORG_KIND__BRANCH, "V2", "T2"));
-	ACCEPTED(s_org(f, "H2", JICENG__V1__ORG_KIND__BRANCH, "V2", "T2"));
+	fx_tree(f, "T2", "V2", "H");
+	ACCEPTED(fx_org(f, "H2", JICENG__V1__ORG_KIND__BRANCH, "V2", "T2"));
 	f->township = TS1;
 }
 
@@ -63,13 +44,11 @@ s_trees(struct fx *f)
 static void
 s_member_new(struct fx *f, const char *id)
 {
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = "B";
+	Jiceng__V1__MemberRegistered e = fx_registration(id, "B",
+	    JICENG__V1__MEMBER_CATEGORY__FULL);
 	e.name = "李四";
-	e.category = JICENG__V1__MEMBER_CATEGORY__FULL;
 	e.admitted_at = fx_cst(2005, 7, 1, 9, 0);
-	e.phone = PHONE;
+	e.phone = FX_PHONE;
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e));
 }
 
@@ -159,57 +138,34 @@ s_return(struct fx *f, const char *flow, int64_t at)
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED, &r);
 }
 
-static struct verdict
-s_tick(struct fx *f)
-{
-	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
-	t.at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
-}
-
-static struct verdict
-s_status(struct fx *f, const char *member, int status)
-{
-	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
-	s.member_id = (char *)member;
-	s.status = status;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
-}
-
 static void
 s_rules_lost_contact(struct fx *f, uint32_t lost_months, uint32_t fixed_months)
 {
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	r.mobile_lost_contact_months = lost_months;
 	r.mobile_fixed_place_months = fixed_months;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_rules(f, &r));
 }
 
+/* Set member's transfer state (a letter tr1) through the record layer, as
+ * transfers.c would. */
 static void
-s_episode(struct fx *f, const char *flow, struct episode_rec *e)
+s_in_transfer(struct fx *f, const char *member, int state)
 {
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(records_episode_load(f->m, txn, flow, e), 0);
-	mdb_txn_abort(txn);
-}
-
-static void
-s_member(struct fx *f, const char *id, struct member_rec *r)
-{
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(records_member_load(f->m, txn, id, r), 0);
-	mdb_txn_abort(txn);
+	struct member_rec r;
+	MDB_txn *txn = fx_write(f);
+	assert_int_equal(records_member_load(f->m, txn, member, &r), 0);
+	r.transfer_state = state;
+	snprintf(r.transfer_id, sizeof r.transfer_id, "tr1");
+	assert_int_equal(records_member_store(f->m, txn, &r), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
 static int
 s_member_state(struct fx *f, const char *id)
 {
 	struct member_rec r;
-	s_member(f, id, &r);
+	fx_load_member(f, id, &r);
 	return r.mobility_state;
 }
 
@@ -217,7 +173,7 @@ static int
 s_episode_state(struct fx *f, const char *flow)
 {
 	struct episode_rec e;
-	s_episode(f, flow, &e);
+	fx_load_episode(f, flow, &e);
 	return e.state;
 }
 
@@ -234,7 +190,7 @@ s_hosted(struct fx *f, const char *host, const char *member, char out[CODEC_MAX_
 	memcpy(key, host, hn);
 	key[hn] = '\0';
 	memcpy(key + hn + 1, member, mn);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	rc = mdb_get(txn, f->m->hosted, &k, &d);
 	if (rc == MDB_NOTFOUND) {
 		out[0] = '\0';
@@ -256,7 +212,7 @@ s_audit_count(struct fx *f, const char *code, const char *org, const char *needl
 	struct audit_entry a;
 	unsigned n = 0;
 
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(mdb_cursor_open(txn, f->m->audit, &c), 0);
 	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &d, op) == 0; op = MDB_NEXT) {
 		assert_int_equal(records_audit_decode(&k, &d, &a), 0);
@@ -272,47 +228,6 @@ s_audit_count(struct fx *f, const char *code, const char *org, const char *needl
 	return n;
 }
 
-/* The change log, unpacked. */
-#define MAX_CHANGES 32
-struct changes {
-	unsigned n;
-	StatusChange *sc[MAX_CHANGES];
-	bool leaked;                   /* a phone in a packed entry */
-};
-
-static void
-s_change_add(void *arg, uint64_t seq, const void *packed, size_t len)
-{
-	struct changes *c = arg;
-	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, packed);
-	assert_non_null(sc);
-	assert_int_equal(sc->seq, seq);
-	if (memmem(packed, len, PHONE, strlen(PHONE)) ||
-	    memmem(packed, len, "138****5678", 11))
-		c->leaked = true;
-	assert_true(c->n < MAX_CHANGES);
-	c->sc[c->n++] = sc;
-}
-
-static void
-s_changes(struct fx *f, uint64_t from, struct changes *c)
-{
-	MDB_txn *txn;
-	memset(c, 0, sizeof *c);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(membership_changes_each(f->m, txn, from, UINT64_MAX,
-	    s_change_add, c), 0);
-	mdb_txn_abort(txn);
-}
-
-static void
-s_changes_free(struct changes *c)
-{
-	for (unsigned i = 0; i < c->n; i++)
-		jiceng__v1__status_change__free_unpacked(c->sc[i], NULL);
-	c->n = 0;
-}
-
 /* ---------------------------------------------------------- an episode */
 
 /* Departure with an expected host, report by the host township, contact,
@@ -324,7 +239,7 @@ test_episode_lifecycle(void **state)
 	struct fx *f = *state;
 	struct episode_rec e;
 	struct member_rec r;
-	struct changes c;
+	struct fx_changes c;
 	char flow[CODEC_MAX_ID + 1];
 	uint64_t first;
 	int64_t d0;
@@ -333,7 +248,7 @@ test_episode_lifecycle(void **state)
 	first = f->seq + 1;
 	d0 = f->now;
 	ACCEPTED(s_depart(f, "f1", "a", "H"));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	assert_string_equal(e.member_id, "a");
 	assert_string_equal(e.home_org_id, "B");
@@ -347,7 +262,7 @@ test_episode_lifecycle(void **state)
 	assert_int_equal(e.last_contact_at, d0);
 	assert_int_equal(e.opened_seq, f->seq);
 	assert_int_equal(e.last_seq, f->seq);
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	assert_string_equal(r.flow_id, "f1");
 	assert_string_equal(r.host_org_id, "");
@@ -357,13 +272,13 @@ test_episode_lifecycle(void **state)
 
 	f->now += 5 * DAY;
 	s_report_in(f, "f1", "H", TS2);
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__REPORTED);
 	assert_string_equal(e.host_org_id, "H");
 	assert_string_equal(e.host_township_id, TS2);
 	assert_int_equal(e.reported_at, f->now);
 	assert_int_equal(e.last_contact_at, f->now);      /* a report is a contact */
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__REPORTED);
 	assert_string_equal(r.host_org_id, "H");
 	s_hosted(f, "H", "a", flow);
@@ -371,25 +286,25 @@ test_episode_lifecycle(void **state)
 
 	f->now += 30 * DAY;
 	ACCEPTED(s_contact(f, "f1", f->now));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.last_contact_at, f->now);
 	assert_int_equal(e.last_seq, f->seq);
 	ACCEPTED(s_review(f, "f1", f->now, "LD-2025-002"));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.certificate_reviewed_at, f->now);
 	assert_string_equal(e.certificate_no, "LD-2025-002");
 	ACCEPTED(s_review(f, "f1", f->now - DAY, NULL));   /* an older review: kept latest */
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.certificate_reviewed_at, f->now);
 	assert_string_equal(e.certificate_no, "LD-2025-002");
 
 	f->now += 60 * DAY;
 	ACCEPTED(s_return(f, "f1", f->now - DAY));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__RETURNED);
 	assert_int_equal(e.returned_at, f->now - DAY);
 	assert_string_equal(e.host_org_id, "H");          /* the record keeps it */
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__RETURNED);
 	assert_string_equal(r.host_org_id, "");
 	assert_string_equal(r.flow_id, "f1");
@@ -397,7 +312,7 @@ test_episode_lifecycle(void **state)
 	assert_string_equal(flow, "");
 
 	/* Departure, report, return; contacts and reviews move no state. */
-	s_changes(f, first, &c);
+	fx_changes(f, first, UINT64_MAX, &c);
 	assert_int_equal(c.n, 3);
 	assert_false(c.leaked);
 	assert_int_equal(c.sc[0]->state, JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
@@ -416,12 +331,12 @@ test_episode_lifecycle(void **state)
 		assert_string_equal(c.sc[i]->township_id, TS1);
 		assert_true(i == 0 || c.sc[i]->seq > c.sc[i - 1]->seq);
 	}
-	s_changes_free(&c);
+	fx_changes_free(&c);
 
 	/* A new episode after the return; the old flow_id stays taken. */
 	REJECTED(s_depart(f, "f1", "a", NULL), "FLOW_EXISTS");
 	ACCEPTED(s_depart(f, "f2", "a", NULL));
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_string_equal(r.flow_id, "f2");
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 }
@@ -458,7 +373,7 @@ test_report_by_host_township(void **state)
 	/* A second report moves the member to the new host. */
 	f->now += DAY;
 	ACCEPTED(s_report(f, "f1", "H2", NULL, f->now));
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_string_equal(r.host_org_id, "H2");
 	s_hosted(f, "H", "a", flow);
 	assert_string_equal(flow, "");
@@ -469,7 +384,7 @@ test_report_by_host_township(void **state)
 	f->township = TS1;
 	f->now += DAY;
 	ACCEPTED(s_report(f, "f1", "B2", NULL, f->now));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_string_equal(e.host_org_id, "B2");
 	assert_string_equal(e.host_township_id, TS1);
 	s_hosted(f, "H2", "a", flow);
@@ -484,7 +399,7 @@ test_report_outside_county(void **state)
 	struct fx *f = *state;
 	struct member_rec r;
 	struct episode_rec e;
-	struct changes c;
+	struct fx_changes c;
 	uint64_t from;
 
 	s_world(f);
@@ -496,25 +411,25 @@ test_report_outside_county(void **state)
 	f->township = TS1;
 	from = f->seq + 1;
 	ACCEPTED(s_report(f, "f1", NULL, "广东省深圳市某公司党支部", f->now));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__REPORTED);
 	assert_string_equal(e.host_org_name, "广东省深圳市某公司党支部");
 	assert_string_equal(e.host_org_id, "");
 	assert_string_equal(e.host_township_id, "");
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__REPORTED);
 	assert_string_equal(r.host_org_id, "");
-	s_changes(f, from, &c);
+	fx_changes(f, from, UINT64_MAX, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.sc[0]->host_org_id, "");
 	assert_string_equal(c.sc[0]->host_township_id, "");
 	assert_string_equal(c.sc[0]->place_code, PLACE);
-	s_changes_free(&c);
+	fx_changes_free(&c);
 
 	/* Then reported to an in-county host: the outside name goes. */
 	f->township = TS2;
 	ACCEPTED(s_report(f, "f1", "H", NULL, f->now));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_string_equal(e.host_org_name, "");
 	assert_string_equal(e.host_org_id, "H");
 }
@@ -604,8 +519,6 @@ static void
 test_l1_one_open_episode(void **state)
 {
 	struct fx *f = *state;
-	struct member_rec r;
-	MDB_txn *txn;
 
 	s_world(f);
 	ACCEPTED(s_depart(f, "f1", "a", NULL));
@@ -613,28 +526,18 @@ test_l1_one_open_episode(void **state)
 	s_report_in(f, "f1", "H", TS2);
 	REJECTED(s_depart(f, "f2", "a", NULL), "L1");
 	f->now += 7 * MONTH_OF_DAYS;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_member_state(f, "a"), JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 	REJECTED(s_depart(f, "f2", "a", NULL), "L1");               /* lost is still open */
 	ACCEPTED(s_return(f, "f1", f->now));
 	ACCEPTED(s_depart(f, "f2", "a", NULL));
 
-	/* A member in transfer (the letter ISSUED) may not go mobile; set
-	 * through the record layer, as transfers.c would. */
+	/* A member in transfer (the letter ISSUED) may not go mobile. */
 	s_member_new(f, "t");
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(records_member_load(f->m, txn, "t", &r), 0);
-	r.transfer_state = JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED;
-	snprintf(r.transfer_id, sizeof r.transfer_id, "tr1");
-	assert_int_equal(records_member_store(f->m, txn, &r), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
+	s_in_transfer(f, "t", JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
 	REJECTED(s_depart(f, "f3", "t", NULL), "L1");
 	/* Once the letter is received (the member moved), departure is open. */
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	assert_int_equal(records_member_load(f->m, txn, "t", &r), 0);
-	r.transfer_state = JICENG__V1__TRANSFER_STATE__TRANSFER_RECEIVED;
-	assert_int_equal(records_member_store(f->m, txn, &r), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
+	s_in_transfer(f, "t", JICENG__V1__TRANSFER_STATE__TRANSFER_RECEIVED);
 	ACCEPTED(s_depart(f, "f3", "t", NULL));
 }
 
@@ -736,9 +639,9 @@ test_r3_only_normal(void **state)
 	struct fx *f = *state;
 
 	s_world(f);
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__SUSPENDED));
 	REJECTED(s_depart(f, "f1", "a", NULL), "R3");
-	ACCEPTED(s_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL));
+	ACCEPTED(fx_status(f, "a", JICENG__V1__MEMBER_STATUS__NORMAL));
 	ACCEPTED(s_depart(f, "f1", "a", NULL));
 }
 
@@ -749,7 +652,7 @@ test_lost_contact(void **state)
 {
 	struct fx *f = *state;
 	struct episode_rec e;
-	struct changes c;
+	struct fx_changes c;
 	int64_t d0;
 	uint64_t from;
 
@@ -758,18 +661,18 @@ test_lost_contact(void **state)
 	ACCEPTED(s_depart(f, "f1", "a", NULL));
 	/* Not one day before the six months... */
 	f->now = civil_add_months(d0, 6) - DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_episode_state(f, "f1"), JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	/* ...but at the first Tick when they are over. */
 	f->now = civil_add_months(d0, 6);
 	from = f->seq + 1;
-	ACCEPTED(s_tick(f));
-	s_episode(f, "f1", &e);
+	ACCEPTED(fx_tick(f));
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 	assert_int_equal(e.lost_contact_since, f->now);
 	assert_int_equal(e.last_seq, f->seq);
 	assert_int_equal(s_member_state(f, "a"), JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
-	s_changes(f, from, &c);
+	fx_changes(f, from, UINT64_MAX, &c);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.sc[0]->seq, f->seq);
 	assert_int_equal(c.sc[0]->state, JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
@@ -777,44 +680,44 @@ test_lost_contact(void **state)
 	assert_int_equal(c.sc[0]->changed_at, f->now);
 	assert_string_equal(c.sc[0]->place_code, PLACE);
 	assert_false(c.leaked);
-	s_changes_free(&c);
+	fx_changes_free(&c);
 	/* Entered once. */
 	f->now += 3600000;
 	from = f->seq + 1;
-	ACCEPTED(s_tick(f));
-	s_changes(f, from, &c);
+	ACCEPTED(fx_tick(f));
+	fx_changes(f, from, UINT64_MAX, &c);
 	assert_int_equal(c.n, 0);
 
 	/* The next contact leaves it, to where the episode was. */
 	ACCEPTED(s_contact(f, "f1", f->now));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	assert_int_equal(e.lost_contact_since, 0);
 	assert_int_equal(s_member_state(f, "a"), JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
-	s_changes(f, from, &c);
+	fx_changes(f, from, UINT64_MAX, &c);
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.sc[0]->previous_state, JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
-	s_changes_free(&c);
+	fx_changes_free(&c);
 
 	/* Reported, lost again, then a report leaves it too. */
 	s_report_in(f, "f1", "H", TS2);
 	f->now = civil_add_months(f->now, 6);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_member_state(f, "a"), JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 	{
 		struct member_rec r;
-		s_member(f, "a", &r);
+		fx_load_member(f, "a", &r);
 		assert_string_equal(r.host_org_id, "H");   /* still hosted while lost */
 	}
 	/* A contact from an old paper record (an import) leaves it... */
 	ACCEPTED(s_contact(f, "f1", d0 + DAY));
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__REPORTED);
 	assert_true(e.last_contact_at > d0 + DAY);        /* contacts only move forward */
 	/* ...and the next Tick finds it still lost. */
 	f->now += 3600000;
-	ACCEPTED(s_tick(f));
-	s_episode(f, "f1", &e);
+	ACCEPTED(fx_tick(f));
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 	assert_int_equal(e.lost_contact_since, f->now);
 	f->township = TS2;
@@ -825,7 +728,7 @@ test_lost_contact(void **state)
 	/* A returned episode is never lost. */
 	ACCEPTED(s_return(f, "f1", f->now));
 	f->now = civil_add_months(f->now, 12);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_episode_state(f, "f1"), JICENG__V1__MOBILITY_STATE__RETURNED);
 }
 
@@ -841,13 +744,13 @@ test_lost_contact_setting(void **state)
 	d0 = f->now;
 	ACCEPTED(s_depart(f, "f1", "a", NULL));
 	f->now = civil_add_months(d0, 3);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_episode_state(f, "f1"), JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	s_rules_lost_contact(f, 2, 0);
 	assert_int_equal(f->rules.mobile_lost_contact_months, 2);
 	assert_int_equal(s_episode_state(f, "f1"), JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	f->now += 3600000;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_episode_state(f, "f1"), JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 	assert_int_equal(s_member_state(f, "a"), JICENG__V1__MOBILITY_STATE__LOST_CONTACT);
 }
@@ -869,37 +772,37 @@ test_l4_review_audit(void **state)
 	f->now = civil_add_months(d0, 6);
 	ACCEPTED(s_review(f, "f2", f->now, NULL));        /* f2 reviewed at 6 months */
 	f->now = civil_add_months(d0, 12) - 3600000;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", NULL), 0);
 	/* Found at the first Tick 12 months after departure... */
 	f->now = civil_add_months(d0, 12);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", NULL), 1);
 	assert_int_equal(s_audit_count(f, "L4", "B", "f1"), 1);
-	s_episode(f, "f1", &e);
+	fx_load_episode(f, "f1", &e);
 	assert_int_equal(e.review_overdue_at, f->now);
 	/* ...once: not again at the next hourly Tick... */
 	f->now += 3600000;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", NULL), 1);
 	/* f2 is due 12 months after its review. */
 	f->now = civil_add_months(d0, 18) - DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", "f2"), 0);
 	f->now = civil_add_months(d0, 18);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", "f2"), 1);
 	/* ...and again 12 months after the finding. */
 	f->now = civil_add_months(d0, 24) - DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", "f1"), 1);
 	f->now = civil_add_months(d0, 24);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", "f1"), 2);
 	/* A closed episode is not audited. */
 	ACCEPTED(s_return(f, "f1", f->now));
 	f->now = civil_add_months(d0, 48);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "L4", "B", "f1"), 2);
 	assert_true(s_audit_count(f, "L4", "B", "f2") > 1);
 }
@@ -917,7 +820,7 @@ test_rejected_writes_nothing(void **state)
 	s_world(f);
 	s_member_new(f, "b");
 	ACCEPTED(s_depart(f, "f1", "a", "H"));
-	s_episode(f, "f1", &e1);
+	fx_load_episode(f, "f1", &e1);
 	writes = membership_writes();
 	changes = membership_changes_written();
 	REJECTED(s_depart(f, "f2", "a", NULL), "L1");
@@ -928,7 +831,7 @@ test_rejected_writes_nothing(void **state)
 	REJECTED(s_return(f, "f9", f->now), "UNKNOWN_FLOW");
 	assert_int_equal(membership_writes(), writes);
 	assert_int_equal(membership_changes_written(), changes);
-	s_episode(f, "f1", &e2);
+	fx_load_episode(f, "f1", &e2);
 	assert_memory_equal(&e1, &e2, sizeof e1);
 }
 

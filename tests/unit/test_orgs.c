@@ -19,19 +19,6 @@
 #include "membership_fx.h"
 
 static struct verdict
-s_org(struct fx *f, const char *id, int kind, const char *parent, const char *approving)
-{
-	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
-	e.org_id = (char *)id;
-	e.kind = kind;
-	e.parent_id = (char *)(parent ? parent : "");
-	e.name = "测试组织";
-	e.approving_org_id = (char *)(approving ? approving : "");
-	e.established_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
-}
-
-static struct verdict
 s_dissolve(struct fx *f, const char *id, const char *approving)
 {
 	Jiceng__V1__OrgDissolved e = JICENG__V1__ORG_DISSOLVED__INIT;
@@ -50,44 +37,11 @@ s_move(struct fx *f, const char *id, const char *parent)
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &e);
 }
 
-static struct verdict
-s_member(struct fx *f, const char *id, const char *home, int category)
-{
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = (char *)home;
-	e.name = "张三";
-	e.category = category;
-	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
-}
-
-static struct verdict
-s_status(struct fx *f, const char *id, int status)
-{
-	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
-	s.member_id = (char *)id;
-	s.status = status;
-	s.effective_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s);
-}
-
-static struct verdict
-s_tick(struct fx *f)
-{
-	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
-	t.at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
-}
-
-
 /* township committee T, village committee V under it, branch B under V. */
 static void
 s_tree(struct fx *f)
 {
-	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
-	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	fx_tree(f, "T", "V", "B");
 }
 
 static unsigned
@@ -98,7 +52,7 @@ s_audit_count(struct fx *f, const char *rule)
 	MDB_cursor *c;
 	MDB_val k, d;
 	unsigned n = 0;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(mdb_dbi_open(txn, "membership_audit", 0, &dbi), 0);
 	assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
 	while (mdb_cursor_get(c, &k, &d, n ? MDB_NEXT : MDB_FIRST) == 0) {
@@ -122,22 +76,22 @@ static void
 test_o1_ranks(void **state)
 {
 	struct fx *f = *state;
-	REJECTED(s_org(f, "T0", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, "X", NULL), "O1");
+	REJECTED(fx_org(f, "T0", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, "X", NULL), "O1");
 	s_tree(f);
-	ACCEPTED(s_org(f, "G", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "GB", JICENG__V1__ORG_KIND__BRANCH, "G", "T"));
-	ACCEPTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
-	ACCEPTED(s_org(f, "J", JICENG__V1__ORG_KIND__JOINT_BRANCH, "T", "T"));
-	ACCEPTED(s_org(f, "PJ", JICENG__V1__ORG_KIND__PARTY_GROUP, "J", "T"));
-	REJECTED(s_org(f, "P2", JICENG__V1__ORG_KIND__PARTY_GROUP, "V", "T"), "O1");
-	REJECTED(s_org(f, "P3", JICENG__V1__ORG_KIND__PARTY_GROUP, "G", "T"), "O1");
-	REJECTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "B", "T"), "O1");
-	REJECTED(s_org(f, "G2", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "G", "T"), "O1");
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "B", "T"), "O1");
-	REJECTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, NULL, "T"), "O1");
-	REJECTED(s_org(f, "B4", JICENG__V1__ORG_KIND__BRANCH, "P", "T"), "O1");
-	REJECTED(s_org(f, "K", JICENG__V1__ORG_KIND__ORG_KIND_UNSPECIFIED, "T", "T"), "BAD_FIELD");
-	REJECTED(s_org(f, "B5", JICENG__V1__ORG_KIND__BRANCH, "nobody", "T"), "UNKNOWN_ORG");
+	ACCEPTED(fx_org(f, "G", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "GB", JICENG__V1__ORG_KIND__BRANCH, "G", "T"));
+	ACCEPTED(fx_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(fx_org(f, "J", JICENG__V1__ORG_KIND__JOINT_BRANCH, "T", "T"));
+	ACCEPTED(fx_org(f, "PJ", JICENG__V1__ORG_KIND__PARTY_GROUP, "J", "T"));
+	REJECTED(fx_org(f, "P2", JICENG__V1__ORG_KIND__PARTY_GROUP, "V", "T"), "O1");
+	REJECTED(fx_org(f, "P3", JICENG__V1__ORG_KIND__PARTY_GROUP, "G", "T"), "O1");
+	REJECTED(fx_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "B", "T"), "O1");
+	REJECTED(fx_org(f, "G2", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "G", "T"), "O1");
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "B", "T"), "O1");
+	REJECTED(fx_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, NULL, "T"), "O1");
+	REJECTED(fx_org(f, "B4", JICENG__V1__ORG_KIND__BRANCH, "P", "T"), "O1");
+	REJECTED(fx_org(f, "K", JICENG__V1__ORG_KIND__ORG_KIND_UNSPECIFIED, "T", "T"), "BAD_FIELD");
+	REJECTED(fx_org(f, "B5", JICENG__V1__ORG_KIND__BRANCH, "nobody", "T"), "UNKNOWN_ORG");
 }
 
 static void
@@ -147,8 +101,8 @@ test_o1_update_parent(void **state)
 	Jiceng__V1__OrgView view = JICENG__V1__ORG_VIEW__INIT;
 	MDB_txn *txn;
 	s_tree(f);
-	ACCEPTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
-	ACCEPTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(fx_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
+	ACCEPTED(fx_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
 	ACCEPTED(s_move(f, "B", "V2"));
 	REJECTED(s_move(f, "V", "B"), "O1");          /* village under a branch */
 	REJECTED(s_move(f, "B", "B"), "O1");          /* its own parent */
@@ -156,7 +110,7 @@ test_o1_update_parent(void **state)
 	REJECTED(s_move(f, "T", "V"), "O1");          /* the top moves nowhere */
 	REJECTED(s_move(f, "B", "nobody"), "UNKNOWN_ORG");
 
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_get_org(f->m, txn, "V2", &view), 0);
 	assert_string_equal(view.parent_id, "T");
 	assert_int_equal(view.n_children, 1);
@@ -178,20 +132,20 @@ test_o2_approval(void **state)
 {
 	struct fx *f = *state;
 	s_tree(f);
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", NULL), "O2");
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "V"), "O2");
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "nobody"), "O2");
-	REJECTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", NULL), "O2");
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", NULL), "O2");
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "V"), "O2");
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "nobody"), "O2");
+	REJECTED(fx_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", NULL), "O2");
 	/* A dissolved township committee approves nothing. */
-	ACCEPTED(s_org(f, "TX", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(fx_org(f, "TX", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
 	ACCEPTED(s_dissolve(f, "TX", NULL));
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "TX"), "O2");
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "TX"), "O2");
 	/* Nor does another township's committee. */
 	f->township = TS2;
-	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(fx_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
 	f->township = TS1;
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "O2");
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "O2");
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
 	/* Dissolution needs approval too. */
 	REJECTED(s_dissolve(f, "B2", NULL), "O2");
 	REJECTED(s_dissolve(f, "B2", "V"), "O2");
@@ -210,8 +164,8 @@ test_o3_tick_audit(void **state)
 
 	s_tree(f);                                      /* B: 2 full members */
 	founded = f->now;
-	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3 full */
-	ACCEPTED(s_org(f, "BP", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3, one probationary */
+	ACCEPTED(fx_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3 full */
+	ACCEPTED(fx_org(f, "BP", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));   /* 3, one probationary */
 	e.org_id = "J4";
 	e.kind = JICENG__V1__ORG_KIND__JOINT_BRANCH;
 	e.parent_id = "T";
@@ -226,28 +180,28 @@ test_o3_tick_audit(void **state)
 	assert_true(v.accepted);
 	assert_int_equal(v.nwarnings, 1);
 	assert_string_equal(v.warnings[0].code, "O3");
-	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
-	ACCEPTED(s_member(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
-	ACCEPTED(s_member(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(fx_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	ACCEPTED(fx_register(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(fx_register(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
 	for (int i = 0; i < 3; i++) {
 		char id[16];
 		snprintf(id, sizeof id, "b3-%d", i);
-		ACCEPTED(s_member(f, id, "B3", JICENG__V1__MEMBER_CATEGORY__FULL));
+		ACCEPTED(fx_register(f, id, "B3", JICENG__V1__MEMBER_CATEGORY__FULL));
 		snprintf(id, sizeof id, "bp-%d", i);
-		ACCEPTED(s_member(f, id, "BP", i ? JICENG__V1__MEMBER_CATEGORY__FULL :
+		ACCEPTED(fx_register(f, id, "BP", i ? JICENG__V1__MEMBER_CATEGORY__FULL :
 		    JICENG__V1__MEMBER_CATEGORY__PROBATIONARY));
 	}
 
 	f->now = founded + 89 * DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 0);
 	f->now = founded + 90 * DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	/* B (2 full) and BP (2 full + 1 probationary) and J6 (6 units, none);
 	 * not B3, not J4 (≤ 5 units), not the temporary branch. */
 	assert_int_equal(s_audit_count(f, "O3"), 3);
 	f->now += 3600 * 1000;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 3);    /* checked once */
 }
 
@@ -257,7 +211,6 @@ test_o3_grace_from_entry(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	s_tree(f);
 	/* An old branch entering the system gets the grace period from now. */
 	e.org_id = "OLD";
@@ -268,14 +221,13 @@ test_o3_grace_from_entry(void **state)
 	e.established_at = fx_cst(1998, 5, 1, 0, 0);
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
 	f->now += DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 0);
 	/* The grace period is a setting. */
 	r.org_min_full_members_days = 1;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_rules(f, &r));
 	assert_int_equal(f->rules.org_min_full_members_days, 1);
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_audit_count(f, "O3"), 2);    /* B and OLD */
 }
 
@@ -286,19 +238,17 @@ test_o4_limits(void **state)
 {
 	struct fx *f = *state;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	struct verdict v;
 	char id[16];
 
 	r.org_branch_max_members = 3;
 	r.org_village_committee_members = 5;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_rules(f, &r));
 	s_tree(f);
-	ACCEPTED(s_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));   /* village level */
+	ACCEPTED(fx_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));   /* village level */
 	for (int i = 1; i <= 6; i++) {
 		snprintf(id, sizeof id, "b%d", i);
-		v = s_member(f, id, "B", JICENG__V1__MEMBER_CATEGORY__FULL);
+		v = fx_register(f, id, "B", JICENG__V1__MEMBER_CATEGORY__FULL);
 		assert_true(v.accepted);
 		/* Warned on the 4th (crossing > 3), not after. */
 		assert_int_equal(v.nwarnings, i == 4);
@@ -307,7 +257,7 @@ test_o4_limits(void **state)
 	}
 	for (int i = 1; i <= 5; i++) {
 		snprintf(id, sizeof id, "vb%d", i);
-		v = s_member(f, id, "VB", JICENG__V1__MEMBER_CATEGORY__FULL);
+		v = fx_register(f, id, "VB", JICENG__V1__MEMBER_CATEGORY__FULL);
 		assert_true(v.accepted);
 		/* 4th: a village branch over 3 wants a general branch;
 		 * 5th: a village org at 5 wants a committee. */
@@ -321,12 +271,10 @@ static struct verdict
 s_rules(struct fx *f, uint32_t branch_max, uint32_t committee, uint32_t age)
 {
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	r.org_branch_max_members = branch_max;
 	r.org_village_committee_members = committee;
 	r.member_min_admission_age = age;
-	rc.rules = &r;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc);
+	return fx_rules(f, &r);
 }
 
 /* The whole audit table (every township), through the query server's call. */
@@ -335,7 +283,7 @@ s_audit(struct fx *f, Jiceng__V1__AuditList *l)
 {
 	MDB_txn *txn;
 	jiceng__v1__audit_list__init(l);
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_list_audit(f->m, txn, "", 0, 0, 1000, l), 0);
 	mdb_txn_abort(txn);
 }
@@ -347,7 +295,7 @@ s_members(struct fx *f, const char *prefix, const char *home, int n)
 	char id[32];
 	for (int i = 0; i < n; i++) {
 		snprintf(id, sizeof id, "%s-%d", prefix, i);
-		ACCEPTED(s_member(f, id, home, JICENG__V1__MEMBER_CATEGORY__FULL));
+		ACCEPTED(fx_register(f, id, home, JICENG__V1__MEMBER_CATEGORY__FULL));
 	}
 }
 
@@ -398,7 +346,7 @@ test_o4_rules_changed_branch(void **state)
 	assert_int_equal(s_audit_count(f, "O4"), 1);
 	/* The member path still warns, in the ack, on crossing the new limit. */
 	s_members(f, "c", "B", 5);
-	v = s_member(f, "c-5", "B", JICENG__V1__MEMBER_CATEGORY__FULL);
+	v = fx_register(f, "c-5", "B", JICENG__V1__MEMBER_CATEGORY__FULL);
 	assert_true(v.accepted);
 	assert_int_equal(v.nwarnings, 1);
 	assert_string_equal(v.warnings[0].reason,
@@ -418,9 +366,9 @@ test_o4_rules_changed_committee(void **state)
 	uint64_t seq;
 
 	s_tree(f);                                              /* T, V, B */
-	ACCEPTED(s_org(f, "GB", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "T", "T"));
-	ACCEPTED(s_org(f, "GBB", JICENG__V1__ORG_KIND__BRANCH, "GB", "T"));
-	ACCEPTED(s_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));
+	ACCEPTED(fx_org(f, "GB", JICENG__V1__ORG_KIND__GENERAL_BRANCH, "T", "T"));
+	ACCEPTED(fx_org(f, "GBB", JICENG__V1__ORG_KIND__BRANCH, "GB", "T"));
+	ACCEPTED(fx_org(f, "VB", JICENG__V1__ORG_KIND__BRANCH, "T", "T"));
 	s_members(f, "b", "B", 6);          /* V: 6 in its subtree, a committee */
 	s_members(f, "g", "GBB", 5);        /* GB: 5 in its subtree */
 	s_members(f, "v", "VB", 6);
@@ -462,11 +410,11 @@ test_audit_list_pages(void **state)
 	uint64_t seq;
 
 	s_tree(f);
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
 	f->township = TS2;
-	ACCEPTED(s_org(f, "U", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "UB", JICENG__V1__ORG_KIND__BRANCH, "U", "U"));
+	ACCEPTED(fx_org(f, "U", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(fx_org(f, "UB", JICENG__V1__ORG_KIND__BRANCH, "U", "U"));
 	s_members(f, "u", "UB", 4);
 	f->township = TS1;
 	s_members(f, "a", "B", 4);
@@ -475,7 +423,7 @@ test_audit_list_pages(void **state)
 	ACCEPTED(s_rules(f, 3, 0, 0));            /* B, B2, B3, UB */
 	seq = f->seq;
 
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	jiceng__v1__audit_list__init(&l);
 	assert_int_equal(membership_list_audit(f->m, txn, TS1, 0, 0, 2, &l), 0);
 	assert_int_equal(l.n_entries, 2);
@@ -508,13 +456,13 @@ test_o5_temporary_branch(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
 	s_tree(f);
-	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
 	a.member_id = "new";
 	a.org_id = "TB";
 	a.name = "李四";
 	a.admitted_at = f->now;
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
-	REJECTED(s_member(f, "m", "TB", JICENG__V1__MEMBER_CATEGORY__FULL), "O5");
+	REJECTED(fx_register(f, "m", "TB", JICENG__V1__MEMBER_CATEGORY__FULL), "O5");
 	a.org_id = "B";
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
 }
@@ -527,16 +475,16 @@ test_o6_unknown_and_dissolved(void **state)
 	s_tree(f);
 	REJECTED(s_move(f, "nobody", "V"), "UNKNOWN_ORG");
 	REJECTED(s_dissolve(f, "nobody", "T"), "UNKNOWN_ORG");
-	REJECTED(s_member(f, "m", "nobody", JICENG__V1__MEMBER_CATEGORY__FULL), "UNKNOWN_ORG");
+	REJECTED(fx_register(f, "m", "nobody", JICENG__V1__MEMBER_CATEGORY__FULL), "UNKNOWN_ORG");
 	c.member_id = "nobody";
 	c.confirmed_at = f->now;
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &c), "UNKNOWN_MEMBER");
 	ACCEPTED(s_dissolve(f, "B", "T"));
 	REJECTED(s_dissolve(f, "B", "T"), "ORG_DISSOLVED");
 	REJECTED(s_move(f, "B", "T"), "ORG_DISSOLVED");
-	REJECTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "ORG_DISSOLVED");
-	REJECTED(s_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"), "ORG_DISSOLVED");
-	REJECTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"), "ORG_EXISTS");
+	REJECTED(fx_register(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "ORG_DISSOLVED");
+	REJECTED(fx_org(f, "P", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"), "ORG_DISSOLVED");
+	REJECTED(fx_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"), "ORG_EXISTS");
 }
 
 /* O5 judges a Party group by the branch it belongs to. */
@@ -547,28 +495,28 @@ test_o5_party_group(void **state)
 	Jiceng__V1__MemberAdmitted a = JICENG__V1__MEMBER_ADMITTED__INIT;
 	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
 	s_tree(f);
-	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "TG", JICENG__V1__ORG_KIND__PARTY_GROUP, "TB", "T"));
-	ACCEPTED(s_org(f, "G", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
-	ACCEPTED(s_org(f, "G2", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(fx_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "TG", JICENG__V1__ORG_KIND__PARTY_GROUP, "TB", "T"));
+	ACCEPTED(fx_org(f, "G", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
+	ACCEPTED(fx_org(f, "G2", JICENG__V1__ORG_KIND__PARTY_GROUP, "B", "T"));
 	a.member_id = "new";
 	a.org_id = "TG";
 	a.name = "李四";
 	a.admitted_at = f->now;
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a), "O5");
-	REJECTED(s_member(f, "m", "TG", full), "O5");
+	REJECTED(fx_register(f, "m", "TG", full), "O5");
 	/* A group of an ordinary branch holds members... */
 	a.org_id = "G";
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &a));
-	ACCEPTED(s_member(f, "m", "G", full));
+	ACCEPTED(fx_register(f, "m", "G", full));
 	/* ...but does not take them under a temporary branch. */
 	REJECTED(s_move(f, "G", "TB"), "O5");
 	/* A group without counted members may move; its expelled member does
 	 * not come back into the count there. */
-	ACCEPTED(s_member(f, "x", "G2", full));
-	ACCEPTED(s_status(f, "x", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(fx_register(f, "x", "G2", full));
+	ACCEPTED(fx_status(f, "x", JICENG__V1__MEMBER_STATUS__EXPELLED));
 	ACCEPTED(s_move(f, "G2", "TB"));
-	REJECTED(s_status(f, "x", JICENG__V1__MEMBER_STATUS__NORMAL), "O5");
+	REJECTED(fx_status(f, "x", JICENG__V1__MEMBER_STATUS__NORMAL), "O5");
 }
 
 /* O6: a member does not come back into the count in a dissolved home org. */
@@ -577,12 +525,12 @@ test_o6_status_into_dissolved(void **state)
 {
 	struct fx *f = *state;
 	s_tree(f);
-	ACCEPTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
-	ACCEPTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__EXPELLED));
+	ACCEPTED(fx_register(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(fx_status(f, "m", JICENG__V1__MEMBER_STATUS__EXPELLED));
 	ACCEPTED(s_dissolve(f, "B", "T"));
-	REJECTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__NORMAL), "ORG_DISSOLVED");
-	REJECTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__SUSPENDED), "ORG_DISSOLVED");
-	ACCEPTED(s_status(f, "m", JICENG__V1__MEMBER_STATUS__DECEASED));   /* not counted */
+	REJECTED(fx_status(f, "m", JICENG__V1__MEMBER_STATUS__NORMAL), "ORG_DISSOLVED");
+	REJECTED(fx_status(f, "m", JICENG__V1__MEMBER_STATUS__SUSPENDED), "ORG_DISSOLVED");
+	ACCEPTED(fx_status(f, "m", JICENG__V1__MEMBER_STATUS__DECEASED));   /* not counted */
 }
 
 /* ---------------------------------------------------------- event times */
@@ -628,7 +576,7 @@ test_dissolve_not_empty(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
 	s_tree(f);
-	ACCEPTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(fx_register(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
 	REJECTED(s_dissolve(f, "B", "T"), "ORG_NOT_EMPTY");     /* a member */
 	REJECTED(s_dissolve(f, "V", "T"), "ORG_NOT_EMPTY");     /* a live sub-org */
 	s.member_id = "m";
@@ -646,14 +594,14 @@ test_wrong_township(void **state)
 	MDB_txn *txn;
 	s_tree(f);
 	f->township = TS2;
-	ACCEPTED(s_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
+	ACCEPTED(fx_org(f, "T2", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
 	REJECTED(s_move(f, "B", "V"), "WRONG_TOWNSHIP");
 	REJECTED(s_dissolve(f, "B", "T2"), "WRONG_TOWNSHIP");
-	REJECTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "WRONG_TOWNSHIP");
-	REJECTED(s_member(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "WRONG_TOWNSHIP");
-	ACCEPTED(s_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T2", "T2"));
+	REJECTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T2"), "WRONG_TOWNSHIP");
+	REJECTED(fx_register(f, "m", "B", JICENG__V1__MEMBER_CATEGORY__FULL), "WRONG_TOWNSHIP");
+	ACCEPTED(fx_org(f, "V2", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T2", "T2"));
 
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_org_township(f->m, txn, "B", ts), 0);
 	assert_string_equal(ts, TS1);
 	assert_int_equal(membership_org_township(f->m, txn, "V2", ts), 0);
@@ -670,17 +618,17 @@ test_org_view(void **state)
 	Jiceng__V1__OrgView view = JICENG__V1__ORG_VIEW__INIT;
 	MDB_txn *txn;
 	s_tree(f);
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "B3", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
 	ACCEPTED(s_dissolve(f, "B3", "T"));
-	ACCEPTED(s_member(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
-	ACCEPTED(s_member(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__PROBATIONARY));
+	ACCEPTED(fx_register(f, "m1", "B", JICENG__V1__MEMBER_CATEGORY__FULL));
+	ACCEPTED(fx_register(f, "m2", "B", JICENG__V1__MEMBER_CATEGORY__PROBATIONARY));
 	u.org_id = "B";
 	u.name = "第一党支部";
 	u.national_ref = "N-1";
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &u));
 
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	txn = fx_read(f);
 	assert_int_equal(membership_get_org(f->m, txn, "V", &view), 0);
 	assert_int_equal(view.kind, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE);
 	assert_string_equal(view.township_id, TS1);
@@ -709,7 +657,6 @@ test_dispatch_and_rules(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__TransferIssued t = JICENG__V1__TRANSFER_ISSUED__INIT;
 	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
 	Rules got;
 	MDB_txn *txn;
@@ -732,9 +679,8 @@ test_dispatch_and_rules(void **state)
 	assert_int_equal(f->rules.member_min_admission_age, 18);
 	assert_int_equal(f->rules.org_branch_max_members, 50);
 	r.member_min_admission_age = 20;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	ACCEPTED(fx_rules(f, &r));
+	txn = fx_read(f);
 	assert_int_equal(membership_rules(f->m, txn, &got), 0);
 	mdb_txn_abort(txn);
 	assert_int_equal(got.member_min_admission_age, 20);

@@ -26,22 +26,6 @@
 
 /* ---------------------------------------------------------- records */
 
-static MDB_txn *
-s_write(struct fx *f)
-{
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
-	return txn;
-}
-
-static MDB_txn *
-s_read(struct fx *f)
-{
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	return txn;
-}
-
 static void
 s_org(struct fx *f, MDB_txn *txn, const char *id, const char *township)
 {
@@ -139,7 +123,7 @@ static struct fx *
 s_county(void **state)
 {
 	struct fx *f = *state;
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	s_org(f, txn, ORG_A1, TS1);
 	s_org(f, txn, ORG_A2, TS1);
 	s_org(f, txn, ORG_B1, TS2);
@@ -147,6 +131,20 @@ s_county(void **state)
 	s_member(f, txn, "m2", ORG_B1, TS2);
 	s_member(f, txn, "m3", ORG_A1, TS1);
 	s_member(f, txn, "m4", ORG_B1, TS2);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return f;
+}
+
+/* The county with t-1 (m1 from ORG_A1 to ORG_B1, ISSUED) and t-out (m3
+ * from ORG_A1 out of the county, in out_state). */
+static struct fx *
+s_county_transfers(void **state, int out_state)
+{
+	struct fx *f = s_county(state);
+	MDB_txn *txn = fx_write(f);
+	s_transfer(f, txn, "t-1", "m1", ORG_A1, TS1, ORG_B1, TS2,
+	    JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
+	s_transfer(f, txn, "t-out", "m3", ORG_A1, TS1, "", "", out_state);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	return f;
 }
@@ -183,7 +181,7 @@ s_expect_transfers(struct fx *f, enum membership_by by, const char *id,
 {
 	Jiceng__V1__TransferList *l = NULL;
 	char buf[1024];
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_list_transfers(f->m, txn, by, id, after, limit, &l), 0);
 	mdb_txn_abort(txn);
 	assert_non_null(l);
@@ -199,7 +197,7 @@ s_expect_episodes(struct fx *f, enum membership_by by, const char *id, int state
 {
 	Jiceng__V1__MobileEpisodeList *l = NULL;
 	char buf[1024];
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_list_episodes(f->m, txn, by, id, state, after, limit,
 	    &l), 0);
 	mdb_txn_abort(txn);
@@ -217,16 +215,9 @@ s_expect_episodes(struct fx *f, enum membership_by by, const char *id, int state
 static void
 test_get_transfer(void **state)
 {
-	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
-	s_transfer(f, txn, "t-1", "m1", ORG_A1, TS1, ORG_B1, TS2,
-	    JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
-	s_transfer(f, txn, "t-out", "m3", ORG_A1, TS1, "", "",
-	    JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-
+	struct fx *f = s_county_transfers(state, JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
 	Jiceng__V1__TransferView *v = NULL;
-	txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_get_transfer(f->m, txn, "t-1", &v), 0);
 	mdb_txn_abort(txn);
 	assert_non_null(v);
@@ -248,7 +239,7 @@ test_get_transfer(void **state)
 	membership_free_transfer(&v);
 	assert_null(v);
 
-	txn = s_read(f);
+	txn = fx_read(f);
 	assert_int_equal(membership_get_transfer(f->m, txn, "t-out", &v), 0);
 	mdb_txn_abort(txn);
 	assert_string_equal(v->to_org_id, "");
@@ -267,7 +258,7 @@ test_transfer_not_found(void **state)
 	struct fx *f = s_county(state);
 	Jiceng__V1__TransferView *v = (void *)1;
 	Jiceng__V1__TransferList *l = (void *)1;
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_get_transfer(f->m, txn, "t-none", &v), MDB_NOTFOUND);
 	assert_null(v);
 	assert_int_equal(membership_list_transfers(f->m, txn, MEMBERSHIP_BY_MEMBER, "m-none",
@@ -296,7 +287,7 @@ static void
 test_list_transfers_open(void **state)
 {
 	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	s_transfer(f, txn, "t-1", "m1", ORG_A1, TS1, ORG_B1, TS2,
 	    JICENG__V1__TRANSFER_STATE__TRANSFER_RECEIPT_RETURNED);
 	s_transfer(f, txn, "t-2", "m1", ORG_B1, TS2, ORG_A2, TS1,
@@ -324,7 +315,7 @@ test_list_transfers_open(void **state)
 	after.state = JICENG__V1__TRANSFER_STATE__TRANSFER_REVOKED;
 	after.closed_at = fx_cst(2025, 1, 8, 9, 0);
 	snprintf(after.reason, sizeof after.reason, "本人申请撤回");
-	txn = s_write(f);
+	txn = fx_write(f);
 	assert_int_equal(records_transfer_store(f->m, txn, &before, &after), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	s_expect_transfers(f, MEMBERSHIP_BY_ORG, ORG_A1, "", 0, "", "");
@@ -333,7 +324,7 @@ test_list_transfers_open(void **state)
 	s_expect_transfers(f, MEMBERSHIP_BY_MEMBER, "m3", "", 0, "t-3", "");
 
 	Jiceng__V1__TransferView *v;
-	txn = s_read(f);
+	txn = fx_read(f);
 	assert_int_equal(membership_get_transfer(f->m, txn, "t-3", &v), 0);
 	mdb_txn_abort(txn);
 	assert_int_equal(v->state, JICENG__V1__TRANSFER_STATE__TRANSFER_REVOKED);
@@ -349,7 +340,7 @@ static void
 test_list_transfers_paging(void **state)
 {
 	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	char id[16];
 	for (int i = 1; i <= 7; i++) {
 		snprintf(id, sizeof id, "t-%02d", i);
@@ -376,7 +367,7 @@ static void
 test_list_transfers_limits(void **state)
 {
 	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	char id[16];
 	for (int i = 0; i < 1001; i++) {
 		snprintf(id, sizeof id, "t-%04d", i);
@@ -386,7 +377,7 @@ test_list_transfers_limits(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 
 	Jiceng__V1__TransferList *l;
-	txn = s_read(f);
+	txn = fx_read(f);
 	assert_int_equal(membership_list_transfers(f->m, txn, MEMBERSHIP_BY_TOWNSHIP, TS1,
 	    "", 0, &l), 0);
 	assert_int_equal(l->n_transfers, 100);
@@ -410,15 +401,9 @@ test_list_transfers_limits(void **state)
 static void
 test_transfer_townships(void **state)
 {
-	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
-	s_transfer(f, txn, "t-1", "m1", ORG_A1, TS1, ORG_B1, TS2,
-	    JICENG__V1__TRANSFER_STATE__TRANSFER_ISSUED);
-	s_transfer(f, txn, "t-out", "m3", ORG_A1, TS1, "", "",
-	    JICENG__V1__TRANSFER_STATE__TRANSFER_REJECTED);
-	assert_int_equal(mdb_txn_commit(txn), 0);
+	struct fx *f = s_county_transfers(state, JICENG__V1__TRANSFER_STATE__TRANSFER_REJECTED);
 	char from[16], to[16];
-	txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_transfer_townships(f->m, txn, "t-1", from, to), 0);
 	assert_string_equal(from, TS1);
 	assert_string_equal(to, TS2);
@@ -438,7 +423,7 @@ static struct fx *
 s_episodes(void **state)
 {
 	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	s_episode(f, txn, "f-1", "m1", ORG_A1, TS1, "", "",
 	    JICENG__V1__MOBILITY_STATE__AWAITING_REPORT);
 	s_episode(f, txn, "f-2", "m3", ORG_A1, TS1, ORG_B1, TS2,
@@ -460,7 +445,7 @@ test_get_episode(void **state)
 {
 	struct fx *f = s_episodes(state);
 	Jiceng__V1__MobileEpisodeView *v = NULL;
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_get_episode(f->m, txn, "f-2", &v), 0);
 	mdb_txn_abort(txn);
 	assert_non_null(v);
@@ -481,7 +466,7 @@ test_get_episode(void **state)
 	assert_null(v);
 
 	char home[16], host[16];
-	txn = s_read(f);
+	txn = fx_read(f);
 	assert_int_equal(membership_episode_townships(f->m, txn, "f-2", home, host), 0);
 	assert_string_equal(home, TS1);
 	assert_string_equal(host, TS2);
@@ -514,13 +499,13 @@ test_list_episodes(void **state)
 
 	/* f-1 returns: off ORG_A1's and TS1's lists, still m1's. */
 	struct episode_rec before, after;
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(records_episode_load(f->m, txn, "f-1", &before), 0);
 	mdb_txn_abort(txn);
 	after = before;
 	after.state = JICENG__V1__MOBILITY_STATE__RETURNED;
 	after.returned_at = fx_cst(2025, 1, 9, 9, 0);
-	txn = s_write(f);
+	txn = fx_write(f);
 	assert_int_equal(records_episode_store(f->m, txn, &before, &after), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	s_expect_episodes(f, MEMBERSHIP_BY_ORG, ORG_A1, 0, "", 0, "f-2", "");
@@ -551,7 +536,7 @@ test_list_episodes_state(void **state)
 	    JICENG__V1__MOBILITY_STATE__REPORTED, "", 0, "", "");
 
 	Jiceng__V1__MobileEpisodeList *l = (void *)1;
-	MDB_txn *txn = s_read(f);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(membership_list_episodes(f->m, txn, MEMBERSHIP_BY_ORG, ORG_A1,
 	    JICENG__V1__MOBILITY_STATE__RETURNED, "", 0, &l), EINVAL);
 	assert_null(l);
@@ -580,7 +565,7 @@ static void
 test_list_episodes_filtered_paging(void **state)
 {
 	struct fx *f = s_county(state);
-	MDB_txn *txn = s_write(f);
+	MDB_txn *txn = fx_write(f);
 	char id[16];
 	/* f-01..f-09 of m2: f-01, f-04, f-07 returned, the rest transferred. */
 	for (int i = 1; i <= 9; i++) {

@@ -35,55 +35,28 @@
 
 /* ---------------------------------------------------------- fixture */
 
-static struct verdict
-s_org(struct fx *f, const char *id, int kind, const char *parent, const char *approving)
-{
-	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
-	e.org_id = (char *)id;
-	e.kind = kind;
-	e.parent_id = (char *)(parent ? parent : "");
-	e.name = "测试组织";
-	e.approving_org_id = (char *)(approving ? approving : "");
-	e.established_at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
-}
-
 /* TS1: township committee T, village committee V, branches B and B2, a
  * temporary branch TB. TS2: township committee U, village W, branch C.
  * Leaves f sending as TS1. */
 static void
 s_trees(struct fx *f)
 {
-	ACCEPTED(s_org(f, "T", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "V", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "T", "T"));
-	ACCEPTED(s_org(f, "B", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
-	ACCEPTED(s_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
+	fx_tree(f, "T", "V", "B");
+	ACCEPTED(fx_org(f, "B2", JICENG__V1__ORG_KIND__BRANCH, "V", "T"));
+	ACCEPTED(fx_org(f, "TB", JICENG__V1__ORG_KIND__TEMPORARY_BRANCH, "V", "T"));
 	f->township = TS2;
-	ACCEPTED(s_org(f, "U", JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, NULL, NULL));
-	ACCEPTED(s_org(f, "W", JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, "U", "U"));
-	ACCEPTED(s_org(f, "C", JICENG__V1__ORG_KIND__BRANCH, "W", "U"));
+	fx_tree(f, "U", "W", "C");
 	f->township = TS1;
 }
 
+/* A member of home admitted at admitted_at. */
 static struct verdict
 s_register_as(struct fx *f, const char *id, const char *home, int category,
     int64_t admitted_at)
 {
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = (char *)home;
-	e.name = "张三";
-	e.category = category;
+	Jiceng__V1__MemberRegistered e = fx_registration(id, home, category);
 	e.admitted_at = admitted_at;
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
-}
-
-/* A full member of home, admitted in 2010. */
-static struct verdict
-s_register(struct fx *f, const char *id, const char *home)
-{
-	return s_register_as(f, id, home, FULL, fx_cst(2010, 7, 1, 9, 0));
 }
 
 /* A letter dated now, 30 days valid, dues paid through the month before
@@ -135,63 +108,38 @@ s_issue_out(struct fx *f, const char *tid, const char *member, const char *from)
 	return fx_send(f, EV_ISSUED, &e);
 }
 
+/* A step on letter tid dated at: c is EV_RECEIVED, EV_RETURNED,
+ * EV_REJECTED (wrong org) or EV_REVOKED (withdrawn by the member). */
 static struct verdict
-s_receive_at(struct fx *f, const char *tid, int64_t at)
+s_step_at(struct fx *f, EventCase c, const char *tid, int64_t at)
 {
-	Jiceng__V1__TransferReceived e = JICENG__V1__TRANSFER_RECEIVED__INIT;
-	e.transfer_id = (char *)tid;
-	e.received_at = at;
-	return fx_send(f, EV_RECEIVED, &e);
+	Jiceng__V1__TransferReceived rcv = JICENG__V1__TRANSFER_RECEIVED__INIT;
+	Jiceng__V1__TransferReceiptReturned ret = JICENG__V1__TRANSFER_RECEIPT_RETURNED__INIT;
+	Jiceng__V1__TransferRejected rej = JICENG__V1__TRANSFER_REJECTED__INIT;
+	Jiceng__V1__TransferRevoked rev = JICENG__V1__TRANSFER_REVOKED__INIT;
+	rcv.transfer_id = ret.transfer_id = rej.transfer_id = rev.transfer_id = (char *)tid;
+	rcv.received_at = ret.returned_at = rej.rejected_at = rev.revoked_at = at;
+	rej.reason = "组织关系不符 / wrong org";
+	rev.reason = "本人申请撤回";
+	switch (c) {
+	case EV_RECEIVED:
+		return fx_send(f, c, &rcv);
+	case EV_RETURNED:
+		return fx_send(f, c, &ret);
+	case EV_REJECTED:
+		return fx_send(f, c, &rej);
+	case EV_REVOKED:
+	default:
+		return fx_send(f, c, &rev);
+	}
 }
 
-static struct verdict
-s_receive(struct fx *f, const char *tid)
-{
-	return s_receive_at(f, tid, f->now);
-}
-
-static struct verdict
-s_receipt_at(struct fx *f, const char *tid, int64_t at)
-{
-	Jiceng__V1__TransferReceiptReturned e = JICENG__V1__TRANSFER_RECEIPT_RETURNED__INIT;
-	e.transfer_id = (char *)tid;
-	e.returned_at = at;
-	return fx_send(f, EV_RETURNED, &e);
-}
-
-static struct verdict
-s_receipt(struct fx *f, const char *tid)
-{
-	return s_receipt_at(f, tid, f->now);
-}
-
-static struct verdict
-s_reject(struct fx *f, const char *tid)
-{
-	Jiceng__V1__TransferRejected e = JICENG__V1__TRANSFER_REJECTED__INIT;
-	e.transfer_id = (char *)tid;
-	e.reason = "组织关系不符 / wrong org";
-	e.rejected_at = f->now;
-	return fx_send(f, EV_REJECTED, &e);
-}
-
-static struct verdict
-s_revoke(struct fx *f, const char *tid)
-{
-	Jiceng__V1__TransferRevoked e = JICENG__V1__TRANSFER_REVOKED__INIT;
-	e.transfer_id = (char *)tid;
-	e.reason = "本人申请撤回";
-	e.revoked_at = f->now;
-	return fx_send(f, EV_REVOKED, &e);
-}
-
-static struct verdict
-s_tick(struct fx *f)
-{
-	Jiceng__V1__Tick t = JICENG__V1__TICK__INIT;
-	t.at = f->now;
-	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_TICK, &t);
-}
+#define s_receive(f, tid)        s_step_at((f), EV_RECEIVED, (tid), (f)->now)
+#define s_receive_at(f, tid, at) s_step_at((f), EV_RECEIVED, (tid), (at))
+#define s_receipt(f, tid)        s_step_at((f), EV_RETURNED, (tid), (f)->now)
+#define s_receipt_at(f, tid, at) s_step_at((f), EV_RETURNED, (tid), (at))
+#define s_reject(f, tid)         s_step_at((f), EV_REJECTED, (tid), (f)->now)
+#define s_revoke(f, tid)         s_step_at((f), EV_REVOKED, (tid), (f)->now)
 
 /* The reason of the warning code in v, NULL if none. */
 static const char *
@@ -209,29 +157,11 @@ s_warned(const struct verdict *v, const char *code)
 	return s_warning(v, code) != NULL;
 }
 
-static void
-s_member(struct fx *f, const char *id, struct member_rec *r)
-{
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(records_member_load(f->m, txn, id, r), 0);
-	mdb_txn_abort(txn);
-}
-
-static void
-s_transfer(struct fx *f, const char *id, struct transfer_rec *t)
-{
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(records_transfer_load(f->m, txn, id, t), 0);
-	mdb_txn_abort(txn);
-}
-
 static int
 s_transfer_state(struct fx *f, const char *id)
 {
 	struct transfer_rec t;
-	s_transfer(f, id, &t);
+	fx_load_transfer(f, id, &t);
 	return t.state;
 }
 
@@ -239,8 +169,7 @@ static uint32_t
 s_count(struct fx *f, const char *org)
 {
 	struct org_rec o;
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(records_org_load(f->m, txn, org, &o), 0);
 	mdb_txn_abort(txn);
 	return o.member_count;
@@ -262,46 +191,10 @@ static bool
 s_on_roster(struct fx *f, const char *org, const char *member)
 {
 	const char *arg[2] = { member, NULL };
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(records_pair_each(txn, f->m->roster, org, "", s_roster_fn, arg), 0);
 	mdb_txn_abort(txn);
 	return arg[1] != NULL;
-}
-
-/* The change log between two seqs, unpacked. */
-struct changes {
-	unsigned n;
-	Jiceng__V1__StatusChange *c[16];
-};
-
-static void
-s_change_fn(void *arg, uint64_t seq, const void *packed, size_t len)
-{
-	struct changes *cs = arg;
-	Jiceng__V1__StatusChange *c = jiceng__v1__status_change__unpack(NULL, len, packed);
-	assert_non_null(c);
-	assert_int_equal(c->seq, seq);
-	assert_true(cs->n < 16);
-	cs->c[cs->n++] = c;
-}
-
-static void
-s_changes(struct fx *f, uint64_t from, uint64_t to, struct changes *cs)
-{
-	MDB_txn *txn;
-	cs->n = 0;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(membership_changes_each(f->m, txn, from, to, s_change_fn, cs), 0);
-	mdb_txn_abort(txn);
-}
-
-static void
-s_changes_free(struct changes *cs)
-{
-	for (unsigned i = 0; i < cs->n; i++)
-		jiceng__v1__status_change__free_unpacked(cs->c[i], NULL);
-	cs->n = 0;
 }
 
 /* ---------------------------------------------------------- T1-T6 */
@@ -310,12 +203,11 @@ static void
 test_t1_validity(void **state)
 {
 	struct fx *f = *state;
-	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
 	Jiceng__V1__Rules r = JICENG__V1__RULES__INIT;
 	Jiceng__V1__TransferIssued e;
 	struct transfer_rec t;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	e = s_letter(f, "t1", "a", "B", "B2");
 	e.valid_days = 0;
 	REJECTED(fx_send(f, EV_ISSUED, &e), "T1");
@@ -323,14 +215,13 @@ test_t1_validity(void **state)
 	REJECTED(fx_send(f, EV_ISSUED, &e), "T1");
 	e.valid_days = 90;
 	ACCEPTED(fx_send(f, EV_ISSUED, &e));
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_int_equal(t.valid_days, 90);
 	assert_int_equal(t.valid_until, f->now + 90 * DAY);
 	/* The maximum is a setting. */
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	r.transfer_max_valid_days = 20;
-	rc.rules = &r;
-	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc));
+	ACCEPTED(fx_rules(f, &r));
 	e = s_letter(f, "t2", "b", "B", "B2");
 	e.valid_days = 21;
 	REJECTED(fx_send(f, EV_ISSUED, &e), "T1");
@@ -343,8 +234,8 @@ test_t2_one_open_transfer(void **state)
 {
 	struct fx *f = *state;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "B2"));
 	REJECTED(s_issue(f, "t2", "a", "B", "B2"), "T2");         /* second open letter */
 	REJECTED(s_issue_out(f, "t2", "a", "B"), "T2");
@@ -363,8 +254,8 @@ test_t3_late_receipt(void **state)
 	int64_t issued = f->now;
 	struct verdict v;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
 	ACCEPTED(s_issue(f, "t2", "b", "B", "C"));
 	f->now = issued + 40 * DAY;                     /* no Tick in between */
@@ -388,8 +279,8 @@ test_t4_receipt_warning(void **state)
 	int64_t received;
 	struct verdict v;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
 	ACCEPTED(s_issue(f, "t2", "b", "B", "C"));
 	f->township = TS2;
@@ -416,7 +307,7 @@ test_t5_dues_warning(void **state)
 	struct verdict v;
 	s_trees(f);
 	for (int i = 0; i < 4; i++)
-		ACCEPTED(s_register(f, ids[i], "B"));
+		ACCEPTED(fx_register(f, ids[i], "B", FULL));
 	e = s_letter(f, "t1", "a", "B", "B2");
 	e.dues_paid_through = 202413;
 	REJECTED(fx_send(f, EV_ISSUED, &e), "BAD_FIELD");
@@ -470,8 +361,8 @@ test_t7_townships(void **state)
 	struct fx *f = *state;
 	struct verdict v;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));       /* TS1 -> TS2 */
 	ACCEPTED(s_issue_out(f, "x1", "b", "B"));        /* TS1 -> outside */
 	/* The sender does not receive or reject its own letter to TS2. */
@@ -512,39 +403,39 @@ test_t8_expiry_at_tick(void **state)
 	struct transfer_rec t;
 	struct member_rec r;
 	Jiceng__V1__TransferIssued e;
-	struct changes cs;
+	struct fx_changes cs;
 	uint64_t tick;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	e = s_letter(f, "t1", "a", "B", "C");
 	e.valid_days = 10;
 	ACCEPTED(fx_send(f, EV_ISSUED, &e));
 	/* Not before: a Tick at the last instant of validity. */
 	f->now = issued + 10 * DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_transfer_state(f, "t1"), ST_ISSUED);
 	f->now = issued + 10 * DAY + 3600000;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	tick = f->seq;
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_int_equal(t.state, ST_EXPIRED);
 	assert_int_equal(t.closed_at, f->now);
 	assert_int_equal(t.last_seq, tick);
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_EXPIRED);
 	assert_string_equal(r.home_org_id, "B");        /* never left the sender */
 	assert_true(s_on_roster(f, "B", "a"));
 	assert_int_equal(s_count(f, "B"), 1);
-	s_changes(f, tick, tick, &cs);
+	fx_changes(f, tick, tick, &cs);
 	assert_int_equal(cs.n, 1);
-	assert_int_equal(cs.c[0]->transfer_state, ST_EXPIRED);
-	assert_int_equal(cs.c[0]->previous_transfer_state, ST_ISSUED);
-	assert_string_equal(cs.c[0]->transfer_id, "t1");
-	s_changes_free(&cs);
+	assert_int_equal(cs.sc[0]->transfer_state, ST_EXPIRED);
+	assert_int_equal(cs.sc[0]->previous_transfer_state, ST_ISSUED);
+	assert_string_equal(cs.sc[0]->transfer_id, "t1");
+	fx_changes_free(&cs);
 	/* A later Tick finds nothing more; the member may be sent again. */
 	f->now += 3600000;
-	ACCEPTED(s_tick(f));
-	s_changes(f, f->seq, f->seq, &cs);
+	ACCEPTED(fx_tick(f));
+	fx_changes(f, f->seq, f->seq, &cs);
 	assert_int_equal(cs.n, 0);
 	ACCEPTED(s_issue(f, "t2", "a", "B", "C"));
 }
@@ -560,9 +451,9 @@ test_late_report_of_timely_receipt(void **state)
 	struct transfer_rec t;
 	struct member_rec r;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
-	ACCEPTED(s_register(f, "c", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
+	ACCEPTED(fx_register(f, "c", "B", FULL));
 	e = s_letter(f, "t1", "a", "B", "C");
 	e.valid_days = 10;
 	ACCEPTED(fx_send(f, EV_ISSUED, &e));
@@ -573,7 +464,7 @@ test_late_report_of_timely_receipt(void **state)
 	e.valid_days = 10;
 	ACCEPTED(fx_send(f, EV_ISSUED, &e));
 	f->now = issued + 11 * DAY;
-	ACCEPTED(s_tick(f));
+	ACCEPTED(fx_tick(f));
 	assert_int_equal(s_transfer_state(f, "t1"), ST_EXPIRED);
 	/* c was sent again meanwhile: t3 no longer carries it. */
 	ACCEPTED(s_issue(f, "t4", "c", "B", "B2"));
@@ -581,11 +472,11 @@ test_late_report_of_timely_receipt(void **state)
 	ACCEPTED(s_receive_at(f, "t1", issued + 9 * DAY));
 	REJECTED(s_receive_at(f, "t2", issued + 10 * DAY + 1), "T3");
 	REJECTED(s_receive_at(f, "t3", issued + 9 * DAY), "BAD_STATE");
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_int_equal(t.state, ST_RECEIVED);
 	assert_int_equal(t.received_at, issued + 9 * DAY);
 	assert_int_equal(t.closed_at, 0);
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_RECEIVED);
 	assert_string_equal(r.home_org_id, "C");
 	assert_string_equal(r.township_id, TS2);
@@ -602,10 +493,10 @@ test_within_township(void **state)
 	struct transfer_rec t;
 	struct member_rec r;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "B2"));
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_ISSUED);
 	assert_string_equal(r.transfer_id, "t1");
 	assert_int_equal(s_count(f, "B"), 2);           /* still the sender's */
@@ -615,18 +506,18 @@ test_within_township(void **state)
 	assert_int_equal(s_count(f, "B2"), 1);
 	assert_false(s_on_roster(f, "B", "a"));
 	assert_true(s_on_roster(f, "B2", "a"));
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_string_equal(r.home_org_id, "B2");
 	assert_int_equal(r.transfer_state, ST_RECEIVED);
 	f->now += 5 * DAY;
 	ACCEPTED(s_receipt(f, "t1"));
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_int_equal(t.state, ST_RETURNED);
 	assert_int_equal(t.receipt_returned_at, f->now);
 	assert_string_equal(t.from_township_id, TS1);
 	assert_string_equal(t.to_township_id, TS1);
 	assert_string_equal(t.letter_no, "组转〔2025〕1号");
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_RETURNED);
 	/* Moved on: the new org sends it on. */
 	REJECTED(s_issue(f, "t2", "a", "B", "V"), "T2");
@@ -640,16 +531,16 @@ test_between_townships(void **state)
 	struct member_rec r;
 	struct transfer_rec t;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_string_equal(t.to_township_id, TS2);
 	f->township = TS2;
 	REJECTED(s_issue(f, "t2", "a", "B", "C"), "WRONG_TOWNSHIP");   /* not TS2's yet */
 	ACCEPTED(s_receive(f, "t1"));
 	assert_int_equal(s_count(f, "B"), 0);
 	assert_int_equal(s_count(f, "C"), 1);
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_string_equal(r.township_id, TS2);
 	assert_string_equal(r.home_org_id, "C");
 	/* Now TS2's member: TS1 can no longer act on it. */
@@ -661,7 +552,7 @@ test_between_townships(void **state)
 	ACCEPTED(s_issue(f, "t2", "a", "C", "B"));
 	ACCEPTED(s_receipt(f, "t1"));
 	assert_int_equal(s_transfer_state(f, "t1"), ST_RETURNED);
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_ISSUED);
 	assert_string_equal(r.transfer_id, "t2");
 }
@@ -672,26 +563,26 @@ test_out_of_county(void **state)
 	struct fx *f = *state;
 	struct member_rec r;
 	struct transfer_rec t;
-	struct changes cs;
+	struct fx_changes cs;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	ACCEPTED(s_issue_out(f, "x1", "a", "B"));
-	s_transfer(f, "x1", &t);
+	fx_load_transfer(f, "x1", &t);
 	assert_string_equal(t.to_external.area_code, "320506");
 	assert_string_equal(t.to_org_id, "");
 	assert_string_equal(t.to_township_id, "");
 	assert_int_equal(s_count(f, "B"), 1);
 	f->now += 20 * DAY;
 	ACCEPTED(s_receipt(f, "x1"));
-	s_changes(f, f->seq, f->seq, &cs);
+	fx_changes(f, f->seq, f->seq, &cs);
 	assert_int_equal(cs.n, 1);
-	assert_true(cs.c[0]->transferred_out);
-	assert_int_equal(cs.c[0]->transfer_state, ST_RETURNED);
-	s_changes_free(&cs);
+	assert_true(cs.sc[0]->transferred_out);
+	assert_int_equal(cs.sc[0]->transfer_state, ST_RETURNED);
+	fx_changes_free(&cs);
 	assert_int_equal(s_transfer_state(f, "x1"), ST_RETURNED);
 	assert_int_equal(s_count(f, "B"), 0);
 	assert_false(s_on_roster(f, "B", "a"));
-	s_member(f, "a", &r);                            /* still loadable */
+	fx_load_member(f, "a", &r);                     /* still loadable */
 	assert_true(r.transferred_out);
 	assert_int_equal(r.transfer_state, ST_RETURNED);
 	REJECTED(s_issue(f, "x2", "a", "B", "B2"), "TRANSFERRED_OUT");
@@ -701,11 +592,8 @@ test_out_of_county(void **state)
 static Jiceng__V1__MemberRegistered
 s_record(const char *id, const char *home)
 {
-	Jiceng__V1__MemberRegistered e = JICENG__V1__MEMBER_REGISTERED__INIT;
-	e.member_id = (char *)id;
-	e.home_org_id = (char *)home;
+	Jiceng__V1__MemberRegistered e = fx_registration(id, home, FULL);
 	e.name = "李四";
-	e.category = FULL;
 	e.admitted_at = fx_cst(2015, 7, 1, 9, 0);
 	return e;
 }
@@ -719,7 +607,7 @@ test_into_county(void **state)
 	Jiceng__V1__ExternalOrg bad = JICENG__V1__EXTERNAL_ORG__INIT;
 	struct transfer_rec t;
 	struct member_rec r;
-	struct changes cs;
+	struct fx_changes cs;
 	s_trees(f);
 	f->township = TS2;
 	e.transfer_id = "in1";
@@ -761,14 +649,14 @@ test_into_county(void **state)
 	e.transfer_id = "in2";
 	REJECTED(fx_send(f, EV_RECEIVED, &e), "MEMBER_EXISTS");
 
-	s_member(f, "n1", &r);
+	fx_load_member(f, "n1", &r);
 	assert_string_equal(r.home_org_id, "C");
 	assert_string_equal(r.township_id, TS2);
 	assert_int_equal(r.transfer_state, ST_RECEIVED);
 	assert_string_equal(r.transfer_id, "in1");
 	assert_string_equal(r.birth_date, "1990-01-01");
 	assert_int_equal(s_count(f, "C"), 1);
-	s_transfer(f, "in1", &t);
+	fx_load_transfer(f, "in1", &t);
 	assert_int_equal(t.state, ST_RECEIVED);
 	assert_string_equal(t.from_external.area_code, "320506");
 	assert_string_equal(t.from_external.org_name, "吴中区某村党支部");
@@ -779,20 +667,20 @@ test_into_county(void **state)
 	assert_string_equal(t.letter_no, "苏吴组转〔2025〕7号");
 	assert_int_equal(t.opened_seq, f->seq - 2);
 	/* A new member in a transfer state is logged, with no previous. */
-	s_changes(f, t.opened_seq, t.opened_seq, &cs);
+	fx_changes(f, t.opened_seq, t.opened_seq, &cs);
 	assert_int_equal(cs.n, 1);
-	assert_string_equal(cs.c[0]->member_id, "n1");
-	assert_int_equal(cs.c[0]->transfer_state, ST_RECEIVED);
-	assert_int_equal(cs.c[0]->previous_transfer_state, ST_NONE);
-	assert_string_equal(cs.c[0]->home_org_id, "C");
-	s_changes_free(&cs);
+	assert_string_equal(cs.sc[0]->member_id, "n1");
+	assert_int_equal(cs.sc[0]->transfer_state, ST_RECEIVED);
+	assert_int_equal(cs.sc[0]->previous_transfer_state, ST_NONE);
+	assert_string_equal(cs.sc[0]->home_org_id, "C");
+	fx_changes_free(&cs);
 	/* Nobody in the county revokes it; its receipt goes back from TS2. */
 	REJECTED(s_revoke(f, "in1"), "T7");
 	f->township = TS1;
 	REJECTED(s_receipt(f, "in1"), "T7");
 	f->township = TS2;
 	ACCEPTED(s_receipt(f, "in1"));
-	s_member(f, "n1", &r);
+	fx_load_member(f, "n1", &r);
 	assert_int_equal(r.transfer_state, ST_RETURNED);
 }
 
@@ -802,8 +690,8 @@ test_impossible_orders(void **state)
 	struct fx *f = *state;
 	struct verdict v;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	f->township = TS2;
 	REJECTED(s_receive(f, "t1"), "UNKNOWN_TRANSFER");   /* before it is issued */
 	REJECTED(s_receipt(f, "t1"), "UNKNOWN_TRANSFER");
@@ -845,8 +733,8 @@ test_rejected_and_revoked(void **state)
 	Jiceng__V1__TransferRejected rj = JICENG__V1__TRANSFER_REJECTED__INIT;
 	char long_reason[300];
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
 	ACCEPTED(s_issue_out(f, "x1", "b", "B"));
 	f->township = TS2;
@@ -861,27 +749,27 @@ test_rejected_and_revoked(void **state)
 	REJECTED(fx_send(f, EV_REJECTED, &rj), "BAD_FIELD");
 	f->now += DAY;
 	ACCEPTED(s_reject(f, "t1"));
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_int_equal(t.state, ST_REJECTED);
 	assert_int_equal(t.closed_at, f->now);
 	assert_string_equal(t.reason, "组织关系不符 / wrong org");
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_REJECTED);
 	assert_string_equal(r.home_org_id, "B");
 	assert_int_equal(s_count(f, "B"), 2);
 	/* An outside org's rejection, recorded by the sender. */
 	f->township = TS1;
 	ACCEPTED(s_reject(f, "x1"));
-	s_member(f, "b", &r);
+	fx_load_member(f, "b", &r);
 	assert_int_equal(r.transfer_state, ST_REJECTED);
 	assert_false(r.transferred_out);
 	/* Revoked, a letter leaves the member where it was. */
 	ACCEPTED(s_issue(f, "t2", "a", "B", "C"));
 	ACCEPTED(s_revoke(f, "t2"));
-	s_transfer(f, "t2", &t);
+	fx_load_transfer(f, "t2", &t);
 	assert_int_equal(t.state, ST_REVOKED);
 	assert_string_equal(t.reason, "本人申请撤回");
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.transfer_state, ST_REVOKED);
 	assert_string_equal(r.transfer_id, "t2");
 	assert_int_equal(s_count(f, "B"), 2);
@@ -898,7 +786,7 @@ test_issue_fields(void **state)
 	Jiceng__V1__ExternalOrg x = JICENG__V1__EXTERNAL_ORG__INIT;
 	char letter[70];
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	REJECTED(s_issue(f, "t1", "nobody", "B", "B2"), "UNKNOWN_MEMBER");
 	REJECTED(s_issue(f, "", "a", "B", "B2"), "BAD_FIELD");
 	REJECTED(s_issue(f, "t1", "a", "B", NULL), "BAD_FIELD");     /* no target */
@@ -941,8 +829,8 @@ test_r3_only_normal(void **state)
 	struct fx *f = *state;
 	Jiceng__V1__MemberStatusChanged s = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
-	ACCEPTED(s_register(f, "b", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
+	ACCEPTED(fx_register(f, "b", "B", FULL));
 	s.member_id = "a";
 	s.status = JICENG__V1__MEMBER_STATUS__SUSPENDED;
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &s));
@@ -969,8 +857,7 @@ s_away(struct fx *f, const char *member, const char *flow, const char *host)
 {
 	struct member_rec r;
 	struct episode_rec e;
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
+	MDB_txn *txn = fx_write(f);
 	assert_int_equal(records_member_load(f->m, txn, member, &r), 0);
 	memset(&e, 0, sizeof e);
 	snprintf(e.flow_id, sizeof e.flow_id, "%s", flow);
@@ -1004,8 +891,7 @@ static unsigned
 s_pairs(struct fx *f, MDB_dbi dbi, const char *a)
 {
 	unsigned n = 0;
-	MDB_txn *txn;
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
+	MDB_txn *txn = fx_read(f);
 	assert_int_equal(records_pair_each(txn, dbi, a, "", s_count_fn, &n), 0);
 	mdb_txn_abort(txn);
 	return n;
@@ -1018,41 +904,38 @@ test_closes_mobile_episode(void **state)
 	struct episode_rec e;
 	struct transfer_rec t;
 	struct member_rec r;
-	struct changes cs;
-	MDB_txn *txn;
+	struct fx_changes cs;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	s_away(f, "a", "flow1", "B2");
 	assert_int_equal(s_pairs(f, f->m->hosted, "B2"), 1);
 	assert_int_equal(s_pairs(f, f->m->ep_org, "B"), 1);
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
-	assert_int_equal(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(records_episode_load(f->m, txn, "flow1", &e), 0);
-	mdb_txn_abort(txn);
+	fx_load_episode(f, "flow1", &e);
 	assert_int_equal(e.state, JICENG__V1__MOBILITY_STATE__TRANSFERRED);
 	assert_string_equal(e.closed_by_transfer_id, "t1");
 	assert_int_equal(e.last_seq, f->seq);
 	assert_int_equal(s_pairs(f, f->m->hosted, "B2"), 0);
 	assert_int_equal(s_pairs(f, f->m->ep_org, "B"), 0);
-	s_transfer(f, "t1", &t);
+	fx_load_transfer(f, "t1", &t);
 	assert_string_equal(t.closed_flow_id, "flow1");
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__TRANSFERRED);
 	assert_string_equal(r.host_org_id, "");
 	assert_string_equal(r.flow_id, "flow1");
 	assert_int_equal(r.transfer_state, ST_ISSUED);
 	/* One change: the episode's end and the letter together. */
-	s_changes(f, f->seq, f->seq, &cs);
+	fx_changes(f, f->seq, f->seq, &cs);
 	assert_int_equal(cs.n, 1);
-	assert_int_equal(cs.c[0]->state, JICENG__V1__MOBILITY_STATE__TRANSFERRED);
-	assert_int_equal(cs.c[0]->previous_state, JICENG__V1__MOBILITY_STATE__REPORTED);
-	assert_int_equal(cs.c[0]->transfer_state, ST_ISSUED);
-	assert_string_equal(cs.c[0]->place_code, "110105");
-	assert_string_equal(cs.c[0]->host_org_id, "");
-	s_changes_free(&cs);
+	assert_int_equal(cs.sc[0]->state, JICENG__V1__MOBILITY_STATE__TRANSFERRED);
+	assert_int_equal(cs.sc[0]->previous_state, JICENG__V1__MOBILITY_STATE__REPORTED);
+	assert_int_equal(cs.sc[0]->transfer_state, ST_ISSUED);
+	assert_string_equal(cs.sc[0]->place_code, "110105");
+	assert_string_equal(cs.sc[0]->host_org_id, "");
+	fx_changes_free(&cs);
 	/* Revoking the letter does not reopen the episode. */
 	ACCEPTED(s_revoke(f, "t1"));
-	s_member(f, "a", &r);
+	fx_load_member(f, "a", &r);
 	assert_int_equal(r.mobility_state, JICENG__V1__MOBILITY_STATE__TRANSFERRED);
 }
 
@@ -1062,10 +945,10 @@ static void
 test_change_log(void **state)
 {
 	struct fx *f = *state;
-	struct changes cs;
+	struct fx_changes cs;
 	uint64_t issued, received, returned, first;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	first = f->seq + 1;
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
 	issued = f->seq;
@@ -1074,30 +957,30 @@ test_change_log(void **state)
 	received = f->seq;
 	ACCEPTED(s_receipt(f, "t1"));
 	returned = f->seq;
-	s_changes(f, first, returned, &cs);
+	fx_changes(f, first, returned, &cs);
 	assert_int_equal(cs.n, 3);
-	assert_int_equal(cs.c[0]->seq, issued);
-	assert_int_equal(cs.c[0]->index, 0);
-	assert_string_equal(cs.c[0]->member_id, "a");
-	assert_int_equal(cs.c[0]->previous_transfer_state, ST_NONE);
-	assert_int_equal(cs.c[0]->transfer_state, ST_ISSUED);
-	assert_string_equal(cs.c[0]->transfer_id, "t1");
-	assert_string_equal(cs.c[0]->home_org_id, "B");
-	assert_string_equal(cs.c[0]->township_id, TS1);
-	assert_string_equal(cs.c[0]->previous_home_org_id, "");
-	assert_int_equal(cs.c[1]->seq, received);
-	assert_int_equal(cs.c[1]->index, 0);
-	assert_int_equal(cs.c[1]->previous_transfer_state, ST_ISSUED);
-	assert_int_equal(cs.c[1]->transfer_state, ST_RECEIVED);
-	assert_string_equal(cs.c[1]->home_org_id, "C");
-	assert_string_equal(cs.c[1]->previous_home_org_id, "B");
-	assert_string_equal(cs.c[1]->township_id, TS2);
-	assert_string_equal(cs.c[1]->previous_township_id, TS1);
-	assert_int_equal(cs.c[2]->seq, returned);
-	assert_int_equal(cs.c[2]->previous_transfer_state, ST_RECEIVED);
-	assert_int_equal(cs.c[2]->transfer_state, ST_RETURNED);
-	assert_int_equal(cs.c[2]->changed_at, f->now);
-	s_changes_free(&cs);
+	assert_int_equal(cs.sc[0]->seq, issued);
+	assert_int_equal(cs.sc[0]->index, 0);
+	assert_string_equal(cs.sc[0]->member_id, "a");
+	assert_int_equal(cs.sc[0]->previous_transfer_state, ST_NONE);
+	assert_int_equal(cs.sc[0]->transfer_state, ST_ISSUED);
+	assert_string_equal(cs.sc[0]->transfer_id, "t1");
+	assert_string_equal(cs.sc[0]->home_org_id, "B");
+	assert_string_equal(cs.sc[0]->township_id, TS1);
+	assert_string_equal(cs.sc[0]->previous_home_org_id, "");
+	assert_int_equal(cs.sc[1]->seq, received);
+	assert_int_equal(cs.sc[1]->index, 0);
+	assert_int_equal(cs.sc[1]->previous_transfer_state, ST_ISSUED);
+	assert_int_equal(cs.sc[1]->transfer_state, ST_RECEIVED);
+	assert_string_equal(cs.sc[1]->home_org_id, "C");
+	assert_string_equal(cs.sc[1]->previous_home_org_id, "B");
+	assert_string_equal(cs.sc[1]->township_id, TS2);
+	assert_string_equal(cs.sc[1]->previous_township_id, TS1);
+	assert_int_equal(cs.sc[2]->seq, returned);
+	assert_int_equal(cs.sc[2]->previous_transfer_state, ST_RECEIVED);
+	assert_int_equal(cs.sc[2]->transfer_state, ST_RETURNED);
+	assert_int_equal(cs.sc[2]->changed_at, f->now);
+	fx_changes_free(&cs);
 }
 
 /* Several letters expiring at one Tick: one entry each, indexed in order. */
@@ -1107,25 +990,25 @@ test_change_log_one_tick(void **state)
 	struct fx *f = *state;
 	const char *ids[] = { "a", "b", "c" }, *tids[] = { "t1", "t2", "t3" };
 	int64_t issued = f->now;
-	struct changes cs;
+	struct fx_changes cs;
 	s_trees(f);
 	for (int i = 0; i < 3; i++) {
-		ACCEPTED(s_register(f, ids[i], "B"));
+		ACCEPTED(fx_register(f, ids[i], "B", FULL));
 		ACCEPTED(s_issue(f, tids[i], ids[i], "B", "C"));
 	}
 	ACCEPTED(s_revoke(f, "t2"));
 	f->now = issued + 31 * DAY;
-	ACCEPTED(s_tick(f));
-	s_changes(f, f->seq, f->seq, &cs);
+	ACCEPTED(fx_tick(f));
+	fx_changes(f, f->seq, f->seq, &cs);
 	assert_int_equal(cs.n, 2);
 	for (unsigned i = 0; i < 2; i++) {
-		assert_int_equal(cs.c[i]->seq, f->seq);
-		assert_int_equal(cs.c[i]->index, i);
-		assert_int_equal(cs.c[i]->transfer_state, ST_EXPIRED);
+		assert_int_equal(cs.sc[i]->seq, f->seq);
+		assert_int_equal(cs.sc[i]->index, i);
+		assert_int_equal(cs.sc[i]->transfer_state, ST_EXPIRED);
 	}
-	assert_string_equal(cs.c[0]->member_id, "a");
-	assert_string_equal(cs.c[1]->member_id, "c");
-	s_changes_free(&cs);
+	assert_string_equal(cs.sc[0]->member_id, "a");
+	assert_string_equal(cs.sc[1]->member_id, "c");
+	fx_changes_free(&cs);
 }
 
 /* ---------------------------------------------------------- rejections */
@@ -1138,7 +1021,7 @@ test_rejection_writes_nothing(void **state)
 	Jiceng__V1__MemberRegistered reg = s_record("n1", "");
 	uint64_t writes, changes;
 	s_trees(f);
-	ACCEPTED(s_register(f, "a", "B"));
+	ACCEPTED(fx_register(f, "a", "B", FULL));
 	ACCEPTED(s_issue(f, "t1", "a", "B", "C"));
 	writes = membership_writes();
 	changes = membership_changes_written();

@@ -56,6 +56,8 @@ struct server {
 	uint64_t served;
 	struct auth *auth;   /* ZAP handler when the query socket uses CURVE */
 	int curve;
+	zmq_msg_t *route;    /* the request being answered: its routing frames */
+	int nroute;
 };
 
 /* ---------------------------------------------------------- state envs */
@@ -286,6 +288,150 @@ s_list_episodes(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *
 	    &r->episodes);
 }
 
+/* ---------------------------------------------------------- status stream */
+
+#define STATUS_PAGE_DEFAULT 1000u
+#define STATUS_PAGE_MAX     10000u
+
+static void s_send_reply(struct server *s, const QueryReply *r);
+
+/* A StatusPage being filled; a snapshot sends each full page at once. */
+struct s_status_page {
+	struct server *s;
+	QueryReply *r;               /* the reply the last page goes in */
+	Jiceng__V1__StatusPage *page;
+	size_t cap;                  /* page size */
+	bool stream;                 /* send full pages as they fill */
+};
+
+static void
+s_status_page_clear(Jiceng__V1__StatusPage *p)
+{
+	for (size_t i = 0; i < p->n_changes; i++)
+		jiceng__v1__status_change__free_unpacked(p->changes[i], NULL);
+	p->n_changes = 0;
+}
+
+static int
+s_status_add(void *arg, const void *packed, size_t len)
+{
+	struct s_status_page *sp = arg;
+	Jiceng__V1__StatusPage *p = sp->page;
+	if (sp->stream && p->n_changes == sp->cap) {
+		s_send_reply(sp->s, sp->r);
+		s_status_page_clear(p);
+	}
+	StatusChange *c = jiceng__v1__status_change__unpack(NULL, len, packed);
+	if (!c)
+		return MDB_CORRUPTED;
+	p->changes[p->n_changes++] = c;
+	return 0;
+}
+
+/* r gets an empty StatusPage with room for cap changes. */
+static int
+s_status_page_new(struct s_status_page *sp, struct server *s, QueryReply *r, size_t cap,
+    bool stream)
+{
+	Jiceng__V1__StatusPage *p = malloc(sizeof *p);
+	StatusChange **changes = calloc(cap, sizeof *changes);
+	if (!p || !changes) {
+		free(p);
+		free(changes);
+		return ENOMEM;
+	}
+	jiceng__v1__status_page__init(p);
+	p->changes = changes;
+	*sp = (struct s_status_page){ s, r, p, cap, stream };
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_STATUS_PAGE;
+	r->status_page = p;
+	return 0;
+}
+
+static void
+s_status_page_free(Jiceng__V1__StatusPage *p)
+{
+	if (!p)
+		return;
+	s_status_page_clear(p);
+	free(p->changes);
+	free(p);
+}
+
+/* The snapshot: read in one transaction, every page but the last sent
+ * from here, the last left in r. Each carries the seq it is consistent
+ * at: the membership worker's cursor in that transaction. */
+static int
+s_status_snapshot(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r,
+    struct server *s)
+{
+	const Jiceng__V1__GetStatusSnapshot *g = q->get_status_snapshot;
+	struct membership_status_filter f = { g->township_id, g->org_id };
+	unsigned size = g->page_size ? g->page_size : STATUS_PAGE_DEFAULT;
+	struct s_status_page sp;
+	uint64_t cursor = 0;
+	int rc;
+	if (size > STATUS_PAGE_MAX)
+		size = STATUS_PAGE_MAX;
+	if ((rc = fold_cursor_get(txn, s->state[DOMAIN_MEMBERSHIP].meta, &cursor)) ||
+	    (rc = s_status_page_new(&sp, s, r, size, true)))
+		return rc;
+	sp.page->seq = cursor;
+	rc = membership_status_snapshot(m, txn, &f, s_status_add, &sp);
+	sp.page->last = true;
+	return rc;
+}
+
+/* Catch-up from the change log; SNAPSHOT_REQUIRED when it was pruned past
+ * the cursor. */
+static int
+s_status_changes(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r,
+    struct server *s)
+{
+	const Jiceng__V1__ListStatusChanges *l = q->list_status_changes;
+	struct membership_status_filter f = { l->township_id, l->org_id };
+	struct s_status_page sp;
+	unsigned limit = l->limit ? l->limit : 100;
+	bool expired, more;
+	int rc;
+	if (limit > 1000)
+		limit = 1000;
+	if ((rc = s_status_page_new(&sp, s, r, limit, false)) ||
+	    (rc = fold_cursor_get(txn, s->state[DOMAIN_MEMBERSHIP].meta, &sp.page->seq)))
+		return rc;
+	rc = membership_status_since(m, txn, l->after_seq, l->after_index, &f, limit,
+	    s_status_add, &sp, &sp.page->next_seq, &sp.page->next_index, &more,
+	    &expired, &sp.page->pruned_seq);
+	sp.page->more = more;
+	if (rc == 0 && expired) {
+		r->status = JICENG__V1__QUERY_STATUS__NOT_FOUND;
+		r->code = "SNAPSHOT_REQUIRED";
+		r->reason = "变更记录已不再保留到该位置，请重新获取快照 / the change log no "
+		    "longer reaches back to this position: take a snapshot";
+	}
+	return rc;
+}
+
+/* The snapshot or catch-up of q, in a read transaction of its own. */
+static void
+s_status_read(struct server *s, const Query *q, QueryReply *r)
+{
+	MDB_txn *txn;
+	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	if (rc == 0) {
+		struct membership *m = s->state[DOMAIN_MEMBERSHIP].membership;
+		rc = q->query_case == JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT ?
+		    s_status_snapshot(m, txn, q, r, s) : s_status_changes(m, txn, q, r, s);
+		mdb_txn_abort(txn);
+	}
+	if (rc) {
+		s_status_page_free(r->status_page);
+		r->status_page = NULL;
+		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
+		s_fail(r, rc);
+	}
+}
+
 /* ---------------------------------------------------------- stats */
 
 /* Everything a Stats reply points to, freed together. */
@@ -467,6 +613,9 @@ s_free_result(QueryReply *r, void *owned)
 	case JICENG__V1__QUERY_REPLY__RESULT_EPISODES:
 		membership_free_episode_list(&r->episodes);
 		return;
+	case JICENG__V1__QUERY_REPLY__RESULT_STATUS_PAGE:
+		s_status_page_free(r->status_page);
+		return;
 	case JICENG__V1__QUERY_REPLY__RESULT_ORG:
 		membership_free_org_view(owned);
 		break;
@@ -513,6 +662,10 @@ s_query_ids_valid(const Query *q)
 		return s_id_or_empty(q->list_mobile_episodes->member_id) &&
 		    s_id_or_empty(q->list_mobile_episodes->org_id) &&
 		    s_id_or_empty(q->list_mobile_episodes->after);
+	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT:
+		return s_id_or_empty(q->get_status_snapshot->org_id);
+	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
+		return s_id_or_empty(q->list_status_changes->org_id);
 	default: return true;
 	}
 }
@@ -528,6 +681,8 @@ s_query_township_valid(const Query *q)
 	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
 		t = q->list_mobile_episodes->township_id;
 		break;
+	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT: t = q->get_status_snapshot->township_id; break;
+	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES: t = q->list_status_changes->township_id; break;
 	default: return true;
 	}
 	return !*t || codec_township_valid(t);
@@ -590,6 +745,23 @@ s_by_township(struct membership *m, MDB_txn *txn, const char *member_id,
 	return 0;
 }
 
+/* The township a status snapshot or catch-up reads: the one it names, or
+ * its org's ("" for the county). An org of another township than the one
+ * named reads nothing of it: that org's township is the one checked. */
+static int
+s_status_township(struct membership *m, MDB_txn *txn, const char *township_id,
+    const char *org_id, char out[16])
+{
+	if (*org_id) {
+		int rc = membership_org_township(m, txn, org_id, out);
+		if (rc == 0 && *township_id && strcmp(out, township_id) != 0)
+			snprintf(out, 16, "%s", "");
+		return rc;
+	}
+	snprintf(out, 16, "%s", township_id);
+	return 0;
+}
+
 /* The township whose data q reads, in t[0] ("" for county-wide); a
  * transfer or an episode has two sides, the other in t[1] ("" if none).
  * Returns 0, or an LMDB error (MDB_NOTFOUND for an unknown id). */
@@ -635,6 +807,14 @@ s_query_townships(struct server *s, const Query *q, char t[2][16])
 	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
 		le = q->list_mobile_episodes;
 		rc = s_by_township(m, txn, le->member_id, le->org_id, le->township_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT:
+		rc = s_status_township(m, txn, q->get_status_snapshot->township_id,
+		    q->get_status_snapshot->org_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
+		rc = s_status_township(m, txn, q->list_status_changes->township_id,
+		    q->list_status_changes->org_id, t[0]);
 		break;
 	default:
 		break;
@@ -727,6 +907,10 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
 		s_membership_read(s, q, r, s_list_episodes);
 		break;
+	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT:
+	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
+		s_status_read(s, q, r);
+		break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "NO_QUERY";
@@ -734,6 +918,22 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	}
 out:
 	jiceng__v1__query__free_unpacked(q, NULL);
+}
+
+/* Send r to the requester being answered (s->route). */
+static void
+s_send_reply(struct server *s, const QueryReply *r)
+{
+	size_t len = jiceng__v1__query_reply__get_packed_size(r);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return;
+	jiceng__v1__query_reply__pack(r, buf);
+	for (int i = 0; i < s->nroute; i++)
+		zmq_send(s->router, zmq_msg_data(&s->route[i]), zmq_msg_size(&s->route[i]),
+		    ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	zmq_send(s->router, buf, len, ZMQ_DONTWAIT);
+	free(buf);
 }
 
 static void
@@ -762,6 +962,8 @@ s_serve_one(struct server *s)
 	void *owned = NULL;
 	/* DEALER sends [rid][query]; REQ sends [rid][empty][query]. */
 	zmq_msg_t *body = &parts[n - 1];
+	s->route = parts;
+	s->nroute = n - 1;
 	struct principal p;
 	const char *code = NULL;
 	if (security_principal(s->auth, body, s->curve, &p, &code) < 0) {
@@ -776,13 +978,9 @@ s_serve_one(struct server *s)
 	} else {
 		s_answer(s, zmq_msg_data(body), zmq_msg_size(body), &p, &r, &owned);
 	}
-	size_t len = jiceng__v1__query_reply__get_packed_size(&r);
-	uint8_t *buf = malloc(len ? len : 1);
-	jiceng__v1__query_reply__pack(&r, buf);
-	for (int i = 0; i < n - 1; i++)
-		zmq_send(s->router, zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i]), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-	zmq_send(s->router, buf, len, ZMQ_DONTWAIT);
-	free(buf);
+	s_send_reply(s, &r);
+	s->route = NULL;
+	s->nroute = 0;
 	if (r.request_id != protobuf_c_empty_string)
 		free(r.request_id);
 	s_free_result(&r, owned);

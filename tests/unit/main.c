@@ -25,6 +25,8 @@
 #pragma weak unit_transfers
 #pragma weak unit_mobility
 #pragma weak unit_queries
+#pragma weak unit_status
+#pragma weak unit_import
 
 static const struct {
 	const char *name;
@@ -45,6 +47,8 @@ static const struct {
 	{ "transfers", unit_transfers },
 	{ "mobility", unit_mobility },
 	{ "queries", unit_queries },
+	{ "status", unit_status },
+	{ "import", unit_import },
 };
 
 char *

@@ -27,6 +27,8 @@ int unit_iddigest(void);
 int unit_transfers(void);
 int unit_mobility(void);
 int unit_queries(void);
+int unit_status(void);
+int unit_import(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

@@ -624,6 +624,99 @@ test_status_scope(void **state)
 	hd_pass(f->h.d);
 }
 
+/* A status change of township's new member: it departs as a mobile
+ * member (sent with the county key). Returns the member's id in mid. */
+static void
+s_status_change(struct s_fx *f, const char *township, char mid[40])
+{
+	Jiceng__V1__MobileDeparted d = JICENG__V1__MOBILE_DEPARTED__INIT;
+	char flow[48];
+	assert_true(s_serves(f, f->county, township, mid));
+	snprintf(flow, sizeof flow, "fl-%s", mid);
+	d.flow_id = flow;
+	d.member_id = mid;
+	d.destination_code = "440305";
+	d.departed_at = now_wall_ms() - 1000;
+	struct hmsg m = hm_event(flow, township, JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED, &d);
+	assert_true(hc_expect(f->county, &m, JICENG__V1__VERDICT__ACCEPTED, "OK"));
+	hm_free(&m);
+}
+
+/* The next StatusChange on sub within ms (heartbeats skipped), NULL if
+ * none; its member_id is copied to mid. */
+static bool
+s_status_recv(void *sub, int ms, char mid[40])
+{
+	for (int64_t end = now_mono_ms() + ms; now_mono_ms() < end;) {
+		zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
+		char topic[64];
+		uint8_t body[2048];
+		if (zmq_poll(&it, 1, (long)(end - now_mono_ms())) <= 0)
+			continue;
+		int tl = zmq_recv(sub, topic, sizeof topic - 1, 0);
+		int bl = zmq_recv(sub, body, sizeof body, 0);
+		if (tl < 0 || bl < 0)
+			continue;
+		topic[tl] = 0;
+		if (strcmp(topic, "status/heartbeat") == 0)
+			continue;
+		StatusChange *sc = jiceng__v1__status_change__unpack(NULL, (size_t)bl, body);
+		assert_non_null(sc);
+		snprintf(mid, 40, "%s", sc->member_id);
+		jiceng__v1__status_change__free_unpacked(sc, NULL);
+		return true;
+	}
+	return false;
+}
+
+/* A township key's status subscription ends at the reload that revokes
+ * the key: the status socket is bound anew and the key cannot
+ * authenticate again. Before, it gets its own township's changes (and a
+ * heartbeat); after, nothing, while the county's subscription carries on. */
+static void
+test_revoked_key_status(void **state)
+{
+	struct s_fx *f = s_up(state);
+	char mid[40], got[40], bin[512], out[512];
+	void *mon;
+	void *sb = hcurve_socket(&f->h.c, ZMQ_SUB, "townB", f->h.d->status, &mon);
+	s_expect_handshake_ok(mon);
+	s_subscribe(sb, "status/");
+	void *sc = hcurve_socket(&f->h.c, ZMQ_SUB, "county", f->h.d->status, NULL);
+	s_subscribe(sc, "status/");
+	/* Subscriptions travel asynchronously: send until one arrives. */
+	bool heard = false;
+	for (int i = 0; i < 20 && !heard; i++) {
+		s_status_change(f, S_TB, mid);
+		heard = s_status_recv(sb, 500, got);
+	}
+	assert_true(heard);
+	assert_true(s_status_recv(sc, 3000, got));
+
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(out, sizeof out, "%s/revoke.out", f->h.d->dir);
+	char *argv[] = { bin, "keys", "revoke", "townB", "--keys-dir", f->h.c.keys, NULL };
+	assert_int_equal(h_run(argv, out, f->h.d->log, 5000), 0);
+	assert_int_equal(kill(f->h.d->pid, SIGHUP), 0);
+	assert_true(s_log_wait(f->h.d, "status socket bound again", 5000));
+	/* Drain what was published before the reload. */
+	while (s_status_recv(sb, 300, got) || s_status_recv(sc, 300, got))
+		;
+	h_sleep_ms(1000);
+	for (int i = 0; i < 3; i++) {
+		s_status_change(f, S_TB, mid);
+		assert_false(s_status_recv(sb, 700, got));
+	}
+	/* The county reconnects by itself and hears the next change. */
+	heard = false;
+	for (int i = 0; i < 20 && !heard; i++) {
+		s_status_change(f, S_TB, mid);
+		heard = s_status_recv(sc, 500, got);
+	}
+	assert_true(heard);
+	hd_pass(f->h.d);
+}
+
 /* curve = off and a socket bound off loopback: jicengd must exit at once,
  * non-zero, saying why, before it binds anything or starts a child. which
  * is the endpoint to move ("ingest", "status" or "query"), host the
@@ -687,6 +780,7 @@ integ_security(void)
 		cmocka_unit_test_setup_teardown(test_wrong_township, s_setup, hcurve_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_writes, s_setup, hcurve_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_query_scope, s_setup, hcurve_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_key_status, s_setup, hcurve_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_status_scope, s_setup, hcurve_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_curve_off_ingest, s_setup, hcurve_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_curve_off_status, s_setup, hcurve_fx_teardown),

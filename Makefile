@@ -29,7 +29,7 @@ ifneq ($(filter true 1,$(CI) $(WERROR)),)
 endif
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wsign-compare $(WERRFLAG)
 OPT ?= -O2 -g
-BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fno-strict-aliasing -I$(B)/gen -Ilib -Iworkers $(PKG_CFLAGS)
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -fno-strict-aliasing -I$(B)/gen -Ilib -Iworkers -Itools $(PKG_CFLAGS)
 CFLAGS_ALL = $(BASE_CFLAGS) $(WARN) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lm $(LDLIBS)
 
@@ -97,7 +97,9 @@ $(B)/jiceng-sim: $(call obj,tools/sim.c) $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-bench: $(call obj,$(wildcard bench/*.c)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
-$(B)/test-unit: $(call obj,$(UNIT_SRC)) $(B)/libdomain.a $(B)/libjiceng.a
+# The CSV reader of jicengctl import is unit-tested with the rest.
+UNIT_TOOLS := tools/ctl_csv.c
+$(B)/test-unit: $(call obj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 $(B)/test-integration: $(call obj,$(INTEG_SRC)) $(B)/libdomain.a $(B)/libjiceng.a | $(B)/test-io-shim.so
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
@@ -109,9 +111,9 @@ $(B)/test-io-shim.so: $(INTEG_SHIM) tests/integration/powercut_log.h
 
 # One ASan+UBSan build of the unit tests, in its own tree.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-$(B)/asan/test-unit: $(PROTOS) $(LIB_SRC) $(DOMAIN_SRC) $(UNIT_SRC) $(GEN_H) $(wildcard lib/*.h workers/*.h)
+$(B)/asan/test-unit: $(PROTOS) $(LIB_SRC) $(DOMAIN_SRC) $(UNIT_SRC) $(UNIT_TOOLS) $(GEN_H) $(wildcard lib/*.h workers/*.h)
 	@mkdir -p $(B)/asan
-	$(CC) $(BASE_CFLAGS) $(WARN) $(ASAN_FLAGS) -o $@ $(LIB_SRC) $(GEN_C) $(DOMAIN_SRC) $(UNIT_SRC) $(LDLIBS_ALL) -lcmocka
+	$(CC) $(BASE_CFLAGS) $(WARN) $(ASAN_FLAGS) -o $@ $(LIB_SRC) $(GEN_C) $(DOMAIN_SRC) $(UNIT_SRC) $(UNIT_TOOLS) $(LDLIBS_ALL) -lcmocka
 
 # ---------------------------------------------------------------- targets
 bootstrap:

@@ -1,7 +1,8 @@
 /*
  * jicengctl: the command word, the help text, and what the subcommands
  * share (endpoints from options or the environment, the DEALER socket,
- * option parsing). The subcommands themselves are in ctl_send.c,
+ * option parsing). The subcommands themselves are in ctl_send.c (which
+ * also holds the pipelined sender send and import share), ctl_import.c,
  * ctl_query.c, ctl_rebuild.c and ctl_keys.c; keys and keygen belong to the
  * key-management module and may be missing from a build, so they are
  * referenced weakly and reported as not available then.
@@ -32,7 +33,9 @@ static const struct {
 	const char *summary;
 } s_commands[] = {
 	{ "send", ctl_send_main, "send envelopes (JSON lines) to jicengd, print acks" },
+	{ "import", ctl_import_main, "load organisations and the member roster from CSV (Excel, WPS)" },
 	{ "query", ctl_query_main, "ask jiceng-query for orgs, members, transfers, mobile episodes, stats, audit" },
+	{ "watch", ctl_watch_main, "follow the mobile-member status stream: snapshot, then every change" },
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
 	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },
 	{ "keygen", ctl_keygen_main, "create a CURVE key pair for a township, county or reader" },
@@ -134,8 +137,14 @@ s_curve_setup(void *s, const struct ctl_curve *c)
 void *
 ctl_dealer(void *ctx, const char *endpoint, const struct ctl_curve *c)
 {
+	return ctl_socket(ctx, ZMQ_DEALER, endpoint, c);
+}
+
+void *
+ctl_socket(void *ctx, int type, const char *endpoint, const struct ctl_curve *c)
+{
 	int linger = 100, ivl = 100, ivl_max = 1000;
-	void *s = zmq_socket(ctx, ZMQ_DEALER);
+	void *s = zmq_socket(ctx, type);
 
 	if (!s) {
 		fprintf(stderr, "jicengctl: zmq_socket: %s\n", zmq_strerror(errno));

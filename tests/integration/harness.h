@@ -50,6 +50,7 @@ int integ_security(void);
 int integ_ctl(void);
 int integ_queries(void);
 int integ_membership(void);
+int integ_import(void);
 
 /* ------------------------------------------------------------ time */
 

@@ -27,6 +27,7 @@
 #pragma weak integ_ctl
 #pragma weak integ_membership
 #pragma weak integ_queries
+#pragma weak integ_import
 
 static const struct {
 	const char *name;
@@ -44,6 +45,7 @@ static const struct {
 	{ "ctl", integ_ctl },
 	{ "queries", integ_queries },
 	{ "membership", integ_membership },
+	{ "import", integ_import },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

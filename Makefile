@@ -4,6 +4,7 @@
 #   make test       install missing packages, build, run unit + integration tests
 #   make demo       run the daemon with simulated townships
 #   make bench      end-to-end and raw-ceiling benchmark
+#   make fuzz       libFuzzer on the envelope checks (FUZZ_RUNS, FUZZ_SECONDS)
 #   make install    PREFIX=/usr/local DESTDIR=...
 
 PREFIX    ?= /usr/local
@@ -58,7 +59,7 @@ BINS := $(B)/jicengd $(B)/jiceng-worker $(B)/jiceng-query $(B)/jicengctl \
 all: $(BINS) $(GEN_PY)
 
 .PHONY: all bootstrap test test-unit test-asan test-integration demo bench \
-        soak install uninstall clean
+        soak fuzz install uninstall clean
 
 # ---------------------------------------------------------------- protobuf
 $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
@@ -137,18 +138,62 @@ demo: bootstrap
 	@sh tools/demo
 
 # Twice: the derived files (ids.mdb, state/) beside the journal, as by
-# default, then on a tmpfs, as derived_dir allows (docs/benchmark.md).
+# default, then on a tmpfs, as derived_dir allows; then the status stream
+# (docs/benchmark.md).
 bench: bootstrap
 	@$(MAKE) --no-print-directory all
-	@echo "== 1 of 2: derived_dir beside the journal (the default)"
+	@echo "== 1 of 3: derived_dir beside the journal (the default)"
 	@$(B)/jiceng-bench
 	@echo
-	@echo "== 2 of 2: derived_dir on a tmpfs (/dev/shm), off the journal's disk"
+	@echo "== 2 of 3: derived_dir on a tmpfs (/dev/shm), off the journal's disk"
 	@$(B)/jiceng-bench --derived-dir /dev/shm
+	@echo
+	@echo "== 3 of 3: the status stream (subscribers, snapshot, catch-up)"
+	@$(B)/jiceng-bench --status-only
 
 soak: bootstrap
 	@$(MAKE) --no-print-directory all
 	@sh tests/soak
+
+# A libFuzzer target, not part of `make test`: arbitrary bytes through the
+# checks and the packing jicengd does before it journals, asserting that
+# what would be journaled decodes and packs again to itself
+# (tests/fuzz/fuzz_envelope.c). clang and its fuzzer runtime come from
+# Debian, installed by tools/bootstrap as `make test` installs its own. One
+# process, FUZZ_RUNS executions (-1: no limit) or FUZZ_SECONDS (0: no
+# limit), whichever ends first; the corpus grows in $(B)/fuzz/corpus, and a
+# crash leaves its input in $(B)/fuzz/. FUZZ_PROTOBUF_C=path/protobuf-c.c,
+# the source of the same release as the system library (1.4.1 in Debian 12),
+# builds it into the target instrumented, so that the fuzzer is guided
+# through protobuf-c's parser too (without UBSan: its parser shifts a
+# 5-byte tag's last byte into an int's sign bit, harmless and not ours).
+FUZZ_CC ?= clang
+FUZZ_PROTOBUF_C ?=
+FUZZ_PBC_OBJ := $(if $(FUZZ_PROTOBUF_C),$(B)/fuzz/protobuf-c.o)
+FUZZ_RUNS ?= 10000000
+FUZZ_SECONDS ?= 0
+FUZZ_PKGS := clang libclang-rt-dev
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
+
+$(B)/fuzz/protobuf-c.o: $(FUZZ_PROTOBUF_C)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -c -o $@ $<
+
+$(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c $(LIB_SRC) $(GEN_C) $(GEN_H) \
+    $(wildcard lib/*.h) $(FUZZ_PBC_OBJ)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_envelope.c \
+	    $(LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
+
+fuzz:
+	@sh tools/bootstrap $(FUZZ_PKGS)
+	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz-envelope
+	@rm -rf $(B)/fuzz/seeds && mkdir -p $(B)/fuzz/seeds $(B)/fuzz/corpus
+	@JICENG_FUZZ_SEEDS=$(B)/fuzz/seeds $(B)/fuzz/fuzz-envelope
+	$(B)/fuzz/fuzz-envelope -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
+	    -dict=tests/fuzz/envelope.dict -artifact_prefix=$(B)/fuzz/ -print_final_stats=1 \
+	    $(B)/fuzz/corpus $(B)/fuzz/seeds
 
 # ---------------------------------------------------------------- install
 install: all

@@ -46,6 +46,7 @@
 volatile sig_atomic_t bench_interrupted;
 FILE *bench_trace;
 unsigned bench_trace_run;
+struct bench_ack *bench_acks;
 unsigned bench_settle_ms = 1000;
 const char *bench_config;
 const char *bench_derived_parent;
@@ -68,6 +69,9 @@ struct options {
 	unsigned repeat;           /* each measurement, interleaved */
 	unsigned mix;              /* the mix runs: percent of transfer and mobile steps; 0: none */
 	unsigned raw_only;         /* > 0: only the raw ceiling, at this batch */
+	bool status_only;          /* only the status stream (status.c) */
+	size_t status_members;     /* its county, every member away once */
+	size_t status_events;      /* its throughput runs' length */
 	bool keep, idnum, check, random_ids;
 };
 
@@ -105,6 +109,12 @@ s_usage(FILE *out, int status)
 	    "  --load F           pace those runs at F times the peak rate (default 0.5)\n"
 	    "  --rate R           pace them at R events/s instead\n"
 	    "  --raw-only B       only the raw ceiling (no daemon), at batch B\n"
+	    "  --status-only      only the status stream: ack-to-subscriber latency at --load\n"
+	    "                     of the peak, snapshot, catch-up, ingest with two\n"
+	    "                     subscribers against none (2 x --repeat - 1 pairs of runs:\n"
+	    "                     a ratio of two noisy peaks needs more than one peak)\n"
+	    "  --status-members N its county: N members, each sent away once (default 100000)\n"
+	    "  --status-events N  events per status throughput run (default 60000)\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
 	    "  --derived-dir DIR  put ids.mdb and state/ (derived_dir) in temporary dirs\n"
 	    "                     under DIR, e.g. a tmpfs (default: beside the journal)\n"
@@ -127,7 +137,8 @@ s_parse_args(struct options *o, int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
 	*o = (struct options){ .events = 60000, .clients = { 1, 8 }, .nclients = 2,
-	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .roster = 60000, .repeat = 3, .mix = 10, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true };
+	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .roster = 60000, .repeat = 3, .mix = 10, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true,
+	    .status_members = 100000, .status_events = 60000 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
@@ -141,11 +152,23 @@ s_parse_args(struct options *o, int argc, char **argv)
 			o->check = true;
 		else if (strcmp(a, "--random-ids") == 0)
 			o->random_ids = true;
+		else if (strcmp(a, "--status-only") == 0)
+			o->status_only = true;
 		else if (!v)
 			s_usage(stderr, 2);
 		else if (strcmp(a, "--events") == 0) {
 			o->events = strtoul(v, &end, 10);
 			if (*end || o->events < 100 || o->events > 5000000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--status-members") == 0) {
+			o->status_members = strtoul(v, &end, 10);
+			if (*end || o->status_members < 1000 || o->status_members > 2000000)
+				s_usage(stderr, 2);
+			i++;
+		} else if (strcmp(a, "--status-events") == 0) {
+			o->status_events = strtoul(v, &end, 10);
+			if (*end || o->status_events < 1000 || o->status_events > 2000000)
 				s_usage(stderr, 2);
 			i++;
 		} else if (strcmp(a, "--window") == 0) {
@@ -669,6 +692,17 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (o.status_only) {
+		struct bench_status_options so = { .dir = o.dir, .members = o.status_members,
+		    .clients = o.townships, .window = o.window, .events = o.status_events,
+		    .repeat = 2 * o.repeat - 1, .load = o.load, .half_seconds = o.half_seconds };
+		printf("jiceng-bench --status-only: the status stream (issue 20)\n");
+		s_machine(o.dir);
+		printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
+		int src = bench_status(&so);
+		return src < 0 || bench_interrupted || (o.check && src > 0) ? 1 : 0;
+	}
 
 	printf("jiceng-bench: %zu events per run, clients %u", o.events, o.clients[0]);
 	for (unsigned i = 1; i < o.nclients; i++)

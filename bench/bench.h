@@ -3,7 +3,7 @@
  * measurements and prints them; daemon.c starts, watches and stops a real
  * jicengd; load.c makes the workload and drives pipelining DEALER clients;
  * raw.c does the same journal-plus-state LMDB writes in one process (the
- * raw ceiling).
+ * raw ceiling); status.c measures the status stream (--status-only).
  */
 #ifndef JICENG_BENCH_H
 #define JICENG_BENCH_H
@@ -53,6 +53,12 @@ struct bench_workload {
 
 /* The township id of client k: 12 digits ending in 000. */
 void bench_township(unsigned k, char out[16]);
+/* The member_id of member i of run in a township; the roster is run 0. */
+void bench_member_id(char out[48], const char *township, unsigned run, size_t i);
+/* Pack e and append it to w as client's; *cap is w's allocated length.
+ * 0 or -1 (out of memory). */
+int bench_workload_push(struct bench_workload *w, size_t *cap, const Envelope *e,
+    unsigned client);
 /* For each of townships: its committee and `branches` branches under it. */
 int bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches);
 /* Who sends the measured events, and the roster they act on. */
@@ -98,6 +104,14 @@ int bench_workload_roster(struct bench_workload *w, const struct bench_spec *sp,
 int bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, size_t n,
     unsigned run, bool idnum);
 void bench_workload_free(struct bench_workload *w);
+
+/* With bench_acks set (one per workload event), bench_drive records each
+ * event's send and ack times and its journal seq there, by workload index. */
+struct bench_ack {
+	int64_t sent_ns, ack_ns;   /* now_mono_ns() */
+	uint64_t seq;
+};
+extern struct bench_ack *bench_acks;
 
 struct bench_result {
 	size_t sent, acked, accepted, rejected, retry_later;
@@ -169,5 +183,25 @@ struct bench_raw_result {
 int bench_raw(const char *parent, const struct bench_workload *orgs,
     const struct bench_workload *roster, const struct bench_workload *timed, unsigned batch,
     struct bench_raw_result *r);
+
+/* ---------------------------------------------------------------- status.c */
+
+struct bench_status_options {
+	const char *dir;           /* where the daemon's data dir goes */
+	size_t members;            /* the roster, each sent away once: the changes */
+	unsigned clients;          /* pipelining clients, one township each */
+	unsigned window;
+	size_t events;             /* per throughput run */
+	unsigned repeat;           /* throughput runs with and without subscribers */
+	double load;               /* the latency run's rate, a share of the peak */
+	double half_seconds;
+};
+
+/* The status stream (issue 20): the latency from ack to subscriber at
+ * o->load of the peak, a snapshot of o->members records, the catch-up rate
+ * of a subscriber that missed them all, ingest with two subscribers against
+ * none. Prints its report; 0 when every target is met, 1 when one is
+ * missed, -1 when the measurement failed. */
+int bench_status(const struct bench_status_options *o);
 
 #endif

@@ -53,8 +53,8 @@ s_idnum(uint64_t g, char out[19], int64_t *birth_day, bool *male)
 	*birth_day = day;
 }
 
-static int
-s_push(struct bench_workload *w, size_t *cap, const Envelope *e, unsigned client)
+int
+bench_workload_push(struct bench_workload *w, size_t *cap, const Envelope *e, unsigned client)
 {
 	if (w->n == *cap) {
 		size_t c = *cap ? *cap * 2 : 1024;
@@ -119,7 +119,7 @@ bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branc
 			e.occurred_at = now - 60000;
 			e.event_case = JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED;
 			e.org_established = &o;
-			if (s_push(w, &cap, &e, k) < 0)
+			if (bench_workload_push(w, &cap, &e, k) < 0)
 				return -1;
 		}
 	}
@@ -160,9 +160,8 @@ s_member_envelope(Envelope *e, char *event_id, char *township, EventCase kind)
 	e->event_case = kind;
 }
 
-/* Member i of run in township tw; the roster is run 0. */
-static void
-s_member_id(char out[48], const char *township, unsigned run, size_t i)
+void
+bench_member_id(char out[48], const char *township, unsigned run, size_t i)
 {
 	snprintf(out, 48, "%s:r%um%zu", township, run, i);
 }
@@ -183,7 +182,7 @@ s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec
 	bool male = i % 2 == 0;
 	int64_t birth = civil_to_days(1960, 1, 1) + (int64_t)(i % 10000);
 	bench_township(k, tw);
-	s_member_id(member_id, tw, run, i);
+	bench_member_id(member_id, tw, run, i);
 	snprintf(home, sizeof home, "%s:b%zu", tw, 1 + (i / sp->clients) % sp->branches);
 	s_event_id(event_id, sp, tw, run, w->n);
 	snprintf(name, sizeof name, "%s%s", surnames[i % 8], given[(i / 8) % 8]);
@@ -201,7 +200,7 @@ s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec
 	m.farmer = i % 3 != 0;
 	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED);
 	e.member_registered = &m;
-	return s_push(w, cap, &e, k);
+	return bench_workload_push(w, cap, &e, k);
 }
 
 /* A MemberUpdated from client k (i-th event of run) giving a roster member
@@ -222,7 +221,7 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 		q--;   /* the mix's member: left to it */
 	size_t j = k + sp->roster_townships * q;
 	bench_township(k, tw);
-	s_member_id(member_id, tw, 0, j);
+	bench_member_id(member_id, tw, 0, j);
 	s_event_id(event_id, sp, tw, run, w->n);
 	memcpy(phone, "139", 3);
 	s_digits(phone + 3, (unsigned)((h >> 32) % 100000000u), 8);
@@ -231,7 +230,7 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	u.phone = phone;
 	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED);
 	e.member_updated = &u;
-	return s_push(w, cap, &e, k);
+	return bench_workload_push(w, cap, &e, k);
 }
 
 /* ---------------------------------------------------------------- the mix */
@@ -266,7 +265,7 @@ s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
 	size_t q = BENCH_MIX_EVERY * ((2 * p + (step >= 4)) % pool) + BENCH_MIX_EVERY - 1;
 	bool back = step >= 2;   /* the transfer home again */
 	bench_township(k, tw);
-	s_member_id(member_id, tw, 0, k + sp->roster_townships * q);
+	bench_member_id(member_id, tw, 0, k + sp->roster_townships * q);
 	s_event_id(event_id, sp, tw, run, w->n);
 	snprintf(home, sizeof home, "%s:b%zu", tw, 1 + q % sp->branches);
 	snprintf(next, sizeof next, "%s:b%zu", tw, 1 + (q + 1) % sp->branches);
@@ -322,7 +321,7 @@ s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
 		}
 		break;
 	}
-	return s_push(w, cap, &e, k);
+	return bench_workload_push(w, cap, &e, k);
 }
 
 /* Is a client's u-th event a registration (with a roster), a mix slot? */
@@ -454,6 +453,11 @@ s_ack(struct drive *d, struct client *c, const Ack *a, int64_t now)
 	if (i < 0)
 		return;
 	d->lat_ns[d->r->acked] = now - d->sent_ns[i];
+	if (bench_acks) {
+		bench_acks[i].sent_ns = d->sent_ns[i];
+		bench_acks[i].ack_ns = now;
+		bench_acks[i].seq = a->seq;
+	}
 	if (bench_trace)
 		fprintf(bench_trace, "%u %.3f %.3f\n", bench_trace_run,
 		    (double)(d->sent_ns[i] - d->t0) / 1e6, (double)(now - d->sent_ns[i]) / 1e6);

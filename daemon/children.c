@@ -98,7 +98,7 @@ children_open_state(struct broker *b, struct child *c)
 	MDB_txn *txn;
 	int rc;
 	fold_state_path(b->cfg.derived_dir, c->domain, path, sizeof path);
-	if ((rc = store_open_readonly(path, 32, &c->state)))
+	if ((rc = store_open_readonly(path, 64, &c->state)))
 		goto fail;
 	if ((rc = mdb_txn_begin(c->state, NULL, MDB_RDONLY, &txn)))
 		goto fail;
@@ -271,8 +271,18 @@ s_fill_quarantine(struct broker *b, MDB_txn *txn, void *arg)
 {
 	const struct quarantine *q = arg;
 	const char *full = getenv("JICENG_FAULT_QUARANTINE_FULL");  /* tests: full while it exists */
+	const char *was;
+	char both[512];
 	if (full && access(full, F_OK) == 0)
 		return MDB_MAP_FULL;
+	/* Another worker's quarantine of the same event stays: one clause
+	 * each. A worker that crashed on it again after skipping its own part
+	 * crashes in the part all workers share: the event is skipped by all. */
+	if (journal_quarantined(b->journal, txn, q->seq, &was) == 0) {
+		snprintf(both, sizeof both, "%s; %s%s", was, q->reason,
+		    strstr(was, q->reason) ? " " FOLD_QUARANTINE_SHARED : "");
+		return journal_quarantine(b->journal, txn, q->seq, both);
+	}
 	return journal_quarantine(b->journal, txn, q->seq, q->reason);
 }
 
@@ -287,8 +297,12 @@ s_quarantine(struct broker *b, struct child *c, uint64_t seq)
 		log_error("could not quarantine seq %llu: %s", (unsigned long long)seq, mdb_strerror(rc));
 		return;
 	}
-	log_error("quarantined event seq %llu: %s; every worker answers it INTERNAL_ERROR",
-	    (unsigned long long)seq, reason);
+	if (c->domain == DOMAIN_MEMBERSHIP)
+		log_error("quarantined event seq %llu: %s; every worker skips it, its ack is "
+		    "INTERNAL_ERROR", (unsigned long long)seq, reason);
+	else
+		log_error("quarantined event seq %llu: %s; that worker skips its part, answering "
+		    "INTERNAL_ERROR if the event is its own", (unsigned long long)seq, reason);
 	c->crashes_at_cursor = 0;
 }
 
@@ -368,9 +382,11 @@ s_publish(struct broker *b, const char *topic, const void *payload, size_t len)
 	zmq_send(b->status, payload, len, ZMQ_DONTWAIT);
 }
 
-/* A change goes to its member's home township's topic and, when a host
- * org of another township hosts the member, to that township's too (双向管理:
- * both manage the member). */
+/* A change goes to the topic of every township it concerns: the member's
+ * home township and, when an org of another township hosts the member,
+ * that one's (双向管理: both manage the member); and the township the
+ * member's home or host was in before the change, so that a subscriber
+ * there learns the member has left it. Each township once. */
 static void
 s_publish_status(struct broker *b, const void *payload, size_t len)
 {
@@ -380,10 +396,15 @@ s_publish_status(struct broker *b, const void *payload, size_t len)
 		log_error("undecodable status change from membership worker");
 		return;
 	}
-	snprintf(topic, sizeof topic, "status/%s/", sc->township_id);
-	s_publish(b, topic, payload, len);
-	if (sc->host_township_id[0] && strcmp(sc->host_township_id, sc->township_id) != 0) {
-		snprintf(topic, sizeof topic, "status/%s/", sc->host_township_id);
+	const char *twp[] = { sc->township_id, sc->host_township_id, sc->previous_township_id,
+	    sc->previous_host_township_id };
+	for (int i = 0; i < 4; i++) {
+		bool seen = !twp[i][0];
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(twp[i], twp[j]) == 0;
+		if (seen)
+			continue;
+		snprintf(topic, sizeof topic, "status/%s/", twp[i]);
 		s_publish(b, topic, payload, len);
 	}
 	jiceng__v1__status_change__free_unpacked(sc, NULL);

@@ -1,6 +1,9 @@
 /*
  * ingest: the township-facing ROUTER socket. Reads envelopes, checks them,
- * dedupes by (township, event_id), journals a whole loop pass in one LMDB
+ * packs each anew as it is journaled (its unknown fields dropped, with a
+ * warning on its ack; an ID number replaced by its digest), so the journal
+ * holds only bytes that decode and pack again to themselves, dedupes by
+ * (township, event_id), journals a whole loop pass in one LMDB
  * commit (commits start commit_interval_us apart at least: the loop reads
  * ingest once ingest_pace_ns is 0), then owes each client an ack that is
  * sent when the owning worker's cursor passes the event and the journal's
@@ -39,7 +42,8 @@ struct item {
 	enum domain domain;
 	char event_id[CODEC_MAX_ID + 1];
 	char township[16];
-	zmq_msg_t body;
+	zmq_msg_t body;              /* the envelope as journaled (iddigest_envelope) */
+	char unknown[CODEC_UNKNOWN_TEXT];  /* fields it had that were dropped, "" none */
 	uint64_t seq;
 	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED } outcome;
 };
@@ -103,13 +107,13 @@ ingest_count_rejected(struct broker *b, const char *code)
 }
 
 /* One log line per (township, code) per REFUSAL_LOG_MS, with the count of
- * refusals since, so a client sending garbage in a loop cannot flood the
- * journal; every refusal is still counted in the stats. */
+ * refusals (or dropped fields) since, so a client sending garbage in a loop
+ * cannot flood the journal; every refusal is still counted in the stats. */
 #define REFUSAL_LOG_MS 10000
 #define REFUSAL_LOG_SLOTS 64
 
 static void
-s_log_refusal(const char *township, const char *code)
+s_log_rated(const char *township, const char *code, const char *what)
 {
 	static struct {
 		char township[16], code[24];
@@ -136,10 +140,10 @@ s_log_refusal(const char *township, const char *code)
 		return;
 	}
 	if (slots[i].quiet)
-		log_info("refused event from township %s: %s (and %u more in the last %d s)",
-		    township, code, slots[i].quiet, REFUSAL_LOG_MS / 1000);
+		log_info("%s township %s: %s (and %u more in the last %d s)",
+		    what, township, code, slots[i].quiet, REFUSAL_LOG_MS / 1000);
 	else
-		log_info("refused event from township %s: %s", township, code);
+		log_info("%s township %s: %s", what, township, code);
 	slots[i].logged_ms = now;
 	slots[i].quiet = 0;
 }
@@ -160,7 +164,64 @@ s_refuse(struct broker *b, const uint8_t *rid, size_t rid_len, const char *event
 		return;
 	}
 	ingest_count_rejected(b, code);
-	s_log_refusal(township && *township ? township : "?", code);
+	s_log_rated(township && *township ? township : "?", code, "refused event from");
+}
+
+/* ---------------------------------------------------------- dropped fields */
+
+/* Acks owed the UNKNOWN_FIELDS warning: the envelope had fields this
+ * version does not know, dropped before journaling (so that an older
+ * jicengd still serves a newer client). The warning is the broker's, added
+ * to the worker's verdict as the ack goes out, to the first answer and to
+ * a DUPLICATE alike (a resend of the same bytes loses the same fields
+ * again). An entry lives until its ack is sent: few, and short-lived. */
+#define INGEST_MAX_NOTES 4096
+#define INGEST_ACK_WARNINGS 32  /* the rules give at most VERDICT_MAX_WARNINGS */
+
+struct unknown_note {
+	uint64_t seq;
+	uint8_t rid_len;
+	uint8_t rid[255];
+	char fields[CODEC_UNKNOWN_TEXT];
+};
+
+static struct unknown_note *s_notes;
+static size_t s_nnotes, s_notes_cap;
+
+static void
+s_note_add(const struct item *it)
+{
+	if (s_nnotes == s_notes_cap) {
+		size_t cap = s_notes_cap ? s_notes_cap * 2 : 16;
+		struct unknown_note *n = cap <= INGEST_MAX_NOTES ?
+		    realloc(s_notes, cap * sizeof *n) : NULL;
+		if (!n) {
+			log_warnx("seq %llu: too many acks owed a warning; this one goes without "
+			    "UNKNOWN_FIELDS", (unsigned long long)it->seq);
+			return;
+		}
+		s_notes = n, s_notes_cap = cap;
+	}
+	struct unknown_note *n = &s_notes[s_nnotes++];
+	n->seq = it->seq;
+	n->rid_len = it->rid_len;
+	memcpy(n->rid, it->rid, it->rid_len);
+	snprintf(n->fields, sizeof n->fields, "%s", it->unknown);
+}
+
+/* The note of the ack of seq to rid, removed into fields; false if none. */
+static bool
+s_note_take(uint64_t seq, const uint8_t *rid, size_t rid_len, char fields[CODEC_UNKNOWN_TEXT])
+{
+	for (size_t i = 0; i < s_nnotes; i++) {
+		struct unknown_note *n = &s_notes[i];
+		if (n->seq != seq || n->rid_len != rid_len || memcmp(n->rid, rid, rid_len) != 0)
+			continue;
+		memcpy(fields, n->fields, CODEC_UNKNOWN_TEXT);
+		s_notes[i] = s_notes[--s_nnotes];
+		return true;
+	}
+	return false;
 }
 
 /* ---------------------------------------------------------- pending acks */
@@ -188,19 +249,22 @@ s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *r
 }
 
 /* The stored verdict is the packed Ack itself: a first answer sends those
- * bytes straight from the map; a duplicate is unpacked and marked. */
+ * bytes straight from the map; a duplicate is unpacked and marked, and so
+ * is an answer owed the UNKNOWN_FIELDS warning. */
 static void
 s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p)
 {
 	uint8_t *buf;
 	MDB_val val;
+	char fields[CODEC_UNKNOWN_TEXT], reason[CODEC_UNKNOWN_TEXT + 160];
 	int rc = fold_verdict_get(txn, c->verdicts, p->seq, &val);
 	if (rc) {
 		log_error("no verdict for seq %llu in %s: %s", (unsigned long long)p->seq,
 		    c->role, mdb_strerror(rc));
 		return;
 	}
-	if (!p->duplicate) {
+	bool warn = s_nnotes && s_note_take(p->seq, p->rid, p->rid_len, fields);
+	if (!p->duplicate && !warn) {
 		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size, p->seq);
 		return;
 	}
@@ -209,11 +273,29 @@ s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struc
 		log_error("undecodable verdict for seq %llu in %s", (unsigned long long)p->seq, c->role);
 		return;
 	}
-	ack->original_verdict = ack->verdict;
-	ack->verdict = JICENG__V1__VERDICT__DUPLICATE;
-	b->counters.duplicates++;
-	b->counters.dirty = true;
+	if (p->duplicate) {
+		ack->original_verdict = ack->verdict;
+		ack->verdict = JICENG__V1__VERDICT__DUPLICATE;
+		b->counters.duplicates++;
+		b->counters.dirty = true;
+	}
+	AckWarning w = JICENG__V1__WARNING__INIT, **had = ack->warnings, *all[INGEST_ACK_WARNINGS];
+	warn = warn && ack->n_warnings < INGEST_ACK_WARNINGS;
+	if (warn) {
+		snprintf(reason, sizeof reason, "本版本不认识的字段未予记录 / fields this version of "
+		    "jiceng does not know were dropped before journaling: %s", fields);
+		w.code = "UNKNOWN_FIELDS";
+		w.reason = reason;
+		for (size_t i = 0; i < ack->n_warnings; i++)
+			all[i] = had[i];
+		all[ack->n_warnings++] = &w;
+		ack->warnings = all;
+	}
 	size_t n = codec_ack_pack(ack, &buf);
+	if (warn) {
+		ack->warnings = had;  /* the decoder's, freed with ack */
+		ack->n_warnings--;
+	}
 	if (buf) {
 		s_send(b, p->rid, p->rid_len, buf, n, p->seq);
 		free(buf);
@@ -298,18 +380,28 @@ s_free_packed(void *data, void *hint)
 }
 
 /* The connection's key must be current and may write for the envelope's
- * township (a township key: its own only; a reader: nothing). */
+ * township (a township key: its own only; a reader: nothing). Budgets are
+ * the county's to allocate (docs/rules.md, Funds): a township key may not
+ * send a BudgetAllocated, even for its own township. */
 static int
 s_authorise(struct broker *b, struct item *it)
 {
 	struct principal p;
 	const char *code = NULL;
 	char reason[200];
-	if (security_principal(b->auth, &it->body, b->curve_ingest, &p, &code) == 0)
+	if (security_principal(b->auth, &it->body, b->curve_ingest, &p, &code) == 0) {
 		code = auth_write_refusal(&p, it->township);
+		if (!code && p.role == AUTH_ROLE_TOWNSHIP &&
+		    it->kind == JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED)
+			code = AUTH_CODE_COUNTY_ONLY;
+	}
 	if (!code)
 		return 0;
-	if (strcmp(code, AUTH_CODE_WRONG_TOWNSHIP) == 0)
+	if (strcmp(code, AUTH_CODE_COUNTY_ONLY) == 0)
+		snprintf(reason, sizeof reason, "经费预算由县委组织部下达，乡镇密钥不能发送 / budgets "
+		    "are allocated by the county: a township key may not send %s",
+		    codec_event_name(it->kind));
+	else if (strcmp(code, AUTH_CODE_WRONG_TOWNSHIP) == 0)
 		snprintf(reason, sizeof reason, "密钥属于乡镇%s，不能代表%s发送 / your key belongs to township %s, not %s",
 		    p.township, it->township, p.township, it->township);
 	else if (strcmp(code, AUTH_CODE_READ_ONLY) == 0)
@@ -359,18 +451,19 @@ s_check_decoded(struct broker *b, struct item *it, const Envelope *e)
 	return 0;
 }
 
-/* A resident ID number never reaches the journal: the body becomes the
- * envelope with the number replaced by its digest, and the frame that
- * carried it is wiped. Returns 0, or -1 refused. */
+/* The body becomes the envelope as it is journaled (iddigest_envelope):
+ * packed anew by protobuf-c without the fields this version does not know
+ * (noted for the ack's warning), an ID number replaced by its digest. The
+ * frame as it came is wiped: it may carry the number. Returns 0, or -1
+ * refused. */
 static int
-s_digest_id(struct broker *b, struct item *it, Envelope *e)
+s_journal_form(struct broker *b, struct item *it, Envelope *e)
 {
 	struct codec_error err;
+	struct codec_unknown unknown;
 	uint8_t *packed;
 	size_t len;
-	int rc = iddigest_envelope(e, b->id_key, &packed, &len, &err);
-	if (rc == 0)
-		return 0;
+	int rc = iddigest_envelope(e, b->id_key, now_wall_ms(), &packed, &len, &unknown, &err);
 	sodium_memzero(zmq_msg_data(&it->body), zmq_msg_size(&it->body));
 	if (rc < 0) {
 		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
@@ -378,6 +471,9 @@ s_digest_id(struct broker *b, struct item *it, Envelope *e)
 		    JICENG__V1__VERDICT__REJECTED, err.code, err.reason);
 		return -1;
 	}
+	snprintf(it->unknown, sizeof it->unknown, "%s", unknown.n ? unknown.fields : "");
+	if (unknown.n)
+		s_log_rated(it->township, "UNKNOWN_FIELDS", "dropped unknown fields of an event from");
 	zmq_msg_close(&it->body);
 	if (zmq_msg_init_data(&it->body, packed, len, s_free_packed, NULL) < 0) {
 		free(packed);
@@ -407,7 +503,7 @@ s_check(struct broker *b, struct item *it)
 	it->domain = codec_event_domain(e->event_case);
 	int rc = s_check_decoded(b, it, e);
 	if (rc == 0)
-		rc = s_digest_id(b, it, e);
+		rc = s_journal_form(b, it, e);
 	codec_envelope_free(e);
 	return rc;
 }
@@ -457,6 +553,30 @@ s_receive(struct broker *b, struct item *it)
 
 /* ---------------------------------------------------------- commit */
 
+/* A record journaled before jicengd packed every envelope anew holds the
+ * bytes its client sent; a resend of those bytes, packed now, is the same
+ * event when the record, packed now the same way, is the same bytes. */
+static bool
+s_same_canonical(struct broker *b, MDB_txn *txn, struct item *it)
+{
+	struct journal_record r;
+	uint8_t *packed;
+	size_t len;
+	bool same = false;
+	if (journal_get(b->journal, txn, it->seq, &r) != 0)
+		return false;
+	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);
+	if (!e)
+		return false;
+	codec_envelope_strip_unknown(e, NULL);
+	if (codec_envelope_pack(e, &packed, &len) == 0) {
+		same = len == zmq_msg_size(&it->body) && memcmp(packed, zmq_msg_data(&it->body), len) == 0;
+		free(packed);
+	}
+	codec_envelope_free(e);
+	return same;
+}
+
 static int
 s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 {
@@ -467,6 +587,7 @@ s_journal_items(struct broker *b, MDB_txn *txn, struct item *items, unsigned n)
 		int rc = journal_lookup_id(b->journal, txn, it->township, it->event_id,
 		    zmq_msg_data(&it->body), zmq_msg_size(&it->body), &it->seq, &same);
 		if (rc == 0) {
+			same = same || s_same_canonical(b, txn, it);
 			it->outcome = same ? ITEM_DUP : ITEM_REUSED;
 			continue;
 		}
@@ -545,6 +666,8 @@ s_after_commit(struct broker *b, struct item *items, unsigned n)
 		if (!c || s_pending_push(&c->pending, it->seq, it->outcome == ITEM_DUP, it->rid, it->rid_len) < 0)
 			s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
 			    JICENG__V1__VERDICT__RETRY_LATER, "INTERNAL_ERROR", "内部错误，请重试 / internal error, retry");
+		else if (it->unknown[0])
+			s_note_add(it);
 	}
 	for (unsigned i = 0; i < b->nchildren; i++)
 		ingest_resolve(b, &b->children[i]);

@@ -104,7 +104,9 @@ class Replica:
     # ------------------------------------------------------------ queries
 
     def _ask(self, fill):
-        """Send one Query; yield its replies (one, or a snapshot's pages)."""
+        """Send one Query; yield its replies (one, or a snapshot's pages).
+        A query unanswered for QUERY_TIMEOUT_MS is asked again (jicengd may
+        be restarting); a snapshot cut off that way starts again."""
         self.request += 1
         rid = "replica-%d-%d" % (os.getpid(), self.request)
         q = query_pb2.Query(request_id=rid)
@@ -114,7 +116,10 @@ class Replica:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self.query.poll(int(left * 1000)):
-                raise TimeoutError("no answer from the query server")
+                log("no answer from %s; asking again" % self.args.query)
+                self.query.send(q.SerializeToString())
+                deadline = time.monotonic() + QUERY_TIMEOUT_MS / 1000
+                continue
             frames = self.query.recv_multipart()
             r = query_pb2.QueryReply.FromString(frames[-1])
             if r.request_id != rid:
@@ -137,6 +142,8 @@ class Replica:
         for r in self._ask(fill):
             if r.status != query_pb2.OK:
                 raise RuntimeError("snapshot refused: %s %s" % (r.code, r.reason))
+            if r.status_page.seq != seq:
+                replica = {}          # a snapshot asked again: its pages start over
             for c in r.status_page.changes:
                 replica[c.member_id] = c
             seq = r.status_page.seq
@@ -169,11 +176,20 @@ class Replica:
             if not page.more:
                 return
 
+    def _leaves(self, c):
+        """Does c take its member out of our filter? The server says so in
+        catch-up; on the stream a township filter can tell by itself."""
+        t = self.args.township
+        return c.leaves_filter or (t and c.township_id != t and c.host_township_id != t)
+
     def _apply(self, c):
         at = (c.seq, c.index)
         if at <= self.position:
             return False
-        self.replica[c.member_id] = c
+        if self._leaves(c):
+            self.replica.pop(c.member_id, None)
+        else:
+            self.replica[c.member_id] = c
         self.position = at
         self.applied += 1
         return True
@@ -183,6 +199,9 @@ class Replica:
     def on_change(self, c):
         if (c.seq, c.index) <= self.position:
             return                    # in the snapshot already, or a second topic's copy
+        if self.args.org:
+            self.fetch()              # only the server knows the org's subtree
+            return
         if (c.prev_seq, c.prev_index) > self.position:
             self.fetch()
         self._apply(c)

@@ -80,6 +80,7 @@
 #define AUTH_CODE_WRONG_TOWNSHIP "WRONG_TOWNSHIP"  /* township_id is not the key's */
 #define AUTH_CODE_OUT_OF_SCOPE   "OUT_OF_SCOPE"    /* query beyond the key's township */
 #define AUTH_CODE_NOT_AUTHENTICATED "NOT_AUTHENTICATED" /* no/unparsable User-Id */
+#define AUTH_CODE_COUNTY_ONLY    "COUNTY_ONLY"     /* a county key's event (BudgetAllocated) from a township key */
 
 enum auth_role {
 	AUTH_ROLE_NONE = 0,

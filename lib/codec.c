@@ -1,8 +1,9 @@
 /*
- * codec: decoding and structural checks of envelopes, ack packing, and the
- * table of event kinds (name, owning domain, implemented in this build).
- * The checks here are generic: they walk protobuf-c descriptors, so a new
- * event message is checked without code added here.
+ * codec: decoding and structural checks of envelopes, the unknown fields
+ * dropped and the envelope packed again, ack packing, and the table of
+ * event kinds (name, owning domain, implemented in this build). The checks
+ * here are generic: they walk protobuf-c descriptors, so a new event
+ * message is checked without code added here.
  */
 #include "codec.h"
 
@@ -38,12 +39,12 @@ static const struct {
 	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED, "mobile_contacted", DOMAIN_MEMBERSHIP, true },
 	{ JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED, "certificate_reviewed", DOMAIN_MEMBERSHIP, true },
 	{ JICENG__V1__ENVELOPE__EVENT_MOBILE_RETURNED, "mobile_returned", DOMAIN_MEMBERSHIP, true },
-	{ JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, "meeting_held", DOMAIN_MEETINGS, false },
-	{ JICENG__V1__ENVELOPE__EVENT_APPRAISAL_RECORDED, "appraisal_recorded", DOMAIN_MEETINGS, false },
-	{ JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED, "budget_allocated", DOMAIN_FUNDS, false },
-	{ JICENG__V1__ENVELOPE__EVENT_FUND_DISBURSED, "fund_disbursed", DOMAIN_FUNDS, false },
-	{ JICENG__V1__ENVELOPE__EVENT_DISBURSEMENT_REVERSED, "disbursement_reversed", DOMAIN_FUNDS, false },
-	{ JICENG__V1__ENVELOPE__EVENT_DUES_PAID, "dues_paid", DOMAIN_FUNDS, false },
+	{ JICENG__V1__ENVELOPE__EVENT_MEETING_HELD, "meeting_held", DOMAIN_MEETINGS, true },
+	{ JICENG__V1__ENVELOPE__EVENT_APPRAISAL_RECORDED, "appraisal_recorded", DOMAIN_MEETINGS, true },
+	{ JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED, "budget_allocated", DOMAIN_FUNDS, true },
+	{ JICENG__V1__ENVELOPE__EVENT_FUND_DISBURSED, "fund_disbursed", DOMAIN_FUNDS, true },
+	{ JICENG__V1__ENVELOPE__EVENT_DISBURSEMENT_REVERSED, "disbursement_reversed", DOMAIN_FUNDS, true },
+	{ JICENG__V1__ENVELOPE__EVENT_DUES_PAID, "dues_paid", DOMAIN_FUNDS, true },
 	{ JICENG__V1__ENVELOPE__EVENT_TICK, "tick", DOMAIN_NONE, true },
 	{ JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, "rules_changed", DOMAIN_NONE, true },
 };
@@ -330,6 +331,108 @@ s_check_envelope(const Envelope *e, struct codec_error *err)
 	return s_check_event_id_field(ev, codec_event_name(e->event_case), err);
 }
 
+/* ---------------------------------------------------------- unknown fields */
+
+/* protobuf-c keeps the fields it does not know (base.unknown_fields) and
+ * packs them again as it read them, except the field number: a tag written
+ * in more bytes than it needs comes out short, so field number 0, which an
+ * overlong tag can spell and protobuf-c accepts, comes out as the one-byte
+ * tag 0 that protobuf-c itself refuses. Hence: field 0 refuses the frame,
+ * and every other unknown field is dropped before an envelope is packed
+ * for the journal. */
+
+struct unknown_walk {
+	struct codec_unknown *u;   /* where they are noted, or NULL */
+	unsigned n;                /* unknown fields seen */
+	bool zero;                 /* one of them was field number 0 */
+	bool strip;                /* drop them */
+};
+
+/* Add "path+tag" to u's list unless it is there already. */
+static void
+s_unknown_note(struct codec_unknown *u, const char *path, uint32_t tag)
+{
+	char one[200], list[CODEC_UNKNOWN_TEXT + 4];
+	size_t have = strlen(u->fields), len;
+	snprintf(one, sizeof one, ", %s%u,", path, tag);
+	snprintf(list, sizeof list, ", %s,", u->fields);
+	if (strstr(list, one) || (have >= 3 && strcmp(u->fields + have - 3, "...") == 0))
+		return;
+	len = strlen(one) - 1;  /* without the trailing comma */
+	if (have == 0) {
+		memmove(one, one + 2, len - 2);
+		len -= 2;
+	}
+	if (have + len + sizeof ", ..." > sizeof u->fields) {
+		snprintf(u->fields + have, sizeof u->fields - have, "%s...", have ? ", " : "");
+		return;
+	}
+	memcpy(u->fields + have, one, len);
+	u->fields[have + len] = '\0';
+}
+
+static void
+s_unknown_walk(ProtobufCMessage *m, const char *path, struct unknown_walk *w)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	char *base = (char *)m, sub[160];
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		w->n++;
+		w->zero |= m->unknown_fields[i].tag == 0;
+		if (w->u)
+			s_unknown_note(w->u, path, m->unknown_fields[i].tag);
+		if (w->strip)
+			free(m->unknown_fields[i].data);
+	}
+	if (w->strip) {
+		free(m->unknown_fields);
+		m->unknown_fields = NULL;
+		m->n_unknown_fields = 0;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (arr[k])
+					s_unknown_walk(arr[k], sub, w);
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		ProtobufCMessage *sm = *(ProtobufCMessage **)(base + f->offset);
+		if (sm)
+			s_unknown_walk(sm, sub, w);
+	}
+}
+
+unsigned
+codec_envelope_strip_unknown(Envelope *e, struct codec_unknown *u)
+{
+	struct unknown_walk w = { .u = u, .strip = true };
+	if (u)
+		memset(u, 0, sizeof *u);
+	s_unknown_walk(&e->base, "", &w);
+	if (u)
+		u->n = w.n;
+	return w.n;
+}
+
+int
+codec_envelope_pack(const Envelope *e, uint8_t **out, size_t *len)
+{
+	*len = jiceng__v1__envelope__get_packed_size(e);
+	if (!(*out = malloc(*len ? *len : 1)))
+		return -1;
+	jiceng__v1__envelope__pack(e, *out);
+	return 0;
+}
+
 static bool
 s_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
 {
@@ -375,6 +478,37 @@ s_wire_has_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len
 	return false;
 }
 
+void
+codec_envelope_peek_id(const uint8_t *buf, size_t len, char out[CODEC_MAX_ID + 1])
+{
+	size_t i = 0;
+	uint64_t key, l;
+	out[0] = '\0';
+	while (i < len && s_varint(buf, len, &i, &key)) {
+		switch (key & 7) {
+		case 0: if (!s_varint(buf, len, &i, &l)) return; break;
+		case 1: if (len - i < 8) return; i += 8; break;
+		case 5: if (len - i < 4) return; i += 4; break;
+		case 2:
+			if (!s_varint(buf, len, &i, &l) || l > len - i)
+				return;
+			if (key >> 3 == 1) {
+				if (l > 0 && l <= CODEC_MAX_ID && !memchr(buf + i, 0, l)) {
+					memcpy(out, buf + i, l);
+					out[l] = '\0';
+					if (!codec_id_valid(out))
+						out[0] = '\0';
+				}
+				return;
+			}
+			i += l;
+			break;
+		default:
+			return;
+		}
+	}
+}
+
 Envelope *
 codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 {
@@ -390,6 +524,16 @@ codec_envelope_decode(const uint8_t *buf, size_t len, struct codec_error *err)
 		err->code = "MALFORMED";
 		snprintf(err->reason, sizeof err->reason,
 		    "无法解析为Envelope / not a valid jiceng.v1.Envelope protobuf (%zu bytes)", len);
+		return NULL;
+	}
+	struct unknown_walk w = { 0 };
+	s_unknown_walk(&e->base, "", &w);
+	if (w.zero) {
+		/* Not a protobuf encoding: refused like one that does not parse. */
+		err->code = "MALFORMED";
+		snprintf(err->reason, sizeof err->reason,
+		    "字段编号0无效 / field number 0 is not valid in a protobuf message (%zu bytes)", len);
+		jiceng__v1__envelope__free_unpacked(e, NULL);
 		return NULL;
 	}
 	bool nul = s_wire_has_nul(&jiceng__v1__envelope__descriptor, buf, len, 0);

@@ -1,8 +1,10 @@
 /*
  * codec: the one module that includes the protobuf-c generated headers.
  * It decodes and checks envelopes (size, structure, UTF-8, identifiers,
- * bounds, reserved kinds), packs acks, and knows which domain owns which
- * event kind. Other modules include this header, never a *.pb-c.h.
+ * bounds, reserved kinds), drops the fields this version does not know and
+ * packs envelopes again (the journal holds only protobuf-c's own encoding),
+ * packs acks, and knows which domain owns which event kind. Other modules
+ * include this header, never a *.pb-c.h.
  *
  * The rules of a domain are not here: this module only checks what is true
  * of any event, whatever the state.
@@ -77,10 +79,16 @@ struct codec_error {
 };
 
 /* Decode and check one envelope frame. On success returns the envelope
- * (free with codec_envelope_free). On failure returns NULL and fills err:
+ * (free with codec_envelope_free); it may still carry fields this version
+ * does not know (codec_envelope_strip_unknown). On failure returns NULL and
+ * fills err:
  *   OVERSIZE       frame over CODEC_MAX_FRAME
- *   MALFORMED      not a protobuf Envelope
- *   NO_EVENT       no event set, or a field number this version does not know
+ *   MALFORMED      not a protobuf Envelope; also a field number 0 anywhere
+ *                  (no protobuf encoder writes one; protobuf-c keeps it as
+ *                  an unknown field, the reference parsers refuse it)
+ *   NO_EVENT       no event set
+ *   UNKNOWN_EVENT  no event this version knows, and an unknown field: an
+ *                  event kind newer than this version
  *   BAD_ID         event_id or an *_id field empty/too long/bad characters
  *   BAD_TOWNSHIP   township_id not 12 digits ending in 000
  *   BAD_TIME       occurred_at <= 0
@@ -92,7 +100,28 @@ Envelope *codec_envelope_decode(const uint8_t *buf, size_t len,
 /* Decode without the client-facing checks (journal records). NULL if the
  * bytes do not parse. */
 Envelope *codec_envelope_unpack(const uint8_t *buf, size_t len);
+/* The event_id of envelope bytes that may not decode: the first field 1
+ * found at the top level, before anything unreadable, copied into out when
+ * it is a valid id (codec_id_valid); else out is "". */
+void codec_envelope_peek_id(const uint8_t *buf, size_t len, char out[CODEC_MAX_ID + 1]);
 void codec_envelope_free(Envelope *e);
+
+/* The unknown fields found in an envelope: how many, and where, as field
+ * numbers with the path of known fields above them ("1000",
+ * "member_registered.99"), comma-separated, cut short with "..." when
+ * longer than the buffer. */
+#define CODEC_UNKNOWN_TEXT 160
+struct codec_unknown {
+	unsigned n;
+	char fields[CODEC_UNKNOWN_TEXT];
+};
+/* Drop every unknown field of e, at any depth (freeing them), noting them
+ * in *u unless u is NULL. Returns how many were dropped. */
+unsigned codec_envelope_strip_unknown(Envelope *e, struct codec_unknown *u);
+/* Pack e into *out (malloc'd), *len bytes: protobuf-c's encoding, which
+ * decodes and packs again to the same bytes once e has no unknown field.
+ * Returns 0, or -1 out of memory. */
+int codec_envelope_pack(const Envelope *e, uint8_t **out, size_t *len);
 
 /* Text checks used by the checks above and by the rules. */
 bool codec_utf8_valid(const char *s, size_t len);

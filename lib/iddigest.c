@@ -96,29 +96,63 @@ iddigest_make(const char *number, const uint8_t key[IDNUM_KEY_LEN],
 	return IDNUM_OK;
 }
 
+enum idnum_error
+iddigest_plausible(const Jiceng__V1__IdDigest *d, int64_t at_ms)
+{
+	const char *m = d->masked;
+	if (d->invalid)
+		return d->invalid <= IDNUM_ERROR_MAX ? (enum idnum_error)d->invalid : IDNUM_BAD_CHECK;
+	if (strlen(m) < 2 || m[0] < '0' || m[0] > '9' || m[1] < '0' || m[1] > '9' ||
+	    !idnum_province_valid((m[0] - '0') * 10 + (m[1] - '0')))
+		return IDNUM_BAD_AREA;
+	return idnum_birth_check(d->birth_date, at_ms);
+}
+
+/* The number of f checked and made a digest into d (parts its storage),
+ * the clear number wiped. Returns 0 (no number: *had false), or -1
+ * refused. */
+static int
+s_digest(Envelope *e, const struct iddigest_fields *f, const uint8_t key[IDNUM_KEY_LEN],
+    int64_t now_ms, struct iddigest_parts *parts, Jiceng__V1__IdDigest *d, bool *had,
+    struct codec_error *err)
+{
+	char *clear = *f->id_number;
+	*had = false;
+	if (*f->id_digest)
+		return s_refuse(e, err, "BAD_FIELD", "id_digest 由服务器填写，请发送 id_number / "
+		    "id_digest is filled in by jiceng; send id_number");
+	if (!clear || !*clear)
+		return 0;
+	enum idnum_error ie = iddigest_make(clear, key, parts, d);
+	sodium_memzero(clear, strlen(clear));
+	if (ie == IDNUM_OK)
+		ie = iddigest_plausible(d, now_ms);
+	if (ie != IDNUM_OK)
+		return s_refuse(e, err, "BAD_ID_NUMBER", idnum_strerror(ie));
+	*had = true;
+	return 0;
+}
+
 int
-iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
-    uint8_t **out, size_t *out_len, struct codec_error *err)
+iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN], int64_t now_ms,
+    uint8_t **out, size_t *out_len, struct codec_unknown *dropped, struct codec_error *err)
 {
 	struct iddigest_fields f;
 	struct iddigest_parts parts;
 	Jiceng__V1__IdDigest d;
+	bool had = false;
+	int rc;
 
-	if (!iddigest_fields(e, &f))
-		return 0;
-	if (*f.id_digest)
-		return s_refuse(e, err, "BAD_FIELD", "id_digest 由服务器填写，请发送 id_number / "
-		    "id_digest is filled in by jiceng; send id_number");
-	char *clear = *f.id_number;
-	if (!clear || !*clear)
-		return 0;
-	enum idnum_error ie = iddigest_make(clear, key, &parts, &d);
-	sodium_memzero(clear, strlen(clear));
-	if (ie != IDNUM_OK)
-		return s_refuse(e, err, "BAD_ID_NUMBER", idnum_strerror(ie));
-	if (iddigest_pack(e, &d, out, out_len) < 0)
+	*out = NULL;
+	*out_len = 0;
+	codec_envelope_strip_unknown(e, dropped);
+	if (iddigest_fields(e, &f) && s_digest(e, &f, key, now_ms, &parts, &d, &had, err) < 0)
+		return -1;
+	rc = had ? iddigest_pack(e, &d, out, out_len) : codec_envelope_pack(e, out, out_len);
+	sodium_memzero(&parts, sizeof parts);
+	if (rc < 0)
 		return s_refuse(e, err, "INTERNAL_ERROR", "内存不足，请重试 / out of memory, retry");
-	return 1;
+	return 0;
 }
 
 int
@@ -127,16 +161,15 @@ iddigest_pack(Envelope *e, Jiceng__V1__IdDigest *d, uint8_t **out, size_t *out_l
 	struct iddigest_fields f;
 	if (!iddigest_fields(e, &f))
 		return -1;
+	codec_envelope_strip_unknown(e, NULL);
 	char *clear = *f.id_number;
 	Jiceng__V1__IdDigest *had = *f.id_digest;
 	*f.id_number = (char *)"";
 	*f.id_digest = d;
-	*out_len = jiceng__v1__envelope__get_packed_size(e);
-	if ((*out = malloc(*out_len)))
-		jiceng__v1__envelope__pack(e, *out);
+	int rc = codec_envelope_pack(e, out, out_len);
 	*f.id_number = clear;  /* the decoder's allocations, freed with e */
 	*f.id_digest = had;
-	return *out ? 0 : -1;
+	return rc;
 }
 
 void

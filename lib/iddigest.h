@@ -48,17 +48,26 @@ struct iddigest_parts {
 enum idnum_error iddigest_make(const char *number, const uint8_t key[IDNUM_KEY_LEN],
     struct iddigest_parts *parts, Jiceng__V1__IdDigest *d);
 
-/* Check the envelope's ID number and pack the envelope with the number
- * replaced by its digest into *out (malloc'd, *out_len bytes). The decoded
- * number is wiped; e is left as it came otherwise. Returns
- *   1  *out made;
- *   0  no number in the event: journal the frame as it came;
- *  -1  refused, err filled (event_id set):
- *        BAD_ID_NUMBER  not a valid GB 11643 number
- *        BAD_FIELD      the client sent an id_digest (jicengd's to fill)
- *        INTERNAL_ERROR out of memory. */
-int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
-    uint8_t **out, size_t *out_len, struct codec_error *err);
+/* The envelope as jicengd journals it, from one that passed
+ * codec_envelope_decode and the broker's checks: its unknown fields
+ * dropped (noted in *dropped unless NULL), its ID number, if any, checked (GB 11643,
+ * and a birth date not after the CST date of now_ms) and replaced by its
+ * digest, packed by protobuf-c into *out (malloc'd, *out_len bytes) so
+ * that it decodes and packs again to the same bytes. The decoded number is
+ * wiped; e keeps its other fields. Returns 0, or -1 refused, err filled
+ * (event_id set):
+ *   BAD_ID_NUMBER  not a valid or plausible GB 11643 number
+ *   BAD_FIELD      the client sent an id_digest (jicengd's to fill)
+ *   INTERNAL_ERROR out of memory. */
+int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN], int64_t now_ms,
+    uint8_t **out, size_t *out_len, struct codec_unknown *dropped, struct codec_error *err);
+
+/* Could d name a living person on the CST date of at_ms: the invalid mark
+ * of jicengctl scrub-ids unset, the first two digits of the mask a
+ * province-level code, the birth date from 1900-01-01 to that date?
+ * IDNUM_OK or the error (for idnum_strerror). For the rules, with the
+ * journal time; d must be iddigest_valid for the rest. */
+enum idnum_error iddigest_plausible(const Jiceng__V1__IdDigest *d, int64_t at_ms);
 
 /* A digest standing for a number that failed GB 11643 with error e, in a
  * journal from before digesting (jicengctl scrub-ids): the rules reject it
@@ -66,8 +75,9 @@ int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN],
 void iddigest_invalid(Jiceng__V1__IdDigest *d, enum idnum_error e);
 
 /* Pack e with its event's id_number empty and id_digest d into *out
- * (malloc'd); e is left as it came. Returns 0, or -1 (not a member event,
- * out of memory). */
+ * (malloc'd), e's unknown fields dropped first (codec_envelope_strip_unknown)
+ * so that the bytes are canonical; e is left as it came otherwise. Returns
+ * 0, or -1 (not a member event, out of memory). */
 int iddigest_pack(Envelope *e, Jiceng__V1__IdDigest *d, uint8_t **out, size_t *out_len);
 
 /* Is d a digest jicengd could have made (index length, mask and birth date

@@ -3,6 +3,14 @@
  * keyed blind index, the masked form, and the index key file. A clear
  * number lives only in the caller's buffers and the short-lived copies
  * here, which are wiped; nothing in this file logs one.
+ *
+ * Plausibility beyond the standard's own check character: a number whose
+ * first two digits are no province-level division (GB/T 2260) or whose
+ * birth date is before 1900 or after the day it is checked (the broker's
+ * clock at ingestion, the journal time in a worker) names nobody, so it is
+ * refused like one whose check character is wrong. The six-digit area
+ * code itself is not checked further: county codes change over the years
+ * and a number keeps the one of its issue.
  */
 #include "idnum.h"
 
@@ -25,12 +33,67 @@ static const char s_check_chars[] = "10X98765432";
 
 /* ---------------------------------------------------------- validation */
 
+static int
+s_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+static bool
+s_all_digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Digits 7-14 are a calendar date (years 1000-2999 have the shape; the
+ * bounds on a birth date are checked apart, to say which is wrong). */
 static bool
 s_date_real(int y, int m, int d)
 {
-	if (y < 1800 || y > 2099 || m < 1 || m > 12 || d < 1)
+	if (y < 1000 || y > 2999 || m < 1 || m > 12 || d < 1)
 		return false;
 	return d <= civil_month_days(y, m);
+}
+
+bool
+idnum_province_valid(int code)
+{
+	return (code >= 11 && code <= 15) || (code >= 21 && code <= 23) ||
+	    (code >= 31 && code <= 37) || (code >= 41 && code <= 46) ||
+	    (code >= 50 && code <= 54) || (code >= 61 && code <= 65) ||
+	    code == 71 || code == 81 || code == 82;
+}
+
+static enum idnum_error
+s_birth_bounds(int y, int m, int d, bool bounded, int64_t at_ms)
+{
+	int64_t day = civil_to_days(y, m, d);
+	if (day < civil_to_days(1900, 1, 1))
+		return IDNUM_BIRTH_EARLY;
+	if (bounded && day > civil_cst_days(at_ms))
+		return IDNUM_BIRTH_LATE;
+	return IDNUM_OK;
+}
+
+enum idnum_error
+idnum_birth_check(const char *birth, int64_t at_ms)
+{
+	int y, m, d;
+	if (!birth || strlen(birth) != 10 || birth[4] != '-' || birth[7] != '-' ||
+	    !s_all_digits(birth, 4) || !s_all_digits(birth + 5, 2) || !s_all_digits(birth + 8, 2))
+		return IDNUM_BAD_DATE;
+	y = s_digits(birth, 4);
+	m = s_digits(birth + 5, 2);
+	d = s_digits(birth + 8, 2);
+	if (!s_date_real(y, m, d))
+		return IDNUM_BAD_DATE;
+	return s_birth_bounds(y, m, d, true, at_ms);
 }
 
 char
@@ -40,15 +103,6 @@ idnum_check_char(const char *d17)
 	for (int i = 0; i < IDNUM_LEN - 1; i++)
 		sum += (d17[i] - '0') * s_weights[i];
 	return s_check_chars[sum % 11];
-}
-
-static int
-s_digits(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
 }
 
 enum idnum_error
@@ -70,6 +124,10 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 		e = IDNUM_BAD_CHARACTER;
 	if (e)
 		goto out;
+	if (!idnum_province_valid(s_digits(n, 2))) {
+		e = IDNUM_BAD_AREA;
+		goto out;
+	}
 	y = s_digits(n + 6, 4);
 	m = s_digits(n + 10, 2);
 	d = s_digits(n + 12, 2);
@@ -77,6 +135,8 @@ idnum_check(const char *s, char norm[IDNUM_LEN + 1], char birth[11], bool *male)
 		e = IDNUM_BAD_DATE;
 		goto out;
 	}
+	if ((e = s_birth_bounds(y, m, d, false, 0)))
+		goto out;
 	if (n[17] != idnum_check_char(n)) {
 		e = IDNUM_BAD_CHECK;
 		goto out;
@@ -112,6 +172,13 @@ idnum_strerror(enum idnum_error e)
 		return "身份证号码中的出生日期无效 / ID number's birth date is not a real date";
 	case IDNUM_BAD_CHECK:
 		return "身份证号码校验码错误 / ID number's check character does not match";
+	case IDNUM_BAD_AREA:
+		return "身份证号码前两位不是省级行政区划代码 / ID number's first two digits are not "
+		    "a province-level code of GB/T 2260";
+	case IDNUM_BIRTH_EARLY:
+		return "身份证号码中的出生日期早于1900-01-01 / ID number's birth date is before 1900-01-01";
+	case IDNUM_BIRTH_LATE:
+		return "身份证号码中的出生日期晚于当日 / ID number's birth date is after the day it was checked";
 	}
 	return "身份证号码无效 / invalid ID number";
 }

@@ -25,6 +25,7 @@ enum {
 	Q_SINCE = 1 << 3,     /* --since, --since-index */
 	Q_SIDE = 1 << 4,      /* --member, --org */
 	Q_STATE = 1 << 5,     /* --state */
+	Q_MONTHS = 1 << 6,    /* --from, --to */
 };
 
 /* Each query kind: its word, how many ids follow it, the options it takes. */
@@ -42,6 +43,13 @@ static const struct {
 	{ "transfers", 0, Q_SIDE | Q_TOWNSHIP | Q_AFTER | Q_LIMIT },
 	{ "episode", 1, 0 },
 	{ "episodes", 0, Q_SIDE | Q_TOWNSHIP | Q_STATE | Q_AFTER | Q_LIMIT },
+	{ "budget", 1, 0 },
+	{ "disbursement", 1, 0 },
+	{ "payments", 0, Q_SIDE | Q_AFTER | Q_LIMIT },
+	{ "dues", 0, Q_SIDE | Q_MONTHS | Q_LIMIT },
+	{ "meeting", 1, 0 },
+	{ "meetings", 0, Q_SIDE | Q_MONTHS | Q_AFTER | Q_LIMIT },
+	{ "attendance", 0, Q_SIDE | Q_MONTHS },
 };
 
 #define S_NKINDS (sizeof s_kinds / sizeof s_kinds[0])
@@ -58,6 +66,7 @@ static const struct {
 	{ Q_SINCE, "--since and --since-index", "go" },
 	{ Q_SIDE, "--member and --org", "go" },
 	{ Q_STATE, "--state", "goes" },
+	{ Q_MONTHS, "--from and --to", "go" },
 };
 
 struct s_query_opts {
@@ -70,11 +79,13 @@ struct s_query_opts {
 	unsigned long since, since_index;
 	const char *member, *org;     /* transfers, episodes */
 	int state;                    /* episodes: a MobilityState, 0 for any */
+	int from_month, to_month;     /* meetings, attendance: YYYYMM, 0 for no bound */
 	struct ctl_curve curve;
 };
 
 /* Long options without a short form. */
-enum { OPT_TOWNSHIP = 256, OPT_SINCE, OPT_SINCE_INDEX, OPT_MEMBER, OPT_ORG, OPT_STATE };
+enum { OPT_TOWNSHIP = 256, OPT_SINCE, OPT_SINCE_INDEX, OPT_MEMBER, OPT_ORG, OPT_STATE,
+    OPT_FROM, OPT_TO };
 
 static void
 s_usage(FILE *out)
@@ -92,6 +103,17 @@ s_usage(FILE *out)
 	    "       jicengctl query [OPTIONS] episode FLOW_ID\n"
 	    "       jicengctl query [OPTIONS] episodes (--member M | --org O | --township T)\n"
 	    "                                 [--state S] [--after ID] [--limit N]\n"
+	    "       jicengctl query [OPTIONS] budget BUDGET_ID\n"
+	    "       jicengctl query [OPTIONS] disbursement DISBURSEMENT_ID\n"
+	    "       jicengctl query [OPTIONS] payments (--member M | --org O)\n"
+	    "                                 [--after ID] [--limit N]\n"
+	    "       jicengctl query [OPTIONS] dues --member M [--from YYYYMM] [--to YYYYMM]\n"
+	    "                                 [--limit N]\n"
+	    "       jicengctl query [OPTIONS] meeting MEETING_ID\n"
+	    "       jicengctl query [OPTIONS] meetings --org O [--from YYYYMM] [--to YYYYMM]\n"
+	    "                                 [--after ID] [--limit N]\n"
+	    "       jicengctl query [OPTIONS] attendance --member M [--from YYYYMM]\n"
+	    "                                 [--to YYYYMM]\n"
 	    "\n"
 	    "Ask jiceng-query and print its reply as one line of JSON.\n"
 	    "  org       an organisation and its children, each with its member\n"
@@ -114,22 +136,42 @@ s_usage(FILE *out)
 	    "  episodes  by flow_id: a member's every episode, or the open ones\n"
 	    "            (AWAITING_REPORT, REPORTED, LOST_CONTACT) where an org or\n"
 	    "            a township is the home or the host side; page as transfers\n"
+	    "  budget    a budget (经费预算) with the ledger line of its township,\n"
+	    "            kind and year: budget, disbursed, reversed, remaining (fen)\n"
+	    "  disbursement  a disbursement (发放) with its reversal (冲销), if any\n"
+	    "  payments  by disbursement_id: a member's or an org's payments,\n"
+	    "            reversed ones included; page as transfers\n"
+	    "  dues      a member's dues (党费), one entry per month paid, by month,\n"
+	    "            in the months --from to --to; page with --from the\n"
+	    "            previous reply's nextMonth\n"
+	    "  meeting   a meeting record (三会一课 and the rest): its attendees and\n"
+	    "            how each belongs (member, activity org, hosted mobile\n"
+	    "            member), absentees, quorum marks (M2, M3), its appraisal\n"
+	    "  meetings  an org's meetings by time, in the months --from to --to;\n"
+	    "            page with --after the previous reply's nextAfter\n"
+	    "  attendance  what a member attended, month by month (months with\n"
+	    "            none are not listed), in the months --from to --to\n"
 	    "\n"
 	    "Options:\n"
 	    "  -q, --query EP       query endpoint (default $JICENG_QUERY or\n"
 	    "                       " CTL_DEFAULT_QUERY ")\n"
 	    "  -t, --timeout MS     wait this long for the reply (default 5000)\n"
-	    "  -a, --after ID       members, transfers, episodes: start after this id\n"
-	    "  -n, --limit N        members, audit, transfers, episodes: page size\n"
-	    "                       (default 100, at most 1000)\n"
+	    "  -a, --after ID       members, transfers, episodes, meetings: start after\n"
+	    "                       this id; payments: after this disbursement_id\n"
+	    "  -n, --limit N        members, audit, transfers, episodes, meetings: page\n"
+	    "                       size (default 100, at most 1000); also payments, dues\n"
 	    "      --township T     audit: that township's orgs only (12 digits; a\n"
 	    "                       township key must give its own); transfers,\n"
 	    "                       episodes: that township's open ones\n"
-	    "      --member M       transfers, episodes: that member's, closed ones too\n"
-	    "      --org O          transfers, episodes: that org's open ones\n"
+	    "      --member M       transfers, episodes: that member's, closed ones too;\n"
+	    "                       attendance, payments, dues: that member's\n"
+	    "      --org O          transfers, episodes: that org's open ones;\n"
+	    "                       meetings, payments: that org's\n"
 	    "      --state S        episodes: in state S only: AWAITING_REPORT,\n"
 	    "                       REPORTED or LOST_CONTACT; with --member also\n"
 	    "                       RETURNED or TRANSFERRED\n"
+	    "      --from YYYYMM    meetings, attendance, dues: from this month (CST) on\n"
+	    "      --to YYYYMM      meetings, attendance, dues: up to this month\n"
 	    "      --since SEQ      audit: entries written at journal seq SEQ or later\n"
 	    "      --since-index N  audit: and at SEQ itself, from entry number N on\n"
 	    "  -k, --key FILE       CURVE: our secret key file (<name>.key_secret)\n"
@@ -137,7 +179,8 @@ s_usage(FILE *out)
 	    "  -h, --help           this help\n"
 	    "\n"
 	    "A township key reads its own township: a transfer or an episode one of\n"
-	    "whose sides is in it, a list of a member or an org of it, or of itself.\n"
+	    "whose sides is in it, a list of a member or an org of it, or of itself,\n"
+	    "a meeting of one of its orgs.\n"
 	    "\n"
 	    "Exit status: 0 OK, 3 NOT_FOUND, 1 any other status or no reply,\n"
 	    "2 usage error.\n");
@@ -154,6 +197,8 @@ static const struct option s_options[] = {
 	{ "member", required_argument, NULL, OPT_MEMBER },
 	{ "org", required_argument, NULL, OPT_ORG },
 	{ "state", required_argument, NULL, OPT_STATE },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
 	{ "key", required_argument, NULL, 'k' },
 	{ "server-key", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
@@ -179,6 +224,17 @@ s_parse_state(const char *name, int *out)
 		return false;
 	}
 	*out = v->value;
+	return true;
+}
+
+/* --from, --to: a month as YYYYMM (the server checks that it is real). */
+static bool
+s_parse_month(const char *opt, const char *value, int *out)
+{
+	unsigned long v;
+	if (!ctl_parse_uint("query", opt, value, 190001, 999912, &v))
+		return false;
+	*out = (int)v;
 	return true;
 }
 
@@ -238,6 +294,13 @@ s_options_parse(int argc, char **argv, struct s_query_opts *o)
 				return CTL_EXIT_USAGE;
 			o->given |= Q_STATE;
 			break;
+		case OPT_FROM:
+		case OPT_TO:
+			if (!s_parse_month(c == OPT_FROM ? "from" : "to", optarg,
+			    c == OPT_FROM ? &o->from_month : &o->to_month))
+				return CTL_EXIT_USAGE;
+			o->given |= Q_MONTHS;
+			break;
 		default:
 			return ctl_usage_error("query", "bad option");
 		}
@@ -283,6 +346,13 @@ struct s_query_parts {
 	Jiceng__V1__ListTransfers lt;
 	Jiceng__V1__GetMobileEpisode ge;
 	Jiceng__V1__ListMobileEpisodes le;
+	Jiceng__V1__GetBudget gb;
+	Jiceng__V1__GetDisbursement gd;
+	Jiceng__V1__ListPayments lp;
+	Jiceng__V1__ListDues ld;
+	Jiceng__V1__GetMeeting gmt;
+	Jiceng__V1__ListMeetings lmt;
+	Jiceng__V1__GetAttendance ga;
 };
 
 /* transfers and episodes name exactly one of --member, --org, --township. */
@@ -293,6 +363,88 @@ s_one_side(const char *kind, const struct s_query_opts *o)
 		return -1;
 	return ctl_usage_error("query", "%s takes exactly one of --member, --org "
 	    "and --township", kind);
+}
+
+/* The funds queries: false when kind is none of them, else true with *rc
+ * -1 to go on or an exit status. */
+static bool
+s_build_funds(const char *kind, const char *id, const struct s_query_opts *o, Query *q,
+    struct s_query_parts *p, int *rc)
+{
+	*rc = -1;
+	if (strcmp(kind, "budget") == 0) {
+		p->gb.budget_id = (char *)id;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_BUDGET;
+		q->get_budget = &p->gb;
+	} else if (strcmp(kind, "disbursement") == 0) {
+		p->gd.disbursement_id = (char *)id;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT;
+		q->get_disbursement = &p->gd;
+	} else if (strcmp(kind, "payments") == 0) {
+		if ((o->member != NULL) + (o->org != NULL) != 1) {
+			*rc = ctl_usage_error("query", "payments takes exactly one of --member "
+			    "and --org");
+			return true;
+		}
+		p->lp.member_id = o->member ? (char *)o->member : "";
+		p->lp.org_id = o->org ? (char *)o->org : "";
+		p->lp.after = o->after ? (char *)o->after : "";
+		p->lp.limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_PAYMENTS;
+		q->list_payments = &p->lp;
+	} else if (strcmp(kind, "dues") == 0) {
+		if (!o->member || o->org) {
+			*rc = ctl_usage_error("query", "dues takes --member (and no --org)");
+			return true;
+		}
+		p->ld.member_id = (char *)o->member;
+		p->ld.from_month = o->from_month;
+		p->ld.to_month = o->to_month;
+		p->ld.limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_DUES;
+		q->list_dues = &p->ld;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* The meetings queries, as s_build_funds. */
+static bool
+s_build_meetings(const char *kind, const char *id, const struct s_query_opts *o,
+    Query *q, struct s_query_parts *p, int *rc)
+{
+	*rc = -1;
+	if (strcmp(kind, "meeting") == 0) {
+		p->gmt.meeting_id = (char *)id;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_MEETING;
+		q->get_meeting = &p->gmt;
+	} else if (strcmp(kind, "meetings") == 0) {
+		if (!o->org || o->member) {
+			*rc = ctl_usage_error("query", "meetings takes --org (and no --member)");
+			return true;
+		}
+		p->lmt.org_id = (char *)o->org;
+		p->lmt.from_month = o->from_month;
+		p->lmt.to_month = o->to_month;
+		p->lmt.after = o->after ? (char *)o->after : "";
+		p->lmt.limit = (uint32_t)o->limit;
+		q->query_case = JICENG__V1__QUERY__QUERY_LIST_MEETINGS;
+		q->list_meetings = &p->lmt;
+	} else if (strcmp(kind, "attendance") == 0) {
+		if (!o->member || o->org) {
+			*rc = ctl_usage_error("query", "attendance takes --member (and no --org)");
+			return true;
+		}
+		p->ga.member_id = (char *)o->member;
+		p->ga.from_month = o->from_month;
+		p->ga.to_month = o->to_month;
+		q->query_case = JICENG__V1__QUERY__QUERY_GET_ATTENDANCE;
+		q->get_attendance = &p->ga;
+	} else {
+		return false;
+	}
+	return true;
 }
 
 /* Fill q from the positional words; returns -1 to go on or an exit status.
@@ -308,7 +460,8 @@ s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
 
 	if (!kind)
 		return ctl_usage_error("query", "expected org, member, members, stats, "
-		    "audit, transfer, transfers, episode or episodes");
+		    "audit, transfer, transfers, episode, episodes, budget, "
+		    "disbursement, payments, dues, meeting, meetings or attendance");
 	for (k = 0; k < S_NKINDS && strcmp(kind, s_kinds[k].word) != 0; k++)
 		;
 	if (k == S_NKINDS)
@@ -316,10 +469,14 @@ s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
 	if (argc - optind != 1 + s_kinds[k].nargs)
 		return ctl_usage_error("query", "%s takes %s", kind,
 		    s_kinds[k].nargs ? "one ID" : "no argument");
-	for (unsigned bit = 1; bit <= Q_STATE; bit <<= 1)
+	for (unsigned bit = 1; bit <= Q_MONTHS; bit <<= 1)
 		if ((o->given & bit) && !(s_kinds[k].opts & bit))
 			return s_option_misplaced(bit);
 	id = s_kinds[k].nargs ? argv[optind + 1] : NULL;
+	if (s_build_funds(kind, id, o, q, p, &rc))
+		return rc;
+	if (s_build_meetings(kind, id, o, q, p, &rc))
+		return rc;
 	if (strcmp(kind, "org") == 0) {
 		p->go.org_id = (char *)id;
 		q->query_case = JICENG__V1__QUERY__QUERY_GET_ORG;
@@ -426,6 +583,10 @@ ctl_query_main(int argc, char **argv)
 		JICENG__V1__LIST_AUDIT__INIT, JICENG__V1__GET_TRANSFER__INIT,
 		JICENG__V1__LIST_TRANSFERS__INIT, JICENG__V1__GET_MOBILE_EPISODE__INIT,
 		JICENG__V1__LIST_MOBILE_EPISODES__INIT,
+		JICENG__V1__GET_BUDGET__INIT, JICENG__V1__GET_DISBURSEMENT__INIT,
+		JICENG__V1__LIST_PAYMENTS__INIT, JICENG__V1__LIST_DUES__INIT,
+		JICENG__V1__GET_MEETING__INIT, JICENG__V1__LIST_MEETINGS__INIT,
+		JICENG__V1__GET_ATTENDANCE__INIT,
 	};
 	char request_id[64];
 	void *ctx = NULL, *sock = NULL;

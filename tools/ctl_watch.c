@@ -79,12 +79,19 @@ s_print(struct s_watch *w, const StatusChange *c)
 	w->printed++;
 }
 
-/* Apply c: print it when it lies after P, and move P to it. */
+/* Apply c: print it when it lies after P, and move P to it. With a
+ * township filter, a change whose member is neither of that township nor
+ * hosted there any more takes the member away: it is printed with
+ * leaves_filter set, which tells a replica to drop the member (catch-up
+ * replies come with it set by the server, which also judges org filters). */
 static void
-s_apply(struct s_watch *w, const StatusChange *c)
+s_apply(struct s_watch *w, StatusChange *c)
 {
 	if (!s_after(c->seq, c->index, w->seq, w->index))
 		return;
+	if (*w->township && strcmp(c->township_id, w->township) != 0 &&
+	    strcmp(c->host_township_id, w->township) != 0)
+		c->leaves_filter = true;
 	s_print(w, c);
 	w->seq = c->seq;
 	w->index = c->index;
@@ -270,9 +277,11 @@ s_handle(struct s_watch *w, zmq_msg_t *topic, zmq_msg_t *body)
 	if (!c)
 		return 0;   /* not ours to judge: skip it, the heartbeat repairs */
 	if (s_after(c->seq, c->index, w->seq, w->index)) {
-		if (s_after(c->prev_seq, c->prev_index, w->seq, w->index))
+		/* Only the server knows an org's subtree: with --org every change
+		 * is a prompt to fetch what concerns it. */
+		if (*w->org || s_after(c->prev_seq, c->prev_index, w->seq, w->index))
 			rc = s_fetch(w);
-		if (rc == 0)
+		if (rc == 0 && !*w->org)
 			s_apply(w, c);
 	}
 	jiceng__v1__status_change__free_unpacked(c, NULL);
@@ -419,8 +428,9 @@ ctl_watch_main(int argc, char **argv)
 	/* Subscribed before the snapshot: what arrives meanwhile waits in the
 	 * socket and is applied after it. */
 	int64_t end = duration ? now_mono_ms() + (int64_t)duration * 1000 : 0;
-	rc = (since ? s_fetch(&w) : s_snapshot(&w)) < 0 || s_follow(&w, end) < 0 ?
-	    CTL_EXIT_FAIL : CTL_EXIT_OK;
+	rc = since ? s_fetch(&w) : s_snapshot(&w);
+	fflush(stdout);
+	rc = rc < 0 || s_follow(&w, end) < 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 	fflush(stdout);
 	s_note(&w, "stopped at %llu:%u (resume with --since %llu:%u)", (unsigned long long)w.seq,
 	    w.index, (unsigned long long)w.seq, w.index);

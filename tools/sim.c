@@ -18,15 +18,25 @@
  * the county, contacted, some back home, some out of contact long enough
  * to be marked lost at the next Tick; with a few deliberately bad steps.
  *
+ * Then the last --months months of records (for the meetings and funds
+ * workers): 三会一课 at their real frequencies with their attendance, the
+ * yearly appraisal's grades, the county's budgets, the cadres' monthly
+ * pay, the branches' activity funds, condolences, a reversal (冲销), and
+ * every member's dues; again with a few deliberately bad ones. They are
+ * planned against the county as it stands once every membership event is
+ * applied (s_roster_settle), so the quorum of each assembly (M2) is known
+ * before it is sent.
+ *
  * Order: the events go out in phases -- organisations, members, follow-ups
  * (confirmations, status changes), then one phase per step of the
- * transfers and episodes -- and every event of a phase is acknowledged
- * before any of the next is sent: a letter issued on one township's
- * connection is journaled before another township's connection receives
- * it. Inside a phase each township pipelines up to --window events. One
- * DEALER connection is journaled in send order, which the first phases
- * rely on (a branch after its parent); no step of a transfer or an episode
- * shares a phase with the step it follows.
+ * transfers and episodes, then the records -- and every event of a phase
+ * is acknowledged before any of the next is sent: a letter issued on one
+ * township's connection is journaled before another township's connection
+ * receives it. Inside a phase each township pipelines up to --window
+ * events. One DEALER connection is journaled in send order, which the
+ * first phases rely on (a branch after its parent); no step of a transfer
+ * or an episode, and no record, shares a phase with what it follows (an
+ * appraisal its meeting, a payment its budget, a reversal its payment).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +70,9 @@ struct options {
 	uint64_t seed;
 	bool quiet, strict;
 	bool no_moves;             /* no transfers, no mobile members */
+	bool no_meetings;          /* no meetings, no appraisals */
+	bool no_funds;             /* no budgets, payments, reversals or dues */
+	unsigned months;           /* calendar months of meetings and payments */
 };
 
 /* ---------------------------------------------------------------- random */
@@ -206,6 +219,10 @@ struct org {
 	unsigned units;          /* joint branch: units joined */
 	int64_t established_at;
 	unsigned planned;        /* home members to register here */
+	unsigned due;            /* FULL, NORMAL home members at the end (M2) */
+	int committee[5];        /* its committee (M3), member indices; [0] the secretary */
+	unsigned ncommittee;
+	bool lagging;            /* holds its meetings now and then */
 };
 
 struct member {
@@ -222,6 +239,15 @@ struct member {
 	bool bad;                /* made for a deliberately invalid event */
 	bool changed;            /* confirmed or status changed in the follow-ups */
 	bool busy;               /* taken by a transfer or a mobile episode */
+	/* Where it stands once every membership event before the meetings and
+	 * payments is applied (s_roster_settle): */
+	bool joined;             /* registered or admitted: accepted */
+	bool confirmed;          /* confirmed (转正) in the follow-ups: FULL */
+	bool inactive;           /* its Party status changed from NORMAL */
+	bool gone;               /* transferred out of the county */
+	int moved;               /* 1 + the letter that moved it in the county, or 0 */
+	int ep;                  /* 1 + its mobile episode (s_mobile), or 0 */
+	int org, act;            /* its home and activity org's index, or -1 */
 };
 
 enum spec_kind {
@@ -229,24 +255,32 @@ enum spec_kind {
 	SP_MALFORMED, SP_BAD_UTF8, SP_BAD_TOWNSHIP,
 	SP_ISSUE, SP_RECEIVE, SP_RECEIPT, SP_REJECT, SP_REVOKE,
 	SP_DEPART, SP_REPORT, SP_CONTACT, SP_REVIEW, SP_RETURN,
+	SP_MEETING, SP_APPRAISAL, SP_BUDGET, SP_DISBURSE, SP_REVERSE, SP_DUES,
+	SP_KINDS,
 };
 
 /* One planned event, before packing. */
 struct spec {
 	uint8_t kind;            /* enum spec_kind */
 	int ref;                 /* org, member, transfer or episode index */
-	int status;              /* MemberStatusChanged: the new status */
-	int64_t at;              /* confirmed_at / effective_at */
+	int status;              /* MemberStatusChanged: the new status; a reversal: its reason */
+	int64_t at;              /* confirmed_at / effective_at / reversed_at */
 	const char *expect;      /* the code the sim expects in the ack */
-	const char *warn;        /* accepted: the T and L warnings it must carry, or NULL */
+	const char *warn;        /* accepted: the T, L, M and F warnings it must carry, or NULL */
 };
 
 /* The send phases (see the top): each is acknowledged in full before the
- * next starts. Step k of a transfer or an episode is phase PH_MOVE + k. */
+ * next starts. Step k of a transfer or an episode is phase PH_MOVE + k.
+ * Then the records of the simulated months: meetings, budgets and dues;
+ * appraisals (of those meetings) and payments (against those budgets);
+ * reversals and the corrections of refused records; what follows a
+ * reversal (paid again, reversed again). */
 enum {
 	PH_ORGS, PH_MEMBERS, PH_FOLLOW, PH_MOVE,
 	SIM_STEPS = 5,
-	SIM_PHASES = PH_MOVE + SIM_STEPS,
+	PH_RECORD = PH_MOVE + SIM_STEPS,
+	PH_PAY, PH_CORRECT, PH_AFTER,
+	SIM_PHASES,
 };
 
 struct plan {
@@ -261,6 +295,7 @@ struct event {
 	const char *expect;
 	const char *warn;        /* see struct spec */
 	const char *kind;        /* for surprise reports */
+	uint8_t sk;              /* enum spec_kind, for the summary */
 	int64_t sent_ns;
 	uint8_t phase;
 	uint8_t state;           /* EV_UNSENT ... */
@@ -268,6 +303,12 @@ struct event {
 };
 
 enum { EV_UNSENT, EV_INFLIGHT, EV_ACKED, EV_RETRY };
+
+struct org_key {
+	const char *id;
+	int i;                   /* its index in the township's orgs */
+};
+struct guest;
 
 struct township {
 	char id[16];
@@ -289,6 +330,11 @@ struct township {
 	int64_t retry_at_ns;
 	int sample_branch;       /* a branch with members, for the demo */
 	int sample_member;
+	struct org_key *okeys;   /* its orgs by id (s_org_find) */
+	unsigned *pool;          /* members who attend and pay, by home org: */
+	unsigned *pool_at;       /* org o's are pool[pool_at[o] .. pool_at[o + 1]) */
+	struct guest *guests;    /* who attends without a vote, by org: */
+	unsigned *guest_at;      /* as pool_at */
 };
 
 static struct options s_opt = {
@@ -300,6 +346,7 @@ static struct options s_opt = {
 	.timeout_s = 60,
 	.invalid_pct = 3.0,
 	.seed = 20240701,
+	.months = 12,
 };
 
 static struct township *s_tw;
@@ -799,6 +846,7 @@ struct episode {
 	unsigned months;
 	const char *reason;
 	int64_t departed_at, reported_at, contacted_at, reviewed_at, returned_at;
+	uint8_t end;             /* enum ep_end, for an episode of s_mobile */
 };
 
 enum xfer_end { XE_RECEIVED, XE_RECEIPT, XE_REJECTED, XE_REVOKED };
@@ -1207,6 +1255,8 @@ s_mobile(int tw, enum ep_end end, enum ep_host host, bool bad_after)
 		if (xi < 0)
 			end = EE_AWAY;
 	}
+	e->end = (uint8_t)end;
+	s_tw[ti].members[mi].ep = ei + 1;
 	s_depart_report(ei, host);
 
 	int64_t close = s_today;      /* the day the episode closes */
@@ -1382,6 +1432,1368 @@ s_build_moves(void)
 		s_moves_bad(k);
 }
 
+/* ---------------------------------------------------------------- the roster at the end */
+
+/* The meetings and payments are sent after every membership event is
+ * acknowledged, so they are judged against the county as it then stands
+ * (docs/rules.md: membership is judged where the event stands in the
+ * journal). s_roster_settle works that county out from the plans: who
+ * joined, who was confirmed, whose status changed, who moved or left, and
+ * so each org's FULL, NORMAL members (the M2 quorum's "due"). */
+
+#define SIM_NOBODY UINT32_MAX
+
+/* A member of any township, as township << 24 | index. */
+static uint32_t
+s_ref(int tw, int mi)
+{
+	return (uint32_t)tw << 24 | (uint32_t)mi;
+}
+
+static struct member *
+s_refm(uint32_t ref)
+{
+	return &s_tw[ref >> 24].members[ref & 0xffffff];
+}
+
+static int
+s_okey_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct org_key *)a)->id, ((const struct org_key *)b)->id);
+}
+
+/* Org id in township t: its index, or -1. */
+static int
+s_org_find(const struct township *t, const char *id)
+{
+	struct org_key k = { id, -1 };
+	const struct org_key *f = id && *id ? bsearch(&k, t->okeys, t->norgs, sizeof k, s_okey_cmp) : NULL;
+	return f ? f->i : -1;
+}
+
+/* What an event planned to be accepted makes of its member. */
+static void
+s_settle_spec(struct township *t, const struct spec *s)
+{
+	const struct xfer *x;
+	if (strcmp(s->expect, "OK") != 0)
+		return;
+	switch (s->kind) {
+	case SP_REGISTER:
+	case SP_ADMIT:
+		t->members[s->ref].joined = true;
+		break;
+	case SP_CONFIRM:
+		t->members[s->ref].confirmed = true;
+		break;
+	case SP_STATUS:
+		t->members[s->ref].inactive = true;
+		break;
+	case SP_RECEIVE:
+		x = &s_xf[s->ref];
+		if (x->tw >= 0)
+			s_tw[x->tw].members[x->member].moved = s->ref + 1;
+		break;
+	case SP_RECEIPT:
+		x = &s_xf[s->ref];
+		if (x->tw >= 0 && x->to_tw < 0)
+			s_tw[x->tw].members[x->member].gone = true;
+		break;
+	}
+}
+
+/* Attends its home org's meetings and pays its dues there: a NORMAL
+ * member still at the home org it joined. */
+static bool
+s_in_pool(const struct member *m)
+{
+	return m->joined && !m->bad && !m->moved && !m->gone && !m->inactive && m->org >= 0;
+}
+
+static bool
+s_full(const struct member *m)
+{
+	return m->category == JICENG__V1__MEMBER_CATEGORY__FULL || m->confirmed;
+}
+
+/* Each org's FULL, NORMAL members once every move is made: the members
+ * of every township where they end up, and those received from outside. */
+static void
+s_count_due(void)
+{
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		const struct township *t = &s_tw[ti];
+		for (unsigned mi = 0; mi < t->nmembers; mi++) {
+			const struct member *m = &t->members[mi];
+			if (!m->joined || m->gone || m->inactive || !s_full(m))
+				continue;
+			int tw = (int)ti, o = m->org;
+			if (m->moved) {
+				const struct xfer *x = &s_xf[m->moved - 1];
+				tw = x->to_tw;
+				o = s_org_find(&s_tw[tw], x->to_org);
+			}
+			if (o >= 0)
+				s_tw[tw].orgs[o].due++;
+		}
+	}
+	for (unsigned xi = 0; xi < s_nxf; xi++) {
+		const struct xfer *x = &s_xf[xi];
+		int o = x->tw < 0 ? s_org_find(&s_tw[x->to_tw], x->to_org) : -1;
+		if (o >= 0 && x->in.category == JICENG__V1__MEMBER_CATEGORY__FULL)
+			s_tw[x->to_tw].orgs[o].due++;
+	}
+}
+
+/* The township's pool by home org (a counting sort). */
+static void
+s_pool(struct township *t)
+{
+	t->pool_at = calloc(t->norgs + 2, sizeof *t->pool_at);
+	t->pool = calloc(t->nmembers + 1, sizeof *t->pool);
+	if (!t->pool_at || !t->pool) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	for (unsigned mi = 0; mi < t->nmembers; mi++)
+		if (s_in_pool(&t->members[mi]))
+			t->pool_at[t->members[mi].org + 2]++;
+	for (unsigned o = 0; o < t->norgs; o++)
+		t->pool_at[o + 2] += t->pool_at[o + 1];
+	for (unsigned mi = 0; mi < t->nmembers; mi++)
+		if (s_in_pool(&t->members[mi]))
+			t->pool[t->pool_at[t->members[mi].org + 1]++] = mi;
+}
+
+static void
+s_roster_settle(void)
+{
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		struct township *t = &s_tw[ti];
+		t->okeys = calloc(t->norgs + 1, sizeof *t->okeys);
+		if (!t->okeys) {
+			fprintf(stderr, "sim: out of memory\n");
+			exit(1);
+		}
+		for (unsigned o = 0; o < t->norgs; o++)
+			t->okeys[o] = (struct org_key){ t->orgs[o].id, (int)o };
+		qsort(t->okeys, t->norgs, sizeof *t->okeys, s_okey_cmp);
+	}
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		struct township *t = &s_tw[ti];
+		for (int p = 0; p < SIM_PHASES; p++)
+			for (unsigned i = 0; i < t->phase[p].n; i++)
+				s_settle_spec(t, &t->phase[p].v[i]);
+		for (unsigned mi = 0; mi < t->nmembers; mi++) {
+			struct member *m = &t->members[mi];
+			m->org = s_org_find(t, m->home);
+			m->act = s_org_find(t, m->activity);
+		}
+	}
+	s_count_due();
+	for (unsigned ti = 0; ti < s_opt.townships; ti++)
+		s_pool(&s_tw[ti]);
+}
+
+/* ---------------------------------------------------------------- the simulated months */
+
+/* The months of meetings and payments: --months calendar months up to
+ * this one (CST), no date after yesterday. */
+static int s_month0, s_now_month;
+
+/* YYYYMM k months after month ym (k may be negative). */
+static int
+s_month_add(int ym, int k)
+{
+	int n = (ym / 100) * 12 + ym % 100 - 1 + k;
+	return n / 12 * 100 + n % 12 + 1;
+}
+
+/* Day d of month ym, as a day number. */
+static int64_t
+s_month_day(int ym, int d)
+{
+	int last = civil_month_days(ym / 100, ym % 100);
+	return civil_to_days(ym / 100, ym % 100, d < last ? d : last);
+}
+
+/* Has day passed (is it yesterday or earlier)? */
+static bool
+s_passed(int64_t day)
+{
+	return day < s_today;
+}
+
+/* A member's whereabouts on a day: at home, away (可视频参会 by video), or
+ * out of contact (失联). */
+enum { AT_HOME, AWAY, OUT_OF_CONTACT };
+
+static int
+s_whereabouts(const struct member *m, int64_t day)
+{
+	if (!m->ep)
+		return AT_HOME;
+	const struct episode *e = &s_ep[m->ep - 1];
+	if (day < e->departed_at / DAY_MS || (e->returned_at && day >= e->returned_at / DAY_MS))
+		return AT_HOME;
+	return e->end == EE_LOST ? OUT_OF_CONTACT : AWAY;
+}
+
+/* Stable enough to hold an office or be paid month after month: in the
+ * pool, FULL since registration, never moved or away. */
+static bool
+s_steady(const struct member *m)
+{
+	return s_in_pool(m) && !m->busy && !m->changed &&
+	    m->category == JICENG__V1__MEMBER_CATEGORY__FULL;
+}
+
+/* ---------------------------------------------------------------- meetings (三会一课) */
+
+/* At their real frequencies (支部工作条例): the branch committee monthly,
+ * the branch assembly and a party lecture each quarter (on the themed day
+ * or on their own), a themed party day monthly, the org-life meeting and
+ * the democratic appraisal once a year, in January or February, for the
+ * year before. Some branches lag (meetings missed, fewer present); a few
+ * assemblies are inquorate (M2), a few committee meetings too (M3).
+ * Attending: the home members at home; those away now and then by video
+ * (the record is then online); those out of contact absent; activity-org
+ * members (多重组织生活) and mobile members the org hosts, without a vote. */
+
+struct meeting {
+	char id[40];
+	int tw, org;             /* the org's township and index */
+	uint8_t types[3], ntypes;
+	bool online;
+	bool committee;          /* lists the org's committee (M3) */
+	uint8_t roles;           /* 1 << AttendeeRole of each attendee, for the demo */
+	int64_t held_at;
+	const char *topic;
+	char lecturer[64];
+	uint32_t host, recorder; /* member refs (s_ref), or SIM_NOBODY */
+	uint32_t *att, *abs;     /* present and absent, member refs */
+	uint8_t *why;            /* each absentee's reason, s_absent_reasons */
+	unsigned natt, nabs;
+};
+
+/* 民主评议党员: the grades of one meeting. */
+struct appraisal {
+	int meeting;
+	int year;
+	uint32_t *who;
+	uint8_t *grade;          /* AppraisalGrade */
+	unsigned n;
+};
+
+/* Who may attend an org's meetings without a vote: its activity-org
+ * members, from the day they joined, and the mobile members it hosts,
+ * from the day after they reported. */
+struct guest {
+	uint32_t ref;
+	uint8_t role;            /* AttendeeRole */
+	int64_t since;           /* a day */
+};
+
+static struct meeting *s_mt;
+static unsigned s_nmt, s_cmt;
+static struct appraisal *s_ap;
+static unsigned s_nap, s_cap;
+static int s_sample_mt = -1;   /* the demo's meeting */
+
+/* What the phase holds, for the summary. */
+static struct {
+	unsigned records, by_type[8], online, lagging, branches, appraisals;
+	unsigned m2, m3, bad;
+	unsigned m4_left;        /* deliberately bad appraisals still to make */
+} s_mtg;
+
+#define MT_ASSEMBLY  JICENG__V1__MEETING_TYPE__BRANCH_ASSEMBLY
+#define MT_COMMITTEE JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE
+#define MT_LECTURE   JICENG__V1__MEETING_TYPE__PARTY_LECTURE
+#define MT_THEMED    JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY
+#define MT_ORG_LIFE  JICENG__V1__MEETING_TYPE__ORG_LIFE_MEETING
+#define MT_APPRAISAL JICENG__V1__MEETING_TYPE__DEMOCRATIC_APPRAISAL
+
+static const char *s_absent_reasons[] = {
+	"外出务工 / working away", "失联 / out of contact", "公务外出 / away on duty",
+	"生病住院 / in hospital", "年老体弱 / frail", "农忙 / farm work",
+	"请假 / on leave", "照顾家人 / caring for family",
+};
+enum { WHY_AWAY, WHY_LOST, WHY_DUTY, WHY_OTHER };
+
+static const char *s_themed_topics[] = {
+	"学习贯彻党的二十届三中全会精神 / the Third Plenum",
+	"重温入党誓词 / the admission oath again",
+	"人居环境整治志愿服务 / cleaning up the village",
+	"观看警示教育片 / a warning-education film",
+	"乡村振兴产业发展讨论 / village industries",
+	"防汛抗旱动员 / flood and drought readiness",
+	"秋收秋种与秸秆禁烧 / the autumn harvest, no straw burning",
+	"学习《中国共产党纪律处分条例》 / the disciplinary regulations",
+	"走访慰问困难群众 / visiting families in need",
+	"村级财务公开 / the village accounts",
+};
+static const char *s_committee_topics[] = {
+	"研究本月工作安排 / this month's work",
+	"讨论发展党员计划 / the admissions plan",
+	"研究党费收缴使用 / dues and their use",
+	"研究困难党员慰问名单 / condolence visits",
+	"研究主题党日安排 / the themed party day",
+};
+static const char *s_assembly_topics[] = {
+	"通报党费收缴和使用情况 / the dues report",
+	"讨论接收预备党员 / admitting probationary members",
+	"讨论预备党员转正 / confirming probationary members",
+	"审议支部年度工作计划 / the branch's work plan",
+};
+static const char *s_lecture_topics[] = {
+	"党的创新理论 / the Party's theory",
+	"党史学习教育 / Party history",
+	"基层党组织建设 / building the branches",
+	"乡村振兴与共同富裕 / rural revitalisation",
+};
+static const char *s_lecturer_titles[] = {
+	"支部书记", "乡镇党委书记", "驻村第一书记", "乡镇党委委员", "老党员",
+};
+
+static const char *
+s_type_topic(uint8_t type)
+{
+	switch (type) {
+	case MT_COMMITTEE: return PICK(s_committee_topics);
+	case MT_ASSEMBLY: return PICK(s_assembly_topics);
+	case MT_LECTURE: return PICK(s_lecture_topics);
+	case MT_ORG_LIFE: return "年度组织生活会和民主评议党员 / the year's org-life meeting and appraisal";
+	default: return PICK(s_themed_topics);
+	}
+}
+
+/* A new record of org oi of township ti on day, or NULL when that day has
+ * not passed yet. */
+static struct meeting *
+s_meeting_new(int ti, int oi, int64_t day, const uint8_t *types, unsigned ntypes)
+{
+	if (!s_passed(day))
+		return NULL;
+	const struct township *t = &s_tw[ti];
+	const struct org *o = &t->orgs[oi];
+	unsigned room = t->pool_at[oi + 1] - t->pool_at[oi] + t->guest_at[oi + 1] - t->guest_at[oi] + 4;
+	s_mt = s_grow(s_mt, s_nmt, &s_cmt, sizeof *s_mt);
+	struct meeting *mt = &s_mt[s_nmt];
+	memset(mt, 0, sizeof *mt);
+	snprintf(mt->id, sizeof mt->id, "%s:mt%06u", t->id, s_nmt + 1);
+	mt->tw = ti;
+	mt->org = oi;
+	memcpy(mt->types, types, ntypes);
+	mt->ntypes = (uint8_t)ntypes;
+	mt->held_at = s_day_ms(day, (int)s_range(9, 19));
+	mt->topic = s_type_topic(types[0]);
+	mt->att = calloc(room, sizeof *mt->att);
+	mt->abs = calloc(room, sizeof *mt->abs);
+	mt->why = calloc(room, 1);
+	if (!mt->att || !mt->abs || !mt->why) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	mt->host = o->ncommittee ? s_ref(ti, o->committee[0]) : SIM_NOBODY;
+	mt->recorder = o->ncommittee > 1 ? s_ref(ti, o->committee[1]) : SIM_NOBODY;
+	s_nmt++;
+	return mt;
+}
+
+static bool
+s_has_type(const struct meeting *mt, uint8_t type)
+{
+	return memchr(mt->types, type, mt->ntypes) != NULL;
+}
+
+static void
+s_present(struct meeting *mt, uint32_t ref, int role)
+{
+	mt->att[mt->natt++] = ref;
+	mt->roles |= (uint8_t)(1u << role);
+}
+
+static void
+s_absent(struct meeting *mt, uint32_t ref, unsigned why)
+{
+	mt->abs[mt->nabs] = ref;
+	mt->why[mt->nabs++] = (uint8_t)why;
+}
+
+/* A committee meeting's attendees: the committee, now and then one of it
+ * away, or (deliberately, a few) only the first half of it (M3); the
+ * secretary always comes. Returns the warning. */
+static const char *
+s_committee_attend(struct meeting *mt)
+{
+	const struct org *o = &s_tw[mt->tw].orgs[mt->org];
+	unsigned n = o->ncommittee, upto = n, away = n, present = 0;
+	if (s_chance(2))
+		upto = n / 2;
+	else if (s_chance(12))
+		away = (unsigned)s_range(1, n - 1);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t ref = s_ref(mt->tw, o->committee[i]);
+		if (i >= upto || i == away) {
+			s_absent(mt, ref, WHY_DUTY);
+			continue;
+		}
+		s_present(mt, ref, JICENG__V1__ATTENDEE_ROLE__ATTENDEE_MEMBER);
+		present++;
+	}
+	mt->committee = true;
+	if (present * 2 > n)
+		return NULL;
+	s_mtg.m3++;
+	return "M3";
+}
+
+/* The home members of a whole-branch meeting: present at pct percent,
+ * those away by video now and then, those out of contact absent. Those
+ * admitted after the day are not listed. Returns the voting members present. */
+static unsigned
+s_home_attend(struct meeting *mt, int64_t day, unsigned pct)
+{
+	const struct township *t = &s_tw[mt->tw];
+	unsigned voting = 0;
+	for (unsigned k = t->pool_at[mt->org]; k < t->pool_at[mt->org + 1]; k++) {
+		const struct member *m = &t->members[t->pool[k]];
+		uint32_t ref = s_ref(mt->tw, (int)t->pool[k]);
+		if (m->admitted_at / DAY_MS >= day)
+			continue;
+		int where = s_whereabouts(m, day);
+		bool present = where == AT_HOME ? s_chance(pct) : where == AWAY && s_chance(35);
+		if (!present) {
+			s_absent(mt, ref, where == AWAY ? WHY_AWAY : where == OUT_OF_CONTACT ? WHY_LOST :
+			    (unsigned)s_range(WHY_OTHER, sizeof s_absent_reasons / sizeof *s_absent_reasons - 1));
+			continue;
+		}
+		mt->online |= where == AWAY;
+		s_present(mt, ref, JICENG__V1__ATTENDEE_ROLE__ATTENDEE_MEMBER);
+		voting += s_full(m);
+	}
+	return voting;
+}
+
+/* Activity-org members at home and hosted mobile members, some of them. */
+static void
+s_guests_attend(struct meeting *mt, int64_t day)
+{
+	const struct township *t = &s_tw[mt->tw];
+	for (unsigned k = t->guest_at[mt->org]; k < t->guest_at[mt->org + 1]; k++) {
+		const struct guest *g = &t->guests[k];
+		bool activity = g->role == JICENG__V1__ATTENDEE_ROLE__ATTENDEE_ACTIVITY;
+		if (day > g->since && (!activity || s_whereabouts(s_refm(g->ref), day) == AT_HOME) &&
+		    s_chance(activity ? 70 : 60))
+			s_present(mt, g->ref, g->role);
+	}
+}
+
+/* One guest: counted (g NULL) or placed at g[*n]; *n moves on. */
+static void
+s_guest_add(unsigned *n, struct guest *g, int tw, int mi, uint8_t role, int64_t since)
+{
+	if (g)
+		g[*n] = (struct guest){ s_ref(tw, mi), role, since };
+	(*n)++;
+}
+
+/* Each township's guests by org (a counting sort, in two passes: count,
+ * then place). */
+static void
+s_guests_pass(struct township *t, int ti, bool place)
+{
+	for (unsigned mi = 0; mi < t->nmembers; mi++) {
+		const struct member *m = &t->members[mi];
+		if (m->act >= 0 && s_in_pool(m))
+			s_guest_add(&t->guest_at[m->act + (place ? 0 : 1)], place ? t->guests : NULL, ti,
+			    (int)mi, JICENG__V1__ATTENDEE_ROLE__ATTENDEE_ACTIVITY, m->admitted_at / DAY_MS);
+	}
+	for (unsigned ei = 0; ei < s_nep; ei++) {
+		const struct episode *e = &s_ep[ei];
+		int o = e->host_tw == ti && !e->outside_host ? s_org_find(t, e->host_org) : -1;
+		if (o < 0 || e->end != EE_AWAY || s_tw[e->tw].members[e->member].ep != (int)ei + 1)
+			continue;
+		s_guest_add(&t->guest_at[o + (place ? 0 : 1)], place ? t->guests : NULL, e->tw,
+		    e->member, JICENG__V1__ATTENDEE_ROLE__ATTENDEE_HOSTED, e->reported_at / DAY_MS);
+	}
+}
+
+static void
+s_guests_index(int ti)
+{
+	struct township *t = &s_tw[ti];
+	t->guest_at = calloc(t->norgs + 1, sizeof *t->guest_at);
+	if (!t->guest_at) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	s_guests_pass(t, ti, false);
+	for (unsigned o = 0; o < t->norgs; o++)
+		t->guest_at[o + 1] += t->guest_at[o];
+	t->guests = calloc(t->guest_at[t->norgs] + 1, sizeof *t->guests);
+	if (!t->guests) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	s_guests_pass(t, ti, true);
+	/* Placing moved each start to the next org's: shift back. */
+	memmove(t->guest_at + 1, t->guest_at, t->norgs * sizeof *t->guest_at);
+	t->guest_at[0] = 0;
+}
+
+/* Plan a record: M2 when it carries the assembly and no more than half of
+ * those due are present; the demo's sample is an assembly of the first
+ * township with the most kinds of attendee. */
+static unsigned
+s_bits(unsigned v)
+{
+	unsigned n = 0;
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+static void
+s_meeting_plan(struct meeting *mt, unsigned voting, const char *warn)
+{
+	struct plan *p = &s_tw[mt->tw].phase[PH_RECORD];
+	if (s_has_type(mt, MT_ASSEMBLY) && voting * 2 <= s_tw[mt->tw].orgs[mt->org].due) {
+		warn = "M2";
+		s_mtg.m2++;
+	}
+	s_plan_insert(p, p->n, (struct spec){ .kind = SP_MEETING, .ref = (int)(mt - s_mt),
+	    .expect = "OK", .warn = warn });
+	s_mtg.records++;
+	s_mtg.online += mt->online;
+	for (unsigned i = 0; i < mt->ntypes; i++)
+		s_mtg.by_type[mt->types[i]]++;
+	if (mt->tw == 0 && !warn && s_has_type(mt, MT_ASSEMBLY) &&
+	    (s_sample_mt < 0 || s_bits(mt->roles) >= s_bits(s_mt[s_sample_mt].roles)))
+		s_sample_mt = (int)(mt - s_mt);
+}
+
+/* A meeting of the whole branch, or nothing if the day is to come or
+ * nobody could come. Returns its index, or -1. */
+static int
+s_branch_meeting(int ti, int oi, int64_t day, const uint8_t *types, unsigned ntypes)
+{
+	const struct org *o = &s_tw[ti].orgs[oi];
+	unsigned pct = o->lagging ? (unsigned)s_range(45, 75) : (unsigned)s_range(72, 95);
+	struct meeting *mt = s_meeting_new(ti, oi, day, types, ntypes);
+	if (!mt)
+		return -1;
+	bool assembly = s_has_type(mt, MT_ASSEMBLY);
+	if (assembly && s_chance(3))
+		pct = (unsigned)s_range(20, 40);  /* a few assemblies fall short: M2 */
+	unsigned voting = s_home_attend(mt, day, pct);
+	s_guests_attend(mt, day);
+	if (s_has_type(mt, MT_LECTURE)) {
+		char name[32];
+		s_person_name(name, sizeof name, s_chance(70));
+		snprintf(mt->lecturer, sizeof mt->lecturer, "%s（%s）", name, PICK(s_lecturer_titles));
+	}
+	if (mt->natt == 0) {
+		free(mt->att);
+		free(mt->abs);
+		free(mt->why);
+		s_nmt--;
+		return -1;
+	}
+	s_meeting_plan(mt, voting, NULL);
+	return (int)(mt - s_mt);
+}
+
+/* The committee: 3 members, 5 in a branch of 25 or more, of its steady
+ * full members admitted 3 years ago or more; none when too few. */
+static void
+s_committee(int ti, int oi)
+{
+	struct township *t = &s_tw[ti];
+	struct org *o = &t->orgs[oi];
+	unsigned want = o->due >= 25 ? 5 : 3;
+	for (unsigned k = t->pool_at[oi]; k < t->pool_at[oi + 1] && o->ncommittee < want; k++) {
+		const struct member *m = &t->members[t->pool[k]];
+		if (s_steady(m) && m->admitted_at / DAY_MS < s_today - 3 * 365 && s_chance(40))
+			o->committee[o->ncommittee++] = (int)t->pool[k];
+	}
+	if (o->ncommittee < 3)
+		o->ncommittee = 0;
+}
+
+static struct appraisal *
+s_appraisal_new(int meeting, int year)
+{
+	s_ap = s_grow(s_ap, s_nap, &s_cap, sizeof *s_ap);
+	struct appraisal *a = &s_ap[s_nap++];
+	const struct township *t = &s_tw[s_mt[meeting].tw];
+	unsigned room = t->pool_at[s_mt[meeting].org + 1] - t->pool_at[s_mt[meeting].org] + 1;
+	memset(a, 0, sizeof *a);
+	a->meeting = meeting;
+	a->year = year;
+	a->who = calloc(room, sizeof *a->who);
+	a->grade = calloc(room, 1);
+	if (!a->who || !a->grade) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	return a;
+}
+
+/* The grades of the appraisal meeting mi for the year before: the org's
+ * full members admitted before it (those away too: a home org grades its
+ * mobile members), 优秀 for at most a third (M4). Deliberately, now and
+ * then, too many 优秀 or a probationary member graded (M4), corrected in
+ * the next phase. */
+static void
+s_appraise(int mi)
+{
+	const struct meeting *mt = &s_mt[mi];
+	const struct township *t = &s_tw[mt->tw];
+	int64_t day = mt->held_at / DAY_MS;
+	int prob = -1;
+	struct appraisal *a = s_appraisal_new(mi, civil_cst_year(mt->held_at) - 1);
+	for (unsigned k = t->pool_at[mt->org]; k < t->pool_at[mt->org + 1]; k++) {
+		const struct member *m = &t->members[t->pool[k]];
+		if (m->admitted_at / DAY_MS >= day || m->confirmed)
+			continue;
+		if (m->category != JICENG__V1__MEMBER_CATEGORY__FULL) {
+			prob = (int)t->pool[k];
+			continue;
+		}
+		a->who[a->n] = s_ref(mt->tw, (int)t->pool[k]);
+		a->grade[a->n++] = s_chance(3) ? JICENG__V1__APPRAISAL_GRADE__BASICALLY_QUALIFIED :
+		    s_chance(0.5) ? JICENG__V1__APPRAISAL_GRADE__UNQUALIFIED :
+		    JICENG__V1__APPRAISAL_GRADE__QUALIFIED;
+	}
+	if (a->n == 0) {
+		free(a->who);
+		free(a->grade);
+		s_nap--;
+		return;
+	}
+	/* 10-33% drawn (a draw may repeat): never more than a third. */
+	unsigned excellent = (unsigned)((uint64_t)a->n * (uint64_t)s_range(10, 33) / 100);
+	for (unsigned i = 0; i < excellent; i++)
+		a->grade[s_rand() % a->n] = JICENG__V1__APPRAISAL_GRADE__EXCELLENT;
+	struct plan *pay = &s_tw[mt->tw].phase[PH_PAY];
+	unsigned phase = PH_PAY;
+	if (s_mtg.m4_left && (a->n >= 2 || prob >= 0)) {
+		struct appraisal *bad = s_appraisal_new(mi, a->year);
+		a = &s_ap[s_nap - 2];  /* s_appraisal_new may move s_ap */
+		memcpy(bad->who, a->who, a->n * sizeof *a->who);
+		memcpy(bad->grade, a->grade, a->n);
+		bad->n = a->n;
+		if (prob >= 0 && s_mtg.m4_left % 2) {
+			bad->who[bad->n] = s_ref(mt->tw, prob);
+			bad->grade[bad->n++] = JICENG__V1__APPRAISAL_GRADE__QUALIFIED;
+		} else {
+			for (unsigned i = 0; i <= bad->n / 3; i++)
+				bad->grade[i] = JICENG__V1__APPRAISAL_GRADE__EXCELLENT;
+		}
+		s_plan_add(pay, SP_APPRAISAL, (int)s_nap - 1, "M4");
+		s_mtg.m4_left--;
+		s_mtg.bad++;
+		phase = PH_CORRECT;
+	}
+	s_plan_add(&s_tw[mt->tw].phase[phase], SP_APPRAISAL, (int)(a - s_ap), "OK");
+	s_mtg.appraisals++;
+}
+
+/* When a branch holds what. */
+struct schedule {
+	int assembly_q, lecture_q;  /* the month of the quarter (0-2) of each */
+	bool assembly_on_themed;    /* held as part of the themed day */
+	bool lecture_on_themed;
+	int themed_day;             /* 主题党日: a fixed day of the month */
+	int yearly_month;           /* 1 or 2: the org-life meeting and appraisal */
+};
+
+/* One month of org oi's meetings: the committee; the themed day, which
+ * in the quarter's assembly (lecture) month may also be the assembly (the
+ * lecture), else those are held on their own; the yearly org-life meeting
+ * and appraisal. */
+static void
+s_month_meetings(int ti, int oi, int ym, const struct schedule *sc)
+{
+	const struct org *o = &s_tw[ti].orgs[oi];
+	int q = (ym % 100 - 1) % 3;
+	bool lag = o->lagging;
+	uint8_t types[3];
+	unsigned n = 0;
+	if (o->ncommittee && !(lag && s_chance(35))) {
+		types[0] = MT_COMMITTEE;
+		struct meeting *mt = s_meeting_new(ti, oi, s_month_day(ym, (int)s_range(1, 8)), types, 1);
+		if (mt)
+			s_meeting_plan(mt, 0, s_committee_attend(mt));
+	}
+	types[n++] = MT_THEMED;
+	if (q == sc->assembly_q && sc->assembly_on_themed)
+		types[n++] = MT_ASSEMBLY;
+	if (q == sc->lecture_q && sc->lecture_on_themed)
+		types[n++] = MT_LECTURE;
+	if (!(lag && s_chance(30)))
+		s_branch_meeting(ti, oi, s_month_day(ym, sc->themed_day), types, n);
+	types[0] = MT_ASSEMBLY;
+	if (q == sc->assembly_q && !sc->assembly_on_themed && !(lag && s_chance(40)))
+		s_branch_meeting(ti, oi, s_month_day(ym, (int)s_range(21, 27)), types, 1);
+	types[0] = MT_LECTURE;
+	if (q == sc->lecture_q && !sc->lecture_on_themed && !(lag && s_chance(40)))
+		s_branch_meeting(ti, oi, s_month_day(ym, (int)s_range(21, 27)), types, 1);
+	if (ym % 100 == sc->yearly_month && !(lag && s_chance(50))) {
+		types[0] = MT_ORG_LIFE;
+		types[1] = MT_APPRAISAL;
+		types[2] = MT_ASSEMBLY;
+		int mi = s_branch_meeting(ti, oi, s_month_day(ym, (int)s_range(10, 20)), types,
+		    s_chance(50) ? 3 : 2);
+		if (mi >= 0)
+			s_appraise(mi);
+	}
+}
+
+/* Every branch that holds members, every simulated month. */
+static void
+s_build_meetings(void)
+{
+	s_mtg.m4_left = s_opt.invalid_pct > 0 ? 2 + s_opt.members / 10000 : 0;
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		s_guests_index((int)ti);
+		for (unsigned oi = 0; oi < s_tw[ti].norgs; oi++) {
+			struct org *o = &s_tw[ti].orgs[oi];
+			if (o->planned == 0 || s_tw[ti].pool_at[oi + 1] == s_tw[ti].pool_at[oi])
+				continue;
+			o->lagging = s_chance(12);
+			s_mtg.branches++;
+			s_mtg.lagging += o->lagging;
+			struct schedule sc = {
+				.assembly_q = (int)s_range(0, 2), .lecture_q = (int)s_range(0, 2),
+				.assembly_on_themed = s_chance(60), .lecture_on_themed = s_chance(50),
+				.themed_day = (int)s_range(1, 20), .yearly_month = (int)s_range(1, 2),
+			};
+			for (unsigned k = 0; k < s_opt.months; k++)
+				s_month_meetings((int)ti, (int)oi, s_month_add(s_month0, (int)k), &sc);
+		}
+	}
+}
+
+/* A deliberately bad record of org oi of township ti: first a few of its
+ * members present. */
+static struct meeting *
+s_bad_meeting(int ti, int oi, int64_t day)
+{
+	uint8_t type = MT_THEMED;
+	struct meeting *mt = s_meeting_new(ti, oi, day, &type, 1);
+	const struct township *t = &s_tw[ti];
+	for (unsigned k = t->pool_at[oi]; mt && k < t->pool_at[oi + 1] && mt->natt < 3; k++)
+		if (s_whereabouts(&t->members[t->pool[k]], day) == AT_HOME &&
+		    t->members[t->pool[k]].admitted_at / DAY_MS < day)
+			s_present(mt, s_ref(ti, (int)t->pool[k]), JICENG__V1__ATTENDEE_ROLE__ATTENDEE_MEMBER);
+	return mt;
+}
+
+/* A branch of township ti with members in its pool (not `not`), or -1. */
+static int
+s_pool_org(int ti, int not)
+{
+	const struct township *t = &s_tw[ti];
+	for (int tries = 0; tries < 200; tries++) {
+		int oi = (int)(s_rand() % t->norgs);
+		if (oi != not && t->pool_at[oi + 1] - t->pool_at[oi] >= 4)
+			return oi;
+	}
+	return -1;
+}
+
+/* The serial-th round of bad records: an attendee of another branch (M1),
+ * a deceased member present (R3), a date to come (M5), another township's
+ * org (WRONG_TOWNSHIP), a record entered twice (MEETING_EXISTS). */
+static void
+s_meetings_bad(unsigned serial)
+{
+	int ti = (int)(serial % s_opt.townships), oi = s_pool_org(ti, -1), other = s_pool_org(ti, oi);
+	const struct township *t = &s_tw[ti];
+	int64_t day = s_today - s_range(2, 60);
+	struct meeting *mt;
+	if (oi < 0)
+		return;
+	/* Someone of another branch, who does not hold this one as an activity org. */
+	unsigned stranger = other >= 0 ? t->pool_at[other] : 0;
+	while (other >= 0 && stranger < t->pool_at[other + 1] && t->members[t->pool[stranger]].act == oi)
+		stranger++;
+	if (other >= 0 && stranger < t->pool_at[other + 1] && (mt = s_bad_meeting(ti, oi, day))) {
+		s_present(mt, s_ref(ti, (int)t->pool[stranger]), JICENG__V1__ATTENDEE_ROLE__ATTENDEE_MEMBER);
+		s_plan_add(&s_tw[ti].phase[PH_RECORD], SP_MEETING, (int)s_nmt - 1, "M1");
+		s_mtg.bad++;
+	}
+	for (unsigned mi = 0; mi < t->nmembers; mi++) {
+		const struct member *m = &t->members[mi];
+		if (!m->joined || !m->inactive || m->org < 0 || !(mt = s_bad_meeting(ti, m->org, day)))
+			continue;
+		s_present(mt, s_ref(ti, (int)mi), JICENG__V1__ATTENDEE_ROLE__ATTENDEE_MEMBER);
+		s_plan_add(&s_tw[ti].phase[PH_RECORD], SP_MEETING, (int)s_nmt - 1, "R3");
+		s_mtg.bad++;
+		break;
+	}
+	if ((mt = s_bad_meeting(ti, oi, s_today - 1))) {
+		mt->held_at = s_now_ms + DAY_MS * s_range(2, 5);  /* the next one's date */
+		s_plan_add(&s_tw[ti].phase[PH_RECORD], SP_MEETING, (int)s_nmt - 1, "M5");
+		s_mtg.bad++;
+	}
+	int wrong = s_other_township(ti);
+	if (wrong >= 0 && (mt = s_bad_meeting(ti, oi, day))) {
+		s_plan_add(&s_tw[wrong].phase[PH_RECORD], SP_MEETING, (int)s_nmt - 1, "WRONG_TOWNSHIP");
+		s_mtg.bad++;
+	}
+	/* Entered twice: some record of the township, found from a random place. */
+	const struct plan *rec = &t->phase[PH_RECORD];
+	for (unsigned i = 0, at = rec->n ? (unsigned)(s_rand() % rec->n) : 0; i < rec->n; i++) {
+		const struct spec *s = &rec->v[(at + i) % rec->n];
+		if (s->kind == SP_MEETING && strcmp(s->expect, "OK") == 0) {
+			s_plan_add(&s_tw[ti].phase[PH_PAY], SP_MEETING, s->ref, "MEETING_EXISTS");
+			s_mtg.bad++;
+			break;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- funds and dues (经费, 报酬, 慰问, 党费) */
+
+/* The county allocates each township's budget per fund kind and year
+ * (BudgetAllocated, a county key's event: on loopback without CURVE every
+ * connection has the county's rights, so it goes out on the township's
+ * own); the townships pay their village cadres every month (base and
+ * performance pay), their branches' Party activity funds each quarter,
+ * condolences before the Spring Festival and 七一; one payment entered
+ * wrong is reversed (冲销) and paid again; every member pays dues month by
+ * month. Budgets are sized from the payments planned, so F2 refuses only
+ * the one deliberately paid without a budget. */
+
+struct budget {
+	char id[40];
+	char township[16];       /* the envelope's: the township it is for */
+	int kind, year, source;
+	int64_t fen;
+};
+
+struct disb {
+	char id[40];
+	int tw;                  /* the payee's township, which sends it */
+	int kind, source, period;
+	uint32_t member;         /* the payee member (s_ref), or SIM_NOBODY: */
+	int org;                 /* then the payee org's index */
+	int64_t fen, paid_at;
+	char approval[64];
+	bool supplementary;
+	bool ok;                 /* planned to be accepted */
+	uint8_t phase;           /* sent in */
+};
+
+struct dues {
+	uint32_t member, payer;  /* payer: SIM_NOBODY, or the proxy (代缴) */
+	int month;
+	int64_t fen, paid_at;
+};
+
+static struct budget *s_bg;
+static unsigned s_nbg, s_cbg;
+static struct disb *s_fd;
+static unsigned s_nfd, s_cfd;
+static struct dues *s_du;
+static unsigned s_ndu, s_cdu;
+static int s_sample_bg = -1, s_sample_fd = -1;   /* the demo's ledger line and reversal */
+
+/* Planned payments per township, kind and year: what the budgets cover. */
+static int64_t *s_lines;
+static int s_year0, s_nyears;
+#define SIM_KINDS 9   /* FundKind values */
+
+/* What the phase holds, for the summary. */
+static struct {
+	unsigned budgets, paid[SIM_KINDS], approved, reversed;
+	unsigned dues, proxy, ahead, arrears;
+	unsigned f6, f7, bad;
+	unsigned f4_left;        /* dues-funded condolences still to enter without approval */
+} s_fun;
+
+#define FK_BASE        JICENG__V1__FUND_KIND__CADRE_BASE_PAY
+#define FK_PERFORMANCE JICENG__V1__FUND_KIND__CADRE_PERFORMANCE_PAY
+#define FK_ACTIVITY    JICENG__V1__FUND_KIND__PARTY_ACTIVITY_FUND
+#define FK_HARDSHIP    JICENG__V1__FUND_KIND__HARDSHIP_CONDOLENCE
+#define FK_VETERAN     JICENG__V1__FUND_KIND__VETERAN_CONDOLENCE
+#define FK_RETIRED     JICENG__V1__FUND_KIND__RETIRED_CADRE_SUBSIDY
+#define FS_FISCAL      JICENG__V1__FUNDING_SOURCE__FISCAL
+#define FS_DUES        JICENG__V1__FUNDING_SOURCE__PARTY_DUES
+
+static const char *s_reversal_reasons[] = {
+	"金额多录一个0，冲销后重发 / a zero too many: reversed, paid again",
+	"误操作，再次冲销 / reversed again by mistake",
+	"发放有误 / paid in error",
+};
+
+static int64_t *
+s_line(int tw, int kind, int year)
+{
+	return &s_lines[((size_t)tw * SIM_KINDS + (size_t)kind) * (size_t)s_nyears + (size_t)(year - s_year0)];
+}
+
+/* A payment by township tw to a member (ref) or an org (org >= 0), sent
+ * in phase ph; what is planned to be accepted counts in its line. */
+static int
+s_disburse(int tw, int kind, uint32_t member, int org, int64_t fen, int period,
+    int64_t paid_at, int source, const char *approval, unsigned ph, const char *expect)
+{
+	s_fd = s_grow(s_fd, s_nfd, &s_cfd, sizeof *s_fd);
+	struct disb *d = &s_fd[s_nfd];
+	memset(d, 0, sizeof *d);
+	snprintf(d->id, sizeof d->id, "%s:fd%06u", s_tw[tw].id, s_nfd + 1);
+	d->tw = tw;
+	d->kind = kind;
+	d->member = member;
+	d->org = org;
+	d->fen = fen;
+	d->period = period;
+	d->paid_at = paid_at;
+	d->source = source;
+	snprintf(d->approval, sizeof d->approval, "%s", approval);
+	d->ok = strcmp(expect, "OK") == 0;
+	d->phase = (uint8_t)ph;
+	s_plan_add(&s_tw[tw].phase[ph], SP_DISBURSE, (int)s_nfd, expect);
+	if (d->ok) {
+		*s_line(tw, kind, period / 100) += fen;
+		s_fun.paid[kind]++;
+		s_fun.approved += (kind == FK_HARDSHIP || kind == FK_VETERAN) && *approval;
+	}
+	return (int)s_nfd++;
+}
+
+/* The main branch of a top-level village org oi: itself when a branch,
+ * else its first branch; -1 if none. */
+static int
+s_village_branch(const struct township *t, unsigned oi)
+{
+	const struct org *v = &t->orgs[oi];
+	char id[64];
+	if (strcmp(v->parent, t->orgs[0].id) != 0 || !strstr(v->id, ":v"))
+		return -1;
+	if (v->kind == JICENG__V1__ORG_KIND__BRANCH)
+		return (int)oi;
+	snprintf(id, sizeof id, "%s:b1", v->id);
+	return s_org_find(t, id);
+}
+
+/* Village cadres' pay (村干部报酬): the committee of each village's main
+ * branch, base pay and performance pay for every month, paid on the
+ * village's payday of the month after. */
+static void
+s_cadre_pay(int ti)
+{
+	const struct township *t = &s_tw[ti];
+	for (unsigned oi = 0; oi < t->norgs; oi++) {
+		int b = s_village_branch(t, oi);
+		if (b < 0 || t->orgs[b].ncommittee == 0)
+			continue;
+		int payday = (int)s_range(5, 15);
+		for (unsigned c = 0; c < t->orgs[b].ncommittee; c++) {
+			uint32_t ref = s_ref(ti, t->orgs[b].committee[c]);
+			int64_t base = (c == 0 ? s_range(36, 45) : s_range(22, 30)) * 10000;
+			for (unsigned k = 0; k < s_opt.months; k++) {
+				int ym = s_month_add(s_month0, (int)k);
+				int64_t day = s_month_day(s_month_add(ym, 1), payday);
+				if (!s_passed(day))
+					continue;
+				int64_t perf = (c == 0 ? s_range(8, 15) : s_range(3, 9)) * 10000;
+				s_disburse(ti, FK_BASE, ref, -1, base, ym, s_day_ms(day, 10), FS_FISCAL, "", PH_PAY, "OK");
+				s_disburse(ti, FK_PERFORMANCE, ref, -1, perf, ym, s_day_ms(day, 10), FS_FISCAL, "",
+				    PH_PAY, "OK");
+			}
+		}
+	}
+}
+
+/* Party activity funds (党组织活动经费) to every branch with members, each
+ * quarter: 15 to 30 yuan a member. */
+static void
+s_activity_funds(int ti)
+{
+	const struct township *t = &s_tw[ti];
+	for (unsigned oi = 0; oi < t->norgs; oi++) {
+		unsigned n = t->pool_at[oi + 1] - t->pool_at[oi];
+		if (t->orgs[oi].planned == 0 || n == 0)
+			continue;
+		for (unsigned k = 0; k < s_opt.months; k++) {
+			int ym = s_month_add(s_month0, (int)k);
+			int64_t day = s_month_day(ym, (int)s_range(10, 25));
+			if ((ym % 100 - 1) % 3 != 0 || !s_passed(day))
+				continue;
+			s_disburse(ti, FK_ACTIVITY, SIM_NOBODY, (int)oi, (int64_t)n * s_range(15, 30) * 100, ym,
+			    s_day_ms(day, 15), FS_FISCAL, "", PH_PAY, "OK");
+		}
+	}
+}
+
+/* One member in hardship: from Party dues with the decision, or from the
+ * fiscal budget without one; deliberately, a few from dues without it
+ * (F4), entered again with it in the next phase. */
+static void
+s_hardship(int ti, uint32_t ref, int ym, int64_t at, const char *approval)
+{
+	int64_t fen = s_range(3, 10) * 10000;
+	if (s_chance(30)) {
+		s_disburse(ti, FK_HARDSHIP, ref, -1, fen, ym, at, FS_FISCAL, "", PH_PAY, "OK");
+		return;
+	}
+	if (s_fun.f4_left) {
+		s_disburse(ti, FK_HARDSHIP, ref, -1, fen, ym, at, FS_DUES, "", PH_PAY, "F4");
+		s_fun.f4_left--;
+		s_fun.bad++;
+		at += DAY_MS;
+		if (at / DAY_MS >= s_today)
+			at -= DAY_MS;
+		s_disburse(ti, FK_HARDSHIP, ref, -1, fen, ym, at, FS_DUES, approval, PH_CORRECT, "OK");
+		return;
+	}
+	s_disburse(ti, FK_HARDSHIP, ref, -1, fen, ym, at, FS_DUES, approval, PH_PAY, "OK");
+}
+
+/* Condolences (慰问) before the Spring Festival (January) and for 七一
+ * (June): every veteran 45 years or more in the Party (老党员), and a few
+ * members in hardship (困难党员). */
+static void
+s_condolences(int ti)
+{
+	const struct township *t = &s_tw[ti];
+	for (unsigned k = 0; k < s_opt.months; k++) {
+		int ym = s_month_add(s_month0, (int)k), mo = ym % 100;
+		int64_t day = s_month_day(ym, mo == 1 ? (int)s_range(15, 25) : (int)s_range(20, 28));
+		if ((mo != 1 && mo != 6) || !s_passed(day))
+			continue;
+		char approval[64];
+		snprintf(approval, sizeof approval, "%s党委〔%d〕%d号", t->name, ym / 100, (int)s_range(2, 40));
+		for (unsigned mi = 0; mi < t->nmembers; mi++) {
+			const struct member *m = &t->members[mi];
+			int64_t at = s_day_ms(day, 14), party_days = s_today - m->admitted_at / DAY_MS;
+			if (!s_steady(m))
+				continue;
+			if (party_days >= 45 * 365)
+				s_disburse(ti, FK_VETERAN, s_ref(ti, (int)mi), -1, party_days >= 48 * 365 ? 100000 : 50000,
+				    ym, at, FS_DUES, approval, PH_PAY, "OK");
+			else if (s_chance(2))
+				s_hardship(ti, s_ref(ti, (int)mi), ym, at, approval);
+		}
+	}
+}
+
+/* 冲销: one base pay of the first township was entered with a zero too
+ * many; it is reversed and paid again, then (deliberately) reversed once
+ * more, a reversal of a reversal (F5). */
+static void
+s_reversal(void)
+{
+	int pick = -1;
+	for (unsigned i = 0; i < s_nfd; i++)
+		if (s_fd[i].tw == 0 && s_fd[i].kind == FK_BASE && s_fd[i].ok &&
+		    s_fd[i].paid_at / DAY_MS <= s_today - 4)
+			pick = (int)i;
+	if (pick < 0)
+		return;
+	struct disb *d = &s_fd[pick];
+	int64_t day = d->paid_at / DAY_MS, fen = d->fen;
+	d->fen = fen * 10;
+	*s_line(0, FK_BASE, d->period / 100) += fen * 9;
+	s_plan_insert(&s_tw[0].phase[PH_CORRECT], s_tw[0].phase[PH_CORRECT].n, (struct spec){
+	    .kind = SP_REVERSE, .ref = pick, .status = 0, .at = s_day_ms(day + 1, 11), .expect = "OK" });
+	s_disburse(0, FK_BASE, d->member, -1, fen, d->period, s_day_ms(day + 2, 10), FS_FISCAL, "",
+	    PH_AFTER, "OK");
+	s_fun.reversed++;
+	if (s_opt.invalid_pct > 0) {
+		s_plan_insert(&s_tw[0].phase[PH_AFTER], s_tw[0].phase[PH_AFTER].n, (struct spec){
+		    .kind = SP_REVERSE, .ref = pick, .status = 1, .at = s_day_ms(day + 2, 16), .expect = "F5" });
+		s_fun.bad++;
+	}
+	s_sample_fd = pick;
+}
+
+static int
+s_dues_add(uint32_t member, uint32_t payer, int month, int64_t fen, int64_t paid_at)
+{
+	s_du = s_grow(s_du, s_ndu, &s_cdu, sizeof *s_du);
+	s_du[s_ndu] = (struct dues){ member, payer, month, fen, paid_at };
+	return (int)s_ndu++;
+}
+
+static void
+s_dues_plan(int tw, int di, unsigned ph, const char *expect, const char *warn)
+{
+	struct plan *p = &s_tw[tw].phase[ph];
+	s_plan_insert(p, p->n, (struct spec){ .kind = SP_DUES, .ref = di, .expect = expect, .warn = warn });
+	s_fun.dues += strcmp(expect, "OK") == 0;
+	s_fun.proxy += strcmp(expect, "OK") == 0 && s_du[di].payer != SIM_NOBODY;
+}
+
+/* Who pays for member mi of township ti while it works away: its branch's
+ * secretary, or SIM_NOBODY. */
+static uint32_t
+s_proxy(int ti, int mi)
+{
+	const struct org *o = &s_tw[ti].orgs[s_tw[ti].members[mi].org];
+	return o->ncommittee && o->committee[0] != mi && s_chance(50) ? s_ref(ti, o->committee[0]) : SIM_NOBODY;
+}
+
+/* How many months a member's dues fall behind: most none; some one to
+ * four months; one out of contact since the month it left. Returns the
+ * first month left unpaid. */
+static int
+s_dues_stop(const struct member *m)
+{
+	int stop = s_month_add(s_now_month, 1);
+	if (s_chance(6)) {
+		stop = s_month_add(s_now_month, -(int)s_range(1, 4));
+		s_fun.arrears++;
+	}
+	if (m->ep && s_ep[m->ep - 1].end == EE_LOST) {
+		int left = civil_cst_month(s_ep[m->ep - 1].departed_at);
+		stop = left < stop ? left : stop;
+	}
+	return stop;
+}
+
+/* One member's dues, for the months first to this one: each paid on the
+ * member's day of the month (the current month only once that day has
+ * passed), by a proxy now and then while the member works away; a few
+ * farmer members pay once outside 0.2 to 1 yuan (F7); a few settle two
+ * months further back than F6 allows; a few pay two months ahead. */
+static void
+s_member_dues(int ti, int mi, int first)
+{
+	const struct member *m = &s_tw[ti].members[mi];
+	static const int64_t farmer_fen[] = { 20, 20, 50, 100 };
+	int64_t fen = m->farmer ? PICK(farmer_fen) : s_range(2, 60) * 50;
+	int joined = civil_cst_month(m->admitted_at), stop = s_dues_stop(m), payday = (int)s_range(1, 25);
+	int f7_month = m->farmer && s_fun.f7 < 2 + s_opt.members / 1500 && s_chance(3) ?
+	    s_month_add(first, (int)s_range(0, 4)) : 0;
+	uint32_t self = s_ref(ti, mi);
+	for (int ym = first; ym < stop && ym <= s_now_month; ym = s_month_add(ym, 1)) {
+		int64_t day = s_month_day(ym, payday);
+		if (ym < joined || !s_passed(day))
+			continue;
+		bool f7 = ym == f7_month;
+		uint32_t payer = s_whereabouts(m, day) == AWAY ? s_proxy(ti, mi) : SIM_NOBODY;
+		s_dues_plan(ti, s_dues_add(self, payer, ym, f7 ? (s_chance(50) ? 200 : 10) : fen, s_day_ms(day, 20)),
+		    PH_RECORD, "OK", f7 ? "F7" : NULL);
+		s_fun.f7 += f7;
+	}
+	bool settled = stop > s_now_month;
+	if (settled && s_fun.f6 < 2 * (2 + s_opt.members / 1500) && joined < s_month_add(s_now_month, -9) &&
+	    s_chance(3)) {
+		for (int back = 8; back >= 7; back--)
+			s_dues_plan(ti, s_dues_add(self, SIM_NOBODY, s_month_add(s_now_month, -back), fen,
+			    s_day_ms(s_today - 1, 19)), PH_RECORD, "OK", "F6");
+		s_fun.f6 += 2;
+	} else if (settled && s_fun.ahead < 1 + s_opt.members / 2000 && s_chance(2)) {
+		for (int ahead = 1; ahead <= 2; ahead++)
+			s_dues_plan(ti, s_dues_add(self, SIM_NOBODY, s_month_add(s_now_month, ahead), fen,
+			    s_day_ms(s_today - 1, 19)), PH_RECORD, "OK", NULL);
+		s_fun.ahead++;
+	}
+}
+
+/* Dues (党费) of every member who pays at home, for the simulated months
+ * F6 leaves open: the last dues.max_months_back (6) before this one, or 5
+ * when the journal may pass into the next month while the sim runs. */
+static void
+s_plan_dues(void)
+{
+	int back = civil_cst_month(s_now_ms + 2 * 3600000LL) == s_now_month ? 6 : 5;
+	int first = s_month_add(s_now_month, -back);
+	if (first < s_month0)
+		first = s_month0;
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		const struct township *t = &s_tw[ti];
+		for (unsigned k = 0; k < t->pool_at[t->norgs]; k++)
+			s_member_dues((int)ti, (int)t->pool[k], first);
+	}
+}
+
+/* A payment to a member by township ti planned to be accepted in the
+ * payments phase, of a kind, found from a random place, neither the one
+ * reversed nor paid again after it; -1 if none. */
+static int
+s_find_paid(int ti, int kind)
+{
+	for (unsigned i = 0, at = s_nfd ? (unsigned)(s_rand() % s_nfd) : 0; i < s_nfd; i++) {
+		unsigned k = (at + i) % s_nfd;
+		const struct disb *d = &s_fd[k];
+		if (d->tw == ti && d->kind == kind && d->ok && d->phase == PH_PAY && (int)k != s_sample_fd &&
+		    d->member != SIM_NOBODY)
+			return (int)k;
+	}
+	return -1;
+}
+
+/* The serial-th round of bad payments and dues: the amount 0 or over the
+ * cap (F1) and the reversal of that refused payment (F5); a subsidy before
+ * any budget (F2); a month's pay entered twice (F3), and a top-up marked
+ * 补发 (accepted); a condolence to a member no longer NORMAL (R3); dues of
+ * a member of another township (WRONG_TOWNSHIP), of one transferred out
+ * (TRANSFERRED_OUT), entered twice (DUES_EXISTS); once, a budget for a
+ * township with no committee (UNKNOWN_TOWNSHIP). */
+static void
+s_funds_bad(unsigned serial)
+{
+	int ti = (int)(serial % s_opt.townships), p = s_find_paid(ti, FK_BASE);
+	struct township *t = &s_tw[ti];
+	int64_t yesterday = s_day_ms(s_today - 1, 11);
+	if (p >= 0) {
+		struct disb d = s_fd[p];
+		int f1 = s_disburse(ti, FK_PERFORMANCE, d.member, -1, serial % 2 ? 12000000 : 0, d.period,
+		    d.paid_at, FS_FISCAL, "", PH_PAY, "F1");
+		s_plan_insert(&t->phase[PH_CORRECT], t->phase[PH_CORRECT].n, (struct spec){
+		    .kind = SP_REVERSE, .ref = f1, .status = 2, .at = yesterday, .expect = "F5" });
+		s_disburse(ti, FK_RETIRED, d.member, -1, s_range(3, 8) * 10000, s_month_add(s_now_month, -1),
+		    yesterday, FS_FISCAL, "", PH_PAY, "F2");
+		s_disburse(ti, FK_BASE, d.member, -1, d.fen, d.period, d.paid_at, FS_FISCAL, "", PH_CORRECT, "F3");
+		int top = s_disburse(ti, FK_PERFORMANCE, d.member, -1, s_range(1, 5) * 10000, d.period, yesterday,
+		    FS_FISCAL, "", PH_CORRECT, "OK");
+		s_fd[top].supplementary = true;
+		s_fun.bad += 4;
+	}
+	for (unsigned mi = 0; mi < t->nmembers; mi++) {
+		if (t->members[mi].joined && t->members[mi].inactive && !t->members[mi].gone) {
+			s_disburse(ti, FK_HARDSHIP, s_ref(ti, (int)mi), -1, 50000, s_month_add(s_now_month, -1),
+			    yesterday, FS_FISCAL, "", PH_PAY, "R3");
+			s_fun.bad++;
+			break;
+		}
+	}
+	int other = s_other_township(ti);
+	const struct township *o = other >= 0 ? &s_tw[other] : NULL;
+	if (o && o->pool_at[o->norgs] > 0) {
+		uint32_t ref = s_ref(other, (int)o->pool[s_rand() % o->pool_at[o->norgs]]);
+		s_dues_plan(ti, s_dues_add(ref, SIM_NOBODY, s_now_month, 100, yesterday), PH_RECORD,
+		    "WRONG_TOWNSHIP", NULL);
+		s_fun.bad++;
+	}
+	for (unsigned mi = 0; mi < t->nmembers; mi++) {
+		if (t->members[mi].gone) {
+			s_dues_plan(ti, s_dues_add(s_ref(ti, (int)mi), SIM_NOBODY, s_now_month, 100, yesterday),
+			    PH_RECORD, "TRANSFERRED_OUT", NULL);
+			s_fun.bad++;
+			break;
+		}
+	}
+	const struct plan *rec = &t->phase[PH_RECORD];
+	for (unsigned i = 0, at = rec->n ? (unsigned)(s_rand() % rec->n) : 0; i < rec->n; i++) {
+		const struct spec *s = &rec->v[(at + i) % rec->n];
+		if (s->kind == SP_DUES && strcmp(s->expect, "OK") == 0) {
+			s_dues_plan(ti, s->ref, PH_PAY, "DUES_EXISTS", NULL);
+			s_fun.bad++;
+			break;
+		}
+	}
+}
+
+/* A budget for township (a 12-digit code), sent on township tw's connection. */
+static void
+s_budget_add(int tw, const char *township, int kind, int year, int64_t fen, int source,
+    const char *expect)
+{
+	s_bg = s_grow(s_bg, s_nbg, &s_cbg, sizeof *s_bg);
+	struct budget *b = &s_bg[s_nbg];
+	memset(b, 0, sizeof *b);
+	snprintf(b->id, sizeof b->id, "%.12s:ys%04d-%d-%u", township, year, kind, s_nbg + 1);
+	snprintf(b->township, sizeof b->township, "%s", township);
+	b->kind = kind;
+	b->year = year;
+	b->fen = fen;
+	b->source = source;
+	s_plan_add(&s_tw[tw].phase[PH_RECORD], SP_BUDGET, (int)s_nbg++, expect);
+	s_fun.budgets += strcmp(expect, "OK") == 0;
+}
+
+/* The county's budgets: per township, kind and year paid from, a tenth
+ * to a third above the payments planned, in whole thousands of yuan; from
+ * the fiscal budget, condolences from Party dues (党费), hardship partly
+ * fiscal. */
+static void
+s_budgets(void)
+{
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		for (int kind = 1; kind < SIM_KINDS; kind++) {
+			for (int y = s_year0; y < s_year0 + s_nyears; y++) {
+				int64_t sum = *s_line((int)ti, kind, y);
+				if (sum == 0)
+					continue;
+				int64_t total = (sum * s_range(110, 133) / 100 + 99999) / 100000 * 100000;
+				if (ti == 0 && kind == FK_BASE && s_sample_fd >= 0 && y == s_fd[s_sample_fd].period / 100)
+					s_sample_bg = (int)s_nbg;
+				int64_t dues = total * 6 / 10 / 100000 * 100000;
+				if (kind == FK_HARDSHIP && dues > 0) {
+					s_budget_add((int)ti, s_tw[ti].id, kind, y, dues, FS_DUES, "OK");
+					s_budget_add((int)ti, s_tw[ti].id, kind, y, total - dues, FS_FISCAL, "OK");
+				} else {
+					s_budget_add((int)ti, s_tw[ti].id, kind, y, total,
+					    kind == FK_VETERAN ? FS_DUES : FS_FISCAL, "OK");
+				}
+			}
+		}
+	}
+}
+
+static void
+s_build_funds(unsigned nbad)
+{
+	s_year0 = s_month0 / 100;
+	s_nyears = s_now_month / 100 - s_year0 + 1;
+	s_lines = calloc((size_t)s_opt.townships * SIM_KINDS * (size_t)s_nyears, sizeof *s_lines);
+	if (!s_lines) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	s_fun.f4_left = s_opt.invalid_pct > 0 ? 2 + s_opt.members / 2000 : 0;
+	for (unsigned ti = 0; ti < s_opt.townships; ti++) {
+		s_cadre_pay((int)ti);
+		s_activity_funds((int)ti);
+		s_condolences((int)ti);
+	}
+	s_reversal();
+	s_plan_dues();
+	for (unsigned k = 0; k < nbad; k++)
+		s_funds_bad(k);
+	if (nbad) {
+		char nowhere[16];
+		snprintf(nowhere, sizeof nowhere, "%.6s900000", s_opt.county);
+		s_budget_add(0, nowhere, FK_ACTIVITY, s_now_month / 100, 1000000, FS_FISCAL, "UNKNOWN_TOWNSHIP");
+		s_fun.bad++;
+	}
+	s_budgets();
+}
+
+/* ---------------------------------------------------------------- the records phases */
+
+/* Meetings and payments of the simulated months, once the roster is
+ * settled: committees first (they chair the meetings and are the cadres
+ * paid). */
+static void
+s_build_records(void)
+{
+	unsigned nbad = s_opt.invalid_pct > 0 ? 1 + s_opt.members / 10000 : 0;
+	s_roster_settle();
+	s_now_month = civil_cst_month(s_now_ms);
+	s_month0 = s_month_add(s_now_month, 1 - (int)s_opt.months);
+	for (unsigned ti = 0; ti < s_opt.townships; ti++)
+		for (unsigned oi = 0; oi < s_tw[ti].norgs; oi++)
+			if (s_tw[ti].orgs[oi].planned > 0)
+				s_committee((int)ti, (int)oi);
+	if (!s_opt.no_meetings) {
+		s_build_meetings();
+		for (unsigned k = 0; k < nbad; k++)
+			s_meetings_bad(k);
+	}
+	if (!s_opt.no_funds)
+		s_build_funds(nbad);
+}
+
 /* ---------------------------------------------------------------- packing */
 
 static const char *
@@ -1406,6 +2818,8 @@ s_kind_name(uint8_t kind)
 		"transfer_issued", "transfer_received", "transfer_receipt_returned",
 		"transfer_rejected", "transfer_revoked", "mobile_departed", "mobile_reported",
 		"mobile_contacted", "certificate_reviewed", "mobile_returned",
+		"meeting_held", "appraisal_recorded", "budget_allocated", "fund_disbursed",
+		"disbursement_reversed", "dues_paid",
 	};
 	return kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }
@@ -1578,6 +2992,145 @@ s_pack_mobile(const struct spec *s, Envelope *e, struct event *ev)
 	ev->buf = s_pack_envelope(e, &ev->len);
 }
 
+/* A meeting record or an appraisal: e gets the event, ev the packed envelope. */
+static void
+s_pack_meeting(const struct spec *s, Envelope *e, struct event *ev)
+{
+	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
+	Jiceng__V1__AppraisalRecorded ar = JICENG__V1__APPRAISAL_RECORDED__INIT;
+	const struct meeting *mt = &s_mt[s->kind == SP_MEETING ? s->ref : s_ap[s->ref].meeting];
+	const struct org *o = &s_tw[mt->tw].orgs[mt->org];
+	const struct appraisal *a = s->kind == SP_APPRAISAL ? &s_ap[s->ref] : NULL;
+	unsigned n = a ? a->n : mt->natt + mt->nabs + o->ncommittee;
+	char **ids = calloc(n + 1, sizeof *ids);
+	Jiceng__V1__Absentee *abs = calloc(mt->nabs + 1, sizeof *abs);
+	Jiceng__V1__Absentee **absp = calloc(mt->nabs + 1, sizeof *absp);
+	Jiceng__V1__Grade *g = calloc((a ? a->n : 0) + 1, sizeof *g);
+	Jiceng__V1__Grade **gp = calloc((a ? a->n : 0) + 1, sizeof *gp);
+	Jiceng__V1__MeetingType types[3];
+	if (!ids || !abs || !absp || !g || !gp) {
+		fprintf(stderr, "sim: out of memory\n");
+		exit(1);
+	}
+	if (a) {
+		for (unsigned i = 0; i < a->n; i++) {
+			jiceng__v1__grade__init(&g[i]);
+			g[i].member_id = s_refm(a->who[i])->id;
+			g[i].grade = a->grade[i];
+			gp[i] = &g[i];
+		}
+		ar.meeting_id = (char *)mt->id;
+		ar.org_id = (char *)o->id;
+		ar.year = a->year;
+		ar.n_grades = a->n;
+		ar.grades = gp;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_APPRAISAL_RECORDED;
+		e->appraisal_recorded = &ar;
+	} else {
+		for (unsigned i = 0; i < mt->ntypes; i++)
+			types[i] = mt->types[i];
+		for (unsigned i = 0; i < mt->natt; i++)
+			ids[i] = s_refm(mt->att[i])->id;
+		for (unsigned i = 0; i < mt->nabs; i++) {
+			jiceng__v1__absentee__init(&abs[i]);
+			abs[i].member_id = s_refm(mt->abs[i])->id;
+			abs[i].reason = (char *)s_absent_reasons[mt->why[i]];
+			absp[i] = &abs[i];
+		}
+		for (unsigned i = 0; mt->committee && i < o->ncommittee; i++)
+			ids[mt->natt + i] = s_tw[mt->tw].members[o->committee[i]].id;
+		mh.meeting_id = (char *)mt->id;
+		mh.org_id = (char *)o->id;
+		mh.n_types = mt->ntypes;
+		mh.types = types;
+		mh.held_at = mt->held_at;
+		mh.topic = (char *)mt->topic;
+		mh.host_member_id = mt->host != SIM_NOBODY ? s_refm(mt->host)->id : "";
+		mh.recorder_member_id = mt->recorder != SIM_NOBODY ? s_refm(mt->recorder)->id : "";
+		mh.lecturer = (char *)mt->lecturer;
+		mh.n_attendee_ids = mt->natt;
+		mh.attendee_ids = ids;
+		mh.n_absentees = mt->nabs;
+		mh.absentees = absp;
+		mh.online = mt->online;
+		mh.n_committee_member_ids = mt->committee ? o->ncommittee : 0;
+		mh.committee_member_ids = ids + mt->natt;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_MEETING_HELD;
+		e->meeting_held = &mh;
+	}
+	ev->buf = s_pack_envelope(e, &ev->len);
+	free(ids);
+	free(abs);
+	free(absp);
+	free(g);
+	free(gp);
+}
+
+/* A budget, a payment, a reversal or dues: e gets the event, ev the
+ * packed envelope. */
+static void
+s_pack_funds(const struct spec *s, Envelope *e, struct event *ev)
+{
+	Jiceng__V1__BudgetAllocated ba = JICENG__V1__BUDGET_ALLOCATED__INIT;
+	Jiceng__V1__FundDisbursed fd = JICENG__V1__FUND_DISBURSED__INIT;
+	Jiceng__V1__DisbursementReversed dr = JICENG__V1__DISBURSEMENT_REVERSED__INIT;
+	Jiceng__V1__DuesPaid dp = JICENG__V1__DUES_PAID__INIT;
+	const struct budget *b;
+	const struct disb *d;
+	const struct dues *du;
+	switch (s->kind) {
+	case SP_BUDGET:
+		b = &s_bg[s->ref];
+		ba.budget_id = (char *)b->id;
+		ba.kind = b->kind;
+		ba.year = b->year;
+		ba.amount_fen = b->fen;
+		ba.source = b->source;
+		e->township_id = (char *)b->township;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED;
+		e->budget_allocated = &ba;
+		break;
+	case SP_DISBURSE:
+		d = &s_fd[s->ref];
+		fd.disbursement_id = (char *)d->id;
+		fd.kind = d->kind;
+		if (d->member != SIM_NOBODY) {
+			fd.payee_case = JICENG__V1__FUND_DISBURSED__PAYEE_PAYEE_MEMBER_ID;
+			fd.payee_member_id = s_refm(d->member)->id;
+		} else {
+			fd.payee_case = JICENG__V1__FUND_DISBURSED__PAYEE_PAYEE_ORG_ID;
+			fd.payee_org_id = s_tw[d->tw].orgs[d->org].id;
+		}
+		fd.amount_fen = d->fen;
+		fd.period = d->period;
+		fd.source = d->source;
+		fd.approval_ref = (char *)d->approval;
+		fd.supplementary = d->supplementary;
+		fd.paid_at = d->paid_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_FUND_DISBURSED;
+		e->fund_disbursed = &fd;
+		break;
+	case SP_REVERSE:
+		dr.disbursement_id = s_fd[s->ref].id;
+		dr.reason = (char *)s_reversal_reasons[s->status];
+		dr.reversed_at = s->at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_DISBURSEMENT_REVERSED;
+		e->disbursement_reversed = &dr;
+		break;
+	case SP_DUES:
+		du = &s_du[s->ref];
+		dp.member_id = s_refm(du->member)->id;
+		dp.month = du->month;
+		dp.amount_fen = du->fen;
+		dp.payer_member_id = du->payer != SIM_NOBODY ? s_refm(du->payer)->id : "";
+		dp.paid_at = du->paid_at;
+		e->event_case = JICENG__V1__ENVELOPE__EVENT_DUES_PAID;
+		e->dues_paid = &dp;
+		break;
+	}
+	ev->buf = s_pack_envelope(e, &ev->len);
+}
+
 static void
 s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, struct event *ev)
 {
@@ -1597,12 +3150,21 @@ s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, s
 	ev->expect = s->expect;
 	ev->warn = s->warn;
 	ev->kind = s_kind_name(s->kind);
+	ev->sk = s->kind;
 	if (s->kind >= SP_ISSUE && s->kind <= SP_REVOKE) {
 		s_pack_transfer(s, &e, ev);
 		return;
 	}
-	if (s->kind >= SP_DEPART) {
+	if (s->kind >= SP_DEPART && s->kind <= SP_RETURN) {
 		s_pack_mobile(s, &e, ev);
+		return;
+	}
+	if (s->kind == SP_MEETING || s->kind == SP_APPRAISAL) {
+		s_pack_meeting(s, &e, ev);
+		return;
+	}
+	if (s->kind >= SP_BUDGET) {
+		s_pack_funds(s, &e, ev);
 		return;
 	}
 	switch (s->kind) {
@@ -1700,8 +3262,10 @@ s_pack(struct township *t, const struct spec *s, unsigned n, int64_t occurred, s
 	ev->buf = s_pack_envelope(&e, &ev->len);
 }
 
-/* Events not yet acknowledged, by phase; the phase being sent. */
+/* Events not yet acknowledged, by phase; the phase being sent; events
+ * sent by kind (enum spec_kind). */
 static unsigned s_pending[SIM_PHASES], s_phase;
+static unsigned s_sent_kind[SP_KINDS];
 
 /* Every phase in order (transport faults in the first two); then pack. */
 static void
@@ -1726,6 +3290,7 @@ s_finish_township(struct township *t)
 				occurred = s_now_ms - 1000;
 			s_pack(t, &t->phase[p].v[i], k + 1, occurred, &t->ev[k]);
 			t->ev[k].phase = (uint8_t)p;
+			s_sent_kind[t->ev[k].sk]++;
 			s_pending[p]++;
 			if (t->ev[k].transport)
 				t->bad[t->nbad++] = k;
@@ -1773,6 +3338,8 @@ s_build_county(void)
 	/* After the bad events: their members are never moved. */
 	if (!s_opt.no_moves)
 		s_build_moves();
+	if (!s_opt.no_meetings || !s_opt.no_funds)
+		s_build_records();
 	for (unsigned i = 0; i < s_opt.townships; i++) {
 		s_finish_township(&s_tw[i]);
 		total += s_tw[i].nev;
@@ -1791,6 +3358,7 @@ struct tally {
 
 static struct {
 	unsigned acked, accepted, duplicates, rejected, retry_later, surprises, bad_acks;
+	unsigned accepted_kind[SP_KINDS], rejected_kind[SP_KINDS];
 	struct tally rejected_by[MAX_CODES], warnings_by[MAX_CODES], surprises_by[MAX_CODES];
 	unsigned nrejected_by, nwarnings_by, nsurprises_by;
 	int64_t *lat_ns;
@@ -1829,8 +3397,8 @@ s_i64_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Do the T and L warnings of an accepted ack match the one expected (or
- * none when want is NULL)? Other warnings, such as O4 when a received
+/* Do the T, L, M and F warnings of an accepted ack match the one expected
+ * (or none when want is NULL)? Other warnings, such as O4 when a received
  * member fills a branch, are not the simulator's to predict. */
 static bool
 s_warnings_match(const Ack *a, const char *want)
@@ -1839,7 +3407,7 @@ s_warnings_match(const Ack *a, const char *want)
 	bool found = false;
 	for (size_t w = 0; w < a->n_warnings; w++) {
 		const char *c = a->warnings[w]->code;
-		if (!c || (c[0] != 'T' && c[0] != 'L') || c[1] < '0' || c[1] > '9')
+		if (!c || !strchr("TLMF", c[0]) || c[1] < '0' || c[1] > '9')
 			continue;
 		n++;
 		found = found || (want && strcmp(c, want) == 0);
@@ -1889,6 +3457,8 @@ s_settle(struct township *t, unsigned i, const Ack *a, int64_t now)
 	s_pending[ev->phase]--;
 	s_res.acked++;
 	s_res.lat_ns[s_res.nlat++] = now - ev->sent_ns;
+	s_res.accepted_kind[ev->sk] += a->verdict == JICENG__V1__VERDICT__ACCEPTED;
+	s_res.rejected_kind[ev->sk] += a->verdict == JICENG__V1__VERDICT__REJECTED;
 	switch (a->verdict) {
 	case JICENG__V1__VERDICT__ACCEPTED:
 		s_res.accepted++;
@@ -2006,7 +3576,8 @@ s_usage(FILE *out, int status)
 	fprintf(out,
 	    "usage: jiceng-sim [options]\n"
 	    "Feeds jicengd with a simulated county's township events (orgs, members,\n"
-	    "confirmations, status changes, transfers, mobile members, a few\n"
+	    "confirmations, status changes, transfers, mobile members, then the\n"
+	    "meetings, budgets, payments and dues of the last months, a few\n"
 	    "deliberately invalid ones), phase by phase.\n"
 	    "  --ingest EP         jicengd ingest endpoint (default tcp://127.0.0.1:7400)\n"
 	    "  --townships N       townships, one DEALER each (default 6, max %d)\n"
@@ -2016,9 +3587,13 @@ s_usage(FILE *out, int status)
 	    "  --invalid-pct P     invalid events, percent of valid ones (default 3)\n"
 	    "  --window W          unacknowledged events per township (default 128)\n"
 	    "  --timeout S         give up after S seconds without an ack (default 60)\n"
-	    "  --sample-file F     write TC=, BRANCH=, MEMBER=, TRANSFER=, FLOW=, LOST_FLOW=\n"
-	    "                      and LOST_TOWNSHIP= ids for queries to F\n"
+	    "  --months N          months of meetings and payments, up to this one (default 12)\n"
+	    "  --sample-file F     write TC=, BRANCH=, MEMBER=, TRANSFER=, FLOW=, LOST_FLOW=,\n"
+	    "                      LOST_TOWNSHIP=, MEETING=, BUDGET= and DISBURSEMENT= ids\n"
+	    "                      for queries to F\n"
 	    "  --no-transfers      no transfers and no mobile members (an older jicengd)\n"
+	    "  --no-meetings       no meetings and appraisals (jicengd without the meetings worker)\n"
+	    "  --no-funds          no budgets, payments and dues (jicengd without the funds worker)\n"
 	    "  --strict            exit 2 when a verdict differs from the expected one\n"
 	    "  --quiet             no progress lines\n"
 	    "Exit status: 0 every event was acknowledged, 1 otherwise, 2 usage (or --strict).\n",
@@ -2055,6 +3630,9 @@ s_parse_args(int argc, char **argv)
 		{ "strict", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-transfers", no_argument, NULL, 'N' },
+		{ "no-meetings", no_argument, NULL, 'G' },
+		{ "no-funds", no_argument, NULL, 'F' },
+		{ "months", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2086,6 +3664,9 @@ s_parse_args(int argc, char **argv)
 		case 'S': s_opt.strict = true; break;
 		case 'q': s_opt.quiet = true; break;
 		case 'N': s_opt.no_moves = true; break;
+		case 'G': s_opt.no_meetings = true; break;
+		case 'F': s_opt.no_funds = true; break;
+		case 'M': s_opt.months = (unsigned)s_num("months", optarg, 1, 24); break;
 		case 'h': s_usage(stdout, 0); break;
 		default: s_usage(stderr, 2);
 		}
@@ -2119,6 +3700,12 @@ s_write_samples(void)
 	if (s_lost_ep >= 0)
 		fprintf(f, "LOST_FLOW=%s\nLOST_TOWNSHIP=%s\n", s_ep[s_lost_ep].id,
 		    s_tw[s_ep[s_lost_ep].tw].id);
+	if (s_sample_mt >= 0)
+		fprintf(f, "MEETING=%s\n", s_mt[s_sample_mt].id);
+	if (s_sample_bg >= 0)
+		fprintf(f, "BUDGET=%s\n", s_bg[s_sample_bg].id);
+	if (s_sample_fd >= 0)
+		fprintf(f, "DISBURSEMENT=%s\n", s_fd[s_sample_fd].id);
 	fclose(f);
 }
 
@@ -2140,6 +3727,28 @@ s_summary(unsigned total, double secs)
 		printf("  warnings planned              T4 %u, T5 %u, T6 %u, L3 %u; bad steps %u\n",
 		    s_moves.t4, s_moves.t5, s_moves.t6, s_moves.l3, s_moves.bad);
 	}
+	if (!s_opt.no_meetings) {
+		printf("  meetings / 三会一课           %u records of %u branches (%u lagging) in %u months from %04d-%02d,\n"
+		    "                               %u online: committee %u, assembly %u, lecture %u, themed day %u,\n"
+		    "                               org life %u, appraisal meetings %u; %u appraisals\n",
+		    s_mtg.records, s_mtg.branches, s_mtg.lagging, s_opt.months, s_month0 / 100, s_month0 % 100,
+		    s_mtg.online, s_mtg.by_type[MT_COMMITTEE], s_mtg.by_type[MT_ASSEMBLY],
+		    s_mtg.by_type[MT_LECTURE], s_mtg.by_type[MT_THEMED], s_mtg.by_type[MT_ORG_LIFE],
+		    s_mtg.by_type[MT_APPRAISAL], s_mtg.appraisals);
+		printf("  warnings planned              M2 %u (assemblies inquorate), M3 %u; bad records %u\n",
+		    s_mtg.m2, s_mtg.m3, s_mtg.bad);
+	}
+	if (!s_opt.no_funds) {
+		printf("  funds / 经费                  %u budgets; paid: base pay %u, performance pay %u, activity funds %u,\n"
+		    "                               condolences to members in hardship %u, to veterans %u (%u with the\n"
+		    "                               committee's decision); %u reversed and paid again\n",
+		    s_fun.budgets, s_fun.paid[FK_BASE], s_fun.paid[FK_PERFORMANCE], s_fun.paid[FK_ACTIVITY],
+		    s_fun.paid[FK_HARDSHIP], s_fun.paid[FK_VETERAN], s_fun.approved, s_fun.reversed);
+		printf("  dues / 党费                   %u payments, %u by proxy, %u members paying ahead, %u in arrears\n",
+		    s_fun.dues, s_fun.proxy, s_fun.ahead, s_fun.arrears);
+		printf("  warnings planned              F6 %u, F7 %u; bad payments %u\n", s_fun.f6, s_fun.f7,
+		    s_fun.bad);
+	}
 	printf("  events sent / 已发送          %u\n", total);
 	printf("  acknowledged / 已应答         %u in %.2f s, %.0f events/s\n", s_res.acked, secs,
 	    secs > 0 ? s_res.acked / secs : 0.0);
@@ -2152,6 +3761,11 @@ s_summary(unsigned total, double secs)
 	qsort(s_res.rejected_by, s_res.nrejected_by, sizeof *s_res.rejected_by, s_tally_cmp);
 	for (unsigned i = 0; i < s_res.nrejected_by; i++)
 		printf("    %-28s %u\n", s_res.rejected_by[i].code, s_res.rejected_by[i].n);
+	printf("  by kind / 按类型                 sent  accepted  rejected\n");
+	for (uint8_t k = 0; k < SP_KINDS; k++)
+		if (s_sent_kind[k])
+			printf("    %-26s %7u %9u %9u\n", s_kind_name(k), s_sent_kind[k], s_res.accepted_kind[k],
+			    s_res.rejected_kind[k]);
 	if (s_res.retry_later)
 		printf("  RETRY_LATER answers (resent)  %u\n", s_res.retry_later);
 	if (s_res.nlat) {
@@ -2263,7 +3877,27 @@ main(int argc, char **argv)
 		free(s_tw[i].retry);
 		free(s_tw[i].orgs);
 		free(s_tw[i].members);
+		free(s_tw[i].okeys);
+		free(s_tw[i].pool);
+		free(s_tw[i].pool_at);
+		free(s_tw[i].guests);
+		free(s_tw[i].guest_at);
 	}
+	for (unsigned i = 0; i < s_nmt; i++) {
+		free(s_mt[i].att);
+		free(s_mt[i].abs);
+		free(s_mt[i].why);
+	}
+	for (unsigned i = 0; i < s_nap; i++) {
+		free(s_ap[i].who);
+		free(s_ap[i].grade);
+	}
+	free(s_mt);
+	free(s_ap);
+	free(s_bg);
+	free(s_fd);
+	free(s_du);
+	free(s_lines);
 	free(s_xf);
 	free(s_ep);
 	zmq_ctx_term(ctx);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "domain.h"
 #include "be64.h"
 #include "idnum.h"
 #include "log.h"
@@ -61,6 +62,8 @@ struct fold {
 	MDB_dbi meta, verdicts, counts;
 	enum domain domain;
 	struct membership *membership;
+	const struct domain_module *module;   /* meetings, funds; NULL for membership */
+	void *module_state;
 	Rules rules;                 /* in force at the cursor */
 	uint8_t id_key[IDNUM_KEY_LEN];
 	uint64_t cursor;
@@ -97,6 +100,8 @@ s_open_tables(struct fold *f)
 	    (rc = mdb_dbi_open(txn, "verdicts", MDB_CREATE, &f->verdicts)) ||
 	    (rc = mdb_dbi_open(txn, "counts", MDB_CREATE, &f->counts)) ||
 	    (rc = membership_open(txn, &f->membership)) ||
+	    (f->module && (rc = f->module->open(txn, MDB_CREATE, f->membership,
+	    &f->module_state))) ||
 	    (rc = membership_rules(f->membership, txn, &f->rules)) ||
 	    (rc = fold_cursor_get(txn, f->meta, &f->cursor)))
 		goto fail;
@@ -145,6 +150,7 @@ fold_open(struct fold **out, struct journal *j, enum domain d, const char *path,
 		return ENOMEM;
 	f->journal = j;
 	f->domain = d;
+	f->module = domain_module(d);
 	f->crash_event_id = getenv("JICENG_FAULT_CRASH_EVENT");
 	f->late_event_id = getenv("JICENG_FAULT_LATE_REJECT");
 	if (idnum_key_load(cfg->id_key_file, false, f->id_key) < 0) {
@@ -154,7 +160,8 @@ fold_open(struct fold **out, struct journal *j, enum domain d, const char *path,
 	}
 	if ((rc = mdb_env_create(&f->env)))
 		goto fail;
-	mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + FOLD_EXTRA_DBS);
+	mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + FOLD_EXTRA_DBS +
+	    (f->module ? f->module->max_dbs : 0));
 	if ((rc = mdb_env_set_mapsize(f->env, cfg->state_map_mb << 20)))
 		goto fail;
 	/* No per-commit fsync: the journal replays whatever a crash loses. */
@@ -184,6 +191,8 @@ fold_destroy(struct fold **fp)
 	struct fold *f = *fp;
 	if (!f)
 		return;
+	if (f->module)
+		f->module->close(&f->module_state);
 	membership_destroy(&f->membership);
 	mdb_env_sync(f->env, 1);
 	mdb_env_close(f->env);
@@ -339,24 +348,39 @@ s_store_verdict(struct fold *f, MDB_txn *txn, uint64_t seq, const char *event_id
 	return 0;
 }
 
-/* Apply e in txn. Returns 0, an LMDB error, or S_LATE_REJECTION when it
- * was rejected after writing (txn must then be aborted). */
+/* The fault injection of the crash tests: abort on the event named by
+ * JICENG_FAULT_CRASH_EVENT, in the worker's own domain code (the module
+ * of a meetings or funds worker, the membership module otherwise). */
+static void
+s_crash_injected(const struct fold *f, const Envelope *e, uint64_t seq)
+{
+	if (f->crash_event_id && strcmp(f->crash_event_id, e->event_id) == 0) {
+		log_error("fault injection: crashing on event %s (seq %llu)",
+		    e->event_id, (unsigned long long)seq);
+		abort();
+	}
+}
+
+/* Apply e in txn: the membership module, then (with_module) the domain's.
+ * Returns 0, an LMDB error, or S_LATE_REJECTION when it was rejected
+ * after writing (txn must then be aborted). */
 static int
 s_apply_envelope(struct fold *f, MDB_txn *txn, const struct journal_record *r,
-    const Envelope *e, struct verdict *vd)
+    const Envelope *e, struct verdict *vd, bool with_module)
 {
 	struct event_ctx ev = {
 		.seq = r->seq, .received_at = r->received_at,
 		.township_id = r->township_id, .env = e,
 		.rules = &f->rules, .id_key = f->id_key,
 	};
-	if (f->crash_event_id && strcmp(f->crash_event_id, e->event_id) == 0) {
-		log_error("fault injection: crashing on event %s (seq %llu)",
-		    e->event_id, (unsigned long long)r->seq);
-		abort();
-	}
+	if (!f->module)
+		s_crash_injected(f, e, r->seq);
 	uint64_t writes = membership_writes();
 	int rc = membership_apply(f->membership, txn, &ev, vd);
+	if (rc == 0 && vd->accepted && f->module && with_module) {
+		s_crash_injected(f, e, r->seq);
+		rc = f->module->apply(f->module_state, txn, &ev, vd);
+	}
 	if (rc == 0 && vd->accepted && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
 		rc = membership_rules(f->membership, txn, &f->rules);
 	if (rc == 0 && vd->accepted && f->late_event_id && strcmp(f->late_event_id, e->event_id) == 0)
@@ -364,6 +388,62 @@ s_apply_envelope(struct fold *f, MDB_txn *txn, const struct journal_record *r,
 	if (rc || vd->accepted)
 		return rc;
 	return membership_writes() == writes ? 0 : S_LATE_REJECTION;
+}
+
+/* A journal record that does not decode. jicengd journals only what
+ * decodes (it packs every envelope anew); a journal written before that
+ * can hold one (a client's overlong tag 0, packed again by protobuf-c as a
+ * tag 0 it refuses), and so can a damaged one. Nothing of it can be
+ * applied, and no later version will read it better, so its township gets
+ * a final answer once, stored like any verdict (a rebuild gives the same):
+ * REJECTED/UNDECODABLE_RECORD, with the event_id when the record's first
+ * field still holds it, so the sender can match it and send the event
+ * again under a new id. Logged once, by the worker that answers it (the
+ * membership worker for a record of jicengd's own). */
+static int
+s_undecodable(struct fold *f, MDB_txn *txn, const struct journal_record *r)
+{
+	struct verdict vd;
+	char event_id[CODEC_MAX_ID + 1];
+	enum domain owner = codec_event_domain(r->kind);
+	if (owner != f->domain && !(owner == DOMAIN_NONE && f->domain == DOMAIN_MEMBERSHIP))
+		return 0;
+	codec_envelope_peek_id(r->envelope, r->envelope_len, event_id);
+	log_warnx("journal record %llu (%s of township %s, event_id \"%s\") does not decode: "
+	    "not applied%s", (unsigned long long)r->seq, codec_event_name(r->kind),
+	    *r->township_id ? r->township_id : "-", event_id,
+	    owner == DOMAIN_NONE ? "" : ", answered REJECTED/UNDECODABLE_RECORD");
+	if (owner == DOMAIN_NONE)
+		return 0;
+	verdict_accept(&vd);
+	verdict_reject(&vd, "UNDECODABLE_RECORD", "日志记录无法解码，未予处理；请用新的event_id重发 / "
+	    "the journal record of this event does not decode and was not applied; send the "
+	    "event again with a new event_id");
+	return s_store_verdict(f, txn, r->seq, event_id, r->kind, &vd);
+}
+
+/* What a quarantine asks of this worker. A quarantine names the workers
+ * that kept crashing on the event ("funds worker crashed 3 times applying
+ * it", one clause per worker, children.c). The membership module is the
+ * same code in every worker, so a membership worker's crash, or a reason
+ * that names no worker (a journal from before this), skips the event in
+ * every worker; a meetings or funds worker's crash skips only that
+ * module's part in that worker: the membership part it shares with the
+ * others is applied (the membership worker may already have answered the
+ * event ACCEPTED, and every rebuild must agree with that); should it crash
+ * again without its part, the clause FOLD_QUARANTINE_SHARED makes every
+ * worker skip the event. */
+enum s_quarantine_scope { Q_NONE, Q_MODULE, Q_ALL };
+
+static enum s_quarantine_scope
+s_quarantine_scope(const struct fold *f, const char *why)
+{
+	char mine[40];
+	if (strstr(why, "membership worker crashed") || !strstr(why, " worker crashed") ||
+	    strstr(why, FOLD_QUARANTINE_SHARED))
+		return Q_ALL;
+	snprintf(mine, sizeof mine, "%s worker crashed", codec_domain_name(f->domain));
+	return strstr(why, mine) ? Q_MODULE : Q_NONE;
 }
 
 /* Apply journal record seq inside parent. */
@@ -378,20 +458,21 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq)
 		return rc;
 	verdict_accept(&vd);
 	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);
-	if (!e) {
-		/* Only a damaged journal gets here; its client is still owed an ack. */
-		log_error("journal record %llu does not decode; answering INTERNAL_ERROR",
-		    (unsigned long long)seq);
-		verdict_reject(&vd, "INTERNAL_ERROR", "内部错误：日志记录无法解码 / internal error: "
-		    "the journal record does not decode");
-		return s_owns(f, r.kind) ? s_store_verdict(f, parent, seq, "", r.kind, &vd) : 0;
-	}
-	if (journal_quarantined(f->journal, jtxn, seq, &why) == 0) {
+	if (!e)
+		return s_undecodable(f, parent, &r);
+	enum s_quarantine_scope q = journal_quarantined(f->journal, jtxn, seq, &why) == 0 ?
+	    s_quarantine_scope(f, why) : Q_NONE;
+	if (q == Q_ALL || (q == Q_MODULE && s_owns(f, e->event_case))) {
 		verdict_reject(&vd, "INTERNAL_ERROR",
 		    "内部错误，该事件已隔离 / internal error: event quarantined (%s)", why);
+		if (q == Q_MODULE) {
+			struct verdict shared;   /* the membership part's, answered by its worker */
+			verdict_accept(&shared);
+			rc = s_apply_envelope(f, parent, &r, e, &shared, false);
+		}
 	} else if (seq == f->late_seq) {
 		vd = f->late_vd;
-	} else if ((rc = s_apply_envelope(f, parent, &r, e, &vd)) == S_LATE_REJECTION) {
+	} else if ((rc = s_apply_envelope(f, parent, &r, e, &vd, q == Q_NONE)) == S_LATE_REJECTION) {
 		f->late_seq = seq;
 		f->late_vd = vd;
 	}

@@ -26,6 +26,10 @@ struct fold;
  * commits are cheap (no fsync: the journal is the durable copy). */
 #define FOLD_BATCH 128
 
+/* The clause jicengd adds to a quarantine when a worker crashed on the
+ * event again after skipping its own part: every worker skips it then. */
+#define FOLD_QUARANTINE_SHARED "again without its own part: in the part all workers share"
+
 /* Called for each change-log entry (a packed StatusChange of seq) after
  * its batch commits, in (seq, index) order. */
 typedef void (*fold_status_fn)(void *arg, uint64_t seq, const void *packed,

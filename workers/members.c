@@ -11,12 +11,18 @@
  * Choices the rules leave open:
  * - R1: probation ends one calendar year (CST) after admission, or `months`
  *   later after the one extension (6-12 months, PROBATIONARY only); a
- *   confirmation on that CST date counts, whatever the hour. A FULL
- *   member's registered confirmed_at, when given, is held to the year too.
+ *   confirmation on that CST date counts, whatever the hour. A member
+ *   registered FULL carries its confirmed_at, held to the year too; one
+ *   registered PROBATIONARY carries none (it is confirmed later).
  * - Dates the event gives (admitted_at, confirmed_at, decided_at,
- *   effective_at) may not be later than the journal time by more than
- *   MS_TIME_SKEW_MS (FUTURE_TIME), or R1 and R2 could be met on paper early.
- *   decided_at and effective_at are optional; 0 means not given.
+ *   effective_at, a birth date) run from 1900-01-01 CST (veterans admitted
+ *   in the 1950s: negative Unix ms) and may not be later than the journal
+ *   time by more than MS_TIME_SKEW_MS (FUTURE_TIME), or R1 and R2 could be
+ *   met on paper early. decided_at and effective_at are optional; 0 means
+ *   not given.
+ * - An ID number (as its digest) is checked again against the journal
+ *   date: a birth date after it, or an area code no province has, is
+ *   BAD_ID_NUMBER (jicengd checked it against its clock as it arrived).
  * - R2 is checked on every admission date jiceng learns: MemberAdmitted,
  *   MemberRegistered, and a MemberUpdated that brings a birth date.
  * - R3 here: only a NORMAL member is confirmed or has probation extended.
@@ -151,18 +157,49 @@ s_activity(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	return 0;
 }
 
-/* Birth date and sex an event gives without an ID number. */
+/* A birth date the event gives, "YYYY-MM-DD": a real date from 1900-01-01
+ * (CST) to the journal time (plus MS_TIME_SKEW_MS, as every date). */
 static int
-s_person_plain(const char *birth_date, int sex, struct member_rec *r, struct verdict *v)
+s_birth_date(const struct event_ctx *ev, const char *birth_date, struct member_rec *r,
+    struct verdict *v)
 {
 	int y, mo, d;
-	if (*birth_date && !civil_date_parse(birth_date, &y, &mo, &d))
+	if (!civil_date_parse(birth_date, &y, &mo, &d))
 		return verdict_reject(v, "BAD_FIELD", "出生日期须为有效的YYYY-MM-DD / "
 		    "birth_date must be a real YYYY-MM-DD date: %s", r->member_id);
+	return records_time_check(ev, civil_cst_midnight(y, mo, d), true, "出生日期", "birth_date",
+	    r->member_id, v);
+}
+
+/* Birth date and sex an event gives without an ID number. */
+static int
+s_person_plain(const struct event_ctx *ev, const char *birth_date, int sex,
+    struct member_rec *r, struct verdict *v)
+{
+	if (*birth_date && (s_birth_date(ev, birth_date, r, v) || !v->accepted))
+		return 0;
 	if (*birth_date)
 		snprintf(r->birth_date, sizeof r->birth_date, "%s", birth_date);
 	if (sex)
 		r->sex = sex;
+	return 0;
+}
+
+/* A digest the rules can use: well formed, and plausible on the journal
+ * date (a province-level area code, born from 1900 to that day). */
+static int
+s_digest_check(const struct event_ctx *ev, const Jiceng__V1__IdDigest *digest,
+    const struct member_rec *r, struct verdict *v)
+{
+	if (digest->invalid)
+		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s",
+		    idnum_strerror(iddigest_plausible(digest, ev->received_at)), r->member_id);
+	if (!iddigest_valid(digest))
+		return verdict_reject(v, "BAD_ID_NUMBER", "身份证号码摘要无效 / malformed ID digest: %s",
+		    r->member_id);
+	enum idnum_error e = iddigest_plausible(digest, ev->received_at);
+	if (e != IDNUM_OK)
+		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s", idnum_strerror(e), r->member_id);
 	return 0;
 }
 
@@ -176,7 +213,7 @@ s_person(const struct event_ctx *ev, const char *id_number, const Jiceng__V1__Id
 	struct iddigest_parts parts;
 
 	if (!digest && !*id_number)
-		return s_person_plain(birth_date, sex, r, v);
+		return s_person_plain(ev, birth_date, sex, r, v);
 	/* Events journaled before jicengd digested numbers carry them: the
 	 * digest jicengd would have made. */
 	if (!digest) {
@@ -188,12 +225,8 @@ s_person(const struct event_ctx *ev, const char *id_number, const Jiceng__V1__Id
 			return EINVAL;   /* a worker without its key: not a verdict */
 		digest = &legacy;
 	}
-	if (digest->invalid >= IDNUM_BAD_LENGTH && digest->invalid <= IDNUM_BAD_CHECK)
-		return verdict_reject(v, "BAD_ID_NUMBER", "%s: %s",
-		    idnum_strerror((enum idnum_error)digest->invalid), r->member_id);
-	if (!iddigest_valid(digest))
-		return verdict_reject(v, "BAD_ID_NUMBER", "身份证号码摘要无效 / malformed ID digest: %s",
-		    r->member_id);
+	if (s_digest_check(ev, digest, r, v) || !v->accepted)
+		return 0;
 	memcpy(r->index, digest->blind_index.data, IDNUM_INDEX_LEN);
 	snprintf(r->id_masked, sizeof r->id_masked, "%s", digest->masked);
 	r->has_index = true;
@@ -339,8 +372,9 @@ s_add_member(struct membership *m, MDB_txn *txn, const struct event_ctx *ev,
 	return orgs_counts_update(m, txn, ev, NULL, r, v);
 }
 
-/* Category and dates of a MemberRegistered; a FULL member's confirmed_at,
- * when given, must meet R1 (a year after admission, CST dates). */
+/* Category and dates of a MemberRegistered (R1): a PROBATIONARY member
+ * carries no confirmed_at; a FULL member carries one, on or after the CST
+ * date a year after admission, as MemberConfirmed would need. */
 static int
 s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistered *e,
     struct member_rec *r, struct verdict *v)
@@ -356,13 +390,19 @@ s_registered_dates(const struct event_ctx *ev, const Jiceng__V1__MemberRegistere
 	r->category = e->category;
 	r->admitted_at = e->admitted_at;
 	if (!full) {
+		if (e->confirmed_at)
+			return verdict_reject(v, "R1", "预备党员没有转正时间 / a PROBATIONARY member "
+			    "has no confirmed_at: %s", r->member_id);
 		r->probation_until = s_probation_until(r, 0);
 		return 0;
 	}
-	if (records_time_check(ev, e->confirmed_at, false, "转正时间", "confirmed_at",
+	if (!e->confirmed_at)
+		return verdict_reject(v, "R1", "正式党员须提供转正时间（入党满一年后） / a FULL "
+		    "member needs confirmed_at, a year or more after admitted_at: %s", r->member_id);
+	if (records_time_check(ev, e->confirmed_at, true, "转正时间", "confirmed_at",
 	    r->member_id, v) || !v->accepted ||
-	    (e->confirmed_at && s_r1_confirm(s_probation_until(r, 0), e->confirmed_at,
-	    r->member_id, v)) || !v->accepted)
+	    s_r1_confirm(s_probation_until(r, 0), e->confirmed_at, r->member_id, v) ||
+	    !v->accepted)
 		return 0;
 	r->confirmed_at = e->confirmed_at;
 	return 0;

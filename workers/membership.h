@@ -181,14 +181,18 @@ int membership_changes_head(struct membership *m, MDB_txn *txn, uint64_t *seq,
 
 /* Which changes a reader wants: those of members of township_id (home
  * township) or hosted by its orgs (host township), and/or whose home or
- * host org is org_id or below it. "" or NULL: no condition. */
+ * host org is org_id or below it — after the change, or, in catch-up,
+ * before it (the change that takes a member away). "" or NULL: no
+ * condition. */
 struct membership_status_filter {
 	const char *township_id;
 	const char *org_id;
 };
 /* Called with each packed StatusChange (status.proto) that passes the
- * filter; a non-zero return stops the walk and is returned. */
-typedef int (*membership_status_fn)(void *arg, const void *packed, size_t len);
+ * filter; leaves: it passes only by what the member was before the change
+ * (its previous township or org), so the member no longer falls under the
+ * filter. A non-zero return stops the walk and is returned. */
+typedef int (*membership_status_fn)(void *arg, const void *packed, size_t len, bool leaves);
 
 /* The snapshot: every member's latest change (what a replica that applied
  * the whole stream holds), in member_id order, as of txn. Returns 0, fn's

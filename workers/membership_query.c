@@ -471,40 +471,39 @@ s_episode_clone(const struct episode_rec *e)
 	return (Jiceng__V1__MobileEpisodeView *)s_clone(&v.base);
 }
 
+/* Free an unpacked message (or a list built like one) and clear the
+ * caller's pointer. */
+static void
+s_free_message(void **m)
+{
+	if (m && *m) {
+		protobuf_c_message_free_unpacked(*m, NULL);
+		*m = NULL;
+	}
+}
+
 void
 membership_free_transfer(Jiceng__V1__TransferView **v)
 {
-	if (v && *v) {
-		jiceng__v1__transfer_view__free_unpacked(*v, NULL);
-		*v = NULL;
-	}
+	s_free_message((void **)v);
 }
 
 void
 membership_free_transfer_list(Jiceng__V1__TransferList **l)
 {
-	if (l && *l) {
-		jiceng__v1__transfer_list__free_unpacked(*l, NULL);
-		*l = NULL;
-	}
+	s_free_message((void **)l);
 }
 
 void
 membership_free_episode(Jiceng__V1__MobileEpisodeView **v)
 {
-	if (v && *v) {
-		jiceng__v1__mobile_episode_view__free_unpacked(*v, NULL);
-		*v = NULL;
-	}
+	s_free_message((void **)v);
 }
 
 void
 membership_free_episode_list(Jiceng__V1__MobileEpisodeList **l)
 {
-	if (l && *l) {
-		jiceng__v1__mobile_episode_list__free_unpacked(*l, NULL);
-		*l = NULL;
-	}
+	s_free_message((void **)l);
 }
 
 int
@@ -816,21 +815,42 @@ s_walk_init(struct s_status_walk *w, struct membership *m, MDB_txn *txn,
 	return 0;
 }
 
-/* Does the packed change pass the filter? -1 when it does not decode. */
+/* Does the member fall under the filter: with this township and home and
+ * host orgs? */
+static bool
+s_walk_covers(const struct s_status_walk *w, const char *township, const char *host_township,
+    const char *home_org, const char *host_org)
+{
+	const char *twp = w->f ? w->f->township_id : NULL;
+	return (!twp || !*twp || strcmp(township, twp) == 0 || strcmp(host_township, twp) == 0) &&
+	    (!w->by_org || s_orgset_has(&w->orgs, home_org) || s_orgset_has(&w->orgs, host_org));
+}
+
+/* Does the packed change pass the filter: S_NOW by the member as it is
+ * after it, S_BEFORE only as it was before (the change takes it away),
+ * S_NOT; -1 when it does not decode. */
+enum { S_NOT, S_NOW, S_BEFORE };
+
 static int
 s_walk_wants(const struct s_status_walk *w, const void *packed, size_t len)
 {
 	const char *twp = w->f ? w->f->township_id : NULL;
-	bool want;
+	int want;
 	if ((!twp || !*twp) && !w->by_org)
-		return 1;
+		return S_NOW;
 	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, packed);
 	if (!sc)
 		return -1;
-	want = (!twp || !*twp || strcmp(sc->township_id, twp) == 0 ||
-	    strcmp(sc->host_township_id, twp) == 0) &&
-	    (!w->by_org || s_orgset_has(&w->orgs, sc->home_org_id) ||
-	    s_orgset_has(&w->orgs, sc->host_org_id));
+	if (s_walk_covers(w, sc->township_id, sc->host_township_id, sc->home_org_id,
+	    sc->host_org_id))
+		want = S_NOW;
+	else
+		want = s_walk_covers(w,
+		    sc->previous_township_id[0] ? sc->previous_township_id : sc->township_id,
+		    sc->previous_host_org_id[0] ? sc->previous_host_township_id : sc->host_township_id,
+		    sc->previous_home_org_id[0] ? sc->previous_home_org_id : sc->home_org_id,
+		    sc->previous_host_org_id[0] ? sc->previous_host_org_id : sc->host_org_id) ?
+		    S_BEFORE : S_NOT;
 	jiceng__v1__status_change__free_unpacked(sc, NULL);
 	return want;
 }
@@ -851,7 +871,7 @@ membership_status_snapshot(struct membership *m, MDB_txn *txn,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (want && (rc = fn(arg, d.mv_data, d.mv_size)))
+		if (want == S_NOW && (rc = fn(arg, d.mv_data, d.mv_size, false)))
 			break;
 	}
 	if (rc == MDB_NOTFOUND)
@@ -861,15 +881,6 @@ out:
 		mdb_cursor_close(c);
 	free(w.orgs.ids);
 	return rc;
-}
-
-static uint64_t
-s_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 int
@@ -903,12 +914,10 @@ membership_status_since(struct membership *m, MDB_txn *txn, uint64_t after_seq,
 	for (; (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
 		uint64_t seq;
 		uint32_t index;
-		if (k.mv_size != 12) {
+		if (!records_seq_key_split(&k, &seq, &index)) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		seq = s_be(k.mv_data, 8);
-		index = (uint32_t)s_be((const uint8_t *)k.mv_data + 8, 4);
 		if (seq == after_seq && index == after_index)
 			continue;   /* the cursor itself, already applied */
 		if (n == limit) {
@@ -919,8 +928,8 @@ membership_status_since(struct membership *m, MDB_txn *txn, uint64_t after_seq,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (want) {
-			if ((rc = fn(arg, d.mv_data, d.mv_size)))
+		if (want != S_NOT) {
+			if ((rc = fn(arg, d.mv_data, d.mv_size, want == S_BEFORE)))
 				break;
 			n++;
 		}

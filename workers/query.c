@@ -16,10 +16,13 @@
 #include <zmq.h>
 
 #include "be64.h"
+#include "civil.h"
 #include "config.h"
 #include "fold.h"
+#include "funds.h"
 #include "journal.h"
 #include "log.h"
+#include "meetings.h"
 #include "membership.h"
 #include "security.h"
 #include "store.h"
@@ -45,6 +48,8 @@ struct state {
 	MDB_env *env;
 	MDB_dbi meta, counts;
 	struct membership *membership;
+	struct funds *funds;       /* DOMAIN_FUNDS: its tables, opened on first use */
+	struct meetings *meetings; /* DOMAIN_MEETINGS: its tables, opened on first use */
 };
 
 struct server {
@@ -62,10 +67,22 @@ struct server {
 
 /* ---------------------------------------------------------- state envs */
 
+/* Let go of the meetings module's handle (before its environment). */
+static void
+s_meetings_close(struct state *st)
+{
+	void *mt = st->meetings;
+	if (mt)
+		meetings_module.close(&mt);
+	st->meetings = NULL;
+}
+
 static void
 s_state_close(struct state *st)
 {
 	membership_destroy(&st->membership);
+	funds_close(&st->funds);
+	s_meetings_close(st);
 	mdb_env_close(st->env);
 	st->env = NULL;
 }
@@ -91,7 +108,7 @@ s_state_open(struct server *s, enum domain d)
 	s_state_drop_replaced(st, path);
 	if (st->env)
 		return 0;
-	if ((rc = store_open_readonly(path, 32, &st->env)))
+	if ((rc = store_open_readonly(path, 64, &st->env)))
 		return rc;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
 		goto fail;
@@ -288,6 +305,286 @@ s_list_episodes(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *
 	    &r->episodes);
 }
 
+/* ---------------------------------------------------------- funds */
+
+static bool
+s_funds_query(const Query *q)
+{
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_BUDGET:
+	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT:
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS:
+	case JICENG__V1__QUERY__QUERY_LIST_DUES:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A read transaction on the funds environment, its tables open. */
+static int
+s_funds_begin(struct server *s, MDB_txn **txn)
+{
+	struct state *st = &s->state[DOMAIN_FUNDS];
+	int rc = s_state_open(s, DOMAIN_FUNDS);
+	if (rc == 0 && !st->funds) {
+		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)))
+			return rc;
+		if ((rc = funds_open_readonly(*txn, st->membership, &st->funds))) {
+			mdb_txn_abort(*txn);
+			return rc;
+		}
+		if ((rc = mdb_txn_commit(*txn)))
+			funds_close(&st->funds);
+	}
+	return rc ? rc : store_read_begin(st->env, txn);
+}
+
+/* One read of the funds state, as s_membership_read. */
+static void
+s_funds_read(struct server *s, const Query *q, QueryReply *r,
+    int (*read)(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r))
+{
+	MDB_txn *txn;
+	int rc = s_funds_begin(s, &txn);
+	if (rc == 0) {
+		rc = read(&s->state[DOMAIN_FUNDS], txn, q, r);
+		mdb_txn_abort(txn);
+	}
+	if (rc) {
+		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
+		s_fail(r, rc);
+	}
+}
+
+static int
+s_get_budget(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_BUDGET;
+	return funds_get_budget(st->funds, txn, q->get_budget->budget_id, &r->budget);
+}
+
+static int
+s_get_disbursement(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENT;
+	return funds_get_disbursement(st->funds, txn, q->get_disbursement->disbursement_id,
+	    &r->disbursement);
+}
+
+static int
+s_list_payments(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__ListPayments *l = q->list_payments;
+	bool by_member = *l->member_id != '\0';
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENTS;
+	return funds_list_payments(st->funds, txn, by_member,
+	    by_member ? l->member_id : l->org_id, l->after, l->limit, &r->disbursements);
+}
+
+static int
+s_list_dues(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__ListDues *l = q->list_dues;
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DUES;
+	return funds_list_dues(st->funds, txn, l->member_id, l->from_month, l->to_month,
+	    l->limit, &r->dues);
+}
+
+/* BAD_QUERY of a funds query: the code (reason in *reason), or NULL. */
+static const char *
+s_funds_refusal(const Query *q, const char **reason)
+{
+	const Jiceng__V1__ListDues *d;
+	if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_PAYMENTS &&
+	    (*q->list_payments->member_id != 0) + (*q->list_payments->org_id != 0) != 1) {
+		*reason = "须且只须给出member_id、org_id之一 / give exactly one of member_id "
+		    "and org_id";
+		return "BAD_SELECTOR";
+	}
+	if (q->query_case != JICENG__V1__QUERY__QUERY_LIST_DUES)
+		return NULL;
+	d = q->list_dues;
+	if ((d->from_month && !civil_month_valid(d->from_month)) ||
+	    (d->to_month && !civil_month_valid(d->to_month)) ||
+	    (d->from_month && d->to_month && d->from_month > d->to_month)) {
+		*reason = "月份须为0或YYYYMM，起不晚于止 / from_month and to_month are 0 or a "
+		    "real YYYYMM month, from_month not after to_month";
+		return "BAD_MONTH";
+	}
+	return NULL;
+}
+
+/* The township a funds query reads (s_query_townships). */
+static int
+s_funds_townships(struct server *s, const Query *q, char t[2][16])
+{
+	MDB_txn *txn;
+	int rc = s_funds_begin(s, &txn);
+	if (rc)
+		return rc;
+	struct state *st = &s->state[DOMAIN_FUNDS];
+	const Jiceng__V1__ListPayments *lp = q->list_payments;
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_BUDGET:
+		rc = funds_budget_township(st->funds, txn, q->get_budget->budget_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT:
+		rc = funds_disbursement_township(st->funds, txn,
+		    q->get_disbursement->disbursement_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS:
+		rc = *lp->member_id ?
+		    membership_member_township(st->membership, txn, lp->member_id, t[0]) :
+		    membership_org_township(st->membership, txn, lp->org_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_DUES:
+		rc = membership_member_township(st->membership, txn, q->list_dues->member_id,
+		    t[0]);
+		break;
+	default:
+		break;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ---------------------------------------------------------- meetings */
+
+static bool
+s_meetings_query(const Query *q)
+{
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_MEETING:
+	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS:
+	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A read transaction on the meetings environment, its tables open (the
+ * module's own open, read-only). */
+static int
+s_meetings_begin(struct server *s, MDB_txn **txn)
+{
+	struct state *st = &s->state[DOMAIN_MEETINGS];
+	void *mt = NULL;
+	int rc = s_state_open(s, DOMAIN_MEETINGS);
+	if (rc == 0 && !st->meetings) {
+		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)))
+			return rc;
+		if ((rc = meetings_module.open(*txn, 0, st->membership, &mt))) {
+			mdb_txn_abort(*txn);
+			return rc;
+		}
+		st->meetings = mt;
+		if ((rc = mdb_txn_commit(*txn)))
+			s_meetings_close(st);
+	}
+	return rc ? rc : store_read_begin(st->env, txn);
+}
+
+/* One read of the meetings state, as s_membership_read; EINVAL (a page
+ * after a meeting that is not the org's) is the query's fault. */
+static void
+s_meetings_read(struct server *s, const Query *q, QueryReply *r,
+    int (*read)(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r))
+{
+	MDB_txn *txn;
+	int rc = s_meetings_begin(s, &txn);
+	if (rc == 0) {
+		rc = read(s->state[DOMAIN_MEETINGS].meetings, txn, q, r);
+		mdb_txn_abort(txn);
+	}
+	if (rc)
+		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
+	if (rc == EINVAL) {
+		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
+		r->code = "BAD_AFTER";
+		r->reason = "after 须为该组织的会议 / after must name a meeting of the org";
+	} else if (rc) {
+		s_fail(r, rc);
+	}
+}
+
+static int
+s_get_meeting(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETING;
+	return meetings_get(mt, txn, q->get_meeting->meeting_id, &r->meeting);
+}
+
+static int
+s_list_meetings(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__ListMeetings *l = q->list_meetings;
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETINGS;
+	return meetings_list(mt, txn, l->org_id, l->from_month, l->to_month, l->after,
+	    l->limit, &r->meetings);
+}
+
+static int
+s_get_attendance(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__GetAttendance *g = q->get_attendance;
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_ATTENDANCE;
+	return meetings_attendance(mt, txn, g->member_id, g->from_month, g->to_month,
+	    &r->attendance);
+}
+
+/* BAD_QUERY of a meetings query: the code (reason in *reason), or NULL. */
+static const char *
+s_meetings_refusal(const Query *q, const char **reason)
+{
+	int from, to;
+	if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_MEETINGS) {
+		from = q->list_meetings->from_month;
+		to = q->list_meetings->to_month;
+	} else if (q->query_case == JICENG__V1__QUERY__QUERY_GET_ATTENDANCE) {
+		from = q->get_attendance->from_month;
+		to = q->get_attendance->to_month;
+	} else {
+		return NULL;
+	}
+	if ((from && !civil_month_valid(from)) || (to && !civil_month_valid(to)) ||
+	    (from && to && from > to)) {
+		*reason = "月份须为0或YYYYMM，且起不晚于止 / from_month and to_month are 0 or "
+		    "a real YYYYMM month, from not after to";
+		return "BAD_MONTH";
+	}
+	return NULL;
+}
+
+/* The township a meetings query reads (s_query_townships): the meeting's,
+ * the org's or the member's. */
+static int
+s_meetings_townships(struct server *s, const Query *q, char t[2][16])
+{
+	MDB_txn *txn;
+	int rc = s_meetings_begin(s, &txn);
+	if (rc)
+		return rc;
+	struct state *st = &s->state[DOMAIN_MEETINGS];
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_GET_MEETING:
+		rc = meetings_township(st->meetings, txn, q->get_meeting->meeting_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS:
+		rc = membership_org_township(st->membership, txn, q->list_meetings->org_id, t[0]);
+		break;
+	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE:
+		rc = membership_member_township(st->membership, txn,
+		    q->get_attendance->member_id, t[0]);
+		break;
+	default:
+		break;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 /* ---------------------------------------------------------- status stream */
 
 #define STATUS_PAGE_DEFAULT 1000u
@@ -313,7 +610,7 @@ s_status_page_clear(Jiceng__V1__StatusPage *p)
 }
 
 static int
-s_status_add(void *arg, const void *packed, size_t len)
+s_status_add(void *arg, const void *packed, size_t len, bool leaves)
 {
 	struct s_status_page *sp = arg;
 	Jiceng__V1__StatusPage *p = sp->page;
@@ -324,6 +621,7 @@ s_status_add(void *arg, const void *packed, size_t len)
 	StatusChange *c = jiceng__v1__status_change__unpack(NULL, len, packed);
 	if (!c)
 		return MDB_CORRUPTED;
+	c->leaves_filter = leaves;
 	p->changes[p->n_changes++] = c;
 	return 0;
 }
@@ -616,6 +914,13 @@ s_free_result(QueryReply *r, void *owned)
 	case JICENG__V1__QUERY_REPLY__RESULT_STATUS_PAGE:
 		s_status_page_free(r->status_page);
 		return;
+	case JICENG__V1__QUERY_REPLY__RESULT_BUDGET: funds_free_budget(&r->budget); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENT: funds_free_disbursement(&r->disbursement); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENTS: funds_free_disbursement_list(&r->disbursements); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_DUES: funds_free_dues_list(&r->dues); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_MEETING: meetings_free_meeting(&r->meeting); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_MEETINGS: meetings_free_list(&r->meetings); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_ATTENDANCE: meetings_free_attendance(&r->attendance); return;
 	case JICENG__V1__QUERY_REPLY__RESULT_ORG:
 		membership_free_org_view(owned);
 		break;
@@ -666,6 +971,18 @@ s_query_ids_valid(const Query *q)
 		return s_id_or_empty(q->get_status_snapshot->org_id);
 	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
 		return s_id_or_empty(q->list_status_changes->org_id);
+	case JICENG__V1__QUERY__QUERY_GET_BUDGET: return codec_id_valid(q->get_budget->budget_id);
+	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT:
+		return codec_id_valid(q->get_disbursement->disbursement_id);
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS:
+		return s_id_or_empty(q->list_payments->member_id) &&
+		    s_id_or_empty(q->list_payments->org_id) && s_id_or_empty(q->list_payments->after);
+	case JICENG__V1__QUERY__QUERY_LIST_DUES: return codec_id_valid(q->list_dues->member_id);
+	case JICENG__V1__QUERY__QUERY_GET_MEETING: return codec_id_valid(q->get_meeting->meeting_id);
+	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS:
+		return codec_id_valid(q->list_meetings->org_id) && s_id_or_empty(q->list_meetings->after);
+	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE:
+		return codec_id_valid(q->get_attendance->member_id);
 	default: return true;
 	}
 }
@@ -709,6 +1026,10 @@ s_query_selector_refusal(const Query *q, const char **reason)
 		township = q->list_mobile_episodes->township_id;
 		state = (int)q->list_mobile_episodes->state;
 		break;
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS: return s_funds_refusal(q, reason);
+	case JICENG__V1__QUERY__QUERY_LIST_DUES: return s_funds_refusal(q, reason);
+	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS: return s_meetings_refusal(q, reason);
+	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE: return s_meetings_refusal(q, reason);
 	default:
 		return NULL;
 	}
@@ -777,6 +1098,10 @@ s_query_townships(struct server *s, const Query *q, char t[2][16])
 		snprintf(t[0], 16, "%s", q->list_audit->township_id);
 		return 0;
 	}
+	if (s_funds_query(q))
+		return s_funds_townships(s, q, t);
+	if (s_meetings_query(q))
+		return s_meetings_townships(s, q, t);
 	if ((rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn)))
 		return rc;
 	struct membership *m = s->state[DOMAIN_MEMBERSHIP].membership;
@@ -911,6 +1236,13 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
 		s_status_read(s, q, r);
 		break;
+	case JICENG__V1__QUERY__QUERY_GET_BUDGET: s_funds_read(s, q, r, s_get_budget); break;
+	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT: s_funds_read(s, q, r, s_get_disbursement); break;
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS: s_funds_read(s, q, r, s_list_payments); break;
+	case JICENG__V1__QUERY__QUERY_LIST_DUES: s_funds_read(s, q, r, s_list_dues); break;
+	case JICENG__V1__QUERY__QUERY_GET_MEETING: s_meetings_read(s, q, r, s_get_meeting); break;
+	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS: s_meetings_read(s, q, r, s_list_meetings); break;
+	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE: s_meetings_read(s, q, r, s_get_attendance); break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "NO_QUERY";

@@ -118,11 +118,11 @@ s_key_ok(const char *s)
 }
 
 static int
-s_record_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
+s_record_put_at(MDB_txn *txn, MDB_dbi dbi, MDB_val k,
     const struct ms_bytes *extra, unsigned nextra, const ProtobufCMessage *view)
 {
 	size_t vlen = protobuf_c_message_get_packed_size(view), len = 1 + vlen;
-	MDB_val k = s_key(key), d;
+	MDB_val d;
 	uint8_t *p;
 	int rc;
 
@@ -145,19 +145,23 @@ s_record_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
 	return 0;
 }
 
+static int
+s_record_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
+    const struct ms_bytes *extra, unsigned nextra, const ProtobufCMessage *view)
+{
+	return s_record_put_at(txn, dbi, s_key(key), extra, nextra, view);
+}
+
 /* extra[] points into the map: copy before the next write. */
 static int
-s_record_get(MDB_txn *txn, MDB_dbi dbi, const char *key, struct ms_bytes *extra,
+s_record_get_at(MDB_txn *txn, MDB_dbi dbi, MDB_val k, struct ms_bytes *extra,
     unsigned nextra, const ProtobufCMessageDescriptor *desc,
     ProtobufCMessage **view)
 {
-	MDB_val k, d;
+	MDB_val d;
 	const uint8_t *p, *end;
 	int rc;
 
-	if (!s_key_ok(key))
-		return MDB_NOTFOUND;
-	k = s_key(key);
 	if ((rc = mdb_get(txn, dbi, &k, &d)))
 		return rc;
 	p = d.mv_data;
@@ -176,6 +180,16 @@ s_record_get(MDB_txn *txn, MDB_dbi dbi, const char *key, struct ms_bytes *extra,
 	}
 	*view = protobuf_c_message_unpack(desc, NULL, (size_t)(end - p), p);
 	return *view ? 0 : MDB_CORRUPTED;
+}
+
+static int
+s_record_get(MDB_txn *txn, MDB_dbi dbi, const char *key, struct ms_bytes *extra,
+    unsigned nextra, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **view)
+{
+	if (!s_key_ok(key))
+		return MDB_NOTFOUND;
+	return s_record_get_at(txn, dbi, s_key(key), extra, nextra, desc, view);
 }
 
 /* Copy a string into a field of cap bytes; false if it does not fit. */
@@ -495,6 +509,16 @@ s_get_be(const uint8_t *p, int n)
 	return v;
 }
 
+bool
+records_seq_key_split(const MDB_val *k, uint64_t *seq, uint32_t *index)
+{
+	if (k->mv_size != 12)
+		return false;
+	*seq = s_get_be(k->mv_data, 8);
+	*index = (uint32_t)s_get_be((const uint8_t *)k->mv_data + 8, 4);
+	return true;
+}
+
 void
 records_seq_key(uint8_t kb[12], uint64_t seq, uint32_t index)
 {
@@ -573,10 +597,9 @@ records_audit_decode(const MDB_val *k, const MDB_val *d, struct audit_entry *e)
 		{ e->text, sizeof e->text },
 	};
 
-	if (k->mv_size != 12 || d->mv_size < 1 || *p++ != MS_RECORD_FORMAT)
+	if (!records_seq_key_split(k, &e->seq, &e->index) || d->mv_size < 1 ||
+	    *p++ != MS_RECORD_FORMAT)
 		return MDB_CORRUPTED;
-	e->seq = s_get_be(k->mv_data, 8);
-	e->index = (uint32_t)s_get_be((const uint8_t *)k->mv_data + 8, 4);
 	for (int i = 0; i < 3; i++) {
 		size_t len;
 		if (end - p < 2)
@@ -614,7 +637,7 @@ records_ev_rules(const struct event_ctx *ev, Rules *buf)
 bool
 records_time_valid(int64_t t)
 {
-	return t > 0 && t <= CIVIL_TIME_MAX;
+	return t >= RECORDS_TIME_MIN && t <= CIVIL_TIME_MAX;
 }
 
 /* Workers never read the clock: "the future" is the event's journal time. */
@@ -628,8 +651,9 @@ records_time_check(const struct event_ctx *ev, int64_t t, bool required,
 		return verdict_reject(v, "BAD_FIELD", "须提供%s / %s is required: %s",
 		    zh, field, id);
 	if (!records_time_valid(t))
-		return verdict_reject(v, "BAD_FIELD", "%s无效 / %s must be positive Unix ms "
-		    "before year 10000: %s", zh, field, id);
+		return verdict_reject(v, "BAD_FIELD", "%s须在1900-01-01（北京时间）之后 / %s must be "
+		    "Unix ms from 1900-01-01 00:00 CST (%lld) to year 9999: %s", zh, field,
+		    (long long)RECORDS_TIME_MIN, id);
 	if (t > ev->received_at + MS_TIME_SKEW_MS)
 		return verdict_reject(v, "FUTURE_TIME", "%s晚于接收时间%lld分钟以上 / %s is more "
 		    "than %lld minutes after the journal time: %s", zh,
@@ -1003,12 +1027,8 @@ s_change_last(struct membership *m, MDB_txn *txn, uint64_t *seq, uint32_t *index
 	if ((rc = mdb_cursor_open(txn, m->changes, &c)))
 		return rc;
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
-	if (rc == 0 && k.mv_size == 12) {
-		*seq = s_get_be(k.mv_data, 8);
-		*index = (uint32_t)s_get_be((const uint8_t *)k.mv_data + 8, 4);
-	} else if (rc == 0) {
+	if (rc == 0 && !records_seq_key_split(&k, seq, index))
 		rc = MDB_CORRUPTED;
-	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -1073,6 +1093,15 @@ records_change_log(struct membership *m, MDB_txn *txn, const struct event_ctx *e
 		sc.previous_home_org_id = (char *)before->home_org_id;
 	if (before && strcmp(before->township_id, after->township_id) != 0)
 		sc.previous_township_id = (char *)before->township_id;
+	struct org_rec was_host;
+	if (before && before->host_org_id[0] &&
+	    strcmp(before->host_org_id, after->host_org_id) != 0) {
+		sc.previous_host_org_id = (char *)before->host_org_id;
+		if ((rc = records_org_load(m, txn, before->host_org_id, &was_host)) == 0)
+			sc.previous_host_township_id = was_host.township_id;
+		else if (rc != MDB_NOTFOUND)
+			return rc;
+	}
 	if (ep && strcmp(ep->flow_id, after->flow_id) == 0) {
 		sc.place_code = (char *)ep->destination_code;
 		if (after->host_org_id[0])
@@ -1170,13 +1199,77 @@ membership_changes_each(struct membership *m, MDB_txn *txn, uint64_t from,
 	records_seq_key(kb, from, 0);
 	for (; (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
 		uint64_t seq;
-		if (k.mv_size != 12) {
+		uint32_t index;
+		if (!records_seq_key_split(&k, &seq, &index)) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if ((seq = s_get_be(k.mv_data, 8)) > to)
+		if (seq > to)
 			break;
 		fn(arg, seq, d.mv_data, d.mv_size);
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* ---------------------------------------------------------- other domains */
+
+int
+records_view_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const ProtobufCMessage *view)
+{
+	if (!s_key_ok(key))
+		return EINVAL;
+	return s_record_put(txn, dbi, key, NULL, 0, view);
+}
+
+int
+records_view_get(MDB_txn *txn, MDB_dbi dbi, const char *key,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **view)
+{
+	return s_record_get(txn, dbi, key, NULL, 0, desc, view);
+}
+
+int
+records_pair_view_put(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b,
+    const ProtobufCMessage *view)
+{
+	char buf[2 * CODEC_MAX_ID + 2];
+	if (!s_key_ok(a) || !s_key_ok(b))
+		return EINVAL;
+	return s_record_put_at(txn, dbi, s_pair(buf, a, b), NULL, 0, view);
+}
+
+int
+records_pair_view_get(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **view)
+{
+	char buf[2 * CODEC_MAX_ID + 2];
+	if (!s_key_ok(a) || !s_key_ok(b))
+		return MDB_NOTFOUND;
+	return s_record_get_at(txn, dbi, s_pair(buf, a, b), NULL, 0, desc, view);
+}
+
+int
+records_orgs_each(struct membership *m, MDB_txn *txn, records_org_fn fn, void *arg)
+{
+	char org_id[CODEC_MAX_ID + 1];
+	struct org_rec o;
+	bool stop = false;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, op = MDB_FIRST;
+
+	if ((rc = mdb_cursor_open(txn, m->orgs, &c)))
+		return rc;
+	for (; !stop && (rc = mdb_cursor_get(c, &k, &d, op)) == 0; op = MDB_NEXT) {
+		if (k.mv_size == 0 || k.mv_size > CODEC_MAX_ID) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(org_id, k.mv_data, k.mv_size);
+		org_id[k.mv_size] = '\0';
+		if ((rc = records_org_load(m, txn, org_id, &o)) || (rc = fn(arg, &o, &stop)))
+			break;
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;

@@ -208,6 +208,24 @@ void records_transfer_view(const struct transfer_rec *t,
 void records_episode_view(const struct episode_rec *e,
     Jiceng__V1__MobileEpisodeView *v);
 
+/* Any domain's records: a view message (query.proto) stored under key in
+ * dbi, as the record format above with no private part. put returns 0,
+ * EINVAL (key not a usable id) or an LMDB error; get returns 0 with *view
+ * unpacked (free with protobuf_c_message_free_unpacked(*view, NULL)),
+ * MDB_NOTFOUND, MDB_CORRUPTED or an LMDB error. */
+int records_view_put(MDB_txn *txn, MDB_dbi dbi, const char *key,
+    const ProtobufCMessage *view);
+int records_view_get(MDB_txn *txn, MDB_dbi dbi, const char *key,
+    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **view);
+/* The same under a pair key "a NUL b" (a table of the pair kind below
+ * whose entries carry a record): put returns 0, EINVAL (a or b not a
+ * usable id) or an LMDB error; get as records_view_get. */
+int records_pair_view_put(MDB_txn *txn, MDB_dbi dbi, const char *a,
+    const char *b, const ProtobufCMessage *view);
+int records_pair_view_get(MDB_txn *txn, MDB_dbi dbi, const char *a,
+    const char *b, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **view);
+
 /* Store a transfer with its indexes: by member always; among the open
  * transfers of its orgs and townships while ISSUED or RECEIVED; in the
  * expiry index while ISSUED. before is the stored record (NULL for a new
@@ -236,6 +254,11 @@ typedef int (*records_id_fn)(void *arg, const char *id);
 int records_due_each(MDB_txn *txn, MDB_dbi index, records_due_fn due,
     records_id_fn fn, void *arg);
 
+/* Call fn for each org, in org_id order, until it returns non-zero
+ * (returned) or sets *stop. Returns 0, MDB_CORRUPTED or an LMDB error. */
+typedef int (*records_org_fn)(void *arg, const struct org_rec *o, bool *stop);
+int records_orgs_each(struct membership *m, MDB_txn *txn, records_org_fn fn, void *arg);
+
 /* Two-part keys "a NUL b" of the pair tables. */
 int records_pair_put(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b);
 int records_pair_del(MDB_txn *txn, MDB_dbi dbi, const char *a, const char *b);
@@ -262,8 +285,10 @@ int records_children_each(struct membership *m, MDB_txn *txn, const char *org_id
 int records_audit_add(struct membership *m, MDB_txn *txn, uint64_t seq,
     const char *org_id, const char *rule, const char *text);
 
-/* The key of audit or change-log entry index under seq. */
+/* The key of audit or change-log entry index under seq, and back: false
+ * when k is not such a key. */
 void records_seq_key(uint8_t kb[12], uint64_t seq, uint32_t index);
+bool records_seq_key_split(const MDB_val *k, uint64_t *seq, uint32_t *index);
 /* An audit entry as stored, decoded. */
 #define MS_AUDIT_CODE_MAX 23
 #define MS_AUDIT_TEXT_MAX 511
@@ -309,12 +334,17 @@ const char *records_ev_township(const struct event_ctx *ev);
 /* The rules in force (the defaults when the context carries none). */
 const Rules *records_ev_rules(const struct event_ctx *ev, Rules *buf);
 
-/* Is t a usable event time (0 < t <= CIVIL_TIME_MAX)? */
+/* The earliest business date of any event: 1900-01-01 00:00 CST
+ * (civil_cst_midnight(1900, 1, 1)). Dates before 1970 are negative Unix ms,
+ * as valid as any other: a county's veterans were admitted in the 1950s. */
+#define RECORDS_TIME_MIN (-2209017600000LL)
+/* Is t a usable event time (RECORDS_TIME_MIN <= t <= CIVIL_TIME_MAX)? */
 bool records_time_valid(int64_t t);
 /* Check the time `field` of an event about `id` (zh: the field's Chinese
- * name). 0 means "not given" and is refused only when required. Rejects
- * BAD_FIELD when missing, negative or past CIVIL_TIME_MAX; FUTURE_TIME when
- * later than the journal time plus MS_TIME_SKEW_MS. Returns 0. */
+ * name). 0 means "not given" and is refused only when required (so the one
+ * instant 1970-01-01 08:00 CST cannot be given). Rejects BAD_FIELD when
+ * missing, before RECORDS_TIME_MIN or past CIVIL_TIME_MAX; FUTURE_TIME
+ * when later than the journal time plus MS_TIME_SKEW_MS. Returns 0. */
 int records_time_check(const struct event_ctx *ev, int64_t t, bool required,
     const char *zh, const char *field, const char *id, struct verdict *v);
 

@@ -4,7 +4,10 @@
  * its specific code, nothing is journaled, and the daemon keeps serving (a
  * valid event right after is ACCEPTED). Rule violations come back with the
  * rule's code and change nothing. At the end the journal itself is read:
- * no refused event is in it.
+ * no refused event is in it. Frames protobuf-c parses but the journal must
+ * not hold as they came (field number 0, unknown fields, non-minimal tags
+ * and lengths) are answered as README.md says, and the journal afterwards
+ * holds only records that decode and pack again to the same bytes.
  */
 #include "harness.h"
 
@@ -96,6 +99,7 @@ s_member_with(const char *event_id, const char *township, const char *member_id,
 	r.id_number = (char *)id_number;
 	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
 	r.admitted_at = 994000000000LL;
+	r.confirmed_at = 1026000000000LL;
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
 	e.member_registered = &r;
 	return hm_pack(&e);
@@ -123,6 +127,7 @@ s_forged_digest(const char *event_id, const char *member_id)
 	r.id_digest = &d;
 	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
 	r.admitted_at = 994000000000LL;
+	r.confirmed_at = 1026000000000LL;
 	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
 	e.member_registered = &r;
 	return hm_pack(&e);
@@ -259,7 +264,8 @@ test_envelope_checks(void **state)
 	s_refused(d, sock, s_member_with("bad-id-4", NULL, "bad/member", "辛", "", -1), "BAD_ID");
 	s_refused(d, sock, s_member_with("bad-id-5", NULL, "", "壬", "", -1), "BAD_ID");
 
-	/* Time. */
+	/* Time: occurred_at is the township system's clock, positive (the
+	 * business dates inside the event may be before 1970). */
 	s_refused(d, sock, s_member_with("bad-time-1", NULL, "bad-tm1", "癸", "", 0), "BAD_TIME");
 	s_refused(d, sock, s_member_with("bad-time-2", NULL, "bad-tm2", "癸", "", -5), "BAD_TIME");
 
@@ -601,6 +607,274 @@ test_journal_clean(void **state)
 	hd_pass(d);
 }
 
+/* ------------------------------------------------------------ canonical journal */
+
+/* Every record of d's journal (jicengd stopped) decodes and packs again to
+ * the same bytes, except seq `except` (0: none); returns how many records
+ * carry event_id. */
+static int
+s_journal_canonical(struct hd *d, uint64_t except, const char *event_id)
+{
+	struct journal *j = NULL;
+	MDB_txn *txn;
+	uint64_t last = 0;
+	int found = 0;
+	assert_int_equal(journal_open(&j, d->dir, 64, 65536, true), 0);
+	assert_int_equal(journal_read_begin(j, &txn), 0);
+	assert_int_equal(journal_last_seq(j, txn, &last), 0);
+	for (uint64_t seq = 1; seq <= last; seq++) {
+		struct journal_record rec;
+		uint8_t *again;
+		size_t n;
+		assert_int_equal(journal_get(j, txn, seq, &rec), 0);
+		Envelope *e = codec_envelope_unpack(rec.envelope, rec.envelope_len);
+		if (!e)
+			fail_msg("journal seq %llu does not decode", (unsigned long long)seq);
+		found += strcmp(e->event_id, event_id) == 0;
+		assert_int_equal(codec_envelope_pack(e, &again, &n), 0);
+		if (seq != except && (n != rec.envelope_len || memcmp(again, rec.envelope, n) != 0))
+			fail_msg("journal seq %llu (%s) does not pack again to its bytes",
+			    (unsigned long long)seq, e->event_id);
+		free(again);
+		codec_envelope_free(e);
+	}
+	mdb_txn_abort(txn);
+	journal_close(&j);
+	return found;
+}
+
+/* A MemberRegistered (FULL, admitted 2001, confirmed 2002) packed with
+ * unknown fields: field 1000 of the envelope and 99 of the event, as a
+ * newer client would send them. */
+static struct hmsg
+s_member_newer(const char *event_id, const char *member_id, const char *id_number)
+{
+	Envelope e;
+	Jiceng__V1__MemberRegistered r = JICENG__V1__MEMBER_REGISTERED__INIT;
+	uint8_t one[] = { 1 }, text[] = { 5, 'h', 'e', 'l', 'l', 'o' };
+	ProtobufCMessageUnknownField top = { 1000, PROTOBUF_C_WIRE_TYPE_VARINT, 1, one };
+	ProtobufCMessageUnknownField in = { 99, PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, sizeof text, text };
+	hm_envelope(&e, event_id, NULL);
+	r.member_id = (char *)member_id;
+	r.home_org_id = H_ORG_BRANCH;
+	r.name = "新版客户端";
+	r.id_number = (char *)(id_number ? id_number : "");
+	r.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	r.admitted_at = 994000000000LL;
+	r.confirmed_at = 1026000000000LL;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED;
+	e.member_registered = &r;
+	e.base.n_unknown_fields = 1;
+	e.base.unknown_fields = &top;
+	r.base.n_unknown_fields = 1;
+	r.base.unknown_fields = &in;
+	return hm_pack(&e);
+}
+
+/* m with every top-level tag and length written one byte wider than it
+ * needs (a continuation bit, then a 0x00 byte): still valid protobuf. */
+static struct hmsg
+s_widened(const struct hmsg *m)
+{
+	struct hmsg w = hm_raw(m->buf, m->len);
+	uint8_t *out = malloc(m->len * 2 + 8);
+	const uint8_t *p = m->buf;
+	size_t i = 0, o = 0;
+	assert_non_null(out);
+	while (i < m->len) {
+		uint64_t tag = 0, len = 0;
+		for (int sh = 0;; sh += 7) {
+			out[o++] = p[i] | 0x80;
+			tag |= (uint64_t)(p[i] & 0x7f) << sh;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		out[o++] = 0x00;
+		if ((tag & 7) == 2) {
+			for (int sh = 0;; sh += 7) {
+				out[o++] = p[i] | 0x80;
+				len |= (uint64_t)(p[i] & 0x7f) << sh;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			out[o++] = 0x00;
+			memcpy(out + o, p + i, len);
+			o += len, i += len;
+		} else {
+			assert_int_equal(tag & 7, 0);
+			while (p[i] & 0x80)
+				out[o++] = p[i++];
+			out[o++] = p[i++];
+		}
+	}
+	free(w.buf);
+	w.buf = out;
+	w.len = o;
+	return w;
+}
+
+/* The ack carries the UNKNOWN_FIELDS warning naming fields. */
+static void
+s_warned_unknown(const Ack *a, const char *fields)
+{
+	for (size_t i = 0; i < a->n_warnings; i++)
+		if (strcmp(a->warnings[i]->code, "UNKNOWN_FIELDS") == 0) {
+			if (!strstr(a->warnings[i]->reason, fields))
+				fail_msg("UNKNOWN_FIELDS reason \"%s\" does not name %s",
+				    a->warnings[i]->reason, fields);
+			assert_non_null(strstr(a->warnings[i]->reason, " / "));
+			return;
+		}
+	fail_msg("%s: no UNKNOWN_FIELDS warning (%zu warnings)", a->event_id, a->n_warnings);
+}
+
+/* The journal holds only canonical records (README, Protocol): the case of
+ * issue 23, a MemberRegistered with an ID number and the overlong tag 0
+ * "80 00 01" appended, is refused MALFORMED and not journaled; fields a
+ * newer client sends (envelope field 1000, event field 99) are dropped
+ * before journaling and named in an UNKNOWN_FIELDS warning on the ack, on
+ * its DUPLICATE too; a frame with every tag and length written too wide is
+ * journaled in protobuf-c's own encoding, so the canonical frame of the same
+ * event is its DUPLICATE. Then every record of the journal decodes and
+ * packs again to its bytes. */
+static void
+test_canonical_journal(void **state)
+{
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, NULL, "cj", &sock);
+	char idn[19], idn2[19];
+	h_idnum("19560701", 11, idn);
+	h_idnum("19350301", 12, idn2);
+
+	struct hmsg tag0 = hm_member("cj-tag0", "cj-m0", H_ORG_BRANCH, "零号", idn);
+	uint8_t *grown = realloc(tag0.buf, tag0.len + 3);
+	assert_non_null(grown);
+	tag0.buf = grown;
+	memcpy(tag0.buf + tag0.len, "\x80\x00\x01", 3);
+	tag0.len += 3;
+	s_refused(d, sock, tag0, "MALFORMED");
+	s_not_found(d, "cj-m0");
+
+	struct hmsg newer = s_member_newer("cj-newer", "cj-m1", idn2);
+	Ack *a = hc_call(sock, &newer);
+	assert_non_null(a);
+	if (a->verdict != JICENG__V1__VERDICT__ACCEPTED)
+		fail_msg("newer client's event: %s/%s (%s)", codec_verdict_name(a->verdict), a->code,
+		    a->reason);
+	s_warned_unknown(a, "1000, member_registered.99");
+	uint64_t seq = a->seq;
+	assert_true(seq > 0);
+	hc_ack_free(a);
+	a = hc_call(sock, &newer);           /* the same bytes again */
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
+	assert_int_equal(a->seq, seq);
+	s_warned_unknown(a, "1000, member_registered.99");
+	hc_ack_free(a);
+	hm_free(&newer);
+	QueryReply *r = hq_member(d, "cj-m1");
+	assert_non_null(r);
+	assert_int_equal(r->status, JICENG__V1__QUERY_STATUS__OK);
+	assert_string_equal(r->member->name, "新版客户端");
+	assert_string_equal(r->member->birth_date, "1935-03-01");
+	hq_free(r);
+	/* An event without unknown fields is answered without the warning. */
+	struct hmsg plain = hm_member("cj-plain", "cj-m2", H_ORG_BRANCH, "普通", NULL);
+	a = hc_call(sock, &plain);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	assert_int_equal(a->n_warnings, 0);
+	hc_ack_free(a);
+	hm_free(&plain);
+
+	struct hmsg canon = hm_member("cj-wide", "cj-m3", H_ORG_BRANCH, "宽编码", idn);
+	struct hmsg wide = s_widened(&canon);
+	assert_int_equal(wide.len, canon.len + 7);  /* 4 tags, 3 lengths */
+	a = hc_call(sock, &wide);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__ACCEPTED);
+	assert_int_equal(a->n_warnings, 0);
+	seq = a->seq;
+	hc_ack_free(a);
+	a = hc_call(sock, &canon);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->seq, seq);
+	hc_ack_free(a);
+	hm_free(&wide);
+	hm_free(&canon);
+	hc_close(sock);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_equal(s_journal_canonical(d, 0, "cj-tag0"), 0);
+	assert_int_equal(s_journal_canonical(d, 0, "cj-newer"), 1);
+	hd_pass(d);
+}
+
+/* A journal written by a jicengd from before re-packing holds frames as
+ * their clients sent them (here: a tag written too wide, an unknown field).
+ * A resend of those very bytes is still the DUPLICATE of its seq, although
+ * jicengd now packs it anew before it compares. */
+static void
+test_resend_of_older_record(void **state)
+{
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, NULL, "or", &sock);
+	hc_close(sock);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	struct hmsg canon = hm_member("or-old", "or-m1", H_ORG_BRANCH, "旧记录", NULL);
+	struct hmsg old = s_widened(&canon);
+	uint8_t *grown = realloc(old.buf, old.len + 3);
+	assert_non_null(grown);
+	old.buf = grown;
+	memcpy(old.buf + old.len, "\xc0\x3e\x05", 3);   /* field 1000 = 5 */
+	old.len += 3;
+	struct journal *j;
+	MDB_txn *txn;
+	uint64_t seq, found;
+	bool same;
+	assert_int_equal(journal_open(&j, d->dir, 64, 64, false), 0);
+	assert_int_equal(journal_write_begin(j, &txn), 0);
+	assert_int_equal(journal_lookup_id(j, txn, H_TOWNSHIP, "or-old", old.buf, old.len, &found,
+	    &same), MDB_NOTFOUND);
+	assert_int_equal(journal_append(j, txn, now_wall_ms(), JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED,
+	    H_TOWNSHIP, "or-old", old.buf, old.len, &seq), 0);
+	assert_int_equal(journal_commit(j, txn), 0);
+	assert_int_equal(journal_sync(j), 0);
+	journal_close(&j);
+
+	assert_int_equal(hd_up(d), 0);
+	sock = hc_connect(d);
+	assert_non_null(sock);
+	Ack *a = hc_call(sock, &old);
+	assert_non_null(a);
+	if (a->verdict != JICENG__V1__VERDICT__DUPLICATE)
+		fail_msg("resend of an older record: %s/%s (%s)", codec_verdict_name(a->verdict),
+		    a->code, a->reason);
+	assert_int_equal(a->original_verdict, JICENG__V1__VERDICT__ACCEPTED);
+	assert_int_equal(a->seq, seq);
+	s_warned_unknown(a, "1000");
+	hc_ack_free(a);
+	a = hc_call(sock, &canon);           /* the same event, encoded minimally */
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
+	assert_int_equal(a->seq, seq);
+	hc_ack_free(a);
+	struct hmsg other = hm_member("or-old", "or-m1", H_ORG_BRANCH, "另一个人", NULL);
+	a = hc_call(sock, &other);
+	assert_non_null(a);
+	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
+	assert_string_equal(a->code, "ID_REUSED");
+	hc_ack_free(a);
+	hm_free(&other);
+	hm_free(&old);
+	hm_free(&canon);
+	hc_close(sock);
+	assert_int_equal(hd_stop(d, 10000), 0);
+	assert_int_equal(s_journal_canonical(d, seq, "or-old"), 1);
+	hd_pass(d);
+}
+
 /* With the county's townships configured, an event of any other township
  * is refused UNKNOWN_TOWNSHIP before journaling; a listed township, or one
  * under a listed county code, is served. */
@@ -630,6 +904,8 @@ integ_badinput(void)
 		cmocka_unit_test_setup_teardown(test_embedded_nul, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_rejections, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_journal_clean, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_canonical_journal, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_resend_of_older_record, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_township, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("badinput", tests, NULL, NULL);

@@ -173,20 +173,20 @@ test_rebuild_byte_for_byte(void **state)
 	/* jicengctl refuses while jicengd runs on the data dir (it knows
 	 * jicengd by its /proc comm, which valgrind changes). */
 	if (h_ms(1) == 1)
-		assert_int_not_equal(hd_ctl_rebuild(d), 0);
+		assert_int_not_equal(hd_ctl_rebuild(d, "membership"), 0);
 
 	hc_close(sock);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
 	char before[256], after[256];
-	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "membership", "before.dump", before, sizeof before);
 
-	assert_int_equal(hd_ctl_rebuild(d), 0);
-	hd_state_dump(d, NULL, "after-ctl.dump", after, sizeof after);
+	assert_int_equal(hd_ctl_rebuild(d, "membership"), 0);
+	hd_state_dump(d, NULL, "membership", "after-ctl.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 
 	s_fold_rebuild(d);
-	hd_state_dump(d, NULL, "after-fold.dump", after, sizeof after);
+	hd_state_dump(d, NULL, "membership", "after-fold.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 
 	/* The daemon runs on the rebuilt state as before: the same answers,
@@ -238,7 +238,7 @@ test_rebuild_derived_dir_lost(void **state)
 	assert_int_not_equal(access(path, F_OK), 0);
 	snprintf(path, sizeof path, "%s/journal.mdb", d->dir);
 	assert_int_equal(access(path, F_OK), 0);
-	hd_state_dump(d, derived, "before.dump", before, sizeof before);
+	hd_state_dump(d, derived, "membership", "before.dump", before, sizeof before);
 
 	char bin[512], err[320];
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
@@ -246,7 +246,7 @@ test_rebuild_derived_dir_lost(void **state)
 	char *ctl[] = { bin, "rebuild", "--domain", "membership", "--config", d->config,
 		"--data-dir", d->dir, "-q", NULL };
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
-	hd_state_dump(d, derived, "after-ctl.dump", after, sizeof after);
+	hd_state_dump(d, derived, "membership", "after-ctl.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 
 	char *rm[] = { "/bin/rm", "-rf", derived, NULL };
@@ -263,9 +263,9 @@ test_rebuild_derived_dir_lost(void **state)
 	hc_close(sock);
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
-	hd_state_dump(d, derived, "after-loss.dump", before, sizeof before);
+	hd_state_dump(d, derived, "membership", "after-loss.dump", before, sizeof before);
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
-	hd_state_dump(d, derived, "after-ctl2.dump", after, sizeof after);
+	hd_state_dump(d, derived, "membership", "after-ctl2.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
@@ -307,12 +307,12 @@ test_rebuild_quarantined(void **state)
 	assert_int_equal(hd_stop(d, 10000), 0);
 
 	char before[256], after[256];
-	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "membership", "before.dump", before, sizeof before);
 	setenv("JICENG_FAULT_CRASH_EVENT", "rq-poison", 1);
-	int rc = hd_ctl_rebuild(d);
+	int rc = hd_ctl_rebuild(d, "membership");
 	unsetenv("JICENG_FAULT_CRASH_EVENT");
 	assert_int_equal(rc, 0);
-	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	hd_state_dump(d, NULL, "membership", "after.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
@@ -351,9 +351,9 @@ test_rebuild_after_o4_audit(void **state)
 	assert_int_equal(hd_stop(d, 10000), 0);
 
 	char before[256], after[256];
-	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
-	assert_int_equal(hd_ctl_rebuild(d), 0);
-	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	hd_state_dump(d, NULL, "membership", "before.dump", before, sizeof before);
+	assert_int_equal(hd_ctl_rebuild(d, "membership"), 0);
+	hd_state_dump(d, NULL, "membership", "after.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
@@ -434,12 +434,10 @@ test_rebuild_all_domains(void **state)
 	assert_int_equal(hd_stop(d, 10000), 0);
 
 	static const char *domains[] = { "membership", "meetings", "funds" };
-	char before[3][256], after[256], state_path[256];
+	char before[3][256], after[256], name[64];
 	for (int i = 0; i < 3; i++) {
-		snprintf(state_path, sizeof state_path, "%s/state/%s.mdb", d->dir, domains[i]);
-		snprintf(before[i], sizeof before[i], "%s/%s.before", d->dir, domains[i]);
-		char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state_path, NULL };
-		assert_int_equal(h_run(argv, before[i], NULL, 30000), 0);
+		snprintf(name, sizeof name, "%s.before", domains[i]);
+		hd_state_dump(d, NULL, domains[i], name, before[i], sizeof before[i]);
 	}
 	char bin[512], err[256];
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
@@ -448,10 +446,8 @@ test_rebuild_all_domains(void **state)
 		"-q", NULL };
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
 	for (int i = 0; i < 3; i++) {
-		snprintf(state_path, sizeof state_path, "%s/state/%s.mdb", d->dir, domains[i]);
-		snprintf(after, sizeof after, "%s/%s.after", d->dir, domains[i]);
-		char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state_path, NULL };
-		assert_int_equal(h_run(argv, after, NULL, 30000), 0);
+		snprintf(name, sizeof name, "%s.after", domains[i]);
+		hd_state_dump(d, NULL, domains[i], name, after, sizeof after);
 		if (!h_same_file(before[i], after))
 			fail_msg("rebuild of %s differs", domains[i]);
 	}
@@ -810,15 +806,15 @@ test_scrub_ids(void **state)
 	hq_reset(d);
 	assert_int_equal(hd_stop(d, 10000), 0);
 	char before[256], after[256];
-	hd_state_dump(d, NULL, "before.dump", before, sizeof before);
+	hd_state_dump(d, NULL, "membership", "before.dump", before, sizeof before);
 
 	assert_int_equal(s_jicengctl_scrub(d), 0);
 	assert_false(s_file_has(d, "journal.mdb", good + 6, 11));
 	assert_false(s_file_has(d, "journal.mdb", bad + 6, 11));
 	assert_false(s_file_has(d, "state/membership.mdb", good + 6, 11));
 	assert_int_equal(s_jicengctl_scrub(d), 0);  /* nothing left: still 0 */
-	assert_int_equal(hd_ctl_rebuild(d), 0);
-	hd_state_dump(d, NULL, "after.dump", after, sizeof after);
+	assert_int_equal(hd_ctl_rebuild(d, "membership"), 0);
+	hd_state_dump(d, NULL, "membership", "after.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
 
 	assert_int_equal(hd_up(d), 0);

@@ -464,14 +464,14 @@ test_ctl_usage(void **state)
 	    "REPORTED", NULL), 2);
 	S_ERR_HAS(f, "--state goes with episodes");
 	assert_int_equal(s_ctl(f, NULL, "members", H_ORG_BRANCH, "--member", "m1", NULL), 2);
-	S_ERR_HAS(f, "--member and --org go with transfers and episodes");
+	S_ERR_HAS(f, "--member and --org go with transfers, episodes, ");
 	assert_int_equal(s_ctl(f, NULL, "episodes", "--township", S_TA, "--state", "GONE",
 	    NULL), 2);
 	S_ERR_HAS(f, "'GONE' is none of AWAITING_REPORT");
 	assert_int_equal(s_ctl(f, NULL, "episodes", "--township", S_TA, "--state",
 	    "NOT_MOBILE", NULL), 2);
 	assert_int_equal(s_ctl(f, NULL, "org", H_ORG_BRANCH, "--after", "x", NULL), 2);
-	S_ERR_HAS(f, "--after goes with members, transfers and episodes");
+	S_ERR_HAS(f, "--after goes with members, transfers, episodes, ");
 	assert_int_equal(s_ctl(f, NULL, "--help", NULL), 0);
 	S_OUT_HAS(f, "jicengctl query [OPTIONS] transfers (--member M");
 	S_OUT_HAS(f, "jicengctl query [OPTIONS] episode FLOW_ID");

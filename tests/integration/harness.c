@@ -553,7 +553,10 @@ hd_start(struct hd *d)
 	char bin[PATH_MAX], vglog[256];
 	char *argv[32], *notify;
 	int n = 0;
-	snprintf(bin, sizeof bin, "%s/jicengd", h_build_dir());
+	if (d->exe[0])
+		snprintf(bin, sizeof bin, "%s", d->exe);
+	else
+		snprintf(bin, sizeof bin, "%s/jicengd", h_build_dir());
 	if (h_ms(1) > 1) {
 		/* JICENG_VALGRIND: jicengd and every child under memcheck; any
 		 * error or definite leak lands in DIR/valgrind-PID.log. */
@@ -777,6 +780,31 @@ hd_kill9(struct hd *d)
 		d->pid = 0;
 	}
 	s_wait_children_gone(d, H_CHILD_GONE_MS);
+}
+
+/* jicengd execs DIR/jiceng-worker from the directory its own executable
+ * was run from (/proc/self/exe): a hard link (a copy across file systems)
+ * keeps that directory ours; the query server is the build's. */
+void
+hd_worker_env(struct hd *d, const char *domain, const char *env)
+{
+	char bin[160], src[PATH_MAX], path[256];
+	snprintf(bin, sizeof bin, "%s/bin", d->dir);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	snprintf(src, sizeof src, "%s/jicengd", h_build_dir());
+	snprintf(d->exe, sizeof d->exe, "%s/jicengd", bin);
+	if (link(src, d->exe) < 0) {
+		char *cp[] = { "/bin/cp", "-p", src, d->exe, NULL };
+		assert_int_equal(h_run(cp, NULL, NULL, 20000), 0);
+	}
+	snprintf(src, sizeof src, "%s/jiceng-query", h_build_dir());
+	snprintf(path, sizeof path, "%s/jiceng-query", bin);
+	assert_int_equal(symlink(src, path), 0);
+	snprintf(path, sizeof path, "%s/jiceng-worker", bin);
+	h_write_file(path, "#!/bin/sh\n"
+	    "case \" $* \" in *\" --domain %s \"*) export '%s' ;; esac\n"
+	    "exec '%s/jiceng-worker' \"$@\"\n", domain, env, h_build_dir());
+	assert_int_equal(chmod(path, 0755), 0);
 }
 
 void
@@ -1577,10 +1605,11 @@ hq_caught_up(struct hd *d, int timeout_ms)
 /* ------------------------------------------------------------ state files */
 
 void
-hd_state_dump(struct hd *d, const char *derived, const char *name, char *path, size_t cap)
+hd_state_dump(struct hd *d, const char *derived, const char *domain, const char *name,
+    char *path, size_t cap)
 {
 	char state[256];
-	snprintf(state, sizeof state, "%s/state/membership.mdb", derived ? derived : d->dir);
+	snprintf(state, sizeof state, "%s/state/%s.mdb", derived ? derived : d->dir, domain);
 	snprintf(path, cap, "%s/%s", d->dir, name);
 	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
 	assert_int_equal(h_run(argv, path, NULL, 30000), 0);
@@ -1604,11 +1633,12 @@ h_same_file(const char *a, const char *b)
 }
 
 int
-hd_ctl_rebuild(struct hd *d)
+hd_ctl_rebuild(struct hd *d, const char *domain)
 {
 	char bin[512], err[256];
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
 	snprintf(err, sizeof err, "%s/rebuild.log", d->dir);
-	char *argv[] = { bin, "rebuild", "--domain", "membership", "--data-dir", d->dir, "-q", NULL };
+	char *argv[] = { bin, "rebuild", "--domain", (char *)domain, "--data-dir", d->dir, "-q",
+		NULL };
 	return h_run(argv, NULL, err, 60000);
 }

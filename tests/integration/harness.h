@@ -51,6 +51,8 @@ int integ_ctl(void);
 int integ_queries(void);
 int integ_membership(void);
 int integ_import(void);
+int integ_funds(void);
+int integ_domains(void);
 
 /* ------------------------------------------------------------ time */
 
@@ -97,6 +99,7 @@ struct hd {
 	unsigned qseq;             /* request_id counter */
 	bool passed;               /* set by hd_pass: the log is not printed */
 	int exit_status;           /* wait status of the last stop, -1 unknown */
+	char exe[192];             /* jicengd to run, "" for BUILD/jicengd (hd_worker_env) */
 };
 
 /* Create the data directory, pick free ports, write the config file and
@@ -126,6 +129,13 @@ int hd_wait_exit(struct hd *d, int timeout_ms);
 void hd_kill9(struct hd *d);
 /* Is the io shim mapped into jicengd (so a pass is not vacuous)? */
 bool hd_io_shim_loaded(struct hd *d);
+/* Make the fault hooks every worker reads (JICENG_FAULT_*) fire in one
+ * worker only: d's jicengd then runs from DIR/bin, a link to BUILD/jicengd
+ * beside a jiceng-worker script that adds env ("NAME=VALUE") to the
+ * environment of `domain`'s worker alone and execs BUILD/jiceng-worker
+ * (same pid, same argv). Call before hd_up; fails the test when it cannot
+ * set that up. */
+void hd_worker_env(struct hd *d, const char *domain, const char *env);
 /* Mark the test passed (the log is not printed when it is destroyed). */
 void hd_pass(struct hd *d);
 /* Replace the config file (the daemon needs opts.config set) with the
@@ -147,17 +157,17 @@ int hd_log_count(struct hd *d, const char *s);
  * Returns whether it does. */
 bool hd_log_wait(struct hd *d, const char *s, int timeout_ms);
 
-/* mdb_dump -a -n of the membership state under derived (the data dir when
- * NULL) into d->dir/name; that file's path into path. Fails the test when
- * mdb_dump fails. */
-void hd_state_dump(struct hd *d, const char *derived, const char *name, char *path,
-    size_t cap);
+/* mdb_dump -a -n of domain's state ("membership", "meetings", "funds")
+ * under derived (the data dir when NULL) into d->dir/name; that file's path
+ * into path. Fails the test when mdb_dump fails. */
+void hd_state_dump(struct hd *d, const char *derived, const char *domain, const char *name,
+    char *path, size_t cap);
 /* Are the two files the same bytes (and not empty)? Prints the first
  * differing line if not. */
 bool h_same_file(const char *a, const char *b);
-/* jicengctl rebuild --domain membership of d's data dir (jicengd stopped):
- * its exit status, its stderr in d->dir/rebuild.log. */
-int hd_ctl_rebuild(struct hd *d);
+/* jicengctl rebuild --domain domain of d's data dir (jicengd stopped; no
+ * --config): its exit status, its stderr in d->dir/rebuild.log. */
+int hd_ctl_rebuild(struct hd *d, const char *domain);
 
 /* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
  * returns how many. */

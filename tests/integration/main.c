@@ -28,6 +28,8 @@
 #pragma weak integ_membership
 #pragma weak integ_queries
 #pragma weak integ_import
+#pragma weak integ_funds
+#pragma weak integ_domains
 
 static const struct {
 	const char *name;
@@ -46,6 +48,8 @@ static const struct {
 	{ "queries", integ_queries },
 	{ "membership", integ_membership },
 	{ "import", integ_import },
+	{ "funds", integ_funds },
+	{ "domains", integ_domains },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

@@ -244,7 +244,7 @@ class TownshipFromPython(unittest.TestCase):
         self.assertEqual(ack.seq, self.seqs.get("member"))
         reused = envelope("py-member-1", member_registered=events_pb2.MemberRegistered(
             member_id="py-m-2", home_org_id="py-town", name="王芳",
-            category=events_pb2.FULL, admitted_at=994000000000))
+            category=events_pb2.FULL, admitted_at=994000000000, confirmed_at=1026000000000))
         ack = self.call(reused)
         self.assertEqual(ack.verdict, envelope_pb2.REJECTED)
         self.assertEqual(ack.code, "ID_REUSED")
@@ -276,7 +276,8 @@ class TownshipFromPython(unittest.TestCase):
             time.sleep(0.2)  # let the subscription reach jicengd
             ack = self.call(envelope("py-after-sub", member_registered=events_pb2.MemberRegistered(
                 member_id="py-m-3", home_org_id="py-town", name="赵强",
-                category=events_pb2.FULL, admitted_at=994000000000)))
+                category=events_pb2.FULL, admitted_at=994000000000,
+                confirmed_at=1026000000000)))
             self.assertEqual(ack.verdict, envelope_pb2.ACCEPTED, ack)
             # Only mobility changes are published, and none happened: a
             # registration must not appear on the status stream.

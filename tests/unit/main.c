@@ -27,6 +27,8 @@
 #pragma weak unit_queries
 #pragma weak unit_status
 #pragma weak unit_import
+#pragma weak unit_meetings
+#pragma weak unit_funds
 
 static const struct {
 	const char *name;
@@ -49,6 +51,8 @@ static const struct {
 	{ "queries", unit_queries },
 	{ "status", unit_status },
 	{ "import", unit_import },
+	{ "meetings", unit_meetings },
+	{ "funds", unit_funds },
 };
 
 char *

@@ -3,6 +3,8 @@
  */
 #include "membership_fx.h"
 
+#include "domain.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -18,13 +20,19 @@ fx_cst(int y, int mo, int d, int h, int mi)
 struct fx *
 fx_new(void)
 {
+	return fx_new_dbs(4);
+}
+
+struct fx *
+fx_new_dbs(unsigned extra_dbs)
+{
 	struct fx *f = calloc(1, sizeof *f);
 	MDB_txn *txn;
 	assert_non_null(f);
 	f->dir = unit_tmpdir();
 	assert_non_null(f->dir);
 	assert_int_equal(mdb_env_create(&f->env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + 4), 0);
+	assert_int_equal(mdb_env_set_maxdbs(f->env, MEMBERSHIP_MAX_DBS + extra_dbs), 0);
 	assert_int_equal(mdb_env_set_mapsize(f->env, 64u << 20), 0);
 	assert_int_equal(mdb_env_open(f->env, f->dir, MDB_NOSYNC, 0600), 0);
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
@@ -40,6 +48,8 @@ fx_new(void)
 void
 fx_free(struct fx *f)
 {
+	if (f->module)
+		f->module->close(&f->module_state);
 	membership_destroy(&f->m);
 	mdb_env_close(f->env);
 	unit_tmpdir_remove(f->dir);
@@ -77,6 +87,8 @@ fx_send(struct fx *f, EventCase c, void *msg)
 	assert_int_equal(mdb_txn_begin(f->env, NULL, 0, &txn), 0);
 	uint64_t writes = membership_writes();
 	assert_int_equal(membership_apply(f->m, txn, &ev, &v), 0);
+	if (v.accepted && f->module)
+		assert_int_equal(f->module->apply(f->module_state, txn, &ev, &v), 0);
 	if (!v.accepted) {
 		/* Every rejection is decided before the first write. */
 		assert_int_equal(membership_writes(), writes);
@@ -121,6 +133,8 @@ fx_registration(const char *id, const char *home, int category)
 	e.name = "张三";
 	e.category = category;
 	e.admitted_at = fx_cst(2010, 7, 1, 9, 0);
+	if (category == JICENG__V1__MEMBER_CATEGORY__FULL)
+		e.confirmed_at = fx_cst(2011, 7, 1, 9, 0);  /* R1: a year on */
 	return e;
 }
 

@@ -29,10 +29,16 @@
 #define FX_PHONE        "13812345678"
 #define FX_PHONE_MASKED "138****5678"
 
+struct domain_module;
+
 struct fx {
 	char *dir;
 	MDB_env *env;
 	struct membership *m;
+	/* A domain module fx_send applies after membership, as the fold does
+	 * (domain_fx.h); NULL: membership only. */
+	const struct domain_module *module;
+	void *module_state;
 	uint64_t seq;
 	int64_t now;             /* journal time of the next event */
 	const char *township;    /* the sending township */
@@ -43,11 +49,14 @@ struct fx {
 /* Unix ms of a China Standard Time wall-clock time. */
 int64_t fx_cst(int y, int mo, int d, int h, int mi);
 struct fx *fx_new(void);
+/* The same with room for extra_dbs more named databases (domain_fx.h). */
+struct fx *fx_new_dbs(unsigned extra_dbs);
 void fx_free(struct fx *f);
 /* cmocka set-up and tear-down: *state is the struct fx. */
 int fx_setup(void **state);
 int fx_teardown(void **state);
-/* Apply one event of kind c (msg is its message) as the fold would. */
+/* Apply one event of kind c (msg is its message) as the fold would:
+ * membership, then f->module when it is set and membership accepted. */
 struct verdict fx_send(struct fx *f, EventCase c, void *msg);
 
 #define ACCEPTED(expr) do { struct verdict v_ = (expr); \
@@ -66,8 +75,9 @@ struct verdict fx_org(struct fx *f, const char *id, int kind, const char *parent
  * v, both approved by t, in f's township; each must be ACCEPTED. */
 void fx_tree(struct fx *f, const char *t, const char *v, const char *b);
 /* A MemberRegistered of id in home, of category (a
- * Jiceng__V1__MemberCategory), named 张三, admitted on 2010-07-01: to
- * send as it is (fx_register) or changed first. */
+ * Jiceng__V1__MemberCategory), named 张三, admitted on 2010-07-01 (and
+ * confirmed on 2011-07-01 when FULL): to send as it is (fx_register) or
+ * changed first. */
 Jiceng__V1__MemberRegistered fx_registration(const char *id, const char *home, int category);
 struct verdict fx_register(struct fx *f, const char *id, const char *home, int category);
 /* MemberStatusChanged of member id to status (a Jiceng__V1__MemberStatus),

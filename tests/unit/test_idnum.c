@@ -109,12 +109,80 @@ test_bad_length_and_chars(void **state)
 	assert_int_equal(idnum_check("1101051949123100AX", NULL, NULL, NULL), IDNUM_BAD_CHARACTER);
 	assert_int_equal(idnum_check("11010519491231002Y", NULL, NULL, NULL), IDNUM_BAD_CHARACTER);
 	assert_int_equal(idnum_check("X1010519491231002X", NULL, NULL, NULL), IDNUM_BAD_CHARACTER);
-	for (int e = IDNUM_BAD_LENGTH; e <= IDNUM_BAD_CHECK; e++) {
+	for (int e = IDNUM_BAD_LENGTH; e <= IDNUM_ERROR_MAX; e++) {
 		const char *s = idnum_strerror((enum idnum_error)e);
 		assert_non_null(strstr(s, " / "));
 		for (int f = IDNUM_BAD_LENGTH; f < e; f++)
 			assert_string_not_equal(s, idnum_strerror((enum idnum_error)f));
 	}
+}
+
+/* GB 11643 plausibility: the first two digits a province-level code of
+ * GB/T 2260, the birth date from 1900-01-01 on; checked in the order of
+ * the parts, so the error names the first part that is wrong. */
+static void
+test_area_and_birth_bounds(void **state)
+{
+	char id[19], birth[11];
+	(void)state;
+	static const char *bad_area[] = { "00000019800101123", "99999919800101123",
+		"10010519800101123", "16010519800101123", "20010519800101123",
+		"30010519800101123", "38010519800101123", "47010519800101123",
+		"55010519800101123", "60010519800101123", "66010519800101123",
+		"70010519800101123", "72010519800101123", "80010519800101123",
+		"83010519800101123", "91010519800101123" };
+	for (size_t i = 0; i < sizeof bad_area / sizeof bad_area[0]; i++) {
+		s_complete(bad_area[i], id);
+		if (idnum_check(id, NULL, NULL, NULL) != IDNUM_BAD_AREA)
+			fail_msg("%s is not refused for its area code", id);
+	}
+	s_complete("71010519800101123", id);               /* Taiwan */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_OK);
+	s_complete("82010519800101123", id);               /* Macao */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_OK);
+	assert_true(idnum_province_valid(11) && idnum_province_valid(65));
+	assert_false(idnum_province_valid(0) || idnum_province_valid(99) || idnum_province_valid(83));
+	/* The area is reported before a bad date or check character. */
+	s_complete("00000019900230123", id);
+	id[17] = id[17] == '0' ? '1' : '0';
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_BAD_AREA);
+
+	s_complete("32012318000101123", id);               /* 1800 */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_BIRTH_EARLY);
+	s_complete("32012318991231123", id);               /* the day before 1900 */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_BIRTH_EARLY);
+	s_complete("32012319000101123", id);
+	assert_int_equal(idnum_check(id, NULL, birth, NULL), IDNUM_OK);
+	assert_string_equal(birth, "1900-01-01");
+	s_complete("32012319351001123", id);               /* a veteran */
+	assert_int_equal(idnum_check(id, NULL, birth, NULL), IDNUM_OK);
+	assert_string_equal(birth, "1935-10-01");
+	s_complete("32012325000101123", id);               /* the future: idnum_birth_check */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_OK);
+	s_complete("32012309990101123", id);               /* no calendar year of ours */
+	assert_int_equal(idnum_check(id, NULL, NULL, NULL), IDNUM_BAD_DATE);
+}
+
+/* The upper bound of a birth date is the CST date of the check's time. */
+static void
+test_birth_check(void **state)
+{
+	(void)state;
+	/* 2026-12-07 00:30 CST is 2026-12-06 16:30 UTC. */
+	int64_t at = 1796574600000LL;
+	assert_int_equal(idnum_birth_check("2026-12-07", at), IDNUM_OK);
+	assert_int_equal(idnum_birth_check("2026-12-08", at), IDNUM_BIRTH_LATE);
+	assert_int_equal(idnum_birth_check("2500-01-01", at), IDNUM_BIRTH_LATE);
+	assert_int_equal(idnum_birth_check("1900-01-01", at), IDNUM_OK);
+	assert_int_equal(idnum_birth_check("1899-12-31", at), IDNUM_BIRTH_EARLY);
+	assert_int_equal(idnum_birth_check("1949-10-01", at), IDNUM_OK);
+	assert_int_equal(idnum_birth_check("1900-02-29", at), IDNUM_BAD_DATE);
+	assert_int_equal(idnum_birth_check("19491001", at), IDNUM_BAD_DATE);
+	assert_int_equal(idnum_birth_check("", at), IDNUM_BAD_DATE);
+	assert_int_equal(idnum_birth_check(NULL, at), IDNUM_BAD_DATE);
+	/* An instant before 1970 (1950-01-01 12:00 CST) bounds it the same way. */
+	assert_int_equal(idnum_birth_check("1950-01-02", -631137600000LL), IDNUM_BIRTH_LATE);
+	assert_int_equal(idnum_birth_check("1950-01-01", -631137600000LL), IDNUM_OK);
 }
 
 static void
@@ -211,6 +279,8 @@ unit_idnum(void)
 		cmocka_unit_test(test_bad_check),
 		cmocka_unit_test(test_bad_date),
 		cmocka_unit_test(test_bad_length_and_chars),
+		cmocka_unit_test(test_area_and_birth_bounds),
+		cmocka_unit_test(test_birth_check),
 		cmocka_unit_test(test_blind_index),
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_key_file),

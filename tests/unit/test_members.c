@@ -306,22 +306,106 @@ test_r1_calendar_dates(void **state)
 	ACCEPTED(s_confirm(f, "m2", fx_cst(2025, 9, 1, 0, 0)));
 }
 
-/* A FULL member's registered confirmation meets R1 too. */
+/* R1 at registration: a FULL member carries its confirmation date, on or
+ * after the CST date a year after admission (as MemberConfirmed would
+ * need); a PROBATIONARY one carries none. */
 static void
 test_r1_registered_full(void **state)
 {
 	struct fx *f = *state;
 	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	const int prob = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
 	int64_t admitted = fx_cst(2020, 3, 1, 10, 0);
 	Jiceng__V1__MemberView v;
+	struct verdict vd;
 	s_tree(f);
 	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2020, 9, 1, 10, 0)), "R1");
 	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2019, 3, 1, 10, 0)), "R1");
 	REJECTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2021, 2, 28, 23, 59)), "R1");
 	ACCEPTED(s_register_at(f, "a", NULL, full, admitted, fx_cst(2021, 3, 1, 0, 0)));
-	ACCEPTED(s_register_at(f, "b", NULL, full, admitted, 0));    /* date unknown */
+	/* A full member with no confirmation date: no probation on record. */
+	vd = s_register_at(f, "b", NULL, full, admitted, 0);
+	REJECTED(vd, "R1");
+	assert_non_null(strstr(vd.reason, "confirmed_at"));
+	/* A probationary member with one: it is not confirmed yet. */
+	vd = s_register_at(f, "c", NULL, prob, fx_cst(2024, 6, 1, 10, 0), fx_cst(2025, 1, 1, 0, 0));
+	REJECTED(vd, "R1");
+	assert_non_null(strstr(vd.reason, "PROBATIONARY"));
+	ACCEPTED(s_register_at(f, "c", NULL, prob, fx_cst(2024, 6, 1, 10, 0), 0));
 	s_view(f, "a", &v);
 	assert_int_equal(v.confirmed_at, fx_cst(2021, 3, 1, 0, 0));
+	assert_int_equal(v.category, full);
+	membership_free_member_view(&v);
+	s_view(f, "c", &v);
+	assert_int_equal(v.confirmed_at, 0);
+	assert_int_equal(v.category, prob);
+	membership_free_member_view(&v);
+	/* Confirmed later, on the anniversary (R1 of MemberConfirmed). */
+	f->now = fx_cst(2025, 7, 1, 0, 0);
+	REJECTED(s_confirm(f, "c", fx_cst(2025, 5, 31, 23, 59)), "R1");
+	ACCEPTED(s_confirm(f, "c", fx_cst(2025, 6, 1, 0, 0)));
+}
+
+/* A county's veterans: admitted in the 1950s, born before 1940, dates that
+ * are negative Unix ms. R1 and R2 run on the CST calendar before 1970 as
+ * after it. */
+static void
+test_veterans_before_1970(void **state)
+{
+	struct fx *f = *state;
+	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
+	int64_t admitted = civil_cst_midnight(1956, 7, 1);
+	Jiceng__V1__MemberView v;
+	char id[19];
+	s_tree(f);
+	assert_true(admitted < 0);
+	assert_int_equal(admitted, -426153600000LL);  /* the 1956-07-01 00:00 CST */
+	/* Born 1935-10-01 (number and field agree), admitted at 20, confirmed
+	 * a year later to the day. */
+	s_idnum("32012319351001123", id);
+	Jiceng__V1__MemberRegistered e = fx_registration("vet-1", "B", full);
+	e.id_number = id;
+	e.birth_date = "1935-10-01";
+	e.admitted_at = admitted;
+	e.confirmed_at = civil_cst_midnight(1957, 6, 30);
+	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e), "R1");
+	e.confirmed_at = civil_cst_midnight(1957, 7, 1);
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e));
+	s_view(f, "vet-1", &v);
+	assert_int_equal(v.admitted_at, admitted);
+	assert_int_equal(v.confirmed_at, civil_cst_midnight(1957, 7, 1));
+	assert_string_equal(v.birth_date, "1935-10-01");
+	membership_free_member_view(&v);
+	/* R2 before 1970: 18 on 1953-10-01 (00:00 CST, the 30th in UTC). */
+	REJECTED(s_register_at(f, "vet-2", "1935-10-01", full, fx_cst(1953, 9, 30, 23, 59),
+	    fx_cst(1954, 10, 1, 0, 0)), "R2");
+	ACCEPTED(s_register_at(f, "vet-2", "1935-10-01", full, fx_cst(1953, 10, 1, 0, 0),
+	    fx_cst(1954, 10, 1, 0, 0)));
+	/* Across 1970-01-01: admitted 1969-03-01, confirmed 1970-03-01. */
+	REJECTED(s_register_at(f, "vet-3", "1940-02-29", full, fx_cst(1969, 3, 1, 9, 0),
+	    fx_cst(1970, 2, 28, 23, 59)), "R1");
+	ACCEPTED(s_register_at(f, "vet-3", "1940-02-29", full, fx_cst(1969, 3, 1, 9, 0),
+	    fx_cst(1970, 3, 1, 0, 0)));
+	/* Born on 29 February: 18 on 1 March of a common year, in 1958. */
+	REJECTED(s_register_at(f, "vet-4", "1940-02-29", full, fx_cst(1958, 2, 28, 12, 0),
+	    fx_cst(1959, 3, 1, 0, 0)), "R2");
+	ACCEPTED(s_register_at(f, "vet-4", "1940-02-29", full, fx_cst(1958, 3, 1, 0, 0),
+	    fx_cst(1959, 3, 1, 0, 0)));
+	/* The first business date is 1900-01-01 00:00 CST; a birth date too. */
+	REJECTED(s_register_at(f, "vet-5", NULL, full, RECORDS_TIME_MIN - 1,
+	    fx_cst(1950, 1, 1, 0, 0)), "BAD_FIELD");
+	REJECTED(s_register_at(f, "vet-5", "1899-12-31", full, admitted,
+	    civil_cst_midnight(1957, 7, 1)), "BAD_FIELD");
+	ACCEPTED(s_register_at(f, "vet-5", NULL, full, RECORDS_TIME_MIN,
+	    civil_cst_midnight(1901, 1, 1)));
+	ACCEPTED(s_register_at(f, "vet-6", "1900-01-01", full, fx_cst(1921, 7, 1, 9, 0),
+	    fx_cst(1922, 7, 1, 9, 0)));
+	/* A probationary member admitted in 1965, confirmed in 1966. */
+	ACCEPTED(s_admit(f, "new-1965", NULL, "1945-05-04", fx_cst(1965, 5, 4, 10, 0)));
+	REJECTED(s_confirm(f, "new-1965", fx_cst(1966, 5, 3, 23, 59)), "R1");
+	ACCEPTED(s_confirm(f, "new-1965", fx_cst(1966, 5, 4, 0, 0)));
+	s_view(f, "new-1965", &v);
+	assert_int_equal(v.category, full);
 	membership_free_member_view(&v);
 }
 
@@ -372,7 +456,8 @@ test_r2_registered(void **state)
 	char id[19];
 	s_tree(f);
 	REJECTED(s_register_at(f, "a", "2007-06-15", prob, admitted, 0), "R2");
-	REJECTED(s_register_at(f, "a", "2007-06-15", full, admitted, 0), "R2");
+	REJECTED(s_register_at(f, "a", "2007-06-15", full, fx_cst(2023, 12, 1, 10, 0),
+	    fx_cst(2024, 12, 1, 10, 0)), "R2");
 	ACCEPTED(s_register_at(f, "a", "2006-06-15", prob, admitted, 0));
 	/* From the number: born 2000-01-01, registered as admitted in 2010. */
 	s_idnum("44030020000101123", id);
@@ -401,6 +486,7 @@ test_future_times(void **state)
 	const int full = JICENG__V1__MEMBER_CATEGORY__FULL;
 	const int susp = JICENG__V1__MEMBER_STATUS__SUSPENDED;
 	const int64_t skew = 10 * 60 * 1000, old = fx_cst(2020, 1, 1, 9, 0);
+	const int64_t before1900 = fx_cst(1899, 12, 31, 23, 59);
 	struct verdict v;
 	s_tree(f);
 	/* Ten minutes past the journal time pass; a minute more does not. */
@@ -416,17 +502,21 @@ test_future_times(void **state)
 	REJECTED(s_confirm(f, "p", f->now + DAY), "FUTURE_TIME");
 	REJECTED(s_extend_at(f, "p", 6, f->now + DAY), "FUTURE_TIME");
 	REJECTED(fx_status_at(f, "p", susp, f->now + DAY), "FUTURE_TIME");
-	/* Negative times, and missing ones where a time is required. */
+	/* Times before 1900-01-01 00:00 CST, and missing ones where a time is
+	 * required. */
 	REJECTED(s_admit(f, "m2", NULL, NULL, 0), "BAD_FIELD");
-	REJECTED(s_admit(f, "m2", NULL, NULL, -5), "BAD_FIELD");
+	REJECTED(s_admit(f, "m2", NULL, NULL, before1900), "BAD_FIELD");
 	REJECTED(s_register_at(f, "r", NULL, full, 0, 0), "BAD_FIELD");
-	REJECTED(s_register_at(f, "r", NULL, full, old, -5), "BAD_FIELD");
+	REJECTED(s_register_at(f, "r", NULL, full, old, before1900), "BAD_FIELD");
 	REJECTED(s_confirm(f, "p", 0), "BAD_FIELD");
-	REJECTED(s_confirm(f, "p", -5), "BAD_FIELD");
-	REJECTED(s_extend_at(f, "p", 6, -5), "BAD_FIELD");
-	v = fx_status_at(f, "p", susp, -5);
+	REJECTED(s_confirm(f, "p", before1900), "BAD_FIELD");
+	REJECTED(s_extend_at(f, "p", 6, before1900), "BAD_FIELD");
+	v = fx_status_at(f, "p", susp, before1900);
 	REJECTED(v, "BAD_FIELD");
 	assert_non_null(strstr(v.reason, "effective_at"));
+	assert_non_null(strstr(v.reason, "1900-01-01"));
+	/* A negative time is an instant before 1970: valid. */
+	ACCEPTED(s_admit(f, "m3", NULL, NULL, -5));
 	/* decided_at and effective_at may be left out. */
 	ACCEPTED(s_extend_at(f, "p", 6, 0));
 	ACCEPTED(fx_status_at(f, "p", susp, 0));
@@ -671,6 +761,7 @@ unit_members(void)
 		cmocka_unit_test_setup_teardown(test_r1_extension, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r1_calendar_dates, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r1_registered_full, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_veterans_before_1970, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r2_admission_age, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r2_registered, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_r2_future_admission, fx_setup, fx_teardown),

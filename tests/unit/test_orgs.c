@@ -552,7 +552,11 @@ test_org_times(void **state)
 	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
 	REJECTED(v, "FUTURE_TIME");
 	assert_non_null(strstr(v.reason, "established_at"));
-	e.established_at = -5;
+	e.established_at = fx_cst(1899, 12, 31, 23, 59);  /* before any business date */
+	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e);
+	REJECTED(v, "BAD_FIELD");
+	assert_non_null(strstr(v.reason, "1900-01-01"));
+	e.established_at = RECORDS_TIME_MIN - 1;
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e), "BAD_FIELD");
 	e.established_at = f->now + 10 * 60 * 1000;   /* within the skew */
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
@@ -562,10 +566,52 @@ test_org_times(void **state)
 	v = fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d);
 	REJECTED(v, "FUTURE_TIME");
 	assert_non_null(strstr(v.reason, "dissolved_at"));
-	d.dissolved_at = -5;
+	d.dissolved_at = fx_cst(1899, 6, 1, 0, 0);
 	REJECTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d), "BAD_FIELD");
 	d.dissolved_at = f->now;
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &d));
+}
+
+/* A county's branches are old: founding dates before 1970 are negative
+ * Unix ms, and valid from 1900-01-01 00:00 CST on. */
+static void
+test_org_founded_before_1970(void **state)
+{
+	struct fx *f = *state;
+	Jiceng__V1__OrgEstablished e = JICENG__V1__ORG_ESTABLISHED__INIT;
+	Jiceng__V1__OrgView view = JICENG__V1__ORG_VIEW__INIT;
+	MDB_txn *txn;
+	int y, mo, d;
+	assert_int_equal(RECORDS_TIME_MIN, civil_cst_midnight(1900, 1, 1));
+	s_tree(f);
+	e.org_id = "B1958";
+	e.kind = JICENG__V1__ORG_KIND__BRANCH;
+	e.parent_id = "V";
+	e.name = "红旗大队党支部";
+	e.approving_org_id = "T";
+	e.established_at = civil_cst_midnight(1958, 3, 1);
+	assert_true(e.established_at < 0);
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	e.org_id = "B1900";
+	e.established_at = RECORDS_TIME_MIN;               /* the first instant */
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	e.org_id = "B1969";
+	e.established_at = fx_cst(1969, 12, 31, 23, 59);
+	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &e));
+	txn = fx_read(f);
+	assert_int_equal(membership_get_org(f->m, txn, "B1958", &view), 0);
+	assert_int_equal(view.established_at, civil_cst_midnight(1958, 3, 1));
+	civil_cst_date(view.established_at, &y, &mo, &d);
+	assert_int_equal(y * 10000 + mo * 100 + d, 19580301);
+	membership_free_org_view(&view);
+	assert_int_equal(membership_get_org(f->m, txn, "B1900", &view), 0);
+	assert_int_equal(view.established_at, RECORDS_TIME_MIN);
+	membership_free_org_view(&view);
+	mdb_txn_abort(txn);
+	/* An old branch's O3 grace period still runs from its entry. */
+	f->now += DAY;
+	ACCEPTED(fx_tick(f));
+	assert_int_equal(s_audit_count(f, "O3"), 0);
 }
 
 /* ---------------------------------------------------------- other checks */
@@ -706,6 +752,7 @@ unit_orgs(void)
 		cmocka_unit_test_setup_teardown(test_o5_party_group, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_o6_status_into_dissolved, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_org_times, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_org_founded_before_1970, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dissolve_not_empty, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_township, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_org_view, fx_setup, fx_teardown),

@@ -15,9 +15,10 @@ struct s_got {
 };
 
 static int
-s_collect(void *arg, const void *packed, size_t len)
+s_collect(void *arg, const void *packed, size_t len, bool leaves)
 {
 	struct s_got *g = arg;
+	(void)leaves;
 	assert_true(g->n < 256);
 	g->sc[g->n] = jiceng__v1__status_change__unpack(NULL, len, packed);
 	assert_non_null(g->sc[g->n]);

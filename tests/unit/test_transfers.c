@@ -56,6 +56,8 @@ s_register_as(struct fx *f, const char *id, const char *home, int category,
 {
 	Jiceng__V1__MemberRegistered e = fx_registration(id, home, category);
 	e.admitted_at = admitted_at;
+	if (category == FULL)
+		e.confirmed_at = civil_add_months(admitted_at, 12);  /* R1 */
 	return fx_send(f, JICENG__V1__ENVELOPE__EVENT_MEMBER_REGISTERED, &e);
 }
 
@@ -341,7 +343,7 @@ test_t6_new_probationary(void **state)
 	s_trees(f);
 	ACCEPTED(s_register_as(f, "p1", "B", PROB, f->now - 60 * DAY));
 	ACCEPTED(s_register_as(f, "p2", "B", PROB, f->now - 91 * DAY));
-	ACCEPTED(s_register_as(f, "f1", "B", FULL, f->now - 60 * DAY));
+	ACCEPTED(s_register_as(f, "f1", "B", FULL, f->now - 400 * DAY));  /* R1: a year at least */
 	v = s_issue(f, "t1", "p1", "B", "B2");
 	ACCEPTED(v);
 	assert_true(s_warned(&v, "T6"));
@@ -595,6 +597,7 @@ s_record(const char *id, const char *home)
 	Jiceng__V1__MemberRegistered e = fx_registration(id, home, FULL);
 	e.name = "李四";
 	e.admitted_at = fx_cst(2015, 7, 1, 9, 0);
+	e.confirmed_at = fx_cst(2016, 7, 1, 9, 0);
 	return e;
 }
 

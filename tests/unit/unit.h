@@ -29,6 +29,8 @@ int unit_mobility(void);
 int unit_queries(void);
 int unit_status(void);
 int unit_import(void);
+int unit_meetings(void);
+int unit_funds(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

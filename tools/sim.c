@@ -568,13 +568,17 @@ s_build_orgs(struct township *t, unsigned members)
 /* A registered member of an existing org: most are full members who joined
  * years ago; a few probationary. */
 static void
-s_fill_registered(struct member *m, bool probationary)
+s_fill_registered_as(struct member *m, bool probationary, bool veteran)
 {
 	bool male = s_chance(72);
 	int64_t adm, birth;
+	int64_t v_from = civil_to_days(1953, 1, 1), v_to = civil_to_days(1969, 12, 31);
 	do {
-		adm = probationary ? s_today - s_range(30, 330) : s_today - s_range(800, 365 * 50);
-		birth = adm - s_range(19 * 365 + 10, 40 * 365);
+		if (veteran)  /* 老党员: admitted 1953-1969, at most 92 years old today */
+			adm = v_from + s_range(0, v_to - v_from);
+		else
+			adm = probationary ? s_today - s_range(30, 330) : s_today - s_range(800, 365 * 50);
+		birth = adm - s_range(19 * 365 + 10, (veteran ? 24 : 40) * 365);
 	} while (s_today - birth > 92 * 365);
 	s_person_name(m->name, sizeof m->name, male);
 	s_id_number(m->idnum, m->birth, s_opt.county, birth, male);
@@ -590,6 +594,14 @@ s_fill_registered(struct member *m, bool probationary)
 	if (s_chance(60))
 		snprintf(m->phone, sizeof m->phone, "1%c%09llu", "35789"[s_rand() % 5],
 		    (unsigned long long)(s_rand() % 1000000000ULL));
+}
+
+/* A registered member: one in twenty full members a veteran admitted
+ * before 1970 (rural rosters are old). */
+static void
+s_fill_registered(struct member *m, bool probationary)
+{
+	s_fill_registered_as(m, probationary, !probationary && s_chance(5));
 }
 
 /* A new probationary member admitted between min_days and max_days ago,
@@ -636,7 +648,10 @@ s_build_members(struct township *t)
 				}
 				continue;
 			}
-			s_fill_registered(m, roll < 12);
+			/* The demo's sample member is a veteran admitted before 1970. */
+			bool sample = t->sample_member < 0 && roll >= 12 &&
+			    t->orgs[oi].kind == JICENG__V1__ORG_KIND__BRANCH && strstr(t->orgs[oi].id, ":v");
+			s_fill_registered_as(m, roll < 12, sample || (roll >= 12 && s_chance(5)));
 			if (joint >= 0 && (int)oi != joint && s_chance(2))
 				snprintf(m->activity, sizeof m->activity, "%s", t->orgs[joint].id);
 			s_plan_add(mp, SP_REGISTER, mi, "OK");

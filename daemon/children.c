@@ -382,30 +382,36 @@ s_publish(struct broker *b, const char *topic, const void *payload, size_t len)
 	zmq_send(b->status, payload, len, ZMQ_DONTWAIT);
 }
 
-/* A change goes to the topic of every township it concerns: the member's
- * home township and, when an org of another township hosts the member,
- * that one's (双向管理: both manage the member); and the township the
- * member's home or host was in before the change, so that a subscriber
- * there learns the member has left it. Each township once. */
+/* A change goes to the topic "status/<township>/<org>/" of every org it
+ * concerns: the member's home org and, when an org hosts the member, the
+ * host org (双向管理: both manage the member); and the home or host org the
+ * member had before the change, so that a subscriber there learns the
+ * member has left. A subscriber takes a whole township with the prefix
+ * "status/<township>/", one org with "status/<township>/<org>/". Each
+ * topic once. */
 static void
 s_publish_status(struct broker *b, const void *payload, size_t len)
 {
 	StatusChange *sc = jiceng__v1__status_change__unpack(NULL, len, payload);
-	char topic[40];
+	char topic[4][CODEC_MAX_ID + 32];
 	if (!sc) {
 		log_error("undecodable status change from membership worker");
 		return;
 	}
-	const char *twp[] = { sc->township_id, sc->host_township_id, sc->previous_township_id,
-	    sc->previous_host_township_id };
+	const char *side[4][2] = {
+		{ sc->township_id, sc->home_org_id },
+		{ sc->host_township_id, sc->host_org_id },
+		{ sc->previous_township_id[0] ? sc->previous_township_id : sc->township_id,
+		    sc->previous_home_org_id },
+		{ sc->previous_host_township_id, sc->previous_host_org_id },
+	};
 	for (int i = 0; i < 4; i++) {
-		bool seen = !twp[i][0];
+		bool seen = !side[i][0][0] || !side[i][1][0];
+		snprintf(topic[i], sizeof topic[i], "status/%s/%s/", side[i][0], side[i][1]);
 		for (int j = 0; j < i && !seen; j++)
-			seen = strcmp(twp[i], twp[j]) == 0;
-		if (seen)
-			continue;
-		snprintf(topic, sizeof topic, "status/%s/", twp[i]);
-		s_publish(b, topic, payload, len);
+			seen = strcmp(topic[i], topic[j]) == 0;
+		if (!seen)
+			s_publish(b, topic[i], payload, len);
 	}
 	jiceng__v1__status_change__free_unpacked(sc, NULL);
 }

@@ -657,7 +657,7 @@ s_status_recv(void *sub, int ms, char mid[40])
 		int bl = zmq_recv(sub, body, sizeof body, 0);
 		if (tl < 0 || bl < 0)
 			continue;
-		topic[tl] = 0;
+		topic[tl < (int)sizeof topic ? tl : (int)sizeof topic - 1] = 0;
 		if (strcmp(topic, "status/heartbeat") == 0)
 			continue;
 		StatusChange *sc = jiceng__v1__status_change__unpack(NULL, (size_t)bl, body);

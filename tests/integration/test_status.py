@@ -67,7 +67,8 @@ COUNTIES = ("320123", "320125", "320127", "320129", "320131", "320133", "320135"
 # Our own township, for the mobile members the ack probe sends away and home.
 PROBE_COUNTY = "320141"
 PROBE_TOWNSHIP = PROBE_COUNTY + "101000"
-CONFIG = "[daemon]\ntownships = %s\n" % " ".join(COUNTIES + (PROBE_COUNTY,))
+# heartbeat_ms: a child stopped by a test (SIGSTOP) is not replaced for 60 s.
+CONFIG = "[daemon]\ntownships = %s\nheartbeat_ms = 6000\n" % " ".join(COUNTIES + (PROBE_COUNTY,))
 
 # The ack probe of case e: events a second, and at least this many a round.
 # With the simulator's some 13 500 changes a round makes about 37 000, more
@@ -949,6 +950,9 @@ class StatusRetention(StatusCase):
         self.assertIsInstance(newer, list)
         self.assertGreater(len(newer), 1000, "too few changes to pass the retention")
         self.assertEqual(self.daemon.restart(), 0)   # its start-up Tick prunes the log to 1000
+        # The worker applies that Tick a moment after jicengd is ready.
+        wait_until(lambda: not isinstance(self.q.changes_after(old), list), 30,
+                   "the start-up Tick to prune the log past %d:%d" % old)
         gone = self.q.changes_after(old)
         self.assertNotIsInstance(gone, list, "the log still reaches back to %d:%d" % old)
         self.assertEqual(gone.status, query_pb2.NOT_FOUND)

@@ -464,6 +464,14 @@ s_journal_form(struct broker *b, struct item *it, Envelope *e)
 	uint8_t *packed;
 	size_t len;
 	int rc = iddigest_envelope(e, b->id_key, now_wall_ms(), &packed, &len, &unknown, &err);
+	/* Most envelopes come as protobuf-c packs them, without an ID number
+	 * or an unknown field: journaled as they came. */
+	if (rc == 0 && !unknown.n && len == zmq_msg_size(&it->body) &&
+	    memcmp(packed, zmq_msg_data(&it->body), len) == 0) {
+		free(packed);
+		it->unknown[0] = '\0';
+		return 0;
+	}
 	sodium_memzero(zmq_msg_data(&it->body), zmq_msg_size(&it->body));
 	if (rc < 0) {
 		s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,

@@ -389,14 +389,18 @@ s_unknown_walk(ProtobufCMessage *m, const char *path, struct unknown_walk *w)
 		m->unknown_fields = NULL;
 		m->n_unknown_fields = 0;
 	}
+	/* The path is only made for a field that holds a message: the
+	 * envelope's oneof has some thirty, one set (this walk runs on every
+	 * envelope jicengd takes). */
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
-		snprintf(sub, sizeof sub, "%s%s.", path, f->name);
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
 			ProtobufCMessage **arr = *(ProtobufCMessage ***)(base + f->offset);
+			if (n)
+				snprintf(sub, sizeof sub, "%s%s.", path, f->name);
 			for (size_t k = 0; k < n; k++)
 				if (arr[k])
 					s_unknown_walk(arr[k], sub, w);
@@ -406,8 +410,10 @@ s_unknown_walk(ProtobufCMessage *m, const char *path, struct unknown_walk *w)
 		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
 			continue;
 		ProtobufCMessage *sm = *(ProtobufCMessage **)(base + f->offset);
-		if (sm)
-			s_unknown_walk(sm, sub, w);
+		if (!sm)
+			continue;
+		snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+		s_unknown_walk(sm, sub, w);
 	}
 }
 

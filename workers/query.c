@@ -18,6 +18,7 @@
 #include "be64.h"
 #include "civil.h"
 #include "config.h"
+#include "domain.h"
 #include "fold.h"
 #include "funds.h"
 #include "journal.h"
@@ -48,8 +49,8 @@ struct state {
 	MDB_env *env;
 	MDB_dbi meta, counts;
 	struct membership *membership;
-	struct funds *funds;       /* DOMAIN_FUNDS: its tables, opened on first use */
-	struct meetings *meetings; /* DOMAIN_MEETINGS: its tables, opened on first use */
+	const struct domain_module *dm;  /* meetings, funds: the module ... */
+	void *module;                    /* ... and its tables; NULL for membership */
 };
 
 struct server {
@@ -67,22 +68,12 @@ struct server {
 
 /* ---------------------------------------------------------- state envs */
 
-/* Let go of the meetings module's handle (before its environment). */
-static void
-s_meetings_close(struct state *st)
-{
-	void *mt = st->meetings;
-	if (mt)
-		meetings_module.close(&mt);
-	st->meetings = NULL;
-}
-
 static void
 s_state_close(struct state *st)
 {
+	if (st->dm)
+		st->dm->close(&st->module);
 	membership_destroy(&st->membership);
-	funds_close(&st->funds);
-	s_meetings_close(st);
 	mdb_env_close(st->env);
 	st->env = NULL;
 }
@@ -114,7 +105,9 @@ s_state_open(struct server *s, enum domain d)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "meta", 0, &st->meta)) ||
 	    (rc = mdb_dbi_open(txn, "counts", 0, &st->counts)) ||
-	    (rc = membership_open_readonly(txn, &st->membership))) {
+	    (rc = membership_open_readonly(txn, &st->membership)) ||
+	    ((st->dm = domain_module(d)) &&
+	    (rc = st->dm->open(txn, 0, st->membership, &st->module)))) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -250,58 +243,59 @@ s_by(const char *member_id, const char *org_id, const char **id)
 	return MEMBERSHIP_BY_TOWNSHIP;
 }
 
-/* One read of the membership state: read() puts a view or a list in r
- * (and says which in r->result_case), in a read transaction of its own.
- * A failed read fails r with no result; a result is freed whole by
- * s_free_result. */
-static void
-s_membership_read(struct server *s, const Query *q, QueryReply *r,
-    int (*read)(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r))
+/* One read of domain d's state: read() puts a view or a list in r (and
+ * says which in r->result_case), in a read transaction of its own. A
+ * failed read fails r with no result and returns read's error; a result is
+ * freed whole by s_free_result. */
+static int
+s_domain_read(struct server *s, enum domain d, const Query *q, QueryReply *r,
+    int (*read)(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r))
 {
 	MDB_txn *txn;
-	int rc = s_state_read(s, DOMAIN_MEMBERSHIP, &txn);
+	int rc = s_state_read(s, d, &txn);
 	if (rc == 0) {
-		rc = read(s->state[DOMAIN_MEMBERSHIP].membership, txn, q, r);
+		rc = read(&s->state[d], txn, q, r);
 		mdb_txn_abort(txn);
 	}
 	if (rc) {
 		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
 		s_fail(r, rc);
 	}
+	return rc;
 }
 
 static int
-s_get_transfer(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
+s_get_transfer(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFER;
-	return membership_get_transfer(m, txn, q->get_transfer->transfer_id, &r->transfer);
+	return membership_get_transfer(st->membership, txn, q->get_transfer->transfer_id, &r->transfer);
 }
 
 static int
-s_list_transfers(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
+s_list_transfers(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	const Jiceng__V1__ListTransfers *l = q->list_transfers;
 	const char *id = l->township_id;
 	enum membership_by by = s_by(l->member_id, l->org_id, &id);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_TRANSFERS;
-	return membership_list_transfers(m, txn, by, id, l->after, l->limit, &r->transfers);
+	return membership_list_transfers(st->membership, txn, by, id, l->after, l->limit, &r->transfers);
 }
 
 static int
-s_get_episode(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
+s_get_episode(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODE;
-	return membership_get_episode(m, txn, q->get_mobile_episode->flow_id, &r->episode);
+	return membership_get_episode(st->membership, txn, q->get_mobile_episode->flow_id, &r->episode);
 }
 
 static int
-s_list_episodes(struct membership *m, MDB_txn *txn, const Query *q, QueryReply *r)
+s_list_episodes(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	const Jiceng__V1__ListMobileEpisodes *l = q->list_mobile_episodes;
 	const char *id = l->township_id;
 	enum membership_by by = s_by(l->member_id, l->org_id, &id);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_EPISODES;
-	return membership_list_episodes(m, txn, by, id, (int)l->state, l->after, l->limit,
+	return membership_list_episodes(st->membership, txn, by, id, (int)l->state, l->after, l->limit,
 	    &r->episodes);
 }
 
@@ -321,54 +315,18 @@ s_funds_query(const Query *q)
 	}
 }
 
-/* A read transaction on the funds environment, its tables open. */
-static int
-s_funds_begin(struct server *s, MDB_txn **txn)
-{
-	struct state *st = &s->state[DOMAIN_FUNDS];
-	int rc = s_state_open(s, DOMAIN_FUNDS);
-	if (rc == 0 && !st->funds) {
-		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)))
-			return rc;
-		if ((rc = funds_open_readonly(*txn, st->membership, &st->funds))) {
-			mdb_txn_abort(*txn);
-			return rc;
-		}
-		if ((rc = mdb_txn_commit(*txn)))
-			funds_close(&st->funds);
-	}
-	return rc ? rc : store_read_begin(st->env, txn);
-}
-
-/* One read of the funds state, as s_membership_read. */
-static void
-s_funds_read(struct server *s, const Query *q, QueryReply *r,
-    int (*read)(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r))
-{
-	MDB_txn *txn;
-	int rc = s_funds_begin(s, &txn);
-	if (rc == 0) {
-		rc = read(&s->state[DOMAIN_FUNDS], txn, q, r);
-		mdb_txn_abort(txn);
-	}
-	if (rc) {
-		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
-		s_fail(r, rc);
-	}
-}
-
 static int
 s_get_budget(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_BUDGET;
-	return funds_get_budget(st->funds, txn, q->get_budget->budget_id, &r->budget);
+	return funds_get_budget(st->module, txn, q->get_budget->budget_id, &r->budget);
 }
 
 static int
 s_get_disbursement(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENT;
-	return funds_get_disbursement(st->funds, txn, q->get_disbursement->disbursement_id,
+	return funds_get_disbursement(st->module, txn, q->get_disbursement->disbursement_id,
 	    &r->disbursement);
 }
 
@@ -378,7 +336,7 @@ s_list_payments(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 	const Jiceng__V1__ListPayments *l = q->list_payments;
 	bool by_member = *l->member_id != '\0';
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DISBURSEMENTS;
-	return funds_list_payments(st->funds, txn, by_member,
+	return funds_list_payments(st->module, txn, by_member,
 	    by_member ? l->member_id : l->org_id, l->after, l->limit, &r->disbursements);
 }
 
@@ -387,7 +345,7 @@ s_list_dues(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	const Jiceng__V1__ListDues *l = q->list_dues;
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DUES;
-	return funds_list_dues(st->funds, txn, l->member_id, l->from_month, l->to_month,
+	return funds_list_dues(st->module, txn, l->member_id, l->from_month, l->to_month,
 	    l->limit, &r->dues);
 }
 
@@ -420,17 +378,17 @@ static int
 s_funds_townships(struct server *s, const Query *q, char t[2][16])
 {
 	MDB_txn *txn;
-	int rc = s_funds_begin(s, &txn);
+	int rc = s_state_read(s, DOMAIN_FUNDS, &txn);
 	if (rc)
 		return rc;
 	struct state *st = &s->state[DOMAIN_FUNDS];
 	const Jiceng__V1__ListPayments *lp = q->list_payments;
 	switch (q->query_case) {
 	case JICENG__V1__QUERY__QUERY_GET_BUDGET:
-		rc = funds_budget_township(st->funds, txn, q->get_budget->budget_id, t[0]);
+		rc = funds_budget_township(st->module, txn, q->get_budget->budget_id, t[0]);
 		break;
 	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT:
-		rc = funds_disbursement_township(st->funds, txn,
+		rc = funds_disbursement_township(st->module, txn,
 		    q->get_disbursement->disbursement_id, t[0]);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS:
@@ -464,73 +422,41 @@ s_meetings_query(const Query *q)
 	}
 }
 
-/* A read transaction on the meetings environment, its tables open (the
- * module's own open, read-only). */
-static int
-s_meetings_begin(struct server *s, MDB_txn **txn)
-{
-	struct state *st = &s->state[DOMAIN_MEETINGS];
-	void *mt = NULL;
-	int rc = s_state_open(s, DOMAIN_MEETINGS);
-	if (rc == 0 && !st->meetings) {
-		if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn)))
-			return rc;
-		if ((rc = meetings_module.open(*txn, 0, st->membership, &mt))) {
-			mdb_txn_abort(*txn);
-			return rc;
-		}
-		st->meetings = mt;
-		if ((rc = mdb_txn_commit(*txn)))
-			s_meetings_close(st);
-	}
-	return rc ? rc : store_read_begin(st->env, txn);
-}
-
-/* One read of the meetings state, as s_membership_read; EINVAL (a page
- * after a meeting that is not the org's) is the query's fault. */
+/* One read of the meetings state (s_domain_read); EINVAL (a page after a
+ * meeting that is not the org's) is the query's fault. */
 static void
 s_meetings_read(struct server *s, const Query *q, QueryReply *r,
-    int (*read)(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r))
+    int (*read)(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r))
 {
-	MDB_txn *txn;
-	int rc = s_meetings_begin(s, &txn);
-	if (rc == 0) {
-		rc = read(s->state[DOMAIN_MEETINGS].meetings, txn, q, r);
-		mdb_txn_abort(txn);
-	}
-	if (rc)
-		r->result_case = JICENG__V1__QUERY_REPLY__RESULT__NOT_SET;
-	if (rc == EINVAL) {
+	if (s_domain_read(s, DOMAIN_MEETINGS, q, r, read) == EINVAL) {
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "BAD_AFTER";
 		r->reason = "after 须为该组织的会议 / after must name a meeting of the org";
-	} else if (rc) {
-		s_fail(r, rc);
 	}
 }
 
 static int
-s_get_meeting(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+s_get_meeting(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETING;
-	return meetings_get(mt, txn, q->get_meeting->meeting_id, &r->meeting);
+	return meetings_get(st->module, txn, q->get_meeting->meeting_id, &r->meeting);
 }
 
 static int
-s_list_meetings(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+s_list_meetings(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	const Jiceng__V1__ListMeetings *l = q->list_meetings;
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETINGS;
-	return meetings_list(mt, txn, l->org_id, l->from_month, l->to_month, l->after,
+	return meetings_list(st->module, txn, l->org_id, l->from_month, l->to_month, l->after,
 	    l->limit, &r->meetings);
 }
 
 static int
-s_get_attendance(struct meetings *mt, MDB_txn *txn, const Query *q, QueryReply *r)
+s_get_attendance(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 {
 	const Jiceng__V1__GetAttendance *g = q->get_attendance;
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_ATTENDANCE;
-	return meetings_attendance(mt, txn, g->member_id, g->from_month, g->to_month,
+	return meetings_attendance(st->module, txn, g->member_id, g->from_month, g->to_month,
 	    &r->attendance);
 }
 
@@ -563,13 +489,13 @@ static int
 s_meetings_townships(struct server *s, const Query *q, char t[2][16])
 {
 	MDB_txn *txn;
-	int rc = s_meetings_begin(s, &txn);
+	int rc = s_state_read(s, DOMAIN_MEETINGS, &txn);
 	if (rc)
 		return rc;
 	struct state *st = &s->state[DOMAIN_MEETINGS];
 	switch (q->query_case) {
 	case JICENG__V1__QUERY__QUERY_GET_MEETING:
-		rc = meetings_township(st->meetings, txn, q->get_meeting->meeting_id, t[0]);
+		rc = meetings_township(st->module, txn, q->get_meeting->meeting_id, t[0]);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS:
 		rc = membership_org_township(st->membership, txn, q->list_meetings->org_id, t[0]);
@@ -1221,25 +1147,25 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_GET_STATS: s_get_stats(s, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: s_list_audit(s, q->list_audit, r, owned); break;
 	case JICENG__V1__QUERY__QUERY_GET_TRANSFER:
-		s_membership_read(s, q, r, s_get_transfer);
+		s_domain_read(s, DOMAIN_MEMBERSHIP, q, r, s_get_transfer);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_TRANSFERS:
-		s_membership_read(s, q, r, s_list_transfers);
+		s_domain_read(s, DOMAIN_MEMBERSHIP, q, r, s_list_transfers);
 		break;
 	case JICENG__V1__QUERY__QUERY_GET_MOBILE_EPISODE:
-		s_membership_read(s, q, r, s_get_episode);
+		s_domain_read(s, DOMAIN_MEMBERSHIP, q, r, s_get_episode);
 		break;
 	case JICENG__V1__QUERY__QUERY_LIST_MOBILE_EPISODES:
-		s_membership_read(s, q, r, s_list_episodes);
+		s_domain_read(s, DOMAIN_MEMBERSHIP, q, r, s_list_episodes);
 		break;
 	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT:
 	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES:
 		s_status_read(s, q, r);
 		break;
-	case JICENG__V1__QUERY__QUERY_GET_BUDGET: s_funds_read(s, q, r, s_get_budget); break;
-	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT: s_funds_read(s, q, r, s_get_disbursement); break;
-	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS: s_funds_read(s, q, r, s_list_payments); break;
-	case JICENG__V1__QUERY__QUERY_LIST_DUES: s_funds_read(s, q, r, s_list_dues); break;
+	case JICENG__V1__QUERY__QUERY_GET_BUDGET: s_domain_read(s, DOMAIN_FUNDS, q, r, s_get_budget); break;
+	case JICENG__V1__QUERY__QUERY_GET_DISBURSEMENT: s_domain_read(s, DOMAIN_FUNDS, q, r, s_get_disbursement); break;
+	case JICENG__V1__QUERY__QUERY_LIST_PAYMENTS: s_domain_read(s, DOMAIN_FUNDS, q, r, s_list_payments); break;
+	case JICENG__V1__QUERY__QUERY_LIST_DUES: s_domain_read(s, DOMAIN_FUNDS, q, r, s_list_dues); break;
 	case JICENG__V1__QUERY__QUERY_GET_MEETING: s_meetings_read(s, q, r, s_get_meeting); break;
 	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS: s_meetings_read(s, q, r, s_list_meetings); break;
 	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE: s_meetings_read(s, q, r, s_get_attendance); break;

@@ -911,6 +911,18 @@ s_stop(struct hd *d)
 	assert_int_equal(hd_stop(d, 10000), 0);
 }
 
+/* The end of a run: every worker caught up and jicengd stopped, the
+ * three workers agreeing on membership, and domain's environment (NULL:
+ * none) rebuilt byte for byte. */
+static void
+s_end_agreed(struct hd *d, const char *domain)
+{
+	s_stop(d);
+	s_membership_agree(d, NULL);
+	if (domain)
+		s_rebuild_same(d, domain);
+}
+
 /* ================================================================ (a) one mixed journal */
 
 /* A: the tree of hc_org_tree plus branches t-branch2 and t-branch3 (to be
@@ -1525,9 +1537,7 @@ test_meetings_worker_kill9(void **state)
 	s_ks_free(k);
 	hc_close(sock);
 	/* What the killed worker folded is what a clean fold gives. */
-	s_stop(d);
-	s_membership_agree(d, NULL);
-	s_rebuild_same(d, "meetings");
+	s_end_agreed(d, "meetings");
 	hd_pass(d);
 }
 
@@ -1614,9 +1624,7 @@ test_funds_worker_kill9(void **state)
 	    k->nsend, KS_KILLS);
 	s_ks_free(k);
 	hc_close(sock);
-	s_stop(d);
-	s_membership_agree(d, NULL);
-	s_rebuild_same(d, "funds");
+	s_end_agreed(d, "funds");
 	hd_pass(d);
 }
 
@@ -1732,15 +1740,13 @@ test_funds_poison(void **state)
 	for (int i = 0; i < n; i++)
 		hm_free(&msgs[i]);
 	hc_close(sock);
-	s_stop(d);
-	s_membership_agree(d, NULL);
-	s_rebuild_same(d, "funds");
+	s_end_agreed(d, "funds");
 	hd_pass(d);
 }
 
-/* A poison that is another worker's event (here the township committee
- * OrgEstablished that the funds module also reads to learn the county's
- * townships) crashing the funds worker alone: the membership worker has
+/* A poison that is another worker's event (here a township committee's
+ * OrgEstablished, which the funds module is handed like every event)
+ * crashing the funds worker alone: the membership worker has
  * answered it ACCEPTED long before the funds worker's crashes quarantine
  * it. What must hold then: the acknowledged org is not lost (not for the
  * funds worker, not by a rebuild), the three workers still agree on
@@ -1766,9 +1772,7 @@ test_poison_of_another_worker(void **state)
 	/* The org the county was told exists is the funds worker's too. */
 	s_budget(sock, S_TC, "pa-bud", FK(CADRE_BASE_PAY), s_year(), FS(FISCAL), 1000, OK);
 	hc_close(sock);
-	s_stop(d);
-	s_membership_agree(d, NULL);
-	s_rebuild_same(d, "membership");
+	s_end_agreed(d, "membership");
 	assert_int_equal(hd_up(d), 0);
 	sock = hc_connect(d);
 	Ack *a = hc_call(sock, &c);
@@ -1914,8 +1918,7 @@ test_meetings_orders(void **state)
 
 	s_order_appraisals(sock);
 	hc_close(sock);
-	s_stop(d);
-	s_membership_agree(d, NULL);
+	s_end_agreed(d, NULL);
 	hd_pass(d);
 }
 
@@ -2033,9 +2036,7 @@ test_funds_orders_and_money(void **state)
 	s_funds_money(sock, d);
 	s_funds_cap(sock, d);
 	hc_close(sock);
-	s_stop(d);
-	s_membership_agree(d, NULL);
-	s_rebuild_same(d, "funds");
+	s_end_agreed(d, "funds");
 	hd_pass(d);
 }
 

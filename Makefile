@@ -23,6 +23,9 @@ CC ?= cc
 PKGS := libzmq libczmq libprotobuf-c lmdb libsystemd libsodium jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libnats (NATS JetStream) only where it is used: jiceng-mirror and the
+# standby side of jicengd.
+NATS_LIBS = $(shell pkg-config --libs libnats 2>/dev/null)
 
 # Warnings are errors in CI (CI=true) and whenever WERROR=1.
 ifneq ($(filter true 1,$(CI) $(WERROR)),)
@@ -87,7 +90,7 @@ $(B)/libdomain.a: $(DOMAIN_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
 $(B)/jicengd: $(call obj,$(DAEMON_SRC)) $(B)/libdomain.a $(B)/libjiceng.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS)
 $(B)/jiceng-worker: $(call obj,workers/worker.c) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-query: $(call obj,workers/query.c) $(B)/libdomain.a $(B)/libjiceng.a

@@ -18,6 +18,7 @@
 
 #include "jiceng/v1/envelope.pb-c.h"
 #include "jiceng/v1/events.pb-c.h"
+#include "jiceng/v1/mirror.pb-c.h"
 #include "jiceng/v1/query.pb-c.h"
 #include "jiceng/v1/status.pb-c.h"
 
@@ -28,6 +29,7 @@ typedef Jiceng__V1__Query Query;
 typedef Jiceng__V1__QueryReply QueryReply;
 typedef Jiceng__V1__StatusChange StatusChange;
 typedef Jiceng__V1__Rules Rules;
+typedef Jiceng__V1__MirroredRecord MirroredRecord;
 
 /* The oneof case of an envelope's event (JICENG__V1__ENVELOPE__EVENT_*). */
 typedef Jiceng__V1__Envelope__EventCase EventCase;

@@ -146,6 +146,13 @@ civil_month_diff(int a, int b)
 	return (b / 100 - a / 100) * 12 + (b % 100 - a % 100);
 }
 
+int
+civil_month_add(int yyyymm, int n)
+{
+	int m = (yyyymm / 100) * 12 + (yyyymm % 100 - 1) + n;
+	return (m / 12) * 100 + m % 12 + 1;
+}
+
 bool
 civil_date_parse(const char *s, int *y, int *mo, int *d)
 {

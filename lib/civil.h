@@ -49,6 +49,8 @@ int civil_months_between(int64_t a, int64_t b);
 bool civil_month_valid(int yyyymm);
 /* Months from month a to month b, both YYYYMM (b - a in months). */
 int civil_month_diff(int a, int b);
+/* The month n months after YYYYMM (before, n < 0; the result >= 000101). */
+int civil_month_add(int yyyymm, int n);
 /* Parse a real date "YYYY-MM-DD" (years 1800-2099). */
 bool civil_date_parse(const char *s, int *y, int *mo, int *d);
 /* Completed years of age at instant `at` (CST) for a birth date. */

@@ -131,6 +131,11 @@ test_months_and_dates(void **state)
 	assert_false(civil_month_valid(202600));
 	assert_int_equal(civil_month_diff(202511, 202602), 3);
 	assert_int_equal(civil_month_diff(202602, 202511), -3);
+	assert_int_equal(civil_month_add(202511, 3), 202602);
+	assert_int_equal(civil_month_add(202602, -3), 202511);
+	assert_int_equal(civil_month_add(202612, 0), 202612);
+	assert_int_equal(civil_month_add(202601, -1), 202512);
+	assert_int_equal(civil_month_add(202701, 25), 202902);
 	assert_true(civil_date_parse("1935-02-28", &y, &m, &d));
 	assert_int_equal(y * 10000 + m * 100 + d, 19350228);
 	assert_false(civil_date_parse("1935-02-29", &y, &m, &d));

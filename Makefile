@@ -106,7 +106,7 @@ UNIT_TOOLS := tools/ctl_csv.c
 $(B)/test-unit: $(call obj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 $(B)/test-integration: $(call obj,$(INTEG_SRC)) $(B)/libdomain.a $(B)/libjiceng.a | $(B)/test-io-shim.so
-	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS) -lcmocka
 # The LD_PRELOAD hook on journal.mdb some tests start jicengd with: failing
 # flushes (45-storage), a log of writes and flushes (47-powercut).
 $(B)/test-io-shim.so: $(INTEG_SHIM) tests/integration/powercut_log.h

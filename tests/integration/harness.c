@@ -400,8 +400,8 @@ hd_child_wait_new(struct hd *d, const char *role, pid_t old, int timeout_ms)
 
 /* ================================================================ daemon */
 
-static int
-s_free_port(void)
+int
+h_free_port(void)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof a;
@@ -424,7 +424,7 @@ s_pick_ports(struct hd *d)
 	int p[3];
 	for (int i = 0; i < 3; i++) {
 		do {
-			p[i] = s_free_port();
+			p[i] = h_free_port();
 			if (p[i] < 0)
 				return -1;
 		} while ((i > 0 && p[i] == p[0]) || (i > 1 && p[i] == p[1]));

@@ -53,6 +53,7 @@ int integ_membership(void);
 int integ_import(void);
 int integ_funds(void);
 int integ_domains(void);
+int integ_mirror(void);
 
 /* ------------------------------------------------------------ time */
 
@@ -193,6 +194,8 @@ const char *h_build_dir(void);
 /* "LD_PRELOAD=BUILD/test-io-shim.so" (io_shim.c), for hd_opts.env; fails
  * the test when the library is not built. */
 const char *h_io_shim_env(void);
+/* A TCP port on 127.0.0.1 free a moment ago, -1 on failure. */
+int h_free_port(void);
 /* Whole contents of a file, malloc'd and NUL-terminated; NULL on error. */
 char *h_slurp(const char *path, size_t *len);
 /* Create or replace the file at path with the printf-formatted text; fails

@@ -30,6 +30,7 @@
 #pragma weak integ_import
 #pragma weak integ_funds
 #pragma weak integ_domains
+#pragma weak integ_mirror
 
 static const struct {
 	const char *name;
@@ -50,6 +51,7 @@ static const struct {
 	{ "import", integ_import },
 	{ "funds", integ_funds },
 	{ "domains", integ_domains },
+	{ "mirror", integ_mirror },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

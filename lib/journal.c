@@ -466,6 +466,8 @@ journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record
 	out->township_id = (const char *)p + HDR_FIXED;
 	out->envelope = p + HDR_FIXED + tlen + 1;
 	out->envelope_len = val.mv_size - HDR_FIXED - tlen - 1;
+	out->raw = p;
+	out->raw_len = val.mv_size;
 	return 0;
 }
 

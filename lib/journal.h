@@ -45,6 +45,8 @@ struct journal_record {
 	const char *township_id;    /* NUL-terminated */
 	const uint8_t *envelope;    /* packed Envelope */
 	size_t envelope_len;
+	const uint8_t *raw;         /* the whole stored value: header + envelope */
+	size_t raw_len;
 };
 
 /* The writer: keep ahead bytes of zeros written past journal.mdb's last

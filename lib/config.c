@@ -56,9 +56,22 @@ static const char s_default_text[] =
     "funds.activity_per_member_min_fen = 6000\n"
     "dues.max_months_back = 6\n"
     "status.retention_days = 30\n"
-    "status.retention_changes = 1000000\n";
+    "status.retention_changes = 1000000\n"
+    "\n[mirror]\n"
+    "enabled = false\n"
+    "servers = nats://127.0.0.1:4222\n"
+    "stream = JICENG\n"
+    "subject_prefix = jiceng.county\n"
+    "replicas = 1\n"
+    "lag_warn_events = 10000\n"
+    "# creds_file = /etc/jiceng/nats.creds\n"
+    "# nkey_seed_file = /etc/jiceng/nats.nk\n"
+    "# tls_ca_file = /etc/jiceng/nats-ca.pem\n"
+    "# tls_cert_file = /etc/jiceng/nats-client.pem\n"
+    "# tls_key_file = /etc/jiceng/nats-client.key\n";
 
-enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE, K_TOWNSHIPS };
+enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE, K_TOWNSHIPS, K_BOOL,
+	K_NATS_NAME, K_NATS_PREFIX };
 
 #define OFF(f) offsetof(struct config, f)
 #define ROFF(f) (offsetof(struct config, rules) + offsetof(Rules, f))
@@ -107,6 +120,17 @@ static const struct {
 	{ "rules", "dues.max_months_back", K_U32, ROFF(dues_max_months_back), 0, 1, 120 },
 	{ "rules", "status.retention_days", K_U32, ROFF(status_retention_days), 0, 1, 36500 },
 	{ "rules", "status.retention_changes", K_U32, ROFF(status_retention_changes), 0, 1000, 1000000000 },
+	{ "mirror", "enabled", K_BOOL, OFF(mirror_enabled), 0, 0, 0 },
+	{ "mirror", "servers", K_STR, OFF(mirror_servers), 512, 0, 0 },
+	{ "mirror", "stream", K_NATS_NAME, OFF(mirror_stream), 64, 0, 0 },
+	{ "mirror", "subject_prefix", K_NATS_PREFIX, OFF(mirror_subject_prefix), 128, 0, 0 },
+	{ "mirror", "replicas", K_U32, OFF(mirror_replicas), 0, 1, 5 },
+	{ "mirror", "lag_warn_events", K_U64, OFF(mirror_lag_warn_events), 0, 1, 1000000000 },
+	{ "mirror", "creds_file", K_STR, OFF(mirror_creds_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "mirror", "nkey_seed_file", K_STR, OFF(mirror_nkey_seed_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "mirror", "tls_ca_file", K_STR, OFF(mirror_tls_ca_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "mirror", "tls_cert_file", K_STR, OFF(mirror_tls_cert_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "mirror", "tls_key_file", K_STR, OFF(mirror_tls_key_file), CONFIG_PATH_MAX, 0, 0 },
 };
 
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
@@ -166,6 +190,37 @@ s_set_townships(struct config *c, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* A NATS name token: 1+ bytes of [A-Za-z0-9_-]. With dots, a subject
+ * prefix: such tokens joined by single dots. */
+static bool
+s_nats_token_chars(const char *s, bool dots)
+{
+	const char *ok = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+	if (!*s || *s == '.')
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (dots && *p == '.') {
+			if (p[1] == 0 || p[1] == '.')
+				return false;
+		} else if (!strchr(ok, *p)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int
+s_set_bool(bool *p, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "on") == 0)
+		*p = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "off") == 0)
+		*p = false;
+	else
+		return s_err(err, errlen, "%s: must be true or false, not '%s'", key, value);
+	return 0;
+}
+
 bool
 config_township_known(const struct config *c, const char *township)
 {
@@ -198,6 +253,18 @@ config_set(struct config *c, const char *sec, const char *key, const char *value
 			return s_set_workers((bool *)p, value, err, errlen);
 		case K_TOWNSHIPS:
 			return s_set_townships(c, value, err, errlen);
+		case K_BOOL:
+			return s_set_bool((bool *)p, key, value, err, errlen);
+		case K_NATS_NAME:
+		case K_NATS_PREFIX:
+			if (!s_nats_token_chars(value, s_keys[i].kind == K_NATS_PREFIX))
+				return s_err(err, errlen, s_keys[i].kind == K_NATS_PREFIX ?
+				    "%s: '%s' is not a subject prefix (tokens of A-Z a-z 0-9 _ - joined by dots)" :
+				    "%s: '%s' is not a stream name (A-Z a-z 0-9 _ - only)", key, value);
+			if (strlen(value) >= s_keys[i].size)
+				return s_err(err, errlen, "%s: value too long%s", key, "");
+			snprintf(p, s_keys[i].size, "%s", value);
+			return 0;
 		case K_CURVE:
 			if (strcmp(value, "auto") == 0) *(enum curve_mode *)p = CURVE_AUTO;
 			else if (strcmp(value, "on") == 0) *(enum curve_mode *)p = CURVE_ON;

@@ -15,6 +15,9 @@
  *   [metrics]  textfile, interval_s
  *   [rules]    the thresholds of DOMAIN.md (names as in the Rules message,
  *              e.g. org.min_full_members_days = 90)
+ *   [mirror]   enabled, servers, stream, subject_prefix, replicas,
+ *              lag_warn_events, creds_file, nkey_seed_file, tls_ca_file,
+ *              tls_cert_file, tls_key_file (jiceng-mirror, NATS JetStream)
  */
 #ifndef JICENG_CONFIG_H
 #define JICENG_CONFIG_H
@@ -59,6 +62,18 @@ struct config {
 	char metrics_textfile[CONFIG_PATH_MAX]; /* Prometheus text file; "" = off */
 	unsigned metrics_interval_s;
 	Rules rules;                       /* thresholds journaled as RulesChanged */
+	/* [mirror]: jiceng-mirror publishes the journal to NATS JetStream. */
+	bool mirror_enabled;               /* jicengd runs jiceng-mirror */
+	char mirror_servers[512];          /* nats:// URLs, comma-separated */
+	char mirror_stream[64];            /* stream name, [A-Za-z0-9_-] */
+	char mirror_subject_prefix[128];   /* subjects <prefix>.ev.> and <prefix>.status.> */
+	unsigned mirror_replicas;          /* the stream's replicas when created */
+	uint64_t mirror_lag_warn_events;   /* events behind the journal before a warning */
+	char mirror_creds_file[CONFIG_PATH_MAX];      /* NATS user credentials (JWT + seed) */
+	char mirror_nkey_seed_file[CONFIG_PATH_MAX];  /* an nkey seed file */
+	char mirror_tls_ca_file[CONFIG_PATH_MAX];     /* CA for the servers' certificates */
+	char mirror_tls_cert_file[CONFIG_PATH_MAX];   /* client certificate (with key) */
+	char mirror_tls_key_file[CONFIG_PATH_MAX];
 };
 
 /* Fill c with the embedded defaults. */

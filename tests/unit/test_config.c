@@ -138,6 +138,40 @@ test_townships(void **state)
 	assert_non_null(strstr(err, "ending in 000"));
 }
 
+/* [mirror]: off by default; names and subject prefixes NATS can take,
+ * booleans spelled out. */
+static void
+test_mirror(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_false(c.mirror_enabled);
+	assert_string_equal(c.mirror_stream, "JICENG");
+	assert_string_equal(c.mirror_subject_prefix, "jiceng.county");
+	assert_int_equal(c.mirror_replicas, 1);
+	assert_int_equal(s_load_text(&c, "[mirror]\nenabled = true\nservers = nats://a:4222,nats://b:4222\n"
+	    "stream = JC-411523\nsubject_prefix = jiceng.411523\nreplicas = 3\n", err, sizeof err), 0);
+	assert_true(c.mirror_enabled);
+	assert_string_equal(c.mirror_servers, "nats://a:4222,nats://b:4222");
+	assert_string_equal(c.mirror_stream, "JC-411523");
+	assert_string_equal(c.mirror_subject_prefix, "jiceng.411523");
+	assert_int_equal(c.mirror_replicas, 3);
+	assert_int_equal(s_load_text(&c, "[mirror]\nenabled = maybe\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "true or false"));
+	assert_int_equal(s_load_text(&c, "[mirror]\nstream = a.b\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "stream name"));
+	const char *bad[] = { "jiceng..x", ".jiceng", "jiceng.", "jiceng.*", "jiceng.>", "a b" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[96];
+		snprintf(text, sizeof text, "[mirror]\nsubject_prefix = %s\n", bad[i]);
+		assert_int_equal(s_load_text(&c, text, err, sizeof err), -1);
+		assert_non_null(strstr(err, "subject prefix"));
+	}
+	assert_int_equal(s_load_text(&c, "[mirror]\nreplicas = 7\n", err, sizeof err), -1);
+}
+
 int
 unit_config(void)
 {
@@ -147,6 +181,7 @@ unit_config(void)
 		cmocka_unit_test(test_errors_name_line_and_key),
 		cmocka_unit_test(test_derived_dir),
 		cmocka_unit_test(test_townships),
+		cmocka_unit_test(test_mirror),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -445,6 +445,27 @@ journal_read_begin(struct journal *j, MDB_txn **txn)
 	return store_read_begin(j->env, txn);
 }
 
+/* A record value (size bytes at p) as the record at seq: 0, or
+ * MDB_CORRUPTED when it is too short to hold its header. */
+static int
+s_record_parse(const uint8_t *p, size_t size, uint64_t seq, struct journal_record *out)
+{
+	if (size < HDR_FIXED)
+		return MDB_CORRUPTED;
+	size_t tlen = p[12];
+	if (size < HDR_FIXED + tlen + 1 || p[HDR_FIXED + tlen] != 0)
+		return MDB_CORRUPTED;
+	out->seq = seq;
+	out->received_at = (int64_t)be64_get(p);
+	out->kind = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	out->township_id = (const char *)p + HDR_FIXED;
+	out->envelope = p + HDR_FIXED + tlen + 1;
+	out->envelope_len = size - HDR_FIXED - tlen - 1;
+	out->raw = p;
+	out->raw_len = size;
+	return 0;
+}
+
 int
 journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record *out)
 {
@@ -454,21 +475,7 @@ journal_get(struct journal *j, MDB_txn *txn, uint64_t seq, struct journal_record
 	int rc = mdb_get(txn, j->events, &key, &val);
 	if (rc)
 		return rc;
-	const uint8_t *p = val.mv_data;
-	if (val.mv_size < HDR_FIXED)
-		return MDB_CORRUPTED;
-	size_t tlen = p[12];
-	if (val.mv_size < HDR_FIXED + tlen + 1 || p[HDR_FIXED + tlen] != 0)
-		return MDB_CORRUPTED;
-	out->seq = seq;
-	out->received_at = (int64_t)be64_get(p);
-	out->kind = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-	out->township_id = (const char *)p + HDR_FIXED;
-	out->envelope = p + HDR_FIXED + tlen + 1;
-	out->envelope_len = val.mv_size - HDR_FIXED - tlen - 1;
-	out->raw = p;
-	out->raw_len = val.mv_size;
-	return 0;
+	return s_record_parse(val.mv_data, val.mv_size, seq, out);
 }
 
 int
@@ -714,6 +721,26 @@ journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
 	j->txn_end = last + 1;
 	*seq = last + 1;
 	return 0;
+}
+
+int
+journal_append_mirrored(struct journal *j, MDB_txn *txn, uint64_t seq,
+    const uint8_t *record, size_t len)
+{
+	struct journal_record r;
+	uint64_t got;
+	Envelope *e = NULL;
+	if (seq != j->txn_end + 1)
+		return EINVAL;
+	if (s_record_parse(record, len, seq, &r) != 0)
+		return MDB_CORRUPTED;
+	/* The key as s_recover_key derives it from a journaled record. */
+	if (r.township_id[0] && !(e = codec_envelope_unpack(r.envelope, r.envelope_len)))
+		return MDB_CORRUPTED;
+	int rc = journal_append(j, txn, r.received_at, r.kind, r.township_id,
+	    e ? e->event_id : NULL, r.envelope, r.envelope_len, &got);
+	codec_envelope_free(e);
+	return rc;
 }
 
 int

@@ -118,6 +118,15 @@ void journal_write_abort(struct journal *j, MDB_txn *txn);
 int journal_append(struct journal *j, MDB_txn *txn, int64_t received_at,
     uint32_t kind, const char *township, const char *event_id,
     const uint8_t *envelope, size_t len, uint64_t *seq);
+/* Append a record another journal holds (a standby following the
+ * primary's mirror), as seq: record is that journal's stored value
+ * (journal_record.raw), header and envelope, written byte for byte by the
+ * same path as journal_append, its key into the dedupe index as there.
+ * Returns 0, EINVAL when seq is not the next seq, MDB_CORRUPTED when the
+ * record does not parse (a short header, or an envelope that does not
+ * unpack), or what journal_append returns. */
+int journal_append_mirrored(struct journal *j, MDB_txn *txn, uint64_t seq,
+    const uint8_t *record, size_t len);
 int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
     const char *reason);
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,

@@ -798,6 +798,63 @@ test_tail_stops_on_error(void **state)
 	unit_tmpdir_remove(dir);
 }
 
+/* A standby's journal: each primary record appended by
+ * journal_append_mirrored is the same stored bytes at the same seq, its
+ * key in the dedupe index (a resend is found, with its seq), and a record
+ * that is not the next seq or does not parse is refused. */
+static void
+test_append_mirrored(void **state)
+{
+	(void)state;
+	char *pdir = unit_tmpdir(), *sdir = unit_tmpdir();
+	struct journal *p, *s;
+	uint8_t body[64], *copy;
+	uint64_t seq;
+	bool same;
+	MDB_txn *pt, *st;
+	struct journal_record pr, sr;
+	size_t len = s_envelope(body, sizeof body, "320123101000", "m-1");
+	assert_int_equal(journal_open(&p, pdir, 1, 4, false), 0);
+	assert_int_equal(journal_open(&s, sdir, 1, 4, false), 0);
+	assert_int_equal(journal_write_begin(p, &pt), 0);
+	assert_int_equal(journal_append(p, pt, 1700000000123, 10, "", NULL, (const uint8_t *)"tick", 4, &seq), 0);
+	assert_int_equal(journal_append(p, pt, 1700000000456, 12, "320123101000", "m-1", body, len, &seq), 0);
+	assert_int_equal(journal_commit(p, pt), 0);
+	assert_int_equal(journal_read_begin(p, &pt), 0);
+	assert_int_equal(journal_write_begin(s, &st), 0);
+	for (uint64_t q = 1; q <= 2; q++) {
+		assert_int_equal(journal_get(p, pt, q, &pr), 0);
+		assert_int_equal(journal_append_mirrored(s, st, q + 1, pr.raw, pr.raw_len), EINVAL);
+		assert_int_equal(journal_append_mirrored(s, st, q, pr.raw, pr.raw_len), 0);
+	}
+	assert_int_equal(journal_append_mirrored(s, st, 3, (const uint8_t *)"short", 5), MDB_CORRUPTED);
+	assert_non_null(copy = malloc(pr.raw_len));
+	memcpy(copy, pr.raw, pr.raw_len);
+	copy[pr.raw_len - len] ^= 0xff;  /* the envelope's first tag: no longer an Envelope */
+	assert_int_equal(journal_append_mirrored(s, st, 3, copy, pr.raw_len), MDB_CORRUPTED);
+	free(copy);
+	assert_int_equal(journal_commit(s, st), 0);
+	assert_int_equal(journal_read_begin(s, &st), 0);
+	for (uint64_t q = 1; q <= 2; q++) {
+		assert_int_equal(journal_get(p, pt, q, &pr), 0);
+		assert_int_equal(journal_get(s, st, q, &sr), 0);
+		assert_int_equal(sr.raw_len, pr.raw_len);
+		assert_memory_equal(sr.raw, pr.raw, pr.raw_len);
+	}
+	assert_int_equal(journal_get(s, st, 3, &sr), MDB_NOTFOUND);
+	mdb_txn_abort(st);
+	mdb_txn_abort(pt);
+	assert_int_equal(journal_write_begin(s, &st), 0);
+	assert_int_equal(journal_lookup_id(s, st, "320123101000", "m-1", body, len, &seq, &same), 0);
+	assert_int_equal(seq, 2);
+	assert_true(same);
+	journal_write_abort(s, st);
+	journal_close(&s);
+	journal_close(&p);
+	unit_tmpdir_remove(sdir);
+	unit_tmpdir_remove(pdir);
+}
+
 int
 unit_journal(void)
 {
@@ -812,6 +869,7 @@ unit_journal(void)
 		cmocka_unit_test(test_append_indexed_key_keeps_first_seq),
 		cmocka_unit_test(test_ids_built_anew),
 		cmocka_unit_test(test_ids_map_grows),
+		cmocka_unit_test(test_append_mirrored),
 		cmocka_unit_test(test_pending_ids_table),
 		cmocka_unit_test(test_tail_filled_ahead),
 		cmocka_unit_test(test_tail_never_overwrites),

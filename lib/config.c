@@ -68,6 +68,18 @@ static const char s_default_text[] =
     "# nkey_seed_file = /etc/jiceng/nats.nk\n"
     "# tls_ca_file = /etc/jiceng/nats-ca.pem\n"
     "# tls_cert_file = /etc/jiceng/nats-client.pem\n"
+    "# tls_key_file = /etc/jiceng/nats-client.key\n"
+    "\n[standby]\n"
+    "# A standby builds its journal from the mirror's stream (jicengd --follow)\n"
+    "enabled = false\n"
+    "servers = nats://127.0.0.1:4222\n"
+    "stream = JICENG\n"
+    "subject_prefix = jiceng.county\n"
+    "# primary = jiceng-1.county.example   (named to townships that send here)\n"
+    "# creds_file = /etc/jiceng/nats.creds\n"
+    "# nkey_seed_file = /etc/jiceng/nats.nk\n"
+    "# tls_ca_file = /etc/jiceng/nats-ca.pem\n"
+    "# tls_cert_file = /etc/jiceng/nats-client.pem\n"
     "# tls_key_file = /etc/jiceng/nats-client.key\n";
 
 enum kind { K_STR, K_U32, K_U64, K_I64, K_WORKERS, K_CURVE, K_TOWNSHIPS, K_BOOL,
@@ -131,6 +143,16 @@ static const struct {
 	{ "mirror", "tls_ca_file", K_STR, OFF(mirror_tls_ca_file), CONFIG_PATH_MAX, 0, 0 },
 	{ "mirror", "tls_cert_file", K_STR, OFF(mirror_tls_cert_file), CONFIG_PATH_MAX, 0, 0 },
 	{ "mirror", "tls_key_file", K_STR, OFF(mirror_tls_key_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "standby", "enabled", K_BOOL, OFF(standby_enabled), 0, 0, 0 },
+	{ "standby", "servers", K_STR, OFF(standby_servers), 512, 0, 0 },
+	{ "standby", "stream", K_NATS_NAME, OFF(standby_stream), 64, 0, 0 },
+	{ "standby", "subject_prefix", K_NATS_PREFIX, OFF(standby_subject_prefix), 128, 0, 0 },
+	{ "standby", "primary", K_STR, OFF(standby_primary), 128, 0, 0 },
+	{ "standby", "creds_file", K_STR, OFF(standby_creds_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "standby", "nkey_seed_file", K_STR, OFF(standby_nkey_seed_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "standby", "tls_ca_file", K_STR, OFF(standby_tls_ca_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "standby", "tls_cert_file", K_STR, OFF(standby_tls_cert_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "standby", "tls_key_file", K_STR, OFF(standby_tls_key_file), CONFIG_PATH_MAX, 0, 0 },
 };
 
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])

@@ -18,6 +18,9 @@
  *   [mirror]   enabled, servers, stream, subject_prefix, replicas,
  *              lag_warn_events, creds_file, nkey_seed_file, tls_ca_file,
  *              tls_cert_file, tls_key_file (jiceng-mirror, NATS JetStream)
+ *   [standby]  enabled, servers, stream, subject_prefix, primary,
+ *              creds_file, nkey_seed_file, tls_ca_file, tls_cert_file,
+ *              tls_key_file (jicengd --follow: a journal built from the stream)
  */
 #ifndef JICENG_CONFIG_H
 #define JICENG_CONFIG_H
@@ -74,6 +77,17 @@ struct config {
 	char mirror_tls_ca_file[CONFIG_PATH_MAX];     /* CA for the servers' certificates */
 	char mirror_tls_cert_file[CONFIG_PATH_MAX];   /* client certificate (with key) */
 	char mirror_tls_key_file[CONFIG_PATH_MAX];
+	/* [standby]: jicengd follows the mirror's stream instead of townships. */
+	bool standby_enabled;              /* follow (also jicengd --follow) */
+	char standby_servers[512];         /* nats:// URLs, comma-separated */
+	char standby_stream[64];           /* the stream the primary's mirror writes */
+	char standby_subject_prefix[128];  /* its <prefix>.ev.> is followed */
+	char standby_primary[128];         /* the primary's name, named in refusals */
+	char standby_creds_file[CONFIG_PATH_MAX];     /* as in [mirror] */
+	char standby_nkey_seed_file[CONFIG_PATH_MAX];
+	char standby_tls_ca_file[CONFIG_PATH_MAX];
+	char standby_tls_cert_file[CONFIG_PATH_MAX];
+	char standby_tls_key_file[CONFIG_PATH_MAX];
 };
 
 /* Fill c with the embedded defaults. */

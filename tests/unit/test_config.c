@@ -172,6 +172,36 @@ test_mirror(void **state)
 	assert_int_equal(s_load_text(&c, "[mirror]\nreplicas = 7\n", err, sizeof err), -1);
 }
 
+/* [standby]: off by default, the mirror's defaults for the stream, the
+ * primary named as given, and the same checks of names as [mirror]. */
+static void
+test_standby(void **state)
+{
+	(void)state;
+	struct config c;
+	char err[256];
+	config_defaults(&c);
+	assert_false(c.standby_enabled);
+	assert_string_equal(c.standby_servers, "nats://127.0.0.1:4222");
+	assert_string_equal(c.standby_stream, "JICENG");
+	assert_string_equal(c.standby_subject_prefix, "jiceng.county");
+	assert_string_equal(c.standby_primary, "");
+	assert_int_equal(s_load_text(&c, "[standby]\nenabled = yes\nservers = nats://a:4222\n"
+	    "stream = JC-411523\nsubject_prefix = jiceng.411523\nprimary = 县主机 10.0.0.1\n"
+	    "creds_file = /etc/jiceng/standby.creds\n", err, sizeof err), 0);
+	assert_true(c.standby_enabled);
+	assert_string_equal(c.standby_servers, "nats://a:4222");
+	assert_string_equal(c.standby_stream, "JC-411523");
+	assert_string_equal(c.standby_subject_prefix, "jiceng.411523");
+	assert_string_equal(c.standby_primary, "县主机 10.0.0.1");
+	assert_string_equal(c.standby_creds_file, "/etc/jiceng/standby.creds");
+	assert_int_equal(s_load_text(&c, "[standby]\nstream = a b\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "stream name"));
+	assert_int_equal(s_load_text(&c, "[standby]\nsubject_prefix = jiceng.>\n", err, sizeof err), -1);
+	assert_non_null(strstr(err, "subject prefix"));
+	assert_int_equal(s_load_text(&c, "[standby]\nfollow = true\n", err, sizeof err), -1);
+}
+
 int
 unit_config(void)
 {
@@ -182,6 +212,7 @@ unit_config(void)
 		cmocka_unit_test(test_derived_dir),
 		cmocka_unit_test(test_townships),
 		cmocka_unit_test(test_mirror),
+		cmocka_unit_test(test_standby),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 #include "security.h"
 
 struct membership;
+struct follow;
 
 /* The status socket's heartbeat topic (status.proto, StatusHeartbeat). */
 #define BROKER_HEARTBEAT_TOPIC "status/heartbeat"
@@ -81,6 +82,8 @@ struct broker {
 	int curve_ingest;          /* ingest socket uses CURVE */
 	int curve_status;          /* status socket uses CURVE: subscriptions are authorised */
 	struct journal *journal;   /* its committed end is the last seq */
+	struct follow *follow;     /* the standby's follower, or its promotion; NULL: never one */
+	bool following;            /* a standby: the journal comes from the stream (follow.c) */
 	struct child children[DOMAIN_COUNT + 1];
 	unsigned nchildren;
 	struct counters counters;
@@ -108,6 +111,9 @@ int ingest_status_rebind(struct broker *b);
 int ingest_read(struct broker *b);
 /* Answer RETRY_LATER to what clients keep sending while paused. */
 void ingest_refuse_backlog(struct broker *b);
+/* Answer RETRY_LATER STANDBY, naming the primary, to what clients send to
+ * a standby. */
+void ingest_refuse_standby(struct broker *b);
 /* Journal a broker event (Tick, RulesChanged). */
 int ingest_journal_system(struct broker *b, Envelope *e);
 /* One journal write: begin, fill(b, txn, arg), commit. On MDB_MAP_FULL the
@@ -130,6 +136,9 @@ void ingest_count_rejected(struct broker *b, const char *code);
 void ingest_flush_counters(struct broker *b);
 /* Journal RulesChanged if cfg.rules differ from the journal's. */
 int ingest_sync_rules(struct broker *b);
+/* Note rules as the ones in force (journal meta "rules"), in txn: with
+ * every RulesChanged journaled, or appended by a standby. */
+int ingest_rules_meta(struct broker *b, MDB_txn *txn, const Rules *rules);
 uint64_t ingest_backlog(struct broker *b);
 /* Authorise pending status subscriptions (XPUB manual mode). */
 void ingest_status_subscriptions(struct broker *b);
@@ -152,5 +161,32 @@ bool children_all_up(struct broker *b);
 void children_stop_all(struct broker *b);
 struct child *children_for_domain(struct broker *b, enum domain d);
 int children_open_state(struct broker *b, struct child *c);
+
+/* follow.c: the standby (jicengd --follow) and its promotion */
+#define FOLLOW_PROBLEM_MAX 320
+/* Decide at start whether this jicengd follows: asked (--follow) or
+ * [standby] enabled, unless the journal was promoted and --follow was not
+ * given (a promotion is forgotten by --follow). Sets b->follow and
+ * b->following. 0, or -1 (logged). */
+int follow_init(struct broker *b, bool asked);
+/* Start following (the NATS thread). 0, or -1 (logged). */
+int follow_start(struct broker *b);
+void follow_destroy(struct follow **f);
+/* An eventfd readable when records are queued; -1 when not following. */
+int follow_fd(struct broker *b);
+bool follow_pending(struct broker *b);
+/* Append a group commit's worth of queued records (then the workers are
+ * told). Returns how many were appended, -1 on a failed commit. */
+int follow_drain(struct broker *b);
+/* Once a second: log state changes; the stats are due when the lag moved. */
+void follow_periodic(struct broker *b);
+/* The standby's part of the stats; problem is where its text is kept. */
+void follow_stats(struct broker *b, Jiceng__V1__StandbyStats *st, char problem[FOLLOW_PROBLEM_MAX]);
+/* [standby] primary, or "stream <name>": named in refusals. */
+const char *follow_primary_name(struct broker *b, char *buf, size_t cap);
+/* SIGUSR1: act on jicengctl promote's request in run_dir and answer it.
+ * Returns 1 when this node was promoted (the caller then journals what a
+ * primary does at start), else 0. */
+int follow_promote(struct broker *b);
 
 #endif

@@ -743,8 +743,10 @@ out:
 	return (int)journaled;
 }
 
-void
-ingest_refuse_backlog(struct broker *b)
+/* Answer RETRY_LATER with code and reason to what clients send, after the
+ * checks (a bad envelope gets its own refusal). */
+static void
+s_refuse_all(struct broker *b, const char *code, const char *reason)
 {
 	for (unsigned k = 0; k < b->cfg.max_batch; k++) {
 		struct item it;
@@ -754,9 +756,27 @@ ingest_refuse_backlog(struct broker *b)
 		if (r < 0)
 			continue;
 		s_refuse(b, it.rid, it.rid_len, it.event_id, it.township, JICENG__V1__VERDICT__RETRY_LATER,
-		    "BACKLOG", "处理积压，请稍后重发 / backlog full, resend the same envelope later");
+		    code, reason);
 		zmq_msg_close(&it.body);
 	}
+}
+
+void
+ingest_refuse_backlog(struct broker *b)
+{
+	s_refuse_all(b, "BACKLOG", "处理积压，请稍后重发 / backlog full, resend the same envelope later");
+}
+
+/* RETRY_LATER, not REJECTED: nothing is wrong with the event, and the same
+ * resend succeeds at the primary, or here once this node is promoted. */
+void
+ingest_refuse_standby(struct broker *b)
+{
+	char name[160], reason[480];
+	follow_primary_name(b, name, sizeof name);
+	snprintf(reason, sizeof reason, "本节点为备用节点（跟随 %s），请发往主节点 / this node is a "
+	    "standby following %s; send to the primary", name, name);
+	s_refuse_all(b, "STANDBY", reason);
 }
 
 /* ---------------------------------------------------------- counters */
@@ -787,6 +807,12 @@ s_put_counters(struct broker *b, MDB_txn *txn)
 	st.commits = k->commits;
 	st.commit_events_max = k->commit_events_max;
 	st.fsync_ms_avg = k->commits ? k->commit_ms_total / (double)k->commits : 0;
+	Jiceng__V1__StandbyStats sb = JICENG__V1__STANDBY_STATS__INIT;
+	char problem[FOLLOW_PROBLEM_MAX];
+	if (b->follow) {
+		follow_stats(b, &sb, problem);
+		st.standby = &sb;
+	}
 	size_t n = jiceng__v1__stats__get_packed_size(&st);
 	if (n > sizeof buf)
 		return 0;
@@ -826,15 +852,20 @@ s_fill_system(struct broker *b, MDB_txn *txn, void *arg)
 	uint64_t seq;
 	int rc = journal_append(b->journal, txn, now_wall_ms(), s->e->event_case, "", NULL,
 	    s->buf, s->n, &seq);
-	if (rc == 0 && s->e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED) {
-		size_t rn = jiceng__v1__rules__get_packed_size(s->e->rules_changed->rules);
-		uint8_t rb[512];
-		if (rn <= sizeof rb) {
-			jiceng__v1__rules__pack(s->e->rules_changed->rules, rb);
-			rc = journal_meta_put(b->journal, txn, "rules", rb, rn);
-		}
-	}
+	if (rc == 0 && s->e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED)
+		rc = ingest_rules_meta(b, txn, s->e->rules_changed->rules);
 	return rc;
+}
+
+int
+ingest_rules_meta(struct broker *b, MDB_txn *txn, const Rules *rules)
+{
+	size_t rn = jiceng__v1__rules__get_packed_size(rules);
+	uint8_t rb[512];
+	if (rn > sizeof rb)
+		return 0;
+	jiceng__v1__rules__pack(rules, rb);
+	return journal_meta_put(b->journal, txn, "rules", rb, rn);
 }
 
 int

@@ -4,15 +4,19 @@
  * foreground and logs to stderr for journald.
  *
  * The loop's duties, each pass:
- *   - signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reload, SIGCHLD reap;
+ *   - signals (signalfd): SIGTERM/SIGINT stop, SIGHUP reload, SIGCHLD reap,
+ *     SIGUSR1 promote (a standby, on jicengctl promote's request);
  *   - children's messages: cursors (acks become due), status changes;
  *   - ingest: read and group-commit what clients sent, unless the backlog
  *     of journaled-but-unapplied events is over max_backlog (then pause,
- *     and after backlog_pause_ms answer RETRY_LATER);
+ *     and after backlog_pause_ms answer RETRY_LATER); a standby instead
+ *     group-commits what it follows from the stream (same pause) and
+ *     answers every client RETRY_LATER STANDBY;
  *   - every 100 ms: start children that are due, heartbeat checks,
  *     READY=1 once all children are up, WATCHDOG=1 while they stay up;
- *   - every hour boundary: journal a Tick; every second: persist counters,
- *     publish the status heartbeat (the change log's head);
+ *   - every hour boundary: journal a Tick (not while following: the
+ *     primary's come through the stream); every second: persist counters,
+ *     publish the status heartbeat (the change log's head), a standby's lag;
  *     every [metrics] interval_s: the Prometheus text file.
  */
 #include <errno.h>
@@ -43,6 +47,8 @@
 #define HOUR_MS 3600000LL
 #define DRAIN_MS 5000  /* on stop, how long owed acks may still be sent */
 
+static bool s_follow;  /* --follow */
+
 /* ---------------------------------------------------------- options */
 
 static void
@@ -59,6 +65,8 @@ s_usage(int status)
 	    "  --query ENDPOINT    query ROUTER (default tcp://127.0.0.1:7402)\n"
 	    "  --workers LIST      domains to run, comma-separated (default: membership,\n"
 	    "                      the only domain whose rules this build implements)\n"
+	    "  --follow            a standby: build the journal from the mirror's JetStream\n"
+	    "                      stream ([standby]) and refuse ingest until promoted\n"
 	    "  --print-config      print the embedded default config and exit\n"
 	    "  -v, --verbose       debug logging\n"
 	    "Runs in the foreground; logs to stderr with syslog priority prefixes.\n");
@@ -77,6 +85,7 @@ s_parse_args(struct broker *b, int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "derived-dir", required_argument, NULL, 'e' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "follow", no_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +110,7 @@ s_parse_args(struct broker *b, int argc, char **argv)
 		case 'w': over[4] = optarg; break;
 		case 'e': over[5] = optarg; break;
 		case 'P': fputs(config_default_text(), stdout); exit(0);
+		case 'F': s_follow = true; break;
 		case 'v': b->verbose++; break;
 		case 'h': s_usage(0); break;
 		default: s_usage(2);
@@ -228,6 +238,7 @@ s_signalfd(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);  /* a file size limit: EFBIG, answered STORAGE_FULL */
@@ -293,7 +304,7 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 		sd_notify(0, "WATCHDOG=1");
 		*last_watchdog = now;
 	}
-	if (now_wall_ms() >= b->next_tick_ms) {
+	if (!b->following && now_wall_ms() >= b->next_tick_ms) {
 		s_tick(b, b->next_tick_ms);
 		b->next_tick_ms = (now_wall_ms() / HOUR_MS + 1) * HOUR_MS;
 	}
@@ -304,6 +315,7 @@ s_periodic(struct broker *b, int64_t *last_ms, int64_t *last_counters, int64_t *
 	}
 	if (now - b->heartbeat_at_ms >= 1000) {
 		children_status_heartbeat(b);
+		follow_periodic(b);
 		b->heartbeat_at_ms = now;
 	}
 	if (b->cfg.metrics_textfile[0] && now - b->metrics_at_ms >= (int64_t)b->cfg.metrics_interval_s * 1000) {
@@ -339,7 +351,21 @@ s_reload(struct broker *b)
 		if (b->children[i].domain == DOMAIN_NONE && b->children[i].pid)
 			kill(b->children[i].pid, SIGHUP);
 	log_info("reloaded %s", b->config_path[0] ? b->config_path : "(embedded defaults)");
-	ingest_sync_rules(b);
+	if (!b->following)  /* a standby's rules come through the stream */
+		ingest_sync_rules(b);
+}
+
+/* What a primary journals at start, before any client event: RulesChanged
+ * when the config's rules are not the journal's, and a Tick; then one at
+ * every hour boundary. At start, and when a standby is promoted. */
+static void
+s_primary_start(struct broker *b)
+{
+	if (ingest_sync_rules(b))
+		fatalx("could not journal the rule settings");
+	int64_t now = now_wall_ms();
+	s_tick(b, now);
+	b->next_tick_ms = (now / HOUR_MS + 1) * HOUR_MS;
 }
 
 static void
@@ -355,6 +381,10 @@ s_signals(struct broker *b, int fd)
 			break;
 		case SIGHUP:
 			s_reload(b);
+			break;
+		case SIGUSR1:
+			if (follow_promote(b) == 1)
+				s_primary_start(b);
 			break;
 		case SIGCHLD: {
 			int status;
@@ -393,8 +423,9 @@ s_loop(struct broker *b, int sigfd)
 		int64_t now = now_mono_ms();
 		/* The next group commit's flush carries the last one's; without
 		 * one starting right away, flush now rather than hold its acks. */
+		bool more = b->following ? follow_pending(b) : ingest_waiting(b);
 		if (journal_sync_pending(b->journal) &&
-		    !(committed && !over && ingest_pace_ns(b) == 0 && ingest_waiting(b)))
+		    !(committed && !over && ingest_pace_ns(b) == 0 && more))
 			ingest_sync(b);
 		committed = false;
 		int64_t pace = over ? 0 : ingest_pace_ns(b);
@@ -405,15 +436,18 @@ s_loop(struct broker *b, int sigfd)
 		else if (!b->paused_since_ms)
 			b->paused_since_ms = now;
 		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
-		zmq_pollitem_t items[5 + DOMAIN_COUNT + 1] = {
+		bool follow = b->following && !over && pace == 0;
+		zmq_pollitem_t items[6 + DOMAIN_COUNT + 1] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 			{ b->auth ? auth_socket(b->auth) : NULL, b->auth ? 0 : -1, b->auth ? ZMQ_POLLIN : 0, 0 },
 			{ b->status, 0, b->curve_status ? ZMQ_POLLIN : 0, 0 },
-			{ b->ingest, 0, ((!over && pace == 0) || refusing) ? ZMQ_POLLIN : 0, 0 },
+			{ b->ingest, 0, (b->following || (!over && pace == 0) || refusing) ? ZMQ_POLLIN : 0, 0 },
 			{ NULL, pacefd, pace > 0 ? ZMQ_POLLIN : 0, 0 },
+			{ NULL, follow_fd(b), follow ? ZMQ_POLLIN : 0, 0 },
 		};
-		unsigned nc = children_pollitems(b, items + 5);
-		if (zmq_poll(items, 5 + (int)nc, 100) < 0 && zmq_errno() != EINTR)
+		unsigned nc = children_pollitems(b, items + 6);
+		int wait = follow && follow_pending(b) ? 0 : 100;
+		if (zmq_poll(items, 6 + (int)nc, wait) < 0 && zmq_errno() != EINTR)
 			fatalx("poll: %s", zmq_strerror(zmq_errno()));
 		if (items[4].revents) {
 			uint64_t expirations;
@@ -426,9 +460,13 @@ s_loop(struct broker *b, int sigfd)
 			ingest_status_subscriptions(b);
 		if (items[0].revents)
 			s_signals(b, sigfd);
-		children_handle(b, items + 5, nc);
+		children_handle(b, items + 6, nc);
+		if (follow && b->following && (items[5].revents || follow_pending(b)))
+			committed = follow_drain(b) > 0;
 		if (items[3].revents) {
-			if (refusing)
+			if (b->following)
+				ingest_refuse_standby(b);
+			else if (refusing)
 				ingest_refuse_backlog(b);
 			else
 				committed = ingest_read(b) > 0;
@@ -491,20 +529,20 @@ main(int argc, char **argv)
 		return 1;
 	if (b.cfg.ntownships == 0)
 		log_info("townships not set: events of any well-formed township code are taken");
+	if (follow_init(&b, s_follow) < 0)
+		return 1;
 	children_init(&b);
-	if (ingest_sync_rules(&b))
-		fatalx("could not journal the rule settings");
-	/* The start-up Tick goes in before any client event; then one at every
-	 * hour boundary. */
-	int64_t now = now_wall_ms();
-	s_tick(&b, now);
-	b.next_tick_ms = (now / HOUR_MS + 1) * HOUR_MS;
+	if (!b.following)
+		s_primary_start(&b);
+	if (follow_start(&b) < 0)
+		return 1;
 	children_start_due(&b);
 	s_loop(&b, sigfd);
 
 	sd_notify(0, "STOPPING=1");
 	s_drain(&b, sigfd);
 	children_stop_all(&b);
+	follow_destroy(&b.follow);
 	ingest_flush_counters(&b);
 	zmq_close(b.ingest);
 	zmq_close(b.status);

@@ -761,6 +761,13 @@ journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
 }
 
 int
+journal_meta_del(struct journal *j, MDB_txn *txn, const char *name)
+{
+	MDB_val key = { strlen(name), (void *)name };
+	return mdb_del(txn, j->meta, &key, NULL);
+}
+
+int
 journal_rewrite(struct journal *j, MDB_txn *txn, uint64_t seq,
     const uint8_t *envelope, size_t len)
 {

@@ -131,6 +131,8 @@ int journal_quarantine(struct journal *j, MDB_txn *txn, uint64_t seq,
     const char *reason);
 int journal_meta_put(struct journal *j, MDB_txn *txn, const char *name,
     const void *val, size_t len);
+/* Remove a meta value: 0, MDB_NOTFOUND, or an LMDB error. */
+int journal_meta_del(struct journal *j, MDB_txn *txn, const char *name);
 /* Replace the envelope of the record at seq, keeping its time, kind and
  * township (its key stays: a resend is compared with the new bytes). For
  * jicengctl scrub-ids, offline. Returns 0, MDB_NOTFOUND, or an LMDB error. */

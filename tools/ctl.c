@@ -38,6 +38,7 @@ static const struct {
 	{ "watch", ctl_watch_main, "follow the mobile-member status stream: snapshot, then every change" },
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
 	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },
+	{ "promote", ctl_promote_main, "make a standby jicengd (--follow) the primary" },
 	{ "keygen", ctl_keygen_main, "create a CURVE key pair for a township, county or reader" },
 	{ "keys", ctl_keys_main, "list, show and revoke client keys" },
 };
@@ -46,8 +47,8 @@ static const struct {
 
 /* ---------------------------------------------------------------- helpers */
 
-bool
-ctl_daemon_running(const struct config *cfg, const char *cmd)
+long
+ctl_daemon_pid(const struct config *cfg)
 {
 	char path[CONFIG_PATH_MAX + 32], comm[64] = "";
 	long pid = 0;
@@ -55,12 +56,12 @@ ctl_daemon_running(const struct config *cfg, const char *cmd)
 
 	snprintf(path, sizeof path, "%s/jicengd.pid", cfg->run_dir);
 	if (!(f = fopen(path, "r")))
-		return false;
+		return 0;
 	if (fscanf(f, "%ld", &pid) != 1)
 		pid = 0;
 	fclose(f);
 	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
-		return false;
+		return 0;
 	/* A pid file left by a crash may name a pid reused since. */
 	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
 	if ((f = fopen(path, "r"))) {
@@ -68,8 +69,18 @@ ctl_daemon_running(const struct config *cfg, const char *cmd)
 			comm[0] = '\0';
 		fclose(f);
 		if (comm[0] && strncmp(comm, "jicengd", 7) != 0)
-			return false;
+			return 0;
 	}
+	return pid;
+}
+
+bool
+ctl_daemon_running(const struct config *cfg, const char *cmd)
+{
+	long pid = ctl_daemon_pid(cfg);
+
+	if (!pid)
+		return false;
 	fprintf(stderr, "jicengctl %s: jicengd is running (pid %ld, from "
 	    "%s/jicengd.pid); stop it first, e.g. systemctl stop jicengd\n",
 	    cmd, pid, cfg->run_dir);

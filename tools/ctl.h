@@ -35,6 +35,7 @@ int ctl_query_main(int argc, char **argv);
 int ctl_watch_main(int argc, char **argv);
 int ctl_rebuild_main(int argc, char **argv);
 int ctl_scrub_ids_main(int argc, char **argv);
+int ctl_promote_main(int argc, char **argv);
 int ctl_keys_main(int argc, char **argv);
 int ctl_keygen_main(int argc, char **argv);
 
@@ -73,6 +74,9 @@ struct config;
  * then data_dir (NULL: the config's). 0, or -1 with "jicengctl CMD: ..." on
  * stderr. */
 int ctl_config(struct config *cfg, const char *cmd, const char *conf, const char *data_dir);
+/* The pid of the jicengd running on cfg's run_dir (its jicengd.pid names a
+ * live process whose command is jicengd), 0 when none. */
+long ctl_daemon_pid(const struct config *cfg);
 /* Is jicengd running on cfg's run_dir: does run_dir/jicengd.pid (written
  * at its start) name a live process whose command is jicengd? Prints why
  * on stderr, as "jicengctl CMD: ...", when it is. */

@@ -671,6 +671,8 @@ struct stats_buf {
 	Jiceng__V1__CodeCount *warn[128];
 	uint64_t qseq[64];
 	char qreason[64][128];
+	Jiceng__V1__StandbyStats standby;
+	char standby_text[4][320];  /* state, primary, stream, problem */
 };
 
 static void
@@ -775,6 +777,18 @@ s_stats_broker(struct server *s, struct stats_buf *sb, MDB_txn *jt)
 	sb->st.commits = bc->commits;
 	sb->st.commit_events_max = bc->commit_events_max;
 	sb->st.fsync_ms_avg = bc->fsync_ms_avg;
+	if (bc->standby) {
+		Jiceng__V1__StandbyStats *o = &sb->standby;
+		char *const from[4] = { bc->standby->state, bc->standby->primary, bc->standby->stream,
+			bc->standby->problem };
+		*o = *bc->standby;
+		o->base.unknown_fields = NULL, o->base.n_unknown_fields = 0;
+		for (int i = 0; i < 4; i++)
+			snprintf(sb->standby_text[i], sizeof sb->standby_text[i], "%s", from[i]);
+		o->state = sb->standby_text[0], o->primary = sb->standby_text[1];
+		o->stream = sb->standby_text[2], o->problem = sb->standby_text[3];
+		sb->st.standby = o;
+	}
 	jiceng__v1__stats__free_unpacked(bc, NULL);
 }
 

@@ -994,6 +994,7 @@ follow_init(struct broker *b, bool asked)
 		return -1;
 	}
 	bool promoted = rc == 0;
+	b->counters.dirty = true;  /* the stats say what this node is */
 	if (!asked && !b->cfg.standby_enabled) {
 		if (promoted) {
 			f->state = FOLLOW_PROMOTED;

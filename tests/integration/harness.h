@@ -54,6 +54,7 @@ int integ_import(void);
 int integ_funds(void);
 int integ_domains(void);
 int integ_mirror(void);
+int integ_standby(void);
 
 /* ------------------------------------------------------------ time */
 
@@ -296,6 +297,11 @@ struct hd *hd_up_with_tree(void **state, const struct hd_opts *o, const char *pr
 uint64_t hc_members(void *sock, const char *prefix, const char *org_id, int from, int to);
 /* The same three events, not sent: township, village, branch. */
 void hm_org_tree(struct hmsg m[3], const char *prefix);
+/* The mixed journal of 97-domains' consistency test, in 97-domains.c:
+ * every event kind over two townships, each answered as that test expects
+ * (asserted), sent to a jicengd that runs the three workers and holds
+ * hc_org_tree("dm") and nothing more. */
+void hc_domains_mixed(void *sock);
 
 /* A pipelined stream: send[0..nsend) in order with at most `window`
  * unacknowledged, handing every ack to on_ack; once `hook_at` acks have

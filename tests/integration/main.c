@@ -31,6 +31,7 @@
 #pragma weak integ_funds
 #pragma weak integ_domains
 #pragma weak integ_mirror
+#pragma weak integ_standby
 
 static const struct {
 	const char *name;
@@ -52,6 +53,7 @@ static const struct {
 	{ "funds", integ_funds },
 	{ "domains", integ_domains },
 	{ "mirror", integ_mirror },
+	{ "standby", integ_standby },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

@@ -153,6 +153,87 @@ civil_month_add(int yyyymm, int n)
 	return (m / 12) * 100 + m % 12 + 1;
 }
 
+int64_t
+civil_month_start(int yyyymm)
+{
+	return civil_cst_midnight(yyyymm / 100, yyyymm % 100, 1);
+}
+
+int
+civil_month_quarter(int yyyymm)
+{
+	return yyyymm / 100 * 10 + (yyyymm % 100 + 2) / 3;
+}
+
+bool
+civil_period_months(int year, int quarter, int month, int *from, int *to)
+{
+	if (year < 1900 || year > 9999 || quarter < 0 || quarter > 4 || month < 0 ||
+	    month > 12 || (quarter && month))
+		return false;
+	if (month) {
+		*from = *to = year * 100 + month;
+	} else if (quarter) {
+		*from = year * 100 + 3 * quarter - 2;
+		*to = year * 100 + 3 * quarter;
+	} else {
+		*from = year * 100 + 1;
+		*to = year * 100 + 12;
+	}
+	return true;
+}
+
+/* n decimal digits at s, as a number; -1 if any is not a digit. */
+static int
+s_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+bool
+civil_month_parse(const char *s, int *yyyymm)
+{
+	size_t n = s ? strlen(s) : 0;
+	int y, m;
+	if (n == 7 && s[4] == '-')
+		m = s_digits(s + 5, 2);
+	else if (n == 6)
+		m = s_digits(s + 4, 2);
+	else
+		return false;
+	y = s_digits(s, 4);
+	if (y < 0 || m < 0 || !civil_month_valid(y * 100 + m))
+		return false;
+	*yyyymm = y * 100 + m;
+	return true;
+}
+
+bool
+civil_period_parse(const char *s, int *year, int *quarter, int *month)
+{
+	size_t n = s ? strlen(s) : 0;
+	const char *q = n > 4 && s[4] == '-' ? s + 5 : s + 4;
+	int f, t, mm;
+	*quarter = *month = 0;
+	if (n < 4 || (*year = s_digits(s, 4)) < 0)
+		return false;
+	if (n == 4)
+		return civil_period_months(*year, 0, 0, &f, &t);
+	if ((*q == 'Q' || *q == 'q') && strlen(q) == 2)
+		return (*quarter = s_digits(q + 1, 1)) >= 1 &&
+		    civil_period_months(*year, *quarter, 0, &f, &t);
+	if (!civil_month_parse(s, &mm))
+		return false;
+	*month = mm % 100;
+	return true;
+}
+
 bool
 civil_date_parse(const char *s, int *y, int *mo, int *d)
 {

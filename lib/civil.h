@@ -51,6 +51,21 @@ bool civil_month_valid(int yyyymm);
 int civil_month_diff(int a, int b);
 /* The month n months after YYYYMM (before, n < 0; the result >= 000101). */
 int civil_month_add(int yyyymm, int n);
+/* The instant of 00:00 CST on the first day of YYYYMM. */
+int64_t civil_month_start(int yyyymm);
+/* The quarter of YYYYMM as YYYYQ (202503 -> 20251). */
+int civil_month_quarter(int yyyymm);
+/* A reporting period in CST: the year (quarter and month 0), a quarter of
+ * it (1-4) or a month of it (1-12), as its first and last month (YYYYMM).
+ * False for a year outside 1900-9999, a quarter or month out of range, or
+ * both a quarter and a month. */
+bool civil_period_months(int year, int quarter, int month, int *from, int *to);
+/* Parse a period: "2025", "2025Q3" or "2025-Q3" (q too), "2025-07" or
+ * "202507", into the arguments of civil_period_months (which must accept
+ * them). */
+bool civil_period_parse(const char *s, int *year, int *quarter, int *month);
+/* Parse a month "2025-07" or "202507" into YYYYMM (a real month). */
+bool civil_month_parse(const char *s, int *yyyymm);
 /* Parse a real date "YYYY-MM-DD" (years 1800-2099). */
 bool civil_date_parse(const char *s, int *y, int *mo, int *d);
 /* Completed years of age at instant `at` (CST) for a birth date. */

@@ -624,4 +624,11 @@ rules_defaults(Rules *r)
 	r->dues_max_months_back = 6;
 	r->status_retention_days = 30;
 	r->status_retention_changes = 1000000;
+	r->meetings_assembly_per_quarter = 1;
+	r->meetings_committee_per_month = 1;
+	r->meetings_group_per_month = 1;
+	r->meetings_lecture_per_quarter = 1;
+	r->meetings_themed_day_per_month = 1;
+	r->meetings_org_life_per_year = 1;
+	r->meetings_appraisal_per_year = 1;
 }

@@ -57,6 +57,13 @@ static const char s_default_text[] =
     "dues.max_months_back = 6\n"
     "status.retention_days = 30\n"
     "status.retention_changes = 1000000\n"
+    "meetings.assembly_per_quarter = 1\n"
+    "meetings.committee_per_month = 1\n"
+    "meetings.group_per_month = 1\n"
+    "meetings.lecture_per_quarter = 1\n"
+    "meetings.themed_day_per_month = 1\n"
+    "meetings.org_life_per_year = 1\n"
+    "meetings.appraisal_per_year = 1\n"
     "\n[mirror]\n"
     "enabled = false\n"
     "servers = nats://127.0.0.1:4222\n"
@@ -132,6 +139,13 @@ static const struct {
 	{ "rules", "dues.max_months_back", K_U32, ROFF(dues_max_months_back), 0, 1, 120 },
 	{ "rules", "status.retention_days", K_U32, ROFF(status_retention_days), 0, 1, 36500 },
 	{ "rules", "status.retention_changes", K_U32, ROFF(status_retention_changes), 0, 1000, 1000000000 },
+	{ "rules", "meetings.assembly_per_quarter", K_U32, ROFF(meetings_assembly_per_quarter), 0, 1, 31 },
+	{ "rules", "meetings.committee_per_month", K_U32, ROFF(meetings_committee_per_month), 0, 1, 31 },
+	{ "rules", "meetings.group_per_month", K_U32, ROFF(meetings_group_per_month), 0, 1, 31 },
+	{ "rules", "meetings.lecture_per_quarter", K_U32, ROFF(meetings_lecture_per_quarter), 0, 1, 31 },
+	{ "rules", "meetings.themed_day_per_month", K_U32, ROFF(meetings_themed_day_per_month), 0, 1, 31 },
+	{ "rules", "meetings.org_life_per_year", K_U32, ROFF(meetings_org_life_per_year), 0, 1, 31 },
+	{ "rules", "meetings.appraisal_per_year", K_U32, ROFF(meetings_appraisal_per_year), 0, 1, 31 },
 	{ "mirror", "enabled", K_BOOL, OFF(mirror_enabled), 0, 0, 0 },
 	{ "mirror", "servers", K_STR, OFF(mirror_servers), 512, 0, 0 },
 	{ "mirror", "stream", K_NATS_NAME, OFF(mirror_stream), 64, 0, 0 },

@@ -95,4 +95,20 @@ int funds_list_dues(struct funds *f, MDB_txn *txn, const char *member_id,
     int from, int to, unsigned limit, Jiceng__V1__DuesList **out);
 void funds_free_dues_list(Jiceng__V1__DuesList **l);
 
+/* ------------------------------------------------ for the reports (reports.h) */
+
+/* The last month, up to `month` (YYYYMM), for which member_id's dues are
+ * recorded, in *last (0: none). Returns 0, MDB_CORRUPTED or an LMDB
+ * error. */
+int funds_dues_last(struct funds *f, MDB_txn *txn, const char *member_id,
+    int month, int *last);
+
+/* Add the Party activity funds (PARTY_ACTIVITY_FUND) paid to a payee for
+ * `year` (its period's year) to *disbursed, and those of them reversed to
+ * *reversed, in fen: the member's payments when by_member, else the
+ * org's. Returns 0, EOVERFLOW (a sum past int64), MDB_CORRUPTED or an
+ * LMDB error. */
+int funds_activity_paid(struct funds *f, MDB_txn *txn, bool by_member,
+    const char *id, int year, int64_t *disbursed, int64_t *reversed);
+
 #endif

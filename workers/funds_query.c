@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "money.h"
 #include "records.h"
 
 #define PAGE_DEFAULT 100u
@@ -261,4 +262,69 @@ funds_free_dues_list(Jiceng__V1__DuesList **l)
 		jiceng__v1__dues_list__free_unpacked(*l, NULL);
 		*l = NULL;
 	}
+}
+
+/* ---------------------------------------------------------- for the reports */
+
+struct s_last {
+	int month, last;
+};
+
+/* Months are keyed "YYYYMM", in order: the last one not after the month. */
+static int
+s_dues_month(void *arg, const char *month, bool *stop)
+{
+	struct s_last *p = arg;
+	int m = atoi(month);
+
+	if (m > p->month)
+		*stop = true;
+	else
+		p->last = m;
+	return 0;
+}
+
+int
+funds_dues_last(struct funds *f, MDB_txn *txn, const char *member_id, int month,
+    int *last)
+{
+	struct s_last p = { month, 0 };
+	int rc = records_pair_each(txn, f->dues, member_id, "", s_dues_month, &p);
+
+	*last = p.last;
+	return rc;
+}
+
+struct s_activity {
+	struct funds *f;
+	MDB_txn *txn;
+	int year;
+	int64_t *disbursed, *reversed;
+};
+
+static int
+s_activity_one(void *arg, const char *id, bool *stop)
+{
+	struct s_activity *p = arg;
+	Jiceng__V1__DisbursementView *d;
+	int rc = s_disb_get(p->f, p->txn, id, &d);
+
+	(void)stop;
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;   /* the index names records */
+	if (d->kind == JICENG__V1__FUND_KIND__PARTY_ACTIVITY_FUND && d->year == p->year &&
+	    (!money_add(*p->disbursed, d->amount_fen, p->disbursed) ||
+	    (d->reversal && !money_add(*p->reversed, d->amount_fen, p->reversed))))
+		rc = EOVERFLOW;
+	funds_free_disbursement(&d);
+	return rc;
+}
+
+int
+funds_activity_paid(struct funds *f, MDB_txn *txn, bool by_member, const char *id,
+    int year, int64_t *disbursed, int64_t *reversed)
+{
+	struct s_activity p = { f, txn, year, disbursed, reversed };
+	return records_pair_each(txn, by_member ? f->by_member : f->by_org, id, "",
+	    s_activity_one, &p);
 }

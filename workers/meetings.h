@@ -66,4 +66,34 @@ void meetings_free_attendance(Jiceng__V1__AttendanceList **l);
 int meetings_township(struct meetings *mt, MDB_txn *txn,
     const char *meeting_id, char out[16]);
 
+/* ------------------------------------------------ for the reports (reports.h) */
+
+#define MEETINGS_TALLY_MONTHS 12   /* a tally spans a year at most */
+#define MEETINGS_TYPES 8           /* MeetingType values are 1-7 */
+
+/* An org's meeting records by type and month: held[t][i] counts the
+ * records of type t held in the tally's month i (its first month is 0)
+ * that count, not_counted[t][i] those that do not: an inquorate assembly
+ * (M2) for BRANCH_ASSEMBLY, an inquorate committee meeting (M3) for
+ * BRANCH_COMMITTEE. A record counts once for each of its types. */
+struct meetings_tally {
+	uint32_t held[MEETINGS_TYPES][MEETINGS_TALLY_MONTHS];
+	uint32_t not_counted[MEETINGS_TYPES][MEETINGS_TALLY_MONTHS];
+};
+
+/* Add to *t the meetings of org_id held from the first instant of
+ * from_month to the last of to_month (CST, YYYYMM; at most
+ * MEETINGS_TALLY_MONTHS months, month i of the tally being from_month + i).
+ * Cost: one seek, then one index entry and one record per meeting.
+ * Returns 0, EINVAL (months not real, reversed or too many),
+ * MDB_CORRUPTED, ENOMEM or an LMDB error. */
+int meetings_tally_add(struct meetings *mt, MDB_txn *txn, const char *org_id,
+    int from_month, int to_month, struct meetings_tally *t);
+
+/* The last month, up to `month` (YYYYMM), in which member_id attended a
+ * meeting in any role, in *last (0: none). Returns 0, MDB_CORRUPTED,
+ * ENOMEM or an LMDB error. */
+int meetings_last_attended(struct meetings *mt, MDB_txn *txn,
+    const char *member_id, int month, int *last);
+
 #endif

@@ -231,3 +231,79 @@ meetings_free_attendance(Jiceng__V1__AttendanceList **l)
 		*l = NULL;
 	}
 }
+
+/* ---------------------------------------------------------- for the reports */
+
+struct tally {
+	struct meetings *mt;
+	MDB_txn *txn;
+	int from_month;
+	struct meetings_tally *t;
+};
+
+/* Is the record not a valid meeting of type `type` (M2, M3)? */
+static bool
+s_inquorate(const Jiceng__V1__MeetingView *v, int type)
+{
+	return (type == JICENG__V1__MEETING_TYPE__BRANCH_ASSEMBLY && v->inquorate) ||
+	    (type == JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE && v->committee_inquorate);
+}
+
+static int
+s_tally_one(void *arg, const char *meeting_id, bool *stop)
+{
+	struct tally *y = arg;
+	Jiceng__V1__MeetingView *v;
+	int rc = meetings_record_load(y->mt, y->txn, meeting_id, &v), i;
+
+	(void)stop;
+	if (rc)
+		return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;   /* the index names records */
+	i = civil_month_diff(y->from_month, v->month);
+	if (i < 0 || i >= MEETINGS_TALLY_MONTHS)
+		rc = MDB_CORRUPTED;   /* held_at is in the period walked */
+	for (size_t k = 0; rc == 0 && k < v->n_types; k++) {
+		int type = v->types[k];
+		if (type <= 0 || type >= MEETINGS_TYPES)
+			continue;
+		if (s_inquorate(v, type))
+			y->t->not_counted[type][i]++;
+		else
+			y->t->held[type][i]++;
+	}
+	meetings_record_free(&v);
+	return rc;
+}
+
+int
+meetings_tally_add(struct meetings *mt, MDB_txn *txn, const char *org_id,
+    int from_month, int to_month, struct meetings_tally *t)
+{
+	struct tally y = { mt, txn, from_month, t };
+	int64_t from, to;
+	int fm, tm, rc;
+
+	if (!from_month || !to_month ||
+	    (rc = s_period(from_month, to_month, &fm, &tm, &from, &to)))
+		return EINVAL;
+	if (civil_month_diff(from_month, to_month) >= MEETINGS_TALLY_MONTHS)
+		return EINVAL;
+	return meetings_by_org_each(mt, txn, org_id, from, to, 0, NULL, s_tally_one, &y);
+}
+
+static int
+s_last_month(void *arg, int month, const char *const *ids, size_t count)
+{
+	(void)ids;
+	if (count)
+		*(int *)arg = month;
+	return 0;
+}
+
+int
+meetings_last_attended(struct meetings *mt, MDB_txn *txn, const char *member_id,
+    int month, int *last)
+{
+	*last = 0;
+	return meetings_attendance_each(mt, txn, member_id, 0, month, s_last_month, last);
+}

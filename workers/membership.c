@@ -92,6 +92,13 @@ membership_rules(struct membership *m, MDB_txn *txn, Rules *out)
 	TAKE(dues_max_months_back);
 	TAKE(status_retention_days);
 	TAKE(status_retention_changes);
+	TAKE(meetings_assembly_per_quarter);
+	TAKE(meetings_committee_per_month);
+	TAKE(meetings_group_per_month);
+	TAKE(meetings_lecture_per_quarter);
+	TAKE(meetings_themed_day_per_month);
+	TAKE(meetings_org_life_per_year);
+	TAKE(meetings_appraisal_per_year);
 #undef TAKE
 	jiceng__v1__rules__free_unpacked(r, NULL);
 	return 0;

@@ -29,6 +29,7 @@
 #include "store.h"
 #include "wire.h"
 #include "now.h"
+#include "reports.h"
 
 #define QUERY_MAX_FRAME 4096
 
@@ -511,6 +512,201 @@ s_meetings_townships(struct server *s, const Query *q, char t[2][16])
 	return rc;
 }
 
+/* ---------------------------------------------------------- reports */
+
+/* What every report query names: its scope and its page. */
+struct report_args {
+	struct reports_scope scope;
+	struct reports_page page;
+};
+
+/* q's report arguments; false when q is no report. */
+static bool
+s_report_args(const Query *q, struct report_args *a)
+{
+#define S_TAKE(m) do { \
+	a->scope = (struct reports_scope){ (m)->township_id, (m)->org_id }; \
+	a->page = (struct reports_page){ (m)->after, (m)->limit }; \
+	return true; } while (0)
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_AUDIT_MEETINGS: S_TAKE(q->audit_meetings);
+	case JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS: S_TAKE(q->list_inactive_members);
+	case JICENG__V1__QUERY__QUERY_LIST_CERTIFICATE_REVIEWS: S_TAKE(q->list_certificate_reviews);
+	case JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS: S_TAKE(q->list_dues_arrears);
+	case JICENG__V1__QUERY__QUERY_REPORT_ACTIVITY_FUNDS: S_TAKE(q->report_activity_funds);
+	default: return false;
+	}
+#undef S_TAKE
+}
+
+/* BAD_QUERY of a report: the code (reason in *reason), or NULL. */
+static const char *
+s_report_refusal(const Query *q, const struct report_args *a, const char **reason)
+{
+	const Jiceng__V1__AuditMeetings *am = q->audit_meetings;
+	int from, to, month = 0, since = 0;
+	bool period = true;
+
+	if (*a->scope.township_id && *a->scope.org_id) {
+		*reason = "township_id与org_id只可给出其一 / give township_id or org_id, not both";
+		return "BAD_SELECTOR";
+	}
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_AUDIT_MEETINGS:
+		period = civil_period_months(am->year, (int)am->quarter, (int)am->month, &from, &to);
+		break;
+	case JICENG__V1__QUERY__QUERY_REPORT_ACTIVITY_FUNDS:
+		period = civil_period_months(q->report_activity_funds->year, 0, 0, &from, &to);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS:
+		month = q->list_inactive_members->month;
+		since = q->list_inactive_members->since_month;
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS:
+		month = q->list_dues_arrears->month;
+		since = q->list_dues_arrears->since_month;
+		break;
+	default:
+		return NULL;
+	}
+	if (!period) {
+		*reason = "期间须为1900-9999年中的一年、其一季度(1-4)或一月(1-12)，季度与月不可同时给出 / "
+		    "the period is a year (1900-9999), a quarter (1-4) or a month (1-12) of it, "
+		    "not both";
+		return "BAD_PERIOD";
+	}
+	if (month != 0 || since != 0) {
+		if (civil_month_valid(month) && (!since || (civil_month_valid(since) && since <= month)))
+			return NULL;
+		*reason = "month须为YYYYMM月份；since_month为0或不晚于month的月份 / month is a "
+		    "real YYYYMM month; since_month is 0 or a real month not after it";
+		return "BAD_MONTH";
+	}
+	if (q->query_case == JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS ||
+	    q->query_case == JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS) {
+		*reason = "须给出month（YYYYMM） / month (YYYYMM) is required";
+		return "BAD_MONTH";
+	}
+	return NULL;
+}
+
+/* UNAVAILABLE NO_WORKER when a worker q reads does not run: true. */
+static bool
+s_report_unavailable(struct server *s, const Query *q, QueryReply *r)
+{
+	Jiceng__V1__Query__QueryCase c = q->query_case;
+	bool meetings = c == JICENG__V1__QUERY__QUERY_AUDIT_MEETINGS ||
+	    c == JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS;
+	bool funds = c == JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS ||
+	    c == JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS ||
+	    c == JICENG__V1__QUERY__QUERY_REPORT_ACTIVITY_FUNDS;
+
+	if ((!meetings || s->cfg.workers[DOMAIN_MEETINGS]) && (!funds || s->cfg.workers[DOMAIN_FUNDS]))
+		return false;
+	r->status = JICENG__V1__QUERY_STATUS__UNAVAILABLE;
+	r->code = "NO_WORKER";
+	r->reason = "该报表所需的工作进程未运行（workers设置） / a worker this report reads "
+	    "does not run (the workers setting)";
+	return true;
+}
+
+static int
+s_audit_meetings(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__AuditMeetings *a = q->audit_meetings;
+	struct report_args x;
+
+	s_report_args(q, &x);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETINGS_AUDIT;
+	return reports_meetings_audit(st->membership, st->module, txn, &x.scope, a->year,
+	    (int)a->quarter, (int)a->month, &x.page, &r->meetings_audit);
+}
+
+static int
+s_certificate_reviews(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	int64_t at = q->list_certificate_reviews->at;
+	struct report_args x;
+
+	s_report_args(q, &x);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_CERTIFICATE_REVIEWS;
+	return reports_certificate_reviews(st->membership, txn, &x.scope, at ? at : now_wall_ms(),
+	    &x.page, &r->certificate_reviews);
+}
+
+static int
+s_dues_arrears(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__ListDuesArrears *l = q->list_dues_arrears;
+	struct report_args x;
+
+	s_report_args(q, &x);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_DUES_ARREARS;
+	return reports_dues_arrears(st->membership, st->module, txn, &x.scope, l->month,
+	    l->since_month, &x.page, &r->dues_arrears);
+}
+
+static int
+s_activity_funds(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
+{
+	struct report_args x;
+
+	s_report_args(q, &x);
+	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_ACTIVITY_FUNDS;
+	return reports_activity_funds(st->membership, st->module, txn, &x.scope,
+	    q->report_activity_funds->year, &x.page, &r->activity_funds);
+}
+
+/* Inactive members read attendance and dues: one read transaction on
+ * each of the meetings and funds environments. */
+static void
+s_inactive_members(struct server *s, const Query *q, QueryReply *r)
+{
+	const Jiceng__V1__ListInactiveMembers *l = q->list_inactive_members;
+	struct state *mt = &s->state[DOMAIN_MEETINGS], *f = &s->state[DOMAIN_FUNDS];
+	struct report_args x;
+	MDB_txn *mtxn, *ftxn;
+	int rc = s_state_read(s, DOMAIN_MEETINGS, &mtxn);
+
+	s_report_args(q, &x);
+	if (rc == 0) {
+		if ((rc = s_state_read(s, DOMAIN_FUNDS, &ftxn)) == 0) {
+			rc = reports_inactive_members(mt->membership, mt->module, mtxn, f->module,
+			    ftxn, &x.scope, l->month, l->since_month, &x.page, &r->inactive_members);
+			mdb_txn_abort(ftxn);
+		}
+		mdb_txn_abort(mtxn);
+	}
+	if (rc)
+		s_fail(r, rc);
+	else
+		r->result_case = JICENG__V1__QUERY_REPLY__RESULT_INACTIVE_MEMBERS;
+}
+
+static void
+s_report(struct server *s, const Query *q, QueryReply *r)
+{
+	if (s_report_unavailable(s, q, r))
+		return;
+	switch (q->query_case) {
+	case JICENG__V1__QUERY__QUERY_AUDIT_MEETINGS:
+		s_domain_read(s, DOMAIN_MEETINGS, q, r, s_audit_meetings);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS:
+		s_inactive_members(s, q, r);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_CERTIFICATE_REVIEWS:
+		s_domain_read(s, DOMAIN_MEMBERSHIP, q, r, s_certificate_reviews);
+		break;
+	case JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS:
+		s_domain_read(s, DOMAIN_FUNDS, q, r, s_dues_arrears);
+		break;
+	default:
+		s_domain_read(s, DOMAIN_FUNDS, q, r, s_activity_funds);
+		break;
+	}
+}
+
 /* ---------------------------------------------------------- status stream */
 
 #define STATUS_PAGE_DEFAULT 1000u
@@ -861,6 +1057,11 @@ s_free_result(QueryReply *r, void *owned)
 	case JICENG__V1__QUERY_REPLY__RESULT_MEETING: meetings_free_meeting(&r->meeting); return;
 	case JICENG__V1__QUERY_REPLY__RESULT_MEETINGS: meetings_free_list(&r->meetings); return;
 	case JICENG__V1__QUERY_REPLY__RESULT_ATTENDANCE: meetings_free_attendance(&r->attendance); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_MEETINGS_AUDIT: reports_free(r->meetings_audit); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_INACTIVE_MEMBERS: reports_free(r->inactive_members); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_CERTIFICATE_REVIEWS: reports_free(r->certificate_reviews); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_DUES_ARREARS: reports_free(r->dues_arrears); return;
+	case JICENG__V1__QUERY_REPLY__RESULT_ACTIVITY_FUNDS: reports_free(r->activity_funds); return;
 	case JICENG__V1__QUERY_REPLY__RESULT_ORG:
 		membership_free_org_view(owned);
 		break;
@@ -889,6 +1090,7 @@ s_id_or_empty(const char *s)
 static bool
 s_query_ids_valid(const Query *q)
 {
+	struct report_args a;
 	switch (q->query_case) {
 	case JICENG__V1__QUERY__QUERY_GET_ORG: return codec_id_valid(q->get_org->org_id);
 	case JICENG__V1__QUERY__QUERY_GET_MEMBER: return codec_id_valid(q->get_member->member_id);
@@ -923,7 +1125,9 @@ s_query_ids_valid(const Query *q)
 		return codec_id_valid(q->list_meetings->org_id) && s_id_or_empty(q->list_meetings->after);
 	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE:
 		return codec_id_valid(q->get_attendance->member_id);
-	default: return true;
+	default:
+		return !s_report_args(q, &a) ||
+		    (s_id_or_empty(a.scope.org_id) && s_id_or_empty(a.page.after));
 	}
 }
 
@@ -931,6 +1135,7 @@ s_query_ids_valid(const Query *q)
 static bool
 s_query_township_valid(const Query *q)
 {
+	struct report_args a;
 	const char *t;
 	switch (q->query_case) {
 	case JICENG__V1__QUERY__QUERY_LIST_AUDIT: t = q->list_audit->township_id; break;
@@ -940,7 +1145,10 @@ s_query_township_valid(const Query *q)
 		break;
 	case JICENG__V1__QUERY__QUERY_GET_STATUS_SNAPSHOT: t = q->get_status_snapshot->township_id; break;
 	case JICENG__V1__QUERY__QUERY_LIST_STATUS_CHANGES: t = q->list_status_changes->township_id; break;
-	default: return true;
+	default:
+		if (!s_report_args(q, &a))
+			return true;
+		t = a.scope.township_id;
 	}
 	return !*t || codec_township_valid(t);
 }
@@ -952,6 +1160,7 @@ s_query_township_valid(const Query *q)
 static const char *
 s_query_selector_refusal(const Query *q, const char **reason)
 {
+	struct report_args a;
 	const char *member, *org, *township;
 	int state = 0;
 	switch (q->query_case) {
@@ -971,7 +1180,7 @@ s_query_selector_refusal(const Query *q, const char **reason)
 	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS: return s_meetings_refusal(q, reason);
 	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE: return s_meetings_refusal(q, reason);
 	default:
-		return NULL;
+		return s_report_args(q, &a) ? s_report_refusal(q, &a, reason) : NULL;
 	}
 	if ((*member != 0) + (*org != 0) + (*township != 0) != 1) {
 		*reason = "须且只须给出member_id、org_id、township_id之一 / "
@@ -1029,6 +1238,7 @@ s_status_township(struct membership *m, MDB_txn *txn, const char *township_id,
 static int
 s_query_townships(struct server *s, const Query *q, char t[2][16])
 {
+	struct report_args a;
 	MDB_txn *txn;
 	int rc = 0;
 	t[0][0] = t[1][0] = 0;
@@ -1082,6 +1292,9 @@ s_query_townships(struct server *s, const Query *q, char t[2][16])
 		    q->list_status_changes->org_id, t[0]);
 		break;
 	default:
+		/* A report: its township, its org's, or the county's (""). */
+		if (s_report_args(q, &a))
+			rc = s_by_township(m, txn, "", a.scope.org_id, a.scope.township_id, t[0]);
 		break;
 	}
 	mdb_txn_abort(txn);
@@ -1183,6 +1396,13 @@ s_answer(struct server *s, const uint8_t *data, size_t len, const struct princip
 	case JICENG__V1__QUERY__QUERY_GET_MEETING: s_meetings_read(s, q, r, s_get_meeting); break;
 	case JICENG__V1__QUERY__QUERY_LIST_MEETINGS: s_meetings_read(s, q, r, s_list_meetings); break;
 	case JICENG__V1__QUERY__QUERY_GET_ATTENDANCE: s_meetings_read(s, q, r, s_get_attendance); break;
+	case JICENG__V1__QUERY__QUERY_AUDIT_MEETINGS:
+	case JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS:
+	case JICENG__V1__QUERY__QUERY_LIST_CERTIFICATE_REVIEWS:
+	case JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS:
+	case JICENG__V1__QUERY__QUERY_REPORT_ACTIVITY_FUNDS:
+		s_report(s, q, r);
+		break;
 	default:
 		r->status = JICENG__V1__QUERY_STATUS__BAD_QUERY;
 		r->code = "NO_QUERY";

@@ -29,6 +29,7 @@
 #pragma weak unit_import
 #pragma weak unit_meetings
 #pragma weak unit_funds
+#pragma weak unit_reports
 
 static const struct {
 	const char *name;
@@ -53,6 +54,7 @@ static const struct {
 	{ "import", unit_import },
 	{ "meetings", unit_meetings },
 	{ "funds", unit_funds },
+	{ "reports", unit_reports },
 };
 
 char *

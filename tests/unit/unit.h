@@ -31,6 +31,7 @@ int unit_status(void);
 int unit_import(void);
 int unit_meetings(void);
 int unit_funds(void);
+int unit_reports(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

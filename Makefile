@@ -57,7 +57,8 @@ LIB_OBJ    := $(call obj,$(LIB_SRC)) $(GEN_OBJ)
 DOMAIN_OBJ := $(call obj,$(DOMAIN_SRC))
 
 BINS := $(B)/jicengd $(B)/jiceng-worker $(B)/jiceng-query $(B)/jicengctl \
-        $(B)/jiceng-sim $(B)/jiceng-bench $(B)/test-unit $(B)/test-integration
+        $(B)/jiceng-sim $(B)/jiceng-bench $(B)/test-unit $(B)/test-integration \
+        $(B)/jiceng-mirror $(B)/jiceng-province-feed
 
 all: $(BINS) $(GEN_PY)
 
@@ -95,6 +96,12 @@ $(B)/jiceng-worker: $(call obj,workers/worker.c) $(B)/libdomain.a $(B)/libjiceng
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-query: $(call obj,workers/query.c) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
+# The journal into NATS JetStream ([mirror]), and the example consumer of
+# that stream a province runs (README, "Province feed").
+$(B)/jiceng-mirror: $(call obj,$(wildcard mirror/*.c)) $(B)/libdomain.a $(B)/libjiceng.a
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS)
+$(B)/jiceng-province-feed: $(call obj,examples/province_feed.c) $(GEN_OBJ)
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS)
 $(B)/jicengctl: $(call obj,$(wildcard tools/ctl*.c)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-sim: $(call obj,tools/sim.c) $(B)/libjiceng.a
@@ -202,7 +209,7 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)
 	install -m 0755 $(B)/jicengd $(DESTDIR)$(SBINDIR)/jicengd
-	install -m 0755 $(B)/jiceng-worker $(B)/jiceng-query $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(B)/jiceng-worker $(B)/jiceng-query $(B)/jiceng-mirror $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 $(B)/jicengctl $(DESTDIR)$(BINDIR)/jicengctl
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' systemd/jicengd.service > $(DESTDIR)$(UNITDIR)/jicengd.service

@@ -26,6 +26,8 @@ struct follow;
 #define BROKER_HEARTBEAT_TOPIC "status/heartbeat"
 
 #define BROKER_MAX_CODES 64
+/* Supervised children: the workers, the query server, jiceng-mirror. */
+#define BROKER_MAX_CHILDREN (DOMAIN_COUNT + 2)
 
 /* An ack owed to a client once the owning worker passes seq. */
 struct pending {
@@ -43,8 +45,9 @@ struct pending_queue {
 /* A supervised child process. */
 struct child {
 	const char *role;          /* "membership", "meetings", "funds", "query" */
-	enum domain domain;        /* DOMAIN_NONE for the query server */
-	const char *binary;        /* jiceng-worker or jiceng-query */
+	enum domain domain;        /* DOMAIN_NONE for the query server and the mirror */
+	const char *binary;        /* jiceng-worker, jiceng-query or jiceng-mirror */
+	bool optional;             /* the mirror: runs when enabled, never gates READY */
 	pid_t pid;                 /* 0 when not running */
 	int fd;                    /* jicengd's end of its socketpair, -1 when none */
 	bool hello;                /* said HELLO since its last start */
@@ -84,7 +87,7 @@ struct broker {
 	struct journal *journal;   /* its committed end is the last seq */
 	struct follow *follow;     /* the standby's follower, or its promotion; NULL: never one */
 	bool following;            /* a standby: the journal comes from the stream (follow.c) */
-	struct child children[DOMAIN_COUNT + 1];
+	struct child children[BROKER_MAX_CHILDREN];
 	unsigned nchildren;
 	struct counters counters;
 	uint8_t id_key[IDNUM_KEY_LEN];  /* blind-index key: ID numbers are digested at ingest */
@@ -147,7 +150,7 @@ void ingest_status_subscriptions(struct broker *b);
 void children_init(struct broker *b);
 void children_start_due(struct broker *b);
 void children_reaped(struct broker *b, pid_t pid, int status);
-/* Fill items (room for DOMAIN_COUNT + 1) with the children's channels;
+/* Fill items (room for BROKER_MAX_CHILDREN) with the children's channels;
  * returns how many. */
 unsigned children_pollitems(struct broker *b, zmq_pollitem_t *items);
 /* Read and dispatch what the children whose items are ready sent. */

@@ -27,15 +27,20 @@
 #define STABLE_AFTER_MS 30000      /* up this long: backoff resets */
 #define SILENT_HEARTBEATS 10       /* missed heartbeats before a kill */
 
+/* optional: jiceng-mirror, run only when [mirror] enabled = true; it is
+ * supervised like the others but never holds back READY or the watchdog
+ * (ingest does not wait for it). */
 static const struct {
 	const char *role;
 	enum domain domain;
 	const char *binary;
+	bool optional;
 } s_roles[] = {
-	{ "membership", DOMAIN_MEMBERSHIP, "jiceng-worker" },
-	{ "meetings", DOMAIN_MEETINGS, "jiceng-worker" },
-	{ "funds", DOMAIN_FUNDS, "jiceng-worker" },
-	{ "query", DOMAIN_NONE, "jiceng-query" },
+	{ "membership", DOMAIN_MEMBERSHIP, "jiceng-worker", false },
+	{ "meetings", DOMAIN_MEETINGS, "jiceng-worker", false },
+	{ "funds", DOMAIN_FUNDS, "jiceng-worker", false },
+	{ "query", DOMAIN_NONE, "jiceng-query", false },
+	{ "mirror", DOMAIN_NONE, "jiceng-mirror", true },
 };
 
 void
@@ -45,11 +50,14 @@ children_init(struct broker *b)
 	for (size_t i = 0; i < sizeof s_roles / sizeof s_roles[0]; i++) {
 		if (s_roles[i].domain != DOMAIN_NONE && !b->cfg.workers[s_roles[i].domain])
 			continue;
+		if (s_roles[i].optional && !b->cfg.mirror_enabled)
+			continue;
 		struct child *c = &b->children[b->nchildren++];
 		memset(c, 0, sizeof *c);
 		c->role = s_roles[i].role;
 		c->domain = s_roles[i].domain;
 		c->binary = s_roles[i].binary;
+		c->optional = s_roles[i].optional;
 		c->backoff_ms = BACKOFF_MIN_MS;
 		c->fd = -1;
 	}
@@ -167,8 +175,10 @@ s_exec_child(struct broker *b, struct child *c, int wire_fd)
 	argv[n++] = "--derived-dir";
 	argv[n++] = b->cfg.derived_dir;
 	if (c->domain == DOMAIN_NONE) {
-		argv[n++] = "--query";
-		argv[n++] = b->cfg.query;
+		if (!c->optional) {
+			argv[n++] = "--query";
+			argv[n++] = b->cfg.query;
+		}
 		argv[n++] = "--workers";
 		argv[n++] = workers;
 	}
@@ -536,7 +546,8 @@ children_all_up(struct broker *b)
 {
 	int64_t limit = (int64_t)b->cfg.heartbeat_ms * SILENT_HEARTBEATS, now = now_mono_ms();
 	for (unsigned i = 0; i < b->nchildren; i++)
-		if (!b->children[i].pid || !b->children[i].hello || now - b->children[i].heard_ms > limit)
+		if (!b->children[i].optional && (!b->children[i].pid || !b->children[i].hello ||
+		    now - b->children[i].heard_ms > limit))
 			return false;
 	return true;
 }

@@ -437,7 +437,7 @@ s_loop(struct broker *b, int sigfd)
 			b->paused_since_ms = now;
 		bool refusing = over && now - b->paused_since_ms >= b->cfg.backlog_pause_ms;
 		bool follow = b->following && !over && pace == 0;
-		zmq_pollitem_t items[6 + DOMAIN_COUNT + 1] = {
+		zmq_pollitem_t items[6 + BROKER_MAX_CHILDREN] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 			{ b->auth ? auth_socket(b->auth) : NULL, b->auth ? 0 : -1, b->auth ? ZMQ_POLLIN : 0, 0 },
 			{ b->status, 0, b->curve_status ? ZMQ_POLLIN : 0, 0 },
@@ -499,7 +499,7 @@ s_drain(struct broker *b, int sigfd)
 	log_info("stopping: waiting up to %d ms for %zu owed acks", DRAIN_MS, owed);
 	b->stopping = false;
 	while (s_owed(b) > 0 && now_mono_ms() < until && !b->stopping) {
-		zmq_pollitem_t items[1 + DOMAIN_COUNT + 1] = {
+		zmq_pollitem_t items[1 + BROKER_MAX_CHILDREN] = {
 			{ NULL, sigfd, ZMQ_POLLIN, 0 },
 		};
 		unsigned nc = children_pollitems(b, items + 1);

@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "log.h"
 #include "metrics.h"
+#include "mirror_cursor.h"
 #include "store.h"
 
 static void
@@ -55,6 +56,29 @@ s_worker_counts(FILE *f, struct broker *b, struct child *c)
 	mdb_txn_abort(txn);
 }
 
+/* jiceng-mirror's position in the JetStream stream, from its cursor. */
+static void
+s_mirror(FILE *f, struct broker *b, uint64_t end)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	struct mirror_pos pos;
+	struct mirror_health h;
+	mirror_cursor_path(b->cfg.derived_dir, path, sizeof path);
+	if (mirror_cursor_peek(path, &pos, &h) != 0) {
+		memset(&pos, 0, sizeof pos);
+		memset(&h, 0, sizeof h);
+	}
+	s_header(f, "jiceng_mirror_seq", "gauge", "Last journal seq the JetStream stream holds.");
+	fprintf(f, "jiceng_mirror_seq %llu\n", (unsigned long long)pos.seq);
+	s_header(f, "jiceng_mirror_lag", "gauge",
+	    "Journaled (and acknowledged) events not yet in the JetStream stream.");
+	fprintf(f, "jiceng_mirror_lag %llu\n", (unsigned long long)(end > pos.seq ? end - pos.seq : 0));
+	s_header(f, "jiceng_mirror_stream_seq", "gauge", "Stream sequence of the last message acknowledged.");
+	fprintf(f, "jiceng_mirror_stream_seq %llu\n", (unsigned long long)pos.stream_seq);
+	s_header(f, "jiceng_mirror_connected", "gauge", "1 when jiceng-mirror reaches NATS and its stream.");
+	fprintf(f, "jiceng_mirror_connected %d\n", h.connected);
+}
+
 static void
 s_write(FILE *f, struct broker *b)
 {
@@ -76,6 +100,8 @@ s_write(FILE *f, struct broker *b)
 		fprintf(f, "jiceng_worker_lag{domain=\"%s\"} %llu\n", c->role,
 		    (unsigned long long)(end > c->cursor ? end - c->cursor : 0));
 	}
+	if (b->cfg.mirror_enabled)
+		s_mirror(f, b, end);
 	s_header(f, "jiceng_events_total", "counter", "Applied events by kind and verdict.");
 	s_header(f, "jiceng_rule_rejections_total", "counter", "Events rejected by a rule, by code.");
 	s_header(f, "jiceng_rule_warnings_total", "counter", "Warnings given with accepted events, by rule.");

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "meetings.h"
 #include "membership.h"
+#include "mirror_cursor.h"
 #include "security.h"
 #include "store.h"
 #include "wire.h"
@@ -869,6 +870,8 @@ struct stats_buf {
 	char qreason[64][128];
 	Jiceng__V1__StandbyStats standby;
 	char standby_text[4][320];  /* state, primary, stream, problem */
+	Jiceng__V1__MirrorStats mirror;
+	char mirror_problem[256];
 };
 
 static void
@@ -988,6 +991,35 @@ s_stats_broker(struct server *s, struct stats_buf *sb, MDB_txn *jt)
 	jiceng__v1__stats__free_unpacked(bc, NULL);
 }
 
+/* jiceng-mirror's cursor (mirror.mdb): how far the stream holds the
+ * journal. */
+static void
+s_stats_mirror(struct server *s, struct stats_buf *sb, uint64_t last)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	struct mirror_pos pos;
+	struct mirror_health h;
+	Jiceng__V1__MirrorStats *m = &sb->mirror;
+	jiceng__v1__mirror_stats__init(m);
+	mirror_cursor_path(s->cfg.derived_dir, path, sizeof path);
+	int rc = mirror_cursor_peek(path, &pos, &h);
+	if (rc) {
+		memset(&pos, 0, sizeof pos);
+		memset(&h, 0, sizeof h);
+		snprintf(h.error, sizeof h.error, "%s", rc == MDB_NOTFOUND ?
+		    "jiceng-mirror has not run yet" : mdb_strerror(rc));
+	}
+	snprintf(sb->mirror_problem, sizeof sb->mirror_problem, "%s", h.error);
+	m->stream = s->cfg.mirror_stream;
+	m->seq = pos.seq;
+	m->stream_seq = pos.stream_seq;
+	m->lag = last > pos.seq ? last - pos.seq : 0;
+	m->connected = h.connected;
+	m->problem = sb->mirror_problem;
+	m->acked_at = pos.acked_at;
+	sb->st.mirror = m;
+}
+
 static void
 s_get_stats(struct server *s, QueryReply *r, void **owned)
 {
@@ -1021,6 +1053,8 @@ s_get_stats(struct server *s, QueryReply *r, void **owned)
 	for (int d = 0; d < DOMAIN_COUNT; d++)
 		if (s->cfg.workers[d])
 			s_stats_worker(s, sb, (enum domain)d, last);
+	if (s->cfg.mirror_enabled)
+		s_stats_mirror(s, sb, last);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_STATS;
 	r->stats = &sb->st;
 	*owned = sb;

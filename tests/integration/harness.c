@@ -376,8 +376,10 @@ hd_child(struct hd *d, const char *role)
 	for (int i = 0; i < n; i++) {
 		if (h_pid_gone(kids[i]))
 			continue;
-		if (strcmp(role, "query") == 0) {
-			if (s_has_arg_suffix(kids[i], "/jiceng-query"))
+		if (strcmp(role, "query") == 0 || strcmp(role, "mirror") == 0) {
+			char suffix[32];
+			snprintf(suffix, sizeof suffix, "/jiceng-%s", role);
+			if (s_has_arg_suffix(kids[i], suffix))
 				return kids[i];
 		} else if (s_has_arg(kids[i], "--domain", role)) {
 			return kids[i];

@@ -174,8 +174,8 @@ int hd_ctl_rebuild(struct hd *d, const char *domain);
 /* Children of pid from /proc/<pid>/task/<pid>/children: at most max,
  * returns how many. */
 int h_children(pid_t pid, pid_t *out, int max);
-/* The pid of jicengd's child for role ("membership", "query" ...), 0 when
- * none is running. */
+/* The pid of jicengd's child for role ("membership", "query", "mirror"
+ * ...), 0 when none is running. */
 pid_t hd_child(struct hd *d, const char *role);
 /* Wait until role runs with a pid other than old (restarted). */
 pid_t hd_child_wait_new(struct hd *d, const char *role, pid_t old, int timeout_ms);

@@ -7,12 +7,15 @@
  * Environment switches: JICENG_VALGRIND=1 runs jicengd and its children
  * under valgrind's memcheck (timeouts x20; any error it reports fails the
  * test; timing tests may not hold); JICENG_KEEP=1 keeps each test's data
- * directory; JICENG_TEST_DEBUG=1 starts jicengd with -v.
+ * directory; JICENG_TEST_DEBUG=1 starts jicengd with -v;
+ * JICENG_TEST_FILTER=PATTERN runs only the tests whose name matches (cmocka's
+ * wildcards, e.g. "test_mirror_k*").
  */
 #include "harness.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #pragma weak integ_ingest
@@ -74,6 +77,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (getenv("JICENG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("JICENG_TEST_FILTER"));
 	for (size_t i = 0; i < S_NGROUPS; i++) {
 		bool wanted = argc < 2;
 		for (int a = 1; a < argc; a++)

@@ -19,6 +19,7 @@
  *   before, the lag in stats and the log, caught up after the restart.
  * - The stream at R3 on three nodes; kill -9 of the stream's leader node
  *   mid-stream: complete and in order.
+ * - Servers that want an nkey: the mirror signs with its seed file.
  */
 #include "harness.h"
 #include "hnats.h"
@@ -53,7 +54,13 @@ struct s_fx {
 	uint8_t verdict[S_MAX_SEQ + 1];   /* 0: no ack seen for the seq */
 	char code[S_MAX_SEQ + 1][16];
 	int lat_us[8192];                 /* ack latencies of s_timed_sends */
+	char seed[256];                   /* an nkey seed file the servers want, "" none */
 };
+
+/* The user nkey of the NATS documentation's examples: its seed, and the
+ * public key the servers are told (the mirror derives it from the seed). */
+#define S_NKEY_SEED "SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY"
+#define S_NKEY_PUB "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
 
 /* ================================================================ the fixture */
 
@@ -95,6 +102,8 @@ s_js_open(struct s_fx *f)
 	natsOptions_SetMaxReconnect(o, -1);
 	natsOptions_SetReconnectWait(o, 100);
 	natsOptions_SetTimeout(o, 2000);
+	if (f->seed[0])
+		natsOptions_SetNKeyFromSeed(o, S_NKEY_PUB, f->seed);
 	natsStatus s = natsConnection_Connect(&f->nc, o);
 	natsOptions_Destroy(o);
 	if (s != NATS_OK)
@@ -106,27 +115,41 @@ s_js_open(struct s_fx *f)
 	assert_int_equal(natsConnection_JetStream(&f->js, f->nc, &jo), NATS_OK);
 }
 
-/* nats-server with `nodes` nodes, jicengd mirroring to it at `replicas`,
- * the org trees of both townships, a client. */
+/* nats-server with `nodes` nodes (with nkey, wanting S_NKEY_PUB's
+ * signature), jicengd mirroring to it at `replicas`, the org trees of
+ * both townships, a client. */
 static void
-s_up(struct s_fx *f, int nodes, int replicas)
+s_up_auth(struct s_fx *f, int nodes, int replicas, bool nkey)
 {
 	struct hd_opts o = { .config = "", .workers = "membership,meetings" };
+	char seedline[300] = "";
 	if (!hn_available())
 		skip();
-	assert_non_null(f->n = hn_start(nodes));
+	assert_non_null(f->n = hn_start_conf(nodes, nkey ?
+	    "authorization { users = [ { nkey: " S_NKEY_PUB " } ] }" : ""));
 	assert_non_null(f->d = hd_new(&o));
+	if (nkey) {
+		snprintf(f->seed, sizeof f->seed, "%s/nats.nk", f->d->dir);
+		h_write_file(f->seed, "%s\n", S_NKEY_SEED);
+		snprintf(seedline, sizeof seedline, "nkey_seed_file = %s\n", f->seed);
+	}
 	hd_config_write(f->d,
 	    "[rules]\norg.branch_max_members = 100000\n"
 	    "[mirror]\nenabled = true\nservers = %s\nstream = " S_STREAM "\n"
-	    "subject_prefix = " S_PREFIX "\nreplicas = %d\nlag_warn_events = 100\n",
-	    f->n->urls, replicas);
+	    "subject_prefix = " S_PREFIX "\nreplicas = %d\nlag_warn_events = 100\n%s",
+	    f->n->urls, replicas, seedline);
 	assert_int_equal(hd_up(f->d), 0);
 	assert_non_null(f->sock = hc_connect(f->d));
 	assert_int_equal(hc_org_tree(f->sock, "tree"), 0);
 	const char *ids[3] = { S_ORG2_TWP, S_ORG2_VIL, S_ORG2_BR };
 	assert_int_equal(hc_org_tree_in(f->sock, H_TOWNSHIP2, "tree2", ids), 0);
 	s_js_open(f);
+}
+
+static void
+s_up(struct s_fx *f, int nodes, int replicas)
+{
+	s_up_auth(f, nodes, replicas, false);
 }
 
 /* ================================================================ sending */
@@ -650,6 +673,23 @@ test_mirror_cluster(void **state)
 	hd_pass(f->d);
 }
 
+/* The servers want an nkey: the mirror signs with [mirror] nkey_seed_file
+ * (its public key derived from the seed) while a client without it is
+ * refused. */
+static void
+test_mirror_nkey(void **state)
+{
+	struct s_fx *f = *state;
+	natsConnection *anon = NULL;
+	s_up_auth(f, 1, 1, true);
+	assert_int_not_equal(natsConnection_ConnectTo(&anon, f->n->node[0].url), NATS_OK);
+	natsConnection_Destroy(anon);
+	s_send(f, "nk", 0, 50, 0, NULL);
+	s_check_stream(f, 20000);
+	s_stats_caught_up(f);
+	hd_pass(f->d);
+}
+
 int
 integ_mirror(void)
 {
@@ -658,6 +698,7 @@ integ_mirror(void)
 		cmocka_unit_test_setup_teardown(test_mirror_kill9, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_outage, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_cluster, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_nkey, s_setup, s_teardown),
 	};
 	if (!hn_available())
 		fprintf(stderr, "mirror: nats-server is not installed; skipping (tools/bootstrap "

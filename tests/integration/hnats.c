@@ -115,14 +115,15 @@ s_write_conf(struct hnats *n, int i)
 	if (n->n == 1)
 		h_write_file(nd->conf,
 		    "server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
-		    "jetstream { store_dir: \"%s/%s\", max_memory_store: 64MB, max_file_store: 2GB }\n",
-		    nd->name, nd->port, nd->http_port, n->dir, nd->name);
+		    "jetstream { store_dir: \"%s/%s\", max_memory_store: 64MB, max_file_store: 2GB }\n%s\n",
+		    nd->name, nd->port, nd->http_port, n->dir, nd->name, n->extra);
 	else
 		h_write_file(nd->conf,
 		    "server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
 		    "jetstream { store_dir: \"%s/%s\", max_memory_store: 64MB, max_file_store: 2GB }\n"
-		    "cluster { name: jiceng-test, listen: 127.0.0.1:%d, routes: [%s] }\n",
-		    nd->name, nd->port, nd->http_port, n->dir, nd->name, nd->cluster_port, routes);
+		    "cluster { name: jiceng-test, listen: 127.0.0.1:%d, routes: [%s] }\n%s\n",
+		    nd->name, nd->port, nd->http_port, n->dir, nd->name, nd->cluster_port, routes,
+		    n->extra);
 }
 
 static void
@@ -338,12 +339,19 @@ s_start_once(struct hnats *n)
 struct hnats *
 hn_start(int nodes)
 {
+	return hn_start_conf(nodes, "");
+}
+
+struct hnats *
+hn_start_conf(int nodes, const char *extra)
+{
 	if ((nodes != 1 && nodes != 3) || !hn_available())
 		return NULL;
 	struct hnats *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
 	n->n = nodes;
+	snprintf(n->extra, sizeof n->extra, "%s", extra);
 	snprintf(n->dir, sizeof n->dir, "/tmp/jiceng-nats-XXXXXX");
 	if (!mkdtemp(n->dir)) {
 		free(n);

@@ -47,6 +47,7 @@ struct hnats {
 	char dir[128];             /* temporary directory: configs, logs, stores */
 	char urls[160];            /* every node's url, comma-separated, for
 	                            * [mirror] servers */
+	char extra[512];           /* appended to every node's config */
 };
 
 /* Every node's url into out[HN_MAX_NODES], for natsOptions_SetServers
@@ -70,6 +71,9 @@ int hn_ms(int ms);
  * out to be taken. NULL on failure, with the servers' logs printed; any
  * server started is stopped. */
 struct hnats *hn_start(int nodes);
+/* The same with extra appended to every node's config (e.g. an
+ * authorization block); a node is then healthy as hn_start says. */
+struct hnats *hn_start_conf(int nodes, const char *extra);
 
 /* Is node i healthy now (one /healthz request)? */
 bool hn_healthy(struct hnats *n, int i);

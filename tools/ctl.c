@@ -35,6 +35,7 @@ static const struct {
 	{ "send", ctl_send_main, "send envelopes (JSON lines) to jicengd, print acks" },
 	{ "import", ctl_import_main, "load organisations and the member roster from CSV (Excel, WPS)" },
 	{ "query", ctl_query_main, "ask jiceng-query for orgs, members, transfers, mobile episodes, stats, audit" },
+	{ "report", ctl_report_main, "period audits and reports: meetings audit, inactive members, dues arrears ..." },
 	{ "watch", ctl_watch_main, "follow the mobile-member status stream: snapshot, then every change" },
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
 	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },

@@ -32,6 +32,7 @@
 int ctl_send_main(int argc, char **argv);
 int ctl_import_main(int argc, char **argv);
 int ctl_query_main(int argc, char **argv);
+int ctl_report_main(int argc, char **argv);
 int ctl_watch_main(int argc, char **argv);
 int ctl_rebuild_main(int argc, char **argv);
 int ctl_scrub_ids_main(int argc, char **argv);
@@ -91,6 +92,19 @@ bool ctl_parse_uint(const char *cmd, const char *opt, const char *value,
  * stderr; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- queries (ctl_query.c) */
+
+/* Send q on sock (a DEALER to jiceng-query at endpoint, ctl_dealer) with a
+ * request_id of its own, and wait up to timeout_ms for the reply carrying
+ * it. Returns the reply (free with jiceng__v1__query_reply__free_unpacked),
+ * or NULL with "jicengctl CMD: ..." on stderr. q->request_id is left "". */
+QueryReply *ctl_query_call(const char *cmd, void *sock, const char *endpoint, Query *q,
+    unsigned timeout_ms);
+/* The exit status a reply gives: OK 0, NOT_FOUND 3, else (or none) 1. */
+int ctl_query_exit(const QueryReply *r);
+/* Print r as canonical JSON on one line; false when it cannot. */
+bool ctl_query_print_json(const QueryReply *r);
 
 /* ---------------------------------------------------------------- the sender (ctl_send.c) */
 

@@ -534,12 +534,11 @@ s_build(int argc, char **argv, const struct s_query_opts *o, Query *q,
 	return -1;
 }
 
-/* Wait for the reply carrying request_id; print it. Returns the exit status. */
-static int
-s_await(void *sock, const char *request_id, const struct s_query_opts *o,
-    const char *ep)
+/* Wait for the reply carrying request_id. */
+static QueryReply *
+s_await(void *sock, const char *request_id, unsigned timeout_ms)
 {
-	int64_t deadline = now_mono_ms() + o->timeout_ms;
+	int64_t deadline = now_mono_ms() + timeout_ms;
 	zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
 	void *buf;
 	long n;
@@ -550,26 +549,63 @@ s_await(void *sock, const char *request_id, const struct s_query_opts *o,
 		while ((n = ctl_recv_last(sock, &buf)) >= 0) {
 			QueryReply *r = jiceng__v1__query_reply__unpack(NULL, (size_t)n, buf);
 			free(buf);
-			if (!r || strcmp(r->request_id, request_id) != 0) {
-				if (r)
-					jiceng__v1__query_reply__free_unpacked(r, NULL);
-				continue;
-			}
-			char *text = pbjson_print(&r->base);
-			int rc = r->status == JICENG__V1__QUERY_STATUS__OK ? CTL_EXIT_OK :
-			    r->status == JICENG__V1__QUERY_STATUS__NOT_FOUND ?
-			    CTL_EXIT_NOT_FOUND : CTL_EXIT_FAIL;
-			if (text)
-				puts(text);
-			free(text);
-			jiceng__v1__query_reply__free_unpacked(r, NULL);
-			return rc;
+			if (r && strcmp(r->request_id, request_id) == 0)
+				return r;
+			if (r)
+				jiceng__v1__query_reply__free_unpacked(r, NULL);
 		}
 	}
-	fprintf(stderr, "jicengctl query: no reply from %s within %u ms (is "
-	    "jiceng-query running? off loopback, CURVE keys are needed: --key, "
-	    "--server-key)\n", ep, o->timeout_ms);
-	return CTL_EXIT_FAIL;
+	return NULL;
+}
+
+QueryReply *
+ctl_query_call(const char *cmd, void *sock, const char *endpoint, Query *q,
+    unsigned timeout_ms)
+{
+	static unsigned sent;
+	char request_id[64];
+	QueryReply *r = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	snprintf(request_id, sizeof request_id, "ctl-%ld-%lld-%u", (long)getpid(),
+	    (long long)now_mono_ms(), sent++);
+	q->request_id = request_id;
+	len = jiceng__v1__query__get_packed_size(q);
+	if (!(buf = malloc(len ? len : 1))) {
+		fprintf(stderr, "jicengctl %s: out of memory\n", cmd);
+		goto out;
+	}
+	jiceng__v1__query__pack(q, buf);
+	if (zmq_send(sock, buf, len, 0) < 0)
+		fprintf(stderr, "jicengctl %s: send: %s\n", cmd, zmq_strerror(errno));
+	else if (!(r = s_await(sock, request_id, timeout_ms)))
+		fprintf(stderr, "jicengctl %s: no reply from %s within %u ms (is "
+		    "jiceng-query running? off loopback, CURVE keys are needed: --key, "
+		    "--server-key)\n", cmd, endpoint, timeout_ms);
+	free(buf);
+out:
+	q->request_id = (char *)protobuf_c_empty_string;
+	return r;
+}
+
+int
+ctl_query_exit(const QueryReply *r)
+{
+	if (!r)
+		return CTL_EXIT_FAIL;
+	return r->status == JICENG__V1__QUERY_STATUS__OK ? CTL_EXIT_OK :
+	    r->status == JICENG__V1__QUERY_STATUS__NOT_FOUND ? CTL_EXIT_NOT_FOUND : CTL_EXIT_FAIL;
+}
+
+bool
+ctl_query_print_json(const QueryReply *r)
+{
+	char *text = pbjson_print(&r->base);
+	if (text)
+		puts(text);
+	free(text);
+	return text != NULL;
 }
 
 int
@@ -588,9 +624,8 @@ ctl_query_main(int argc, char **argv)
 		JICENG__V1__GET_MEETING__INIT, JICENG__V1__LIST_MEETINGS__INIT,
 		JICENG__V1__GET_ATTENDANCE__INIT,
 	};
-	char request_id[64];
 	void *ctx = NULL, *sock = NULL;
-	uint8_t *buf = NULL;
+	QueryReply *r;
 	int rc;
 
 	if ((rc = s_options_parse(argc, argv, &o)) >= 0 ||
@@ -599,22 +634,13 @@ ctl_query_main(int argc, char **argv)
 	rc = CTL_EXIT_FAIL;
 	o.endpoint = ctl_endpoint(o.endpoint, "JICENG_QUERY", CTL_DEFAULT_QUERY);
 	ctl_curve_from_env(&o.curve);
-	snprintf(request_id, sizeof request_id, "ctl-%ld-%lld", (long)getpid(),
-	    (long long)now_mono_ms());
-	q.request_id = request_id;
-	size_t len = jiceng__v1__query__get_packed_size(&q);
-	if (!(buf = malloc(len ? len : 1)))
-		goto out;
-	jiceng__v1__query__pack(&q, buf);
 	if (!(ctx = zmq_ctx_new()) || !(sock = ctl_dealer(ctx, o.endpoint, &o.curve)))
 		goto out;
-	if (zmq_send(sock, buf, len, 0) < 0) {
-		fprintf(stderr, "jicengctl query: send: %s\n", zmq_strerror(errno));
-		goto out;
+	if ((r = ctl_query_call("query", sock, o.endpoint, &q, o.timeout_ms))) {
+		rc = ctl_query_print_json(r) ? ctl_query_exit(r) : CTL_EXIT_FAIL;
+		jiceng__v1__query_reply__free_unpacked(r, NULL);
 	}
-	rc = s_await(sock, request_id, &o, o.endpoint);
 out:
-	free(buf);
 	if (sock)
 		zmq_close(sock);
 	if (ctx)

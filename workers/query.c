@@ -620,7 +620,8 @@ s_audit_meetings(struct state *st, MDB_txn *txn, const Query *q, QueryReply *r)
 	s_report_args(q, &x);
 	r->result_case = JICENG__V1__QUERY_REPLY__RESULT_MEETINGS_AUDIT;
 	return reports_meetings_audit(st->membership, st->module, txn, &x.scope, a->year,
-	    (int)a->quarter, (int)a->month, &x.page, &r->meetings_audit);
+	    (int)a->quarter, (int)a->month, a->at ? a->at : now_wall_ms(), &x.page,
+	    &r->meetings_audit);
 }
 
 static int

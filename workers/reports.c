@@ -241,6 +241,7 @@ struct audit {
 	struct meetings *mt;
 	MDB_txn *txn;
 	int from, months;                          /* the period */
+	int64_t at;                                /* units over by then are due */
 	bool existed[MEETINGS_TALLY_MONTHS];       /* through month i */
 	uint32_t groups[MEETINGS_TALLY_MONTHS];    /* its party groups that did */
 	struct meetings_tally own;                 /* its meetings */
@@ -310,7 +311,7 @@ s_requirement_units(const struct audit *a, int type, int unit,
 	bool group = type == TYPE(GROUP_MEETING);
 	for (int u = 0; u + unit <= a->months; u += unit) {
 		uint32_t held = 0, nc = 0, need = group ? 0 : q->per_unit;
-		bool due = true;
+		bool due = civil_month_start(civil_month_add(a->from, u + unit)) <= a->at;
 		for (int i = u; i < u + unit; i++) {
 			due = due && a->existed[i];
 			held += a->own.held[type][i] + (group ? a->of_groups.held[type][i] : 0);
@@ -436,7 +437,7 @@ s_audit_page(struct audit *a, const Rules *r, const struct idset *orgs,
 
 int
 reports_meetings_audit(struct membership *m, struct meetings *mt, MDB_txn *txn,
-    const struct reports_scope *s, int year, int quarter, int month,
+    const struct reports_scope *s, int year, int quarter, int month, int64_t at,
     const struct reports_page *p, Jiceng__V1__MeetingsAuditReport **out)
 {
 	struct audit *a = calloc(1, sizeof *a);
@@ -452,7 +453,7 @@ reports_meetings_audit(struct membership *m, struct meetings *mt, MDB_txn *txn,
 		return EINVAL;
 	}
 	*a = (struct audit){ .m = m, .mt = mt, .txn = txn, .from = from,
-	    .months = civil_month_diff(from, to) + 1 };
+	    .months = civil_month_diff(from, to) + 1, .at = at };
 	if (!(*out = malloc(sizeof **out))) {
 		free(a);
 		return ENOMEM;
@@ -460,6 +461,7 @@ reports_meetings_audit(struct membership *m, struct meetings *mt, MDB_txn *txn,
 	jiceng__v1__meetings_audit_report__init(*out);
 	(*out)->from_month = from;
 	(*out)->to_month = to;
+	(*out)->at = at;
 	if ((rc = membership_rules(m, txn, &r)) == 0 && (rc = s_scope_orgs(m, txn, s, &orgs)) == 0)
 		rc = s_audit_page(a, &r, &orgs, p, *out);
 	s_idset_free(&orgs);
@@ -471,7 +473,7 @@ reports_meetings_audit(struct membership *m, struct meetings *mt, MDB_txn *txn,
 	return rc;
 }
 
-/* ---------------------------------------------------------- members counted */
+/* ---------------------------------------------------------- member reports */
 
 /* A member as a member report counts it. */
 struct counted {
@@ -532,22 +534,78 @@ s_dues_last(struct funds *f, MDB_txn *txn, const struct counted *c, int month, i
 	return rc;
 }
 
-/* The early warning: half of the limit, at least a month. */
-static uint32_t
-s_warning_months(uint32_t limit)
+/* A member report being made: the counted members in scope after the
+ * page's cursor, each judged. */
+struct member_report {
+	struct membership *m;
+	MDB_txn *txn;              /* m's environment: who is in scope */
+	int month, since;          /* the last month counted, the first (0: none) */
+	uint32_t limit, warning;   /* member.inactive_months in force, half of it */
+	/* c's row into *row when it belongs in the report, else NULL. */
+	int (*judge)(const struct member_report *x, const struct counted *c,
+	    ProtobufCMessage **row);
+	struct funds *f;           /* dues, in ftxn */
+	MDB_txn *ftxn;
+	struct meetings *mt;       /* attendance (inactive members), in txn */
+	ProtobufCMessage **rows;   /* the page */
+	size_t n;
+	char *next_after;
+};
+
+static int
+s_member_rows(struct member_report *x, const struct idset *members, const struct reports_page *p)
 {
-	return limit / 2 ? limit / 2 : 1;
+	unsigned limit = s_limit(p);
+	ProtobufCMessage *row;
+	const char *last = "";
+	struct counted c;
+	bool yes, full;
+	int rc = 0;
+
+	if (!(x->rows = calloc(limit, sizeof *x->rows)))
+		return ENOMEM;
+	for (size_t i = s_after(members, s_page_after(p)); rc == 0 && i < members->n; i++) {
+		row = NULL;
+		if ((rc = s_counted(x->m, x->txn, members->ids[i], x->since, &c, &yes)) || !yes ||
+		    (rc = x->judge(x, &c, &row)) || !row) {
+			reports_free(row);
+			continue;
+		}
+		if ((rc = s_full(x->n, limit, last, &x->next_after, &full)) || full) {
+			reports_free(row);
+			break;
+		}
+		x->rows[x->n++] = row;
+		last = members->ids[i];
+	}
+	return rc;
+}
+
+/* The page of a member report (x->rows, n, next_after: the caller's to
+ * free, whatever the result). */
+static int
+s_member_report(struct member_report *x, const struct reports_scope *s,
+    const struct reports_page *p)
+{
+	struct idset orgs = { 0 }, members = { 0 };
+	Rules r;
+	int rc;
+
+	if (!civil_month_valid(x->month) || (x->since && !civil_month_valid(x->since)))
+		return EINVAL;
+	if ((rc = membership_rules(x->m, x->txn, &r)))
+		return rc;
+	x->limit = r.member_inactive_months;
+	x->warning = r.member_inactive_months / 2 ? r.member_inactive_months / 2 : 1;
+	if ((rc = s_scope_orgs(x->m, x->txn, s, &orgs)) == 0 &&
+	    (rc = s_scope_members(x->m, x->txn, &orgs, &members)) == 0)
+		rc = s_member_rows(x, &members, p);
+	s_idset_free(&orgs);
+	s_idset_free(&members);
+	return rc;
 }
 
 /* ---------------------------------------------------------- inactive members */
-
-struct inactive {
-	struct meetings *mt;
-	MDB_txn *mtxn;
-	struct funds *f;
-	MDB_txn *ftxn;
-	int month;
-};
 
 static int
 s_inactive_row(const struct counted *c, int attended, int dues, uint32_t months,
@@ -555,10 +613,9 @@ s_inactive_row(const struct counted *c, int attended, int dues, uint32_t months,
 {
 	Jiceng__V1__InactiveMember *w = malloc(sizeof *w);
 
-	if (!w)
+	if (!(*out = w))
 		return ENOMEM;
 	jiceng__v1__inactive_member__init(w);
-	*out = w;
 	if (!s_set(&w->member_id, c->r.member_id) || !s_set(&w->name, c->r.name) ||
 	    !s_set(&w->home_org_id, c->r.home_org_id) ||
 	    !s_set(&w->township_id, c->r.township_id))
@@ -573,51 +630,22 @@ s_inactive_row(const struct counted *c, int attended, int dues, uint32_t months,
 	return 0;
 }
 
-/* The row of a counted member, or *row NULL when it is active enough. */
+/* Neither attendance nor dues for the warning's months or more. */
 static int
-s_inactive_member(const struct inactive *x, const struct counted *c,
-    const Jiceng__V1__InactiveMemberList *l, Jiceng__V1__InactiveMember **row)
+s_inactive_judge(const struct member_report *x, const struct counted *c,
+    ProtobufCMessage **row)
 {
 	int attended, dues, rc;
 	uint32_t months;
 
-	*row = NULL;
-	if ((rc = meetings_last_attended(x->mt, x->mtxn, c->r.member_id, x->month, &attended)) ||
+	if ((rc = meetings_last_attended(x->mt, x->txn, c->r.member_id, x->month, &attended)) ||
 	    (rc = s_dues_last(x->f, x->ftxn, c, x->month, &dues)))
 		return rc;
 	months = s_gap(c, s_max(attended, dues), x->month);
-	if (months < l->warning_months)
+	if (months < x->warning)
 		return 0;
-	return s_inactive_row(c, attended, dues, months, l->inactive_months, row);
-}
-
-static int
-s_inactive_page(struct membership *m, const struct inactive *x, const struct idset *members,
-    int since, const struct reports_page *p, Jiceng__V1__InactiveMemberList *l)
-{
-	unsigned limit = s_limit(p);
-	Jiceng__V1__InactiveMember *row;
-	struct counted c;
-	bool yes, full;
-	int rc = 0;
-
-	if (!(l->members = calloc(limit, sizeof *l->members)))
-		return ENOMEM;
-	for (size_t i = s_after(members, s_page_after(p)); rc == 0 && i < members->n; i++) {
-		row = NULL;
-		if ((rc = s_counted(m, x->mtxn, members->ids[i], since, &c, &yes)) || !yes ||
-		    (rc = s_inactive_member(x, &c, l, &row)) || !row) {
-			reports_free(row);
-			continue;
-		}
-		if ((rc = s_full(l->n_members, limit, l->n_members ?
-		    l->members[l->n_members - 1]->member_id : "", &l->next_after, &full)) || full) {
-			reports_free(row);
-			break;
-		}
-		l->members[l->n_members++] = row;
-	}
-	return rc;
+	return s_inactive_row(c, attended, dues, months, x->limit,
+	    (Jiceng__V1__InactiveMember **)row);
 }
 
 int
@@ -625,31 +653,27 @@ reports_inactive_members(struct membership *m, struct meetings *mt, MDB_txn *mtx
     struct funds *f, MDB_txn *ftxn, const struct reports_scope *s, int month,
     int since_month, const struct reports_page *p, Jiceng__V1__InactiveMemberList **out)
 {
-	struct inactive x = { mt, mtxn, f, ftxn, month };
-	struct idset orgs = { 0 }, members = { 0 };
-	Rules r;
+	struct member_report x = { .m = m, .txn = mtxn, .month = month, .since = since_month,
+	    .judge = s_inactive_judge, .f = f, .ftxn = ftxn, .mt = mt };
+	Jiceng__V1__InactiveMemberList *l = malloc(sizeof *l);
 	int rc;
 
 	*out = NULL;
-	if (!civil_month_valid(month) || (since_month && !civil_month_valid(since_month)))
-		return EINVAL;
-	if (!(*out = malloc(sizeof **out)))
+	if (!l)
 		return ENOMEM;
-	jiceng__v1__inactive_member_list__init(*out);
-	(*out)->month = month;
-	if ((rc = membership_rules(m, mtxn, &r)) == 0) {
-		(*out)->inactive_months = r.member_inactive_months;
-		(*out)->warning_months = s_warning_months(r.member_inactive_months);
-		if ((rc = s_scope_orgs(m, mtxn, s, &orgs)) == 0 &&
-		    (rc = s_scope_members(m, mtxn, &orgs, &members)) == 0)
-			rc = s_inactive_page(m, &x, &members, since_month, p, *out);
-	}
-	s_idset_free(&orgs);
-	s_idset_free(&members);
-	if (rc) {
-		reports_free(*out);
-		*out = NULL;
-	}
+	jiceng__v1__inactive_member_list__init(l);
+	rc = s_member_report(&x, s, p);
+	l->month = month;
+	l->inactive_months = x.limit;
+	l->warning_months = x.warning;
+	l->members = (Jiceng__V1__InactiveMember **)x.rows;
+	l->n_members = x.n;
+	if (x.next_after)
+		l->next_after = x.next_after;
+	if (rc)
+		reports_free(l);
+	else
+		*out = l;
 	return rc;
 }
 
@@ -661,10 +685,9 @@ s_arrear_row(const struct counted *c, int last, uint32_t months, uint32_t lapse,
 {
 	Jiceng__V1__DuesArrear *w = malloc(sizeof *w);
 
-	if (!w)
+	if (!(*out = w))
 		return ENOMEM;
 	jiceng__v1__dues_arrear__init(w);
-	*out = w;
 	if (!s_set(&w->member_id, c->r.member_id) || !s_set(&w->name, c->r.name) ||
 	    !s_set(&w->home_org_id, c->r.home_org_id) ||
 	    !s_set(&w->township_id, c->r.township_id))
@@ -676,35 +699,17 @@ s_arrear_row(const struct counted *c, int last, uint32_t months, uint32_t lapse,
 	return 0;
 }
 
+/* No dues for the warning's months or more. */
 static int
-s_arrears_page(struct membership *m, struct funds *f, MDB_txn *txn,
-    const struct idset *members, int since, const struct reports_page *p,
-    Jiceng__V1__DuesArrearsList *l)
+s_arrears_judge(const struct member_report *x, const struct counted *c,
+    ProtobufCMessage **row)
 {
-	unsigned limit = s_limit(p);
-	Jiceng__V1__DuesArrear *row;
-	struct counted c;
 	uint32_t months;
-	bool yes, full;
-	int last, rc = 0;
+	int last, rc = s_dues_last(x->f, x->ftxn, c, x->month, &last);
 
-	if (!(l->members = calloc(limit, sizeof *l->members)))
-		return ENOMEM;
-	for (size_t i = s_after(members, s_page_after(p)); rc == 0 && i < members->n; i++) {
-		if ((rc = s_counted(m, txn, members->ids[i], since, &c, &yes)) || !yes ||
-		    (rc = s_dues_last(f, txn, &c, l->month, &last)))
-			continue;
-		if ((months = s_gap(&c, last, l->month)) < l->arrears_months)
-			continue;
-		if ((rc = s_full(l->n_members, limit, l->n_members ?
-		    l->members[l->n_members - 1]->member_id : "", &l->next_after, &full)) || full)
-			break;
-		row = NULL;
-		rc = s_arrear_row(&c, last, months, l->lapse_months, &row);
-		if (row)
-			l->members[l->n_members++] = row;
-	}
-	return rc;
+	if (rc || (months = s_gap(c, last, x->month)) < x->warning)
+		return rc;
+	return s_arrear_row(c, last, months, x->limit, (Jiceng__V1__DuesArrear **)row);
 }
 
 int
@@ -712,30 +717,27 @@ reports_dues_arrears(struct membership *m, struct funds *f, MDB_txn *txn,
     const struct reports_scope *s, int month, int since_month,
     const struct reports_page *p, Jiceng__V1__DuesArrearsList **out)
 {
-	struct idset orgs = { 0 }, members = { 0 };
-	Rules r;
+	struct member_report x = { .m = m, .txn = txn, .month = month, .since = since_month,
+	    .judge = s_arrears_judge, .f = f, .ftxn = txn };
+	Jiceng__V1__DuesArrearsList *l = malloc(sizeof *l);
 	int rc;
 
 	*out = NULL;
-	if (!civil_month_valid(month) || (since_month && !civil_month_valid(since_month)))
-		return EINVAL;
-	if (!(*out = malloc(sizeof **out)))
+	if (!l)
 		return ENOMEM;
-	jiceng__v1__dues_arrears_list__init(*out);
-	(*out)->month = month;
-	if ((rc = membership_rules(m, txn, &r)) == 0) {
-		(*out)->lapse_months = r.member_inactive_months;
-		(*out)->arrears_months = s_warning_months(r.member_inactive_months);
-		if ((rc = s_scope_orgs(m, txn, s, &orgs)) == 0 &&
-		    (rc = s_scope_members(m, txn, &orgs, &members)) == 0)
-			rc = s_arrears_page(m, f, txn, &members, since_month, p, *out);
-	}
-	s_idset_free(&orgs);
-	s_idset_free(&members);
-	if (rc) {
-		reports_free(*out);
-		*out = NULL;
-	}
+	jiceng__v1__dues_arrears_list__init(l);
+	rc = s_member_report(&x, s, p);
+	l->month = month;
+	l->lapse_months = x.limit;
+	l->arrears_months = x.warning;
+	l->members = (Jiceng__V1__DuesArrear **)x.rows;
+	l->n_members = x.n;
+	if (x.next_after)
+		l->next_after = x.next_after;
+	if (rc)
+		reports_free(l);
+	else
+		*out = l;
 	return rc;
 }
 

@@ -46,10 +46,11 @@ struct reports_page {
 
 /* The 三会一课 audit of the branches in scope (BRANCH, JOINT_BRANCH,
  * MOBILE_BRANCH) that existed through a month of the period (year, and
- * quarter or month or neither: civil_period_months), from the meetings
- * environment (txn; m its membership module). */
+ * quarter or month or neither: civil_period_months) as of the instant
+ * `at` (a unit not over then is not due), from the meetings environment
+ * (txn; m its membership module). */
 int reports_meetings_audit(struct membership *m, struct meetings *mt, MDB_txn *txn,
-    const struct reports_scope *s, int year, int quarter, int month,
+    const struct reports_scope *s, int year, int quarter, int month, int64_t at,
     const struct reports_page *p, Jiceng__V1__MeetingsAuditReport **out);
 
 /* Members in scope with neither attendance (the meetings environment,

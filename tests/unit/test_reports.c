@@ -356,7 +356,7 @@ s_audit(struct fx *f, const char *township, const char *org, int year, int quart
 	Jiceng__V1__MeetingsAuditReport *r;
 	MDB_txn *txn = fx_read(f);
 	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, year, quarter, month,
-	    &p, &r), 0);
+	    f->now, &p, &r), 0);
 	mdb_txn_abort(txn);
 	return r;
 }
@@ -461,6 +461,9 @@ test_audit_existence(void **state)
 	r = s_audit(f, TS1, NULL, 2026, 0, 1, NULL, 0);
 	assert_int_equal(r->n_orgs, 3);
 	assert_string_equal(r->orgs[2]->org_id, "B3");
+	/* On 20 January the month is not over: nothing is due yet. */
+	s_req_is(r->orgs[0], COMMITTEE, 0, 0, 0, 0, 0, NULL);
+	assert_false(r->orgs[0]->shortfall);
 	reports_free(r);
 }
 
@@ -480,6 +483,19 @@ test_audit_quarter_month(void **state)
 	s_req_is(b, ASSEMBLY, 1, 1, 1, 0, 0, NULL);
 	s_req_is(b, COMMITTEE, 3, 3, 2, 0, 1, (int32_t[]){ 202508 });
 	s_req_is(b, GROUP_MTG, 3, 6, 6, 0, 0, NULL);
+	reports_free(r);
+	/* Asked on 15 August: July is due, August and the quarter not yet. */
+	struct reports_scope s = { NULL, "B" };
+	struct reports_page p = { NULL, 0 };
+	MDB_txn *txn = fx_read(f);
+	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, 2025, 3, 0,
+	    fx_cst(2025, 8, 15, 9, 0), &p, &r), 0);
+	mdb_txn_abort(txn);
+	b = r->orgs[0];
+	assert_int_equal(r->at, fx_cst(2025, 8, 15, 9, 0));
+	s_req_is(b, COMMITTEE, 1, 1, 1, 0, 0, NULL);
+	s_req_is(b, ASSEMBLY, 0, 0, 0, 0, 0, NULL);
+	s_req_is(b, GROUP_MTG, 1, 2, 2, 0, 0, NULL);
 	reports_free(r);
 	r = s_audit(f, NULL, "B", 2025, 0, 5, NULL, 0);
 	b = r->orgs[0];
@@ -533,11 +549,11 @@ test_audit_scope(void **state)
 	struct reports_scope s = { NULL, "nope" };
 	struct reports_page p = { NULL, 0 };
 	MDB_txn *txn = fx_read(f);
-	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, 2025, 0, 0, &p, &r),
+	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, 2025, 0, 0, f->now, &p, &r),
 	    MDB_NOTFOUND);
 	assert_null(r);
 	s.org_id = "B";
-	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, 2025, 1, 1, &p, &r),
+	assert_int_equal(reports_meetings_audit(f->m, s_mt(f), txn, &s, 2025, 1, 1, f->now, &p, &r),
 	    EINVAL);
 	mdb_txn_abort(txn);
 }

@@ -52,6 +52,12 @@ const char *bench_config;
 const char *bench_derived_parent;
 
 #define MAX_RUNS 8     /* client counts */
+/* Targets: the county's year against the three workers' ceiling (issue
+ * 21); the members-only workload against the membership worker's (issue 2). */
+#define YEAR_RATIO_TARGET 1.00
+#define YEAR_P99_TARGET_MS 5.0
+#define MEMBERS_RATIO_TARGET 0.40
+#define MEMBERS_P99_TARGET_MS 10.0
 #define MAX_REPEAT 9
 
 struct options {
@@ -67,7 +73,8 @@ struct options {
 	size_t roster;             /* members registered before the runs; 0: none */
 	unsigned townships;        /* the most clients of any run: one township each */
 	unsigned repeat;           /* each measurement, interleaved */
-	unsigned mix;              /* the mix runs: percent of transfer and mobile steps; 0: none */
+	int mix;                   /* the mix runs: percent of transfer and mobile steps; 0: none */
+	bool every_kind;           /* the county's year (load.c), else members only */
 	unsigned raw_only;         /* > 0: only the raw ceiling, at this batch */
 	bool status_only;          /* only the status stream (status.c) */
 	size_t status_members;     /* its county, every member away once */
@@ -100,10 +107,13 @@ s_usage(FILE *out, int status)
 	    "  --events N         events per measured run (default 60000)\n"
 	    "  --clients LIST     pipelining clients per run, comma-separated (default 1,8)\n"
 	    "  --window W         unacknowledged envelopes per client (default 256)\n"
-	    "  --branches N       branches per township the members go to (default 4)\n"
+	    "  --branches N       branches per township the members go to (default 100)\n"
 	    "  --roster N         the county's members, registered before the runs; the\n"
-	    "                     runs then update them, 1 in 20 events a registration\n"
+	    "                     runs then act on them, 1 in 20 events a registration\n"
 	    "                     (default 60000; 0: every event registers a new member)\n"
+	    "  --membership-only  the runs only update and register members (and --mix);\n"
+	    "                     default: a county's year of every kind: dues, pay and\n"
+	    "                     subsidies, meetings, updates, transfers, mobile members\n"
 	    "  --repeat R         make each measurement R times, interleaved (default 3)\n"
 	    "  --half-seconds S   length of each half-peak run (default 4)\n"
 	    "  --load F           pace those runs at F times the peak rate (default 0.5)\n"
@@ -120,9 +130,9 @@ s_usage(FILE *out, int status)
 	    "                     under DIR, e.g. a tmpfs (default: beside the journal)\n"
 	    "  --no-idnum         members without resident ID numbers\n"
 	    "  --random-ids       event ids spread like UUIDv4s (default: growing, as UUIDv7)\n"
-	    "  --mix P            also measure the county workload with P%% of its updates\n"
-	    "                     replaced by transfers and mobile-member steps (default 10;\n"
-	    "                     0: no mix runs)\n"
+	    "  --mix P            also measure the workload with P%% of its other events\n"
+	    "                     replaced by transfers and mobile-member steps (default 0;\n"
+	    "                     10 with --membership-only)\n"
 	    "  --keep             keep the daemon's data dir\n"
 	    "  --settle MS        from connecting to starting the clock (default 1000)\n"
 	    "  --config FILE      run jicengd and the raw ceiling with this jiceng.conf\n"
@@ -137,7 +147,7 @@ s_parse_args(struct options *o, int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
 	*o = (struct options){ .events = 60000, .clients = { 1, 8 }, .nclients = 2,
-	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 4, .roster = 60000, .repeat = 3, .mix = 10, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true,
+	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 100, .roster = 60000, .repeat = 3, .mix = -1, .every_kind = true, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true,
 	    .status_members = 100000, .status_events = 60000 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -152,6 +162,8 @@ s_parse_args(struct options *o, int argc, char **argv)
 			o->check = true;
 		else if (strcmp(a, "--random-ids") == 0)
 			o->random_ids = true;
+		else if (strcmp(a, "--membership-only") == 0)
+			o->every_kind = false;
 		else if (strcmp(a, "--status-only") == 0)
 			o->status_only = true;
 		else if (!v)
@@ -182,7 +194,7 @@ s_parse_args(struct options *o, int argc, char **argv)
 				s_usage(stderr, 2);
 			i++;
 		} else if (strcmp(a, "--mix") == 0) {
-			o->mix = (unsigned)strtoul(v, &end, 10);
+			o->mix = (int)strtoul(v, &end, 10);
 			if (*end || o->mix > 50)
 				s_usage(stderr, 2);
 			i++;
@@ -259,6 +271,10 @@ s_parse_args(struct options *o, int argc, char **argv)
 		} else
 			s_usage(stderr, 2);
 	}
+	if (o->roster == 0)
+		o->every_kind = false;   /* a year acts on a roster */
+	if (o->mix < 0)
+		o->mix = o->every_kind ? 0 : 10;
 	o->townships = 0;
 	for (unsigned i = 0; i < o->nclients; i++)
 		if (o->clients[i] > o->townships)
@@ -272,7 +288,8 @@ s_spec(const struct options *o, unsigned clients, bool mix)
 {
 	return (struct bench_spec){ .clients = clients, .branches = o->branches,
 	    .roster = o->roster, .roster_townships = o->townships, .random_ids = o->random_ids,
-	    .mix_pct = mix ? o->mix : 0 };
+	    .mix_pct = mix ? (unsigned)o->mix : o->every_kind ? BENCH_YEAR_MIX_PCT : 0,
+	    .every_kind = o->every_kind };
 }
 
 /* ---------------------------------------------------------------- machine */
@@ -648,18 +665,20 @@ s_summary(const struct options *o, struct series *ser, bool mix, bool *ratio_ok,
 		}
 	double ratio = b->best_raw > 0 ? b->best_rate / b->best_raw : 0;
 	/* The latency target holds for every client count, so the worst decides. */
-	*ratio_ok = ratio >= 0.40;
-	*p99_ok = slow->half_p99_median < 10.0;
+	double ratio_target = o->every_kind ? YEAR_RATIO_TARGET : MEMBERS_RATIO_TARGET;
+	double p99_target = o->every_kind ? YEAR_P99_TARGET_MS : MEMBERS_P99_TARGET_MS;
+	*ratio_ok = ratio >= ratio_target;
+	*p99_ok = slow->half_p99_median <= p99_target;
 	printf("  peak: %.0f events/s with %u clients\n", b->best_rate, ser[best].clients);
-	printf("  end-to-end / raw at that batch: %.0f%%   (target >= 40%%: %s)\n", ratio * 100,
-	    *ratio_ok ? "met" : "MISSED");
+	printf("  end-to-end / raw at that batch: %.0f%%   (target >= %.0f%%: %s)\n", ratio * 100,
+	    ratio_target * 100, *ratio_ok ? "met" : "MISSED");
 	if (o->rate > 0)
 		printf("  p99 ack latency at a fixed %.0f events/s", o->rate);
 	else
 		printf("  p99 ack latency at %.0f%% of each repeat's peak (%.0f-%.0f events/s)",
 		    100 * o->load, b->half_rate[0], b->half_rate[1]);
-	printf(", worst with %u clients: %.2f ms   (target < 10 ms: %s)\n", slow_clients,
-	    slow->half_p99_median, *p99_ok ? "met" : "MISSED");
+	printf(", worst with %u clients: %.2f ms   (target <= %.0f ms: %s)\n", slow_clients,
+	    slow->half_p99_median, p99_target, *p99_ok ? "met" : "MISSED");
 }
 
 /* Does this build's jicengd take every kind of the mix? */
@@ -709,7 +728,15 @@ main(int argc, char **argv)
 		printf(",%u", o.clients[i]);
 	printf(", window %u, %u branches per township, ID numbers %s, each run %u times\n",
 	    o.window, o.branches, o.idnum ? "on" : "off", o.repeat);
-	if (o.roster)
+	if (o.roster && o.every_kind)
+		printf("workload: a county's year, %zu members over %u townships: one event in %d\n"
+		    "registers a new member, %d%% are transfers and mobile-member steps, and of\n"
+		    "the rest %d%% dues, %d%% pay and subsidies (one in ten a branch's activity\n"
+		    "fund), %d%% branch meetings (about 70%% of the branch present), %d%% phone\n"
+		    "updates", o.roster, o.townships, BENCH_NEW_MEMBER_EVERY, BENCH_YEAR_MIX_PCT,
+		    BENCH_SHARE_DUES, BENCH_SHARE_PAY, BENCH_SHARE_MEETINGS,
+		    100 - BENCH_SHARE_DUES - BENCH_SHARE_PAY - BENCH_SHARE_MEETINGS);
+	else if (o.roster)
 		printf("workload: a county of %zu members over %u townships; each event updates a\n"
 		    "member's phone number, one in %d registers a new member", o.roster, o.townships,
 		    BENCH_NEW_MEMBER_EVERY);
@@ -733,7 +760,7 @@ main(int argc, char **argv)
 
 	for (unsigned i = 0; i < o.nclients; i++)
 		ser[i].clients = o.clients[i];
-	int rc = bench_workload_orgs(&orgs, o.townships, o.branches) < 0 ||
+	int rc = bench_workload_orgs(&orgs, o.townships, o.branches, o.every_kind) < 0 ||
 	    bench_workload_roster(&roster, &county, o.idnum) < 0 ? -1 : 0;
 	if (rc < 0)
 		fprintf(stderr, "jiceng-bench: out of memory\n");

@@ -59,8 +59,11 @@ void bench_member_id(char out[48], const char *township, unsigned run, size_t i)
  * 0 or -1 (out of memory). */
 int bench_workload_push(struct bench_workload *w, size_t *cap, const Envelope *e,
     unsigned client);
-/* For each of townships: its committee and `branches` branches under it. */
-int bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches);
+/* For each of townships: its committee and `branches` branches under it;
+ * with budgets, then the county's budget lines for what every_kind pays
+ * (BENCH_BUDGET_YEARS years from BENCH_FIRST_PERIOD's). */
+int bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches,
+    bool budgets);
 /* Who sends the measured events, and the roster they act on. */
 struct bench_spec {
 	unsigned clients;          /* townships sending, client k = township k */
@@ -69,7 +72,21 @@ struct bench_spec {
 	unsigned roster_townships; /* over which the roster was spread (>= clients) */
 	bool random_ids;           /* event ids spread like UUIDv4s, not growing */
 	unsigned mix_pct;          /* percent of transfer and mobile-member steps; 0: none */
+	bool every_kind;           /* a county's year: dues, pay, meetings among the updates */
 };
+
+/* every_kind: of the events that neither register nor belong to the mix,
+ * these shares in percent (the rest update a member's phone): a county's
+ * year is mostly dues (monthly per member), pay and subsidies, meetings. */
+#define BENCH_SHARE_DUES 65
+#define BENCH_SHARE_PAY 17
+#define BENCH_SHARE_MEETINGS 8
+/* Pay periods start here, dues months at BENCH_FIRST_DUES (paid ahead). */
+#define BENCH_FIRST_PERIOD 202501
+#define BENCH_FIRST_DUES 202701
+#define BENCH_BUDGET_YEARS 10
+/* every_kind: the transfers and mobile-member steps of a year, in percent. */
+#define BENCH_YEAR_MIX_PCT 2
 
 /* Of a steady county's events, one in this many registers a new member. */
 #define BENCH_NEW_MEMBER_EVERY 20
@@ -173,12 +190,14 @@ struct bench_raw_result {
 	double secs;
 	double rate;
 	double journal_secs, fold_secs;  /* of secs: journal commits, fold steps */
+	unsigned domains;          /* state environments folded (the config's workers) */
 };
 
 /* Journal orgs, the roster, then timed into a fresh journal under parent
  * with journal_append/journal_commit, batch events per commit, each commit
- * followed by fold_step on a membership state env, all in this process;
- * time the timed part, whose every event the fold must accept. 0 or -1
+ * followed by fold_step on the state env of each domain the config runs,
+ * all in this process; time the timed part, whose every event its owning
+ * fold must accept. 0 or -1
  * with a message on stderr. */
 int bench_raw(const char *parent, const struct bench_workload *orgs,
     const struct bench_workload *roster, const struct bench_workload *timed, unsigned batch,

@@ -85,8 +85,45 @@ bench_township(unsigned k, char out[16])
 	snprintf(out, 16, "320123%03u000", 101 + k % 899);
 }
 
+/* The fund kinds every_kind pays: to members, then the org's activity fund. */
+static const Jiceng__V1__FundKind s_member_pay[] = {
+	JICENG__V1__FUND_KIND__CADRE_BASE_PAY, JICENG__V1__FUND_KIND__CADRE_PERFORMANCE_PAY,
+	JICENG__V1__FUND_KIND__RETIRED_CADRE_SUBSIDY, JICENG__V1__FUND_KIND__VETERAN_CONDOLENCE,
+};
+#define MEMBER_PAY_KINDS (sizeof s_member_pay / sizeof s_member_pay[0])
+
+/* Township k's budget lines: each kind every_kind pays, for each year. */
+static int
+s_push_budgets(struct bench_workload *w, size_t *cap, unsigned k)
+{
+	char tw[16], id[48], event_id[48];
+	bench_township(k, tw);
+	for (unsigned i = 0; i <= MEMBER_PAY_KINDS; i++)
+		for (int y = 0; y < BENCH_BUDGET_YEARS; y++) {
+			Envelope e = JICENG__V1__ENVELOPE__INIT;
+			Jiceng__V1__BudgetAllocated b = JICENG__V1__BUDGET_ALLOCATED__INIT;
+			snprintf(id, sizeof id, "%s:bud%u-%d", tw, i, y);
+			snprintf(event_id, sizeof event_id, "%s-bud-%zu", tw, w->n);
+			b.budget_id = id;
+			b.kind = i < MEMBER_PAY_KINDS ? s_member_pay[i] :
+			    JICENG__V1__FUND_KIND__PARTY_ACTIVITY_FUND;
+			b.year = BENCH_FIRST_PERIOD / 100 + y;
+			b.amount_fen = 10000000000000LL;   /* 1e11 yuan: never the limit */
+			b.source = JICENG__V1__FUNDING_SOURCE__FISCAL;
+			e.event_id = event_id;
+			e.township_id = tw;
+			e.occurred_at = now_wall_ms() - 60000;
+			e.event_case = JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED;
+			e.budget_allocated = &b;
+			if (bench_workload_push(w, cap, &e, k) < 0)
+				return -1;
+		}
+	return 0;
+}
+
 int
-bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches)
+bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branches,
+    bool budgets)
 {
 	size_t cap = 0;
 	int64_t now = now_wall_ms();
@@ -123,6 +160,9 @@ bench_workload_orgs(struct bench_workload *w, unsigned townships, unsigned branc
 				return -1;
 		}
 	}
+	for (unsigned k = 0; budgets && k < townships; k++)
+		if (s_push_budgets(w, &cap, k) < 0)
+			return -1;
 	return 0;
 }
 
@@ -324,6 +364,179 @@ s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
 	return bench_workload_push(w, cap, &e, k);
 }
 
+/* ---------------------------------------------------------------- a year */
+
+/* Roster members of township k: how many (of_k), and the idx-th of those
+ * the mix leaves alone (every BENCH_MIX_EVERY-th is the mix's). */
+static size_t
+s_of_k(const struct bench_spec *sp, unsigned k)
+{
+	return (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+}
+
+static size_t
+s_plain_count(size_t of_k)
+{
+	return of_k - of_k / BENCH_MIX_EVERY;
+}
+
+static size_t
+s_plain_q(size_t idx)
+{
+	return idx + idx / (BENCH_MIX_EVERY - 1);
+}
+
+static void
+s_roster_member(char out[48], const struct bench_spec *sp, unsigned k, size_t q)
+{
+	char tw[16];
+	bench_township(k, tw);
+	bench_member_id(out, tw, 0, k + sp->roster_townships * q);
+}
+
+/* What every_kind has sent per township, across runs (ids, months and
+ * periods never repeat within a process). */
+static size_t s_dues_sent[BENCH_MAX_CLIENTS], s_pay_sent[BENCH_MAX_CLIENTS],
+    s_org_pay_sent[BENCH_MAX_CLIENTS], s_meetings_held[BENCH_MAX_CLIENTS];
+
+/* A roster member's dues for the next month not yet paid: the months go
+ * ahead one at a time over the whole roster (paid in advance is allowed). */
+static int
+s_push_dues(struct bench_workload *w, size_t *cap, const struct bench_spec *sp, unsigned run,
+    unsigned k)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__DuesPaid d = JICENG__V1__DUES_PAID__INIT;
+	char tw[16], member_id[48], event_id[48];
+	size_t plain = s_plain_count(s_of_k(sp, k)), c = s_dues_sent[k]++;
+	bench_township(k, tw);
+	s_roster_member(member_id, sp, k, s_plain_q(c % plain));
+	s_event_id(event_id, sp, tw, run, w->n);
+	d.member_id = member_id;
+	d.month = civil_month_add(BENCH_FIRST_DUES, (int)(c / plain));
+	d.amount_fen = 50;    /* within F7's 0.2-1 yuan for a farmer */
+	d.paid_at = now_wall_ms() - 60000;
+	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_DUES_PAID);
+	e.dues_paid = &d;
+	return bench_workload_push(w, cap, &e, k);
+}
+
+/* A payment: nine in ten to a roster member (a kind and month of pay per
+ * member in turn), one in ten a branch's activity fund for a month. */
+static int
+s_push_pay(struct bench_workload *w, size_t *cap, const struct bench_spec *sp, unsigned run,
+    unsigned k)
+{
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__FundDisbursed f = JICENG__V1__FUND_DISBURSED__INIT;
+	char tw[16], payee[48], id[48], event_id[48];
+	size_t plain = s_plain_count(s_of_k(sp, k));
+	bench_township(k, tw);
+	s_event_id(event_id, sp, tw, run, w->n);
+	if ((s_pay_sent[k] + s_org_pay_sent[k]) % 10 == 9) {
+		size_t c = s_org_pay_sent[k]++;
+		snprintf(payee, sizeof payee, "%s:b%zu", tw, 1 + c % sp->branches);
+		snprintf(id, sizeof id, "%s:po%zu", tw, c);
+		f.payee_case = JICENG__V1__FUND_DISBURSED__PAYEE_PAYEE_ORG_ID;
+		f.payee_org_id = payee;
+		f.kind = JICENG__V1__FUND_KIND__PARTY_ACTIVITY_FUND;
+		f.period = civil_month_add(BENCH_FIRST_PERIOD, (int)(c / sp->branches));
+		f.amount_fen = 500000;
+	} else {
+		size_t c = s_pay_sent[k]++, round = c / plain;
+		s_roster_member(payee, sp, k, s_plain_q(c % plain));
+		snprintf(id, sizeof id, "%s:pm%zu", tw, c);
+		f.payee_case = JICENG__V1__FUND_DISBURSED__PAYEE_PAYEE_MEMBER_ID;
+		f.payee_member_id = payee;
+		f.kind = s_member_pay[round % MEMBER_PAY_KINDS];
+		f.period = civil_month_add(BENCH_FIRST_PERIOD, (int)(round / MEMBER_PAY_KINDS));
+		f.amount_fen = 150000;
+	}
+	f.disbursement_id = id;
+	f.source = JICENG__V1__FUNDING_SOURCE__FISCAL;
+	f.approval_ref = "镇党委〔2025〕1号";
+	f.paid_at = now_wall_ms() - 86400000LL;
+	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_FUND_DISBURSED);
+	e.fund_disbursed = &f;
+	return bench_workload_push(w, cap, &e, k);
+}
+
+#define MEETING_MAX_ATTENDEES 96
+#define COMMITTEE_SIZE 5
+
+/* A branch's meeting, the branches in turn, each in turn a themed party
+ * day, its committee, a party-group meeting, a party lecture, or the
+ * assembly held as the themed day; seven in ten of the branch's plain
+ * roster members attend (the committee: its five; a group: ten). */
+static int
+s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
+    unsigned run, unsigned k)
+{
+	static const Jiceng__V1__MeetingType kinds[][2] = {
+		{ JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY },
+		{ JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE },
+		{ JICENG__V1__MEETING_TYPE__GROUP_MEETING },
+		{ JICENG__V1__MEETING_TYPE__PARTY_LECTURE },
+		{ JICENG__V1__MEETING_TYPE__BRANCH_ASSEMBLY, JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY },
+	};
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__MeetingHeld m = JICENG__V1__MEETING_HELD__INIT;
+	char tw[16], org[40], id[48], event_id[48];
+	char ids[MEETING_MAX_ATTENDEES][48];
+	char *attendees[MEETING_MAX_ATTENDEES];
+	Jiceng__V1__MeetingType types[2];
+	size_t c = s_meetings_held[k]++, of_k = s_of_k(sp, k), n = 0;
+	size_t b = c % sp->branches, kind = (c / sp->branches) % 5;
+	bench_township(k, tw);
+	for (size_t q = b; q < of_k && n < MEETING_MAX_ATTENDEES; q += sp->branches)
+		if (q % BENCH_MIX_EVERY != BENCH_MIX_EVERY - 1) {
+			s_roster_member(ids[n], sp, k, q);
+			attendees[n] = ids[n];
+			n++;
+		}
+	if (n == 0)
+		return -1;
+	size_t present = kind == 1 ? (n < COMMITTEE_SIZE ? n : COMMITTEE_SIZE) :
+	    kind == 2 ? (n < 10 ? n : 10) : (7 * n + 9) / 10;
+	snprintf(org, sizeof org, "%s:b%zu", tw, b + 1);
+	snprintf(id, sizeof id, "%s:mt%zu", tw, c);
+	s_event_id(event_id, sp, tw, run, w->n);
+	m.meeting_id = id;
+	m.org_id = org;
+	types[0] = kinds[kind][0];
+	types[1] = kinds[kind][1];
+	m.n_types = types[1] ? 2 : 1;
+	m.types = types;
+	m.held_at = now_wall_ms() - 3600000;
+	m.topic = kind == 3 ? "学习党章" : "月度学习";
+	m.lecturer = kind == 3 ? "镇党委书记" : "";
+	m.n_attendee_ids = present;
+	m.attendee_ids = attendees;
+	if (kind == 1) {
+		m.n_committee_member_ids = present;
+		m.committee_member_ids = attendees;
+	}
+	s_member_envelope(&e, event_id, tw, JICENG__V1__ENVELOPE__EVENT_MEETING_HELD);
+	e.meeting_held = &m;
+	return bench_workload_push(w, cap, &e, k);
+}
+
+/* One of a county year's events for client k, by its share. */
+static int
+s_push_year(struct bench_workload *w, size_t *cap, const struct bench_spec *sp, unsigned run,
+    size_t i)
+{
+	unsigned k = (unsigned)(i % sp->clients);
+	unsigned pick = (unsigned)(s_mix((uint64_t)run << 40 ^ i ^ 0x5eed) % 100);
+	if (pick < BENCH_SHARE_DUES)
+		return s_push_dues(w, cap, sp, run, k);
+	if (pick < BENCH_SHARE_DUES + BENCH_SHARE_PAY)
+		return s_push_pay(w, cap, sp, run, k);
+	if (pick < BENCH_SHARE_DUES + BENCH_SHARE_PAY + BENCH_SHARE_MEETINGS)
+		return s_push_meeting(w, cap, sp, run, k);
+	return s_push_updated(w, cap, sp, run, i);
+}
+
 /* Is a client's u-th event a registration (with a roster), a mix slot? */
 static bool
 s_registers(const struct bench_spec *sp, size_t u)
@@ -378,6 +591,8 @@ bench_workload_events(struct bench_workload *w, const struct bench_spec *sp, siz
 			rc = s_push_registered(w, &cap, sp, run, i, idnum);
 		else if (s_mix_slot(sp, u) && mixed[k] < slots[k])
 			rc = s_push_mix(w, &cap, sp, run, k, mixed[k]++, t0 + (int64_t)u * 1000);
+		else if (sp->every_kind && sp->roster)
+			rc = s_push_year(w, &cap, sp, run, i);
 		else
 			rc = s_push_updated(w, &cap, sp, run, i);
 		if (rc < 0)

@@ -1,11 +1,13 @@
 /*
  * raw: the ceiling the daemon is measured against. The same LMDB work the
- * broker and the membership worker do for each group commit, done in one
- * process with no sockets: one journal write transaction per batch (the
- * broker's dedupe lookup and append for every envelope, one journal_commit
- * whose flush also carries the previous commit's meta page), then fold_step
- * on a membership state environment until it has applied the batch (the
- * worker's transactions of at most FOLD_BATCH events).
+ * broker and its workers do for each group commit, done in one process
+ * with no sockets: one journal write transaction per batch (the broker's
+ * dedupe lookup and append for every envelope, one journal_commit whose
+ * flush also carries the previous commit's meta page), then fold_step on
+ * the state environment of each domain the config runs (membership,
+ * meetings, funds by default), one after the other, until each has
+ * applied the batch (the worker's transactions of at most FOLD_BATCH
+ * events).
  * The broker's envelope checks and the sockets are what the ceiling leaves
  * out; that difference is what the ratio measures.
  */
@@ -61,9 +63,32 @@ s_journal_batch(struct journal *j, const struct bench_event *ev, size_t n, uint6
 	return MDB_MAP_FULL;
 }
 
+struct folds {
+	struct fold *f[DOMAIN_COUNT];
+	char path[DOMAIN_COUNT][CONFIG_PATH_MAX + 64];
+	unsigned n;
+};
+
+/* Each fold, in turn, up to seq last. */
+static int
+s_fold_to(struct folds *fs, uint64_t last)
+{
+	for (unsigned d = 0; d < fs->n; d++)
+		while (fold_cursor(fs->f[d]) < last) {
+			unsigned applied = 0;
+			int rc = fold_step(fs->f[d], (unsigned)(last - fold_cursor(fs->f[d])), FOLD_BATCH,
+			    false, &applied);
+			if (rc)
+				return rc;
+			if (applied == 0)
+				return MDB_NOTFOUND;
+		}
+	return 0;
+}
+
 /* Journal the broker's opening RulesChanged, as jicengd does at start. */
 static int
-s_journal_rules(struct journal *j, struct fold *f)
+s_journal_rules(struct journal *j, struct folds *fs)
 {
 	Envelope e = JICENG__V1__ENVELOPE__INIT;
 	Jiceng__V1__RulesChanged rc_msg = JICENG__V1__RULES_CHANGED__INIT;
@@ -90,16 +115,15 @@ s_journal_rules(struct journal *j, struct fold *f)
 		journal_write_abort(j, txn);
 		return rc;
 	}
-	unsigned applied;
 	if ((rc = journal_commit(j, txn)) == 0)
-		rc = fold_step(f, 1, 1, false, &applied);
+		rc = s_fold_to(fs, seq);
 	return rc;
 }
 
 /* Journal w in batches, each followed by the fold; r gets the commits and
  * the time spent in each half. */
 static int
-s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigned batch,
+s_run(struct journal *j, struct folds *fs, const struct bench_workload *w, unsigned batch,
     struct bench_raw_result *r)
 {
 	for (size_t at = 0; at < w->n; at += batch) {
@@ -112,13 +136,8 @@ s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigne
 		double t1 = s_secs();
 		r->journal_secs += t1 - t0;
 		r->commits++;
-		while (fold_cursor(f) < last) {
-			unsigned applied = 0;
-			if ((rc = fold_step(f, (unsigned)(last - fold_cursor(f)), FOLD_BATCH, false, &applied)))
-				return rc;
-			if (applied == 0)
-				return MDB_NOTFOUND;
-		}
+		if ((rc = s_fold_to(fs, last)))
+			return rc;
 		r->fold_secs += s_secs() - t1;
 		if (bench_interrupted)
 			return EINTR;
@@ -130,39 +149,42 @@ s_run(struct journal *j, struct fold *f, const struct bench_workload *w, unsigne
 	return rc;
 }
 
-/* Did the fold accept every timed event (seqs first..last)? An ack-less
- * ceiling that rejected its workload would flatter itself. 0 or -1. */
+/* Did the folds accept every timed event (seqs first..last), each from the
+ * one environment that owns it? An ack-less ceiling that rejected its
+ * workload would flatter itself. 0 or -1. */
 static int
-s_verify(const char *path, uint64_t first, uint64_t last)
+s_verify(const struct folds *fs, uint64_t first, uint64_t last)
 {
-	MDB_env *env;
-	MDB_txn *txn = NULL;
-	MDB_dbi verdicts;
 	uint64_t accepted = 0;
-	if (mdb_env_create(&env))
-		return -1;
-	mdb_env_set_maxdbs(env, 32);
-	if (mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR, 0640) == 0 &&
-	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
-	    mdb_dbi_open(txn, "verdicts", 0, &verdicts) == 0) {
-		for (uint64_t seq = first; seq <= last; seq++) {
-			Ack *a = NULL;
-			if (fold_read_verdict(txn, verdicts, seq, &a) != 0)
-				break;
-			bool ok = a->verdict == JICENG__V1__VERDICT__ACCEPTED;
-			if (!ok)
-				fprintf(stderr, "jiceng-bench: raw: seq %llu: %s %s: %s\n",
-				    (unsigned long long)seq, codec_verdict_name(a->verdict), a->code, a->reason);
-			jiceng__v1__ack__free_unpacked(a, NULL);
-			if (!ok)
-				break;
-			accepted++;
+	bool refused = false;
+	for (unsigned d = 0; d < fs->n && !refused; d++) {
+		MDB_env *env;
+		MDB_txn *txn = NULL;
+		MDB_dbi verdicts;
+		if (mdb_env_create(&env))
+			return -1;
+		mdb_env_set_maxdbs(env, 64);
+		if (mdb_env_open(env, fs->path[d], MDB_RDONLY | MDB_NOSUBDIR, 0640) == 0 &&
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0 &&
+		    mdb_dbi_open(txn, "verdicts", 0, &verdicts) == 0) {
+			for (uint64_t seq = first; seq <= last && !refused; seq++) {
+				Ack *a = NULL;
+				if (fold_read_verdict(txn, verdicts, seq, &a) != 0)
+					continue;   /* another domain's event */
+				refused = a->verdict != JICENG__V1__VERDICT__ACCEPTED;
+				if (refused)
+					fprintf(stderr, "jiceng-bench: raw: seq %llu: %s %s: %s\n",
+					    (unsigned long long)seq, codec_verdict_name(a->verdict), a->code,
+					    a->reason);
+				jiceng__v1__ack__free_unpacked(a, NULL);
+				accepted += !refused;
+			}
 		}
+		if (txn)
+			mdb_txn_abort(txn);
+		mdb_env_close(env);
 	}
-	if (txn)
-		mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return first <= last && accepted == last - first + 1 ? 0 : -1;
+	return !refused && first <= last && accepted == last - first + 1 ? 0 : -1;
 }
 
 int
@@ -172,7 +194,7 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 {
 	struct config cfg;
 	struct journal *j = NULL;
-	struct fold *f = NULL;
+	struct folds fs = { .n = 0 };
 	uint8_t key[IDNUM_KEY_LEN];
 	char dir[512], derived[512] = "", path[CONFIG_PATH_MAX + 64];
 	struct bench_raw_result setup = { 0 };
@@ -207,21 +229,26 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 		rc = -1;
 		goto out;
 	}
-	fold_state_path(cfg.derived_dir, DOMAIN_MEMBERSHIP, path, sizeof path);
 	if ((rc = journal_open_at(&j, dir, cfg.derived_dir, cfg.journal_map_mb, cfg.journal_map_max_mb,
 	    false)) == 0)
 		journal_tail_start(j, (uint64_t)cfg.journal_fill_ahead_mb << 20);  /* as jicengd, where it can */
+	for (int d = 0; d < DOMAIN_COUNT && rc == 0; d++)
+		if (cfg.workers[d]) {
+			fold_state_path(cfg.derived_dir, (enum domain)d, fs.path[fs.n], sizeof fs.path[0]);
+			rc = fold_open(&fs.f[fs.n], j, (enum domain)d, fs.path[fs.n], &cfg);
+			fs.n++;
+		}
+	r->domains = fs.n;
 	if (rc ||
-	    (rc = fold_open(&f, j, DOMAIN_MEMBERSHIP, path, &cfg)) ||
-	    (rc = s_journal_rules(j, f)) ||
-	    (rc = s_run(j, f, orgs, r->batch, &setup)) ||
-	    (rc = s_run(j, f, roster, r->batch, &setup))) {
+	    (rc = s_journal_rules(j, &fs)) ||
+	    (rc = s_run(j, &fs, orgs, r->batch, &setup)) ||
+	    (rc = s_run(j, &fs, roster, r->batch, &setup))) {
 		fprintf(stderr, "jiceng-bench: raw: set-up: %s\n", mdb_strerror(rc));
 		goto out;
 	}
-	first = fold_cursor(f) + 1;
+	first = fold_cursor(fs.f[0]) + 1;
 	double t0 = s_secs();
-	rc = s_run(j, f, timed, r->batch, r);
+	rc = s_run(j, &fs, timed, r->batch, r);
 	r->secs = s_secs() - t0;
 	if (rc) {
 		fprintf(stderr, "jiceng-bench: raw: %s\n", mdb_strerror(rc));
@@ -230,9 +257,10 @@ bench_raw(const char *parent, const struct bench_workload *orgs,
 	r->events = timed->n;
 	r->rate = r->secs > 0 ? (double)r->events / r->secs : 0;
 out:
-	fold_destroy(&f);
+	for (unsigned d = 0; d < fs.n; d++)
+		fold_destroy(&fs.f[d]);
 	journal_close(&j);
-	if (rc == 0 && s_verify(path, first, first + timed->n - 1) < 0) {
+	if (rc == 0 && s_verify(&fs, first, first + timed->n - 1) < 0) {
 		fprintf(stderr, "jiceng-bench: raw: the fold did not accept the workload\n");
 		rc = -1;
 	}

@@ -612,7 +612,7 @@ bench_status(const struct bench_status_options *o)
 	    "(one change each); then runs where every event is a change (a member home and\n"
 	    "away again), %u clients, window %u\n", o->members, o->clients, o->clients, o->window);
 	if (!(c.gen = calloc(o->members, sizeof *c.gen)) ||
-	    bench_workload_orgs(&orgs, o->clients, 4) < 0 ||
+	    bench_workload_orgs(&orgs, o->clients, 4, false) < 0 ||
 	    bench_workload_roster(&roster, &sp, false) < 0 || s_departures(&away, &c, run++) < 0) {
 		fprintf(stderr, "jiceng-bench: out of memory\n");
 		goto free;

@@ -21,7 +21,7 @@ static const char s_default_text[] =
     "ingest = tcp://127.0.0.1:7400\n"
     "status = tcp://127.0.0.1:7401\n"
     "query = tcp://127.0.0.1:7402\n"
-    "workers = membership\n"
+    "workers = membership, meetings, funds\n"
     "# townships = 320123    (the county's 6-digit code, or its townships' 12-digit\n"
     "#                        codes; unset: any well-formed township code is taken)\n"
     "max_backlog = 50000\n"

@@ -221,6 +221,16 @@ s_owns(const struct fold *f, EventCase kind)
 	return codec_event_domain(kind) == f->domain;
 }
 
+/* Another domain's own event (a meeting in the funds worker): neither the
+ * membership module nor this worker's module applies it, and no verdict
+ * of it is kept here, so it is not even decoded. */
+static bool
+s_foreign(const struct fold *f, EventCase kind)
+{
+	enum domain owner = codec_event_domain(kind);
+	return owner != f->domain && owner != DOMAIN_MEMBERSHIP && owner != DOMAIN_NONE;
+}
+
 static int
 s_count_write(struct fold *f, MDB_txn *txn, const char *name, uint64_t add)
 {
@@ -454,7 +464,7 @@ s_apply_one(struct fold *f, MDB_txn *jtxn, MDB_txn *parent, uint64_t seq)
 	struct verdict vd;
 	const char *why;
 	int rc = journal_get(f->journal, jtxn, seq, &r);
-	if (rc)
+	if (rc || s_foreign(f, (EventCase)r.kind))
 		return rc;
 	verdict_accept(&vd);
 	Envelope *e = codec_envelope_unpack(r.envelope, r.envelope_len);

@@ -312,7 +312,8 @@ main(int argc, char **argv)
 	if (store_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);
-	fold_on_status(w.fold, s_on_status, &w);
+	if (w.domain == DOMAIN_MEMBERSHIP)   /* the one worker that answers for them */
+		fold_on_status(w.fold, s_on_status, &w);
 	w.applying_fd = -1;
 	if (w.single_step_until) {
 		snprintf(path, sizeof path, "%s/%s.applying", cfg.run_dir, codec_domain_name(w.domain));

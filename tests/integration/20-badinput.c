@@ -22,7 +22,8 @@
 
 static int s_ok_seq;
 
-static void s_not_found(struct hd *d, const char *member_id);  /* numbering of the valid events sent between bad ones */
+static void s_not_found(struct hd *d, const char *member_id);
+static void s_rule(void *sock, struct hmsg m, const char *code);  /* numbering of the valid events sent between bad ones */
 
 /* The daemon still serves: a fresh valid event is ACCEPTED and journaled
  * as the next seq after journal_before, read in hour (unless the hour
@@ -221,6 +222,36 @@ test_malformed_frames(void **state)
 	hd_pass(d);
 }
 
+/* A meeting of the tree's branch with no type (BAD_FIELD from the meetings
+ * worker), and dues of member_id without paid_at. */
+static struct hmsg
+s_bare_meeting(const char *event_id)
+{
+	Envelope e;
+	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
+	mh.meeting_id = "mt-1";
+	mh.org_id = H_ORG_BRANCH;
+	mh.held_at = now_wall_ms();
+	hm_envelope(&e, event_id, NULL);
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEETING_HELD;
+	e.meeting_held = &mh;
+	return hm_pack(&e);
+}
+
+static struct hmsg
+s_bare_dues(const char *event_id, const char *member_id)
+{
+	Envelope e;
+	Jiceng__V1__DuesPaid dp = JICENG__V1__DUES_PAID__INIT;
+	dp.member_id = (char *)member_id;
+	dp.month = 202601;
+	dp.amount_fen = 50;
+	hm_envelope(&e, event_id, NULL);
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_DUES_PAID;
+	e.dues_paid = &dp;
+	return hm_pack(&e);
+}
+
 static void
 test_envelope_checks(void **state)
 {
@@ -294,56 +325,12 @@ test_envelope_checks(void **state)
 	e.rules_changed = &rc;
 	s_refused(d, sock, hm_pack(&e), "RESERVED_EVENT");
 
-	/* Kinds this build does not handle yet (or whose domain is not run). */
-	Jiceng__V1__MeetingHeld mh = JICENG__V1__MEETING_HELD__INIT;
-	mh.meeting_id = "mt-1";
-	mh.org_id = H_ORG_BRANCH;
-	mh.held_at = now_wall_ms();
-	hm_envelope(&e, "bad-meeting", NULL);
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_MEETING_HELD;
-	e.meeting_held = &mh;
-	struct hmsg meeting = hm_pack(&e);
-	Ack *a = hc_call(sock, &meeting);
-	assert_non_null(a);
-	assert_int_equal(a->verdict, JICENG__V1__VERDICT__REJECTED);
-	assert_true(strcmp(a->code, "UNSUPPORTED_EVENT") == 0 || strcmp(a->code, "DOMAIN_NOT_SERVED") == 0);
-	hc_ack_free(a);
-	hm_free(&meeting);
-	Jiceng__V1__TransferIssued ti = JICENG__V1__TRANSFER_ISSUED__INIT;
-	ti.transfer_id = "tr-1";
-	ti.member_id = "ok-m-1";
-	ti.from_org_id = H_ORG_BRANCH;
-	ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_ORG_ID;
-	ti.to_org_id = H_ORG_VILLAGE;
-	ti.valid_days = 30;
-	ti.issued_at = now_wall_ms();
-	hm_envelope(&e, "bad-transfer", NULL);
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED;
-	e.transfer_issued = &ti;
-	struct hmsg transfer = hm_pack(&e);
-	a = hc_call(sock, &transfer);
-	assert_non_null(a);
-	/* Transfers may be implemented by now; then it is a rule verdict. */
-	if (a->verdict == JICENG__V1__VERDICT__REJECTED && a->seq == 0)
-		assert_true(strcmp(a->code, "UNSUPPORTED_EVENT") == 0 ||
-		    strcmp(a->code, "DOMAIN_NOT_SERVED") == 0);
-	hc_ack_free(a);
-	hm_free(&transfer);
-	Jiceng__V1__DuesPaid dp = JICENG__V1__DUES_PAID__INIT;
-	dp.member_id = "ok-m-1";
-	dp.month = 202601;
-	dp.amount_fen = 50;
-	hm_envelope(&e, "bad-dues", NULL);
-	e.event_case = JICENG__V1__ENVELOPE__EVENT_DUES_PAID;
-	e.dues_paid = &dp;
-	struct hmsg dues = hm_pack(&e);
-	a = hc_call(sock, &dues);
-	assert_non_null(a);
-	if (a->seq == 0)
-		assert_true(strcmp(a->code, "UNSUPPORTED_EVENT") == 0 ||
-		    strcmp(a->code, "DOMAIN_NOT_SERVED") == 0);
-	hc_ack_free(a);
-	hm_free(&dues);
+	/* Meetings and funds are served by their workers (all three run by
+	 * default): a meeting of no type and dues of no member get their
+	 * workers' rule verdicts, journaled (test_domain_not_served: a domain
+	 * the server does not run). */
+	s_rule(sock, s_bare_meeting("bad-meeting"), "BAD_FIELD");
+	s_rule(sock, s_bare_dues("bad-dues", "nobody"), "UNKNOWN_MEMBER");
 
 	/* The refusals are counted in stats (persisted once a second). */
 	bool counted = false;
@@ -894,12 +881,27 @@ test_unknown_township(void **state)
 	hd_pass(d);
 }
 
+/* A server that runs the membership worker alone refuses the other
+ * domains' events at once, journaling nothing. */
+static void
+test_domain_not_served(void **state)
+{
+	struct hd_opts o = { .workers = "membership" };
+	void *sock;
+	struct hd *d = hd_up_with_tree(state, &o, "ok", &sock);
+	s_refused(d, sock, s_bare_meeting("ns-meeting"), "DOMAIN_NOT_SERVED");
+	s_refused(d, sock, s_bare_dues("ns-dues", "nobody"), "DOMAIN_NOT_SERVED");
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_badinput(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_malformed_frames, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_envelope_checks, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_not_served, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_future_time, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_embedded_nul, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_rejections, h_setup, h_teardown),

@@ -252,8 +252,8 @@ test_rebuild_derived_dir_lost(void **state)
 	char *rm[] = { "/bin/rm", "-rf", derived, NULL };
 	assert_int_equal(h_run(rm, NULL, NULL, 20000), 0);
 	assert_int_equal(hd_up(d), 0);
-	/* The first start's, and this one's. */
-	assert_int_equal(hd_log_count(d, "does not exist: applying"), 2);
+	/* The first start's, and this one's, of each of the three workers. */
+	assert_int_equal(hd_log_count(d, "does not exist: applying"), 2 * 3);
 	assert_true(hd_log_has(d, "ids.mdb built anew from the journal: it did not exist"));
 	sock = hc_connect(d);
 	assert_int_equal(hq_caught_up(d, 20000), 0);

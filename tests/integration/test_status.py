@@ -207,17 +207,25 @@ class Daemon(test_python.Daemon):
         self.proc.wait()
         self.wait_children(kids)
 
-    def worker_pid(self, domain="membership"):
+    def child_pids(self, program, domain=None):
+        """The children running program (with --domain domain, if given)."""
+        found = []
         for pid in self.children():
             try:
                 with open("/proc/%d/cmdline" % pid, "rb") as f:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if (os.path.basename(argv[0]) == b"jiceng-worker" and b"--domain" in argv and
-                    argv[argv.index(b"--domain") + 1:][:1] == [domain.encode()]):
-                return pid
-        return None
+            if os.path.basename(argv[0]) != program.encode():
+                continue
+            if domain is None or (b"--domain" in argv and
+                                  argv[argv.index(b"--domain") + 1:][:1] == [domain.encode()]):
+                found.append(pid)
+        return found
+
+    def worker_pid(self, domain="membership"):
+        pids = self.child_pids("jiceng-worker", domain)
+        return pids[0] if pids else None
 
 
 # ---------------------------------------------------------------- queries
@@ -840,7 +848,7 @@ class StatusStream(StatusCase):
             # More changes than their queues hold (see PROBE_EVENTS): both
             # wake to a gap.
             probe.run(20000, lambda: False, PROBE_EVENTS + 14000, 120)
-            query = [p for p in self.daemon.children() if p != self.daemon.worker_pid()]
+            query = self.daemon.child_pids("jiceng-query")
             self.assertEqual(len(query), 1, "jiceng-query among %s" % self.daemon.children())
             os.kill(query[0], signal.SIGSTOP)
         finally:

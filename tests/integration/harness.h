@@ -53,6 +53,7 @@ int integ_membership(void);
 int integ_import(void);
 int integ_funds(void);
 int integ_domains(void);
+int integ_reports(void);
 int integ_mirror(void);
 int integ_standby(void);
 

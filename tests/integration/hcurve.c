@@ -4,6 +4,7 @@
  */
 #include "hcurve.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,52 @@ hcurve_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code)
 		fail_msg("expected query status %d %s, got %d", status, code, got);
 	}
 	hq_free(r);
+}
+
+/* ================================================================ jicengctl */
+
+#define HCURVE_CTL_ARGS 24
+#define HCURVE_CTL_MS   10000
+
+int
+hcurve_ctl(struct hcurve *c, struct hd *d, const char *key, const char *cmd, ...)
+{
+	char bin[512], keyfile[512], out[256], err[256], *argv[HCURVE_CTL_ARGS];
+	int n = 0;
+	va_list ap;
+
+	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
+	snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", c->clients, key);
+	argv[n++] = bin;
+	argv[n++] = (char *)cmd;
+	argv[n++] = "-q";
+	argv[n++] = d->query;
+	argv[n++] = "--key";
+	argv[n++] = keyfile;
+	argv[n++] = "--server-key";
+	argv[n++] = c->server_public;
+	va_start(ap, cmd);
+	for (char *w; n < HCURVE_CTL_ARGS - 1 && (w = va_arg(ap, char *));)
+		argv[n++] = w;
+	va_end(ap);
+	argv[n] = NULL;
+	snprintf(out, sizeof out, "%s/ctl.out", d->dir);
+	snprintf(err, sizeof err, "%s/ctl.err", d->dir);
+	return h_run(argv, out, err, h_ms(HCURVE_CTL_MS));
+}
+
+bool
+hcurve_ctl_has(struct hd *d, const char *name, const char *s)
+{
+	char path[256];
+	size_t len;
+	snprintf(path, sizeof path, "%s/%s", d->dir, name);
+	char *text = h_slurp(path, &len);
+	bool has = text && strstr(text, s);
+	if (!has)
+		fprintf(stderr, "%s: %s\n(expected \"%s\")\n", name, text ? text : "(none)", s);
+	free(text);
+	return has;
 }
 
 /* ================================================================ fixture */

@@ -58,6 +58,15 @@ QueryReply *hcurve_org(struct hcurve *c, void *sock, const char *org_id);
  * it. */
 void hcurve_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *code);
 
+/* Run `BUILD/jicengctl CMD -q <d's query endpoint> --key <key's secret>
+ * --server-key <the server's> WORDS...` (words NULL-ended): a query or a
+ * report of d as the holder of key `key`. Its stdout goes to d->dir/ctl.out,
+ * its stderr to ctl.err. Returns its exit status, -1 when it did not run. */
+int hcurve_ctl(struct hcurve *c, struct hd *d, const char *key, const char *cmd, ...);
+/* Does d->dir/name (ctl.out, ctl.err) contain s? Prints the file when it
+ * does not. */
+bool hcurve_ctl_has(struct hd *d, const char *name, const char *s);
+
 /* The start of a test file's fixture: its own struct begins with one. */
 struct hcurve_fx {
 	struct hd *d;                 /* the jicengd under test (harness) */

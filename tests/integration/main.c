@@ -33,6 +33,7 @@
 #pragma weak integ_import
 #pragma weak integ_funds
 #pragma weak integ_domains
+#pragma weak integ_reports
 #pragma weak integ_mirror
 #pragma weak integ_standby
 
@@ -55,6 +56,7 @@ static const struct {
 	{ "import", integ_import },
 	{ "funds", integ_funds },
 	{ "domains", integ_domains },
+	{ "reports", integ_reports },
 	{ "mirror", integ_mirror },
 	{ "standby", integ_standby },
 };

@@ -612,7 +612,8 @@ s_raw_ceilings(const struct options *o, const struct bench_workload *orgs,
     const struct bench_workload *roster, struct series *ser)
 {
 	printf("\nraw ceiling: the same LMDB writes in one process (journal append, fsync'd\n"
-	    "commit per batch, then fold_step), at the batch the peak runs achieved:\n");
+	    "commit per batch, then fold_step of each worker's domain in turn), at the batch\n"
+	    "the peak runs achieved:\n");
 	for (unsigned k = 0; k < o->repeat; k++) {
 		for (unsigned x = 0; x < (o->mix ? 2u : 1u); x++) {
 			for (unsigned i = 0; i < o->nclients; i++) {
@@ -628,9 +629,9 @@ s_raw_ceilings(const struct options *o, const struct bench_workload *orgs,
 				if (rc < 0)
 					return -1;
 				printf("  %sbatch %4u (as %u client%s): %zu events in %5.2f s = %6.0f events/s;"
-				    " per event: journal %.1f us, fold %.1f us\n", x ? "mix: " : "",
+				    " per event: journal %.1f us, %u folds %.1f us\n", x ? "mix: " : "",
 				    r->batch, o->clients[i], o->clients[i] > 1 ? "s" : "", r->events, r->secs,
-				    r->rate, 1e6 * r->journal_secs / (double)r->events,
+				    r->rate, 1e6 * r->journal_secs / (double)r->events, r->domains,
 				    1e6 * r->fold_secs / (double)r->events);
 				if (r->rate > m->best_raw)
 					m->best_raw = r->rate;

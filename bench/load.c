@@ -486,7 +486,9 @@ s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	char *attendees[MEETING_MAX_ATTENDEES];
 	Jiceng__V1__MeetingType types[2];
 	size_t c = s_meetings_held[k]++, of_k = s_of_k(sp, k), n = 0;
-	size_t b = c % sp->branches, kind = (c / sp->branches) % 5;
+	/* The branch of a plain member, so that someone attends in a small county. */
+	size_t b = s_plain_q(c % s_plain_count(of_k)) % sp->branches;
+	size_t kind = (c / sp->branches) % 5;
 	bench_township(k, tw);
 	for (size_t q = b; q < of_k && n < MEETING_MAX_ATTENDEES; q += sp->branches)
 		if (q % BENCH_MIX_EVERY != BENCH_MIX_EVERY - 1) {

@@ -1,10 +1,11 @@
 #!/bin/sh
-# The benchmark harness end to end at toy size: the county workload (roster,
-# updates, registrations, and its mix runs with transfers and mobile-member
-# steps) and the registrations-only one with random event ids, and the
-# county with the derived files in a dir of their own, must each run to the
-# summary with every measured event accepted and the raw ceiling's verdict
-# check passing. Figures are not judged here.
+# The benchmark harness end to end at toy size: the county's year (every
+# kind: dues, pay, meetings, updates, registrations, transfers, mobile
+# members), the members-only workload with its mix runs (transfers and
+# mobile-member steps), the registrations-only one with random event ids,
+# and the year with the derived files in a dir of their own, must each run
+# to the summary with every measured event accepted and the raw ceiling's
+# verdict check passing. Figures are not judged here.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BENCH=build/jiceng-bench
@@ -31,7 +32,12 @@ smoke() {
 	echo "bench-smoke: $name: ok"
 }
 
-smoke county --roster 300
+smoke year --roster 300
+grep -q "^workload: a county's year, 300 members" "$OUT" ||
+	{ echo "bench-smoke: year: the workload line is wrong"; fail=1; }
+grep -q '^  batch .*3 folds' "$OUT" ||
+	{ echo "bench-smoke: year: the raw ceiling did not fold the three domains"; fail=1; }
+smoke county --roster 300 --membership-only
 grep -q '^set-up: the roster of 300 members registered' "$OUT" ||
 	{ echo "bench-smoke: county: no roster set-up line"; fail=1; }
 # The mix runs, unless this build's jicengd refuses their kinds before

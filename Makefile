@@ -107,7 +107,7 @@ $(B)/jicengctl: $(call obj,$(wildcard tools/ctl*.c)) $(B)/libdomain.a $(B)/libji
 $(B)/jiceng-sim: $(call obj,tools/sim.c) $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-bench: $(call obj,$(wildcard bench/*.c)) $(B)/libdomain.a $(B)/libjiceng.a
-	$(CC) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS)
 # The CSV reader of jicengctl import is unit-tested with the rest.
 UNIT_TOOLS := tools/ctl_csv.c
 $(B)/test-unit: $(call obj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/libdomain.a $(B)/libjiceng.a
@@ -149,17 +149,20 @@ demo: bootstrap
 
 # Twice: the derived files (ids.mdb, state/) beside the journal, as by
 # default, then on a tmpfs, as derived_dir allows; then the status stream
-# (docs/benchmark.md).
+# and the JetStream mirror (docs/benchmark.md).
 bench: bootstrap
 	@$(MAKE) --no-print-directory all
-	@echo "== 1 of 3: derived_dir beside the journal (the default)"
+	@echo "== 1 of 4: derived_dir beside the journal (the default)"
 	@$(B)/jiceng-bench
 	@echo
-	@echo "== 2 of 3: derived_dir on a tmpfs (/dev/shm), off the journal's disk"
+	@echo "== 2 of 4: derived_dir on a tmpfs (/dev/shm), off the journal's disk"
 	@$(B)/jiceng-bench --derived-dir /dev/shm
 	@echo
-	@echo "== 3 of 3: the status stream (subscribers, snapshot, catch-up)"
+	@echo "== 3 of 4: the status stream (subscribers, snapshot, catch-up)"
 	@$(B)/jiceng-bench --status-only
+	@echo
+	@echo "== 4 of 4: the JetStream mirror (a nats-server of its own)"
+	@$(B)/jiceng-bench --mirror
 
 soak: bootstrap
 	@$(MAKE) --no-print-directory all

@@ -77,6 +77,7 @@ struct options {
 	bool every_kind;           /* the county's year (load.c), else members only */
 	unsigned raw_only;         /* > 0: only the raw ceiling, at this batch */
 	bool status_only;          /* only the status stream (status.c) */
+	bool mirror_only;          /* only jiceng-mirror (mirror.c) */
 	size_t status_members;     /* its county, every member away once */
 	size_t status_events;      /* its throughput runs' length */
 	bool keep, idnum, check, random_ids;
@@ -125,6 +126,9 @@ s_usage(FILE *out, int status)
 	    "                     a ratio of two noisy peaks needs more than one peak)\n"
 	    "  --status-members N its county: N members, each sent away once (default 100000)\n"
 	    "  --status-events N  events per status throughput run (default 60000)\n"
+	    "  --mirror           only jiceng-mirror and a nats-server of its own: its\n"
+	    "                     throughput, ingest with it on against off (2 x --repeat\n"
+	    "                     - 1 pairs), journal-to-stream lag at --load of the peak\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
 	    "  --derived-dir DIR  put ids.mdb and state/ (derived_dir) in temporary dirs\n"
 	    "                     under DIR, e.g. a tmpfs (default: beside the journal)\n"
@@ -166,6 +170,8 @@ s_parse_args(struct options *o, int argc, char **argv)
 			o->every_kind = false;
 		else if (strcmp(a, "--status-only") == 0)
 			o->status_only = true;
+		else if (strcmp(a, "--mirror") == 0)
+			o->mirror_only = true;
 		else if (!v)
 			s_usage(stderr, 2);
 		else if (strcmp(a, "--events") == 0) {
@@ -722,6 +728,17 @@ main(int argc, char **argv)
 		printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
 		int src = bench_status(&so);
 		return src < 0 || bench_interrupted || (o.check && src > 0) ? 1 : 0;
+	}
+
+	if (o.mirror_only) {
+		struct bench_mirror_options mo = { .dir = o.dir, .roster = o.roster ? o.roster : 60000,
+		    .clients = o.townships, .window = o.window, .events = o.events,
+		    .pairs = 2 * o.repeat - 1, .load = o.load, .half_seconds = o.half_seconds };
+		printf("jiceng-bench --mirror: the journal into NATS JetStream\n");
+		s_machine(o.dir);
+		printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
+		int mrc = bench_mirror(&mo);
+		return mrc < 0 || bench_interrupted || (o.check && mrc > 0) ? 1 : 0;
 	}
 
 	printf("jiceng-bench: %zu events per run, clients %u", o.events, o.clients[0]);

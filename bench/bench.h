@@ -223,4 +223,23 @@ struct bench_status_options {
  * missed, -1 when the measurement failed. */
 int bench_status(const struct bench_status_options *o);
 
+/* ---------------------------------------------------------------- mirror.c */
+
+struct bench_mirror_options {
+	const char *dir;           /* where the data dirs and nats-server's go */
+	size_t roster;             /* the county's members */
+	unsigned clients;          /* pipelining clients, one township each */
+	unsigned window;
+	size_t events;             /* per peak run */
+	unsigned pairs;            /* peak runs with the mirror on and off */
+	double load;               /* the lag run's rate, a share of the peak */
+	double half_seconds;
+};
+
+/* jiceng-mirror (--mirror): its throughput on a backlog, ingest with it on
+ * against off, the lag from journal to stream at o->load of the peak, the
+ * stream's bytes per event. Prints its report; 0 when the on/off target is
+ * met, 1 when missed, -1 when the measurement failed. */
+int bench_mirror(const struct bench_mirror_options *o);
+
 #endif

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -35,6 +36,7 @@
 #define RETRY_MAX_MS 5000
 #define IDLE_MAX_MS 8            /* longest nap when nothing is decided yet */
 #define LAG_REWARN_MS 60000
+#define MIRROR_NICE 10
 
 static volatile sig_atomic_t s_stop;
 
@@ -293,6 +295,10 @@ main(int argc, char **argv)
 	signal(SIGINT, s_on_signal);
 	signal(SIGHUP, SIG_IGN);   /* jicengd's reload: [mirror] is read at start */
 	signal(SIGPIPE, SIG_IGN);
+	/* Ingest comes first: when the machine is busy the mirror yields and
+	 * lags, and catches up when the load falls. */
+	if (setpriority(PRIO_PROCESS, 0, MIRROR_NICE) < 0)
+		log_warn("cannot lower the mirror's priority");
 	s_open(&m);
 	log_info("mirroring to stream %s (subjects %s.>) on %s", m.cfg.mirror_stream,
 	    m.cfg.mirror_subject_prefix, m.cfg.mirror_servers);

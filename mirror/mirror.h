@@ -16,7 +16,7 @@
 #include "config.h"
 #include "mirror_cursor.h"
 
-#define MIRROR_WINDOW 256        /* messages in flight at most */
+#define MIRROR_WINDOW 1024       /* messages in flight at most */
 #define MIRROR_NATS_WAIT_MS 2000 /* any one NATS request or ack */
 
 /* One message for the stream. */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@ struct publisher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	const struct mirror_batch *round;  /* NULL between rounds: late acks are dropped */
+	unsigned want;               /* wake the round's waiter at this many answers */
 	int state[MIRROR_WINDOW];    /* 0 waiting, 1 acknowledged, -1 refused */
 	uint64_t acked[MIRROR_WINDOW];  /* stream sequence of each acknowledged one */
 	unsigned answered, hint;
@@ -97,7 +99,8 @@ s_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 		}
 		p->answered++;
 		p->hint = (unsigned)i + 1;
-		pthread_cond_signal(&p->cv);
+		if (p->answered >= p->want)
+			pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(msg);
@@ -359,6 +362,7 @@ s_wait(struct publisher *p, unsigned sent)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += MIRROR_NATS_WAIT_MS / 1000 + 1;
 	pthread_mutex_lock(&p->mu);
+	p->want = sent;
 	while (p->answered < sent)
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT)
 			break;
@@ -385,6 +389,7 @@ publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *p
 	pthread_mutex_lock(&p->mu);
 	p->round = b;
 	p->answered = p->hint = 0;
+	p->want = UINT_MAX;
 	p->fail[0] = 0;
 	memset(p->state, 0, sizeof p->state);
 	pthread_mutex_unlock(&p->mu);

@@ -1,0 +1,475 @@
+/*
+ * mirror: jiceng-mirror's part of the benchmark (--mirror). A nats-server
+ * of its own (one node, JetStream on file storage beside the data dirs)
+ * and two jicengd, one mirroring to it and one not, with the same county
+ * (orgs and a roster; the runs update members and register some, the
+ * membership worker only):
+ *   - the mirror's throughput: the county's set-up is journaled while NATS
+ *     is down, then NATS comes back and the mirror publishes that backlog:
+ *     events and messages per second from its first ack to caught up;
+ *   - ingest at the peak with the mirror on against off, in pairs of runs
+ *     whose order alternates (target: within 5%);
+ *   - the lag from each event's journal time (received_at, stamped as the
+ *     group commit gathers it) to the stream storing its record (the
+ *     message's JetStream timestamp; the ack follows it at once), p50 and
+ *     p99, at --load of the peak with the mirror on;
+ *   - the stream's bytes per event, for sizing.
+ * The mirror, nats-server and the load share the machine's cores with the
+ * daemon, as on a county's one server.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "now.h"
+
+#define MIRROR_RUN_BASE 700        /* run numbers of the event ids, apart from the others' */
+#define MIRROR_MAX_PAIRS 9
+#define MIRROR_STREAM "BENCH"
+#define MIRROR_PREFIX "jiceng.bench"
+#define TARGET_RATIO 0.95
+
+/* ---------------------------------------------------------------- nats-server */
+
+struct bnats {
+	pid_t pid;
+	int port, http;
+	char dir[512], conf[600], log[600], url[64];
+};
+
+static int
+s_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* One GET /healthz: is the server up with JetStream? */
+static bool
+s_healthy(const struct bnats *n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)n->http),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	char buf[1024];
+	size_t got = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = false;
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+		while (got < sizeof buf - 1 && poll(&p, 1, 1000) > 0 &&
+		    (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+			got += (size_t)r;
+		buf[got] = 0;
+		ok = strstr(buf, "\"status\":\"ok\"") != NULL;
+	}
+	close(fd);
+	return ok;
+}
+
+static int
+s_nats_spawn(struct bnats *n)
+{
+	if ((n->pid = fork()) < 0)
+		return -1;
+	if (n->pid == 0) {
+		int fd = open(n->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("nats-server", "nats-server", "-c", n->conf, (char *)NULL);
+		execl("/usr/sbin/nats-server", "nats-server", "-c", n->conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && !bench_interrupted; i++) {
+		if (s_healthy(n))
+			return 0;
+		if (waitpid(n->pid, NULL, WNOHANG) == n->pid) {
+			n->pid = 0;
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	}
+	fprintf(stderr, "jiceng-bench: nats-server did not come up; see %s\n", n->log);
+	return -1;
+}
+
+static void
+s_nats_stop(struct bnats *n)
+{
+	if (n->pid <= 0)
+		return;
+	kill(n->pid, SIGTERM);
+	for (int i = 0; i < 200 && waitpid(n->pid, NULL, WNOHANG) != n->pid; i++)
+		nanosleep(&(struct timespec){ 0, 25000000 }, NULL);
+	kill(n->pid, SIGKILL);
+	waitpid(n->pid, NULL, 0);
+	n->pid = 0;
+}
+
+static int
+s_nats_start(struct bnats *n, const char *parent)
+{
+	memset(n, 0, sizeof *n);
+	if (bench_mkdtemp(parent, "nats", n->dir, sizeof n->dir) < 0 ||
+	    (n->port = s_free_port()) < 0 || (n->http = s_free_port()) < 0)
+		return -1;
+	snprintf(n->conf, sizeof n->conf, "%s/nats.conf", n->dir);
+	snprintf(n->log, sizeof n->log, "%s/nats.log", n->dir);
+	snprintf(n->url, sizeof n->url, "nats://127.0.0.1:%d", n->port);
+	FILE *f = fopen(n->conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "listen: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n"
+	    "jetstream { store_dir: \"%s/js\", max_memory_store: 64MB, max_file_store: 8GB }\n",
+	    n->port, n->http, n->dir);
+	fclose(f);
+	return s_nats_spawn(n);
+}
+
+/* ---------------------------------------------------------------- configs */
+
+/* bench_config's text (or nothing) and the [mirror] section into path. */
+static int
+s_mirror_config(const char *path, const struct bnats *n)
+{
+	FILE *out = fopen(path, "w");
+	if (!out)
+		return -1;
+	if (bench_config) {
+		FILE *in = fopen(bench_config, "r");
+		char buf[4096];
+		size_t r;
+		while (in && (r = fread(buf, 1, sizeof buf, in)) > 0)
+			fwrite(buf, 1, r, out);
+		if (in)
+			fclose(in);
+	}
+	fprintf(out, "\n[mirror]\nenabled = true\nservers = %s\nstream = " MIRROR_STREAM "\n"
+	    "subject_prefix = " MIRROR_PREFIX "\n", n->url);
+	return fclose(out) == 0 ? 0 : -1;
+}
+
+/* Start d with config (NULL: bench_config's). */
+static int
+s_daemon(struct bench_daemon *d, const char *dir, const char *config)
+{
+	const char *saved = bench_config;
+	if (config)
+		bench_config = config;
+	int rc = bench_daemon_start(d, dir);
+	bench_config = saved;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the mirror's view */
+
+struct mstat {
+	uint64_t journal, seq, stream_seq;
+	bool connected;
+};
+
+static int
+s_mstat(const struct bench_daemon *d, struct mstat *m)
+{
+	QueryReply *r;
+	memset(m, 0, sizeof *m);
+	if (bench_daemon_stats(d, &r) < 0) {
+		if (r)
+			jiceng__v1__query_reply__free_unpacked(r, NULL);
+		return -1;
+	}
+	m->journal = r->stats->journal_length;
+	if (r->stats->mirror) {
+		m->seq = r->stats->mirror->seq;
+		m->stream_seq = r->stats->mirror->stream_seq;
+		m->connected = r->stats->mirror->connected;
+	}
+	jiceng__v1__query_reply__free_unpacked(r, NULL);
+	return 0;
+}
+
+/* Wait until the stream holds d's whole journal; the time it took, -1 on
+ * timeout. With first_ack, the clock starts at the mirror's first ack
+ * instead (a backoff before reconnecting is not publishing). */
+static double
+s_caught_up(const struct bench_daemon *d, int timeout_s, bool first_ack, struct mstat *start,
+    struct mstat *end)
+{
+	int64_t t0 = now_mono_ns(), limit = t0 + (int64_t)timeout_s * 1000000000LL;
+	bool started = !first_ack;
+	s_mstat(d, start);
+	while (now_mono_ns() < limit && !bench_interrupted) {
+		if (s_mstat(d, end) == 0) {
+			if (!started && end->seq > start->seq) {
+				started = true;
+				t0 = now_mono_ns();
+				*start = *end;
+			}
+			if (started && end->connected && end->seq == end->journal && end->journal > 0)
+				return (double)(now_mono_ns() - t0) / 1e9;
+		}
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- the stream */
+
+static int
+s_js(const struct bnats *n, natsConnection **nc, jsCtx **js)
+{
+	if (natsConnection_ConnectTo(nc, n->url) != NATS_OK)
+		return -1;
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = 5000;
+	return natsConnection_JetStream(js, *nc, &jo) == NATS_OK ? 0 : -1;
+}
+
+static int
+s_dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct lag {
+	size_t n;
+	double p50, p99, max;
+};
+
+/* The records of stream sequences [from, to]: journal time to stream
+ * time of each, in ms. */
+static int
+s_lag(jsCtx *js, uint64_t from, uint64_t to, struct lag *out)
+{
+	jsSubOptions so;
+	natsSubscription *sub = NULL;
+	jsErrCode je = 0;
+	size_t cap = (size_t)(to - from + 1), n = 0;
+	double *ms = malloc(cap * sizeof *ms);
+	int rc = -1;
+	jsSubOptions_Init(&so);
+	so.Stream = MIRROR_STREAM;
+	so.Ordered = true;
+	so.Config.DeliverPolicy = js_DeliverByStartSequence;
+	so.Config.OptStartSeq = from;
+	if (!ms || js_SubscribeSync(&sub, js, MIRROR_PREFIX ".ev.>", NULL, &so, &je) != NATS_OK)
+		goto out;
+	for (;;) {
+		natsMsg *m = NULL;
+		jsMsgMetaData *meta = NULL;
+		if (natsSubscription_NextMsg(&m, sub, 5000) != NATS_OK)
+			break;
+		bool past = natsMsg_GetMetaData(&meta, m) != NATS_OK || meta->Sequence.Stream > to;
+		MirroredRecord *r = past ? NULL : jiceng__v1__mirrored_record__unpack(NULL,
+		    (size_t)natsMsg_GetDataLength(m), (const uint8_t *)natsMsg_GetData(m));
+		if (r && n < cap)
+			ms[n++] = (double)meta->Timestamp / 1e6 - (double)r->received_at;
+		if (r)
+			jiceng__v1__mirrored_record__free_unpacked(r, NULL);
+		bool last = meta && meta->Sequence.Stream >= to;
+		jsMsgMetaData_Destroy(meta);
+		natsMsg_Destroy(m);
+		if (past || last)
+			break;
+	}
+	if (n == 0)
+		goto out;
+	qsort(ms, n, sizeof *ms, s_dbl_cmp);
+	out->n = n;
+	out->p50 = ms[n / 2];
+	out->p99 = ms[(n * 99) / 100];
+	out->max = ms[n - 1];
+	rc = 0;
+out:
+	natsSubscription_Destroy(sub);
+	free(ms);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static int
+s_setup_county(const struct bench_daemon *d, const struct bench_mirror_options *o,
+    const struct bench_workload *orgs, const struct bench_workload *roster)
+{
+	struct bench_result r;
+	if (bench_drive(d->ingest, orgs, o->clients, o->window, 0, 30, &r) < 0 || r.accepted != orgs->n ||
+	    bench_drive(d->ingest, roster, o->clients, o->window, 0, 60, &r) < 0 ||
+	    r.accepted != roster->n) {
+		fprintf(stderr, "jiceng-bench: mirror set-up failed: %s\n", r.first_refusal);
+		return -1;
+	}
+	return 0;
+}
+
+/* One run of n events on d, paced to rate (0: as fast as acks come). */
+static int
+s_run(const struct bench_daemon *d, const struct bench_mirror_options *o,
+    const struct bench_spec *sp, unsigned run, size_t n, double rate, struct bench_result *r)
+{
+	struct bench_workload w = { 0 };
+	int rc = -1;
+	if (bench_workload_events(&w, sp, n, run, false) < 0)
+		fprintf(stderr, "jiceng-bench: out of memory\n");
+	else if (bench_drive(d->ingest, &w, o->clients, o->window, rate, 30, r) < 0)
+		fprintf(stderr, "jiceng-bench: a mirror run timed out\n");
+	else if (r->accepted != w.n)
+		fprintf(stderr, "jiceng-bench: a mirror run had refusals: %s\n", r->first_refusal);
+	else
+		rc = 0;
+	bench_workload_free(&w);
+	return rc;
+}
+
+int
+bench_mirror(const struct bench_mirror_options *o)
+{
+	struct bnats nats;
+	struct bench_daemon off = { 0 }, on = { 0 };
+	struct bench_workload orgs = { 0 }, roster = { 0 };
+	struct bench_spec sp = { .clients = o->clients, .branches = 4, .roster = o->roster,
+		.roster_townships = o->clients };
+	struct bench_result r;
+	struct mstat m0, m1;
+	struct lag lag = { 0 };
+	double rate_on[MIRROR_MAX_PAIRS], rate_off[MIRROR_MAX_PAIRS], pair[MIRROR_MAX_PAIRS];
+	double catch_s, best_on = 0, best_off = 0;
+	char conf[600];
+	unsigned saved_settle = bench_settle_ms, run = MIRROR_RUN_BASE;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsStreamInfo *si = NULL;
+	jsErrCode je = 0;
+	int rc = -1;
+
+	if (o->pairs < 1 || o->pairs > MIRROR_MAX_PAIRS)
+		return -1;
+	printf("\nmirror: a county of %zu members over %u townships, runs of %zu events (member\n"
+	    "updates, one in %d a registration), %u clients, window %u; one nats-server\n"
+	    "(JetStream, file storage, R1) on the same machine\n", o->roster, o->clients, o->events,
+	    BENCH_NEW_MEMBER_EVERY, o->clients, o->window);
+	if (bench_workload_orgs(&orgs, o->clients, 4, false) < 0 ||
+	    bench_workload_roster(&roster, &sp, false) < 0) {
+		fprintf(stderr, "jiceng-bench: out of memory\n");
+		goto free;
+	}
+	if (s_nats_start(&nats, o->dir) < 0) {
+		s_nats_stop(&nats);
+		bench_rmtree(nats.dir);
+		goto free;
+	}
+	snprintf(conf, sizeof conf, "%s/mirror.conf", nats.dir);
+	if (s_mirror_config(conf, &nats) < 0 || s_daemon(&off, o->dir, NULL) < 0 ||
+	    s_daemon(&on, o->dir, conf) < 0)
+		goto stop;
+	bench_settle_ms = 300;
+
+	/* Throughput: the set-up journaled with NATS down, then published. */
+	s_nats_stop(&nats);
+	if (s_setup_county(&off, o, &orgs, &roster) < 0 || s_setup_county(&on, o, &orgs, &roster) < 0 ||
+	    s_nats_spawn(&nats) < 0)
+		goto stop;
+	if ((catch_s = s_caught_up(&on, 120, true, &m0, &m1)) < 0) {
+		fprintf(stderr, "jiceng-bench: the mirror did not catch up within 120 s\n");
+		goto stop;
+	}
+	printf("  mirror throughput, a backlog of %llu events after NATS came back: %.0f events/s,"
+	    " %.0f messages/s (%.2f s)\n", (unsigned long long)(m1.seq - m0.seq),
+	    (double)(m1.seq - m0.seq) / catch_s, (double)(m1.stream_seq - m0.stream_seq) / catch_s,
+	    catch_s);
+
+	/* Ingest at the peak, mirror on and off, in pairs. */
+	printf("  %-16s %8s %8s %8s\n", "run", "events/s", "p50 ms", "p99 ms");
+	for (unsigned k = 0; k < o->pairs; k++) {
+		for (unsigned x = 0; x < 2; x++) {
+			bool mirrored = (x + k) % 2 == 1;
+			if (s_run(mirrored ? &on : &off, o, &sp, run++, o->events, 0, &r) < 0)
+				goto stop;
+			printf("  %-16s %8.0f %8.2f %8.2f\n", mirrored ? "peak, mirror on" : "peak, mirror off",
+			    r.rate, r.p50_ms, r.p99_ms);
+			(mirrored ? rate_on : rate_off)[k] = r.rate;
+			if (mirrored && r.rate > best_on)
+				best_on = r.rate;
+			if (!mirrored && r.rate > best_off)
+				best_off = r.rate;
+		}
+		pair[k] = rate_off[k] > 0 ? rate_on[k] / rate_off[k] : 0;
+		if (s_caught_up(&on, 60, false, &m0, &m1) < 0)
+			goto stop;
+	}
+	qsort(pair, o->pairs, sizeof *pair, s_dbl_cmp);
+
+	/* The lag at --load of the peak, mirror on. */
+	double rate = best_on * o->load;
+	size_t n = (size_t)(rate * o->half_seconds);
+	bench_settle_ms = saved_settle;
+	if (s_mstat(&on, &m0) < 0 || s_run(&on, o, &sp, run++, n < 1000 ? 1000 : n, rate, &r) < 0)
+		goto stop;
+	printf("  %-16s %8.0f %8.2f %8.2f\n", "half, mirror on", r.rate, r.p50_ms, r.p99_ms);
+	if (s_caught_up(&on, 60, false, &m1, &m1) < 0 || s_js(&nats, &nc, &js) < 0 ||
+	    s_lag(js, m0.stream_seq + 1, m1.stream_seq, &lag) < 0) {
+		fprintf(stderr, "jiceng-bench: reading the stream's half-peak run failed\n");
+		goto stop;
+	}
+	if (js_GetStreamInfo(&si, js, MIRROR_STREAM, NULL, &je) != NATS_OK)
+		goto stop;
+	rc = 0;
+	bool ratio_ok = pair[o->pairs / 2] >= TARGET_RATIO;
+	printf("\nmirror summary:\n");
+	printf("  journal time to stream at %.0f%% of the peak (%.0f events/s, %zu records):\n"
+	    "    p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", 100 * o->load, rate, lag.n, lag.p50,
+	    lag.p99, lag.max);
+	printf("  ingest peak with the mirror on / off: median of %u pairs %.1f%% (from %.1f%% to "
+	    "%.1f%%), best %.0f / %.0f events/s   (target >= %.0f%%: %s)\n", o->pairs,
+	    100 * pair[o->pairs / 2], 100 * pair[0], 100 * pair[o->pairs - 1], best_on, best_off,
+	    100 * TARGET_RATIO, ratio_ok ? "met" : "MISSED");
+	printf("  stream: %llu messages for %llu journaled events, %.0f bytes a message, %.0f "
+	    "bytes a journaled event (file storage, one replica)\n",
+	    (unsigned long long)si->State.Msgs, (unsigned long long)m1.journal,
+	    si->State.Msgs ? (double)si->State.Bytes / (double)si->State.Msgs : 0.0,
+	    m1.journal ? (double)si->State.Bytes / (double)m1.journal : 0.0);
+	if (!ratio_ok)
+		rc = 1;
+stop:
+	jsStreamInfo_Destroy(si);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	bench_settle_ms = saved_settle;
+	bench_daemon_stop(&on, false);
+	bench_daemon_stop(&off, false);
+	s_nats_stop(&nats);
+	bench_rmtree(nats.dir);
+free:
+	bench_workload_free(&orgs);
+	bench_workload_free(&roster);
+	return rc;
+}

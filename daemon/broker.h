@@ -148,6 +148,9 @@ void ingest_status_subscriptions(struct broker *b);
 
 /* children.c */
 void children_init(struct broker *b);
+/* A standby was promoted: add the children a standby does not run (the
+ * mirror, when enabled); they start with the others' next round. */
+void children_promoted(struct broker *b);
 void children_start_due(struct broker *b);
 void children_reaped(struct broker *b, pid_t pid, int status);
 /* Fill items (room for BROKER_MAX_CHILDREN) with the children's channels;
@@ -181,7 +184,8 @@ bool follow_pending(struct broker *b);
 /* Append a group commit's worth of queued records (then the workers are
  * told). Returns how many were appended, -1 on a failed commit. */
 int follow_drain(struct broker *b);
-/* Once a second: log state changes; the stats are due when the lag moved. */
+/* Once a second: log state changes; the stats are due when the state or
+ * the stream's end moved. */
 void follow_periodic(struct broker *b);
 /* The standby's part of the stats; problem is where its text is kept. */
 void follow_stats(struct broker *b, Jiceng__V1__StandbyStats *st, char problem[FOLLOW_PROBLEM_MAX]);

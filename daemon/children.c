@@ -29,7 +29,8 @@
 
 /* optional: jiceng-mirror, run only when [mirror] enabled = true; it is
  * supervised like the others but never holds back READY or the watchdog
- * (ingest does not wait for it). */
+ * (ingest does not wait for it). Not on a standby that follows the stream
+ * (its journal is the stream's): it starts when the standby is promoted. */
 static const struct {
 	const char *role;
 	enum domain domain;
@@ -43,14 +44,17 @@ static const struct {
 	{ "mirror", DOMAIN_NONE, "jiceng-mirror", true },
 };
 
-void
-children_init(struct broker *b)
+/* Add the roles that run and are not there yet. */
+static void
+s_add_roles(struct broker *b)
 {
-	b->nchildren = 0;
 	for (size_t i = 0; i < sizeof s_roles / sizeof s_roles[0]; i++) {
-		if (s_roles[i].domain != DOMAIN_NONE && !b->cfg.workers[s_roles[i].domain])
+		bool have = false;
+		for (unsigned k = 0; k < b->nchildren; k++)
+			have |= b->children[k].role == s_roles[i].role;
+		if (have || (s_roles[i].domain != DOMAIN_NONE && !b->cfg.workers[s_roles[i].domain]))
 			continue;
-		if (s_roles[i].optional && !b->cfg.mirror_enabled)
+		if (s_roles[i].optional && (!b->cfg.mirror_enabled || b->following))
 			continue;
 		struct child *c = &b->children[b->nchildren++];
 		memset(c, 0, sizeof *c);
@@ -61,6 +65,19 @@ children_init(struct broker *b)
 		c->backoff_ms = BACKOFF_MIN_MS;
 		c->fd = -1;
 	}
+}
+
+void
+children_init(struct broker *b)
+{
+	b->nchildren = 0;
+	s_add_roles(b);
+}
+
+void
+children_promoted(struct broker *b)
+{
+	s_add_roles(b);
 }
 
 struct child *
@@ -353,7 +370,12 @@ s_track_crash(struct broker *b, struct child *c)
 		c->crash_cursor = cur, c->crashes_at_cursor = 1;
 	log_error("%s died applying seq %llu (%u of %u before quarantine)", c->role,
 	    (unsigned long long)seq, c->crashes_at_cursor, b->cfg.quarantine_after);
-	if (c->crashes_at_cursor >= b->cfg.quarantine_after)
+	/* A standby's journal is the primary's, quarantine included: the
+	 * primary's workers decided this event before it was mirrored. */
+	if (b->following && c->crashes_at_cursor >= b->cfg.quarantine_after)
+		log_error("standby: not quarantining seq %llu, the primary did not; %s keeps "
+		    "restarting (check this machine)", (unsigned long long)seq, c->role);
+	else if (c->crashes_at_cursor >= b->cfg.quarantine_after)
 		s_quarantine(b, c, seq);
 }
 

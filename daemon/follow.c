@@ -104,7 +104,7 @@ struct follow {
 
 	/* The loop's own. */
 	enum follow_state said;    /* the state last logged */
-	uint64_t lag_said;         /* lag in the stats last written */
+	uint64_t end_said;         /* the stream's end as the stats last had it */
 	uint64_t promoted_at;      /* journal end at promotion, 0 never */
 	uint64_t left_behind;      /* events the stream held past it then */
 	bool left_unknown;         /* the stream could not be read then */
@@ -1097,7 +1097,6 @@ follow_periodic(struct broker *b)
 	snprintf(problem, sizeof problem, "%s", f->problem);
 	uint64_t stream_end = f->stream_end, end = journal_committed_end(b->journal);
 	pthread_mutex_unlock(&f->mu);
-	uint64_t lag = stream_end > end ? stream_end - end : 0;
 	if (st != f->said) {
 		if (st == FOLLOW_FOLLOWING)
 			log_info("standby: following stream %s at journal seq %llu (stream end %llu)",
@@ -1111,8 +1110,8 @@ follow_periodic(struct broker *b)
 		f->said = st;
 		b->counters.dirty = true;
 	}
-	if (lag != f->lag_said) {
-		f->lag_said = lag;
+	if (stream_end != f->end_said) {
+		f->end_said = stream_end;
 		b->counters.dirty = true;
 	}
 }
@@ -1233,7 +1232,11 @@ s_promote(struct broker *b, bool force, char *msg, size_t cap)
 	f->state = FOLLOW_PROMOTED;
 	f->problem[0] = '\0';
 	b->following = false;
-	if (read < 0)
+	if (read < 0 && !f->stream_read_ms)
+		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s), "
+		    "nor had it been: what it holds past seq %llu is unknown", (unsigned long long)end,
+		    f->stream, why, (unsigned long long)end);
+	else if (read < 0)
 		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s); "
 		    "when last read it held %llu events more", (unsigned long long)end, f->stream, why,
 		    (unsigned long long)f->left_behind);

@@ -383,8 +383,10 @@ s_signals(struct broker *b, int fd)
 			s_reload(b);
 			break;
 		case SIGUSR1:
-			if (follow_promote(b) == 1)
+			if (follow_promote(b) == 1) {
 				s_primary_start(b);
+				children_promoted(b);
+			}
 			break;
 		case SIGCHLD: {
 			int status;

@@ -14,7 +14,17 @@
  *   (mdb_dump -a -n). Promoted by jicengctl promote, it journals its own
  *   RulesChanged and Tick, accepts a new event, answers a resend of an old
  *   one DUPLICATE with its original seq and verdict, and a restart does
- *   not follow again.
+ *   not follow again. Its mirror, idle while it followed, continues the
+ *   same stream from there, and a standby started on a fresh data
+ *   directory (how the old primary rejoins) follows it to the same
+ *   journal.
+ *   Before that, the one NATS server is stopped for a while: the standby
+ *   says it is disconnected (stats, log) while the primary goes on, and
+ *   catches up when the server is back.
+ * - A three-node NATS cluster with the stream at R3: kill -9 of one node
+ *   while the stream of registrations goes through; the standby (not
+ *   killed this time) still ends with the primary's journal and worker
+ *   environments.
  * - Promotion refused: while the stream cannot be read (a stream name
  *   that does not exist) promote is refused and the standby keeps
  *   refusing ingest; --force promotes it and says so.
@@ -40,7 +50,8 @@ struct s_fix {
 	struct hnats *n;
 	struct hd *p;          /* the primary */
 	struct hd *s;          /* the standby */
-	char pconf[512], sconf[512];
+	struct hd *r;          /* the old primary rejoining as a standby */
+	char pconf[512], sconf[640];
 };
 
 static int
@@ -57,6 +68,7 @@ s_teardown(void **state)
 	struct s_fix *f = *state;
 	int rc = 0;
 	if (f) {
+		rc |= hd_destroy(&f->r);
 		rc |= hd_destroy(&f->s);
 		rc |= hd_destroy(&f->p);
 		hn_destroy(&f->n);
@@ -84,14 +96,17 @@ s_primary_up(struct s_fix *f, const char *extra)
 	return sock;
 }
 
+/* Start a standby of stream into *d, with the mirror configured as on
+ * the primary (it runs once promoted). */
 static void
-s_standby_up(struct s_fix *f, const char *stream)
+s_standby_up(struct s_fix *f, struct hd **d, const char *stream)
 {
 	snprintf(f->sconf, sizeof f->sconf, S_WORKERS "[standby]\nenabled = true\nservers = %s\n"
-	    "stream = %s\nprimary = " S_PRIMARY "\n", f->n->urls, stream);
+	    "stream = %s\nprimary = " S_PRIMARY "\n[mirror]\nenabled = true\nservers = %s\n",
+	    f->n->urls, stream, f->n->urls);
 	struct hd_opts o = { .config = f->sconf };
-	assert_non_null(f->s = hd_new(&o));
-	assert_int_equal(hd_up(f->s), 0);
+	assert_non_null(*d = hd_new(&o));
+	assert_int_equal(hd_up(*d), 0);
 }
 
 /* The standby's stats, NULL when it has no standby part yet. */
@@ -227,11 +242,13 @@ s_promote_said(struct hd *d, const char *s)
 	return has;
 }
 
-/* ================================================================ one node */
+/* ================================================================ a stream of registrations */
 
 /* The registrations' acks: seq and verdict by index. */
 struct s_stream {
 	struct s_fix *f;
+	struct hmsg msgs[S_N];
+	struct hmsg *order[S_N];
 	uint64_t seq[S_N];
 	Jiceng__V1__Verdict verdict[S_N];
 	uint64_t standby_at_kill;
@@ -254,11 +271,11 @@ s_stream_ack(struct hpump *p, Ack *a)
 	st->verdict[i] = a->verdict;
 }
 
-/* Mid-stream: once the standby has followed part of it, kill -9. */
-static void
-s_stream_kill(struct hpump *p)
+/* Wait until the standby has followed the stream past its first event:
+ * its journal's length then. */
+static uint64_t
+s_standby_inside(struct s_stream *st)
 {
-	struct s_stream *st = p->arg;
 	uint64_t len = 0;
 	for (int64_t until = now_mono_ms() + h_ms(20000); now_mono_ms() < until; h_sleep_ms(20)) {
 		QueryReply *r = s_standby_stats(st->f->s);
@@ -267,9 +284,115 @@ s_stream_kill(struct hpump *p)
 		if (len > st->seq[0] && st->seq[0])
 			break;
 	}
-	st->standby_at_kill = len;
+	return len;
+}
+
+/* Mid-stream: once the standby has followed part of it, kill -9. */
+static void
+s_kill_standby(struct hpump *p)
+{
+	struct s_stream *st = p->arg;
+	st->standby_at_kill = s_standby_inside(st);
 	hd_kill9(st->f->s);
 }
+
+/* Mid-stream: once the standby has followed part of it, kill -9 the
+ * second NATS node. */
+static void
+s_kill_node(struct hpump *p)
+{
+	struct s_stream *st = p->arg;
+	st->standby_at_kill = s_standby_inside(st);
+	hn_kill9(st->f->n, 1);
+}
+
+/* Send S_N registrations to the primary through sock, pipelined; hook
+ * runs at S_KILL_AT acks. Every one is answered ACCEPTED or REJECTED, and
+ * the hook found the standby inside the stream. */
+static void
+s_stream_run(struct s_stream *st, void *sock, void (*hook)(struct hpump *p))
+{
+	hm_branch_members(st->msgs, st->order, S_N, "sb", "备用党员");
+	struct hpump pump = {
+		.sock = sock, .send = st->order, .nsend = S_N, .window = 64,
+		.on_ack = s_stream_ack, .hook_at = S_KILL_AT, .hook = hook, .arg = st,
+	};
+	assert_int_equal(hp_run(&pump, 60000), 0);
+	assert_int_equal(st->bad, 0);
+	assert_true(st->standby_at_kill > 0);
+	assert_true(st->standby_at_kill < st->seq[S_N - 1]);
+}
+
+static void
+s_stream_free(struct s_stream *st)
+{
+	for (int i = 0; i < S_N; i++)
+		hm_free(&st->msgs[i]);
+}
+
+/* Both caught up: the standby says so (stats), and once both are
+ * stopped their journals and worker environments are the same. Returns
+ * the journal's end. */
+static uint64_t
+s_converged(struct s_fix *f)
+{
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t end = hq_journal_length(f->p);
+	s_wait_caught_up(f->s, end, 60000);
+	assert_int_equal(hq_caught_up(f->s, 20000), 0);
+	QueryReply *r = s_standby_stats(f->s);
+	assert_non_null(r);
+	assert_string_equal(r->stats->standby->primary, S_PRIMARY);
+	assert_string_equal(r->stats->standby->stream, "JICENG");
+	assert_int_equal(r->stats->standby->promoted_at, 0);
+	hq_free(r);
+	assert_false(hd_log_has(f->s, "standby: following stops"));
+	hq_reset(f->p);
+	hq_reset(f->s);
+	assert_int_equal(hd_stop(f->p, 10000), 0);
+	assert_int_equal(hd_stop(f->s, 10000), 0);
+	assert_int_equal(s_journals_same(f->p, f->s), end);
+	s_envs_same(f->p, f->s);
+	return end;
+}
+
+/* Wait until d's mirror has the journal through end in the stream. */
+static void
+s_wait_mirrored(struct hd *d, uint64_t end, int timeout_ms)
+{
+	int64_t until = now_mono_ms() + h_ms(timeout_ms);
+	uint64_t seq = 0;
+	for (;;) {
+		QueryReply *r = hq_stats(d);
+		seq = r && r->stats && r->stats->mirror ? r->stats->mirror->seq : 0;
+		hq_free(r);
+		if (seq == end)
+			return;
+		if (now_mono_ms() > until)
+			fail_msg("the mirror holds seq %llu, not %llu", (unsigned long long)seq,
+			    (unsigned long long)end);
+		h_sleep_ms(100);
+	}
+}
+
+/* Wait until the standby's stats say state. */
+static void
+s_wait_state(struct hd *s, const char *state, int timeout_ms)
+{
+	int64_t until = now_mono_ms() + h_ms(timeout_ms);
+	for (;;) {
+		QueryReply *r = s_standby_stats(s);
+		bool done = r && strcmp(r->stats->standby->state, state) == 0;
+		hq_free(r);
+		if (done)
+			return;
+		if (now_mono_ms() > until)
+			fail_msg("the standby never said %s", state);
+		h_sleep_ms(100);
+	}
+}
+
+/* ================================================================ one node */
 
 static void
 test_standby_follows_and_promotes(void **state)
@@ -280,7 +403,7 @@ test_standby_follows_and_promotes(void **state)
 	assert_non_null(f->n = hn_start(1));
 	void *psock = s_primary_up(f, "");
 	hc_domains_mixed(psock);
-	s_standby_up(f, "JICENG");
+	s_standby_up(f, &f->s, "JICENG");
 	void *ssock = hc_connect(f->s);
 	assert_non_null(ssock);
 	s_expect_standby(ssock, "sb-refused-1");
@@ -293,44 +416,28 @@ test_standby_follows_and_promotes(void **state)
 	assert_int_equal(hd_log_count(f->p, "journaled RulesChanged at seq"), 2);
 
 	/* A stream of registrations; the standby is killed while it follows. */
-	static struct hmsg msgs[S_N];
-	static struct hmsg *order[S_N];
 	static struct s_stream st;
 	memset(&st, 0, sizeof st);
 	st.f = f;
-	hm_branch_members(msgs, order, S_N, "sb", "备用党员");
-	struct hpump pump = {
-		.sock = psock, .send = order, .nsend = S_N, .window = 64,
-		.on_ack = s_stream_ack, .hook_at = S_KILL_AT, .hook = s_stream_kill, .arg = &st,
-	};
-	assert_int_equal(hp_run(&pump, 60000), 0);
-	assert_int_equal(st.bad, 0);
-	assert_true(st.standby_at_kill > 0);
-	assert_true(st.standby_at_kill < st.seq[S_N - 1]);
+	s_stream_run(&st, psock, s_kill_standby);
 	hc_close(ssock);
 	assert_int_equal(hd_up(f->s), 0);
 
-	/* Caught up: the same journal, the same worker environments. */
-	assert_int_equal(hq_caught_up(f->p, 20000), 0);
-	uint64_t end = hq_journal_length(f->p);
-	assert_true(end >= st.seq[S_N - 1]);
-	s_wait_caught_up(f->s, end, 60000);
-	assert_int_equal(hq_caught_up(f->s, 20000), 0);
-	QueryReply *r = s_standby_stats(f->s);
-	assert_non_null(r);
-	assert_string_equal(r->stats->standby->primary, S_PRIMARY);
-	assert_string_equal(r->stats->standby->stream, "JICENG");
-	assert_int_equal(r->stats->standby->promoted_at, 0);
-	hq_free(r);
-	assert_true(hd_log_has(f->s, "standby: following stream JICENG"));
-	assert_false(hd_log_has(f->s, "standby: following stops"));
+	/* NATS gone for a while: the standby says so, the primary goes on. */
+	s_wait_state(f->s, "following", 20000);
+	assert_int_equal(hd_child(f->s, "mirror"), 0);  /* not while following */
+	hn_stop(f->n, 0);
+	s_wait_state(f->s, "disconnected", 20000);
+	assert_true(hd_log_wait(f->s, "standby: NATS unreachable", 5000));
+	struct hmsg m = hm_member("sb-outage", "sbm-outage", H_ORG_BRANCH, "断网", NULL);
+	assert_true(hc_expect(psock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	hm_free(&m);
+	assert_int_equal(hn_restart(f->n, 0), 0);
 	hc_close(psock);
-	hq_reset(f->p);
-	hq_reset(f->s);
-	assert_int_equal(hd_stop(f->p, 10000), 0);
-	assert_int_equal(hd_stop(f->s, 10000), 0);
-	assert_int_equal(s_journals_same(f->p, f->s), end);
-	s_envs_same(f->p, f->s);
+
+	/* Caught up: the same journal, the same worker environments. */
+	uint64_t end = s_converged(f);
+	assert_true(end > st.seq[S_N - 1]);
 
 	/* Promotion: nothing left behind; then it is the primary. */
 	assert_int_equal(hd_up(f->s), 0);
@@ -342,7 +449,7 @@ test_standby_follows_and_promotes(void **state)
 	assert_true(hd_log_wait(f->s, "journaled RulesChanged at seq", 10000));  /* its config's rules */
 	ssock = hc_connect(f->s);
 	assert_non_null(ssock);
-	struct hmsg m = hm_member("sb-after", "sbm-after", H_ORG_BRANCH, "提升后", NULL);
+	m = hm_member("sb-after", "sbm-after", H_ORG_BRANCH, "提升后", NULL);
 	Ack *a = hc_call(ssock, &m);
 	hm_free(&m);
 	assert_non_null(a);
@@ -350,7 +457,7 @@ test_standby_follows_and_promotes(void **state)
 	assert_true(a->seq > end + 1);  /* after its RulesChanged and Tick */
 	hc_ack_free(a);
 	for (int i = 7; i < S_N; i += S_N / 3) {
-		a = hc_call(ssock, &msgs[i]);
+		a = hc_call(ssock, &st.msgs[i]);
 		assert_non_null(a);
 		assert_int_equal(a->verdict, JICENG__V1__VERDICT__DUPLICATE);
 		assert_int_equal(a->seq, st.seq[i]);
@@ -371,13 +478,50 @@ test_standby_follows_and_promotes(void **state)
 	assert_true(hc_expect(ssock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	hm_free(&m);
 	hc_close(ssock);
-	r = s_standby_stats(f->s);
+	QueryReply *r = s_standby_stats(f->s);
 	assert_non_null(r);
 	assert_string_equal(r->stats->standby->state, "promoted");
 	assert_int_equal(r->stats->standby->promoted_at, end);
 	hq_free(r);
-	for (int i = 0; i < S_N; i++)
-		hm_free(&msgs[i]);
+
+	/* Its mirror continues the stream; the old primary rejoins as a
+	 * standby from a fresh data directory and follows it. */
+	assert_int_equal(hq_caught_up(f->s, 20000), 0);
+	uint64_t end2 = hq_journal_length(f->s);
+	s_wait_mirrored(f->s, end2, 30000);
+	s_standby_up(f, &f->r, "JICENG");
+	s_wait_caught_up(f->r, end2, 60000);
+	hq_reset(f->s);
+	hq_reset(f->r);
+	assert_int_equal(hd_stop(f->s, 10000), 0);
+	assert_int_equal(hd_stop(f->r, 10000), 0);
+	assert_int_equal(s_journals_same(f->s, f->r), end2);
+	s_stream_free(&st);
+	hd_pass(f->r);
+	hd_pass(f->s);
+	hd_pass(f->p);
+}
+
+/* ================================================================ an R3 cluster */
+
+static void
+test_standby_r3_node_killed(void **state)
+{
+	struct s_fix *f = *state;
+	if (!hn_available())
+		skip();
+	assert_non_null(f->n = hn_start(3));
+	void *psock = s_primary_up(f, "replicas = 3\n");
+	s_standby_up(f, &f->s, "JICENG");
+	static struct s_stream st;
+	memset(&st, 0, sizeof st);
+	st.f = f;
+	s_stream_run(&st, psock, s_kill_node);
+	hc_close(psock);
+	assert_int_equal(hn_restart(f->n, 1), 0);
+	uint64_t end = s_converged(f);
+	assert_true(end >= st.seq[S_N - 1]);
+	s_stream_free(&st);
 	hd_pass(f->s);
 	hd_pass(f->p);
 }
@@ -391,7 +535,7 @@ test_promote_refused_unless_forced(void **state)
 	if (!hn_available())
 		skip();
 	assert_non_null(f->n = hn_start(1));
-	s_standby_up(f, "NO_SUCH_STREAM");
+	s_standby_up(f, &f->s, "NO_SUCH_STREAM");
 	assert_true(hd_log_wait(f->s, "standby: not following: the stream does not exist", 15000));
 	assert_int_equal(s_promote(f->s, false), 1);
 	assert_true(s_promote_said(f->s, "refused: cannot read the end of stream NO_SUCH_STREAM"));
@@ -410,6 +554,7 @@ integ_standby(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_standby_follows_and_promotes, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_r3_node_killed, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_promote_refused_unless_forced, s_setup, s_teardown),
 	};
 	return cmocka_run_group_tests_name("standby", tests, NULL, NULL);

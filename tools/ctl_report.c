@@ -487,11 +487,76 @@ s_arrears_heads(struct table *t)
 	s_heads(t, sizeof zh / sizeof zh[0], zh, en);
 }
 
+/* Dues arrears per home org, for the table's foot. */
+struct s_org_count {
+	char org[CODEC_MAX_ID + 1];
+	unsigned arrears, lapsed;
+};
+
+struct s_org_counts {
+	struct s_org_count *c;
+	size_t n, cap;
+};
+
 static void
-s_arrears_rows(struct table *t, const Jiceng__V1__DuesArrearsList *l)
+s_org_count(struct s_org_counts *oc, const char *org, bool lapsed)
+{
+	size_t i;
+	for (i = 0; i < oc->n && strcmp(oc->c[i].org, org) != 0; i++)
+		;
+	if (i == oc->n) {
+		if (oc->n == oc->cap) {
+			size_t cap = oc->cap ? 2 * oc->cap : 16;
+			void *c = realloc(oc->c, cap * sizeof *oc->c);
+			if (!c)
+				return;
+			oc->c = c;
+			oc->cap = cap;
+		}
+		memset(&oc->c[oc->n], 0, sizeof oc->c[0]);
+		snprintf(oc->c[oc->n++].org, sizeof oc->c[0].org, "%s", org);
+	}
+	if (lapsed)
+		oc->c[i].lapsed++;
+	else
+		oc->c[i].arrears++;
+}
+
+static int
+s_org_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct s_org_count *)a)->org, ((const struct s_org_count *)b)->org);
+}
+
+/* The foot of the arrears table: each home org's members in arrears. */
+static void
+s_org_counts_print(struct s_org_counts *oc, const Jiceng__V1__DuesArrearsList *l)
+{
+	static const char *const zh[] = { "所在组织", "欠交", "其中6个月以上" };
+	static const char *const en[] = { "home org", "in arrears", "of them lapsed" };
+	struct table t = { 0 };
+
+	if (oc->n)
+		qsort(oc->c, oc->n, sizeof *oc->c, s_org_cmp);
+	s_heads(&t, 3, zh, en);
+	for (size_t i = 0; i < oc->n; i++) {
+		s_cell(&t, "%s", oc->c[i].org);
+		s_cell(&t, "%u", oc->c[i].arrears + oc->c[i].lapsed);
+		s_cell(&t, "%u", oc->c[i].lapsed);
+	}
+	printf("\n%u个月以上欠交党费的党员，按组织 / members %u or more months in arrears, "
+	    "by org (lapsed: %u or more)\n", l->arrears_months, l->arrears_months,
+	    l->lapse_months);
+	s_table_print(&t);
+	s_table_free(&t);
+}
+
+static void
+s_arrears_rows(struct table *t, const Jiceng__V1__DuesArrearsList *l, struct s_org_counts *oc)
 {
 	for (size_t i = 0; i < l->n_members; i++) {
 		const Jiceng__V1__DuesArrear *w = l->members[i];
+		s_org_count(oc, w->home_org_id, w->lapsed);
 		s_cell(t, "%s", w->member_id);
 		s_cell(t, "%s", w->name);
 		s_cell(t, "%s", w->home_org_id);
@@ -599,7 +664,7 @@ s_build(enum report rep, const struct s_opts *o, Query *q, struct s_parts *p)
 
 /* The page's rows into t (its heads on the first page); its next_after. */
 static const char *
-s_page(enum report rep, struct table *t, const QueryReply *r)
+s_page(enum report rep, struct table *t, const QueryReply *r, struct s_org_counts *oc)
 {
 	switch (rep) {
 	case R_AUDIT:
@@ -620,7 +685,7 @@ s_page(enum report rep, struct table *t, const QueryReply *r)
 	case R_ARREARS:
 		if (!t->n)
 			s_arrears_heads(t);
-		s_arrears_rows(t, r->dues_arrears);
+		s_arrears_rows(t, r->dues_arrears, oc);
 		return r->dues_arrears->next_after;
 	case R_FUNDS:
 		if (!t->n)
@@ -681,14 +746,17 @@ s_title(enum report rep, const struct s_opts *o, const QueryReply *r)
 	}
 }
 
-/* After the table: the audit's legend, the funds' total. */
+/* After the table: the audit's legend, the arrears by org, the funds'
+ * total. */
 static void
-s_footer(enum report rep, const QueryReply *last, size_t rows)
+s_footer(enum report rep, const QueryReply *last, size_t rows, struct s_org_counts *oc)
 {
 	struct table t = { 0 };
 
 	if (rows == 0)
 		printf("（无 none）\n");
+	if (rep == R_ARREARS && rows)
+		s_org_counts_print(oc, last->dues_arrears);
 	if (rep == R_AUDIT)
 		printf("held/required; ! 未达要求 short of the rule; * 另有不足法定人数的会议未计入 "
 		    "inquorate meetings not counted; - 本期不要求 not due\n");
@@ -706,6 +774,7 @@ static int
 s_run(enum report rep, struct s_opts *o, void *sock)
 {
 	struct table t = { 0 };
+	struct s_org_counts oc = { 0 };
 	struct s_parts parts;
 	Query q = JICENG__V1__QUERY__INIT;
 	QueryReply *r, *last = NULL;
@@ -728,7 +797,7 @@ s_run(enum report rep, struct s_opts *o, void *sock)
 		}
 		if (!o->json && first)
 			s_title(rep, o, r);
-		next = s_page(rep, &t, r);
+		next = s_page(rep, &t, r, &oc);
 		snprintf(o->after, sizeof o->after, "%s", next);
 		if (last)
 			jiceng__v1__query_reply__free_unpacked(last, NULL);
@@ -738,11 +807,12 @@ s_run(enum report rep, struct s_opts *o, void *sock)
 	}
 	if (!o->json && last && rc == CTL_EXIT_OK) {
 		s_table_print(&t);
-		s_footer(rep, last, t.ncols ? t.n / t.ncols - 2 : 0);
+		s_footer(rep, last, t.ncols ? t.n / t.ncols - 2 : 0, &oc);
 	}
 	if (last)
 		jiceng__v1__query_reply__free_unpacked(last, NULL);
 	s_table_free(&t);
+	free(oc.c);
 	return rc;
 }
 

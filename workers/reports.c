@@ -11,8 +11,8 @@
  *   branch founded during a year owes that year's yearly meetings only
  *   from its first whole year on.
  * - The audit covers 党支部 (BRANCH, JOINT_BRANCH, MOBILE_BRANCH), where
- *   三会一课 are held (支部工作条例 Art. 12): not temporary branches, whose
- *   tasks the org that formed them sets (Art. 8), nor committees, general
+ *   三会一课 are held (支部工作条例): not temporary branches, which mainly
+ *   organise study and take no dues or admissions, nor committees, general
  *   branches or party groups. A record counts once for each of its types;
  *   an inquorate assembly (M2) or committee meeting (M3) is not a valid
  *   meeting: it is reported as not counted.

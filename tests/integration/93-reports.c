@@ -502,6 +502,7 @@ test_ctl_report(void **state)
 	    "--month", "2025-07", "--since", "2025-01", NULL), 0);
 	s_line_has(f, "b1", (const char *[]){ "2025-04", "3", "3个月以上", NULL });
 	s_line_has(f, "b2", (const char *[]){ "2025-01", "6", "6个月以上", NULL });
+	s_line_has(f, S_B_BRANCH, (const char *[]){ "2", "1", NULL });   /* by org: 2, 1 lapsed */
 	assert_int_equal(hcurve_ctl(c, d, "townA", "report", "inactive-members", "--township",
 	    S_TA, "--month", "2025-07", "--since", "2025-01", NULL), 0);
 	s_line_has(f, S_A4, (const char *[]){ "7", "无 none", "无 none", "脱党情形 inactive",

@@ -38,6 +38,7 @@
 #include "be64.h"
 #include "broker.h"
 #include "log.h"
+#include "nkey.h"
 
 #define FOLLOW_QUEUE_MAX 8192         /* records queued for the loop */
 #define FOLLOW_WAIT_MS 2000           /* a JetStream API request */
@@ -213,10 +214,10 @@ s_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *c
 /* Connection options from [standby]: servers, credentials, TLS; endless
  * reconnects (the thread decides when to give up on a subscription). */
 static natsStatus
-s_options(struct follow *f, natsOptions **out)
+s_options(struct follow *f, natsOptions **out, char *why, size_t cap)
 {
 	const char *urls[16];
-	char buf[sizeof f->servers], *save = NULL;
+	char buf[sizeof f->servers], pub[64], *save = NULL;
 	int n = 0;
 	natsOptions *o = NULL;
 	natsStatus s = natsOptions_Create(&o);
@@ -241,16 +242,23 @@ s_options(struct follow *f, natsOptions **out)
 		s = natsOptions_SetErrorHandler(o, s_async_error, f);
 	if (s == NATS_OK && f->creds[0])
 		s = natsOptions_SetUserCredentialsFromFiles(o, f->creds, NULL);
-	if (s == NATS_OK && f->nkey[0])
-		s = natsOptions_SetUserCredentialsFromFiles(o, f->nkey, f->nkey);
+	if (s == NATS_OK && f->nkey[0]) {
+		if (nkey_public_from_seed_file(f->nkey, pub, sizeof pub, why, cap) < 0) {
+			natsOptions_Destroy(o);
+			return NATS_ERR;
+		}
+		s = natsOptions_SetNKeyFromSeed(o, pub, f->nkey);
+	}
 	if (s == NATS_OK && f->tls_ca[0] && (s = natsOptions_SetSecure(o, true)) == NATS_OK)
 		s = natsOptions_LoadCATrustedCertificates(o, f->tls_ca);
 	if (s == NATS_OK && f->tls_cert[0] && (s = natsOptions_SetSecure(o, true)) == NATS_OK)
 		s = natsOptions_LoadCertificatesChain(o, f->tls_cert, f->tls_key);
-	if (s != NATS_OK)
+	if (s != NATS_OK) {
+		s_nats_why(s, 0, why, cap);
 		natsOptions_Destroy(o);
-	else
+	} else {
 		*out = o;
+	}
 	return s;
 }
 
@@ -282,11 +290,10 @@ s_connect(struct follow *f, char *why, size_t cap)
 {
 	natsOptions *o = NULL;
 	jsOptions jo;
-	natsStatus s = s_options(f, &o);
-	if (s == NATS_OK) {
-		s = natsConnection_Connect(&f->nc, o);
-		natsOptions_Destroy(o);
-	}
+	if (s_options(f, &o, why, cap) != NATS_OK)
+		return -1;
+	natsStatus s = natsConnection_Connect(&f->nc, o);
+	natsOptions_Destroy(o);
 	jsOptions_Init(&jo);
 	jo.Wait = FOLLOW_WAIT_MS;
 	if (s == NATS_OK)

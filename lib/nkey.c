@@ -5,12 +5,13 @@
  * (`nk -gen user` writes it). An nkey is base32 (RFC 4648, no padding) of
  * prefix bytes, the 32-byte Ed25519 seed or public key, and a CRC-16
  * (XMODEM) of those, little-endian. The seed's secret bytes are wiped.
+ * Used by jiceng-mirror ([mirror]) and the standby jicengd ([standby]).
  */
+#include "nkey.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "mirror.h"
 
 #define NKEY_SEED_CHARS 58       /* 2 + 32 + 2 bytes */
 #define NKEY_PREFIX_SEED (18 << 3)

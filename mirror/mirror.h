@@ -1,8 +1,8 @@
 /*
  * jiceng-mirror's modules: source.c reads what is to be published (the
  * journal and the workers' environments, read-only), publish.c speaks to
- * NATS JetStream, nkey.c derives an nkey's public key from its seed, and
- * mirror.c runs the loop under jicengd. The stream's layout (subjects,
+ * NATS JetStream (an nkey's public key from lib/nkey.c), and mirror.c
+ * runs the loop under jicengd. The stream's layout (subjects,
  * headers, order) is the contract in proto/jiceng/v1/mirror.proto and
  * docs/operations.md ("JetStream mirror").
  */
@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "mirror_cursor.h"
+#include "nkey.h"
 
 #define MIRROR_WINDOW 1024       /* messages in flight at most */
 #define MIRROR_NATS_WAIT_MS 2000 /* any one NATS request or ack */
@@ -87,12 +88,5 @@ int publisher_last(struct publisher *p, struct mirror_pos *pos, char *err, size_
  * (publisher_last) before publishing again. */
 unsigned publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *pos,
     char *err, size_t errlen);
-
-/* ------------------------------------------------------ nkey.c */
-
-/* The public key ("U...") of the user nkey seed ("SU...") in the file at
- * path, for natsOptions_SetNKeyFromSeed. 0, or -1 with err. */
-int nkey_public_from_seed_file(const char *path, char *pub, size_t len, char *err,
-    size_t errlen);
 
 #endif

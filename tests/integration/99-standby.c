@@ -25,6 +25,8 @@
  *   while the stream of registrations goes through; the standby (not
  *   killed this time) still ends with the primary's journal and worker
  *   environments.
+ * - Servers that want an nkey: a standby with [standby] nkey_seed_file
+ *   follows; one without it says why it cannot (stats, log).
  * - Promotion refused: while the stream cannot be read (a stream name
  *   that does not exist) promote is refused and the standby keeps
  *   refusing ingest; --force promotes it and says so.
@@ -81,7 +83,8 @@ s_teardown(void **state)
 
 /* ================================================================ helpers */
 
-/* Start the primary (mirror on) with the org tree "dm"; its client. */
+/* Start the primary (mirror on, extra in [mirror]) with the org tree
+ * "dm"; its client. */
 static void *
 s_primary_up(struct s_fix *f, const char *extra)
 {
@@ -96,17 +99,23 @@ s_primary_up(struct s_fix *f, const char *extra)
 	return sock;
 }
 
-/* Start a standby of stream into *d, with the mirror configured as on
- * the primary (it runs once promoted). */
+/* Start a standby of stream into *d (extra in [standby]), with the
+ * mirror configured as on the primary (it runs once promoted). */
 static void
-s_standby_up(struct s_fix *f, struct hd **d, const char *stream)
+s_standby_extra_up(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
 {
 	snprintf(f->sconf, sizeof f->sconf, S_WORKERS "[standby]\nenabled = true\nservers = %s\n"
-	    "stream = %s\nprimary = " S_PRIMARY "\n[mirror]\nenabled = true\nservers = %s\n",
-	    f->n->urls, stream, f->n->urls);
+	    "stream = %s\nprimary = " S_PRIMARY "\n%s[mirror]\nenabled = true\nservers = %s\n",
+	    f->n->urls, stream, extra, f->n->urls);
 	struct hd_opts o = { .config = f->sconf };
 	assert_non_null(*d = hd_new(&o));
 	assert_int_equal(hd_up(*d), 0);
+}
+
+static void
+s_standby_up(struct s_fix *f, struct hd **d, const char *stream)
+{
+	s_standby_extra_up(f, d, stream, "");
 }
 
 /* The standby's stats, NULL when it has no standby part yet. */
@@ -526,6 +535,42 @@ test_standby_r3_node_killed(void **state)
 	hd_pass(f->p);
 }
 
+/* ================================================================ nkey */
+
+/* The user nkey of the NATS documentation's examples (as 98-mirror). */
+#define S_NKEY_SEED "SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY"
+#define S_NKEY_PUB "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
+
+static void
+test_standby_nkey(void **state)
+{
+	struct s_fix *f = *state;
+	char seed[256], line[320];
+	if (!hn_available())
+		skip();
+	assert_non_null(f->n = hn_start_conf(1, "authorization { users = [ { nkey: " S_NKEY_PUB
+	    " } ] }"));
+	snprintf(seed, sizeof seed, "%s/user.nk", f->n->dir);
+	h_write_file(seed, "%s\n", S_NKEY_SEED);
+	snprintf(line, sizeof line, "nkey_seed_file = %s\n", seed);
+	void *sock = s_primary_up(f, line);
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t end = hq_journal_length(f->p);
+	s_standby_extra_up(f, &f->s, "JICENG", line);
+	s_wait_caught_up(f->s, end, 30000);
+	s_standby_up(f, &f->r, "JICENG");
+	s_wait_state(f->r, "disconnected", 20000);
+	QueryReply *r = s_standby_stats(f->r);
+	assert_non_null(r);
+	assert_non_null(strstr(r->stats->standby->problem, "Authorization"));
+	assert_int_equal(r->stats->journal_length, 0);
+	hq_free(r);
+	hd_pass(f->r);
+	hd_pass(f->s);
+	hd_pass(f->p);
+}
+
 /* ================================================================ refused promotion */
 
 static void
@@ -555,6 +600,7 @@ integ_standby(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_standby_follows_and_promotes, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_standby_r3_node_killed, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_nkey, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_promote_refused_unless_forced, s_setup, s_teardown),
 	};
 	return cmocka_run_group_tests_name("standby", tests, NULL, NULL);

@@ -17,7 +17,7 @@ make --no-print-directory -s install DESTDIR="$ROOT/dest" PREFIX=/usr >"$ROOT/ma
 	{ cat "$ROOT/make.log"; fail "make install"; }
 D=$ROOT/dest
 for f in usr/sbin/jicengd usr/bin/jicengctl usr/libexec/jiceng/jiceng-worker \
-	usr/libexec/jiceng/jiceng-query; do
+	usr/libexec/jiceng/jiceng-query usr/libexec/jiceng/jiceng-mirror; do
 	[ -x "$D/$f" ] || fail "$f missing or not executable"
 done
 for f in lib/systemd/system/jicengd.service usr/lib/sysusers.d/jiceng.conf \

@@ -346,7 +346,6 @@ s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect)
 	jsPubOptions_Init(&po);
 	po.MsgId = m->id;
 	po.ExpectLastSeq = expect;  /* 0, for the stream's first message, is not sent */
-	po.MaxWait = MIRROR_NATS_WAIT_MS;
 	if (s == NATS_OK)
 		s = js_PublishMsgAsync(p->js, &nm, &po);
 	natsMsg_Destroy(nm);  /* no-op when libnats took it */

@@ -617,11 +617,12 @@ s_build(enum report rep, const struct s_opts *o, Query *q, struct s_parts *p)
 	char *t = o->township ? (char *)o->township : "", *org = o->org ? (char *)o->org : "";
 	char *after = (char *)o->after;
 	uint32_t limit = (uint32_t)o->limit;
+#define S_SCOPE(m) ((m).township_id = t, (m).org_id = org, (m).after = after, (m).limit = limit)
 
 	switch (rep) {
 	case R_AUDIT:
 		p->am = (Jiceng__V1__AuditMeetings)JICENG__V1__AUDIT_MEETINGS__INIT;
-		p->am.township_id = t, p->am.org_id = org, p->am.after = after, p->am.limit = limit;
+		S_SCOPE(p->am);
 		p->am.year = o->year;
 		p->am.quarter = (uint32_t)o->quarter;
 		p->am.month = (uint32_t)o->month;
@@ -631,7 +632,7 @@ s_build(enum report rep, const struct s_opts *o, Query *q, struct s_parts *p)
 		break;
 	case R_INACTIVE:
 		p->im = (Jiceng__V1__ListInactiveMembers)JICENG__V1__LIST_INACTIVE_MEMBERS__INIT;
-		p->im.township_id = t, p->im.org_id = org, p->im.after = after, p->im.limit = limit;
+		S_SCOPE(p->im);
 		p->im.month = o->yyyymm;
 		p->im.since_month = o->since;
 		q->query_case = JICENG__V1__QUERY__QUERY_LIST_INACTIVE_MEMBERS;
@@ -639,14 +640,14 @@ s_build(enum report rep, const struct s_opts *o, Query *q, struct s_parts *p)
 		break;
 	case R_REVIEWS:
 		p->cr = (Jiceng__V1__ListCertificateReviews)JICENG__V1__LIST_CERTIFICATE_REVIEWS__INIT;
-		p->cr.township_id = t, p->cr.org_id = org, p->cr.after = after, p->cr.limit = limit;
+		S_SCOPE(p->cr);
 		p->cr.at = o->at;
 		q->query_case = JICENG__V1__QUERY__QUERY_LIST_CERTIFICATE_REVIEWS;
 		q->list_certificate_reviews = &p->cr;
 		break;
 	case R_ARREARS:
 		p->da = (Jiceng__V1__ListDuesArrears)JICENG__V1__LIST_DUES_ARREARS__INIT;
-		p->da.township_id = t, p->da.org_id = org, p->da.after = after, p->da.limit = limit;
+		S_SCOPE(p->da);
 		p->da.month = o->yyyymm;
 		p->da.since_month = o->since;
 		q->query_case = JICENG__V1__QUERY__QUERY_LIST_DUES_ARREARS;
@@ -654,12 +655,13 @@ s_build(enum report rep, const struct s_opts *o, Query *q, struct s_parts *p)
 		break;
 	case R_FUNDS:
 		p->af = (Jiceng__V1__ReportActivityFunds)JICENG__V1__REPORT_ACTIVITY_FUNDS__INIT;
-		p->af.township_id = t, p->af.org_id = org, p->af.after = after, p->af.limit = limit;
+		S_SCOPE(p->af);
 		p->af.year = o->fund_year;
 		q->query_case = JICENG__V1__QUERY__QUERY_REPORT_ACTIVITY_FUNDS;
 		q->report_activity_funds = &p->af;
 		break;
 	}
+#undef S_SCOPE
 }
 
 /* The page's rows into t (its heads on the first page); its next_after. */

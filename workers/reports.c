@@ -534,6 +534,15 @@ s_dues_last(struct funds *f, MDB_txn *txn, const struct counted *c, int month, i
 	return rc;
 }
 
+/* Who a row is about: copies of c's member id, name, home org and
+ * township; false when out of memory. */
+static bool
+s_member_set(const struct counted *c, char **id, char **name, char **home, char **township)
+{
+	return s_set(id, c->r.member_id) && s_set(name, c->r.name) &&
+	    s_set(home, c->r.home_org_id) && s_set(township, c->r.township_id);
+}
+
 /* A member report being made: the counted members in scope after the
  * page's cursor, each judged. */
 struct member_report {
@@ -616,9 +625,7 @@ s_inactive_row(const struct counted *c, int attended, int dues, uint32_t months,
 	if (!(*out = w))
 		return ENOMEM;
 	jiceng__v1__inactive_member__init(w);
-	if (!s_set(&w->member_id, c->r.member_id) || !s_set(&w->name, c->r.name) ||
-	    !s_set(&w->home_org_id, c->r.home_org_id) ||
-	    !s_set(&w->township_id, c->r.township_id))
+	if (!s_member_set(c, &w->member_id, &w->name, &w->home_org_id, &w->township_id))
 		return ENOMEM;
 	w->category = c->r.category;
 	w->mobility_state = c->r.mobility_state;
@@ -688,9 +695,7 @@ s_arrear_row(const struct counted *c, int last, uint32_t months, uint32_t lapse,
 	if (!(*out = w))
 		return ENOMEM;
 	jiceng__v1__dues_arrear__init(w);
-	if (!s_set(&w->member_id, c->r.member_id) || !s_set(&w->name, c->r.name) ||
-	    !s_set(&w->home_org_id, c->r.home_org_id) ||
-	    !s_set(&w->township_id, c->r.township_id))
+	if (!s_member_set(c, &w->member_id, &w->name, &w->home_org_id, &w->township_id))
 		return ENOMEM;
 	w->category = c->r.category;
 	w->last_paid_month = last;

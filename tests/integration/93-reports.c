@@ -145,7 +145,7 @@ s_members(struct s_fx *f)
 
 	assert_int_not_equal(hc_members(f->a, "ra", H_ORG_BRANCH, 0, 4), 0);
 	for (int i = 1; i <= 2; i++) {
-		char id[8], ev[16];
+		char id[16], ev[16];
 		snprintf(id, sizeof id, "b%d", i);
 		snprintf(ev, sizeof ev, "r-reg-b%d", i);
 		struct hmsg m = hm_member_in(S_TB, ev, id, S_B_BRANCH, "党员", NULL);

@@ -253,7 +253,7 @@ s_county(struct fx *f)
 	s_org_at(f, "B2", BRANCH, "V", founded);
 	s_org_at(f, "B4", BRANCH, "V", founded);
 	for (int i = 1; i <= 4; i++) {
-		char id[8];
+		char id[16];
 		snprintf(id, sizeof id, "a%d", i);
 		s_member(f, id, "B", FULL, 0);
 		snprintf(id, sizeof id, "n%d", i);

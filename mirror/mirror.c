@@ -306,6 +306,10 @@ main(int argc, char **argv)
 		fatal("cannot report to jicengd");
 	while (!s_stop) {
 		s_beat(&m);
+		if (publisher_reconnected(m.pub) && m.synced) {
+			log_info("reconnected to NATS: reading where the stream ends");
+			m.synced = false;
+		}
 		if (!m.synced) {
 			if (m.lost && publisher_connected(m.pub))
 				m.retry_at = 0;

@@ -78,6 +78,9 @@ void publisher_destroy(struct publisher **p);
 int publisher_ready(struct publisher *p, char *err, size_t errlen);
 /* Is the connection up (it reconnects by itself after a server loss)? */
 bool publisher_connected(struct publisher *p);
+/* Has it reconnected since the last call? The stream may have changed
+ * meanwhile (a server that lost its tail): read its end again. */
+bool publisher_reconnected(struct publisher *p);
 /* The stream's last message as a position (its Jiceng-Seq and
  * Jiceng-Index headers, its stream sequence). 0, or -1 with err. */
 int publisher_last(struct publisher *p, struct mirror_pos *pos, char *err, size_t errlen);

@@ -16,6 +16,7 @@
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct publisher {
 	natsConnection *nc;
 	jsCtx *js;
 	bool stream_checked;         /* the stream exists as configured */
+	atomic_bool reconnected;     /* libnats reconnected since the last look */
 	char subjects[160];          /* <prefix>.> */
 	/* The round in flight, shared with s_on_ack. */
 	pthread_mutex_t mu;
@@ -116,6 +118,20 @@ s_err(char *err, size_t errlen, natsStatus s, const char *what)
 	return -1;
 }
 
+static void
+s_on_reconnected(natsConnection *nc, void *closure)
+{
+	struct publisher *p = closure;
+	(void)nc;
+	atomic_store(&p->reconnected, true);
+}
+
+bool
+publisher_reconnected(struct publisher *p)
+{
+	return atomic_exchange(&p->reconnected, false);
+}
+
 /* natsOptions from [mirror]: servers, credentials, TLS. */
 static int
 s_options(struct publisher *p, char *err, size_t errlen)
@@ -145,6 +161,7 @@ s_options(struct publisher *p, char *err, size_t errlen)
 	natsOptions_SetReconnectWait(p->opts, 250);
 	natsOptions_SetPingInterval(p->opts, 2000);
 	natsOptions_SetMaxPingsOut(p->opts, 2);
+	natsOptions_SetReconnectedCB(p->opts, s_on_reconnected, p);
 	s = NATS_OK;
 	if (c->mirror_creds_file[0])
 		s = natsOptions_SetUserCredentialsFromFiles(p->opts, c->mirror_creds_file, NULL);

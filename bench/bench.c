@@ -94,6 +94,7 @@ struct run {
 	struct bench_result r;
 	struct counters before, after;
 	double broker_cpu, worker_cpu;   /* seconds in this run */
+	double domain_cpu[DOMAIN_COUNT]; /* of worker_cpu, each domain's worker */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -383,9 +384,9 @@ s_counters(const struct bench_daemon *d, unsigned markers, struct counters *c)
 static void
 s_print_header(void)
 {
-	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s %6s %6s\n", "run", "clients",
+	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s %6s %6s  %s\n", "run", "clients",
 	    "events", "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "commit",
-	    "cli cpu", "brk us", "wrk us");
+	    "cli cpu", "brk us", "wrk us", "(membership+meetings+funds)");
 }
 
 static void
@@ -398,11 +399,14 @@ s_print_run(const char *name, const struct run *r)
 	double commit_ms = commits ? (r->after.fsync_ms * (double)(r->after.commits - 1) -
 	    r->before.fsync_ms * (double)(r->before.commits - 1)) / (double)commits : 0;
 	double per_event = r->r.acked ? 1e6 / (double)r->r.acked : 0;
-	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%% %6.1f %6.1f\n",
+	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%% %6.1f %6.1f  "
+	    "(%.1f+%.1f+%.1f)\n",
 	    name, r->clients, r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
 	    (unsigned long long)commits, commits ? (double)journaled / (double)commits : 0.0,
 	    commit_ms, r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0,
-	    r->broker_cpu * per_event, r->worker_cpu * per_event);
+	    r->broker_cpu * per_event, r->worker_cpu * per_event,
+	    r->domain_cpu[DOMAIN_MEMBERSHIP] * per_event, r->domain_cpu[DOMAIN_MEETINGS] * per_event,
+	    r->domain_cpu[DOMAIN_FUNDS] * per_event);
 }
 
 /* One measured run of n events over clients, paced at rate when > 0; with
@@ -422,12 +426,16 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 	double b0 = 0, w0 = 0, b1 = 0, w1 = 0;
 	int rc = s_counters(d, ++*markers, &out->before);
 	bench_trace_run = id;
-	bool cpu_known = bench_daemon_cpu(d, &b0, &w0) == 0;
+	double by0[DOMAIN_COUNT], by1[DOMAIN_COUNT];
+	bool cpu_known = bench_daemon_cpu(d, &b0, &w0) == 0 && bench_daemon_domain_cpu(d, by0) == 0;
 	if (rc == 0)
 		rc = bench_drive(d->ingest, &w, clients, o->window, rate, 30, &out->r);
-	if (rc == 0 && cpu_known && bench_daemon_cpu(d, &b1, &w1) == 0) {
+	if (rc == 0 && cpu_known && bench_daemon_cpu(d, &b1, &w1) == 0 &&
+	    bench_daemon_domain_cpu(d, by1) == 0) {
 		out->broker_cpu = b1 - b0;
 		out->worker_cpu = w1 - w0;
+		for (int k = 0; k < DOMAIN_COUNT; k++)
+			out->domain_cpu[k] = by1[k] - by0[k];
 	}
 	if (rc == 0)
 		rc = s_counters(d, ++*markers, &out->after);
@@ -809,7 +817,7 @@ main(int argc, char **argv)
 	printf("  peak RSS (VmHWM) before SIGTERM; [RssAnon + RssFile/RssShmem then: the\n"
 	    "  second is LMDB map pages, shared with the page cache]:\n");
 	for (unsigned i = 0; i < nprocs; i++)
-		printf("    %-14s %7.1f MiB  [%.1f anon + %.1f map]\n", procs[i].name,
+		printf("    %-26s %7.1f MiB  [%.1f anon + %.1f map]\n", procs[i].name,
 		    (double)procs[i].hwm_kb / 1024, (double)procs[i].anon_kb / 1024,
 		    (double)procs[i].file_kb / 1024);
 	return o.check && !(ratio_ok && p99_ok) ? 1 : 0;

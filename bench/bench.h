@@ -176,6 +176,8 @@ int bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply);
 /* CPU seconds (user + system, all threads) used so far by jicengd itself
  * and by its jiceng-worker children together. 0 or -1. */
 int bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers_s);
+/* The CPU seconds of each domain's worker so far (0 for a domain not run). */
+int bench_daemon_domain_cpu(const struct bench_daemon *d, double by_domain[DOMAIN_COUNT]);
 /* Peak RSS of jicengd and its children, read from /proc before stopping. */
 unsigned bench_daemon_rss(const struct bench_daemon *d, struct bench_proc *out, unsigned max);
 /* SIGTERM, wait up to 10 s, then SIGKILL; remove the data dir unless keep. */

@@ -270,6 +270,26 @@ s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len, double *cpu_s)
 	return 0;
 }
 
+/* A child's name: its command, and a worker's domain ("jiceng-worker/funds"). */
+static void
+s_child_name(pid_t pid, const char *comm, char *out, size_t len)
+{
+	char path[64], argv[1024];
+	snprintf(out, len, "%s", comm);
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(argv, 1, sizeof argv - 1, f);
+	fclose(f);
+	argv[n] = 0;
+	for (size_t at = 0; at < n; at += strlen(argv + at) + 1)
+		if (strcmp(argv + at, "--domain") == 0 && at + 9 < n) {
+			snprintf(out, len, "%s/%s", comm, argv + at + 9);
+			return;
+		}
+}
+
 /* jicengd itself, then its children: pid, name and CPU seconds, at most
  * max of them; with_memory also reads their memory. */
 static unsigned
@@ -291,7 +311,7 @@ s_procs(const struct bench_daemon *d, struct bench_proc *out, double *cpu_s, uns
 		if (pid <= 0 || s_stat(pid, &ppid, comm, sizeof comm, &cpu_s[n]) < 0 || ppid != d->pid)
 			continue;
 		out[n].pid = pid;
-		snprintf(out[n].name, sizeof out[n].name, "%s", comm);
+		s_child_name(pid, comm, out[n].name, sizeof out[n].name);
 		n++;
 	}
 	if (dir)
@@ -310,8 +330,25 @@ bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers
 	*broker_s = n ? cpu[0] : 0;
 	*workers_s = 0;
 	for (unsigned i = 1; i < n; i++)
-		if (strcmp(procs[i].name, "jiceng-worker") == 0)
+		if (strncmp(procs[i].name, "jiceng-worker", 13) == 0)
 			*workers_s += cpu[i];
+	return n ? 0 : -1;
+}
+
+int
+bench_daemon_domain_cpu(const struct bench_daemon *d, double by_domain[DOMAIN_COUNT])
+{
+	struct bench_proc procs[BENCH_MAX_PROCS];
+	double cpu[BENCH_MAX_PROCS];
+	unsigned n = s_procs(d, procs, cpu, BENCH_MAX_PROCS, false);
+	for (int k = 0; k < DOMAIN_COUNT; k++)
+		by_domain[k] = 0;
+	for (unsigned i = 1; i < n; i++) {
+		const char *slash = strchr(procs[i].name, '/');
+		enum domain k = slash ? codec_domain_from_name(slash + 1) : DOMAIN_NONE;
+		if (k != DOMAIN_NONE)
+			by_domain[k] = cpu[i];
+	}
 	return n ? 0 : -1;
 }
 

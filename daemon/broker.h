@@ -189,6 +189,10 @@ int follow_drain(struct broker *b);
 void follow_periodic(struct broker *b);
 /* The standby's part of the stats; problem is where its text is kept. */
 void follow_stats(struct broker *b, Jiceng__V1__StandbyStats *st, char problem[FOLLOW_PROBLEM_MAX]);
+/* May jiceng-mirror run? Not while following (the stream is this
+ * journal's source), nor into the stream a forced promotion left events
+ * behind in (logged). */
+bool follow_mirror_allowed(struct broker *b);
 /* [standby] primary, or "stream <name>": named in refusals. */
 const char *follow_primary_name(struct broker *b, char *buf, size_t cap);
 /* SIGUSR1: act on jicengctl promote's request in run_dir and answer it.

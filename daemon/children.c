@@ -54,7 +54,7 @@ s_add_roles(struct broker *b)
 			have |= b->children[k].role == s_roles[i].role;
 		if (have || (s_roles[i].domain != DOMAIN_NONE && !b->cfg.workers[s_roles[i].domain]))
 			continue;
-		if (s_roles[i].optional && (!b->cfg.mirror_enabled || b->following))
+		if (s_roles[i].optional && (!b->cfg.mirror_enabled || !follow_mirror_allowed(b)))
 			continue;
 		struct child *c = &b->children[b->nchildren++];
 		memset(c, 0, sizeof *c);

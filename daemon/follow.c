@@ -580,7 +580,8 @@ s_deliver(struct follow *f, natsMsg *m, unsigned gen, char *why, size_t cap)
 	return 0;
 }
 
-/* Once a second: the stream's end (the lag), and whether NATS is there. */
+/* Once a second: the stream's end (the lag), and whether NATS is there
+ * for the subscription, if there is one. */
 static void
 s_check(struct follow *f)
 {
@@ -591,7 +592,7 @@ s_check(struct follow *f)
 	if (rc == 0) {
 		f->stream_end = end;
 		f->stream_read_ms = now_wall_ms();
-		if (f->state == FOLLOW_DISCONNECTED)
+		if (f->state == FOLLOW_DISCONNECTED && f->sub)
 			s_set_state(f, FOLLOW_FOLLOWING, NULL);
 	} else if (f->state == FOLLOW_FOLLOWING) {
 		s_set_state(f, FOLLOW_DISCONNECTED, why);
@@ -635,6 +636,12 @@ s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 		s_thread_problem(f, FOLLOW_DISCONNECTED, why);
 		return next;
 	}
+	int64_t now = now_mono_ms();
+	bool check = now - *checked >= FOLLOW_CHECK_MS;
+	if (check) {
+		s_check(f);
+		*checked = now;
+	}
 	if (f->sub && f->sub_gen != gen)
 		return s_restarted(f);
 	if (!f->sub) {
@@ -662,10 +669,7 @@ s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 		s_unsubscribe(f);
 		return next;
 	}
-	int64_t now = now_mono_ms();
-	if (now - *checked >= FOLLOW_CHECK_MS) {
-		s_check(f);
-		*checked = now;
+	if (check) {
 		pthread_mutex_lock(&f->mu);
 		bool behind = f->stream_end > f->anchor_seq + f->n && f->state == FOLLOW_FOLLOWING;
 		pthread_mutex_unlock(&f->mu);
@@ -1078,6 +1082,22 @@ follow_destroy(struct follow **fp)
 	pthread_cond_destroy(&f->cv);
 	free(f);
 	*fp = NULL;
+}
+
+bool
+follow_mirror_allowed(struct broker *b)
+{
+	struct follow *f = b->follow;
+	if (b->following)
+		return false;
+	if (!f || f->state != FOLLOW_PROMOTED || (!f->left_behind && !f->left_unknown) ||
+	    strcmp(b->cfg.mirror_stream, f->stream) != 0)
+		return true;
+	log_error("jiceng-mirror not started: stream %s holds %s events past seq %llu that this "
+	    "journal, promoted with --force, does not; its own would mix with them. Set [mirror] "
+	    "stream to a new stream and restart", f->stream, f->left_unknown ? "an unknown number of" :
+	    "some", (unsigned long long)f->promoted_at);
+	return false;
 }
 
 /* ---------------------------------------------------------- the periodic duty */

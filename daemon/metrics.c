@@ -79,6 +79,22 @@ s_mirror(FILE *f, struct broker *b, uint64_t end)
 	fprintf(f, "jiceng_mirror_connected %d\n", h.connected);
 }
 
+/* A standby's view of the stream it follows (follow.c). */
+static void
+s_standby(FILE *f, struct broker *b)
+{
+	Jiceng__V1__StandbyStats st = JICENG__V1__STANDBY_STATS__INIT;
+	char problem[FOLLOW_PROBLEM_MAX];
+	follow_stats(b, &st, problem);
+	s_header(f, "jiceng_standby_following", "gauge",
+	    "1 while this standby follows its stream, 0 when it cannot (or was promoted).");
+	fprintf(f, "jiceng_standby_following %d\n", strcmp(st.state, "following") == 0);
+	s_header(f, "jiceng_standby_stream_end", "gauge", "Last journal seq the followed stream holds.");
+	fprintf(f, "jiceng_standby_stream_end %llu\n", (unsigned long long)st.stream_end);
+	s_header(f, "jiceng_standby_lag", "gauge", "Events the stream holds that this standby has not journaled.");
+	fprintf(f, "jiceng_standby_lag %llu\n", (unsigned long long)st.lag);
+}
+
 static void
 s_write(FILE *f, struct broker *b)
 {
@@ -102,6 +118,8 @@ s_write(FILE *f, struct broker *b)
 	}
 	if (b->cfg.mirror_enabled)
 		s_mirror(f, b, end);
+	if (b->follow)
+		s_standby(f, b);
 	s_header(f, "jiceng_events_total", "counter", "Applied events by kind and verdict.");
 	s_header(f, "jiceng_rule_rejections_total", "counter", "Events rejected by a rule, by code.");
 	s_header(f, "jiceng_rule_warnings_total", "counter", "Warnings given with accepted events, by rule.");

@@ -28,8 +28,10 @@
  * - Servers that want an nkey: a standby with [standby] nkey_seed_file
  *   follows; one without it says why it cannot (stats, log).
  * - Promotion refused: while the stream cannot be read (a stream name
- *   that does not exist) promote is refused and the standby keeps
- *   refusing ingest; --force promotes it and says so.
+ *   that does not exist), and while it holds events the standby has not
+ *   journaled (here it follows another county's subjects), when the
+ *   standby keeps refusing ingest; --force promotes it, says how many
+ *   events are left behind, and its mirror stays out of that stream.
  */
 #include "harness.h"
 #include "hnats.h"
@@ -487,9 +489,9 @@ test_standby_follows_and_promotes(void **state)
 	assert_true(hc_expect(ssock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
 	hm_free(&m);
 	hc_close(ssock);
+	s_wait_state(f->s, "promoted", 5000);
 	QueryReply *r = s_standby_stats(f->s);
 	assert_non_null(r);
-	assert_string_equal(r->stats->standby->state, "promoted");
 	assert_int_equal(r->stats->standby->promoted_at, end);
 	hq_free(r);
 
@@ -577,21 +579,57 @@ static void
 test_promote_refused_unless_forced(void **state)
 {
 	struct s_fix *f = *state;
+	char said[160];
 	if (!hn_available())
 		skip();
 	assert_non_null(f->n = hn_start(1));
-	s_standby_up(f, &f->s, "NO_SUCH_STREAM");
-	assert_true(hd_log_wait(f->s, "standby: not following: the stream does not exist", 15000));
+	/* The stream cannot be read: refused. */
+	s_standby_up(f, &f->r, "NO_SUCH_STREAM");
+	assert_true(hd_log_wait(f->r, "standby: not following: the stream does not exist", 15000));
+	assert_int_equal(s_promote(f->r, false), 1);
+	assert_true(s_promote_said(f->r, "refused: cannot read the end of stream NO_SUCH_STREAM"));
+
+	/* The stream holds events the standby has not (it follows another
+	 * county's subjects): refused, then forced, leaving them behind; its
+	 * mirror does not write into that stream. */
+	void *sock = s_primary_up(f, "");
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t end = hq_journal_length(f->p);
+	s_wait_mirrored(f->p, end, 20000);
+	s_standby_extra_up(f, &f->s, "JICENG", "subject_prefix = jiceng.other\n");
+	for (int64_t until = now_mono_ms() + h_ms(20000);; h_sleep_ms(100)) {
+		QueryReply *r = s_standby_stats(f->s);
+		bool behind = r && r->stats->standby->lag == end;
+		hq_free(r);
+		if (behind)
+			break;
+		if (now_mono_ms() > until)
+			fail_msg("the standby never saw the stream's end %llu", (unsigned long long)end);
+	}
 	assert_int_equal(s_promote(f->s, false), 1);
-	assert_true(s_promote_said(f->s, "refused: cannot read the end of stream NO_SUCH_STREAM"));
-	void *sock = hc_connect(f->s);
+	snprintf(said, sizeof said, "refused: stream JICENG holds seqs 1-%llu (%llu events) this "
+	    "standby has not journaled yet", (unsigned long long)end, (unsigned long long)end);
+	assert_true(s_promote_said(f->s, said));
+	sock = hc_connect(f->s);
 	assert_non_null(sock);
 	s_expect_standby(sock, "sb-still-refused");
 	assert_int_equal(s_promote(f->s, true), 0);
-	assert_true(s_promote_said(f->s, "promoted at seq 0 (forced)"));
-	assert_true(hc_org_tree(sock, "fp") == 0);
+	snprintf(said, sizeof said, "promoted at seq 0 (forced): %llu events of stream JICENG (seqs "
+	    "1-%llu) are left behind", (unsigned long long)end, (unsigned long long)end);
+	assert_true(s_promote_said(f->s, said));
+	assert_true(hd_log_wait(f->s, "jiceng-mirror not started: stream JICENG holds some events", 5000));
+	assert_int_equal(hc_org_tree(sock, "fp"), 0);
 	hc_close(sock);
+	assert_int_equal(hd_child(f->s, "mirror"), 0);
+	s_wait_state(f->s, "promoted", 5000);
+	QueryReply *r = s_standby_stats(f->s);
+	assert_non_null(r);
+	assert_int_equal(r->stats->standby->left_behind, end);
+	hq_free(r);
+	hd_pass(f->r);
 	hd_pass(f->s);
+	hd_pass(f->p);
 }
 
 int

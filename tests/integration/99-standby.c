@@ -25,6 +25,9 @@
  *   while the stream of registrations goes through; the standby (not
  *   killed this time) still ends with the primary's journal and worker
  *   environments.
+ * - A standby started from a backup copy of the primary's journal
+ *   (mdb_copy), which holds no stream position: it finds its journal's
+ *   end in the stream by Jiceng-Seq and follows from there.
  * - Servers that want an nkey: a standby with [standby] nkey_seed_file
  *   follows; one without it says why it cannot (stats, log).
  * - Promotion refused: while the stream cannot be read (a stream name
@@ -101,16 +104,22 @@ s_primary_up(struct s_fix *f, const char *extra)
 	return sock;
 }
 
-/* Start a standby of stream into *d (extra in [standby]), with the
- * mirror configured as on the primary (it runs once promoted). */
+/* A standby of stream in *d (extra in [standby]), with the mirror
+ * configured as on the primary (it runs once promoted); not started. */
 static void
-s_standby_extra_up(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
+s_standby_new(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
 {
 	snprintf(f->sconf, sizeof f->sconf, S_WORKERS "[standby]\nenabled = true\nservers = %s\n"
 	    "stream = %s\nprimary = " S_PRIMARY "\n%s[mirror]\nenabled = true\nservers = %s\n",
 	    f->n->urls, stream, extra, f->n->urls);
 	struct hd_opts o = { .config = f->sconf };
 	assert_non_null(*d = hd_new(&o));
+}
+
+static void
+s_standby_extra_up(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
+{
+	s_standby_new(f, d, stream, extra);
 	assert_int_equal(hd_up(*d), 0);
 }
 
@@ -537,6 +546,42 @@ test_standby_r3_node_killed(void **state)
 	hd_pass(f->p);
 }
 
+/* ================================================================ from a backup */
+
+static void
+test_standby_from_backup(void **state)
+{
+	struct s_fix *f = *state;
+	char from[256], to[256];
+	if (!hn_available())
+		skip();
+	assert_non_null(f->n = hn_start(1));
+	void *sock = s_primary_up(f, "");
+	assert_true(hc_members(sock, "bk", H_ORG_BRANCH, 0, 20) > 0);
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t copied = hq_journal_length(f->p);
+	s_wait_mirrored(f->p, copied, 20000);
+	s_standby_new(f, &f->s, "JICENG", "");
+	snprintf(from, sizeof from, "%s/journal.mdb", f->p->dir);
+	snprintf(to, sizeof to, "%s/journal.mdb", f->s->dir);
+	char *argv[] = { "/usr/bin/mdb_copy", "-n", from, to, NULL };
+	assert_int_equal(h_run(argv, NULL, NULL, 20000), 0);
+	sock = hc_connect(f->p);
+	assert_true(hc_members(sock, "bk", H_ORG_BRANCH, 20, 40) > 0);
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t end = hq_journal_length(f->p);
+	assert_int_equal(hd_up(f->s), 0);
+	s_wait_caught_up(f->s, end, 30000);
+	char line[96];
+	snprintf(line, sizeof line, "standby: seq %llu found at stream JICENG sequence",
+	    (unsigned long long)copied);
+	assert_true(hd_log_has(f->s, line));
+	hd_pass(f->s);
+	hd_pass(f->p);
+}
+
 /* ================================================================ nkey */
 
 /* The user nkey of the NATS documentation's examples (as 98-mirror). */
@@ -638,6 +683,7 @@ integ_standby(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_standby_follows_and_promotes, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_standby_r3_node_killed, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_from_backup, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_standby_nkey, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_promote_refused_unless_forced, s_setup, s_teardown),
 	};

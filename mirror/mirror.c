@@ -70,6 +70,8 @@ struct mirror {
 	struct mirror_batch batch;
 };
 
+static void s_beat(struct mirror *m);
+
 /* ---------------------------------------------------------- health */
 
 static void
@@ -111,8 +113,9 @@ s_sync(struct mirror *m)
 	if (now_mono_ms() < m->retry_at)
 		return;
 	m->tried = true;
-	if (publisher_ready(m->pub, err, sizeof err) < 0 ||
-	    publisher_last(m->pub, &spos, err, sizeof err) < 0) {
+	int rc = publisher_ready(m->pub, err, sizeof err);
+	s_beat(m);  /* each step may wait for NATS a few seconds */
+	if (rc < 0 || publisher_last(m->pub, &spos, err, sizeof err) < 0) {
 		s_trouble(m, err);
 		return;
 	}
@@ -131,8 +134,7 @@ s_sync(struct mirror *m)
 		    m->cfg.mirror_stream, spos.seq, spos.stream_seq, m->pos.seq);
 	spos.acked_at = m->pos.acked_at;
 	m->pos = spos;
-	int rc = mirror_cursor_put_pos(m->cursor, &m->pos);
-	if (rc)
+	if ((rc = mirror_cursor_put_pos(m->cursor, &m->pos)))
 		log_warnx("cannot record the mirror's position: %s", mdb_strerror(rc));
 	if (!m->health.connected)
 		log_info("publishing to stream %s on %s from journal seq %" PRIu64,

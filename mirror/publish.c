@@ -154,7 +154,7 @@ s_options(struct publisher *p, char *err, size_t errlen)
 	natsOptions_SetName(p->opts, "jiceng-mirror");
 	/* A connect tries each server in turn: all of them within a few
 	 * seconds, so that the mirror's heartbeat to jicengd goes on. */
-	int64_t each = 6000 / n;
+	int64_t each = 3000 / n;
 	natsOptions_SetTimeout(p->opts, each < 250 ? 250 : each > MIRROR_NATS_WAIT_MS ?
 	    MIRROR_NATS_WAIT_MS : each);
 	natsOptions_SetMaxReconnect(p->opts, -1);

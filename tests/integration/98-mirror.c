@@ -12,8 +12,9 @@
  * headers of the contract (mirror.proto).
  *
  * - A mixed stream (two townships, registrations, rejections, mobile
- *   departures) through jicengd with [mirror] enabled; the province feed
- *   example (--status-only, --township) prints what the stream holds.
+ *   departures, an event the workers crash on until it is quarantined)
+ *   through jicengd with [mirror] enabled; the province feed example
+ *   (--status-only, --township) prints what the stream holds.
  * - kill -9 of the mirror four times mid-stream: still once and in order.
  * - NATS stopped for 10 s while townships keep sending: acks as fast as
  *   before, the lag in stats and the log, caught up after the restart.
@@ -55,6 +56,7 @@ struct s_fx {
 	char code[S_MAX_SEQ + 1][16];
 	int lat_us[8192];                 /* ack latencies of s_timed_sends */
 	char seed[256];                   /* an nkey seed file the servers want, "" none */
+	const char *const *env;           /* jicengd's environment (hd_opts.env), NULL none */
 };
 
 /* The user nkey of the NATS documentation's examples: its seed, and the
@@ -121,7 +123,7 @@ s_js_open(struct s_fx *f)
 static void
 s_up_auth(struct s_fx *f, int nodes, int replicas, bool nkey)
 {
-	struct hd_opts o = { .config = "", .workers = "membership,meetings" };
+	struct hd_opts o = { .config = "", .workers = "membership,meetings", .env = f->env };
 	char seedline[300] = "";
 	if (!hn_available())
 		skip();
@@ -230,6 +232,7 @@ struct s_want {
 	size_t len;
 	char township[64];                /* the record's, or the change's home township */
 	uint32_t kind;
+	char quarantine[256];             /* the journal's quarantine reason, "" none */
 };
 
 struct s_wants {
@@ -298,6 +301,9 @@ s_wanted(struct s_fx *f, struct s_wants *ws)
 		w->len = r.raw_len;
 		w->kind = r.kind;
 		snprintf(w->township, sizeof w->township, "%s", r.township_id);
+		const char *why = NULL;
+		if (journal_quarantined(j, jt, seq, &why) == 0)
+			snprintf(w->quarantine, sizeof w->quarantine, "%s", why);
 		for (; c < changes.n && changes.w[c].seq == seq; c++)
 			*s_want_add(ws) = changes.w[c];
 	}
@@ -369,7 +375,7 @@ s_check_msg(struct s_fx *f, natsMsg *m, const struct s_want *w)
 		assert_true(r->record.len == w->len && memcmp(r->record.data, w->bytes, w->len) == 0);
 		assert_string_equal(r->township_id, w->township);
 		assert_int_equal(r->kind, w->kind);
-		assert_string_equal(r->quarantine, "");
+		assert_string_equal(r->quarantine, w->quarantine);
 		if (w->seq <= S_MAX_SEQ && f->verdict[w->seq]) {
 			assert_int_equal(r->verdict, f->verdict[w->seq]);
 			assert_string_equal(r->verdict_code,
@@ -426,6 +432,17 @@ s_check_stream(struct s_fx *f, int timeout_ms)
 	return statuses;
 }
 
+/* How many records in the stream carry a quarantine. */
+static int
+s_quarantined(struct s_fx *f)
+{
+	QueryReply *r = hq_stats(f->d);
+	assert_non_null(r);
+	int n = (int)r->stats->n_quarantined;
+	hq_free(r);
+	return n;
+}
+
 /* The mirror's stats once the stream holds the whole journal. */
 static void
 s_stats_caught_up(struct s_fx *f)
@@ -449,10 +466,13 @@ s_stats_caught_up(struct s_fx *f)
 static void
 test_mirror_single(void **state)
 {
+	static const char *const env[] = { "JICENG_FAULT_CRASH_EVENT=mx-25", NULL };
 	struct s_fx *f = *state;
+	f->env = env;
 	s_up(f, 1, 1);
 	s_send(f, "mx", 0, 400, 0, NULL);
 	size_t statuses = s_check_stream(f, 20000);
+	assert_int_equal(s_quarantined(f), 1);
 	assert_true(statuses >= 39);
 	s_stats_caught_up(f);
 	assert_true(hd_log_has(f->d, "publishing to stream " S_STREAM));

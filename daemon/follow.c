@@ -47,6 +47,7 @@
 #define FOLLOW_SILENT_MS 15000        /* behind, and nothing delivered: subscribe again */
 #define FOLLOW_BACKOFF_MIN_MS 250
 #define FOLLOW_BACKOFF_MAX_MS 30000
+#define FOLLOW_PENDING_BYTES (64 << 20)  /* what libnats may hold for the loop */
 
 #define META_STREAM_SEQ "follow_stream_seq"  /* stream sequence of the last record */
 #define META_PROMOTED "promoted"              /* "seq=E at=MS left_behind=N" */
@@ -522,10 +523,15 @@ s_subscribe(struct follow *f, unsigned gen, char *why, size_t cap)
 	so.Ordered = true;
 	so.Config.DeliverPolicy = js_DeliverByStartSequence;
 	so.Config.OptStartSeq = start;
+	f->sub = NULL;
 	natsStatus s = js_SubscribeSync(&f->sub, f->js, subject, NULL, &so, &jerr);
+	/* Flow control lets the server run up to 32 MiB ahead: more records
+	 * than libnats buffers by default (65536), which it would drop. */
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(f->sub, -1, FOLLOW_PENDING_BYTES);
 	if (s != NATS_OK) {
 		s_nats_why(s, jerr, why, cap);
-		f->sub = NULL;
+		s_unsubscribe(f);
 		return -1;
 	}
 	pthread_mutex_lock(&f->mu);

@@ -167,8 +167,13 @@ s_prepare_dirs(struct broker *b)
 		fatal("mkdir %s", path);
 	if (mkdir(b->cfg.run_dir, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", b->cfg.run_dir);
+	bool fresh_key = access(b->cfg.id_key_file, F_OK) != 0;
 	if (idnum_key_load(b->cfg.id_key_file, true, b->id_key) < 0)
 		fatal("ID blind-index key %s", b->cfg.id_key_file);
+	if (fresh_key && (s_follow || b->cfg.standby_enabled))
+		log_warnx("standby: ID blind-index key %s created anew: it is not the primary's; stop "
+		    "jicengd and copy the primary's there before this node is promoted or asked about ID "
+		    "numbers", b->cfg.id_key_file);
 	snprintf(path, sizeof path, "%s/jicengd.pid", b->cfg.run_dir);
 	FILE *f = fopen(path, "w");
 	if (f) {

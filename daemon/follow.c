@@ -24,14 +24,12 @@
  * while following.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -624,8 +622,49 @@ s_restarted(struct follow *f)
 	return f->restart_backoff;
 }
 
-/* One step: connect, subscribe, take the next message, check the end.
- * Returns the next backoff (0: none). */
+/* Take the next message, waiting up to FOLLOW_NEXT_MS: 0, or the backoff
+ * `next` after a problem (the subscription is dropped). */
+static unsigned
+s_next(struct follow *f, unsigned gen, unsigned next, int64_t *heard)
+{
+	char why[320];
+	natsMsg *m = NULL;
+	natsStatus s = natsSubscription_NextMsg(&m, f->sub, FOLLOW_NEXT_MS);
+	if (s == NATS_TIMEOUT)
+		return 0;
+	if (s == NATS_OK) {
+		int rc = s_deliver(f, m, gen, why, sizeof why);
+		natsMsg_Destroy(m);
+		if (rc == 0) {
+			*heard = now_mono_ms();
+			return 0;
+		}
+		s_thread_problem(f, FOLLOW_STOPPED, why);
+	} else {
+		s_nats_why(s, 0, why, sizeof why);
+		s_thread_problem(f, FOLLOW_DISCONNECTED, why);
+	}
+	s_unsubscribe(f);
+	return next;
+}
+
+/* The ordered consumer recreates itself on a gap or missed heartbeats;
+ * this covers whatever else leaves it silent while the stream is ahead. */
+static void
+s_watchdog(struct follow *f, int64_t heard)
+{
+	pthread_mutex_lock(&f->mu);
+	bool behind = f->stream_end > f->anchor_seq + f->n && f->state == FOLLOW_FOLLOWING;
+	pthread_mutex_unlock(&f->mu);
+	if (behind && now_mono_ms() - heard > FOLLOW_SILENT_MS) {
+		log_warnx("standby: nothing delivered for %d s while behind the stream; "
+		    "subscribing again", FOLLOW_SILENT_MS / 1000);
+		s_unsubscribe(f);
+	}
+}
+
+/* One step: connect, read the stream's end (once a second), subscribe,
+ * take the next message. Returns the next backoff (0: none). */
 static unsigned
 s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 {
@@ -642,11 +681,10 @@ s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 		s_thread_problem(f, FOLLOW_DISCONNECTED, why);
 		return next;
 	}
-	int64_t now = now_mono_ms();
-	bool check = now - *checked >= FOLLOW_CHECK_MS;
+	bool check = now_mono_ms() - *checked >= FOLLOW_CHECK_MS;
 	if (check) {
 		s_check(f);
-		*checked = now;
+		*checked = now_mono_ms();
 	}
 	if (f->sub && f->sub_gen != gen)
 		return s_restarted(f);
@@ -658,36 +696,9 @@ s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 		}
 		*heard = now_mono_ms();
 	}
-	natsMsg *m = NULL;
-	natsStatus s = natsSubscription_NextMsg(&m, f->sub, FOLLOW_NEXT_MS);
-	if (s == NATS_OK) {
-		int rc = s_deliver(f, m, gen, why, sizeof why);
-		natsMsg_Destroy(m);
-		if (rc < 0) {
-			s_thread_problem(f, FOLLOW_STOPPED, why);
-			s_unsubscribe(f);
-			return next;
-		}
-		*heard = now_mono_ms();
-	} else if (s != NATS_TIMEOUT) {
-		s_nats_why(s, 0, why, sizeof why);
-		s_thread_problem(f, FOLLOW_DISCONNECTED, why);
-		s_unsubscribe(f);
-		return next;
-	}
-	if (check) {
-		pthread_mutex_lock(&f->mu);
-		bool behind = f->stream_end > f->anchor_seq + f->n && f->state == FOLLOW_FOLLOWING;
-		pthread_mutex_unlock(&f->mu);
-		/* The ordered consumer recreates itself on a gap or missed
-		 * heartbeats; this covers whatever else leaves it silent. */
-		if (behind && now - *heard > FOLLOW_SILENT_MS) {
-			log_warnx("standby: nothing delivered for %d s while behind the stream; "
-			    "subscribing again", FOLLOW_SILENT_MS / 1000);
-			s_unsubscribe(f);
-		}
-	}
-	return 0;
+	if ((next = s_next(f, gen, next, heard)) == 0 && check)
+		s_watchdog(f, *heard);
+	return next;
 }
 
 static void *
@@ -998,6 +1009,27 @@ s_marker_clear(struct broker *b)
 	return rc ? rc : journal_sync(b->journal);
 }
 
+/* Make f ready to follow from the journal's end: 0, or -1 (logged). */
+static int
+s_follow_ready(struct broker *b, struct follow *f)
+{
+	int rc = s_anchor_load(b, f);
+	if (rc) {
+		log_error("standby: cannot read the journal's end: %s", mdb_strerror(rc));
+		return -1;
+	}
+	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (f->efd < 0 || !(f->ring = calloc(FOLLOW_QUEUE_MAX, sizeof *f->ring))) {
+		log_warn("standby: eventfd or queue");
+		return -1;
+	}
+	f->reposition = true;
+	log_info("standby: following stream %s (%s.ev.>) on %s from journal seq %llu; ingest is "
+	    "refused (STANDBY, naming %s)", f->stream, f->prefix, f->servers,
+	    (unsigned long long)f->anchor_seq, f->primary[0] ? f->primary : "the stream");
+	return 0;
+}
+
 int
 follow_init(struct broker *b, bool asked)
 {
@@ -1012,51 +1044,34 @@ follow_init(struct broker *b, bool asked)
 	}
 	bool promoted = rc == 0;
 	b->counters.dirty = true;  /* the stats say what this node is */
-	if (!asked && !b->cfg.standby_enabled) {
-		if (promoted) {
-			f->state = FOLLOW_PROMOTED;
-			b->follow = f;
-		} else {
-			follow_destroy(&f);
-		}
-		return 0;
-	}
 	if (promoted && !asked) {
-		log_warnx("[standby] enabled is ignored: this journal was promoted at seq %llu and "
-		    "this node is the primary; to follow a stream again, start jicengd --follow",
-		    (unsigned long long)f->promoted_at);
+		if (b->cfg.standby_enabled)
+			log_warnx("[standby] enabled is ignored: this journal was promoted at seq %llu and "
+			    "this node is the primary; to follow a stream again, start jicengd --follow",
+			    (unsigned long long)f->promoted_at);
 		f->state = FOLLOW_PROMOTED;
 		b->follow = f;
 		return 0;
 	}
+	if (!asked && !b->cfg.standby_enabled) {
+		follow_destroy(&f);
+		return 0;
+	}
+	rc = 0;
 	if (promoted) {
 		log_warnx("--follow: following again; the journal's promotion at seq %llu is "
-		    "forgotten (following stops if the stream does not continue this journal)",
+		    "forgotten (it follows only a stream that continues this journal)",
 		    (unsigned long long)f->promoted_at);
-		if ((rc = s_marker_clear(b))) {
+		if ((rc = s_marker_clear(b)))
 			log_error("standby: cannot clear the promotion marker: %s", mdb_strerror(rc));
-			follow_destroy(&f);
-			return -1;
-		}
 		f->promoted_at = f->left_behind = 0;
 	}
-	if ((rc = s_anchor_load(b, f))) {
-		log_error("standby: cannot read the journal's end: %s", mdb_strerror(rc));
+	if (rc || s_follow_ready(b, f) < 0) {
 		follow_destroy(&f);
 		return -1;
 	}
-	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->efd < 0 || !(f->ring = calloc(FOLLOW_QUEUE_MAX, sizeof *f->ring))) {
-		log_warn("standby: eventfd or queue");
-		follow_destroy(&f);
-		return -1;
-	}
-	f->reposition = true;
 	b->follow = f;
 	b->following = true;
-	log_info("standby: following stream %s (%s.ev.>) on %s from journal seq %llu; ingest is "
-	    "refused (STANDBY, naming %s)", f->stream, f->prefix, f->servers,
-	    (unsigned long long)f->anchor_seq, f->primary[0] ? f->primary : "the stream");
 	return 0;
 }
 
@@ -1202,16 +1217,77 @@ s_marker_write(struct broker *b, struct follow *f)
 	return rc ? rc : journal_sync(b->journal);
 }
 
+/* What the stream and the journal say, the follower thread stopped and
+ * everything queued committed: the journal's end, and the stream's (read
+ * 0, or -1 and why). */
+struct ends {
+	uint64_t journal, stream;
+	int read;
+	char why[320];
+};
+
+/* Commit what was followed and compare the ends: 0 when promotion may go
+ * on, -1 refused with msg. */
+static int
+s_promote_check(struct broker *b, bool force, struct ends *e, char *msg, size_t cap)
+{
+	struct follow *f = b->follow;
+	if (s_drain_all(b) < 0 || journal_sync(b->journal) != 0) {
+		snprintf(msg, cap, "refused: the journal could not commit what was queued (see the log)");
+		return -1;
+	}
+	e->journal = journal_committed_end(b->journal);
+	e->stream = 0;
+	e->read = f->js ? s_stream_end(f, &e->stream, e->why, sizeof e->why) : -1;
+	if (!f->js)
+		snprintf(e->why, sizeof e->why, "not connected to NATS (%.200s)", f->problem);
+	if (e->read < 0 && !force) {
+		snprintf(msg, cap, "refused: cannot read the end of stream %s to compare: %s; the "
+		    "journal ends at seq %llu. Promote --force to promote without comparing", f->stream,
+		    e->why, (unsigned long long)e->journal);
+		return -1;
+	}
+	if (e->read == 0 && e->stream > e->journal && !force) {
+		snprintf(msg, cap, "refused: stream %s holds seqs %llu-%llu (%llu events) this standby has "
+		    "not journaled yet; wait until stats shows standby lag 0 and promote again, or "
+		    "promote --force to leave them behind", f->stream, (unsigned long long)e->journal + 1,
+		    (unsigned long long)e->stream, (unsigned long long)(e->stream - e->journal));
+		return -1;
+	}
+	return 0;
+}
+
+/* The answer to a promotion that went through. */
+static void
+s_promoted_say(struct follow *f, const struct ends *e, char *msg, size_t cap)
+{
+	unsigned long long end = e->journal;
+	if (e->read < 0 && !f->stream_read_ms)
+		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s), "
+		    "nor had it been: what it holds past seq %llu is unknown", end, f->stream, e->why,
+		    end);
+	else if (e->read < 0)
+		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s); "
+		    "when last read it held %llu events more", end, f->stream, e->why,
+		    (unsigned long long)f->left_behind);
+	else if (f->left_behind)
+		snprintf(msg, cap, "promoted at seq %llu (forced): %llu events of stream %s (seqs "
+		    "%llu-%llu) are left behind", end, (unsigned long long)f->left_behind, f->stream,
+		    end + 1, (unsigned long long)e->stream);
+	else
+		snprintf(msg, cap, "promoted at seq %llu: nothing left behind in stream %s", end,
+		    f->stream);
+}
+
 /* Promote: 1 promoted, 0 not (msg says why; following goes on), with msg
  * for the operator either way. */
 static int
 s_promote(struct broker *b, bool force, char *msg, size_t cap)
 {
 	struct follow *f = b->follow;
-	char why[320];
-	uint64_t stream_end = 0;
+	struct ends e;
 	if (!b->following) {
-		if (f && f->promoted_at)
+		if (f && f->state == FOLLOW_PROMOTED)
 			snprintf(msg, cap, "already the primary: promoted at seq %llu",
 			    (unsigned long long)f->promoted_at);
 		else
@@ -1219,28 +1295,7 @@ s_promote(struct broker *b, bool force, char *msg, size_t cap)
 		return 0;
 	}
 	s_thread_stop(f);
-	int rc = s_drain_all(b);
-	if (rc == 0 && journal_sync(b->journal) != 0)
-		rc = -1;
-	uint64_t end = journal_committed_end(b->journal);
-	int read = rc == 0 && f->js ? s_stream_end(f, &stream_end, why, sizeof why) : -1;
-	if (rc == 0 && !f->js)
-		snprintf(why, sizeof why, "not connected to NATS (%.200s)", f->problem);
-	if (rc < 0) {
-		snprintf(msg, cap, "refused: the journal could not commit what was queued (see the log)");
-	} else if (read < 0 && !force) {
-		snprintf(msg, cap, "refused: cannot read the end of stream %s to compare: %s; the "
-		    "journal ends at seq %llu. Promote --force to promote without comparing", f->stream,
-		    why, (unsigned long long)end);
-		rc = -1;
-	} else if (read == 0 && stream_end > end && !force) {
-		snprintf(msg, cap, "refused: stream %s holds seqs %llu-%llu (%llu events) this standby has "
-		    "not journaled yet; wait until stats shows standby lag 0 and promote again, or "
-		    "promote --force to leave them behind", f->stream, (unsigned long long)end + 1,
-		    (unsigned long long)stream_end, (unsigned long long)(stream_end - end));
-		rc = -1;
-	}
-	if (rc < 0) {
+	if (s_promote_check(b, force, &e, msg, cap) < 0) {
 		pthread_mutex_lock(&f->mu);
 		s_restart_locked(f, "promotion refused");
 		f->state = FOLLOW_CONNECTING;
@@ -1248,39 +1303,24 @@ s_promote(struct broker *b, bool force, char *msg, size_t cap)
 		s_thread_start(f);
 		return 0;
 	}
-	f->promoted_at = end;
-	f->left_unknown = read < 0;
-	if (read < 0)
-		stream_end = f->stream_end;  /* the last end read, for the message */
-	f->left_behind = stream_end > end ? stream_end - end : 0;
-	if ((rc = s_marker_write(b, f))) {
+	f->promoted_at = e.journal;
+	f->left_unknown = e.read < 0;
+	uint64_t stream_end = e.read < 0 ? f->stream_end : e.stream;  /* else the last end read */
+	f->left_behind = stream_end > e.journal ? stream_end - e.journal : 0;
+	int rc = s_marker_write(b, f);
+	if (rc) {
 		log_error("standby: cannot write the promotion marker: %s", mdb_strerror(rc));
 		snprintf(msg, cap, "refused: the promotion marker could not be written: %s",
 		    mdb_strerror(rc));
-		f->promoted_at = 0;
+		f->promoted_at = f->left_behind = 0;
+		f->left_unknown = false;
 		s_thread_start(f);
 		return 0;
 	}
 	s_disconnect(f);
-	f->state = FOLLOW_PROMOTED;
-	f->problem[0] = '\0';
+	s_set_state(f, FOLLOW_PROMOTED, NULL);
 	b->following = false;
-	if (read < 0 && !f->stream_read_ms)
-		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s), "
-		    "nor had it been: what it holds past seq %llu is unknown", (unsigned long long)end,
-		    f->stream, why, (unsigned long long)end);
-	else if (read < 0)
-		snprintf(msg, cap, "promoted at seq %llu (forced): stream %s could not be read (%s); "
-		    "when last read it held %llu events more", (unsigned long long)end, f->stream, why,
-		    (unsigned long long)f->left_behind);
-	else if (f->left_behind)
-		snprintf(msg, cap, "promoted at seq %llu (forced): %llu events of stream %s (seqs "
-		    "%llu-%llu) are left behind", (unsigned long long)end,
-		    (unsigned long long)f->left_behind, f->stream, (unsigned long long)end + 1,
-		    (unsigned long long)stream_end);
-	else
-		snprintf(msg, cap, "promoted at seq %llu: nothing left behind in stream %s",
-		    (unsigned long long)end, f->stream);
+	s_promoted_say(f, &e, msg, cap);
 	return 1;
 }
 

@@ -17,7 +17,7 @@
  *   not follow again. Its mirror, idle while it followed, continues the
  *   same stream from there, and a standby started on a fresh data
  *   directory (how the old primary rejoins) follows it to the same
- *   journal.
+ *   journal; and jicengd --follow makes it a standby again.
  *   Before that, the one NATS server is stopped for a while: the standby
  *   says it is disconnected (stats, log) while the primary goes on, and
  *   catches up when the server is back.
@@ -40,6 +40,7 @@
 #include "hnats.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,6 +517,19 @@ test_standby_follows_and_promotes(void **state)
 	assert_int_equal(hd_stop(f->s, 10000), 0);
 	assert_int_equal(hd_stop(f->r, 10000), 0);
 	assert_int_equal(s_journals_same(f->s, f->r), end2);
+
+	/* jicengd --follow makes the promoted node a standby again: its
+	 * journal is what the stream holds, so it finds its place and
+	 * follows. */
+	snprintf(f->s->exe, sizeof f->s->exe, "%s/follow.sh", f->s->dir);
+	h_write_file(f->s->exe, "#!/bin/sh\nexec %s/jicengd --follow \"$@\"\n", h_build_dir());
+	assert_int_equal(chmod(f->s->exe, 0755), 0);
+	assert_int_equal(hd_up(f->s), 0);
+	assert_true(hd_log_has(f->s, "--follow: following again; the journal's promotion at seq"));
+	s_wait_caught_up(f->s, end2, 30000);
+	ssock = hc_connect(f->s);
+	s_expect_standby(ssock, "sb-follows-again");
+	hc_close(ssock);
 	s_stream_free(&st);
 	hd_pass(f->r);
 	hd_pass(f->s);

@@ -35,6 +35,9 @@ static const char s_default_text[] =
     "quarantine_after = 3\n"
     "heartbeat_ms = 1000\n"
     "# id_key_file = <data_dir>/id-index.key\n"
+    "checkpoint_interval_s = 600\n"
+    "# checkpoint_dir = <data_dir>/checkpoint   (copies of the workers' state, taken\n"
+    "#                   only when derived_dir is apart from data_dir; 0 s: none)\n"
     "\n[security]\n"
     "curve = auto\n"
     "keys_dir = /etc/jiceng/keys\n"
@@ -120,6 +123,8 @@ static const struct {
 	{ "daemon", "quarantine_after", K_U32, OFF(quarantine_after), 0, 1, 100 },
 	{ "daemon", "heartbeat_ms", K_U32, OFF(heartbeat_ms), 0, 50, 60000 },
 	{ "daemon", "id_key_file", K_STR, OFF(id_key_file), CONFIG_PATH_MAX, 0, 0 },
+	{ "daemon", "checkpoint_interval_s", K_U32, OFF(checkpoint_interval_s), 0, 0, 604800 },
+	{ "daemon", "checkpoint_dir", K_STR, OFF(checkpoint_dir), CONFIG_PATH_MAX, 0, 0 },
 	{ "security", "curve", K_CURVE, OFF(curve), 0, 0, 0 },
 	{ "security", "keys_dir", K_STR, OFF(keys_dir), CONFIG_PATH_MAX, 0, 0 },
 	{ "security", "server_key", K_STR, OFF(server_key), CONFIG_PATH_MAX, 0, 0 },
@@ -415,6 +420,9 @@ config_finish(struct config *c)
 		snprintf(c->derived_dir, sizeof c->derived_dir, "%s", c->data_dir);
 	if (!c->id_key_file[0])
 		snprintf(c->id_key_file, sizeof c->id_key_file, "%.*s/id-index.key",
+		    CONFIG_PATH_MAX - 16, c->data_dir);
+	if (!c->checkpoint_dir[0])
+		snprintf(c->checkpoint_dir, sizeof c->checkpoint_dir, "%.*s/checkpoint",
 		    CONFIG_PATH_MAX - 16, c->data_dir);
 	if (c->journal_map_max_mb < c->journal_map_mb)
 		c->journal_map_max_mb = c->journal_map_mb;

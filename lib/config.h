@@ -10,7 +10,8 @@
  *              workers, townships, max_backlog, backlog_pause_ms, max_batch,
  *              commit_interval_us, journal_map_mb, journal_map_max_mb,
  *              journal_fill_ahead_mb, state_map_mb, quarantine_after,
- *              heartbeat_ms, id_key_file
+ *              heartbeat_ms, id_key_file, checkpoint_interval_s,
+ *              checkpoint_dir
  *   [security] curve (auto|on|off), keys_dir, server_key
  *   [metrics]  textfile, interval_s
  *   [rules]    the thresholds of DOMAIN.md (names as in the Rules message,
@@ -59,6 +60,10 @@ struct config {
 	unsigned quarantine_after;         /* crashes on one event before quarantine */
 	unsigned heartbeat_ms;             /* worker heartbeat period */
 	char id_key_file[CONFIG_PATH_MAX]; /* blind-index key; default data_dir/id-index.key */
+	/* Copies of each worker's state on the journal's disk (checkpoint.h),
+	 * taken only when derived_dir is apart from data_dir. */
+	unsigned checkpoint_interval_s;    /* 0: none */
+	char checkpoint_dir[CONFIG_PATH_MAX]; /* default data_dir/checkpoint */
 	enum curve_mode curve;             /* CURVE on ingest/query sockets */
 	char keys_dir[CONFIG_PATH_MAX];    /* client public keys (zcert files) */
 	char server_key[CONFIG_PATH_MAX];  /* server secret key (zcert) */
@@ -98,7 +103,8 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
  * Returns 0 or -1 with err filled. */
 int config_set(struct config *c, const char *sec, const char *key,
     const char *value, char *err, size_t errlen);
-/* Fill run_dir, derived_dir and id_key_file from data_dir when empty. */
+/* Fill run_dir, derived_dir, id_key_file and checkpoint_dir from data_dir
+ * when empty. */
 void config_finish(struct config *c);
 /* Is township (a well-formed code) one of the configured townships? True
  * for every code when none are configured. */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "checkpoint.h"
 #include "codec.h"
 #include "config.h"
 #include "fold.h"
@@ -33,7 +34,8 @@ s_usage(FILE *out)
 	    "journal is read from DATA_DIR, the state written to\n"
 	    "DERIVED_DIR/state/D.mdb (derived_dir of the config, by default\n"
 	    "DATA_DIR): built beside it as D.mdb.rebuild and renamed\n"
-	    "over it when done. Stop jicengd first: rebuild refuses while\n"
+	    "over it when done; the domain's checkpoint (checkpoint_dir) is\n"
+	    "removed, never used. Stop jicengd first: rebuild refuses while\n"
 	    "RUN_DIR/jicengd.pid (RUN_DIR defaults to DATA_DIR/run) names a live\n"
 	    "jicengd process.\n"
 	    "\n"
@@ -73,6 +75,16 @@ s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 	}
 	fprintf(stderr, "jicengctl rebuild: %s rebuilt: %s\n", codec_domain_name(d),
 	    state);
+	/* A checkpoint of the state before would bring it back after a reboot. */
+	int removed = checkpoint_discard(cfg, d);
+	if (removed < 0) {
+		fprintf(stderr, "jicengctl rebuild: cannot remove the checkpoint of %s in %s: %s\n",
+		    codec_domain_name(d), cfg->checkpoint_dir, strerror(errno));
+		return -1;
+	}
+	if (removed)
+		fprintf(stderr, "jicengctl rebuild: %s's checkpoint in %s removed (it was taken "
+		    "before this rebuild)\n", codec_domain_name(d), cfg->checkpoint_dir);
 	return 0;
 }
 

@@ -77,6 +77,8 @@ struct fold {
 	bool reserve_unsupported;
 	fold_status_fn on_status;
 	void *on_status_arg;
+	fold_remap_fn on_remap;
+	void *on_remap_arg;
 	struct batch_count counts_due[FOLD_BATCH_COUNTS];
 	unsigned ncounts_due;
 };
@@ -211,6 +213,19 @@ fold_on_status(struct fold *f, fold_status_fn fn, void *arg)
 {
 	f->on_status = fn;
 	f->on_status_arg = arg;
+}
+
+void
+fold_on_remap(struct fold *f, fold_remap_fn fn, void *arg)
+{
+	f->on_remap = fn;
+	f->on_remap_arg = arg;
+}
+
+MDB_env *
+fold_env(struct fold *f)
+{
+	return f->env;
 }
 
 /* ---------------------------------------------------------- one event */
@@ -549,13 +564,19 @@ fail:
 }
 
 /* Double the state map after MDB_MAP_FULL (no write txn is open here;
- * readers in other processes adopt the new size on MDB_MAP_RESIZED). */
+ * readers in other processes adopt the new size on MDB_MAP_RESIZED). The
+ * map is unmapped and mapped again: on_remap keeps this process's other
+ * threads out of it meanwhile. */
 static int
 s_grow(struct fold *f)
 {
 	MDB_envinfo info;
 	mdb_env_info(f->env, &info);
+	if (f->on_remap)
+		f->on_remap(f->on_remap_arg, true);
 	int rc = mdb_env_set_mapsize(f->env, info.me_mapsize * 2);
+	if (f->on_remap)
+		f->on_remap(f->on_remap_arg, false);
 	if (rc == 0)
 		log_info("state map grown to %zu MiB", (info.me_mapsize * 2) >> 20);
 	return rc;

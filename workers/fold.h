@@ -56,6 +56,15 @@ uint64_t fold_cursor(struct fold *f);
 /* Register the status-change callback (membership worker). */
 void fold_on_status(struct fold *f, fold_status_fn fn, void *arg);
 
+/* Growing a full state map unmaps and maps it again, so no other thread of
+ * this process may read the env meanwhile: fn(arg, true) is called before
+ * (it returns once such readers are out), fn(arg, false) after. */
+typedef void (*fold_remap_fn)(void *arg, bool before);
+void fold_on_remap(struct fold *f, fold_remap_fn fn, void *arg);
+/* The state env, for a reading thread that honours fold_on_remap
+ * (checkpoint.c). */
+MDB_env *fold_env(struct fold *f);
+
 /* Rebuild: apply the whole journal at journal_dir to a new environment that
  * replaces state_path (and its lock file) atomically when done. progress
  * (may be NULL) is called after every 20 000 events with the events done

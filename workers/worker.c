@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "be64.h"
+#include "checkpoint.h"
 #include "config.h"
 #include "fold.h"
 #include "journal.h"
@@ -56,7 +57,9 @@ struct worker {
 	int fd;                      /* the socketpair to jicengd (wire.h) */
 	int applying_fd;             /* run_dir/<domain>.applying, written in single-step */
 	enum domain domain;
+	struct journal *journal;
 	struct fold *fold;
+	struct checkpoint *checkpoint;  /* NULL: none taken (checkpoint_enabled) */
 	uint64_t single_step_until;  /* apply one event per txn up to this seq */
 	pid_t parent;
 	int state_guard;             /* from fold_rebuild: held while the state env is open */
@@ -185,6 +188,7 @@ s_run(struct worker *w, const struct config *cfg)
 		if (rc)
 			fatalx("applying after seq %llu: %s",
 			    (unsigned long long)fold_cursor(w->fold), mdb_strerror(rc));
+		checkpoint_tick(w->checkpoint, w->journal, fold_cursor(w->fold));
 		int64_t now = now_mono_ms();
 		bool unsent = false;
 		if (fold_cursor(w->fold) != reported || now - last_report >= cfg->heartbeat_ms) {
@@ -206,18 +210,30 @@ s_run(struct worker *w, const struct config *cfg)
 }
 
 /* jicengd kills a child it has not heard from in ten heartbeats: a long
- * rebuild says it is alive as it goes. */
+ * rebuild or restore says it is alive as it goes. */
 static void
-s_rebuild_progress(void *arg, uint64_t done, uint64_t total)
+s_alive(struct worker *w, uint64_t done, const char *stopping)
 {
-	struct worker *w = arg;
-	(void)total;
 	if (wire_send(w->fd, true, WIRE_REBUILDING, w->domain, done, NULL, 0) == 0)
 		return;
 	if (errno != EINTR || !s_stop)
 		fatal("cannot report to jicengd");
-	log_info("stopping during the rebuild (the state in place stays)");
+	log_info("%s", stopping);
 	exit(0);
+}
+
+static void
+s_rebuild_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	s_alive(arg, done, "stopping during the rebuild (the state in place stays)");
+}
+
+static void
+s_restore_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)total;
+	s_alive(arg, done, "stopping during the restore from a checkpoint (none in place yet)");
 }
 
 static void
@@ -241,13 +257,26 @@ s_rebuild(const struct config *cfg, struct worker *w, const char *state)
 }
 
 static void
-s_open(const struct config *cfg, struct worker *w, struct journal **j, const char *state)
+s_open_journal(const struct config *cfg, struct journal **j)
 {
 	int rc;
 	if ((rc = journal_open(j, cfg->data_dir, cfg->journal_map_mb, cfg->journal_map_max_mb, true)))
 		fatalx("cannot open the journal in %s: %s", cfg->data_dir, mdb_strerror(rc));
-	if ((rc = fold_open(&w->fold, *j, w->domain, state, cfg)))
+}
+
+static void
+s_open_fold(const struct config *cfg, struct worker *w, struct journal *j, const char *state)
+{
+	int rc;
+	if ((rc = fold_open(&w->fold, j, w->domain, state, cfg)))
 		fatalx("cannot open %s: %s", state, mdb_strerror(rc));
+}
+
+static void
+s_open(const struct config *cfg, struct worker *w, struct journal **j, const char *state)
+{
+	s_open_journal(cfg, j);
+	s_open_fold(cfg, w, *j, state);
 }
 
 /* A state file the machine went down with (its open marker is from another
@@ -255,7 +284,9 @@ s_open(const struct config *cfg, struct worker *w, struct journal **j, const cha
  * reached the disk), is rebuilt before anything is applied to it. Both
  * rebuilds run with no journal or state handle open in this process. None
  * at all (a first start, a new derived_dir, a tmpfs after a reboot) is
- * created empty, and the loop applies the whole journal to it. */
+ * restored from the domain's checkpoint when one fits the journal
+ * (checkpoint.h), else created empty; the loop applies the rest of the
+ * journal to it. */
 static void
 s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
     const char *state, const char *boot)
@@ -267,12 +298,18 @@ s_open_checked(const struct config *cfg, struct worker *w, struct journal **j,
 		    "rebuilding it from the journal", state, was);
 		s_rebuild(cfg, w, state);
 	}
-	s_open(cfg, w, j, state);
-	uint64_t end = 0;
+	s_open_journal(cfg, j);
+	uint64_t end = 0, at = 0;
 	journal_end(*j, &end);
-	if (missing && end > 0)
+	if (missing && checkpoint_enabled(cfg) &&
+	    checkpoint_restore(cfg, w->domain, *j, state, s_restore_progress, w, &at))
+		log_info("restored from checkpoint %s/%s.mdb at cursor %llu; applying the journal's "
+		    "%llu events after it", cfg->checkpoint_dir, codec_domain_name(w->domain),
+		    (unsigned long long)at, (unsigned long long)(end - at));
+	else if (missing && end > 0)
 		log_info("%s does not exist: applying the journal's %llu events from the start", state,
 		    (unsigned long long)end);
+	s_open_fold(cfg, w, *j, state);
 	if (fold_cursor(w->fold) > end) {
 		log_warnx("%s is ahead of the journal (cursor %llu, journal ends at %llu): the machine "
 		    "went down before the journal's last commit reached the disk; rebuilding it from "
@@ -312,6 +349,7 @@ main(int argc, char **argv)
 	if (store_boot_id(boot, sizeof boot) < 0)
 		log_warnx("cannot read the kernel's boot id: a machine crash would go unnoticed");
 	s_open_checked(&cfg, &w, &j, state, boot);
+	w.journal = j;
 	if (w.domain == DOMAIN_MEMBERSHIP)   /* the one worker that answers for them */
 		fold_on_status(w.fold, s_on_status, &w);
 	w.applying_fd = -1;
@@ -326,9 +364,12 @@ main(int argc, char **argv)
 	if (wire_send(w.fd, true, WIRE_HELLO, w.domain, fold_cursor(w.fold), NULL, 0) < 0 &&
 	    !(errno == EINTR && s_stop))
 		fatal("cannot report to jicengd");
+	if (checkpoint_enabled(&cfg))
+		checkpoint_start(&w.checkpoint, &cfg, w.domain, w.fold);
 
 	s_run(&w, &cfg);
 
+	checkpoint_stop(&w.checkpoint);
 	log_info("stopping at cursor %llu", (unsigned long long)fold_cursor(w.fold));
 	fold_destroy(&w.fold);  /* flushes the state file */
 	if (w.state_guard >= 0)

@@ -42,6 +42,7 @@ int integ_ingest(void);
 int integ_badinput(void);
 int integ_crash(void);
 int integ_rebuild(void);
+int integ_checkpoint(void);
 int integ_storage(void);
 int integ_powercut(void);
 int integ_backpressure(void);

@@ -22,6 +22,7 @@
 #pragma weak integ_badinput
 #pragma weak integ_crash
 #pragma weak integ_rebuild
+#pragma weak integ_checkpoint
 #pragma weak integ_storage
 #pragma weak integ_powercut
 #pragma weak integ_backpressure
@@ -45,6 +46,7 @@ static const struct {
 	{ "badinput", integ_badinput },
 	{ "crash", integ_crash },
 	{ "rebuild", integ_rebuild },
+	{ "checkpoint", integ_checkpoint },
 	{ "storage", integ_storage },
 	{ "powercut", integ_powercut },
 	{ "backpressure", integ_backpressure },

@@ -18,6 +18,7 @@
 #pragma weak unit_orgs
 #pragma weak unit_members
 #pragma weak unit_fold
+#pragma weak unit_checkpoint
 #pragma weak unit_pbjson
 #pragma weak unit_auth
 #pragma weak unit_wire
@@ -43,6 +44,7 @@ static const struct {
 	{ "orgs", unit_orgs },
 	{ "members", unit_members },
 	{ "fold", unit_fold },
+	{ "checkpoint", unit_checkpoint },
 	{ "pbjson", unit_pbjson },
 	{ "auth", unit_auth },
 	{ "wire", unit_wire },

@@ -20,6 +20,7 @@ int unit_idnum(void);
 int unit_orgs(void);
 int unit_members(void);
 int unit_fold(void);
+int unit_checkpoint(void);
 int unit_pbjson(void);
 int unit_auth(void);
 int unit_wire(void);

@@ -42,6 +42,7 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "config.h"
 
 volatile sig_atomic_t bench_interrupted;
 FILE *bench_trace;
@@ -132,7 +133,8 @@ s_usage(FILE *out, int status)
 	    "                     - 1 pairs), journal-to-stream lag at --load of the peak\n"
 	    "  --dir DIR          where the temporary data dirs go (default $TMPDIR or /tmp)\n"
 	    "  --derived-dir DIR  put ids.mdb and state/ (derived_dir) in temporary dirs\n"
-	    "                     under DIR, e.g. a tmpfs (default: beside the journal)\n"
+	    "                     under DIR (default: /dev/shm, in memory, as jicengd's\n"
+	    "                     default); `data': beside the journal\n"
 	    "  --no-idnum         members without resident ID numbers\n"
 	    "  --random-ids       event ids spread like UUIDv4s (default: growing, as UUIDv7)\n"
 	    "  --mix P            also measure the workload with P%% of its other events\n"
@@ -147,6 +149,17 @@ s_usage(FILE *out, int status)
 	exit(status);
 }
 
+/* Where jicengd keeps its derived files by default (config.h): in memory
+ * under /dev/shm, where the bench makes its own temporary dirs; or beside
+ * the journal (NULL) where there is none. */
+static const char *
+s_default_derived_parent(void)
+{
+	char dir[CONFIG_PATH_MAX];
+	config_default_derived_dir("/data", dir, sizeof dir);
+	return strncmp(dir, "/dev/shm/", 9) == 0 ? "/dev/shm" : NULL;
+}
+
 static void
 s_parse_args(struct options *o, int argc, char **argv)
 {
@@ -154,6 +167,7 @@ s_parse_args(struct options *o, int argc, char **argv)
 	*o = (struct options){ .events = 60000, .clients = { 1, 8 }, .nclients = 2,
 	    .window = 256, .half_seconds = 4, .load = 0.5, .branches = 100, .roster = 60000, .repeat = 3, .mix = -1, .every_kind = true, .dir = tmp && *tmp ? tmp : "/tmp", .idnum = true,
 	    .status_members = 100000, .status_events = 60000 };
+	bench_derived_parent = s_default_derived_parent();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
@@ -226,6 +240,9 @@ s_parse_args(struct options *o, int argc, char **argv)
 				exit(2);
 			}
 			bench_config = v;
+			i++;
+		} else if (strcmp(a, "--derived-dir") == 0 && strcmp(v, "data") == 0) {
+			bench_derived_parent = NULL;
 			i++;
 		} else if (strcmp(a, "--derived-dir") == 0) {
 			if (access(v, W_OK) != 0) {

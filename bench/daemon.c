@@ -149,10 +149,8 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 			argv[argc++] = "--config";
 			argv[argc++] = (char *)bench_config;
 		}
-		if (d->derived[0]) {
-			argv[argc++] = "--derived-dir";
-			argv[argc++] = d->derived;
-		}
+		argv[argc++] = "--derived-dir";   /* beside the journal without one of ours */
+		argv[argc++] = d->derived[0] ? d->derived : data;
 		argv[argc] = NULL;
 		execv(exe, argv);
 		_exit(127);

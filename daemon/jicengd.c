@@ -29,6 +29,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -165,6 +167,11 @@ s_prepare_dirs(struct broker *b)
 	snprintf(path, sizeof path, "%s/state", b->cfg.derived_dir);
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", path);
+	struct statfs fs;
+	bool in_memory = statfs(b->cfg.derived_dir, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+	log_info("derived files (ids.mdb, state/) in %s%s", b->cfg.derived_dir,
+	    in_memory ? " (in memory: after a reboot they come back from the checkpoints and "
+	    "the journal)" : "");
 	if (mkdir(b->cfg.run_dir, 0750) < 0 && errno != EEXIST)
 		fatal("mkdir %s", b->cfg.run_dir);
 	bool fresh_key = access(b->cfg.id_key_file, F_OK) != 0;

@@ -10,14 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char s_default_text[] =
     "# jiceng default configuration (embedded; a file overrides what it names)\n"
     "[daemon]\n"
     "data_dir = /var/lib/jiceng\n"
     "# run_dir = <data_dir>/run\n"
-    "# derived_dir = <data_dir>   (ids.mdb and state/: rebuilt from the journal\n"
-    "#                             when missing; may be another disk or a tmpfs)\n"
+    "# derived_dir = /dev/shm/jiceng-<hash of data_dir>   (ids.mdb and state/, in\n"
+    "#     memory: restored from checkpoints and the journal when missing; may be\n"
+    "#     another disk, or data_dir to keep them beside the journal)\n"
     "ingest = tcp://127.0.0.1:7400\n"
     "status = tcp://127.0.0.1:7401\n"
     "query = tcp://127.0.0.1:7402\n"
@@ -417,7 +420,7 @@ config_finish(struct config *c)
 	if (!c->run_dir[0])
 		snprintf(c->run_dir, sizeof c->run_dir, "%.*s/run", CONFIG_PATH_MAX - 8, c->data_dir);
 	if (!c->derived_dir[0])
-		snprintf(c->derived_dir, sizeof c->derived_dir, "%s", c->data_dir);
+		config_default_derived_dir(c->data_dir, c->derived_dir, sizeof c->derived_dir);
 	if (!c->id_key_file[0])
 		snprintf(c->id_key_file, sizeof c->id_key_file, "%.*s/id-index.key",
 		    CONFIG_PATH_MAX - 16, c->data_dir);
@@ -426,6 +429,55 @@ config_finish(struct config *c)
 		    CONFIG_PATH_MAX - 16, c->data_dir);
 	if (c->journal_map_max_mb < c->journal_map_mb)
 		c->journal_map_max_mb = c->journal_map_mb;
+}
+
+/* The absolute path of dir, spelled canonically without touching the file
+ * system ("a/./b/", run from /x: "/x/a/b"). */
+static void
+s_lexical_abs(const char *dir, char *out, size_t len)
+{
+	char cwd[CONFIG_PATH_MAX], joined[2 * CONFIG_PATH_MAX + 2];
+	size_t n = 0;
+	if (dir[0] == '/' || !getcwd(cwd, sizeof cwd))
+		snprintf(joined, sizeof joined, "%s", dir);
+	else
+		snprintf(joined, sizeof joined, "%s/%s", cwd, dir);
+	for (const char *p = joined; *p && n + 2 < len;) {
+		while (*p == '/')
+			p++;
+		size_t seg = strcspn(p, "/");
+		if (seg == 0 || (seg == 1 && p[0] == '.')) {
+			p += seg;
+			continue;
+		}
+		if (seg == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+			p += seg;
+			continue;
+		}
+		out[n++] = '/';
+		for (; seg-- && n + 1 < len; p++)
+			out[n++] = *p;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+}
+
+void
+config_default_derived_dir(const char *data_dir, char *out, size_t len)
+{
+	char abs[CONFIG_PATH_MAX];
+	struct stat st;
+	uint64_t h = 14695981039346656037ull;    /* FNV-1a 64 */
+	s_lexical_abs(data_dir, abs, sizeof abs);
+	for (const char *p = abs; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+		snprintf(out, len, "/dev/shm/jiceng-%016" PRIx64, h);
+	else
+		snprintf(out, len, "%s", data_dir);
 }
 
 const char *

@@ -103,6 +103,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
  * Returns 0 or -1 with err filled. */
 int config_set(struct config *c, const char *sec, const char *key,
     const char *value, char *err, size_t errlen);
+/* Where derived_dir is by default: in memory, /dev/shm/jiceng-<16 hex
+ * digits of a hash of data_dir's absolute path> (every process given the
+ * same data_dir finds the same), or data_dir itself where there is no
+ * writable /dev/shm. */
+void config_default_derived_dir(const char *data_dir, char *out, size_t len);
 /* Fill run_dir, derived_dir, id_key_file and checkpoint_dir from data_dir
  * when empty. */
 void config_finish(struct config *c);

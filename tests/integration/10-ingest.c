@@ -76,7 +76,7 @@ test_send_ack_query(void **state)
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		char path[256];
 		size_t len;
-		snprintf(path, sizeof path, "%s/%s", d->dir, files[i]);
+		snprintf(path, sizeof path, "%s/%s", i ? hd_derived(d) : d->dir, files[i]);
 		char *bytes = h_slurp(path, &len);
 		assert_non_null(bytes);
 		if (memmem(bytes, len, idn, 18) || memmem(bytes, len, idn + 6, 11))

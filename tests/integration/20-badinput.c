@@ -820,7 +820,7 @@ test_resend_of_older_record(void **state)
 	MDB_txn *txn;
 	uint64_t seq, found;
 	bool same;
-	assert_int_equal(journal_open(&j, d->dir, 64, 64, false), 0);
+	assert_int_equal(journal_open_at(&j, d->dir, hd_derived(d), 64, 64, false), 0);
 	assert_int_equal(journal_write_begin(j, &txn), 0);
 	assert_int_equal(journal_lookup_id(j, txn, H_TOWNSHIP, "or-old", old.buf, old.len, &found,
 	    &same), MDB_NOTFOUND);

@@ -38,7 +38,7 @@ s_fold_rebuild(struct hd *d)
 	config_defaults(&cfg);
 	snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", d->dir);
 	config_finish(&cfg);
-	snprintf(state, sizeof state, "%s/state/membership.mdb", d->dir);
+	snprintf(state, sizeof state, "%s/state/membership.mdb", hd_derived(d));
 	if (fold_rebuild(d->dir, state, DOMAIN_MEMBERSHIP, &cfg, NULL, NULL, NULL, err, sizeof err) != 0)
 		fail_msg("fold_rebuild: %s", err);
 }
@@ -369,7 +369,7 @@ s_state_cursor(struct hd *d, const char *domain)
 	MDB_dbi meta;
 	MDB_val k = { 6, "cursor" }, v;
 	uint64_t cur = 0;
-	snprintf(path, sizeof path, "%s/state/%s.mdb", d->dir, domain);
+	snprintf(path, sizeof path, "%s/state/%s.mdb", hd_derived(d), domain);
 	if (mdb_env_create(&env))
 		return 0;
 	mdb_env_set_maxdbs(env, 32);
@@ -472,7 +472,7 @@ s_state_inode(struct hd *d)
 {
 	char path[256];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
+	snprintf(path, sizeof path, "%s/state/membership.mdb", hd_derived(d));
 	assert_int_equal(stat(path, &st), 0);
 	return st.st_ino;
 }
@@ -511,7 +511,7 @@ test_rebuild_after_machine_crash(void **state)
 	char marker[256];
 	assert_non_null(d);
 	*state = d;
-	snprintf(marker, sizeof marker, "%s/state/membership.mdb.open", d->dir);
+	snprintf(marker, sizeof marker, "%s/state/membership.mdb.open", hd_derived(d));
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, "mc"), 0);
@@ -636,7 +636,7 @@ test_rebuild_while_read(void **state)
 	hd_config_write(d, "[metrics]\ntextfile = %s\ninterval_s = 1\n", metrics);
 	snprintf(hold, sizeof hold, "%s/hold-rebuild", d->dir);
 	snprintf(hold_env, sizeof hold_env, "JICENG_FAULT_REBUILD_HOLD=%s", hold);
-	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
+	snprintf(path, sizeof path, "%s/state/membership.mdb", hd_derived(d));
 	assert_int_equal(hd_up(d), 0);
 	void *sock = hc_connect(d);
 	assert_int_equal(hc_org_tree(sock, "rr"), 0);
@@ -706,7 +706,7 @@ s_journal_legacy(struct hd *d, struct hmsg *msgs, int n)
 	struct journal *j;
 	MDB_txn *txn;
 	uint64_t seq;
-	assert_int_equal(journal_open(&j, d->dir, 64, 64, false), 0);
+	assert_int_equal(journal_open_at(&j, d->dir, hd_derived(d), 64, 64, false), 0);
 	assert_int_equal(journal_write_begin(j, &txn), 0);
 	for (int i = 0; i < n; i++) {
 		Envelope *e = codec_envelope_unpack(msgs[i].buf, msgs[i].len);
@@ -758,11 +758,11 @@ s_jicengctl_scrub(struct hd *d)
 }
 
 static bool
-s_file_has(struct hd *d, const char *name, const char *s, size_t n)
+s_file_has(const char *dir, const char *name, const char *s, size_t n)
 {
 	char path[256];
 	size_t len;
-	snprintf(path, sizeof path, "%s/%s", d->dir, name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
 	char *bytes = h_slurp(path, &len);
 	assert_non_null(bytes);
 	bool has = memmem(bytes, len, s, n) != NULL;
@@ -791,7 +791,7 @@ test_scrub_ids(void **state)
 	m[4] = hm_member("sc-m2", "scm-2", H_ORG_BRANCH, "李四", bad);
 	s_journal_legacy(d, m, 5);
 	s_ids_legacy(d, &m[3], 4);
-	assert_true(s_file_has(d, "journal.mdb", good + 6, 11));
+	assert_true(s_file_has(d->dir, "journal.mdb", good + 6, 11));
 
 	assert_int_equal(hd_up(d), 0);
 	assert_true(hd_log_has(d, "events 1-5 were journaled before jiceng digested"));
@@ -809,9 +809,9 @@ test_scrub_ids(void **state)
 	hd_state_dump(d, NULL, "membership", "before.dump", before, sizeof before);
 
 	assert_int_equal(s_jicengctl_scrub(d), 0);
-	assert_false(s_file_has(d, "journal.mdb", good + 6, 11));
-	assert_false(s_file_has(d, "journal.mdb", bad + 6, 11));
-	assert_false(s_file_has(d, "state/membership.mdb", good + 6, 11));
+	assert_false(s_file_has(d->dir, "journal.mdb", good + 6, 11));
+	assert_false(s_file_has(d->dir, "journal.mdb", bad + 6, 11));
+	assert_false(s_file_has(hd_derived(d), "state/membership.mdb", good + 6, 11));
 	assert_int_equal(s_jicengctl_scrub(d), 0);  /* nothing left: still 0 */
 	assert_int_equal(hd_ctl_rebuild(d, "membership"), 0);
 	hd_state_dump(d, NULL, "membership", "after.dump", after, sizeof after);

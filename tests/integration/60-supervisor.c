@@ -203,9 +203,10 @@ test_worker_cannot_start(void **state)
 	assert_non_null(d);
 	*state = d;
 	char path[256];
-	snprintf(path, sizeof path, "%s/state", d->dir);
+	assert_int_equal(mkdir(hd_derived(d), 0750), 0);
+	snprintf(path, sizeof path, "%s/state", hd_derived(d));
 	assert_int_equal(mkdir(path, 0750), 0);
-	snprintf(path, sizeof path, "%s/state/membership.mdb", d->dir);
+	snprintf(path, sizeof path, "%s/state/membership.mdb", hd_derived(d));
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	for (int i = 0; i < 4096; i++)

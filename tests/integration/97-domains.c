@@ -709,7 +709,7 @@ s_env_open(struct hd *d, const char *domain, struct s_env *e)
 	MDB_val k, v;
 	memset(e, 0, sizeof *e);
 	e->domain = domain;
-	snprintf(path, sizeof path, "%s/state/%s.mdb", d->dir, domain);
+	snprintf(path, sizeof path, "%s/state/%s.mdb", hd_derived(d), domain);
 	assert_int_equal(mdb_env_create(&e->env), 0);
 	assert_int_equal(mdb_env_set_maxdbs(e->env, S_MAX_TABLES), 0);
 	assert_int_equal(mdb_env_open(e->env, path, MDB_RDONLY | MDB_NOSUBDIR, 0), 0);

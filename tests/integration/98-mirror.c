@@ -281,7 +281,7 @@ s_wanted(struct s_fx *f, struct s_wants *ws)
 	uint64_t last;
 	struct s_wants changes = { 0 };
 	assert_int_equal(hq_caught_up(f->d, 20000), 0);
-	snprintf(path, sizeof path, "%s/state/membership.mdb", f->d->dir);
+	snprintf(path, sizeof path, "%s/state/membership.mdb", hd_derived(f->d));
 	assert_int_equal(store_open_readonly(path, 64, &env), 0);
 	assert_int_equal(store_read_begin(env, &mt), 0);
 	assert_int_equal(membership_open_readonly(mt, &m), 0);

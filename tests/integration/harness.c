@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "config.h"
+
 extern char **environ;
 
 #define H_MAX_DAEMONS 8
@@ -488,6 +490,7 @@ hd_new(const struct hd_opts *o)
 		return NULL;
 	}
 	snprintf(d->dir, sizeof d->dir, "%s", real);
+	config_default_derived_dir(d->dir, d->derived, sizeof d->derived);
 	snprintf(d->log, sizeof d->log, "%s/jicengd.log", d->dir);
 	if (s_pick_ports(d) < 0 || s_notify_open(d) < 0)
 		goto fail;
@@ -939,6 +942,12 @@ s_valgrind_errors(struct hd *d)
 	return any;
 }
 
+const char *
+hd_derived(const struct hd *d)
+{
+	return d->derived;
+}
+
 int
 hd_destroy(struct hd **dp)
 {
@@ -957,9 +966,12 @@ hd_destroy(struct hd **dp)
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
 	if (getenv("JICENG_KEEP"))
-		fprintf(stderr, "harness: kept %s\n", d->dir);
-	else
+		fprintf(stderr, "harness: kept %s and %s\n", d->dir, d->derived);
+	else {
 		s_rm_rf(d->dir);
+		if (strncmp(d->derived, "/dev/shm/jiceng-", 16) == 0)
+			s_rm_rf(d->derived);
+	}
 	s_register(d, false);
 	free(d);
 	*dp = NULL;
@@ -1611,7 +1623,7 @@ hd_state_dump(struct hd *d, const char *derived, const char *domain, const char 
     char *path, size_t cap)
 {
 	char state[256];
-	snprintf(state, sizeof state, "%s/state/%s.mdb", derived ? derived : d->dir, domain);
+	snprintf(state, sizeof state, "%s/state/%s.mdb", derived ? derived : d->derived, domain);
 	snprintf(path, cap, "%s/%s", d->dir, name);
 	char *argv[] = { "/usr/bin/mdb_dump", "-a", "-n", state, NULL };
 	assert_int_equal(h_run(argv, path, NULL, 30000), 0);

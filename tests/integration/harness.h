@@ -104,8 +104,12 @@ struct hd {
 	bool passed;               /* set by hd_pass: the log is not printed */
 	int exit_status;           /* wait status of the last stop, -1 unknown */
 	char exe[192];             /* jicengd to run, "" for BUILD/jicengd (hd_worker_env) */
+	char derived[128];         /* derived_dir by default (in memory): removed at the end */
 };
 
+/* Where this daemon's derived files (ids.mdb, state/) are when its config
+ * does not place them: the default, in memory (config_default_derived_dir). */
+const char *hd_derived(const struct hd *d);
 /* Create the data directory, pick free ports, write the config file and
  * bind the notify socket. Does not start jicengd. NULL on failure. */
 struct hd *hd_new(const struct hd_opts *o);
@@ -162,7 +166,7 @@ int hd_log_count(struct hd *d, const char *s);
 bool hd_log_wait(struct hd *d, const char *s, int timeout_ms);
 
 /* mdb_dump -a -n of domain's state ("membership", "meetings", "funds")
- * under derived (the data dir when NULL) into d->dir/name; that file's path
+ * under derived (hd_derived(d) when NULL) into d->dir/name; that file's path
  * into path. Fails the test when mdb_dump fails. */
 void hd_state_dump(struct hd *d, const char *derived, const char *domain, const char *name,
     char *path, size_t cap);

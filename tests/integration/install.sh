@@ -30,7 +30,7 @@ grep -q '^ExecStart=/usr/sbin/jicengd ' "$D/lib/systemd/system/jicengd.service" 
 	fail "ExecStart does not name /usr/sbin/jicengd"
 
 # The installed daemon starts its children from ../libexec/jiceng.
-"$D/usr/sbin/jicengd" --data-dir "$ROOT/data" --ingest 'tcp://127.0.0.1:*' \
+"$D/usr/sbin/jicengd" --data-dir "$ROOT/data" --derived-dir "$ROOT/derived" --ingest 'tcp://127.0.0.1:*' \
 	--status 'tcp://127.0.0.1:*' --query 'tcp://127.0.0.1:*' >"$ROOT/log" 2>&1 &
 PID=$!
 i=0

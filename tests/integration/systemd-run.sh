@@ -56,10 +56,10 @@ cat >"$tmp/jiceng.conf" <<EOF
 [daemon]
 data_dir = $tmp/data
 run_dir = $tmp/run
+derived_dir = $tmp/derived
 ingest = ipc://$tmp/sock/ingest
 status = ipc://$tmp/sock/status
 query = ipc://$tmp/sock/query
-workers = membership,meetings,funds
 [security]
 curve = on
 keys_dir = $tmp/keys

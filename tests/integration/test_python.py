@@ -91,6 +91,7 @@ class Daemon:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [os.path.join(BUILD, "jicengd"), "--data-dir", self.dir,
+                 "--derived-dir", self.dir,   # beside the journal: removed with it
                  "--ingest", self.ingest, "--status", self.status,
                  "--query", self.query],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)

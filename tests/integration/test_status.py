@@ -166,6 +166,7 @@ class Daemon(test_python.Daemon):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [os.path.join(BUILD, "jicengd"), "--config", self.conf, "--data-dir", self.dir,
+                 "--derived-dir", self.dir,   # beside the journal: removed with it
                  "--ingest", self.ingest, "--status", self.status, "--query", self.query],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         self.wait_notify("READY=1", test_python.READY_TIMEOUT_S)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -36,8 +37,11 @@ test_defaults(void **state)
 	assert_string_equal(c.query, "tcp://127.0.0.1:7402");
 	assert_string_equal(c.data_dir, "/var/lib/jiceng");
 	assert_string_equal(c.run_dir, "/var/lib/jiceng/run");
-	assert_string_equal(c.derived_dir, "/var/lib/jiceng");
-	assert_true(c.workers[DOMAIN_MEMBERSHIP]);
+	char in_memory[CONFIG_PATH_MAX];
+	config_default_derived_dir("/var/lib/jiceng", in_memory, sizeof in_memory);
+	assert_string_equal(c.derived_dir, in_memory);
+	for (int d = 0; d < DOMAIN_COUNT; d++)
+		assert_true(c.workers[d]);
 	assert_int_equal(c.rules.org_min_full_members_days, 90);
 	assert_int_equal(c.rules.transfer_max_valid_days, 90);
 	assert_int_equal(c.rules.funds_max_single_fen, 10000000);
@@ -96,11 +100,29 @@ test_derived_dir(void **state)
 	(void)state;
 	struct config c;
 	char err[256];
+	char a[CONFIG_PATH_MAX], b[CONFIG_PATH_MAX], cwd[256], rel[CONFIG_PATH_MAX];
 	config_defaults(&c);
 	assert_int_equal(config_set(&c, "daemon", "data_dir", "/srv/jiceng", err, sizeof err), 0);
 	config_finish(&c);
-	assert_string_equal(c.derived_dir, "/srv/jiceng");
+	config_default_derived_dir("/srv/jiceng", a, sizeof a);
+	assert_string_equal(c.derived_dir, a);
 	assert_string_equal(c.run_dir, "/srv/jiceng/run");
+	/* In memory where there is a /dev/shm, one place per data_dir however
+	 * it is spelled (every process of one server finds the same). */
+	if (access("/dev/shm", W_OK) == 0) {
+		assert_int_equal(strncmp(a, "/dev/shm/jiceng-", 16), 0);
+		assert_int_equal(strlen(a), 16 + 16);
+	} else
+		assert_string_equal(a, "/srv/jiceng");
+	config_default_derived_dir("/srv/./x/../jiceng//", b, sizeof b);
+	assert_string_equal(a, b);
+	config_default_derived_dir("/srv/jiceng2", b, sizeof b);
+	assert_string_not_equal(a, b);
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	snprintf(rel, sizeof rel, "%s/data", cwd);
+	config_default_derived_dir(rel, a, sizeof a);
+	config_default_derived_dir("data", b, sizeof b);
+	assert_string_equal(a, b);
 
 	config_defaults(&c);
 	assert_int_equal(s_load_text(&c, "[daemon]\nderived_dir = /run/jiceng\n", err, sizeof err), 0);

@@ -56,6 +56,7 @@ struct child {
 	int64_t restart_at_ms;     /* when to start it again (0: now) */
 	unsigned backoff_ms;       /* next restart delay */
 	uint64_t cursor;           /* last applied seq it reported */
+	uint64_t durable_sent;     /* the mirror: the journal's durable end last sent */
 	uint64_t crash_cursor;     /* cursor at the last crash */
 	unsigned crashes_at_cursor;
 	uint64_t single_step_until;
@@ -159,6 +160,8 @@ unsigned children_pollitems(struct broker *b, zmq_pollitem_t *items);
 /* Read and dispatch what the children whose items are ready sent. */
 void children_handle(struct broker *b, const zmq_pollitem_t *items, unsigned n);
 void children_notify_journal(struct broker *b);
+/* Tell the mirror how far the journal is on disk, when that moved. */
+void children_notify_durable(struct broker *b);
 void children_check_health(struct broker *b);
 /* Publish the status heartbeat: the change log's head, read from the
  * membership worker's environment (once a second). */

@@ -476,8 +476,10 @@ s_dispatch(struct broker *b, struct child *c, const struct wire_header *h,
 		s_state_close(c);
 		c->hello = true;
 		c->cursor = h->value;
+		c->durable_sent = 0;
 		log_debug("%s said hello at cursor %llu", c->role, (unsigned long long)h->value);
 		ingest_resolve(b, c);
+		children_notify_durable(b);
 		break;
 	case WIRE_APPLIED:
 		if (h->value > c->cursor && c->crashes_at_cursor && h->value > c->crash_cursor)
@@ -545,6 +547,21 @@ children_notify_journal(struct broker *b)
 		if (c->domain != DOMAIN_NONE && c->fd >= 0 && c->hello)
 			wire_send(c->fd, false, WIRE_JOURNAL_END, c->domain,
 			    journal_committed_end(b->journal), NULL, 0);
+	}
+}
+
+/* The mirror publishes only what is on disk: a record that a crash of the
+ * machine could still undo would be in the stream under a seq that the
+ * journal then gives to another event. */
+void
+children_notify_durable(struct broker *b)
+{
+	uint64_t durable = journal_durable_end(b->journal);
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		struct child *c = &b->children[i];
+		if (c->optional && c->fd >= 0 && c->hello && c->durable_sent != durable &&
+		    wire_send(c->fd, false, WIRE_JOURNAL_END, c->domain, durable, NULL, 0) == 0)
+			c->durable_sent = durable;
 	}
 }
 

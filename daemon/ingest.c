@@ -342,6 +342,7 @@ ingest_sync(struct broker *b)
 		    mdb_strerror(rc));
 	for (unsigned i = 0; i < b->nchildren; i++)
 		ingest_resolve(b, &b->children[i]);
+	children_notify_durable(b);
 }
 
 bool
@@ -679,6 +680,7 @@ s_after_commit(struct broker *b, struct item *items, unsigned n)
 	}
 	for (unsigned i = 0; i < b->nchildren; i++)
 		ingest_resolve(b, &b->children[i]);
+	children_notify_durable(b);
 }
 
 /* The items of one loop pass: allocated once (and again when a reload

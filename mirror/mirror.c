@@ -55,6 +55,7 @@ struct mirror {
 	struct publisher *pub;
 	MDB_env *cursor;             /* mirror.mdb */
 	struct mirror_pos pos;       /* the last message the stream acknowledged */
+	uint64_t durable;            /* the journal is on disk through this seq (jicengd) */
 	struct mirror_health health;
 	bool synced;                 /* pos read from the stream since the last trouble */
 	bool outage;                 /* trouble warned of, not yet over */
@@ -147,13 +148,15 @@ s_sync(struct mirror *m)
 
 /* ---------------------------------------------------------- publishing */
 
-/* One round: what is decided after pos, published and acknowledged.
- * Returns the messages acknowledged (0: nothing was ready). */
+/* One round: what is decided and on disk after pos, published and
+ * acknowledged. Returns the messages acknowledged (0: nothing was ready). */
 static unsigned
 s_round(struct mirror *m)
 {
 	char err[512];
-	int rc = source_fill(m->src, &m->pos, source_decided_through(m->src), &m->batch);
+	uint64_t through = source_decided_through(m->src);
+	int rc = source_fill(m->src, &m->pos, through < m->durable ? through : m->durable,
+	    &m->batch);
 	if (rc) {
 		if (rc != MDB_NOTFOUND)  /* no worker environment yet */
 			log_error("reading the journal after seq %" PRIu64 ": %s", m->pos.seq,
@@ -188,6 +191,8 @@ s_listen(struct mirror *m, int ms)
 	while ((r = wire_recv(m->parent, &w)) > 0)
 		if (w.h.type == WIRE_STOP)
 			s_stop = 1;
+		else if (w.h.type == WIRE_JOURNAL_END)
+			m->durable = w.h.value;
 	if (r < 0)
 		fatalx("jicengd is gone; exiting");
 }

@@ -21,6 +21,7 @@
  * - The stream at R3 on three nodes; kill -9 of the stream's leader node
  *   mid-stream: complete and in order.
  * - Servers that want an nkey: the mirror signs with its seed file.
+ * - A record whose commit is not on disk yet stays out of the stream.
  */
 #include "harness.h"
 #include "hnats.h"
@@ -710,6 +711,65 @@ test_mirror_nkey(void **state)
 	hd_pass(f->d);
 }
 
+/* The Jiceng-Seq of the stream's last message, 0 when it holds none. */
+static uint64_t
+s_last_journal_seq(struct s_fx *f)
+{
+	uint64_t n = s_stream_msgs(f), seq = 0;
+	natsMsg *m = NULL;
+	const char *v = NULL;
+	if (n == 0)
+		return 0;
+	assert_int_equal(js_GetMsg(&m, f->js, S_STREAM, n, NULL, NULL), NATS_OK);
+	if (natsMsgHeader_Get(m, "Jiceng-Seq", &v) == NATS_OK && v)
+		seq = strtoull(v, NULL, 10);
+	natsMsg_Destroy(m);
+	return seq;
+}
+
+/* The mirror publishes a record only once its commit is on disk: with
+ * jicengd's flush when idle switched off (a test hook), the last event
+ * sent is journaled and applied but not durable, and stays out of the
+ * stream until the next commit's flush carries it. */
+static void
+test_mirror_durable(void **state)
+{
+	static const char *const env[] = { "JICENG_FAULT_NO_IDLE_FLUSH=1", NULL };
+	struct s_fx *f = *state;
+	struct hd_opts o = { .config = "", .env = env };
+	struct hmsg m[3];
+	if (!hn_available())
+		skip();
+	assert_non_null(f->n = hn_start_conf(1, ""));
+	assert_non_null(f->d = hd_new(&o));
+	hd_config_write(f->d, "[mirror]\nenabled = true\nservers = %s\nstream = " S_STREAM
+	    "\nsubject_prefix = " S_PREFIX "\n", f->n->urls);
+	assert_int_equal(hd_up(f->d), 0);
+	assert_true(hd_log_wait(f->d, "publishing to stream " S_STREAM, hn_ms(20000)));
+	s_js_open(f);
+	assert_non_null(f->sock = hc_connect(f->d));
+	hm_org_tree(m, "du");
+	uint64_t before = hq_journal_length(f->d);
+	assert_int_equal(hc_send(f->sock, &m[0]), 0);
+	for (int i = 0; i < 500 && hq_journal_length(f->d) == before; i++)
+		h_sleep_ms(10);
+	uint64_t first = hq_journal_length(f->d);
+	assert_true(first > before);
+	h_sleep_ms(h_ms(1500));   /* time enough to publish it, were it allowed */
+	assert_true(s_last_journal_seq(f) < first);
+	assert_int_equal(hc_send(f->sock, &m[1]), 0);   /* its commit flushes the first */
+	uint64_t last = 0;
+	for (int i = 0; i < 500 && (last = s_last_journal_seq(f)) < first; i++)
+		h_sleep_ms(10);
+	assert_int_equal(last, first);
+	assert_true(hq_journal_length(f->d) > first);   /* the second: journaled, not in the stream */
+	h_sleep_ms(h_ms(500));
+	assert_int_equal(s_last_journal_seq(f), first);
+	for (int i = 0; i < 3; i++)
+		hm_free(&m[i]);
+	hd_pass(f->d);
+}
+
 int
 integ_mirror(void)
 {
@@ -719,6 +779,7 @@ integ_mirror(void)
 		cmocka_unit_test_setup_teardown(test_mirror_outage, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_cluster, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_nkey, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_durable, s_setup, s_teardown),
 	};
 	if (!hn_available())
 		fprintf(stderr, "mirror: nats-server is not installed; skipping (tools/bootstrap "

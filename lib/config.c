@@ -431,6 +431,39 @@ config_finish(struct config *c)
 		c->journal_map_max_mb = c->journal_map_mb;
 }
 
+bool
+config_child_option(struct config_child_args *a, int c, const char *arg)
+{
+	switch (c) {
+	case 'c': a->config = arg; return true;
+	case 'D': a->data_dir = arg; return true;
+	case 'r': a->run_dir = arg; return true;
+	case 'e': a->derived_dir = arg; return true;
+	case 'w': a->workers = arg; return true;
+	case 'v': a->verbose++; return true;
+	default: return false;
+	}
+}
+
+int
+config_child_load(struct config *cfg, const struct config_child_args *a, char *err,
+    size_t errlen)
+{
+	config_defaults(cfg);
+	if (a->config && strcmp(a->config, "-") != 0 && config_load(cfg, a->config, err, errlen) < 0)
+		return -1;
+	if (a->data_dir)
+		snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", a->data_dir);
+	if (a->run_dir)
+		snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", a->run_dir);
+	if (a->derived_dir)
+		snprintf(cfg->derived_dir, sizeof cfg->derived_dir, "%s", a->derived_dir);
+	if (a->workers && config_set(cfg, "daemon", "workers", a->workers, err, errlen) < 0)
+		return -1;
+	config_finish(cfg);
+	return 0;
+}
+
 /* The absolute path of dir, spelled canonically without touching the file
  * system ("a/./b/", run from /x: "/x/a/b"). */
 static void

@@ -103,6 +103,31 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
  * Returns 0 or -1 with err filled. */
 int config_set(struct config *c, const char *sec, const char *key,
     const char *value, char *err, size_t errlen);
+/* The options jicengd starts its children with, for their getopt_long
+ * tables (<getopt.h>); the children's own options use other letters. */
+#define CONFIG_CHILD_OPTIONS \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "data-dir", required_argument, NULL, 'D' }, \
+	{ "run-dir", required_argument, NULL, 'r' }, \
+	{ "derived-dir", required_argument, NULL, 'e' }, \
+	{ "workers", required_argument, NULL, 'w' }, \
+	{ "verbose", no_argument, NULL, 'v' }
+
+/* What a child was given, in whatever order: the directories and workers
+ * override the config file's. */
+struct config_child_args {
+	const char *config;        /* "-" or NULL: the embedded defaults */
+	const char *data_dir, *run_dir, *derived_dir, *workers;
+	int verbose;
+};
+/* Take getopt_long's c (one of CONFIG_CHILD_OPTIONS) with its argument:
+ * false for another letter. */
+bool config_child_option(struct config_child_args *a, int c, const char *arg);
+/* cfg from a: the defaults, the config file, the options, finished.
+ * 0, or -1 with the reason in err. */
+int config_child_load(struct config *cfg, const struct config_child_args *a, char *err,
+    size_t errlen);
+
 /* Where derived_dir is by default: in memory, /dev/shm/jiceng-<16 hex
  * digits of a hash of data_dir's absolute path> (every process given the
  * same data_dir finds the same), or data_dir itself where there is no

@@ -234,41 +234,20 @@ s_beat(struct mirror *m)
 static void
 s_parse_args(int argc, char **argv, struct config *cfg)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "data-dir", required_argument, NULL, 'D' },
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "derived-dir", required_argument, NULL, 'e' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
+	static const struct option opts[] = { CONFIG_CHILD_OPTIONS, { NULL, 0, NULL, 0 } };
+	struct config_child_args a = { 0 };
 	char err[512];
-	int c, verbose = 0;
-	config_defaults(cfg);
-	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			if (strcmp(optarg, "-") != 0 && config_load(cfg, optarg, err, sizeof err) < 0)
-				fatalx("%s", err);
-			break;
-		case 'D': snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", optarg); break;
-		case 'r': snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", optarg); break;
-		case 'e': snprintf(cfg->derived_dir, sizeof cfg->derived_dir, "%s", optarg); break;
-		case 'w':
-			if (config_set(cfg, "daemon", "workers", optarg, err, sizeof err) < 0)
-				fatalx("--workers: %s", err);
-			break;
-		case 'v': verbose++; break;
-		default:
+	int c;
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1)
+		if (!config_child_option(&a, c, optarg)) {
 			fprintf(stderr, "usage: jiceng-mirror --config FILE --data-dir DIR --run-dir DIR "
 			    "--derived-dir DIR --workers LIST\n"
 			    "Started by jicengd when [mirror] enabled = true; not meant to be run by hand.\n");
 			exit(2);
 		}
-	}
-	config_finish(cfg);
-	log_init("mirror", verbose);
+	if (config_child_load(cfg, &a, err, sizeof err) < 0)
+		fatalx("%s", err);
+	log_init("mirror", a.verbose);
 }
 
 static void

@@ -91,47 +91,30 @@ static void
 s_parse_args(int argc, char **argv, struct config *cfg, struct worker *w)
 {
 	static const struct option opts[] = {
+		CONFIG_CHILD_OPTIONS,
 		{ "domain", required_argument, NULL, 'd' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "data-dir", required_argument, NULL, 'D' },
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "derived-dir", required_argument, NULL, 'e' },
 		{ "single-step-until", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct config_child_args a = { 0 };
 	char err[512];
-	int c, verbose = 0;
-	const char *data_dir = NULL, *run_dir = NULL, *derived_dir = NULL;
-	config_defaults(cfg);
+	int c;
 	w->domain = DOMAIN_NONE;
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': w->domain = codec_domain_from_name(optarg); break;
-		case 'c':
-			if (strcmp(optarg, "-") != 0 && config_load(cfg, optarg, err, sizeof err) < 0)
-				fatalx("%s", err);
-			break;
-		case 'D': data_dir = optarg; break;
-		case 'r': run_dir = optarg; break;
-		case 'e': derived_dir = optarg; break;
-		case 's': w->single_step_until = strtoull(optarg, NULL, 10); break;
-		case 'v': verbose++; break;
-		default: s_usage();
-		}
+		if (c == 'd')
+			w->domain = codec_domain_from_name(optarg);
+		else if (c == 's')
+			w->single_step_until = strtoull(optarg, NULL, 10);
+		else if (!config_child_option(&a, c, optarg))
+			s_usage();
 	}
 	if (w->domain == DOMAIN_NONE)
 		s_usage();
-	if (data_dir)
-		snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data_dir);
-	if (run_dir)
-		snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s", run_dir);
-	if (derived_dir)
-		snprintf(cfg->derived_dir, sizeof cfg->derived_dir, "%s", derived_dir);
-	config_finish(cfg);
+	if (config_child_load(cfg, &a, err, sizeof err) < 0)
+		fatalx("%s", err);
 	static char role[32];
 	snprintf(role, sizeof role, "worker/%s", codec_domain_name(w->domain));
-	log_init(role, verbose);
+	log_init(role, a.verbose);
 }
 
 /* Wait up to timeout_ms for jicengd (or, with room_wanted, for room to send

@@ -775,7 +775,8 @@ main(int argc, char **argv)
 		printf("workload: a county's year, %zu members over %u townships: one event in %d\n"
 		    "registers a new member, %d%% are transfers and mobile-member steps, and of\n"
 		    "the rest %d%% dues, %d%% pay and subsidies (one in ten a branch's activity\n"
-		    "fund), %d%% branch meetings (about 70%% of the branch present), %d%% phone\n"
+		    "fund), %d%% branch meetings (committees, party groups, themed days,\n"
+		    "lectures, assemblies as a branch holds them: about 20 present), %d%% phone\n"
 		    "updates", o.roster, o.townships, BENCH_NEW_MEMBER_EVERY, BENCH_YEAR_MIX_PCT,
 		    BENCH_SHARE_DUES, BENCH_SHARE_PAY, BENCH_SHARE_MEETINGS,
 		    100 - BENCH_SHARE_DUES - BENCH_SHARE_PAY - BENCH_SHARE_MEETINGS);

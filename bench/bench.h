@@ -84,7 +84,7 @@ struct bench_spec {
 /* Pay periods start here, dues months at BENCH_FIRST_DUES (paid ahead). */
 #define BENCH_FIRST_PERIOD 202501
 #define BENCH_FIRST_DUES 202701
-#define BENCH_BUDGET_YEARS 10
+#define BENCH_BUDGET_YEARS 100   /* a branch's activity fund, month after month, for long runs */
 /* every_kind: the transfers and mobile-member steps of a year, in percent. */
 #define BENCH_YEAR_MIX_PCT 2
 

@@ -463,22 +463,37 @@ s_push_pay(struct bench_workload *w, size_t *cap, const struct bench_spec *sp, u
 
 #define MEETING_MAX_ATTENDEES 96
 #define COMMITTEE_SIZE 5
+#define GROUP_SIZE 8
 
-/* A branch's meeting, the branches in turn, each in turn a themed party
- * day, its committee, a party-group meeting, a party lecture, or the
- * assembly held as the themed day; seven in ten of the branch's plain
- * roster members attend (the committee: its five; a group: ten). */
+/* A branch's year of meetings, ten at a time as a county records them
+ * (支部工作条例: the committee monthly, a party group's meeting monthly in
+ * each of its groups, the themed party day monthly, the assembly and the
+ * party lecture quarterly): two committee meetings, five party-group
+ * meetings, a themed party day, a party lecture, and the assembly held as
+ * the themed day. About 20 attend a meeting on average. */
+static const struct {
+	Jiceng__V1__MeetingType types[2];
+	unsigned present;          /* 0: seven in ten of the branch */
+} s_meeting_cycle[] = {
+	{ { JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE }, COMMITTEE_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__GROUP_MEETING }, GROUP_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY }, 0 },
+	{ { JICENG__V1__MEETING_TYPE__GROUP_MEETING }, GROUP_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__PARTY_LECTURE }, 0 },
+	{ { JICENG__V1__MEETING_TYPE__GROUP_MEETING }, GROUP_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE }, COMMITTEE_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__GROUP_MEETING }, GROUP_SIZE },
+	{ { JICENG__V1__MEETING_TYPE__BRANCH_ASSEMBLY, JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY }, 0 },
+	{ { JICENG__V1__MEETING_TYPE__GROUP_MEETING }, GROUP_SIZE },
+};
+#define MEETING_CYCLE (sizeof s_meeting_cycle / sizeof s_meeting_cycle[0])
+
+/* A branch's meeting, the branches in turn, each in turn the next of
+ * s_meeting_cycle; its committee is its first five plain roster members. */
 static int
 s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
     unsigned run, unsigned k)
 {
-	static const Jiceng__V1__MeetingType kinds[][2] = {
-		{ JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY },
-		{ JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE },
-		{ JICENG__V1__MEETING_TYPE__GROUP_MEETING },
-		{ JICENG__V1__MEETING_TYPE__PARTY_LECTURE },
-		{ JICENG__V1__MEETING_TYPE__BRANCH_ASSEMBLY, JICENG__V1__MEETING_TYPE__THEMED_PARTY_DAY },
-	};
 	Envelope e = JICENG__V1__ENVELOPE__INIT;
 	Jiceng__V1__MeetingHeld m = JICENG__V1__MEETING_HELD__INIT;
 	char tw[16], org[40], id[48], event_id[48];
@@ -488,7 +503,7 @@ s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	size_t c = s_meetings_held[k]++, of_k = s_of_k(sp, k), n = 0;
 	/* The branch of a plain member, so that someone attends in a small county. */
 	size_t b = s_plain_q(c % s_plain_count(of_k)) % sp->branches;
-	size_t kind = (c / sp->branches) % 5;
+	size_t round = c / sp->branches, kind = round % MEETING_CYCLE;
 	bench_township(k, tw);
 	for (size_t q = b; q < of_k && n < MEETING_MAX_ATTENDEES; q += sp->branches)
 		if (q % BENCH_MIX_EVERY != BENCH_MIX_EVERY - 1) {
@@ -498,23 +513,26 @@ s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 		}
 	if (n == 0)
 		return -1;
-	size_t present = kind == 1 ? (n < COMMITTEE_SIZE ? n : COMMITTEE_SIZE) :
-	    kind == 2 ? (n < 10 ? n : 10) : (7 * n + 9) / 10;
+	unsigned want = s_meeting_cycle[kind].present;
+	size_t present = want ? (n < want ? n : want) : (7 * n + 9) / 10;
+	bool committee = s_meeting_cycle[kind].types[0] == JICENG__V1__MEETING_TYPE__BRANCH_COMMITTEE;
 	snprintf(org, sizeof org, "%s:b%zu", tw, b + 1);
 	snprintf(id, sizeof id, "%s:mt%zu", tw, c);
 	s_event_id(event_id, sp, tw, run, w->n);
 	m.meeting_id = id;
 	m.org_id = org;
-	types[0] = kinds[kind][0];
-	types[1] = kinds[kind][1];
+	types[0] = s_meeting_cycle[kind].types[0];
+	types[1] = s_meeting_cycle[kind].types[1];
 	m.n_types = types[1] ? 2 : 1;
 	m.types = types;
-	m.held_at = now_wall_ms() - 3600000;
-	m.topic = kind == 3 ? "学习党章" : "月度学习";
-	m.lecturer = kind == 3 ? "镇党委书记" : "";
+	/* A branch's meetings about five days apart, back over a year: the
+	 * attendance kept by member and month spreads as a county's does. */
+	m.held_at = now_wall_ms() - 3600000 - (int64_t)(round * 5 % 365) * DAY_MS;
+	m.topic = types[0] == JICENG__V1__MEETING_TYPE__PARTY_LECTURE ? "学习党章" : "月度学习";
+	m.lecturer = types[0] == JICENG__V1__MEETING_TYPE__PARTY_LECTURE ? "镇党委书记" : "";
 	m.n_attendee_ids = present;
 	m.attendee_ids = attendees;
-	if (kind == 1) {
+	if (committee) {
 		m.n_committee_member_ids = present;
 		m.committee_member_ids = attendees;
 	}

@@ -403,7 +403,7 @@ s_print_header(void)
 {
 	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s %6s %6s  %s\n", "run", "clients",
 	    "events", "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "commit",
-	    "cli cpu", "brk us", "wrk us", "(membership+meetings+funds)");
+	    "cli cpu", "brk us", "wrk us", "(membership+meetings+funds; p99 of each's acks)");
 }
 
 static void
@@ -417,13 +417,14 @@ s_print_run(const char *name, const struct run *r)
 	    r->before.fsync_ms * (double)(r->before.commits - 1)) / (double)commits : 0;
 	double per_event = r->r.acked ? 1e6 / (double)r->r.acked : 0;
 	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%% %6.1f %6.1f  "
-	    "(%.1f+%.1f+%.1f)\n",
+	    "(%.1f+%.1f+%.1f; %.1f %.1f %.1f ms)\n",
 	    name, r->clients, r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
 	    (unsigned long long)commits, commits ? (double)journaled / (double)commits : 0.0,
 	    commit_ms, r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0,
 	    r->broker_cpu * per_event, r->worker_cpu * per_event,
 	    r->domain_cpu[DOMAIN_MEMBERSHIP] * per_event, r->domain_cpu[DOMAIN_MEETINGS] * per_event,
-	    r->domain_cpu[DOMAIN_FUNDS] * per_event);
+	    r->domain_cpu[DOMAIN_FUNDS] * per_event, r->r.owner_p99_ms[DOMAIN_MEMBERSHIP],
+	    r->r.owner_p99_ms[DOMAIN_MEETINGS], r->r.owner_p99_ms[DOMAIN_FUNDS]);
 }
 
 /* One measured run of n events over clients, paced at rate when > 0; with

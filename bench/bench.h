@@ -135,6 +135,7 @@ struct bench_result {
 	double secs;               /* first send to last ack */
 	double rate;               /* acked events per second */
 	double p50_ms, p99_ms, max_ms;
+	double owner_p99_ms[DOMAIN_COUNT];  /* p99 of the events each domain's worker answers */
 	double client_cpu;         /* CPU seconds this process spent (all threads) */
 	char first_refusal[200];   /* code and reason of the first non-accepted ack */
 };

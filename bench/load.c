@@ -646,6 +646,7 @@ struct drive {
 	unsigned window;
 	int64_t *sent_ns;          /* per event; 0 once acknowledged */
 	int64_t *lat_ns;
+	uint8_t *owner;            /* per ack, the domain whose worker answers it */
 	struct bench_result *r;
 	int64_t t0, last_ack;
 };
@@ -681,12 +682,32 @@ s_find(struct drive *d, const char *event_id)
 	return (long)i;
 }
 
+/* The p99 of the acks each domain's worker answered (Tick and rules:
+ * none), before lat_ns is sorted. */
+static void
+s_owner_p99s(struct drive *d, struct bench_result *r)
+{
+	int64_t *lat = malloc(r->acked * sizeof *lat);
+	for (int k = 0; lat && k < DOMAIN_COUNT; k++) {
+		size_t n = 0;
+		for (size_t i = 0; i < r->acked; i++)
+			if (d->owner[i] == k)
+				lat[n++] = d->lat_ns[i];
+		if (n == 0)
+			continue;
+		qsort(lat, n, sizeof *lat, s_i64_cmp);
+		r->owner_p99_ms[k] = (double)lat[(size_t)((double)(n - 1) * 0.99)] / 1e6;
+	}
+	free(lat);
+}
+
 static void
 s_ack(struct drive *d, struct client *c, const Ack *a, int64_t now)
 {
 	long i = a->event_id ? s_find(d, a->event_id) : -1;
 	if (i < 0)
 		return;
+	d->owner[d->r->acked] = (uint8_t)codec_event_domain(d->w->ev[i].kind);
 	d->lat_ns[d->r->acked] = now - d->sent_ns[i];
 	if (bench_acks) {
 		bench_acks[i].sent_ns = d->sent_ns[i];
@@ -806,7 +827,8 @@ bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clien
 	d.c = calloc(clients, sizeof *d.c);
 	d.sent_ns = calloc(w->n ? w->n : 1, sizeof *d.sent_ns);
 	d.lat_ns = calloc(w->n ? w->n : 1, sizeof *d.lat_ns);
-	if (!ctx || !d.c || !d.sent_ns || !d.lat_ns || s_setup(&d, ctx, endpoint, rate) < 0)
+	d.owner = calloc(w->n ? w->n : 1, sizeof *d.owner);
+	if (!ctx || !d.c || !d.sent_ns || !d.lat_ns || !d.owner || s_setup(&d, ctx, endpoint, rate) < 0)
 		goto out;
 	for (unsigned k = 0; k < clients; k++)
 		items[k] = (zmq_pollitem_t){ d.c[k].sock, 0, ZMQ_POLLIN, 0 };
@@ -843,6 +865,8 @@ bench_drive(const char *endpoint, const struct bench_workload *w, unsigned clien
 	r->client_cpu = s_cpu_secs() - cpu0;
 	r->secs = (double)(d.last_ack - d.t0) / 1e9;
 	r->rate = r->secs > 0 ? (double)r->acked / r->secs : 0;
+	if (r->acked)
+		s_owner_p99s(&d, r);
 	if (r->acked) {
 		qsort(d.lat_ns, r->acked, sizeof *d.lat_ns, s_i64_cmp);
 		r->p50_ms = (double)d.lat_ns[r->acked / 2] / 1e6;
@@ -859,6 +883,7 @@ out:
 	free(d.c);
 	free(d.sent_ns);
 	free(d.lat_ns);
+	free(d.owner);
 	if (ctx)
 		zmq_ctx_term(ctx);
 	return rc;

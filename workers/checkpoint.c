@@ -488,13 +488,18 @@ s_take(struct checkpoint *cp)
 	return 0;
 }
 
-/* CLOCK_MONOTONIC s seconds from now. */
+/* CLOCK_MONOTONIC ms milliseconds from now. */
 static struct timespec
-s_due(unsigned s)
+s_due(uint64_t ms)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += s;
+	t.tv_sec += (time_t)(ms / 1000);
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
 	return t;
 }
 
@@ -517,8 +522,11 @@ s_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), S_NICE) < 0)
 		log_warn("checkpoint thread: setpriority");
+	/* The workers' first copies a third of an interval apart, and so all
+	 * of them after: one copy at a time. */
+	uint64_t every = (uint64_t)cp->interval_s * 1000;
 	pthread_mutex_lock(&cp->lock);
-	struct timespec due = s_due(cp->interval_s);
+	struct timespec due = s_due(every + every * (unsigned)cp->domain / DOMAIN_COUNT);
 	while (!cp->stop) {
 		pthread_cond_timedwait(&cp->cond, &cp->lock, &due);
 		if (cp->stop || !s_passed(&due))
@@ -528,7 +536,7 @@ s_main(void *arg)
 		/* Abandoned for a grown map: again at once. */
 		int rc = moved ? s_take(cp) : 0;
 		pthread_mutex_lock(&cp->lock);
-		due = s_due(rc == ECANCELED ? 0 : cp->interval_s);
+		due = s_due(rc == ECANCELED ? 0 : every);
 	}
 	pthread_mutex_unlock(&cp->lock);
 	return NULL;

@@ -432,6 +432,7 @@ s_write_seal(const char *path, const struct checkpoint_seal *s)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640), rc = 0;
 	if (fd < 0)
 		return errno;
+	errno = 0;
 	if (write(fd, text, n) != (ssize_t)n || fdatasync(fd) < 0)
 		rc = errno ? errno : EIO;
 	if (close(fd) < 0 && rc == 0)
@@ -455,8 +456,9 @@ s_seal(struct checkpoint *cp, uint64_t *cursor)
 		return ECANCELED;
 	if ((rc = s_write_seal(cp->seal_tmp, &s)))
 		return rc;
-	/* A crash between the renames pairs a copy with the other seal: the
-	 * restore finds their cursors differ and uses neither. */
+	/* A crash between the renames, or before the directory is flushed,
+	 * may pair a copy with the other seal: the restore finds that their
+	 * cursors differ and uses neither. */
 	if (rename(cp->mdb_tmp, cp->mdb) < 0 || rename(cp->seal_tmp, cp->seal) < 0)
 		return errno;
 	*cursor = s.cursor;
@@ -588,14 +590,15 @@ checkpoint_start(struct checkpoint **out, const struct config *cfg, enum domain 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&cp->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	fold_on_remap(f, s_remap, cp);
 	if ((rc = pthread_create(&cp->thread, NULL, s_main, cp))) {
 		log_warnx("cannot start the checkpoint thread: %s", strerror(rc));
+		fold_on_remap(f, NULL, NULL);
 		pthread_cond_destroy(&cp->cond);
 		pthread_mutex_destroy(&cp->lock);
 		free(cp);
 		return rc;
 	}
-	fold_on_remap(f, s_remap, cp);
 	*out = cp;
 	return 0;
 }

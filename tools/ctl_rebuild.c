@@ -62,8 +62,9 @@ s_rebuild_one(const struct config *cfg, enum domain d, bool progress)
 {
 	char dir[CONFIG_PATH_MAX + 16], state[CONFIG_PATH_MAX + 48], err[512];
 
-	snprintf(dir, sizeof dir, "%s/state", cfg->data_dir);
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	snprintf(dir, sizeof dir, "%s/state", cfg->derived_dir);
+	if ((mkdir(cfg->derived_dir, 0750) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0750) < 0 && errno != EEXIST)) {
 		fprintf(stderr, "jicengctl rebuild: mkdir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}

@@ -267,6 +267,12 @@ test_rebuild_derived_dir_lost(void **state)
 	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
 	hd_state_dump(d, derived, "membership", "after-ctl2.dump", after, sizeof after);
 	assert_true(h_same_file(before, after));
+	/* jicengctl rebuild into a derived_dir that is gone (a reboot emptied
+	 * it while jicengd was stopped) makes it again. */
+	assert_int_equal(h_run(rm, NULL, NULL, 20000), 0);
+	assert_int_equal(h_run(ctl, NULL, err, 60000), 0);
+	hd_state_dump(d, derived, "membership", "after-ctl3.dump", after, sizeof after);
+	assert_true(h_same_file(before, after));
 	hd_pass(d);
 }
 

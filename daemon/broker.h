@@ -92,6 +92,7 @@ struct broker {
 	unsigned nchildren;
 	struct counters counters;
 	uint8_t id_key[IDNUM_KEY_LEN];  /* blind-index key: ID numbers are digested at ingest */
+	bool id_key_standby_made;  /* made by this standby, not the primary's: no promotion */
 	bool ready_sent;
 	int64_t heartbeat_at_ms;   /* last status heartbeat, monotonic */
 	int64_t paused_since_ms;   /* backlog pause start, 0 when reading */

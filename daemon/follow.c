@@ -1254,6 +1254,13 @@ s_promote_check(struct broker *b, bool force, struct ends *e, char *msg, size_t 
 		    (unsigned long long)e->stream, (unsigned long long)(e->stream - e->journal));
 		return -1;
 	}
+	if (b->id_key_standby_made && !force) {
+		snprintf(msg, cap, "refused: the ID blind-index key %s was made by this standby, not "
+		    "copied from the primary: ID numbers would match none of the primary's records (R4). "
+		    "Stop jicengd, copy the primary's key there, start it and promote again, or promote "
+		    "--force", b->cfg.id_key_file);
+		return -1;
+	}
 	return 0;
 }
 

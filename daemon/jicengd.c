@@ -24,6 +24,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,41 @@ s_exe_dir(struct broker *b)
 
 /* ---------------------------------------------------------- set-up */
 
+/* A standby that had to make its own ID blind-index key must not be
+ * promoted with it: the primary's ID digests would match nothing (R4). The
+ * key's digest is noted beside it (<key>.standby-made) until a key that is
+ * not that one, the primary's copied there, takes its place. */
+static void
+s_standby_key_mark(struct broker *b, bool made_now)
+{
+	char path[CONFIG_PATH_MAX + 16], hex[2 * crypto_generichash_BYTES + 1], noted[sizeof hex] = "";
+	uint8_t h[crypto_generichash_BYTES];
+	snprintf(path, sizeof path, "%s.standby-made", b->cfg.id_key_file);
+	crypto_generichash(h, sizeof h, b->id_key, sizeof b->id_key, NULL, 0);
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	if (made_now) {
+		FILE *f = fopen(path, "w");
+		if (!f || fprintf(f, "%s\n", hex) < 0 || fclose(f) != 0)
+			fatal("write %s", path);
+	} else {
+		FILE *f = fopen(path, "r");
+		if (!f)
+			return;
+		if (!fgets(noted, sizeof noted, f))
+			noted[0] = 0;
+		fclose(f);
+		if (strcmp(noted, hex) != 0) {
+			unlink(path);
+			log_info("ID blind-index key %s is no longer the one this standby made", b->cfg.id_key_file);
+			return;
+		}
+	}
+	b->id_key_standby_made = true;
+	log_warnx("standby: ID blind-index key %s was made here: it is not the primary's; stop "
+	    "jicengd and copy the primary's there before this node is promoted (promotion is refused "
+	    "until then) or asked about ID numbers", b->cfg.id_key_file);
+}
+
 static void
 s_prepare_dirs(struct broker *b)
 {
@@ -177,10 +213,7 @@ s_prepare_dirs(struct broker *b)
 	bool fresh_key = access(b->cfg.id_key_file, F_OK) != 0;
 	if (idnum_key_load(b->cfg.id_key_file, true, b->id_key) < 0)
 		fatal("ID blind-index key %s", b->cfg.id_key_file);
-	if (fresh_key && (s_follow || b->cfg.standby_enabled))
-		log_warnx("standby: ID blind-index key %s created anew: it is not the primary's; stop "
-		    "jicengd and copy the primary's there before this node is promoted or asked about ID "
-		    "numbers", b->cfg.id_key_file);
+	s_standby_key_mark(b, fresh_key && (s_follow || b->cfg.standby_enabled));
 	snprintf(path, sizeof path, "%s/jicengd.pid", b->cfg.run_dir);
 	FILE *f = fopen(path, "w");
 	if (f) {

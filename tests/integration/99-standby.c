@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "journal.h"
 
@@ -106,15 +107,38 @@ s_primary_up(struct s_fix *f, const char *extra)
 }
 
 /* A standby of stream in *d (extra in [standby]), with the mirror
- * configured as on the primary (it runs once promoted); not started. */
+ * configured as on the primary (it runs once promoted); not started. With
+ * the primary's ID blind-index key copied in, as operations.md says, when
+ * there is a primary and own_key is false. */
 static void
-s_standby_new(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
+s_standby_new_key(struct s_fix *f, struct hd **d, const char *stream, const char *extra,
+    bool own_key)
 {
 	snprintf(f->sconf, sizeof f->sconf, S_WORKERS "[standby]\nenabled = true\nservers = %s\n"
 	    "stream = %s\nprimary = " S_PRIMARY "\n%s[mirror]\nenabled = true\nservers = %s\n",
 	    f->n->urls, stream, extra, f->n->urls);
 	struct hd_opts o = { .config = f->sconf };
 	assert_non_null(*d = hd_new(&o));
+	if (f->p && !own_key) {
+		char from[256], to[256];
+		size_t len;
+		snprintf(from, sizeof from, "%s/id-index.key", f->p->dir);
+		snprintf(to, sizeof to, "%s/id-index.key", (*d)->dir);
+		char *key = h_slurp(from, &len);
+		assert_non_null(key);
+		FILE *out = fopen(to, "w");
+		assert_non_null(out);
+		assert_int_equal(fwrite(key, 1, len, out), len);
+		assert_int_equal(fclose(out), 0);
+		chmod(to, 0600);
+		free(key);
+	}
+}
+
+static void
+s_standby_new(struct s_fix *f, struct hd **d, const char *stream, const char *extra)
+{
+	s_standby_new_key(f, d, stream, extra, false);
 }
 
 static void
@@ -634,6 +658,52 @@ test_standby_nkey(void **state)
 
 /* ================================================================ refused promotion */
 
+/* A standby that made its own ID blind-index key (nobody copied the
+ * primary's) says so and is not promoted with it unless forced; once the
+ * primary's key is in its place, the mark is gone. */
+static void
+test_promote_refused_own_key(void **state)
+{
+	struct s_fix *f = *state;
+	if (!hn_available())
+		skip();
+	assert_non_null(f->n = hn_start(1));
+	void *sock = s_primary_up(f, "");
+	hc_close(sock);
+	assert_int_equal(hq_caught_up(f->p, 20000), 0);
+	uint64_t end = hq_journal_length(f->p);
+	s_wait_mirrored(f->p, end, 20000);
+	s_standby_new_key(f, &f->s, "JICENG", "", true);
+	assert_int_equal(hd_up(f->s), 0);
+	assert_true(hd_log_has(f->s, "was made here: it is not the primary's"));
+	s_wait_caught_up(f->s, end, 30000);
+	assert_int_equal(s_promote(f->s, false), 1);
+	assert_true(s_promote_said(f->s, "refused: the ID blind-index key"));
+	/* The primary's key copied in while it is stopped: no mark, promoted. */
+	assert_int_equal(hd_stop(f->s, 10000), 0);
+	char from[256], to[256], mark[280];
+	size_t len;
+	snprintf(from, sizeof from, "%s/id-index.key", f->p->dir);
+	snprintf(to, sizeof to, "%s/id-index.key", f->s->dir);
+	snprintf(mark, sizeof mark, "%s.standby-made", to);
+	assert_int_equal(access(mark, F_OK), 0);
+	char *key = h_slurp(from, &len);
+	assert_non_null(key);
+	FILE *out = fopen(to, "w");
+	assert_non_null(out);
+	assert_int_equal(fwrite(key, 1, len, out), len);
+	assert_int_equal(fclose(out), 0);
+	free(key);
+	assert_int_equal(hd_up(f->s), 0);
+	assert_true(hd_log_has(f->s, "is no longer the one this standby made"));
+	assert_int_not_equal(access(mark, F_OK), 0);
+	s_wait_caught_up(f->s, end, 30000);
+	assert_int_equal(s_promote(f->s, false), 0);
+	assert_true(s_promote_said(f->s, "nothing left behind"));
+	hd_pass(f->s);
+	hd_pass(f->p);
+}
+
 static void
 test_promote_refused_unless_forced(void **state)
 {
@@ -699,6 +769,7 @@ integ_standby(void)
 		cmocka_unit_test_setup_teardown(test_standby_r3_node_killed, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_standby_from_backup, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_standby_nkey, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_promote_refused_own_key, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_promote_refused_unless_forced, s_setup, s_teardown),
 	};
 	return cmocka_run_group_tests_name("standby", tests, NULL, NULL);

@@ -243,6 +243,14 @@ s_push_registered(struct bench_workload *w, size_t *cap, const struct bench_spec
 	return bench_workload_push(w, cap, &e, k);
 }
 
+/* How many of the roster are township k's (member j is township j %
+ * roster_townships'). */
+static size_t
+s_of_k(const struct bench_spec *sp, unsigned k)
+{
+	return (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+}
+
 /* A MemberUpdated from client k (i-th event of run) giving a roster member
  * of k's township, picked at random, a new mobile number. */
 static int
@@ -255,7 +263,7 @@ s_push_updated(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	unsigned k = (unsigned)(i % sp->clients);
 	uint64_t h = s_mix((uint64_t)run << 40 ^ i);
 	/* Roster member j belongs to township j % roster_townships. */
-	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+	size_t of_k = s_of_k(sp, k);
 	size_t q = (size_t)(h % of_k);
 	if (sp->mix_pct && q % BENCH_MIX_EVERY == BENCH_MIX_EVERY - 1)
 		q--;   /* the mix's member: left to it */
@@ -299,7 +307,7 @@ s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
 	Jiceng__V1__MobileContacted mc = JICENG__V1__MOBILE_CONTACTED__INIT;
 	Jiceng__V1__MobileReturned mr = JICENG__V1__MOBILE_RETURNED__INIT;
 	char tw[16], member_id[48], event_id[48], home[40], next[40], id[48], letter[48];
-	size_t of_k = (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
+	size_t of_k = s_of_k(sp, k);
 	size_t pool = of_k / BENCH_MIX_EVERY, p = slot / BENCH_MIX_PERIOD;
 	unsigned step = (unsigned)(slot % BENCH_MIX_PERIOD);
 	size_t q = BENCH_MIX_EVERY * ((2 * p + (step >= 4)) % pool) + BENCH_MIX_EVERY - 1;
@@ -366,14 +374,8 @@ s_push_mix(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
 
 /* ---------------------------------------------------------------- a year */
 
-/* Roster members of township k: how many (of_k), and the idx-th of those
- * the mix leaves alone (every BENCH_MIX_EVERY-th is the mix's). */
-static size_t
-s_of_k(const struct bench_spec *sp, unsigned k)
-{
-	return (sp->roster - k + sp->roster_townships - 1) / sp->roster_townships;
-}
-
+/* The idx-th of township k's roster members that the mix leaves alone
+ * (every BENCH_MIX_EVERY-th is the mix's), and how many there are. */
 static size_t
 s_plain_count(size_t of_k)
 {

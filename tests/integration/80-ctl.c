@@ -400,22 +400,6 @@ test_send_again(void **state)
 	hd_pass(d);
 }
 
-/* Wait (bounded) until stats count at least n duplicates; returns the
- * last count seen. */
-static uint64_t
-s_duplicates_reach(struct hd *d, uint64_t n)
-{
-	uint64_t seen = 0;
-	for (int64_t end = now_mono_ms() + h_ms(5000); now_mono_ms() < end; h_sleep_ms(50)) {
-		QueryReply *r = hq_stats(d);
-		seen = r ? r->stats->duplicates : 0;
-		hq_free(r);
-		if (seen >= n)
-			break;
-	}
-	return seen;
-}
-
 static void
 s_count_member(void *arg, const char *member_id)
 {
@@ -448,7 +432,7 @@ test_send_resend(void **state)
 	s_write_lines(in, lines);
 	s_free_lines(lines);
 	snprintf(tmo, sizeof tmo, "%d", h_ms(CTL_RESEND_T));
-	uint64_t len0 = hq_journal_length(d), dup0 = s_duplicates_reach(d, 0);
+	uint64_t len0 = hq_journal_length(d), dup0 = hq_duplicates_reach(d, 0);
 
 	/* Nothing may fail between SIGSTOP and SIGCONT: a stopped jicengd
 	 * would outlive the test's tear-down. */
@@ -478,7 +462,7 @@ test_send_resend(void **state)
 	}
 	json_decref(o);
 	assert_int_equal(hq_journal_length(d), len0 + n);
-	assert_true(s_duplicates_reach(d, dup0 + n) >= dup0 + n);
+	assert_true(hq_duplicates_reach(d, dup0 + n) >= dup0 + n);
 	int members = 0;
 	assert_int_equal(hq_roster(d, C_BRANCH, s_count_member, &members), CTL_NMEMBERS);
 	assert_int_equal(members, CTL_NMEMBERS);

@@ -24,7 +24,6 @@
 #define S_B_COMMITTEE "qb-committee"
 #define S_B_VILLAGE   "qb-village"
 #define S_B_BRANCH    "qb-branch"
-#define S_CTL_MS      10000
 #define S_DAY_MS      86400000LL
 
 /* Township B's org tree (hc_org_tree_in). */
@@ -359,58 +358,12 @@ test_episode_scope(void **state)
 
 /* ================================================================ jicengctl */
 
-#define S_CTL_ARGS 24
+/* jicengctl query with the CURVE key `key` (NULL: none) and the
+ * NULL-ended words (hcurve_ctl). */
+#define s_ctl(f, key, ...) hcurve_ctl(&(f)->h.c, (f)->h.d, (key), "query", __VA_ARGS__)
 
-/* Run jicengctl query with the CURVE key `key` (NULL: none) and the
- * NULL-ended words, stdout to the data directory's ctl.out and stderr to
- * ctl.err. Returns its exit status. */
-static int
-s_ctl(struct s_fx *f, const char *key, ...)
-{
-	char bin[512], keyfile[512], out[256], err[256], *argv[S_CTL_ARGS];
-	int n = 0;
-	va_list ap;
-	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
-	argv[n++] = bin;
-	argv[n++] = "query";
-	argv[n++] = "-q";
-	argv[n++] = f->h.d->query;
-	if (key) {
-		snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", f->h.c.clients, key);
-		argv[n++] = "--key";
-		argv[n++] = keyfile;
-		argv[n++] = "--server-key";
-		argv[n++] = f->h.c.server_public;
-	}
-	va_start(ap, key);
-	for (char *w; n < S_CTL_ARGS - 1 && (w = va_arg(ap, char *));)
-		argv[n++] = w;
-	va_end(ap);
-	argv[n] = NULL;
-	snprintf(out, sizeof out, "%s/ctl.out", f->h.d->dir);
-	snprintf(err, sizeof err, "%s/ctl.err", f->h.d->dir);
-	return h_run(argv, out, err, h_ms(S_CTL_MS));
-}
-
-/* Does the file `name` (ctl.out or ctl.err) hold s, as `want` says? It is
- * printed when not. */
-static bool
-s_ctl_has(struct s_fx *f, const char *name, const char *s, bool want)
-{
-	char path[256];
-	size_t len;
-	snprintf(path, sizeof path, "%s/%s", f->h.d->dir, name);
-	char *text = h_slurp(path, &len);
-	bool has = text && strstr(text, s);
-	if (has != want)
-		fprintf(stderr, "%s: %s\n(expected %s\"%s\")\n", name, text ? text : "(none)",
-		    want ? "" : "no ", s);
-	free(text);
-	return has == want;
-}
-
-#define S_OUT_HAS(f, s) assert_true(s_ctl_has((f), "ctl.out", (s), true))
-#define S_ERR_HAS(f, s) assert_true(s_ctl_has((f), "ctl.err", (s), true))
+#define S_OUT_HAS(f, s) assert_true(hcurve_ctl_has((f)->h.d, "ctl.out", (s), true))
+#define S_ERR_HAS(f, s) assert_true(hcurve_ctl_has((f)->h.d, "ctl.err", (s), true))
 
 /* jicengctl query transfer / transfers / episode / episodes with CURVE
  * keys: the JSON of the reply, OUT_OF_SCOPE (exit 1) for C's key,
@@ -433,7 +386,7 @@ test_ctl_queries(void **state)
 	S_OUT_HAS(f, "\"transferId\":\"tr-1\"");
 	assert_int_equal(s_ctl(f, "townA", "transfers", "--member", "m1", "--after", "tr-1",
 	    NULL), 0);
-	assert_true(s_ctl_has(f, "ctl.out", "transferId", false));
+	assert_true(hcurve_ctl_has(f->h.d, "ctl.out", "transferId", false));
 
 	assert_int_equal(s_ctl(f, "townB", "episode", "fl-1", NULL), 0);
 	S_OUT_HAS(f, "\"flowId\":\"fl-1\"");

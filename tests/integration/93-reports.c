@@ -488,15 +488,15 @@ test_ctl_report(void **state)
 
 	assert_int_equal(hcurve_ctl(c, d, "townA", "report", "meetings-audit", "--township", S_TA,
 	    "--period", "2025Q1", NULL), 0);
-	assert_true(hcurve_ctl_has(d, "ctl.out", "党员大会"));
-	assert_true(hcurve_ctl_has(d, "ctl.out", "assembly"));
+	assert_true(hcurve_ctl_has(d, "ctl.out", "党员大会", true));
+	assert_true(hcurve_ctl_has(d, "ctl.out", "assembly", true));
 	s_line_has(f, H_ORG_BRANCH, (const char *[]){ "3", "1/1", "2/3*!", "-", "1/2!", "2/3!",
 	    NULL });
 	assert_int_equal(hcurve_ctl(c, d, "townA", "report", "meetings-audit", "--township", S_TA,
 	    "--period", "2025-02", "--json", NULL), 0);
-	assert_true(hcurve_ctl_has(d, "ctl.out", "\"meetingsAudit\":{\"fromMonth\":202502"));
+	assert_true(hcurve_ctl_has(d, "ctl.out", "\"meetingsAudit\":{\"fromMonth\":202502", true));
 	assert_true(hcurve_ctl_has(d, "ctl.out", "\"type\":\"BRANCH_COMMITTEE\",\"unit\":"
-	    "\"PER_MONTH\",\"perUnit\":1,\"unitsDue\":1,\"required\":1,\"held\":1"));
+	    "\"PER_MONTH\",\"perUnit\":1,\"unitsDue\":1,\"required\":1,\"held\":1", true));
 
 	assert_int_equal(hcurve_ctl(c, d, "townB", "report", "dues-arrears", "--township", S_TB,
 	    "--month", "2025-07", "--since", "2025-01", NULL), 0);
@@ -523,10 +523,10 @@ test_ctl_report(void **state)
 
 	/* A township key never reads the county; B never reads A. */
 	assert_int_equal(hcurve_ctl(c, d, "townA", "report", "activity-funds", NULL), 1);
-	assert_true(hcurve_ctl_has(d, "ctl.err", "OUT_OF_SCOPE"));
+	assert_true(hcurve_ctl_has(d, "ctl.err", "OUT_OF_SCOPE", true));
 	assert_int_equal(hcurve_ctl(c, d, "townB", "report", "meetings-audit", "--org",
 	    H_ORG_BRANCH, NULL), 1);
-	assert_true(hcurve_ctl_has(d, "ctl.err", "OUT_OF_SCOPE"));
+	assert_true(hcurve_ctl_has(d, "ctl.err", "OUT_OF_SCOPE", true));
 	assert_int_equal(hcurve_ctl(c, d, "county", "report", "meetings-audit", "--org", "nope",
 	    NULL), 3);
 	assert_int_equal(hcurve_ctl(c, d, "county", "report", "dues-arrears", "--period", "2025",

@@ -292,28 +292,6 @@ s_member_is(struct hd *d, const struct s_member_want *w)
 	hq_free(r);
 }
 
-/* Wait (bounded) until stats count at least n duplicates (the broker
- * writes its counters after the acks); returns the last count seen. */
-static uint64_t
-s_duplicates_reach(struct hd *d, uint64_t n)
-{
-	uint64_t seen = 0;
-	for (int64_t end = now_mono_ms() + h_ms(5000); now_mono_ms() < end; h_sleep_ms(50)) {
-		QueryReply *r = hq_stats(d);
-		seen = r ? r->stats->duplicates : 0;
-		hq_free(r);
-		if (seen >= n)
-			break;
-	}
-	return seen;
-}
-
-static int64_t
-s_cst(int y, int m, int d)
-{
-	return civil_cst_midnight(y, m, d);
-}
-
 /* Import the orgs and veterans files, then the new members, each
  * expected to exit 0 with its summary line. */
 static void
@@ -365,29 +343,29 @@ test_import_roster(void **state)
 	s_import_county(d, &ids, out, err);
 
 	s_org_is(d, I_TOWN, JICENG__V1__ORG_KIND__TOWNSHIP_COMMITTEE, "", "中共测试镇委员会",
-	    s_cst(1984, 10, 1));
+	    civil_cst_midnight(1984, 10, 1));
 	s_org_is(d, I_VILLAGE, JICENG__V1__ORG_KIND__VILLAGE_COMMITTEE, I_TOWN, "中共测试村委员会",
-	    s_cst(1985, 3, 5));
+	    civil_cst_midnight(1985, 3, 5));
 	s_org_is(d, I_BRANCH1, JICENG__V1__ORG_KIND__BRANCH, I_VILLAGE, I_BRANCH1_NAME,
-	    s_cst(1986, 7, 1));
+	    civil_cst_midnight(1986, 7, 1));
 	s_org_is(d, I_BRANCH2, JICENG__V1__ORG_KIND__BRANCH, I_VILLAGE, I_BRANCH2_NAME,
-	    s_cst(1988, 10, 1));
+	    civil_cst_midnight(1988, 10, 1));
 	s_org_is(d, I_GROUP, JICENG__V1__ORG_KIND__PARTY_GROUP, I_BRANCH1, "测试村第一支部第一党小组",
-	    s_cst(1990, 3, 15));
+	    civil_cst_midnight(1990, 3, 15));
 
 	const int M = JICENG__V1__SEX__MALE, F = JICENG__V1__SEX__FEMALE;
 	const int FULL = JICENG__V1__MEMBER_CATEGORY__FULL;
 	const int PROB = JICENG__V1__MEMBER_CATEGORY__PROBATIONARY;
 	const struct s_member_want want[] = {
-		{ "v-1", I_BRANCH1, "刘䶮", "1955-03-10", M, FULL, s_cst(1983, 7, 1),
-		    s_cst(1984, 7, 2), true, ids.v1, "13800000001" },
-		{ "v-2", I_BRANCH2, "吉𠮷", "1960-05-05", F, FULL, s_cst(1985, 6, 20),
-		    s_cst(1986, 6, 21), false, ids.v2, "" },
-		{ "v-3", I_BRANCH1, "王德明", "1962-01-01", M, FULL, s_cst(1990, 7, 1),
-		    s_cst(1991, 7, 1), true, ids.v3, "" },
-		{ "n-1", I_BRANCH1, "陈志强", "2000-08-08", M, PROB, s_cst(2025, 6, 28), 0, false,
+		{ "v-1", I_BRANCH1, "刘䶮", "1955-03-10", M, FULL, civil_cst_midnight(1983, 7, 1),
+		    civil_cst_midnight(1984, 7, 2), true, ids.v1, "13800000001" },
+		{ "v-2", I_BRANCH2, "吉𠮷", "1960-05-05", F, FULL, civil_cst_midnight(1985, 6, 20),
+		    civil_cst_midnight(1986, 6, 21), false, ids.v2, "" },
+		{ "v-3", I_BRANCH1, "王德明", "1962-01-01", M, FULL, civil_cst_midnight(1990, 7, 1),
+		    civil_cst_midnight(1991, 7, 1), true, ids.v3, "" },
+		{ "n-1", I_BRANCH1, "陈志强", "2000-08-08", M, PROB, civil_cst_midnight(2025, 6, 28), 0, false,
 		    ids.n1, "13700000005" },
-		{ "n-2", I_GROUP, "赵晓燕", "2001-02-02", F, PROB, s_cst(2025, 9, 1), 0, false,
+		{ "n-2", I_GROUP, "赵晓燕", "2001-02-02", F, PROB, civil_cst_midnight(2025, 9, 1), 0, false,
 		    ids.n2, "" },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
@@ -421,7 +399,7 @@ test_import_twice(void **state)
 	assert_non_null(r0);
 	assert_non_null(m0);
 	assert_non_null(o0);
-	uint64_t dup0 = s_duplicates_reach(d, 0);
+	uint64_t dup0 = hq_duplicates_reach(d, 0);
 
 	assert_int_equal(s_ctl(out, err, "import", "-i", d->ingest, "--orgs", orgs, "--members",
 	    vets, NULL), 0);
@@ -440,7 +418,7 @@ test_import_twice(void **state)
 		assert_int_equal(hq_stat_count(r1, true, kinds[i]), hq_stat_count(r0, true, kinds[i]));
 	assert_int_equal(m1->member->last_seq, m0->member->last_seq);
 	assert_int_equal(o1->org->last_seq, o0->org->last_seq);
-	assert_int_equal(s_duplicates_reach(d, dup0 + 10), dup0 + 10);
+	assert_int_equal(hq_duplicates_reach(d, dup0 + 10), dup0 + 10);
 	hq_free(r0);
 	hq_free(r1);
 	hq_free(m0);
@@ -572,16 +550,16 @@ test_import_refused(void **state)
 	const int M = JICENG__V1__SEX__MALE, F = JICENG__V1__SEX__FEMALE;
 	const int FULL = JICENG__V1__MEMBER_CATEGORY__FULL;
 	const struct s_member_want want[] = {
-		{ "b-2", H_ORG_BRANCH, "乙", "", 0, FULL, s_cst(1990, 12, 1), s_cst(1991, 12, 1),
+		{ "b-2", H_ORG_BRANCH, "乙", "", 0, FULL, civil_cst_midnight(1990, 12, 1), civil_cst_midnight(1991, 12, 1),
 		    false, NULL, "" },
-		{ "b-4", H_ORG_BRANCH, "丁", "1964-04-04", M, FULL, s_cst(1986, 7, 1),
-		    s_cst(1987, 7, 1), false, good4, "" },
-		{ "b-5", "t-later", "戊", "1963-03-03", M, FULL, s_cst(1985, 7, 1), s_cst(1986, 7, 1),
+		{ "b-4", H_ORG_BRANCH, "丁", "1964-04-04", M, FULL, civil_cst_midnight(1986, 7, 1),
+		    civil_cst_midnight(1987, 7, 1), false, good4, "" },
+		{ "b-5", "t-later", "戊", "1963-03-03", M, FULL, civil_cst_midnight(1985, 7, 1), civil_cst_midnight(1986, 7, 1),
 		    false, idn6, "" },
-		{ "b-6", H_ORG_BRANCH, "己", "1965-05-05", M, FULL, s_cst(1990, 7, 1),
-		    s_cst(1991, 7, 2), false, idn7, "" },
-		{ "b-8", H_ORG_BRANCH, "辛", "1967-07-07", M, FULL, s_cst(1989, 7, 1),
-		    s_cst(1990, 7, 1), false, fix8, "" },
+		{ "b-6", H_ORG_BRANCH, "己", "1965-05-05", M, FULL, civil_cst_midnight(1990, 7, 1),
+		    civil_cst_midnight(1991, 7, 2), false, idn7, "" },
+		{ "b-8", H_ORG_BRANCH, "辛", "1967-07-07", M, FULL, civil_cst_midnight(1989, 7, 1),
+		    civil_cst_midnight(1990, 7, 1), false, fix8, "" },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		if (!want[i].idn) {  /* b-2 has no ID number */
@@ -651,7 +629,7 @@ test_import_resend(void **state)
 	s_write(in, text, len);
 	free(text);
 	snprintf(tmo, sizeof tmo, "%d", h_ms(250));
-	uint64_t dup0 = s_duplicates_reach(d, 0);
+	uint64_t dup0 = hq_duplicates_reach(d, 0);
 
 	/* Nothing may fail between SIGSTOP and SIGCONT: a stopped jicengd
 	 * would outlive the test's tear-down. */
@@ -670,7 +648,7 @@ test_import_resend(void **state)
 	s_expect_has(out, ", 0 refused\n");
 	int members = 0;
 	assert_int_equal(hq_roster(d, H_ORG_BRANCH, s_count_member, &members), 5);
-	assert_true(s_duplicates_reach(d, dup0 + 5) >= dup0 + 5);
+	assert_true(hq_duplicates_reach(d, dup0 + 5) >= dup0 + 5);
 	hd_pass(d);
 }
 

@@ -28,8 +28,6 @@
 #define S_B_COMMITTEE "fb-committee"
 #define S_B_VILLAGE   "fb-village"
 #define S_B_BRANCH    "fb-branch"
-#define S_CTL_MS      10000
-#define S_CTL_ARGS    16
 #define S_DAY_MS      86400000LL
 
 #define EV_BUDGET    JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED
@@ -368,46 +366,10 @@ test_queries(void **state)
 	hd_pass(f->h.d);
 }
 
-/* Run jicengctl query with the CURVE key `key`; stdout to ctl.out. */
-static int
-s_ctl(struct s_fx *f, const char *key, ...)
-{
-	char bin[512], keyfile[512], out[256], err[256], *argv[S_CTL_ARGS];
-	int n = 0;
-	va_list ap;
-	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
-	snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", f->h.c.clients, key);
-	argv[n++] = bin;
-	argv[n++] = "query";
-	argv[n++] = "-q";
-	argv[n++] = f->h.d->query;
-	argv[n++] = "--key";
-	argv[n++] = keyfile;
-	argv[n++] = "--server-key";
-	argv[n++] = f->h.c.server_public;
-	va_start(ap, key);
-	for (char *w; n < S_CTL_ARGS - 1 && (w = va_arg(ap, char *));)
-		argv[n++] = w;
-	va_end(ap);
-	argv[n] = NULL;
-	snprintf(out, sizeof out, "%s/ctl.out", f->h.d->dir);
-	snprintf(err, sizeof err, "%s/ctl.err", f->h.d->dir);
-	return h_run(argv, out, err, h_ms(S_CTL_MS));
-}
-
-static bool
-s_out_has(struct s_fx *f, const char *s)
-{
-	char path[256];
-	size_t len;
-	snprintf(path, sizeof path, "%s/ctl.out", f->h.d->dir);
-	char *text = h_slurp(path, &len);
-	bool has = text && strstr(text, s);
-	if (!has)
-		fprintf(stderr, "ctl.out: %s\n(expected \"%s\")\n", text ? text : "(none)", s);
-	free(text);
-	return has;
-}
+/* jicengctl query with the CURVE key `key` (hcurve_ctl); what its stdout
+ * holds. */
+#define s_ctl(f, key, ...) hcurve_ctl(&(f)->h.c, (f)->h.d, (key), "query", __VA_ARGS__)
+#define s_out_has(f, s) hcurve_ctl_has((f)->h.d, "ctl.out", (s), true)
 
 /* jicengctl query budget / disbursement / payments / dues. */
 static void

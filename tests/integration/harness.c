@@ -1579,6 +1579,20 @@ hq_roster(struct hd *d, const char *org_id, void (*fn)(void *, const char *), vo
 }
 
 uint64_t
+hq_duplicates_reach(struct hd *d, uint64_t n)
+{
+	uint64_t seen = 0;
+	for (int64_t end = now_mono_ms() + h_ms(5000); now_mono_ms() < end; h_sleep_ms(50)) {
+		QueryReply *r = hq_stats(d);
+		seen = r ? r->stats->duplicates : 0;
+		hq_free(r);
+		if (seen >= n)
+			break;
+	}
+	return seen;
+}
+
+uint64_t
 hq_journal_length(struct hd *d)
 {
 	QueryReply *r = hq_stats(d);

@@ -348,6 +348,9 @@ long hq_roster(struct hd *d, const char *org_id,
     void (*fn)(void *arg, const char *member_id), void *arg);
 /* journal_length from stats; UINT64_MAX on failure. */
 uint64_t hq_journal_length(struct hd *d);
+/* Wait (bounded) until stats count at least n duplicates (the broker
+ * writes its counters after the acks); returns the last count seen. */
+uint64_t hq_duplicates_reach(struct hd *d, uint64_t n);
 /* A count from stats (list "accepted" or "rejected", by code); 0 if absent. */
 uint64_t hq_stat_count(const QueryReply *r, bool accepted, const char *code);
 /* Wait until every worker's cursor reached the journal length. Returns 0

@@ -228,15 +228,17 @@ hcurve_ctl(struct hcurve *c, struct hd *d, const char *key, const char *cmd, ...
 	va_list ap;
 
 	snprintf(bin, sizeof bin, "%s/jicengctl", h_build_dir());
-	snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", c->clients, key);
 	argv[n++] = bin;
 	argv[n++] = (char *)cmd;
 	argv[n++] = "-q";
 	argv[n++] = d->query;
-	argv[n++] = "--key";
-	argv[n++] = keyfile;
-	argv[n++] = "--server-key";
-	argv[n++] = c->server_public;
+	if (key) {
+		snprintf(keyfile, sizeof keyfile, "%s/%s.key_secret", c->clients, key);
+		argv[n++] = "--key";
+		argv[n++] = keyfile;
+		argv[n++] = "--server-key";
+		argv[n++] = c->server_public;
+	}
 	va_start(ap, cmd);
 	for (char *w; n < HCURVE_CTL_ARGS - 1 && (w = va_arg(ap, char *));)
 		argv[n++] = w;
@@ -248,17 +250,18 @@ hcurve_ctl(struct hcurve *c, struct hd *d, const char *key, const char *cmd, ...
 }
 
 bool
-hcurve_ctl_has(struct hd *d, const char *name, const char *s)
+hcurve_ctl_has(struct hd *d, const char *name, const char *s, bool want)
 {
 	char path[256];
 	size_t len;
 	snprintf(path, sizeof path, "%s/%s", d->dir, name);
 	char *text = h_slurp(path, &len);
 	bool has = text && strstr(text, s);
-	if (!has)
-		fprintf(stderr, "%s: %s\n(expected \"%s\")\n", name, text ? text : "(none)", s);
+	if (has != want)
+		fprintf(stderr, "%s: %s\n(expected %s\"%s\")\n", name, text ? text : "(none)",
+		    want ? "" : "no ", s);
 	free(text);
-	return has;
+	return has == want;
 }
 
 /* ================================================================ fixture */

@@ -60,12 +60,13 @@ void hcurve_expect(QueryReply *r, Jiceng__V1__QueryStatus status, const char *co
 
 /* Run `BUILD/jicengctl CMD -q <d's query endpoint> --key <key's secret>
  * --server-key <the server's> WORDS...` (words NULL-ended): a query or a
- * report of d as the holder of key `key`. Its stdout goes to d->dir/ctl.out,
- * its stderr to ctl.err. Returns its exit status, -1 when it did not run. */
+ * report of d as the holder of key `key` (NULL: no key options). Its stdout
+ * goes to d->dir/ctl.out, its stderr to ctl.err. Returns its exit status,
+ * -1 when it did not run. */
 int hcurve_ctl(struct hcurve *c, struct hd *d, const char *key, const char *cmd, ...);
-/* Does d->dir/name (ctl.out, ctl.err) contain s? Prints the file when it
- * does not. */
-bool hcurve_ctl_has(struct hd *d, const char *name, const char *s);
+/* Does d->dir/name (ctl.out, ctl.err) contain s as `want` says? Prints the
+ * file when it does not. */
+bool hcurve_ctl_has(struct hd *d, const char *name, const char *s, bool want);
 
 /* The start of a test file's fixture: its own struct begins with one. */
 struct hcurve_fx {

@@ -132,6 +132,39 @@ test_derived_dir(void **state)
 	assert_string_equal(c.data_dir, "/srv/jiceng");
 }
 
+/* What jicengd gives a child: the directories and workers on its command
+ * line win over the config file's, whatever their order; "-" is the
+ * embedded defaults; a letter that is not one of them is the child's. */
+static void
+test_child_args(void **state)
+{
+	(void)state;
+	char *dir = unit_tmpdir(), path[512], err[256];
+	struct config c;
+	snprintf(path, sizeof path, "%s/jiceng.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[daemon]\ndata_dir = /from/file\nworkers = membership\nheartbeat_ms = 250\n", f);
+	fclose(f);
+	struct config_child_args a = { 0 };
+	assert_true(config_child_option(&a, 'D', "/from/args"));
+	assert_true(config_child_option(&a, 'c', path));   /* after --data-dir */
+	assert_true(config_child_option(&a, 'w', "membership,funds"));
+	assert_true(config_child_option(&a, 'v', NULL));
+	assert_false(config_child_option(&a, 'q', "tcp://x"));
+	assert_int_equal(config_child_load(&c, &a, err, sizeof err), 0);
+	assert_string_equal(c.data_dir, "/from/args");
+	assert_int_equal(c.heartbeat_ms, 250);
+	assert_true(c.workers[DOMAIN_FUNDS]);
+	assert_false(c.workers[DOMAIN_MEETINGS]);
+	assert_string_equal(c.run_dir, "/from/args/run");
+	assert_int_equal(a.verbose, 1);
+	struct config_child_args bad = { .config = "-", .workers = "membership,nobody" };
+	assert_int_equal(config_child_load(&c, &bad, err, sizeof err), -1);
+	assert_non_null(strstr(err, "nobody"));
+	unit_tmpdir_remove(dir);
+}
+
 /* The county's townships: county prefixes and township codes, and the
  * errors a wrong code gets. */
 static void
@@ -232,6 +265,7 @@ unit_config(void)
 		cmocka_unit_test(test_file_overrides),
 		cmocka_unit_test(test_errors_name_line_and_key),
 		cmocka_unit_test(test_derived_dir),
+		cmocka_unit_test(test_child_args),
 		cmocka_unit_test(test_townships),
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_standby),

@@ -490,8 +490,11 @@ static const struct {
 };
 #define MEETING_CYCLE (sizeof s_meeting_cycle / sizeof s_meeting_cycle[0])
 
-/* A branch's meeting, the branches in turn, each in turn the next of
- * s_meeting_cycle; its committee is its first five plain roster members. */
+/* A branch's meeting, the branches in turn, each at its own point of
+ * s_meeting_cycle (in step, every branch's assembly of ~50 present
+ * would come back to back within some 40 ms, each round of ten; the
+ * p99 was then that burst's: docs/benchmark.md); its committee is its
+ * first five plain roster members. */
 static int
 s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *sp,
     unsigned run, unsigned k)
@@ -505,7 +508,7 @@ s_push_meeting(struct bench_workload *w, size_t *cap, const struct bench_spec *s
 	size_t c = s_meetings_held[k]++, of_k = s_of_k(sp, k), n = 0;
 	/* The branch of a plain member, so that someone attends in a small county. */
 	size_t b = s_plain_q(c % s_plain_count(of_k)) % sp->branches;
-	size_t round = c / sp->branches, kind = round % MEETING_CYCLE;
+	size_t round = c / sp->branches, kind = (round + b) % MEETING_CYCLE;
 	bench_township(k, tw);
 	for (size_t q = b; q < of_k && n < MEETING_MAX_ATTENDEES; q += sp->branches)
 		if (q % BENCH_MIX_EVERY != BENCH_MIX_EVERY - 1) {

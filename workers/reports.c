@@ -614,6 +614,29 @@ s_member_report(struct member_report *x, const struct reports_scope *s,
 	return rc;
 }
 
+/* A member report's list of type d: its page of rows, then what fill sets;
+ * freed on error. */
+static int
+s_member_list(struct member_report *x, const struct reports_scope *s,
+    const struct reports_page *p, const ProtobufCMessageDescriptor *d,
+    void (*fill)(ProtobufCMessage *list, const struct member_report *x), void **out)
+{
+	ProtobufCMessage *l = malloc(d->sizeof_message);
+	int rc;
+
+	*out = NULL;
+	if (!l)
+		return ENOMEM;
+	protobuf_c_message_init(d, l);
+	rc = s_member_report(x, s, p);
+	fill(l, x);
+	if (rc)
+		reports_free(l);
+	else
+		*out = l;
+	return rc;
+}
+
 /* ---------------------------------------------------------- inactive members */
 
 static int
@@ -655,6 +678,20 @@ s_inactive_judge(const struct member_report *x, const struct counted *c,
 	    (Jiceng__V1__InactiveMember **)row);
 }
 
+static void
+s_inactive_fill(ProtobufCMessage *list, const struct member_report *x)
+{
+	Jiceng__V1__InactiveMemberList *l = (Jiceng__V1__InactiveMemberList *)list;
+
+	l->month = x->month;
+	l->inactive_months = x->limit;
+	l->warning_months = x->warning;
+	l->members = (Jiceng__V1__InactiveMember **)x->rows;
+	l->n_members = x->n;
+	if (x->next_after)
+		l->next_after = x->next_after;
+}
+
 int
 reports_inactive_members(struct membership *m, struct meetings *mt, MDB_txn *mtxn,
     struct funds *f, MDB_txn *ftxn, const struct reports_scope *s, int month,
@@ -662,26 +699,9 @@ reports_inactive_members(struct membership *m, struct meetings *mt, MDB_txn *mtx
 {
 	struct member_report x = { .m = m, .txn = mtxn, .month = month, .since = since_month,
 	    .judge = s_inactive_judge, .f = f, .ftxn = ftxn, .mt = mt };
-	Jiceng__V1__InactiveMemberList *l = malloc(sizeof *l);
-	int rc;
 
-	*out = NULL;
-	if (!l)
-		return ENOMEM;
-	jiceng__v1__inactive_member_list__init(l);
-	rc = s_member_report(&x, s, p);
-	l->month = month;
-	l->inactive_months = x.limit;
-	l->warning_months = x.warning;
-	l->members = (Jiceng__V1__InactiveMember **)x.rows;
-	l->n_members = x.n;
-	if (x.next_after)
-		l->next_after = x.next_after;
-	if (rc)
-		reports_free(l);
-	else
-		*out = l;
-	return rc;
+	return s_member_list(&x, s, p, &jiceng__v1__inactive_member_list__descriptor,
+	    s_inactive_fill, (void **)out);
 }
 
 /* ---------------------------------------------------------- dues arrears */
@@ -717,6 +737,20 @@ s_arrears_judge(const struct member_report *x, const struct counted *c,
 	return s_arrear_row(c, last, months, x->limit, (Jiceng__V1__DuesArrear **)row);
 }
 
+static void
+s_arrears_fill(ProtobufCMessage *list, const struct member_report *x)
+{
+	Jiceng__V1__DuesArrearsList *l = (Jiceng__V1__DuesArrearsList *)list;
+
+	l->month = x->month;
+	l->lapse_months = x->limit;
+	l->arrears_months = x->warning;
+	l->members = (Jiceng__V1__DuesArrear **)x->rows;
+	l->n_members = x->n;
+	if (x->next_after)
+		l->next_after = x->next_after;
+}
+
 int
 reports_dues_arrears(struct membership *m, struct funds *f, MDB_txn *txn,
     const struct reports_scope *s, int month, int since_month,
@@ -724,26 +758,9 @@ reports_dues_arrears(struct membership *m, struct funds *f, MDB_txn *txn,
 {
 	struct member_report x = { .m = m, .txn = txn, .month = month, .since = since_month,
 	    .judge = s_arrears_judge, .f = f, .ftxn = txn };
-	Jiceng__V1__DuesArrearsList *l = malloc(sizeof *l);
-	int rc;
 
-	*out = NULL;
-	if (!l)
-		return ENOMEM;
-	jiceng__v1__dues_arrears_list__init(l);
-	rc = s_member_report(&x, s, p);
-	l->month = month;
-	l->lapse_months = x.limit;
-	l->arrears_months = x.warning;
-	l->members = (Jiceng__V1__DuesArrear **)x.rows;
-	l->n_members = x.n;
-	if (x.next_after)
-		l->next_after = x.next_after;
-	if (rc)
-		reports_free(l);
-	else
-		*out = l;
-	return rc;
+	return s_member_list(&x, s, p, &jiceng__v1__dues_arrears_list__descriptor,
+	    s_arrears_fill, (void **)out);
 }
 
 /* ---------------------------------------------------------- certificate reviews */

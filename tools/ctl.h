@@ -102,6 +102,17 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...)
 QueryReply *ctl_query_call(const char *cmd, void *sock, const char *endpoint, Query *q,
     unsigned timeout_ms);
 /* The exit status a reply gives: OK 0, NOT_FOUND 3, else (or none) 1. */
+/* The long options every query-server client takes: --query, --timeout,
+ * --after, --limit, --key, --server-key, --help. */
+#define CTL_QUERY_LONGOPTS \
+	{ "query", required_argument, NULL, 'q' }, \
+	{ "timeout", required_argument, NULL, 't' }, \
+	{ "after", required_argument, NULL, 'a' }, \
+	{ "limit", required_argument, NULL, 'n' }, \
+	{ "key", required_argument, NULL, 'k' }, \
+	{ "server-key", required_argument, NULL, 's' }, \
+	{ "help", no_argument, NULL, 'h' }
+
 int ctl_query_exit(const QueryReply *r);
 /* Print r as canonical JSON on one line; false when it cannot. */
 bool ctl_query_print_json(const QueryReply *r);

@@ -187,10 +187,7 @@ s_usage(FILE *out)
 }
 
 static const struct option s_options[] = {
-	{ "query", required_argument, NULL, 'q' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "after", required_argument, NULL, 'a' },
-	{ "limit", required_argument, NULL, 'n' },
+	CTL_QUERY_LONGOPTS,
 	{ "township", required_argument, NULL, OPT_TOWNSHIP },
 	{ "since", required_argument, NULL, OPT_SINCE },
 	{ "since-index", required_argument, NULL, OPT_SINCE_INDEX },
@@ -199,9 +196,6 @@ static const struct option s_options[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
-	{ "key", required_argument, NULL, 'k' },
-	{ "server-key", required_argument, NULL, 's' },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 

@@ -68,10 +68,7 @@ enum { OPT_TOWNSHIP = 256, OPT_ORG, OPT_PERIOD, OPT_MONTH, OPT_SINCE, OPT_AT, OP
     OPT_JSON };
 
 static const struct option s_options[] = {
-	{ "query", required_argument, NULL, 'q' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "after", required_argument, NULL, 'a' },
-	{ "limit", required_argument, NULL, 'n' },
+	CTL_QUERY_LONGOPTS,
 	{ "township", required_argument, NULL, OPT_TOWNSHIP },
 	{ "org", required_argument, NULL, OPT_ORG },
 	{ "period", required_argument, NULL, OPT_PERIOD },
@@ -80,9 +77,6 @@ static const struct option s_options[] = {
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "year", required_argument, NULL, OPT_YEAR },
 	{ "json", no_argument, NULL, OPT_JSON },
-	{ "key", required_argument, NULL, 'k' },
-	{ "server-key", required_argument, NULL, 's' },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 

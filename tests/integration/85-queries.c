@@ -20,7 +20,7 @@
 
 #define S_TA H_TOWNSHIP
 #define S_TB H_TOWNSHIP2
-#define S_TC "510722103000"
+#define S_TC HCURVE_TC
 #define S_B_COMMITTEE "qb-committee"
 #define S_B_VILLAGE   "qb-village"
 #define S_B_BRANCH    "qb-branch"
@@ -29,67 +29,37 @@
 /* Township B's org tree (hc_org_tree_in). */
 static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
 
-struct s_fx {
-	struct hcurve_fx h;       /* the jicengd under test, keys, CURVE sockets */
-	void *a, *b;              /* ingest: township A, township B */
-	void *qa, *qb, *qc;       /* query: townships A, B, C */
-	void *qcounty;            /* query: county */
-	unsigned seq;             /* event id counter */
-};
-
 /* ================================================================ set-up */
 
 static int
 s_setup(void **state)
 {
-	return hcurve_fx_setup(state, sizeof(struct s_fx));
+	return hcurve_fx_setup(state, sizeof(struct hcurve_county));
 }
 
 /* Send event c (message msg) as township on sock; expect it ACCEPTED
  * (warnings allowed). */
 static void
-s_send(struct s_fx *f, void *sock, const char *township, EventCase c, void *msg)
+s_send(struct hcurve_county *f, void *sock, const char *township, EventCase c, void *msg)
 {
-	char id[32];
-	snprintf(id, sizeof id, "q-ev-%u", ++f->seq);
-	hc_event_expect(sock, id, township, c, msg, JICENG__V1__VERDICT__ACCEPTED, NULL);
+	hcurve_county_send(f, sock, township, c, msg, JICENG__V1__VERDICT__ACCEPTED, NULL);
 }
 
 /* jicengd with curve = on and keys for A, B, C and the county; org trees
  * in A (H_ORG_*) and B, members m1 and m2 in A's branch. */
-static struct s_fx *
+static struct hcurve_county *
 s_up(void **state)
 {
-	struct s_fx *f = *state;
-	f->h.d = hcurve_daemon(&f->h.c, NULL);
-	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->h.c, "townC", AUTH_ROLE_TOWNSHIP, S_TC, true, NULL);
-	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	assert_int_equal(hd_up(f->h.d), 0);
-	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
-	f->b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
-	f->qa = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
-	f->qb = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
-	f->qc = hcurve_socket(&f->h.c, ZMQ_DEALER, "townC", f->h.d->query, NULL);
-	f->qcounty = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
-	assert_int_equal(hc_org_tree(f->a, "q"), 0);
-	assert_int_equal(hc_org_tree_in(f->b, S_TB, "qb", s_b_tree), 0);
-	for (int i = 1; i <= 2; i++) {
-		char id[16], mid[16];
-		snprintf(id, sizeof id, "q-reg-%d", i);
-		snprintf(mid, sizeof mid, "m%d", i);
-		struct hmsg m = hm_member_in(S_TA, id, mid, H_ORG_BRANCH, "党员", NULL);
-		bool ok = hc_expect(f->a, &m, JICENG__V1__VERDICT__ACCEPTED, NULL);
-		hm_free(&m);
-		assert_true(ok);
-	}
+	struct hcurve_county *f = *state;
+	hcurve_county_up(f, NULL, "q", s_b_tree);
+	hcurve_county_member(f, f->a, S_TA, "m1", H_ORG_BRANCH);
+	hcurve_county_member(f, f->a, S_TA, "m2", H_ORG_BRANCH);
 	return f;
 }
 
 /* A issues tr-1: m1 from A's branch to B's. */
 static void
-s_transfer(struct s_fx *f)
+s_transfer(struct hcurve_county *f)
 {
 	Jiceng__V1__TransferIssued t = JICENG__V1__TRANSFER_ISSUED__INIT;
 	t.transfer_id = "tr-1";
@@ -105,7 +75,7 @@ s_transfer(struct s_fx *f)
 
 /* m2 of A leaves (fl-1) and reports to B's branch, which B records. */
 static void
-s_episode(struct s_fx *f)
+s_episode(struct hcurve_county *f)
 {
 	Jiceng__V1__MobileDeparted d = JICENG__V1__MOBILE_DEPARTED__INIT;
 	d.flow_id = "fl-1";
@@ -127,7 +97,7 @@ s_episode(struct s_fx *f)
 /* ================================================================ queries */
 
 static QueryReply *
-s_get_transfer(struct s_fx *f, void *sock, const char *transfer_id)
+s_get_transfer(struct hcurve_county *f, void *sock, const char *transfer_id)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetTransfer g = JICENG__V1__GET_TRANSFER__INIT;
@@ -139,7 +109,7 @@ s_get_transfer(struct s_fx *f, void *sock, const char *transfer_id)
 
 /* List transfers by member, org or township (the others ""). */
 static QueryReply *
-s_list_transfers(struct s_fx *f, void *sock, const char *member, const char *org,
+s_list_transfers(struct hcurve_county *f, void *sock, const char *member, const char *org,
     const char *township, const char *after)
 {
 	Query q = JICENG__V1__QUERY__INIT;
@@ -154,7 +124,7 @@ s_list_transfers(struct s_fx *f, void *sock, const char *member, const char *org
 }
 
 static QueryReply *
-s_get_episode(struct s_fx *f, void *sock, const char *flow_id)
+s_get_episode(struct hcurve_county *f, void *sock, const char *flow_id)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetMobileEpisode g = JICENG__V1__GET_MOBILE_EPISODE__INIT;
@@ -165,7 +135,7 @@ s_get_episode(struct s_fx *f, void *sock, const char *flow_id)
 }
 
 static QueryReply *
-s_list_episodes(struct s_fx *f, void *sock, const char *member, const char *org,
+s_list_episodes(struct hcurve_county *f, void *sock, const char *member, const char *org,
     const char *township, int state)
 {
 	Query q = JICENG__V1__QUERY__INIT;
@@ -231,7 +201,7 @@ s_expect_ids(QueryReply *r, const char *ids)
 static void
 test_query_refusals(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	S_BAD(s_list_transfers(f, f->qcounty, "", "", "", ""), "BAD_SELECTOR");
 	S_BAD(s_list_transfers(f, f->qcounty, "m1", H_ORG_BRANCH, "", ""), "BAD_SELECTOR");
 	S_BAD(s_list_episodes(f, f->qcounty, "", "", "", 0), "BAD_SELECTOR");
@@ -276,7 +246,7 @@ test_query_refusals(void **state)
 static void
 test_transfer_scope(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	s_transfer(f);
 
 	QueryReply *r = s_get_transfer(f, f->qa, "tr-1");
@@ -319,7 +289,7 @@ test_transfer_scope(void **state)
 static void
 test_episode_scope(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	s_episode(f);
 
 	QueryReply *r = s_get_episode(f, f->qb, "fl-1");
@@ -371,7 +341,7 @@ test_episode_scope(void **state)
 static void
 test_ctl_queries(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	s_transfer(f);
 	s_episode(f);
 
@@ -403,7 +373,7 @@ test_ctl_queries(void **state)
 static void
 test_ctl_usage(void **state)
 {
-	struct s_fx *f = *state;
+	struct hcurve_county *f = *state;
 	assert_non_null(f->h.d = hd_new(NULL));
 	assert_int_equal(s_ctl(f, NULL, "transfers", NULL), 2);
 	S_ERR_HAS(f, "exactly one of --member, --org and --township");

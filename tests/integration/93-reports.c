@@ -38,27 +38,18 @@
 
 static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
 
-struct s_fx {
-	struct hcurve_fx h;        /* the jicengd under test, keys, CURVE sockets */
-	void *a, *b, *county;      /* ingest: township A, township B, the county */
-	void *qa, *qb, *qcounty;   /* query: the same keys */
-	unsigned seq;              /* event id counter */
-};
-
 static int
 s_setup(void **state)
 {
-	return hcurve_fx_setup(state, sizeof(struct s_fx));
+	return hcurve_fx_setup(state, sizeof(struct hcurve_county));
 }
 
 /* ================================================================ the county */
 
 static void
-s_send(struct s_fx *f, void *sock, const char *township, EventCase c, void *msg)
+s_send(struct hcurve_county *f, void *sock, const char *township, EventCase c, void *msg)
 {
-	char id[32];
-	snprintf(id, sizeof id, "r-ev-%u", ++f->seq);
-	hc_event_expect(sock, id, township, c, msg, ACC, NULL);
+	hcurve_county_send(f, sock, township, c, msg, ACC, NULL);
 }
 
 /* 9:00 CST on day d of month m of 2025. */
@@ -71,7 +62,7 @@ s_day(int m, int d)
 /* A meeting of org (township A's) with up to two types, the attendees
  * NULL-ended; the committee, for a committee meeting, is A1-A3. */
 static void
-s_meet(struct s_fx *f, const char *id, const char *org, int64_t at, int t1, int t2,
+s_meet(struct hcurve_county *f, const char *id, const char *org, int64_t at, int t1, int t2,
     const char *const *att)
 {
 	Jiceng__V1__MeetingHeld e = JICENG__V1__MEETING_HELD__INIT;
@@ -96,7 +87,7 @@ s_meet(struct s_fx *f, const char *id, const char *org, int64_t at, int t1, int 
 }
 
 static void
-s_dues(struct s_fx *f, void *sock, const char *township, const char *member, int month)
+s_dues(struct hcurve_county *f, void *sock, const char *township, const char *member, int month)
 {
 	Jiceng__V1__DuesPaid e = JICENG__V1__DUES_PAID__INIT;
 	e.member_id = (char *)member;
@@ -108,8 +99,8 @@ s_dues(struct s_fx *f, void *sock, const char *township, const char *member, int
 
 /* Party activity funds to org for period, then the budget is the county's. */
 static void
-s_activity(struct s_fx *f, void *sock, const char *township, const char *id, const char *org,
-    int64_t fen)
+s_activity(struct hcurve_county *f, void *sock, const char *township, const char *id,
+    const char *org, int64_t fen)
 {
 	Jiceng__V1__FundDisbursed e = JICENG__V1__FUND_DISBURSED__INIT;
 	e.disbursement_id = (char *)id;
@@ -124,7 +115,7 @@ s_activity(struct s_fx *f, void *sock, const char *township, const char *id, con
 }
 
 static void
-s_budget(struct s_fx *f, const char *township, const char *id)
+s_budget(struct hcurve_county *f, const char *township, const char *id)
 {
 	Jiceng__V1__BudgetAllocated e = JICENG__V1__BUDGET_ALLOCATED__INIT;
 	e.budget_id = (char *)id;
@@ -138,21 +129,14 @@ s_budget(struct s_fx *f, const char *township, const char *id)
 /* Members: A1-A4 of A's branch, B1, B2 of B's. B1 leaves B in January,
  * hosted by A's branch; B2 leaves in June, not reported anywhere yet. */
 static void
-s_members(struct s_fx *f)
+s_members(struct hcurve_county *f)
 {
 	Jiceng__V1__MobileDeparted d = JICENG__V1__MOBILE_DEPARTED__INIT;
 	Jiceng__V1__MobileReported r = JICENG__V1__MOBILE_REPORTED__INIT;
 
 	assert_int_not_equal(hc_members(f->a, "ra", H_ORG_BRANCH, 0, 4), 0);
-	for (int i = 1; i <= 2; i++) {
-		char id[16], ev[16];
-		snprintf(id, sizeof id, "b%d", i);
-		snprintf(ev, sizeof ev, "r-reg-b%d", i);
-		struct hmsg m = hm_member_in(S_TB, ev, id, S_B_BRANCH, "党员", NULL);
-		bool ok = hc_expect(f->b, &m, ACC, NULL);
-		hm_free(&m);
-		assert_true(ok);
-	}
+	hcurve_county_member(f, f->b, S_TB, "b1", S_B_BRANCH);
+	hcurve_county_member(f, f->b, S_TB, "b2", S_B_BRANCH);
 	d.flow_id = "fl-b1";
 	d.member_id = "b1";
 	d.destination_code = "510722";
@@ -179,7 +163,7 @@ s_members(struct s_fx *f)
  * (February's also the assembly), one lecture in March, attended by B1 as
  * a hosted member. */
 static void
-s_meetings(struct s_fx *f)
+s_meetings(struct hcurve_county *f)
 {
 	s_meet(f, "mt-c1", H_ORG_BRANCH, s_day(1, 8), MT(BRANCH_COMMITTEE), 0,
 	    (const char *[]){ S_A1, S_A2, NULL });
@@ -199,7 +183,7 @@ s_meetings(struct s_fx *f)
  * January. Activity funds: A 240 yuan to its village org, B 30 to its
  * village org and 10 to its branch, reversed. */
 static void
-s_money(struct s_fx *f)
+s_money(struct hcurve_county *f)
 {
 	Jiceng__V1__DisbursementReversed rev = JICENG__V1__DISBURSEMENT_REVERSED__INIT;
 
@@ -222,7 +206,7 @@ s_money(struct s_fx *f)
 
 /* Every worker has applied the whole journal (the county's stats). */
 static void
-s_caught_up(struct s_fx *f)
+s_caught_up(struct hcurve_county *f)
 {
 	int64_t deadline = now_mono_ms() + h_ms(20000);
 	for (;;) {
@@ -241,24 +225,12 @@ s_caught_up(struct s_fx *f)
 
 /* jicengd with every worker, CURVE keys for A, B and the county, the
  * rules setting, and the county's half year. */
-static struct s_fx *
+static struct hcurve_county *
 s_up(void **state)
 {
-	struct s_fx *f = *state;
-	f->h.d = hcurve_daemon(&f->h.c, "[daemon]\nworkers = membership,meetings,funds\n"
-	    "[rules]\nmeetings.lecture_per_quarter = 2\n");
-	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	assert_int_equal(hd_up(f->h.d), 0);
-	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
-	f->b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
-	f->county = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->ingest, NULL);
-	f->qa = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
-	f->qb = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
-	f->qcounty = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
-	assert_int_equal(hc_org_tree(f->a, "r"), 0);
-	assert_int_equal(hc_org_tree_in(f->b, S_TB, "rb", s_b_tree), 0);
+	struct hcurve_county *f = *state;
+	hcurve_county_up(f, "[daemon]\nworkers = membership,meetings,funds\n"
+	    "[rules]\nmeetings.lecture_per_quarter = 2\n", "r", s_b_tree);
 	s_members(f);
 	s_meetings(f);
 	s_money(f);
@@ -269,7 +241,7 @@ s_up(void **state)
 /* ================================================================ queries */
 
 static QueryReply *
-s_ask(struct s_fx *f, void *sock, Query *q)
+s_ask(struct hcurve_county *f, void *sock, Query *q)
 {
 	return hcurve_query(&f->h.c, sock, q, HCURVE_QUERY_MS);
 }
@@ -285,7 +257,7 @@ s_ok(QueryReply *r, int result)
 }
 
 static QueryReply *
-s_audit(struct s_fx *f, void *sock, const char *township, int quarter, const char *after,
+s_audit(struct hcurve_county *f, void *sock, const char *township, int quarter, const char *after,
     unsigned limit)
 {
 	Jiceng__V1__AuditMeetings a = JICENG__V1__AUDIT_MEETINGS__INIT;
@@ -327,7 +299,7 @@ s_req_is(const Jiceng__V1__OrgMeetingsAudit *o, int type, uint32_t required, uin
 static void
 test_meetings_audit(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	QueryReply *r = s_audit(f, f->qa, S_TA, 1, "", 0);
 
 	s_ok(r, JICENG__V1__QUERY_REPLY__RESULT_MEETINGS_AUDIT);
@@ -367,7 +339,7 @@ test_meetings_audit(void **state)
 }
 
 static QueryReply *
-s_inactive(struct s_fx *f, void *sock, const char *township)
+s_inactive(struct hcurve_county *f, void *sock, const char *township)
 {
 	Jiceng__V1__ListInactiveMembers l = JICENG__V1__LIST_INACTIVE_MEMBERS__INIT;
 	Query q = JICENG__V1__QUERY__INIT;
@@ -392,7 +364,7 @@ s_member_is(const Jiceng__V1__InactiveMember *w, const char *id, uint32_t months
 static void
 test_inactive_members(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	QueryReply *r = s_inactive(f, f->qa, S_TA);
 	const Jiceng__V1__InactiveMemberList *l;
 
@@ -428,7 +400,7 @@ test_inactive_members(void **state)
 static void
 test_certificate_reviews(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	Jiceng__V1__ListCertificateReviews c = JICENG__V1__LIST_CERTIFICATE_REVIEWS__INIT;
 	Query q = JICENG__V1__QUERY__INIT;
 	QueryReply *r;
@@ -457,7 +429,7 @@ test_certificate_reviews(void **state)
 /* The line of ctl.out that starts with `start`, which must hold every
  * cell of cells (NULL-ended) in order. */
 static void
-s_line_has(struct s_fx *f, const char *start, const char *const *cells)
+s_line_has(struct hcurve_county *f, const char *start, const char *const *cells)
 {
 	char path[256];
 	size_t len;
@@ -482,7 +454,7 @@ s_line_has(struct s_fx *f, const char *start, const char *const *cells)
 static void
 test_ctl_report(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	struct hd *d = f->h.d;
 	struct hcurve *c = &f->h.c;
 

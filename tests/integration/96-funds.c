@@ -24,7 +24,7 @@
 
 #define S_TA H_TOWNSHIP
 #define S_TB H_TOWNSHIP2
-#define S_TC "510722103000"
+#define S_TC HCURVE_TC
 #define S_B_COMMITTEE "fb-committee"
 #define S_B_VILLAGE   "fb-village"
 #define S_B_BRANCH    "fb-branch"
@@ -40,69 +40,39 @@
 
 static const char *const s_b_tree[3] = { S_B_COMMITTEE, S_B_VILLAGE, S_B_BRANCH };
 
-struct s_fx {
-	struct hcurve_fx h;       /* the jicengd under test, keys, CURVE sockets */
-	void *a, *b, *county;     /* ingest: township A, township B, the county */
-	void *qa, *qb, *qcounty;  /* query: the same keys */
-	unsigned seq;             /* event id counter */
-};
-
 /* ================================================================ set-up */
 
 static int
 s_setup(void **state)
 {
-	return hcurve_fx_setup(state, sizeof(struct s_fx));
+	return hcurve_fx_setup(state, sizeof(struct hcurve_county));
 }
 
 /* jicengd running the funds worker, with curve = on and keys for A, B and
  * the county; org trees in A (H_ORG_*) and B, members m1, m2 in A's
  * branch and m3 in B's. */
-static struct s_fx *
+static struct hcurve_county *
 s_up(void **state)
 {
-	struct s_fx *f = *state;
-	f->h.d = hcurve_daemon(&f->h.c, "[daemon]\nworkers = membership,funds\n");
-	hcurve_key(&f->h.c, "townA", AUTH_ROLE_TOWNSHIP, S_TA, true, NULL);
-	hcurve_key(&f->h.c, "townB", AUTH_ROLE_TOWNSHIP, S_TB, true, NULL);
-	hcurve_key(&f->h.c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
-	assert_int_equal(hd_up(f->h.d), 0);
-	f->a = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
-	f->b = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
-	f->county = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->ingest, NULL);
-	f->qa = hcurve_socket(&f->h.c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
-	f->qb = hcurve_socket(&f->h.c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
-	f->qcounty = hcurve_socket(&f->h.c, ZMQ_DEALER, "county", f->h.d->query, NULL);
-	assert_int_equal(hc_org_tree(f->a, "f"), 0);
-	assert_int_equal(hc_org_tree_in(f->b, S_TB, "fb", s_b_tree), 0);
-	const struct { void *sock; const char *twp, *id, *org; } m[] = {
-		{ f->a, S_TA, "m1", H_ORG_BRANCH }, { f->a, S_TA, "m2", H_ORG_BRANCH },
-		{ f->b, S_TB, "m3", S_B_BRANCH },
-	};
-	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-		char id[16];
-		snprintf(id, sizeof id, "f-reg-%zu", i);
-		struct hmsg r = hm_member_in(m[i].twp, id, m[i].id, m[i].org, "党员", NULL);
-		bool ok = hc_expect(m[i].sock, &r, ACC, NULL);
-		hm_free(&r);
-		assert_true(ok);
-	}
+	struct hcurve_county *f = *state;
+	hcurve_county_up(f, "[daemon]\nworkers = membership,funds\n", "f", s_b_tree);
+	hcurve_county_member(f, f->a, S_TA, "m1", H_ORG_BRANCH);
+	hcurve_county_member(f, f->a, S_TA, "m2", H_ORG_BRANCH);
+	hcurve_county_member(f, f->b, S_TB, "m3", S_B_BRANCH);
 	return f;
 }
 
 /* Send event c (message msg) for township on sock and expect verdict and
  * code (NULL: any). */
 static void
-s_send(struct s_fx *f, void *sock, const char *township, EventCase c, void *msg,
+s_send(struct hcurve_county *f, void *sock, const char *township, EventCase c, void *msg,
     Jiceng__V1__Verdict verdict, const char *code)
 {
-	char id[32];
-	snprintf(id, sizeof id, "f-ev-%u", ++f->seq);
-	hc_event_expect(sock, id, township, c, msg, verdict, code);
+	hcurve_county_send(f, sock, township, c, msg, verdict, code);
 }
 
 static void
-s_budget(struct s_fx *f, void *sock, const char *township, const char *id, int64_t fen,
+s_budget(struct hcurve_county *f, void *sock, const char *township, const char *id, int64_t fen,
     Jiceng__V1__Verdict verdict, const char *code)
 {
 	Jiceng__V1__BudgetAllocated e = JICENG__V1__BUDGET_ALLOCATED__INIT;
@@ -115,7 +85,7 @@ s_budget(struct s_fx *f, void *sock, const char *township, const char *id, int64
 }
 
 static void
-s_pay(struct s_fx *f, void *sock, const char *township, const char *id, const char *member,
+s_pay(struct hcurve_county *f, void *sock, const char *township, const char *id, const char *member,
     int period, int64_t fen, Jiceng__V1__Verdict verdict, const char *code)
 {
 	Jiceng__V1__FundDisbursed e = JICENG__V1__FUND_DISBURSED__INIT;
@@ -131,7 +101,7 @@ s_pay(struct s_fx *f, void *sock, const char *township, const char *id, const ch
 }
 
 static void
-s_reverse(struct s_fx *f, void *sock, const char *township, const char *id,
+s_reverse(struct hcurve_county *f, void *sock, const char *township, const char *id,
     Jiceng__V1__Verdict verdict, const char *code)
 {
 	Jiceng__V1__DisbursementReversed e = JICENG__V1__DISBURSEMENT_REVERSED__INIT;
@@ -142,7 +112,7 @@ s_reverse(struct s_fx *f, void *sock, const char *township, const char *id,
 }
 
 static void
-s_dues(struct s_fx *f, void *sock, const char *township, const char *member, int month,
+s_dues(struct hcurve_county *f, void *sock, const char *township, const char *member, int month,
     Jiceng__V1__Verdict verdict, const char *code)
 {
 	Jiceng__V1__DuesPaid e = JICENG__V1__DUES_PAID__INIT;
@@ -155,7 +125,7 @@ s_dues(struct s_fx *f, void *sock, const char *township, const char *member, int
 
 /* m2 leaves the county: a letter to an org outside it, and its receipt. */
 static void
-s_transfer_out(struct s_fx *f)
+s_transfer_out(struct hcurve_county *f)
 {
 	Jiceng__V1__ExternalOrg to = JICENG__V1__EXTERNAL_ORG__INIT;
 	Jiceng__V1__TransferIssued t = JICENG__V1__TRANSFER_ISSUED__INIT;
@@ -179,7 +149,7 @@ s_transfer_out(struct s_fx *f)
 /* ================================================================ queries */
 
 static QueryReply *
-s_get_budget(struct s_fx *f, void *sock, const char *id)
+s_get_budget(struct hcurve_county *f, void *sock, const char *id)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetBudget g = JICENG__V1__GET_BUDGET__INIT;
@@ -190,7 +160,7 @@ s_get_budget(struct s_fx *f, void *sock, const char *id)
 }
 
 static QueryReply *
-s_get_disbursement(struct s_fx *f, void *sock, const char *id)
+s_get_disbursement(struct hcurve_county *f, void *sock, const char *id)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__GetDisbursement g = JICENG__V1__GET_DISBURSEMENT__INIT;
@@ -201,7 +171,7 @@ s_get_disbursement(struct s_fx *f, void *sock, const char *id)
 }
 
 static QueryReply *
-s_list_payments(struct s_fx *f, void *sock, const char *member, const char *org)
+s_list_payments(struct hcurve_county *f, void *sock, const char *member, const char *org)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__ListPayments l = JICENG__V1__LIST_PAYMENTS__INIT;
@@ -213,7 +183,7 @@ s_list_payments(struct s_fx *f, void *sock, const char *member, const char *org)
 }
 
 static QueryReply *
-s_list_dues(struct s_fx *f, void *sock, const char *member, int from, int to)
+s_list_dues(struct hcurve_county *f, void *sock, const char *member, int from, int to)
 {
 	Query q = JICENG__V1__QUERY__INIT;
 	Jiceng__V1__ListDues l = JICENG__V1__LIST_DUES__INIT;
@@ -227,7 +197,7 @@ s_list_dues(struct s_fx *f, void *sock, const char *member, int from, int to)
 
 /* journal_length from stats asked with the county key. */
 static uint64_t
-s_journal_length(struct s_fx *f)
+s_journal_length(struct hcurve_county *f)
 {
 	QueryReply *r = hcurve_stats(&f->h.c, f->qcounty);
 	assert_non_null(r);
@@ -255,7 +225,7 @@ s_ok(QueryReply *r, Jiceng__V1__QueryReply__ResultCase rc)
 static void
 test_budget_county_only(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	uint64_t before = s_journal_length(f);
 	s_budget(f, f->a, S_TA, "bud-1", 500000, REJ, "COUNTY_ONLY");
 	s_budget(f, f->b, S_TA, "bud-1", 500000, REJ, "WRONG_TOWNSHIP");
@@ -277,7 +247,7 @@ test_budget_county_only(void **state)
 static void
 test_orders_and_money(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	/* A disbursement before any budget. */
 	s_pay(f, f->a, S_TA, "d-1", "m1", 202501, 1000, REJ, "F2");
 	s_budget(f, f->county, S_TA, "bud-1", 50000000, ACC, NULL);
@@ -310,7 +280,7 @@ test_orders_and_money(void **state)
 static void
 test_queries(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	QueryReply *r;
 	s_budget(f, f->county, S_TA, "bud-1", 100000, ACC, NULL);
 	s_pay(f, f->a, S_TA, "d-1", "m1", 202501, 30000, ACC, NULL);
@@ -375,7 +345,7 @@ test_queries(void **state)
 static void
 test_ctl(void **state)
 {
-	struct s_fx *f = s_up(state);
+	struct hcurve_county *f = s_up(state);
 	s_budget(f, f->county, S_TA, "bud-1", 100000, ACC, NULL);
 	s_pay(f, f->a, S_TA, "d-1", "m1", 202501, 30000, ACC, NULL);
 	s_dues(f, f->a, S_TA, "m1", 202501, ACC, NULL);

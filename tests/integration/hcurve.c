@@ -290,3 +290,51 @@ hcurve_fx_teardown(void **state)
 	*state = d;
 	return h_teardown(state);
 }
+
+/* ================================================================ a county */
+
+void
+hcurve_county_up(struct hcurve_county *f, const char *extra, const char *prefix,
+    const char *const b_tree[3])
+{
+	struct hcurve *c = &f->h.c;
+	char b_prefix[16];
+	f->prefix = prefix;
+	f->h.d = hcurve_daemon(c, extra);
+	hcurve_key(c, "townA", AUTH_ROLE_TOWNSHIP, H_TOWNSHIP, true, NULL);
+	hcurve_key(c, "townB", AUTH_ROLE_TOWNSHIP, H_TOWNSHIP2, true, NULL);
+	hcurve_key(c, "townC", AUTH_ROLE_TOWNSHIP, HCURVE_TC, true, NULL);
+	hcurve_key(c, "county", AUTH_ROLE_COUNTY, NULL, true, NULL);
+	assert_int_equal(hd_up(f->h.d), 0);
+	f->a = hcurve_socket(c, ZMQ_DEALER, "townA", f->h.d->ingest, NULL);
+	f->b = hcurve_socket(c, ZMQ_DEALER, "townB", f->h.d->ingest, NULL);
+	f->county = hcurve_socket(c, ZMQ_DEALER, "county", f->h.d->ingest, NULL);
+	f->qa = hcurve_socket(c, ZMQ_DEALER, "townA", f->h.d->query, NULL);
+	f->qb = hcurve_socket(c, ZMQ_DEALER, "townB", f->h.d->query, NULL);
+	f->qc = hcurve_socket(c, ZMQ_DEALER, "townC", f->h.d->query, NULL);
+	f->qcounty = hcurve_socket(c, ZMQ_DEALER, "county", f->h.d->query, NULL);
+	snprintf(b_prefix, sizeof b_prefix, "%sb", prefix);
+	assert_int_equal(hc_org_tree(f->a, prefix), 0);
+	assert_int_equal(hc_org_tree_in(f->b, H_TOWNSHIP2, b_prefix, b_tree), 0);
+}
+
+void
+hcurve_county_send(struct hcurve_county *f, void *sock, const char *township, EventCase c,
+    void *msg, Jiceng__V1__Verdict verdict, const char *code)
+{
+	char id[32];
+	snprintf(id, sizeof id, "%s-ev-%u", f->prefix, ++f->seq);
+	hc_event_expect(sock, id, township, c, msg, verdict, code);
+}
+
+void
+hcurve_county_member(struct hcurve_county *f, void *sock, const char *township,
+    const char *member_id, const char *org_id)
+{
+	char id[48];
+	snprintf(id, sizeof id, "%s-reg-%s", f->prefix, member_id);
+	struct hmsg m = hm_member_in(township, id, member_id, org_id, "党员", NULL);
+	bool ok = hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL);
+	hm_free(&m);
+	assert_true(ok);
+}

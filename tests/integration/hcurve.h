@@ -81,4 +81,28 @@ int hcurve_fx_setup(void **state, size_t size);
  * fixture, and hand its hd (if any) to h_teardown. */
 int hcurve_fx_teardown(void **state);
 
+/* A county of townships A (H_TOWNSHIP) and B (H_TOWNSHIP2) with their
+ * keys, C (HCURVE_TC) whose key only queries here, and the county's key:
+ * the fixture of the query, report and funds tests. */
+#define HCURVE_TC "510722103000"
+struct hcurve_county {
+	struct hcurve_fx h;
+	void *a, *b, *county;           /* ingest: townships A, B, the county */
+	void *qa, *qb, *qc, *qcounty;   /* query: A, B, C, the county */
+	const char *prefix;             /* of the event ids sent */
+	unsigned seq;
+};
+/* jicengd (hcurve_daemon with extra) up with those keys and sockets, the
+ * org tree of hc_org_tree(prefix) in A and b_tree's (hc_org_tree_in) in B,
+ * each asserted. */
+void hcurve_county_up(struct hcurve_county *f, const char *extra, const char *prefix,
+    const char *const b_tree[3]);
+/* Send event c (message msg) as township on sock, event id
+ * "PREFIX-ev-N"; fail the test unless verdict and code (NULL: any) come. */
+void hcurve_county_send(struct hcurve_county *f, void *sock, const char *township, EventCase c,
+    void *msg, Jiceng__V1__Verdict verdict, const char *code);
+/* Register member_id ("党员") in org_id as township on sock, ACCEPTED. */
+void hcurve_county_member(struct hcurve_county *f, void *sock, const char *township,
+    const char *member_id, const char *org_id);
+
 #endif

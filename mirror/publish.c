@@ -7,6 +7,13 @@
  * Sequence), so the stream takes each message once and in order whatever
  * fails; a round stops at the first message not acknowledged in order.
  *
+ * Only the round's last message asks for an acknowledgement: the stream
+ * stores a message only when its predecessor is the stream's last, so the
+ * last one's ack at the sequence it expects proves every one before it
+ * stored in order (one lost or refused, and each after it is refused).
+ * A round after trouble asks for every ack, so that the first refusal is
+ * the one reported.
+ *
  * libnats answers asynchronous publishes on its own thread (s_on_ack); the
  * round's bookkeeping is shared with it under a mutex.
  */
@@ -34,6 +41,7 @@ struct publisher {
 	natsConnection *nc;
 	jsCtx *js;
 	bool stream_checked;         /* the stream exists as configured */
+	bool careful;                /* the last round failed: ask for every ack */
 	atomic_bool reconnected;     /* libnats reconnected since the last look */
 	char subjects[160];          /* <prefix>.> */
 	/* The round in flight, shared with s_on_ack. */
@@ -41,7 +49,7 @@ struct publisher {
 	pthread_cond_t cv;
 	const struct mirror_batch *round;  /* NULL between rounds: late acks are dropped */
 	unsigned want;               /* wake the round's waiter at this many answers */
-	int state[MIRROR_WINDOW];    /* 0 waiting, 1 acknowledged, -1 refused */
+	int state[MIRROR_WINDOW];    /* 0 waiting (or no ack asked), 1 acknowledged, -1 refused */
 	uint64_t acked[MIRROR_WINDOW];  /* stream sequence of each acknowledged one */
 	unsigned answered, hint;
 	char fail[256];              /* the round's first refusal */
@@ -345,12 +353,15 @@ publisher_last(struct publisher *p, struct mirror_pos *pos, char *err, size_t er
 
 /* ---------------------------------------------------------- a round */
 
+/* m, expecting the stream's last sequence to be expect (0, for the
+ * stream's first message, is not sent). With ack, through JetStream's
+ * asynchronous publish (its ack comes to s_on_ack); else as a plain
+ * publish with the same headers, which JetStream stores all the same. */
 static natsStatus
-s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect)
+s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect, bool ack)
 {
 	natsMsg *nm = NULL;
 	char v[24];
-	jsPubOptions po;
 	natsStatus s = natsMsg_Create(&nm, m->subject, NULL, (const char *)m->body, (int)m->len);
 	if (s != NATS_OK)
 		return s;
@@ -360,29 +371,39 @@ s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect)
 		snprintf(v, sizeof v, "%" PRId64, m->index);
 		s = natsMsgHeader_Set(nm, "Jiceng-Index", v);
 	}
-	jsPubOptions_Init(&po);
-	po.MsgId = m->id;
-	po.ExpectLastSeq = expect;  /* 0, for the stream's first message, is not sent */
-	if (s == NATS_OK)
+	if (s == NATS_OK && ack) {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MsgId = m->id;
+		po.ExpectLastSeq = expect;
 		s = js_PublishMsgAsync(p->js, &nm, &po);
+	} else if (s == NATS_OK) {
+		s = natsMsgHeader_Set(nm, "Nats-Msg-Id", m->id);
+		if (s == NATS_OK && expect > 0) {
+			snprintf(v, sizeof v, "%" PRIu64, expect);
+			s = natsMsgHeader_Set(nm, "Nats-Expected-Last-Sequence", v);
+		}
+		if (s == NATS_OK)
+			s = natsConnection_PublishMsg(p->nc, nm);
+	}
 	natsMsg_Destroy(nm);  /* no-op when libnats took it */
 	return s;
 }
 
-/* Wait for the acks of the first `sent` messages, until the deadline;
- * then take back from libnats what is still unanswered. */
+/* Wait for the `asked` acks, until the deadline; then take back from
+ * libnats what is still unanswered. */
 static void
-s_wait(struct publisher *p, unsigned sent)
+s_wait(struct publisher *p, unsigned asked)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += MIRROR_NATS_WAIT_MS / 1000 + 1;
 	pthread_mutex_lock(&p->mu);
-	p->want = sent;
-	while (p->answered < sent)
+	p->want = asked;
+	while (p->answered < asked)
 		if (pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT)
 			break;
-	bool late = p->answered < sent;
+	bool late = p->answered < asked;
 	pthread_mutex_unlock(&p->mu);
 	if (late) {
 		natsMsgList pending;
@@ -396,12 +417,36 @@ s_wait(struct publisher *p, unsigned sent)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* How many of the round's `sent` messages are surely stored in order: up
+ * to the last acknowledged at the sequence it expected, with none asked
+ * before it refused. */
+static unsigned
+s_stored(struct publisher *p, const struct mirror_batch *b, uint64_t base, unsigned sent)
+{
+	unsigned ok = 0;
+	for (unsigned i = 0; i < sent; i++) {
+		if (p->state[i] == 0)
+			continue;
+		if (p->state[i] < 0)
+			break;
+		if (p->acked[i] != base + i + 1) {
+			if (!p->fail[0])
+				snprintf(p->fail, sizeof p->fail, "%s acknowledged as stream sequence %"
+				    PRIu64 ", expected %" PRIu64 ": another publisher writes to %s",
+				    b->m[i].id, p->acked[i], base + i + 1, p->subjects);
+			break;
+		}
+		ok = i + 1;
+	}
+	return ok;
+}
+
 unsigned
 publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *pos,
     char *err, size_t errlen)
 {
 	uint64_t base = pos->stream_seq;
-	unsigned sent = 0, ok = 0;
+	unsigned sent = 0, asked = 0, ok;
 	pthread_mutex_lock(&p->mu);
 	p->round = b;
 	p->answered = p->hint = 0;
@@ -410,25 +455,23 @@ publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *p
 	memset(p->state, 0, sizeof p->state);
 	pthread_mutex_unlock(&p->mu);
 	for (; sent < b->n; sent++) {
-		natsStatus s = s_send_one(p, &b->m[sent], base + sent);
+		bool ack = p->careful || sent == b->n - 1;
+		natsStatus s = s_send_one(p, &b->m[sent], base + sent, ack);
 		if (s != NATS_OK) {
 			pthread_mutex_lock(&p->mu);
 			s_fail_locked(p, "publish %s: %s", b->m[sent].id, natsStatus_GetText(s));
 			pthread_mutex_unlock(&p->mu);
 			break;
 		}
+		asked += ack;
 	}
-	s_wait(p, sent);
-	while (ok < sent && p->state[ok] == 1 && p->acked[ok] == base + ok + 1)
-		ok++;
-	if (ok < sent && p->state[ok] == 1 && !p->fail[0])
-		snprintf(p->fail, sizeof p->fail, "%s acknowledged as stream sequence %" PRIu64
-		    ", expected %" PRIu64 ": another publisher writes to %s", b->m[ok].id, p->acked[ok],
-		    base + ok + 1, p->subjects);
+	s_wait(p, asked);
+	ok = s_stored(p, b, base, sent);
 	if (ok > 0) {
 		mirror_pos_after(&b->m[ok - 1], base + ok, pos);
 		pos->acked_at = now_wall_ms();
 	}
+	p->careful = ok < b->n;
 	if (ok < b->n)
 		snprintf(err, errlen, "%s", p->fail[0] ? p->fail : "round cut short");
 	return ok;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "idnum.h"
 #include "journal.h"
+#include "latency.h"
 #include "now.h"
 #include "security.h"
 
@@ -31,6 +32,7 @@ struct follow;
 
 /* An ack owed to a client once the owning worker passes seq. */
 struct pending {
+	int64_t read_ns;      /* when the broker read it (latency.h) */
 	uint64_t seq;
 	bool duplicate;      /* answer DUPLICATE with the stored verdict */
 	uint8_t rid_len;
@@ -64,6 +66,7 @@ struct child {
 	MDB_dbi verdicts, meta;
 	struct membership *membership;  /* its membership tables (the status log's head) */
 	struct pending_queue pending;
+	struct latency acks;       /* of the events it answers for */
 };
 
 struct counters {

@@ -42,9 +42,11 @@ struct item {
 	enum domain domain;
 	char event_id[CODEC_MAX_ID + 1];
 	char township[16];
+	bool county;                 /* a county or local sender: may resend a digest */
 	zmq_msg_t body;              /* the envelope as journaled (iddigest_envelope) */
 	char unknown[CODEC_UNKNOWN_TEXT];  /* fields it had that were dropped, "" none */
 	uint64_t seq;
+	int64_t read_ns;             /* monotonic, when read (latency.h) */
 	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED } outcome;
 };
 
@@ -227,7 +229,7 @@ s_note_take(uint64_t seq, const uint8_t *rid, size_t rid_len, char fields[CODEC_
 /* ---------------------------------------------------------- pending acks */
 
 static int
-s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *rid, size_t rid_len)
+s_pending_push(struct pending_queue *q, const struct item *it)
 {
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 256;
@@ -237,13 +239,14 @@ s_pending_push(struct pending_queue *q, uint64_t seq, bool dup, const uint8_t *r
 		q->items = p, q->cap = cap;
 	}
 	size_t at = q->n;
-	while (at > 0 && q->items[at - 1].seq > seq)
+	while (at > 0 && q->items[at - 1].seq > it->seq)
 		at--;
 	memmove(&q->items[at + 1], &q->items[at], (q->n - at) * sizeof *q->items);
-	q->items[at].seq = seq;
-	q->items[at].duplicate = dup;
-	q->items[at].rid_len = (uint8_t)rid_len;
-	memcpy(q->items[at].rid, rid, rid_len);
+	q->items[at].seq = it->seq;
+	q->items[at].read_ns = it->read_ns;
+	q->items[at].duplicate = it->outcome == ITEM_DUP;
+	q->items[at].rid_len = it->rid_len;
+	memcpy(q->items[at].rid, it->rid, it->rid_len);
 	q->n++;
 	return 0;
 }
@@ -263,6 +266,7 @@ s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struc
 		    c->role, mdb_strerror(rc));
 		return;
 	}
+	latency_add(&c->acks, now_mono_ns() - p->read_ns);
 	bool warn = s_nnotes && s_note_take(p->seq, p->rid, p->rid_len, fields);
 	if (!p->duplicate && !warn) {
 		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size, p->seq);
@@ -392,6 +396,7 @@ s_authorise(struct broker *b, struct item *it)
 	char reason[200];
 	if (security_principal(b->auth, &it->body, b->curve_ingest, &p, &code) == 0) {
 		code = auth_write_refusal(&p, it->township);
+		it->county = p.role == AUTH_ROLE_COUNTY || p.role == AUTH_ROLE_LOCAL;
 		if (!code && p.role == AUTH_ROLE_TOWNSHIP &&
 		    it->kind == JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED)
 			code = AUTH_CODE_COUNTY_ONLY;
@@ -454,7 +459,8 @@ s_check_decoded(struct broker *b, struct item *it, const Envelope *e)
 
 /* The body becomes the envelope as it is journaled (iddigest_envelope):
  * packed anew by protobuf-c without the fields this version does not know
- * (noted for the ack's warning), an ID number replaced by its digest. The
+ * (noted for the ack's warning), an ID number replaced by its digest (a
+ * county sender's digest, a record resent as journaled, kept). The
  * frame as it came is wiped: it may carry the number. Returns 0, or -1
  * refused. */
 static int
@@ -464,7 +470,8 @@ s_journal_form(struct broker *b, struct item *it, Envelope *e)
 	struct codec_unknown unknown;
 	uint8_t *packed;
 	size_t len;
-	int rc = iddigest_envelope(e, b->id_key, now_wall_ms(), &packed, &len, &unknown, &err);
+	int rc = iddigest_envelope(e, b->id_key, now_wall_ms(), it->county, &packed, &len, &unknown,
+	    &err);
 	/* Most envelopes come as protobuf-c packs them, without an ID number
 	 * or an unknown field: journaled as they came. */
 	if (rc == 0 && !unknown.n && len == zmq_msg_size(&it->body) &&
@@ -532,6 +539,7 @@ s_receive(struct broker *b, struct item *it)
 	it->rid_len = (uint8_t)(zmq_msg_size(&rid) > 255 ? 255 : zmq_msg_size(&rid));
 	memcpy(it->rid, zmq_msg_data(&rid), it->rid_len);
 	zmq_msg_close(&rid);
+	it->read_ns = now_mono_ns();
 	zmq_msg_init(&it->body);
 	if (zmq_msg_recv(&it->body, b->ingest, 0) < 0) {
 		zmq_msg_close(&it->body);
@@ -672,7 +680,7 @@ s_after_commit(struct broker *b, struct item *items, unsigned n)
 		}
 		if (it->outcome == ITEM_NEW)
 			b->counters.accepted_journaled++;
-		if (!c || s_pending_push(&c->pending, it->seq, it->outcome == ITEM_DUP, it->rid, it->rid_len) < 0)
+		if (!c || s_pending_push(&c->pending, it) < 0)
 			s_refuse(b, it->rid, it->rid_len, it->event_id, it->township,
 			    JICENG__V1__VERDICT__RETRY_LATER, "INTERNAL_ERROR", "内部错误，请重试 / internal error, retry");
 		else if (it->unknown[0])

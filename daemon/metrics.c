@@ -116,6 +116,17 @@ s_write(FILE *f, struct broker *b)
 		fprintf(f, "jiceng_worker_lag{domain=\"%s\"} %llu\n", c->role,
 		    (unsigned long long)(end > c->cursor ? end - c->cursor : 0));
 	}
+	s_header(f, "jiceng_ack_seconds", "histogram", "From reading an envelope to sending its ack, "
+	    "by the worker that answered (the commit's wait and flush and the worker's apply; not "
+	    "the network).");
+	for (unsigned i = 0; i < b->nchildren; i++) {
+		const struct child *c = &b->children[i];
+		char labels[64];
+		if (c->domain == DOMAIN_NONE)
+			continue;
+		snprintf(labels, sizeof labels, "domain=\"%s\"", c->role);
+		latency_write(f, "jiceng_ack_seconds", labels, &c->acks);
+	}
 	if (b->cfg.mirror_enabled)
 		s_mirror(f, b, end);
 	if (b->follow)

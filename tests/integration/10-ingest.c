@@ -8,6 +8,7 @@
  * socket.
  */
 #include "harness.h"
+#include "latency.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -877,6 +878,64 @@ test_commit_interval(void **state)
 	hd_pass(d);
 }
 
+/* The metrics file's ack-latency histogram counts every ack by the worker
+ * that answered it, duplicates too, and not the refusals answered before
+ * journaling. */
+static void
+test_ack_latency_metrics(void **state)
+{
+	struct hd_opts o = { .config = "" };
+	struct hd *d = hd_new(&o);
+	char metrics[256];
+	assert_non_null(d);
+	*state = d;
+	snprintf(metrics, sizeof metrics, "%s/jiceng.prom", d->dir);
+	hd_config_write(d, "[metrics]\ntextfile = %s\ninterval_s = 1\n", metrics);
+	assert_int_equal(hd_up(d), 0);
+	void *sock = hc_connect(d);
+	assert_int_equal(hc_org_tree(sock, "lat"), 0);
+	struct hmsg m = hm_member("lat-m", "lat-m1", H_ORG_BRANCH, "党员", NULL);
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__ACCEPTED, NULL));
+	assert_true(hc_expect(sock, &m, JICENG__V1__VERDICT__DUPLICATE, NULL));
+	Jiceng__V1__DuesPaid dp = JICENG__V1__DUES_PAID__INIT;
+	dp.member_id = "no-such-member";
+	dp.month = 202501;
+	dp.amount_fen = 100;
+	dp.paid_at = now_wall_ms() - 60000;
+	hc_event_expect(sock, "lat-dues", H_TOWNSHIP, JICENG__V1__ENVELOPE__EVENT_DUES_PAID, &dp,
+	    JICENG__V1__VERDICT__REJECTED, "UNKNOWN_MEMBER");
+	struct hmsg bad = hm_member("lat bad id", "lat-m2", H_ORG_BRANCH, "党员", NULL);
+	assert_true(hc_expect(sock, &bad, JICENG__V1__VERDICT__REJECTED, "BAD_ID"));
+
+	/* Org tree 3 + member 1 + its duplicate: membership 5; funds 1. */
+	struct latency mem = { 0 }, funds = { 0 }, meetings = { 0 };
+	char *text = NULL;
+	for (int i = 0; i < 100; i++) {
+		free(text);
+		text = h_slurp(metrics, NULL);
+		if (text && latency_read(text, "jiceng_ack_seconds", "domain=\"membership\"", &mem) == 0 &&
+		    mem.count == 5 &&
+		    latency_read(text, "jiceng_ack_seconds", "domain=\"funds\"", &funds) == 0 &&
+		    funds.count == 1)
+			break;
+		h_sleep_ms(100);
+	}
+	assert_non_null(text);
+	assert_int_equal(mem.count, 5);
+	assert_int_equal(funds.count, 1);
+	assert_int_equal(latency_read(text, "jiceng_ack_seconds", "domain=\"meetings\"", &meetings), 0);
+	assert_int_equal(meetings.count, 0);
+	assert_non_null(strstr(text, "# TYPE jiceng_ack_seconds histogram\n"));
+	/* Each ack took some time, and less than the harness waits for one. */
+	assert_true(mem.sum_ns > 0);
+	assert_true(latency_share_within(&mem, 10000000) == 1);
+	free(text);
+	hm_free(&m);
+	hm_free(&bad);
+	hc_close(sock);
+	hd_pass(d);
+}
+
 int
 integ_ingest(void)
 {
@@ -892,6 +951,7 @@ integ_ingest(void)
 		cmocka_unit_test_setup_teardown(test_org_subtree_counts, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_lowers_o4_limit, h_setup, h_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_interval, h_setup, h_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_latency_metrics, h_setup, h_teardown),
 	};
 	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@
 #pragma weak unit_meetings
 #pragma weak unit_funds
 #pragma weak unit_reports
+#pragma weak unit_latency
 
 static const struct {
 	const char *name;
@@ -57,6 +58,7 @@ static const struct {
 	{ "meetings", unit_meetings },
 	{ "funds", unit_funds },
 	{ "reports", unit_reports },
+	{ "latency", unit_latency },
 };
 
 char *

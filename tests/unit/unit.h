@@ -33,6 +33,7 @@ int unit_import(void);
 int unit_meetings(void);
 int unit_funds(void);
 int unit_reports(void);
+int unit_latency(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

@@ -88,6 +88,8 @@ struct options {
 struct counters {
 	uint64_t journal, commits, commit_max, malformed;
 	double fsync_ms;
+	struct latency acks;       /* jicengd's acks so far (jiceng_ack_seconds) */
+	bool acks_known;
 };
 
 struct run {
@@ -96,6 +98,7 @@ struct run {
 	struct counters before, after;
 	double broker_cpu, worker_cpu;   /* seconds in this run */
 	double domain_cpu[DOMAIN_COUNT]; /* of worker_cpu, each domain's worker */
+	double daemon_p99_ms;            /* of this run's acks inside jicengd; -1 unknown */
 };
 
 /* ---------------------------------------------------------------- options */
@@ -403,7 +406,8 @@ s_print_header(void)
 {
 	printf("\n%-10s %7s %7s %5s %8s %7s %7s %7s %7s %6s %7s %7s %6s %6s  %s\n", "run", "clients",
 	    "events", "secs", "events/s", "p50 ms", "p99 ms", "max ms", "commits", "batch", "commit",
-	    "cli cpu", "brk us", "wrk us", "(membership+meetings+funds; p99 of each's acks)");
+	    "cli cpu", "brk us", "wrk us",
+	    "(membership+meetings+funds; p99 of each's acks; p99 inside jicengd)");
 }
 
 static void
@@ -416,15 +420,29 @@ s_print_run(const char *name, const struct run *r)
 	double commit_ms = commits ? (r->after.fsync_ms * (double)(r->after.commits - 1) -
 	    r->before.fsync_ms * (double)(r->before.commits - 1)) / (double)commits : 0;
 	double per_event = r->r.acked ? 1e6 / (double)r->r.acked : 0;
+	char inside[24] = "n/a";
+	if (r->daemon_p99_ms >= 0)
+		snprintf(inside, sizeof inside, "%.1f ms", r->daemon_p99_ms);
 	printf("%-10s %7u %7zu %5.2f %8.0f %7.2f %7.2f %7.2f %7llu %6.1f %5.2fms %6.0f%% %6.1f %6.1f  "
-	    "(%.1f+%.1f+%.1f; %.1f %.1f %.1f ms)\n",
+	    "(%.1f+%.1f+%.1f; %.1f %.1f %.1f ms; %s)\n",
 	    name, r->clients, r->r.acked, r->r.secs, r->r.rate, r->r.p50_ms, r->r.p99_ms, r->r.max_ms,
 	    (unsigned long long)commits, commits ? (double)journaled / (double)commits : 0.0,
 	    commit_ms, r->r.secs > 0 ? 100 * r->r.client_cpu / r->r.secs : 0.0,
 	    r->broker_cpu * per_event, r->worker_cpu * per_event,
 	    r->domain_cpu[DOMAIN_MEMBERSHIP] * per_event, r->domain_cpu[DOMAIN_MEETINGS] * per_event,
 	    r->domain_cpu[DOMAIN_FUNDS] * per_event, r->r.owner_p99_ms[DOMAIN_MEMBERSHIP],
-	    r->r.owner_p99_ms[DOMAIN_MEETINGS], r->r.owner_p99_ms[DOMAIN_FUNDS]);
+	    r->r.owner_p99_ms[DOMAIN_MEETINGS], r->r.owner_p99_ms[DOMAIN_FUNDS], inside);
+}
+
+/* The p99 of the acks jicengd sent between two readings (-1: unknown). */
+static double
+s_daemon_p99_ms(const struct counters *before, const struct counters *after)
+{
+	struct latency run = after->acks;
+	if (!before->acks_known || !after->acks_known)
+		return -1;
+	latency_since(&run, &before->acks);
+	return latency_quantile_us(&run, 0.99) / 1000;
 }
 
 /* One measured run of n events over clients, paced at rate when > 0; with
@@ -443,6 +461,7 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 	}
 	double b0 = 0, w0 = 0, b1 = 0, w1 = 0;
 	int rc = s_counters(d, ++*markers, &out->before);
+	out->before.acks_known = bench_daemon_acks(d, &out->before.acks) == 0;
 	bench_trace_run = id;
 	double by0[DOMAIN_COUNT], by1[DOMAIN_COUNT];
 	bool cpu_known = bench_daemon_cpu(d, &b0, &w0) == 0 && bench_daemon_domain_cpu(d, by0) == 0;
@@ -457,6 +476,8 @@ s_run(const struct options *o, const struct bench_daemon *d, unsigned *markers, 
 	}
 	if (rc == 0)
 		rc = s_counters(d, ++*markers, &out->after);
+	out->after.acks_known = rc == 0 && bench_daemon_acks(d, &out->after.acks) == 0;
+	out->daemon_p99_ms = s_daemon_p99_ms(&out->before, &out->after);
 	if (rc == 0 && out->r.accepted != out->r.acked) {
 		/* A benchmark of refusals measures nothing the target speaks of. */
 		fprintf(stderr, "jiceng-bench: run %u: %zu of %zu events not accepted; first: %s\n", id,
@@ -503,6 +524,7 @@ struct measure {
 	struct run peak[MAX_REPEAT], half[MAX_REPEAT];
 	struct bench_raw_result raw[MAX_REPEAT];
 	double best_rate, best_raw, batch, half_p99_median, half_p99_worst;
+	double half_daemon_p99_median;  /* the same inside jicengd (-1: unknown) */
 	double half_rate[2];       /* the paced rates, lowest and highest (all counts alike) */
 };
 
@@ -570,6 +592,9 @@ s_p99s(const struct options *o, struct measure *m)
 		p99[k] = m->half[k].r.p99_ms;
 	m->half_p99_median = s_median(p99, o->repeat);
 	m->half_p99_worst = p99[o->repeat - 1];
+	for (unsigned k = 0; k < o->repeat; k++)
+		p99[k] = m->half[k].daemon_p99_ms;
+	m->half_daemon_p99_median = s_median(p99, o->repeat);
 }
 
 /* Everything against the daemon: set-up, warm-up, peak runs, paced runs,
@@ -712,6 +737,9 @@ s_summary(const struct options *o, struct series *ser, bool mix, bool *ratio_ok,
 		    100 * o->load, b->half_rate[0], b->half_rate[1]);
 	printf(", worst with %u clients: %.2f ms   (target <= %.0f ms: %s)\n", slow_clients,
 	    slow->half_p99_median, p99_target, *p99_ok ? "met" : "MISSED");
+	if (slow->half_daemon_p99_median >= 0)
+		printf("  of which inside jicengd (from reading an envelope to sending its ack, "
+		    "jiceng_ack_seconds): p99 %.2f ms\n", slow->half_daemon_p99_median);
 }
 
 /* Does this build's jicengd take every kind of the mix? */

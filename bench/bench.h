@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "codec.h"
+#include "latency.h"
 
 #define BENCH_MAX_CLIENTS 64
 #define BENCH_MAX_PROCS 8
@@ -161,6 +162,8 @@ struct bench_daemon {
 	char dir[512];             /* temporary; removed by bench_daemon_stop */
 	char derived[512];         /* the same under bench_derived_parent, or "" */
 	char log[600];
+	char config[600];          /* bench_config and [metrics] */
+	char metrics[600];         /* its metrics text file */
 	char ingest[64], status[64], query[64];
 };
 
@@ -168,9 +171,16 @@ struct bench_daemon {
 int bench_mkdtemp(const char *parent, const char *tag, char *out, size_t len);
 /* Remove a directory tree (never following symlinks). */
 void bench_rmtree(const char *dir);
+/* bench_config's text (or nothing), then extra, into path. 0 or -1. */
+int bench_config_write(const char *path, const char *extra);
 /* Start build/jicengd (next to this program) on free loopback ports with
- * a temporary data dir under parent; wait until it logs ready. 0 or -1. */
+ * a temporary data dir under parent, bench_config and its metrics file
+ * written every second; wait until it logs ready. 0 or -1. */
 int bench_daemon_start(struct bench_daemon *d, const char *parent);
+/* Every ack jicengd had sent before this call, in one histogram of its
+ * workers' jiceng_ack_seconds (waits for the metrics file's next write,
+ * at most 3 s). 0 or -1. */
+int bench_daemon_acks(const struct bench_daemon *d, struct latency *acks);
 /* The broker's stats from jiceng-query; free *reply with
  * jiceng__v1__query_reply__free_unpacked. 0 or -1. */
 int bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply);

@@ -129,6 +129,16 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 		return -1;
 	}
 
+	char extra[700];
+	snprintf(d->metrics, sizeof d->metrics, "%s/jiceng.prom", d->dir);
+	snprintf(d->config, sizeof d->config, "%s/bench.conf", d->dir);
+	snprintf(extra, sizeof extra, "\n[metrics]\ntextfile = %s\ninterval_s = 1\n", d->metrics);
+	if (bench_config_write(d->config, extra) < 0) {
+		fprintf(stderr, "jiceng-bench: %s: %s\n", d->config, strerror(errno));
+		bench_rmtree(d->dir);
+		return -1;
+	}
+
 	pid_t parent_pid = getpid();
 	d->pid = fork();
 	if (d->pid < 0)
@@ -145,10 +155,8 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 		char *argv[16] = { "jicengd", "--data-dir", data, "--ingest", d->ingest, "--status",
 			d->status, "--query", d->query };
 		int argc = 9;
-		if (bench_config) {
-			argv[argc++] = "--config";
-			argv[argc++] = (char *)bench_config;
-		}
+		argv[argc++] = "--config";
+		argv[argc++] = d->config;
 		argv[argc++] = "--derived-dir";   /* beside the journal without one of ours */
 		argv[argc++] = d->derived[0] ? d->derived : data;
 		argv[argc] = NULL;
@@ -174,7 +182,69 @@ bench_daemon_start(struct bench_daemon *d, const char *parent)
 	return -1;
 }
 
+int
+bench_config_write(const char *path, const char *extra)
+{
+	FILE *out = fopen(path, "w");
+	if (!out)
+		return -1;
+	if (bench_config) {
+		FILE *in = fopen(bench_config, "r");
+		char buf[4096];
+		size_t r;
+		if (!in) {
+			fclose(out);
+			return -1;
+		}
+		while ((r = fread(buf, 1, sizeof buf, in)) > 0)
+			fwrite(buf, 1, r, out);
+		fclose(in);
+	}
+	fputs(extra, out);
+	return fclose(out) == 0 ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- stats */
+
+int
+bench_daemon_acks(const struct bench_daemon *d, struct latency *acks)
+{
+	static const char *const domains[] = { "membership", "meetings", "funds" };
+	struct timespec asked;
+	struct stat st;
+	clock_gettime(CLOCK_REALTIME, &asked);
+	memset(acks, 0, sizeof *acks);
+	for (int i = 0; i < 150 && !bench_interrupted; i++) {
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+		if (stat(d->metrics, &st) != 0 || st.st_mtim.tv_sec < asked.tv_sec ||
+		    (st.st_mtim.tv_sec == asked.tv_sec && st.st_mtim.tv_nsec <= asked.tv_nsec))
+			continue;
+		FILE *f = fopen(d->metrics, "r");
+		char *text = NULL;
+		size_t cap = 0;
+		if (!f || getdelim(&text, &cap, '\0', f) < 0) {
+			if (f)
+				fclose(f);
+			free(text);
+			return -1;
+		}
+		fclose(f);
+		for (size_t k = 0; k < sizeof domains / sizeof domains[0]; k++) {
+			char labels[48];
+			struct latency one;
+			snprintf(labels, sizeof labels, "domain=\"%s\"", domains[k]);
+			if (latency_read(text, "jiceng_ack_seconds", labels, &one) < 0)
+				continue;   /* a worker not run */
+			for (unsigned b = 0; b <= LATENCY_BUCKETS; b++)
+				acks->n[b] += one.n[b];
+			acks->count += one.count;
+			acks->sum_ns += one.sum_ns;
+		}
+		free(text);
+		return 0;
+	}
+	return -1;
+}
 
 int
 bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply)

@@ -423,7 +423,7 @@ s_pct_ms(const int64_t *sorted, size_t n, double p)
 	return n ? (double)sorted[(size_t)((double)(n - 1) * p)] / 1e6 : 0;
 }
 
-struct latency {
+struct status_latency {
 	size_t matched;
 	double ack_p50, ack_p99, ack_max;      /* ack arrived -> change arrived */
 	double send_p50, send_p99;             /* sent -> change arrived */
@@ -432,7 +432,7 @@ struct latency {
 /* Match every arrival at the subscribers with its event's ack by seq.
  * acks is sorted by seq here. */
 static int
-s_latency(struct bench_ack *acks, size_t n, const struct sub subs[2], struct latency *l)
+s_latency(struct bench_ack *acks, size_t n, const struct sub subs[2], struct status_latency *l)
 {
 	size_t cap = subs[0].n + subs[1].n;
 	int64_t *from_ack = malloc((cap ? cap : 1) * sizeof *from_ack);
@@ -481,7 +481,7 @@ struct run {
 static int
 s_run(const struct bench_status_options *o, const struct bench_daemon *d, struct county *c,
     unsigned run, size_t n, double rate, bool subs, bool record, struct run *out,
-    struct latency *lat)
+    struct status_latency *lat)
 {
 	struct bench_workload w;
 	struct sub sub[2];
@@ -600,7 +600,7 @@ bench_status(const struct bench_status_options *o)
 	    .clock_ms = now_wall_ms() - 2 * 86400000LL };
 	struct bench_result r;
 	struct run none[STATUS_MAX_REPEAT], two[STATUS_MAX_REPEAT], half;
-	struct latency lat;
+	struct status_latency lat;
 	double snap_s = 0, catch_rate = 0, best_none = 0, best_two = 0, pair[STATUS_MAX_REPEAT];
 	double cpu[2][STATUS_MAX_REPEAT];   /* jicengd's CPU per event: none, two */
 	unsigned saved_settle = bench_settle_ms, run = STATUS_RUN_BASE;

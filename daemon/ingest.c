@@ -42,7 +42,7 @@ struct item {
 	enum domain domain;
 	char event_id[CODEC_MAX_ID + 1];
 	char township[16];
-	bool county;                 /* a county or local sender: may resend a digest */
+	bool county;                 /* a county key's: may resend a journaled digest */
 	zmq_msg_t body;              /* the envelope as journaled (iddigest_envelope) */
 	char unknown[CODEC_UNKNOWN_TEXT];  /* fields it had that were dropped, "" none */
 	uint64_t seq;
@@ -396,7 +396,9 @@ s_authorise(struct broker *b, struct item *it)
 	char reason[200];
 	if (security_principal(b->auth, &it->body, b->curve_ingest, &p, &code) == 0) {
 		code = auth_write_refusal(&p, it->township);
-		it->county = p.role == AUTH_ROLE_COUNTY || p.role == AUTH_ROLE_LOCAL;
+		/* Not a loopback client without CURVE (AUTH_ROLE_LOCAL): a blind
+		 * index is for the county's own key to hand over. */
+		it->county = p.role == AUTH_ROLE_COUNTY;
 		if (!code && p.role == AUTH_ROLE_TOWNSHIP &&
 		    it->kind == JICENG__V1__ENVELOPE__EVENT_BUDGET_ALLOCATED)
 			code = AUTH_CODE_COUNTY_ONLY;
@@ -460,7 +462,7 @@ s_check_decoded(struct broker *b, struct item *it, const Envelope *e)
 /* The body becomes the envelope as it is journaled (iddigest_envelope):
  * packed anew by protobuf-c without the fields this version does not know
  * (noted for the ack's warning), an ID number replaced by its digest (a
- * county sender's digest, a record resent as journaled, kept). The
+ * county key's digest, a record resent as journaled, kept). The
  * frame as it came is wiped: it may carry the number. Returns 0, or -1
  * refused. */
 static int

@@ -108,19 +108,45 @@ iddigest_plausible(const Jiceng__V1__IdDigest *d, int64_t at_ms)
 	return idnum_birth_check(d->birth_date, at_ms);
 }
 
+/* The mark iddigest_invalid makes, and nothing else. */
+static bool
+s_invalid_mark(const Jiceng__V1__IdDigest *d)
+{
+	return d->invalid >= 1 && d->invalid <= IDNUM_ERROR_MAX && !d->blind_index.len &&
+	    !*d->masked && !*d->birth_date && !d->sex;
+}
+
+/* An id_digest sent with the event: a county key's, as jicengd made it,
+ * alone, is kept (0); anything else is refused. */
+static int
+s_sent_digest(Envelope *e, const struct iddigest_fields *f, bool county, struct codec_error *err)
+{
+	const Jiceng__V1__IdDigest *d = *f->id_digest;
+	if (!county)
+		return s_refuse(e, err, "BAD_FIELD", "id_digest 由服务器填写，请发送 id_number（仅县级密钥可重发"
+		    "日志中的摘要）/ id_digest is filled in by jiceng; send id_number (only a county "
+		    "key may resend a journaled digest)");
+	if (*f->id_number && **f->id_number)
+		return s_refuse(e, err, "BAD_FIELD", "id_digest 与 id_number 不能同时发送 / "
+		    "send id_number or a journaled id_digest, not both");
+	if (!iddigest_valid(d) && !s_invalid_mark(d))
+		return s_refuse(e, err, "BAD_FIELD", "id_digest 不是本系统生成的摘要 / "
+		    "id_digest is not one jiceng makes");
+	return 0;
+}
+
 /* The number of f checked and made a digest into d (parts its storage),
- * the clear number wiped. Returns 0 (no number: *had false), or -1
- * refused. */
+ * the clear number wiped. Returns 0 (no number, or a county's digest kept:
+ * *had false), or -1 refused. */
 static int
 s_digest(Envelope *e, const struct iddigest_fields *f, const uint8_t key[IDNUM_KEY_LEN],
-    int64_t now_ms, struct iddigest_parts *parts, Jiceng__V1__IdDigest *d, bool *had,
-    struct codec_error *err)
+    int64_t now_ms, bool county, struct iddigest_parts *parts, Jiceng__V1__IdDigest *d,
+    bool *had, struct codec_error *err)
 {
 	char *clear = *f->id_number;
 	*had = false;
 	if (*f->id_digest)
-		return s_refuse(e, err, "BAD_FIELD", "id_digest 由服务器填写，请发送 id_number / "
-		    "id_digest is filled in by jiceng; send id_number");
+		return s_sent_digest(e, f, county, err);
 	if (!clear || !*clear)
 		return 0;
 	enum idnum_error ie = iddigest_make(clear, key, parts, d);
@@ -135,7 +161,8 @@ s_digest(Envelope *e, const struct iddigest_fields *f, const uint8_t key[IDNUM_K
 
 int
 iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN], int64_t now_ms,
-    uint8_t **out, size_t *out_len, struct codec_unknown *dropped, struct codec_error *err)
+    bool county, uint8_t **out, size_t *out_len, struct codec_unknown *dropped,
+    struct codec_error *err)
 {
 	struct iddigest_fields f;
 	struct iddigest_parts parts;
@@ -146,7 +173,7 @@ iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN], int64_t now_ms,
 	*out = NULL;
 	*out_len = 0;
 	codec_envelope_strip_unknown(e, dropped);
-	if (iddigest_fields(e, &f) && s_digest(e, &f, key, now_ms, &parts, &d, &had, err) < 0)
+	if (iddigest_fields(e, &f) && s_digest(e, &f, key, now_ms, county, &parts, &d, &had, err) < 0)
 		return -1;
 	rc = had ? iddigest_pack(e, &d, out, out_len) : codec_envelope_pack(e, out, out_len);
 	sodium_memzero(&parts, sizeof parts);

@@ -8,6 +8,7 @@
 #ifndef JICENG_IDDIGEST_H
 #define JICENG_IDDIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,13 +55,23 @@ enum idnum_error iddigest_make(const char *number, const uint8_t key[IDNUM_KEY_L
  * and a birth date not after the CST date of now_ms) and replaced by its
  * digest, packed by protobuf-c into *out (malloc'd, *out_len bytes) so
  * that it decodes and packs again to the same bytes. The decoded number is
- * wiped; e keeps its other fields. Returns 0, or -1 refused, err filled
- * (event_id set):
+ * wiped; e keeps its other fields.
+ *
+ * An id_digest is jicengd's to fill; only the county's own key (CURVE),
+ * when county is true, may send one: a record of a jicengd's journal
+ * resent as it was journaled (jicengctl resend-tail). Such a digest is journaled as
+ * it is, never digested again, when it is one jicengd makes (iddigest_valid,
+ * or the invalid mark of iddigest_invalid) and the event carries no number
+ * beside it.
+ *
+ * Returns 0, or -1 refused, err filled (event_id set):
  *   BAD_ID_NUMBER  not a valid or plausible GB 11643 number
- *   BAD_FIELD      the client sent an id_digest (jicengd's to fill)
+ *   BAD_FIELD      an id_digest from a township key, or one jicengd would
+ *                  not make, or with a number beside it
  *   INTERNAL_ERROR out of memory. */
 int iddigest_envelope(Envelope *e, const uint8_t key[IDNUM_KEY_LEN], int64_t now_ms,
-    uint8_t **out, size_t *out_len, struct codec_unknown *dropped, struct codec_error *err);
+    bool county, uint8_t **out, size_t *out_len, struct codec_unknown *dropped,
+    struct codec_error *err);
 
 /* Could d name a living person on the CST date of at_ms: the invalid mark
  * of jicengctl scrub-ids unset, the first two digits of the mask a

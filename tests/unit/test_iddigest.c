@@ -57,7 +57,7 @@ test_digest_replaces_number(void **state)
 	idnum_blind_index(key, ID_A, want);
 
 	Envelope *e = s_admitted("m1", ID_A_LOWER);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n, NULL, &err), 0);
 	assert_int_equal(strlen(e->member_admitted->id_number), 0);  /* wiped */
 	assert_null(e->member_admitted->id_digest);
 	assert_false(s_contains(out, n, "19491231002"));
@@ -83,7 +83,7 @@ test_digest_replaces_number(void **state)
 	uint8_t *again = NULL;
 	size_t n2 = 0;
 	e = s_admitted("m1", ID_A);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &again, &n2, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &again, &n2, NULL, &err), 0);
 	assert_int_equal(n2, n);
 	assert_memory_equal(again, out, n);
 	codec_envelope_free(e);
@@ -100,7 +100,7 @@ test_digest_refusals(void **state)
 	struct codec_error err;
 
 	Envelope *e = s_admitted("m1", "110105194912310021");  /* wrong check character */
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n, NULL, &err), -1);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n, NULL, &err), -1);
 	assert_string_equal(err.code, "BAD_ID_NUMBER");
 	assert_string_equal(err.event_id, "ev-1");
 	assert_null(strstr(err.reason, "1949"));
@@ -112,12 +112,12 @@ test_digest_refusals(void **state)
 	e = s_admitted("m1", "");
 	Jiceng__V1__IdDigest forged = JICENG__V1__ID_DIGEST__INIT;
 	e->member_admitted->id_digest = &forged;
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n, NULL, &err), -1);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n, NULL, &err), -1);
 	assert_string_equal(err.code, "BAD_FIELD");
 	assert_null(out);
 	e->member_admitted->id_digest = NULL;
 	/* No number: packed as it came. */
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n, NULL, &err), 0);
 	assert_non_null(out);
 	codec_envelope_free(e);
 	e = codec_envelope_unpack(out, n);
@@ -126,6 +126,62 @@ test_digest_refusals(void **state)
 	assert_null(e->member_admitted->id_digest);
 	codec_envelope_free(e);
 	free(out);
+}
+
+/* A county key resending a record as a jicengd journaled it (jicengctl
+ * resend-tail): its digest is kept, byte for byte, never digested again,
+ * so the resend is the journaled bytes (a DUPLICATE where they are
+ * journaled already); a township key may not send one, nor may anyone a
+ * digest beside a number or one jicengd would not make. */
+static void
+test_digest_resent_by_county(void **state)
+{
+	(void)state;
+	uint8_t key[IDNUM_KEY_LEN], *journaled = NULL, *out = NULL;
+	size_t jn = 0, n = 0;
+	struct codec_error err;
+	memset(key, 0x5a, sizeof key);
+	Envelope *e = s_admitted("m1", ID_A);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &journaled, &jn, NULL, &err), 0);
+	codec_envelope_free(e);
+
+	e = codec_envelope_unpack(journaled, jn);
+	assert_non_null(e);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n, NULL, &err), -1);
+	assert_string_equal(err.code, "BAD_FIELD");
+	assert_null(out);
+	uint8_t other[IDNUM_KEY_LEN] = { 0 };  /* no key is used: nothing is digested */
+	assert_int_equal(iddigest_envelope(e, other, NOW, true, &out, &n, NULL, &err), 0);
+	assert_int_equal(n, jn);
+	assert_memory_equal(out, journaled, jn);
+	free(out);
+	out = NULL;
+
+	/* A number beside it; a digest jicengd would not make. */
+	char *none = e->member_admitted->id_number;
+	e->member_admitted->id_number = (char *)ID_A;
+	assert_int_equal(iddigest_envelope(e, key, NOW, true, &out, &n, NULL, &err), -1);
+	assert_string_equal(err.code, "BAD_FIELD");
+	e->member_admitted->id_number = none;
+	e->member_admitted->id_digest->blind_index.len = 8;
+	assert_int_equal(iddigest_envelope(e, key, NOW, true, &out, &n, NULL, &err), -1);
+	assert_string_equal(err.code, "BAD_FIELD");
+	assert_null(out);
+	e->member_admitted->id_digest->blind_index.len = IDNUM_INDEX_LEN;
+
+	/* scrub-ids' mark of a number that failed its check is one of them. */
+	Jiceng__V1__IdDigest *made = e->member_admitted->id_digest, mark;
+	iddigest_invalid(&mark, IDNUM_BAD_CHECK);
+	e->member_admitted->id_digest = &mark;
+	assert_int_equal(iddigest_envelope(e, key, NOW, true, &out, &n, NULL, &err), 0);
+	free(out);
+	out = NULL;
+	mark.sex = JICENG__V1__SEX__MALE;
+	assert_int_equal(iddigest_envelope(e, key, NOW, true, &out, &n, NULL, &err), -1);
+	assert_string_equal(err.code, "BAD_FIELD");
+	e->member_admitted->id_digest = made;
+	codec_envelope_free(e);
+	free(journaled);
 }
 
 static void
@@ -177,7 +233,7 @@ test_rules_read_digest(void **state)
 	ACCEPTED(fx_send(f, JICENG__V1__ENVELOPE__EVENT_ORG_ESTABLISHED, &o));
 
 	Envelope *e = s_admitted("m1", ID_A);
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), 0);
 	codec_envelope_free(e);
 	Envelope *d = codec_envelope_unpack(out, n);
 	d->member_admitted->admitted_at = f->now - DAY;
@@ -261,26 +317,26 @@ test_digest_transfer_received(void **state)
 	idnum_blind_index(f->key, ID_A, want);
 
 	Envelope *e = s_transferred_in("m1", NULL);       /* no record: nothing to digest */
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), 0);
 	free(out);
 	codec_envelope_free(e);
 	e = s_transferred_in("m1", "");                   /* a record without number */
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), 0);
 	free(out);
 	Jiceng__V1__IdDigest forged = JICENG__V1__ID_DIGEST__INIT;
 	e->transfer_received->member->id_digest = &forged;
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), -1);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), -1);
 	assert_string_equal(err.code, "BAD_FIELD");
 	e->transfer_received->member->id_digest = NULL;
 	codec_envelope_free(e);
 	e = s_transferred_in("m1", "110105194912310021");  /* wrong check character */
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), -1);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), -1);
 	assert_string_equal(err.code, "BAD_ID_NUMBER");
 	assert_string_equal(err.event_id, "ev-2");
 	codec_envelope_free(e);
 
 	e = s_transferred_in("m1", ID_A_LOWER);
-	assert_int_equal(iddigest_envelope(e, f->key, NOW, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, f->key, NOW, false, &out, &n, NULL, &err), 0);
 	assert_int_equal(strlen(e->transfer_received->member->id_number), 0);  /* wiped */
 	codec_envelope_free(e);
 	assert_false(s_contains(out, n, "19491231002"));
@@ -342,7 +398,7 @@ s_implausible(const char *d17, int64_t now, const char *part)
 	char id[19];
 	s_number(d17, id);
 	Envelope *e = s_admitted("m1", id);
-	if (iddigest_envelope(e, key, now, &out, &n, NULL, &err) != -1)
+	if (iddigest_envelope(e, key, now, false, &out, &n, NULL, &err) != -1)
 		fail_msg("%s accepted", d17);
 	assert_string_equal(err.code, "BAD_ID_NUMBER");
 	if (!strstr(err.reason, part))
@@ -361,7 +417,7 @@ s_plausible(const char *d17, int64_t now)
 	char id[19];
 	s_number(d17, id);
 	Envelope *e = s_admitted("m1", id);
-	if (iddigest_envelope(e, key, now, &out, &n, NULL, &err) != 0)
+	if (iddigest_envelope(e, key, now, false, &out, &n, NULL, &err) != 0)
 		fail_msg("%s refused: %s", d17, err.reason);
 	codec_envelope_free(e);
 	free(out);
@@ -422,7 +478,7 @@ test_rules_digest_plausibility(void **state)
 	fx_tree(f, "T", "V", "B");
 	s_number("32012320000101123", id);
 	Envelope *e = s_admitted("m1", id);
-	assert_int_equal(iddigest_envelope(e, f->key, f->now, &out, &n, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, f->key, f->now, false, &out, &n, NULL, &err), 0);
 	codec_envelope_free(e);
 	Envelope *d = codec_envelope_unpack(out, n);
 	Jiceng__V1__MemberAdmitted *a = d->member_admitted;
@@ -481,7 +537,7 @@ test_digest_drops_unknown_fields(void **state)
 	Envelope *e = codec_envelope_decode(buf, n, &err);
 	if (!e)
 		fail_msg("refused %s: %s", err.code, err.reason);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n2, &unk, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n2, &unk, &err), 0);
 	assert_int_equal(unk.n, 3);
 	assert_string_equal(unk.fields, "1000, member_admitted.99");
 	codec_envelope_free(e);
@@ -501,13 +557,13 @@ test_digest_drops_unknown_fields(void **state)
 	a.id_number = "";
 	n = jiceng__v1__envelope__pack(&env, buf);
 	e = codec_envelope_decode(buf, n, &err);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n2, &unk, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n2, &unk, &err), 0);
 	assert_int_equal(unk.n, 3);
 	assert_true(n2 < n);
 	codec_envelope_free(e);
 	e = codec_envelope_decode(out, n2, &err);
 	assert_non_null(e);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &again, &n, &unk, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &again, &n, &unk, &err), 0);
 	assert_int_equal(unk.n, 0);
 	assert_string_equal(unk.fields, "");
 	assert_int_equal(n, n2);
@@ -562,7 +618,7 @@ test_non_minimal_encoding(void **state)
 	assert_true(w > n);
 	e = codec_envelope_decode(wide, w, &err);
 	assert_non_null(e);
-	assert_int_equal(iddigest_envelope(e, key, NOW, &out, &n2, NULL, &err), 0);
+	assert_int_equal(iddigest_envelope(e, key, NOW, false, &out, &n2, NULL, &err), 0);
 	assert_int_equal(n2, n);
 	assert_memory_equal(out, canon, n);
 	codec_envelope_free(e);
@@ -575,6 +631,7 @@ unit_iddigest(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_replaces_number),
 		cmocka_unit_test(test_digest_refusals),
+		cmocka_unit_test(test_digest_resent_by_county),
 		cmocka_unit_test(test_digest_shapes),
 		cmocka_unit_test_setup_teardown(test_rules_read_digest, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_digest_transfer_received, fx_setup, fx_teardown),

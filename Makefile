@@ -108,8 +108,9 @@ $(B)/jiceng-sim: $(call obj,tools/sim.c) $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 $(B)/jiceng-bench: $(call obj,$(wildcard bench/*.c)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL) $(NATS_LIBS)
-# The CSV reader of jicengctl import is unit-tested with the rest.
-UNIT_TOOLS := tools/ctl_csv.c
+# The CSV reader of jicengctl import and resend-tail's rules are
+# unit-tested with the rest.
+UNIT_TOOLS := tools/ctl_csv.c tools/ctl_tail.c
 $(B)/test-unit: $(call obj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/libdomain.a $(B)/libjiceng.a
 	$(CC) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 $(B)/test-integration: $(call obj,$(INTEG_SRC)) $(B)/libdomain.a $(B)/libjiceng.a | $(B)/test-io-shim.so

@@ -3,7 +3,7 @@
  * share (endpoints from options or the environment, the DEALER socket,
  * option parsing). The subcommands themselves are in ctl_send.c (which
  * also holds the pipelined sender send and import share), ctl_import.c,
- * ctl_query.c, ctl_rebuild.c and ctl_keys.c; keys and keygen belong to the
+ * ctl_query.c, ctl_rebuild.c, ctl_resend.c and ctl_keys.c; keys and keygen belong to the
  * key-management module and may be missing from a build, so they are
  * referenced weakly and reported as not available then.
  */
@@ -40,6 +40,7 @@ static const struct {
 	{ "rebuild", ctl_rebuild_main, "recompute a worker's state from the journal (offline)" },
 	{ "scrub-ids", ctl_scrub_ids_main, "digest ID numbers an older jicengd journaled in clear (offline)" },
 	{ "promote", ctl_promote_main, "make a standby jicengd (--follow) the primary" },
+	{ "resend-tail", ctl_resend_tail_main, "resend an old primary's unmirrored tail to the new primary" },
 	{ "keygen", ctl_keygen_main, "create a CURVE key pair for a township, county or reader" },
 	{ "keys", ctl_keys_main, "list, show and revoke client keys" },
 };
@@ -256,9 +257,9 @@ s_help(FILE *out)
 	    "\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < S_NCOMMANDS; i++)
-		fprintf(out, "  %-9s %s\n", s_commands[i].name, s_commands[i].summary);
+		fprintf(out, "  %-11s %s\n", s_commands[i].name, s_commands[i].summary);
 	fprintf(out,
-	    "  help CMD  the help of one command (also: jicengctl CMD --help)\n"
+	    "  help CMD    the help of one command (also: jicengctl CMD --help)\n"
 	    "\n"
 	    "Environment:\n"
 	    "  JICENG_INGEST      ingest endpoint (default " CTL_DEFAULT_INGEST ")\n"

@@ -37,6 +37,7 @@ int ctl_watch_main(int argc, char **argv);
 int ctl_rebuild_main(int argc, char **argv);
 int ctl_scrub_ids_main(int argc, char **argv);
 int ctl_promote_main(int argc, char **argv);
+int ctl_resend_tail_main(int argc, char **argv);
 int ctl_keys_main(int argc, char **argv);
 int ctl_keygen_main(int argc, char **argv);
 

@@ -32,6 +32,7 @@
 #pragma weak unit_funds
 #pragma weak unit_reports
 #pragma weak unit_latency
+#pragma weak unit_tail
 
 static const struct {
 	const char *name;
@@ -59,6 +60,7 @@ static const struct {
 	{ "funds", unit_funds },
 	{ "reports", unit_reports },
 	{ "latency", unit_latency },
+	{ "tail", unit_tail },
 };
 
 char *

@@ -34,6 +34,7 @@ int unit_meetings(void);
 int unit_funds(void);
 int unit_reports(void);
 int unit_latency(void);
+int unit_tail(void);
 
 /* A fresh empty directory under $TMPDIR for a test; removed by
  * unit_tmpdir_remove. */

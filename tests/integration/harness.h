@@ -57,6 +57,7 @@ int integ_domains(void);
 int integ_reports(void);
 int integ_mirror(void);
 int integ_standby(void);
+int integ_tail(void);
 
 /* ------------------------------------------------------------ time */
 

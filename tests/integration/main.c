@@ -37,6 +37,7 @@
 #pragma weak integ_reports
 #pragma weak integ_mirror
 #pragma weak integ_standby
+#pragma weak integ_tail
 
 static const struct {
 	const char *name;
@@ -61,6 +62,7 @@ static const struct {
 	{ "reports", integ_reports },
 	{ "mirror", integ_mirror },
 	{ "standby", integ_standby },
+	{ "tail", integ_tail },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

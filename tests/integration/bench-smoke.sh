@@ -8,7 +8,7 @@
 # verdict check passing. Figures are not judged here.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BENCH=build/jiceng-bench
+BENCH=${BENCH:-build/jiceng-bench}
 OUT=$(mktemp "${TMPDIR:-/tmp}/jiceng-bench-smoke-XXXXXX") || exit 2
 trap 'rm -f "$OUT"' EXIT INT TERM
 fail=0
@@ -37,6 +37,8 @@ grep -q "^workload: a county's year, 300 members" "$OUT" ||
 	{ echo "bench-smoke: year: the workload line is wrong"; fail=1; }
 grep -q '^  batch .*3 folds' "$OUT" ||
 	{ echo "bench-smoke: year: the raw ceiling did not fold the three domains"; fail=1; }
+grep -q '^  of which inside jicengd .*: p99 [0-9.]* ms$' "$OUT" ||
+	{ echo "bench-smoke: year: no p99 inside jicengd (jiceng_ack_seconds) in the summary"; fail=1; }
 smoke county --roster 300 --membership-only
 grep -q '^set-up: the roster of 300 members registered' "$OUT" ||
 	{ echo "bench-smoke: county: no roster set-up line"; fail=1; }

@@ -238,9 +238,16 @@ s_after_from_stats(const struct s_opts *o, uint64_t *after)
 	ctl_curve_from_env(&cv);
 	q.query_case = JICENG__V1__QUERY__QUERY_GET_STATS;
 	q.get_stats = &gs;
-	if (!ctx || !(sock = ctl_dealer(ctx, ep, &cv)) ||
-	    !(r = ctl_query_call("resend-tail", sock, ep, &q, o->conf.timeout_ms)))
+	if (!ctx || !(sock = ctl_dealer(ctx, ep, &cv)))
 		goto out;
+	if (!(r = ctl_query_call("resend-tail", sock, ep, &q, o->conf.timeout_ms))) {
+		/* The query socket may want other keys than ingest (curve = auto
+		 * leaves a loopback one open), or be out of reach from here. */
+		fprintf(stderr, "jicengctl resend-tail: or give --after N: N from promote's answer "
+		    "(\"promoted at seq N\"), or standby.promotedAt of `jicengctl query stats` on "
+		    "the new primary\n");
+		goto out;
+	}
 	if (r->status != JICENG__V1__QUERY_STATUS__OK ||
 	    r->result_case != JICENG__V1__QUERY_REPLY__RESULT_STATS) {
 		fprintf(stderr, "jicengctl resend-tail: %s answered the stats query %s: %s\n", ep,

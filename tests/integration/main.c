@@ -38,6 +38,7 @@
 #pragma weak integ_mirror
 #pragma weak integ_standby
 #pragma weak integ_tail
+#pragma weak integ_mirrortls
 
 static const struct {
 	const char *name;
@@ -63,6 +64,7 @@ static const struct {
 	{ "mirror", integ_mirror },
 	{ "standby", integ_standby },
 	{ "tail", integ_tail },
+	{ "mirrortls", integ_mirrortls },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

@@ -1,0 +1,258 @@
+/*
+ * 99-mirrortls: jiceng-mirror against a nats-server that wants TLS, with a
+ * throwaway CA and server certificate made by the openssl CLI (the group
+ * skips when nats-server or openssl is not installed).
+ *
+ * - With [mirror] tls_ca_file naming the CA, the mirror publishes: the
+ *   stream holds the journal (stats: mirror seq at its end, connected).
+ * - Without it, or with another CA, the server is refused: the mirror
+ *   says why in its log and in stats (connected false, the problem), and
+ *   ingest carries on.
+ */
+#include "harness.h"
+#include "hnats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_WORKERS "[daemon]\nworkers = membership\n"
+#define S_UNTRUSTED "SSL handshake error: 20:unable to get local issuer certificate"
+
+/* One test's processes, stopped by the tear-down whatever happened. */
+struct s_fix {
+	struct hd *d;
+	struct hnats *n;
+	char tls[160];         /* d->dir/tls: the CA, the server's key and certificate */
+};
+
+static int
+s_setup(void **state)
+{
+	*state = calloc(1, sizeof(struct s_fix));
+	h_time_limit(H_TEST_LIMIT_S);
+	return *state ? 0 : -1;
+}
+
+static int
+s_teardown(void **state)
+{
+	struct s_fix *f = *state;
+	int rc = 0;
+	if (f) {
+		rc |= hd_destroy(&f->d);
+		hn_destroy(&f->n);
+		free(f);
+	}
+	*state = NULL;
+	h_time_limit(0);
+	return rc;
+}
+
+/* The openssl CLI's path, NULL when absent. */
+static const char *
+s_openssl(void)
+{
+	static const char *const paths[] = { "/usr/bin/openssl", "/usr/local/bin/openssl" };
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* openssl WORDS... (NULL-ended) in dir, output in dir/openssl.log; fails
+ * the test when it fails. */
+static void
+s_openssl_run(const char *dir, ...)
+{
+	char log[256], *argv[32];
+	int n = 0;
+	va_list ap;
+	argv[n++] = (char *)s_openssl();
+	va_start(ap, dir);
+	for (char *w; (w = va_arg(ap, char *)) && n < 31;)
+		argv[n++] = w;
+	va_end(ap);
+	argv[n] = NULL;
+	snprintf(log, sizeof log, "%s/openssl.log", dir);
+	if (h_run(argv, log, log, h_ms(30000)) != 0) {
+		char *text = h_slurp(log, NULL);
+		fail_msg("openssl %s failed: %s", argv[1], text ? text : "?");
+	}
+}
+
+/* A CA named cn (dir/<name>.pem, its key dir/<name>.key). */
+static void
+s_ca(const char *dir, const char *name, const char *cn)
+{
+	char key[256], pem[256], subj[128];
+	snprintf(key, sizeof key, "%s/%s.key", dir, name);
+	snprintf(pem, sizeof pem, "%s/%s.pem", dir, name);
+	snprintf(subj, sizeof subj, "/CN=%s", cn);
+	s_openssl_run(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+	    "-nodes", "-keyout", key, "-out", pem, "-days", "2", "-subj", subj, NULL);
+}
+
+/* The server's key and certificate for 127.0.0.1, signed by CA ca. */
+static void
+s_server_cert(const char *dir)
+{
+	char key[256], csr[256], pem[256], ca[256], cakey[256], ext[256], serial[256];
+	snprintf(key, sizeof key, "%s/server.key", dir);
+	snprintf(csr, sizeof csr, "%s/server.csr", dir);
+	snprintf(pem, sizeof pem, "%s/server.pem", dir);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
+	snprintf(ext, sizeof ext, "%s/server.ext", dir);
+	snprintf(serial, sizeof serial, "%s/ca.srl", dir);
+	h_write_file(ext, "subjectAltName = IP:127.0.0.1, DNS:localhost\n");
+	s_openssl_run(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+	    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1", NULL);
+	s_openssl_run(dir, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+	    "-CAcreateserial", "-CAserial", serial, "-out", pem, "-days", "2", "-extfile", ext, NULL);
+}
+
+/* jicengd (not started), the CA and server certificate in its data
+ * directory, and nats-server wanting TLS with them. */
+static void
+s_up(struct s_fix *f)
+{
+	char extra[512];
+	struct hd_opts o = { .config = "" };
+	assert_non_null(f->d = hd_new(&o));
+	snprintf(f->tls, sizeof f->tls, "%s/tls", f->d->dir);
+	assert_int_equal(mkdir(f->tls, 0700), 0);
+	s_ca(f->tls, "ca", "jiceng test CA");
+	s_ca(f->tls, "other", "another CA");
+	s_server_cert(f->tls);
+	snprintf(extra, sizeof extra, "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
+	    "  timeout: 5\n}\n", f->tls, f->tls);
+	assert_non_null(f->n = hn_start_conf(1, extra));
+}
+
+/* The mirror's stats (NULL: none yet). */
+static Jiceng__V1__MirrorStats *
+s_mirror(QueryReply *r)
+{
+	return r && r->stats ? r->stats->mirror : NULL;
+}
+
+/* Wait until the mirror holds the journal through its end, connected. */
+static void
+s_wait_mirrored(struct hd *d)
+{
+	int64_t until = now_mono_ms() + hn_ms(30000);
+	char last[256] = "no stats";
+	for (;;) {
+		QueryReply *r = hq_stats(d);
+		Jiceng__V1__MirrorStats *m = s_mirror(r);
+		bool done = false;
+		if (m) {
+			snprintf(last, sizeof last, "seq %llu of %llu, connected %d, problem %s",
+			    (unsigned long long)m->seq, (unsigned long long)r->stats->journal_length,
+			    m->connected, m->problem);
+			done = m->seq == r->stats->journal_length && m->connected && !*m->problem;
+		}
+		hq_free(r);
+		if (done)
+			return;
+		if (now_mono_ms() > until)
+			fail_msg("the mirror did not publish the journal: %s", last);
+		h_sleep_ms(100);
+	}
+}
+
+/* With the CA: the mirror publishes the journal over TLS. */
+static void
+test_mirror_tls_ca(void **state)
+{
+	struct s_fix *f = *state;
+	if (!hn_available() || !s_openssl())
+		skip();
+	s_up(f);
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n"
+	    "tls_ca_file = %s/ca.pem\n", f->n->urls, f->tls);
+	assert_int_equal(hd_up(f->d), 0);
+	void *sock = hc_connect(f->d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "tls"), 0);
+	assert_true(hc_members(sock, "tls", H_ORG_BRANCH, 0, 20) > 0);
+	hc_close(sock);
+	s_wait_mirrored(f->d);
+	assert_true(hd_log_has(f->d, "mirror: publishing to stream JICENG"));
+	assert_false(hd_log_has(f->d, "mirror: NATS"));
+	hd_pass(f->d);
+}
+
+/* Wait until stats say the mirror is not connected, for a reason
+ * containing why; events are still acknowledged meanwhile. */
+static void
+s_wait_refused(struct s_fix *f, const char *why)
+{
+	int64_t until = now_mono_ms() + hn_ms(30000);
+	char last[256] = "no stats";
+	for (;;) {
+		QueryReply *r = hq_stats(f->d);
+		Jiceng__V1__MirrorStats *m = s_mirror(r);
+		bool done = false;
+		if (m) {
+			snprintf(last, sizeof last, "seq %llu, connected %d, problem %s",
+			    (unsigned long long)m->seq, m->connected, m->problem);
+			done = !m->connected && m->seq == 0 && strstr(m->problem, why);
+		}
+		hq_free(r);
+		if (done)
+			return;
+		if (now_mono_ms() > until)
+			fail_msg("the mirror was not refused for '%s': %s", why, last);
+		h_sleep_ms(100);
+	}
+}
+
+/* Without the CA, or with another: refused, said, ingest carries on. */
+static void
+test_mirror_tls_refused(void **state)
+{
+	struct s_fix *f = *state;
+	if (!hn_available() || !s_openssl())
+		skip();
+	s_up(f);
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n", f->n->urls);
+	assert_int_equal(hd_up(f->d), 0);
+	void *sock = hc_connect(f->d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "tln"), 0);
+	/* libnats takes up the TLS the server asks for, against the system's
+	 * CAs: the server's certificate is not one of theirs. */
+	s_wait_refused(f, S_UNTRUSTED);
+	assert_true(hd_log_wait(f->d, "mirror: NATS ", 10000));
+	assert_true(hd_log_has(f->d, S_UNTRUSTED ":depth=0:cert=/CN=127.0.0.1:issuer=/CN=jiceng test CA; "
+	    "ingest carries on"));
+	hc_close(sock);
+
+	/* A CA that did not sign the server's certificate. */
+	hq_reset(f->d);
+	assert_int_equal(hd_stop(f->d, 10000), 0);
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n"
+	    "tls_ca_file = %s/other.pem\n", f->n->urls, f->tls);
+	assert_int_equal(hd_up(f->d), 0);
+	sock = hc_connect(f->d);
+	assert_non_null(sock);
+	assert_true(hc_members(sock, "tln", H_ORG_BRANCH, 0, 5) > 0);
+	hc_close(sock);
+	s_wait_refused(f, S_UNTRUSTED);
+	assert_int_equal(hd_log_count(f->d, S_UNTRUSTED), 2);  /* once per outage, each run */
+	hd_pass(f->d);
+}
+
+int
+integ_mirrortls(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_mirror_tls_ca, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_tls_refused, s_setup, s_teardown),
+	};
+	return cmocka_run_group_tests_name("mirrortls", tests, NULL, NULL);
+}

@@ -154,9 +154,7 @@ static unsigned
 s_round(struct mirror *m)
 {
 	char err[512];
-	uint64_t through = source_decided_through(m->src);
-	int rc = source_fill(m->src, &m->pos, through < m->durable ? through : m->durable,
-	    &m->batch);
+	int rc = source_fill(m->src, &m->pos, m->durable, &m->batch);
 	if (rc) {
 		if (rc != MDB_NOTFOUND)  /* no worker environment yet */
 			log_error("reading the journal after seq %" PRIu64 ": %s", m->pos.seq,

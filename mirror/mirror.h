@@ -49,14 +49,12 @@ struct source;
  * Returns 0 or an LMDB code (err says what). */
 int source_open(struct source **out, const struct config *cfg, char *err, size_t errlen);
 void source_close(struct source **s);
-/* The least cursor of the running workers (every worker configured): the
- * seqs up to it are decided, their quarantine and status changes written. */
-uint64_t source_decided_through(struct source *s);
 /* The journal's last seq. */
 uint64_t source_journal_end(struct source *s);
-/* Fill b with the messages that follow pos, of seqs up to through, as many
- * as fit. Returns 0 or an LMDB error. */
-int source_fill(struct source *s, const struct mirror_pos *pos, uint64_t through,
+/* Fill b with the messages that follow pos, as many as fit, of the seqs
+ * every running worker has applied (their verdicts, quarantines and status
+ * changes written) up to durable (on disk). Returns 0 or an LMDB error. */
+int source_fill(struct source *s, const struct mirror_pos *pos, uint64_t durable,
     struct mirror_batch *b);
 /* Let go of a state file that a worker's rebuild replaced (once a
  * heartbeat). */

@@ -4,8 +4,14 @@
  * (its last message's Jiceng-Seq and Jiceng-Index headers) and publishes a
  * round of messages pipelined: every message carries its Nats-Msg-Id and
  * the stream sequence its predecessor must have (Nats-Expected-Last-
- * Sequence), so the stream takes each message once and in order whatever
- * fails; a round stops at the first message not acknowledged in order.
+ * Sequence), and each after a round's first its predecessor's id as well
+ * (Nats-Expected-Last-Msg-Id), so the stream takes each message once and
+ * in order whatever fails; a round stops at the first message not
+ * acknowledged in order. The id matters when someone else publishes under
+ * the prefix: a message of theirs where one of the round's was refused
+ * would give the next one the sequence it expects, but not the id. (The
+ * round's first expects the sequence only: a restarted server may not
+ * know the id of a message older than the duplicate window.)
  *
  * Only the round's last message asks for an acknowledgement: the stream
  * stores a message only when its predecessor is the stream's last, so the
@@ -34,6 +40,10 @@
 #include "now.h"
 
 #define PUB_MAX_SERVERS 16
+/* The stream's window for Nats-Msg-Id: a guard second to the expected last
+ * sequence, it needs to outlast a round's wait for acks only (the server
+ * keeps every id of the window in memory). */
+#define PUB_DUPLICATE_WINDOW_MS 5000
 
 struct publisher {
 	const struct config *cfg;
@@ -53,6 +63,11 @@ struct publisher {
 	uint64_t acked[MIRROR_WINDOW];  /* stream sequence of each acknowledged one */
 	unsigned answered, hint;
 	char fail[256];              /* the round's first refusal */
+	/* The round's plain publishes, destroyed together once all are sent:
+	 * libnats hands each destroyed message to its collector thread, and
+	 * one at a time that thread is woken for each. */
+	natsMsg *held[MIRROR_WINDOW];
+	unsigned nheld;
 };
 
 /* ---------------------------------------------------------- acks */
@@ -255,10 +270,12 @@ s_stream(struct publisher *p, char *err, size_t errlen)
 		sc.Storage = js_FileStorage;
 		sc.Replicas = (int64_t)c->mirror_replicas;
 		sc.Retention = js_LimitsPolicy;
+		sc.Duplicates = (int64_t)PUB_DUPLICATE_WINDOW_MS * 1000000;
 		if ((s = js_AddStream(&si, p->js, &sc, NULL, &je)) != NATS_OK)
 			return s_err(err, errlen, s, "cannot create the stream");
-		log_info("created stream %s (subjects %s, %u replica%s, file storage)", c->mirror_stream,
-		    p->subjects, c->mirror_replicas, c->mirror_replicas == 1 ? "" : "s");
+		log_info("created stream %s (subjects %s, %u replica%s, file storage, duplicate window "
+		    "%d s)", c->mirror_stream, p->subjects, c->mirror_replicas,
+		    c->mirror_replicas == 1 ? "" : "s", PUB_DUPLICATE_WINDOW_MS / 1000);
 	} else if (s != NATS_OK) {
 		return s_err(err, errlen, s, "stream info");
 	}
@@ -354,11 +371,13 @@ publisher_last(struct publisher *p, struct mirror_pos *pos, char *err, size_t er
 /* ---------------------------------------------------------- a round */
 
 /* m, expecting the stream's last sequence to be expect (0, for the
- * stream's first message, is not sent). With ack, through JetStream's
- * asynchronous publish (its ack comes to s_on_ack); else as a plain
- * publish with the same headers, which JetStream stores all the same. */
+ * stream's first message, is not sent) and its last message's id prev
+ * (NULL: not checked). With ack, through JetStream's asynchronous publish
+ * (its ack comes to s_on_ack); else as a plain publish with the same
+ * headers, which JetStream stores all the same. */
 static natsStatus
-s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect, bool ack)
+s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect, const char *prev,
+    bool ack)
 {
 	natsMsg *nm = NULL;
 	char v[24];
@@ -376,6 +395,7 @@ s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect, boo
 		jsPubOptions_Init(&po);
 		po.MsgId = m->id;
 		po.ExpectLastSeq = expect;
+		po.ExpectLastMsgId = prev;
 		s = js_PublishMsgAsync(p->js, &nm, &po);
 	} else if (s == NATS_OK) {
 		s = natsMsgHeader_Set(nm, "Nats-Msg-Id", m->id);
@@ -383,11 +403,25 @@ s_send_one(struct publisher *p, const struct mirror_msg *m, uint64_t expect, boo
 			snprintf(v, sizeof v, "%" PRIu64, expect);
 			s = natsMsgHeader_Set(nm, "Nats-Expected-Last-Sequence", v);
 		}
+		if (s == NATS_OK && prev)
+			s = natsMsgHeader_Set(nm, "Nats-Expected-Last-Msg-Id", prev);
 		if (s == NATS_OK)
 			s = natsConnection_PublishMsg(p->nc, nm);
+		if (s == NATS_OK) {
+			p->held[p->nheld++] = nm;
+			return s;
+		}
 	}
 	natsMsg_Destroy(nm);  /* no-op when libnats took it */
 	return s;
+}
+
+static void
+s_release(struct publisher *p)
+{
+	for (unsigned i = 0; i < p->nheld; i++)
+		natsMsg_Destroy(p->held[i]);
+	p->nheld = 0;
 }
 
 /* Wait for the `asked` acks, until the deadline; then take back from
@@ -456,7 +490,8 @@ publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *p
 	pthread_mutex_unlock(&p->mu);
 	for (; sent < b->n; sent++) {
 		bool ack = p->careful || sent == b->n - 1;
-		natsStatus s = s_send_one(p, &b->m[sent], base + sent, ack);
+		natsStatus s = s_send_one(p, &b->m[sent], base + sent,
+		    sent > 0 ? b->m[sent - 1].id : NULL, ack);
 		if (s != NATS_OK) {
 			pthread_mutex_lock(&p->mu);
 			s_fail_locked(p, "publish %s: %s", b->m[sent].id, natsStatus_GetText(s));
@@ -465,6 +500,7 @@ publisher_send(struct publisher *p, struct mirror_batch *b, struct mirror_pos *p
 		}
 		asked += ack;
 	}
+	s_release(p);
 	s_wait(p, asked);
 	ok = s_stored(p, b, base, sent);
 	if (ok > 0) {

@@ -117,25 +117,6 @@ source_drop_replaced(struct source *s)
 }
 
 uint64_t
-source_decided_through(struct source *s)
-{
-	uint64_t least = UINT64_MAX;
-	for (int d = 0; d < DOMAIN_COUNT; d++) {
-		MDB_txn *txn;
-		uint64_t cur = 0;
-		if (!s->w[d].running)
-			continue;
-		if (s_wread(s, (enum domain)d, &txn) == 0) {
-			fold_cursor_get(txn, s->w[d].meta, &cur);
-			mdb_txn_abort(txn);
-		}
-		if (cur < least)
-			least = cur;
-	}
-	return least == UINT64_MAX ? 0 : least;
-}
-
-uint64_t
 source_journal_end(struct source *s)
 {
 	uint64_t end = 0;
@@ -278,20 +259,17 @@ s_check_pruned(struct source *s, MDB_txn *txn, uint64_t seq)
 	}
 }
 
-/* The status changes of seq from index `from` on, into b while it has
- * room. *all says whether every one of them is in. */
+/* The status changes of seq from index `from` on (c: a cursor on the
+ * change log), into b while it has room. *all says whether every one of
+ * them is in. */
 static int
-s_statuses(struct source *s, MDB_txn *txn, uint64_t seq, uint32_t from, struct mirror_batch *b,
+s_statuses(struct source *s, MDB_cursor *c, uint64_t seq, uint32_t from, struct mirror_batch *b,
     bool *all)
 {
-	struct membership *ms = s->w[DOMAIN_MEMBERSHIP].membership;
 	uint8_t kb[12];
 	MDB_val k = { sizeof kb, kb }, v;
-	MDB_cursor *c;
 	int rc, op = MDB_SET_RANGE;
 	*all = true;
-	if ((rc = mdb_cursor_open(txn, ms->changes, &c)))
-		return rc;
 	records_seq_key(kb, seq, from);
 	for (; (rc = mdb_cursor_get(c, &k, &v, op)) == 0; op = MDB_NEXT) {
 		uint64_t kseq;
@@ -310,7 +288,6 @@ s_statuses(struct source *s, MDB_txn *txn, uint64_t seq, uint32_t from, struct m
 			break;
 		b->n++;
 	}
-	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -324,37 +301,67 @@ s_end_reads(MDB_txn *jt, MDB_txn **wt)
 		mdb_txn_abort(jt);
 }
 
+/* The least cursor of the running workers, read in their transactions wt:
+ * the seqs up to it are decided, their quarantine and status changes
+ * written. */
+static uint64_t
+s_decided(struct source *s, MDB_txn *const *wt)
+{
+	uint64_t least = UINT64_MAX;
+	for (int d = 0; d < DOMAIN_COUNT; d++) {
+		uint64_t cur = 0;
+		if (!s->w[d].running)
+			continue;
+		fold_cursor_get(wt[d], s->w[d].meta, &cur);
+		if (cur < least)
+			least = cur;
+	}
+	return least == UINT64_MAX ? 0 : least;
+}
+
 int
-source_fill(struct source *s, const struct mirror_pos *pos, uint64_t through,
+source_fill(struct source *s, const struct mirror_pos *pos, uint64_t durable,
     struct mirror_batch *b)
 {
 	MDB_txn *jt = NULL, *wt[DOMAIN_COUNT] = { NULL };
-	uint64_t seq = pos->seq;
+	MDB_cursor *changes = NULL;
+	uint64_t seq = pos->seq, through;
 	bool all = true;
 	int rc = 0;
 	b->n = 0;
-	if (seq > through || through == 0)
+	if (seq > durable || durable == 0)
 		return 0;
 	for (int d = 0; d < DOMAIN_COUNT && rc == 0; d++)
 		if (s->w[d].running)
 			rc = s_wread(s, (enum domain)d, &wt[d]);
+	/* The journal's snapshot after the workers': it holds all they applied. */
 	if (rc || (rc = journal_read_begin(s->journal, &jt))) {
 		s_end_reads(jt, wt);
 		return rc;
 	}
+	through = s_decided(s, wt);
+	if (through > durable)
+		through = durable;
 	MDB_txn *mt = wt[DOMAIN_MEMBERSHIP];
+	if (seq > through || through == 0 || !mt) {
+		s_end_reads(jt, wt);
+		return 0;
+	}
 	s_check_pruned(s, mt, seq + 1);
+	rc = mdb_cursor_open(mt, s->w[DOMAIN_MEMBERSHIP].membership->changes, &changes);
 	/* The rest of pos's seq first: its record is in, some of its status
 	 * changes may not be. */
-	if (seq > 0)
-		rc = s_statuses(s, mt, seq, pos->next_index, b, &all);
+	if (rc == 0 && seq > 0)
+		rc = s_statuses(s, changes, seq, pos->next_index, b, &all);
 	while (rc == 0 && all && seq < through && b->n < MIRROR_WINDOW) {
 		seq++;
 		if ((rc = s_record(s, jt, wt, seq, &b->m[b->n])))
 			break;
 		b->n++;
-		rc = s_statuses(s, mt, seq, 0, b, &all);
+		rc = s_statuses(s, changes, seq, 0, b, &all);
 	}
+	if (changes)
+		mdb_cursor_close(changes);
 	s_end_reads(jt, wt);
 	return rc;
 }

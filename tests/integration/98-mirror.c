@@ -22,6 +22,12 @@
  *   mid-stream: complete and in order.
  * - Servers that want an nkey: the mirror signs with its seed file.
  * - A record whose commit is not on disk yet stays out of the stream.
+ * - Another publisher's message in the stream mid-stream: the records up
+ *   to it once and in order, nothing of the mirror's after it (each
+ *   message expects its predecessor's stream sequence and, within a round,
+ *   its id: else the one after a refused one fits the sequence the
+ *   intruder took, and a record is missing), and the mirror says why it
+ *   stopped.
  */
 #include "harness.h"
 #include "hnats.h"
@@ -770,6 +776,63 @@ test_mirror_durable(void **state)
 	hd_pass(f->d);
 }
 
+/* Another publisher's message, once the mirror has published. */
+static void
+s_foreign(struct hpump *p)
+{
+	(void)p;
+	for (int64_t end = now_mono_ms() + hn_ms(15000); now_mono_ms() < end; h_sleep_ms(5))
+		if (s_mirror_seq(s_hook_fx) > 0)
+			break;
+	assert_int_equal(natsConnection_PublishString(s_hook_fx->nc, S_PREFIX ".ev.intruder.x",
+	    "not jiceng's"), NATS_OK);
+	assert_int_equal(natsConnection_Flush(s_hook_fx->nc), NATS_OK);
+}
+
+/* Someone else publishes under the prefix while townships send: the
+ * stream holds the mirror's records in order, once, up to that message
+ * and nothing of the mirror's after it; the mirror reports why. */
+static void
+test_mirror_foreign(void **state)
+{
+	struct s_fx *f = s_hook_fx = *state;
+	s_up(f, 1, 1);
+	s_send(f, "fg", 0, 1500, 100, s_foreign);
+	assert_true(hd_log_wait(f->d, "has no Jiceng-Seq header", hn_ms(20000)));
+	uint64_t n = s_stream_msgs(f), next = 1, foreign = 0;
+	assert_true(n > 1);
+	for (uint64_t sseq = 1; sseq <= n; sseq++) {
+		natsMsg *m = NULL;
+		const char *v = NULL;
+		assert_int_equal(js_GetMsg(&m, f->js, S_STREAM, sseq, NULL, NULL), NATS_OK);
+		if (natsMsgHeader_Get(m, "Jiceng-Seq", &v) != NATS_OK || !v) {
+			assert_int_equal(foreign, 0);
+			foreign = sseq;
+		} else {
+			assert_int_equal(foreign, 0);   /* nothing of the mirror's after it */
+			if (natsMsgHeader_Get(m, "Jiceng-Index", &v) != NATS_OK) {  /* a record */
+				char want[24];
+				snprintf(want, sizeof want, "%llu", (unsigned long long)next++);
+				s_header_is(m, "Jiceng-Seq", want);
+			}
+		}
+		natsMsg_Destroy(m);
+	}
+	fprintf(stderr, "the intruder at stream sequence %llu of %llu, after journal seq %llu\n",
+	    (unsigned long long)foreign, (unsigned long long)n, (unsigned long long)(next - 1));
+	assert_int_equal(foreign, n);
+	assert_true(next - 1 >= 1 && next - 1 < hq_journal_length(f->d));
+	h_sleep_ms(h_ms(1000));
+	assert_int_equal(s_stream_msgs(f), n);
+	QueryReply *r = hq_stats(f->d);
+	assert_non_null(r);
+	assert_non_null(r->stats->mirror);
+	assert_false(r->stats->mirror->connected);
+	assert_non_null(strstr(r->stats->mirror->problem, "Jiceng-Seq"));
+	hq_free(r);
+	hd_pass(f->d);
+}
+
 int
 integ_mirror(void)
 {
@@ -780,6 +843,7 @@ integ_mirror(void)
 		cmocka_unit_test_setup_teardown(test_mirror_cluster, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_nkey, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_durable, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_foreign, s_setup, s_teardown),
 	};
 	if (!hn_available())
 		fprintf(stderr, "mirror: nats-server is not installed; skipping (tools/bootstrap "

@@ -8,6 +8,8 @@
  * - Without it, or with another CA, the server is refused: the mirror
  *   says why in its log and in stats (connected false, the problem), and
  *   ingest carries on.
+ * - A server that wants a client certificate: refused with the CA alone,
+ *   published to with tls_cert_file and tls_key_file.
  */
 #include "harness.h"
 #include "hnats.h"
@@ -95,40 +97,47 @@ s_ca(const char *dir, const char *name, const char *cn)
 	    "-nodes", "-keyout", key, "-out", pem, "-days", "2", "-subj", subj, NULL);
 }
 
-/* The server's key and certificate for 127.0.0.1, signed by CA ca. */
+/* A key (dir/<name>.key) and certificate (dir/<name>.pem) for cn, signed
+ * by dir/ca.pem, with the extensions ext. */
 static void
-s_server_cert(const char *dir)
+s_cert(const char *dir, const char *name, const char *cn, const char *ext)
 {
-	char key[256], csr[256], pem[256], ca[256], cakey[256], ext[256], serial[256];
-	snprintf(key, sizeof key, "%s/server.key", dir);
-	snprintf(csr, sizeof csr, "%s/server.csr", dir);
-	snprintf(pem, sizeof pem, "%s/server.pem", dir);
+	char key[256], csr[256], pem[256], ca[256], cakey[256], extf[256], serial[256], subj[128];
+	snprintf(key, sizeof key, "%s/%s.key", dir, name);
+	snprintf(csr, sizeof csr, "%s/%s.csr", dir, name);
+	snprintf(pem, sizeof pem, "%s/%s.pem", dir, name);
 	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
 	snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
-	snprintf(ext, sizeof ext, "%s/server.ext", dir);
+	snprintf(extf, sizeof extf, "%s/%s.ext", dir, name);
 	snprintf(serial, sizeof serial, "%s/ca.srl", dir);
-	h_write_file(ext, "subjectAltName = IP:127.0.0.1, DNS:localhost\n");
+	snprintf(subj, sizeof subj, "/CN=%s", cn);
+	h_write_file(extf, "%s\n", ext);
 	s_openssl_run(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-	    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1", NULL);
+	    "-nodes", "-keyout", key, "-out", csr, "-subj", subj, NULL);
 	s_openssl_run(dir, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
-	    "-CAcreateserial", "-CAserial", serial, "-out", pem, "-days", "2", "-extfile", ext, NULL);
+	    "-CAcreateserial", "-CAserial", serial, "-out", pem, "-days", "2", "-extfile", extf, NULL);
 }
 
-/* jicengd (not started), the CA and server certificate in its data
- * directory, and nats-server wanting TLS with them. */
+/* jicengd (not started), the CA, the server's and a client's certificate
+ * in its data directory, and nats-server wanting TLS with them (and a
+ * client certificate signed by the CA when verify). */
 static void
-s_up(struct s_fix *f)
+s_up(struct s_fix *f, bool verify)
 {
-	char extra[512];
+	char extra[768];
 	struct hd_opts o = { .config = "" };
 	assert_non_null(f->d = hd_new(&o));
 	snprintf(f->tls, sizeof f->tls, "%s/tls", f->d->dir);
 	assert_int_equal(mkdir(f->tls, 0700), 0);
 	s_ca(f->tls, "ca", "jiceng test CA");
 	s_ca(f->tls, "other", "another CA");
-	s_server_cert(f->tls);
+	s_cert(f->tls, "server", "127.0.0.1", "subjectAltName = IP:127.0.0.1, DNS:localhost");
+	s_cert(f->tls, "client", "jiceng-mirror", "extendedKeyUsage = clientAuth");
+	char want[256] = "";
+	if (verify)
+		snprintf(want, sizeof want, "  ca_file: \"%s/ca.pem\"\n  verify: true\n", f->tls);
 	snprintf(extra, sizeof extra, "tls {\n  cert_file: \"%s/server.pem\"\n  key_file: \"%s/server.key\"\n"
-	    "  timeout: 5\n}\n", f->tls, f->tls);
+	    "  timeout: 5\n%s}\n", f->tls, f->tls, want);
 	assert_non_null(f->n = hn_start_conf(1, extra));
 }
 
@@ -171,7 +180,7 @@ test_mirror_tls_ca(void **state)
 	struct s_fix *f = *state;
 	if (!hn_available() || !s_openssl())
 		skip();
-	s_up(f);
+	s_up(f, false);
 	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n"
 	    "tls_ca_file = %s/ca.pem\n", f->n->urls, f->tls);
 	assert_int_equal(hd_up(f->d), 0);
@@ -218,7 +227,7 @@ test_mirror_tls_refused(void **state)
 	struct s_fix *f = *state;
 	if (!hn_available() || !s_openssl())
 		skip();
-	s_up(f);
+	s_up(f, false);
 	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n", f->n->urls);
 	assert_int_equal(hd_up(f->d), 0);
 	void *sock = hc_connect(f->d);
@@ -247,12 +256,45 @@ test_mirror_tls_refused(void **state)
 	hd_pass(f->d);
 }
 
+/* A server that wants a client certificate: the mirror with
+ * tls_cert_file and tls_key_file publishes; with the CA alone it is
+ * refused, saying so. */
+static void
+test_mirror_tls_client_cert(void **state)
+{
+	struct s_fix *f = *state;
+	if (!hn_available() || !s_openssl())
+		skip();
+	s_up(f, true);
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n"
+	    "tls_ca_file = %s/ca.pem\n", f->n->urls, f->tls);
+	assert_int_equal(hd_up(f->d), 0);
+	void *sock = hc_connect(f->d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, "tlc"), 0);
+	hc_close(sock);
+	/* The server ends the handshake; libnats says only that the
+	 * connection closed ("Expected 'PONG', got ''"). */
+	s_wait_refused(f, "cannot connect");
+	assert_true(hd_log_wait(f->d, "mirror: NATS ", 10000));
+
+	hq_reset(f->d);
+	assert_int_equal(hd_stop(f->d, 10000), 0);
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n"
+	    "tls_ca_file = %s/ca.pem\ntls_cert_file = %s/client.pem\ntls_key_file = %s/client.key\n",
+	    f->n->urls, f->tls, f->tls, f->tls);
+	assert_int_equal(hd_up(f->d), 0);
+	s_wait_mirrored(f->d);
+	hd_pass(f->d);
+}
+
 int
 integ_mirrortls(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mirror_tls_ca, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_tls_refused, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_tls_client_cert, s_setup, s_teardown),
 	};
 	return cmocka_run_group_tests_name("mirrortls", tests, NULL, NULL);
 }

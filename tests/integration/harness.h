@@ -58,7 +58,7 @@ int integ_reports(void);
 int integ_mirror(void);
 int integ_standby(void);
 int integ_tail(void);
-int integ_mirrortls(void);
+int integ_mirrorauth(void);
 
 /* ------------------------------------------------------------ time */
 

@@ -47,7 +47,8 @@ struct hnats {
 	char dir[128];             /* temporary directory: configs, logs, stores */
 	char urls[160];            /* every node's url, comma-separated, for
 	                            * [mirror] servers */
-	char extra[512];           /* appended to every node's config */
+	char extra[4096];          /* appended to every node's config (room for
+	                            * operator-mode JWTs) */
 };
 
 /* Every node's url into out[HN_MAX_NODES], for natsOptions_SetServers

@@ -38,7 +38,7 @@
 #pragma weak integ_mirror
 #pragma weak integ_standby
 #pragma weak integ_tail
-#pragma weak integ_mirrortls
+#pragma weak integ_mirrorauth
 
 static const struct {
 	const char *name;
@@ -64,7 +64,7 @@ static const struct {
 	{ "mirror", integ_mirror },
 	{ "standby", integ_standby },
 	{ "tail", integ_tail },
-	{ "mirrortls", integ_mirrortls },
+	{ "mirrorauth", integ_mirrorauth },
 };
 
 #define S_NGROUPS (sizeof s_groups / sizeof s_groups[0])

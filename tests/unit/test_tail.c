@@ -105,7 +105,7 @@ test_tail_tally(void **state)
 	/* More codes than the table holds; a line too small is cut, not overrun. */
 	memset(&t, 0, sizeof t);
 	for (int i = 0; i < CTL_TAIL_CODES + 3; i++) {
-		char code[8];
+		char code[16];
 		snprintf(code, sizeof code, "C%d", i);
 		s_ack(&t, JICENG__V1__VERDICT__REJECTED, code);
 	}

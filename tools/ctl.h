@@ -159,12 +159,17 @@ struct ctl_sender_conf {
 	{ "retries", required_argument, NULL, 'r' }, \
 	{ "key", required_argument, NULL, 'k' }, \
 	{ "server-key", required_argument, NULL, 's' }
-/* Their lines of a command's --help. */
+/* Their lines of a command's --help (a command with another --window
+ * default puts its own line between the two parts). */
 #define CTL_SENDER_HELP \
-	"  -i, --ingest EP      ingest endpoint (default $JICENG_INGEST or\n" \
-	"                       " CTL_DEFAULT_INGEST ")\n" \
+	CTL_SENDER_HELP_INGEST \
 	"  -w, --window N       events in flight without an ack (default 64;\n" \
 	"                       1 keeps strict order through RETRY_LATER)\n" \
+	CTL_SENDER_HELP_RESENDS
+#define CTL_SENDER_HELP_INGEST \
+	"  -i, --ingest EP      ingest endpoint (default $JICENG_INGEST or\n" \
+	"                       " CTL_DEFAULT_INGEST ")\n"
+#define CTL_SENDER_HELP_RESENDS \
 	"  -t, --timeout MS     resend an event not acked within MS (default 5000)\n" \
 	"  -r, --retries N      resends after a timeout (default 5); RETRY_LATER\n" \
 	"                       answers are resent after a backoff of 0.1-5 s,\n" \

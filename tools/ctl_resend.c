@@ -43,6 +43,7 @@ struct s_tail {
 	uint64_t quarantined;       /* resent events the old primary quarantined */
 	uint64_t undecodable;       /* records whose envelope does not unpack: not sent */
 	int read_error;             /* an LMDB error that stopped the reading, or 0 */
+	bool gave_up;               /* nothing ever answered: the rest not sent */
 	struct ctl_tail_tally tally;
 	bool quiet;
 	int64_t progress_at;        /* the next progress line, monotonic ms */
@@ -98,7 +99,14 @@ s_pull(void *arg, struct ctl_envelope *e)
 {
 	struct s_tail *t = arg;
 	struct journal_record r;
+	const struct ctl_tail_tally *n = &t->tally;
 
+	/* Lost without a single answer: nobody is there, or not with these
+	 * keys; the rest would only wait out its timeouts. */
+	if (n->lost && !(n->accepted + n->duplicate + n->rejected + n->retry)) {
+		t->gave_up = true;
+		return -1;
+	}
 	while (t->next <= t->last && !t->read_error) {
 		uint64_t seq = t->next++;
 		int rc = journal_get(t->j, t->txn, seq, &r);
@@ -293,7 +301,11 @@ s_usage(FILE *out)
 	    "                       stats at --query)\n"
 	    "  -q, --query EP       the new primary's query endpoint, for --after's\n"
 	    "                       default (default $JICENG_QUERY or " CTL_DEFAULT_QUERY ")\n"
-	    CTL_SENDER_HELP
+	    CTL_SENDER_HELP_INGEST
+	    "  -w, --window N       events in flight without an ack (default 1: the\n"
+	    "                       tail in its order, whatever the answers; more is\n"
+	    "                       faster, in order unless RETRY_LATER comes)\n"
+	    CTL_SENDER_HELP_RESENDS
 	    "      --quiet          no progress lines\n"
 	    "  -h, --help           this help\n"
 	    "\n"
@@ -380,10 +392,11 @@ s_resend(struct s_tail *t, const struct s_opts *o)
 	if (t->quarantined)
 		printf("jicengctl resend-tail: %llu of them were quarantined at the old primary\n",
 		    (unsigned long long)t->quarantined);
-	if (t->tally.sent && t->tally.lost == t->tally.sent)
+	if (t->gave_up)
 		fprintf(stderr, "jicengctl resend-tail: no ack from %s: is the new primary running "
-		    "there, and are --ingest, --key and --server-key right?\n", ep);
-	if (rc < 0 || t->read_error || t->undecodable || !ctl_tail_settled(&t->tally)) {
+		    "there, and are --ingest, --key and --server-key right? Nothing after seq %llu "
+		    "was sent\n", ep, (unsigned long long)(t->next - 1));
+	if (rc < 0 || t->read_error || t->undecodable || t->gave_up || !ctl_tail_settled(&t->tally)) {
 		fprintf(stderr, "jicengctl resend-tail: not every event got its answer; run it "
 		    "again (what the new primary has is answered DUPLICATE)\n");
 		return CTL_EXIT_FAIL;
@@ -395,6 +408,9 @@ int
 ctl_resend_tail_main(int argc, char **argv)
 {
 	struct s_opts o = { .conf = CTL_SENDER_CONF("resend-tail") };
+	/* One at a time: a backed-off event resent after later ones would be
+	 * judged out of its order (a transfer before its member). */
+	o.conf.window = 1;
 	struct s_tail t = { 0 };
 	uint64_t end;
 	int rc;

@@ -99,11 +99,8 @@ s_pull(void *arg, struct ctl_envelope *e)
 {
 	struct s_tail *t = arg;
 	struct journal_record r;
-	const struct ctl_tail_tally *n = &t->tally;
 
-	/* Lost without a single answer: nobody is there, or not with these
-	 * keys; the rest would only wait out its timeouts. */
-	if (n->lost && !(n->accepted + n->duplicate + n->rejected + n->retry)) {
+	if (ctl_tail_unheard(&t->tally)) {
 		t->gave_up = true;
 		return -1;
 	}

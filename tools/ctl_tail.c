@@ -107,3 +107,9 @@ ctl_tail_settled(const struct ctl_tail_tally *t)
 	return t->retry == 0 && t->lost == 0 &&
 	    t->accepted + t->duplicate + t->rejected == t->sent;
 }
+
+bool
+ctl_tail_unheard(const struct ctl_tail_tally *t)
+{
+	return t->lost && !(t->accepted + t->duplicate + t->rejected + t->retry);
+}

@@ -56,5 +56,8 @@ void ctl_tail_lost(struct ctl_tail_tally *t);
 void ctl_tail_summary(const struct ctl_tail_tally *t, char *buf, size_t cap);
 /* Did every envelope get a final verdict (accepted, duplicate, rejected)? */
 bool ctl_tail_settled(const struct ctl_tail_tally *t);
+/* Has an envelope been lost while none was ever answered (nobody at the
+ * endpoint, or not with these keys: sending more would only wait)? */
+bool ctl_tail_unheard(const struct ctl_tail_tally *t);
 
 #endif

@@ -86,12 +86,24 @@ test_tail_tally(void **state)
 	s_ack(&t, JICENG__V1__VERDICT__REJECTED, "O1");
 	s_ack(&t, JICENG__V1__VERDICT__REJECTED, "R4");
 	assert_false(ctl_tail_settled(&t));          /* two not answered yet */
+	assert_false(ctl_tail_unheard(&t));
 	s_ack(&t, JICENG__V1__VERDICT__RETRY_LATER, "BACKLOG");
 	ctl_tail_lost(&t);
 	ctl_tail_summary(&t, line, sizeof line);
 	assert_string_equal(line, "1 accepted, 1 duplicate, 3 rejected (R4 2, O1 1), "
 	    "1 retry later, 1 without an ack");
 	assert_false(ctl_tail_settled(&t));
+
+	assert_false(ctl_tail_unheard(&t));          /* lost one, but others answered */
+
+	/* Nobody there: the first one lost, nothing ever answered. */
+	memset(&t, 0, sizeof t);
+	t.sent = 1;
+	assert_false(ctl_tail_unheard(&t));
+	ctl_tail_lost(&t);
+	assert_true(ctl_tail_unheard(&t));
+	s_ack(&t, JICENG__V1__VERDICT__RETRY_LATER, "BACKLOG");  /* somebody is there */
+	assert_false(ctl_tail_unheard(&t));
 
 	memset(&t, 0, sizeof t);
 	t.sent = 2;

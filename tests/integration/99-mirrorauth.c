@@ -13,6 +13,14 @@
  *   published to with tls_cert_file and tls_key_file.
  * - A server in operator mode (JWT accounts): refused without
  *   credentials (Authorization Violation), published to with creds_file.
+ * - A standby (jicengd with [standby] enabled) of a primary mirroring to
+ *   such servers, with the [standby] options of the same names: without
+ *   them (or with another CA, or a client certificate another CA signed)
+ *   it is refused and says why and what to set (stats: disconnected, the
+ *   problem; metrics: jiceng_standby_following 0; the log), retrying;
+ *   with them it follows to the primary's journal (and, in the TLS test,
+ *   recovers without a restart once its CA file holds the right CA, its
+ *   membership environment then dumping as the primary's).
  */
 #include "harness.h"
 #include "hnats.h"
@@ -29,7 +37,8 @@
 
 /* One test's processes, stopped by the tear-down whatever happened. */
 struct s_fix {
-	struct hd *d;
+	struct hd *d;          /* jicengd, the primary when there is a standby */
+	struct hd *s;          /* a standby following d's stream */
 	struct hnats *n;
 	char tls[160];         /* d->dir/tls: the CA, the server's key and certificate */
 };
@@ -48,6 +57,7 @@ s_teardown(void **state)
 	struct s_fix *f = *state;
 	int rc = 0;
 	if (f) {
+		rc |= hd_destroy(&f->s);
 		rc |= hd_destroy(&f->d);
 		hn_destroy(&f->n);
 		free(f);
@@ -102,18 +112,18 @@ s_ca(const char *dir, const char *name, const char *cn)
 }
 
 /* A key (dir/<name>.key) and certificate (dir/<name>.pem) for cn, signed
- * by dir/ca.pem, with the extensions ext. */
+ * by the CA dir/<ca>.pem, with the extensions ext. */
 static void
-s_cert(const char *dir, const char *name, const char *cn, const char *ext)
+s_cert(const char *dir, const char *ca_name, const char *name, const char *cn, const char *ext)
 {
 	char key[256], csr[256], pem[256], ca[256], cakey[256], extf[256], serial[256], subj[128];
 	snprintf(key, sizeof key, "%s/%s.key", dir, name);
 	snprintf(csr, sizeof csr, "%s/%s.csr", dir, name);
 	snprintf(pem, sizeof pem, "%s/%s.pem", dir, name);
-	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
-	snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
+	snprintf(ca, sizeof ca, "%s/%s.pem", dir, ca_name);
+	snprintf(cakey, sizeof cakey, "%s/%s.key", dir, ca_name);
 	snprintf(extf, sizeof extf, "%s/%s.ext", dir, name);
-	snprintf(serial, sizeof serial, "%s/ca.srl", dir);
+	snprintf(serial, sizeof serial, "%s/%s.srl", dir, ca_name);
 	snprintf(subj, sizeof subj, "/CN=%s", cn);
 	h_write_file(extf, "%s\n", ext);
 	s_openssl_run(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -135,8 +145,8 @@ s_up(struct s_fix *f, bool verify)
 	assert_int_equal(mkdir(f->tls, 0700), 0);
 	s_ca(f->tls, "ca", "jiceng test CA");
 	s_ca(f->tls, "other", "another CA");
-	s_cert(f->tls, "server", "127.0.0.1", "subjectAltName = IP:127.0.0.1, DNS:localhost");
-	s_cert(f->tls, "client", "jiceng-mirror", "extendedKeyUsage = clientAuth");
+	s_cert(f->tls, "ca", "server", "127.0.0.1", "subjectAltName = IP:127.0.0.1, DNS:localhost");
+	s_cert(f->tls, "ca", "client", "jiceng-mirror", "extendedKeyUsage = clientAuth");
 	char want[256] = "";
 	if (verify)
 		snprintf(want, sizeof want, "  ca_file: \"%s/ca.pem\"\n  verify: true\n", f->tls);
@@ -453,6 +463,252 @@ test_mirror_creds(void **state)
 	hd_pass(f->d);
 }
 
+/* ================================================================ the standby */
+
+/* The standby's [standby] section: f->n's servers and extra; its metrics
+ * written every second. */
+static void
+s_standby_config(struct s_fix *f, const char *extra)
+{
+	hd_config_write(f->s, S_WORKERS "[standby]\nenabled = true\nservers = %s\n%s"
+	    "[metrics]\ntextfile = %s/jiceng.prom\ninterval_s = 1\n", f->n->urls, extra, f->s->dir);
+}
+
+/* A standby in f->s with [standby] extra, started. */
+static void
+s_standby_up(struct s_fix *f, const char *extra)
+{
+	struct hd_opts o = { .config = "" };
+	if (!f->s)
+		assert_non_null(f->s = hd_new(&o));
+	s_standby_config(f, extra);
+	assert_int_equal(hd_up(f->s), 0);
+}
+
+static void
+s_standby_stop(struct s_fix *f)
+{
+	hq_reset(f->s);
+	assert_int_equal(hd_stop(f->s, 10000), 0);
+}
+
+/* The primary f->d, mirroring with [mirror] extra: started, a few members
+ * registered (event ids prefix...), the stream holding its journal. */
+static void
+s_primary_up(struct s_fix *f, const char *extra, const char *prefix)
+{
+	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\n%s", f->n->urls,
+	    extra);
+	assert_int_equal(hd_up(f->d), 0);
+	void *sock = hc_connect(f->d);
+	assert_non_null(sock);
+	assert_int_equal(hc_org_tree(sock, prefix), 0);
+	assert_true(hc_members(sock, prefix, H_ORG_BRANCH, 0, 20) > 0);
+	hc_close(sock);
+	s_wait_mirrored(f->d);
+}
+
+/* Wait until the standby's metrics file has the line line. */
+static void
+s_wait_metric(struct s_fix *f, const char *line)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/jiceng.prom", f->s->dir);
+	for (int64_t until = now_mono_ms() + hn_ms(15000);; h_sleep_ms(100)) {
+		char *text = h_slurp(path, NULL);
+		bool has = text && strstr(text, line);
+		free(text);
+		if (has)
+			return;
+		if (now_mono_ms() > until)
+			fail_msg("the standby's metrics never said %s", line);
+	}
+}
+
+/* Wait until the standby says it cannot reach NATS for a reason
+ * containing why (stats: disconnected, the problem; metrics: not
+ * following; the log), its journal still empty. */
+static void
+s_wait_standby_refused(struct s_fix *f, const char *why)
+{
+	char last[512] = "no stats", line[320];
+	for (int64_t until = now_mono_ms() + hn_ms(30000);; h_sleep_ms(100)) {
+		QueryReply *r = hq_stats(f->s);
+		bool done = false;
+		if (r && r->stats && r->stats->standby) {
+			Jiceng__V1__StandbyStats *sb = r->stats->standby;
+			snprintf(last, sizeof last, "journal %llu, state %s, problem %s",
+			    (unsigned long long)r->stats->journal_length, sb->state, sb->problem);
+			done = strcmp(sb->state, "disconnected") == 0 && strstr(sb->problem, why) &&
+			    r->stats->journal_length == 0;
+		}
+		hq_free(r);
+		if (done)
+			break;
+		if (now_mono_ms() > until)
+			fail_msg("the standby was not refused for '%s': %s", why, last);
+	}
+	s_wait_metric(f, "\njiceng_standby_following 0\n");
+	snprintf(line, sizeof line, "standby: NATS unreachable (%s", why);
+	assert_true(hd_log_wait(f->s, line, 10000));
+}
+
+/* Wait until the standby holds the primary's journal and follows. */
+static void
+s_wait_standby_followed(struct s_fix *f)
+{
+	char last[512] = "no stats";
+	for (int64_t until = now_mono_ms() + hn_ms(30000);; h_sleep_ms(100)) {
+		uint64_t end = hq_journal_length(f->d);
+		QueryReply *r = hq_stats(f->s);
+		bool done = false;
+		if (r && r->stats && r->stats->standby) {
+			Jiceng__V1__StandbyStats *sb = r->stats->standby;
+			snprintf(last, sizeof last, "journal %llu of %llu, state %s, lag %llu, problem %s",
+			    (unsigned long long)r->stats->journal_length, (unsigned long long)end,
+			    sb->state, (unsigned long long)sb->lag, sb->problem);
+			done = end > 0 && r->stats->journal_length == end && sb->lag == 0 &&
+			    strcmp(sb->state, "following") == 0 && !*sb->problem;
+		}
+		hq_free(r);
+		if (done)
+			break;
+		if (now_mono_ms() > until)
+			fail_msg("the standby did not follow the primary: %s", last);
+	}
+	s_wait_metric(f, "\njiceng_standby_following 1\n");
+	assert_true(hd_log_has(f->s, "standby: following stream JICENG at journal seq"));
+}
+
+/* Both stopped, once the standby holds the primary's journal: their
+ * membership environments dump the same (mdb_dump -a -n). */
+static void
+s_standby_same(struct s_fix *f)
+{
+	char a[256], b[256];
+	assert_int_equal(hq_caught_up(f->d, 20000), 0);
+	s_wait_standby_followed(f);
+	assert_int_equal(hq_caught_up(f->s, 20000), 0);
+	hq_reset(f->d);
+	assert_int_equal(hd_stop(f->d, 10000), 0);
+	s_standby_stop(f);
+	hd_state_dump(f->d, NULL, "membership", "membership.primary.dump", a, sizeof a);
+	hd_state_dump(f->s, NULL, "membership", "membership.standby.dump", b, sizeof b);
+	assert_true(h_same_file(a, b));
+}
+
+/* Copy the text file from over to, atomically (a reader sees either). */
+static void
+s_copy(const char *from, const char *to)
+{
+	char tmp[300];
+	char *text = h_slurp(from, NULL);
+	assert_non_null(text);
+	snprintf(tmp, sizeof tmp, "%s.tmp", to);
+	h_write_file(tmp, "%s", text);
+	free(text);
+	assert_int_equal(rename(tmp, to), 0);
+}
+
+/* Servers that want TLS: a standby without [standby] tls_ca_file, or with
+ * a file holding another CA, is refused and says why, retrying; once that
+ * file holds the servers' CA, it follows (no restart), to the primary's
+ * membership state. */
+static void
+test_standby_tls_ca(void **state)
+{
+	struct s_fix *f = *state;
+	char extra[512], from[256], path[256];
+	if (!hn_available() || !s_openssl())
+		skip();
+	s_up(f, false);
+	snprintf(extra, sizeof extra, "tls_ca_file = %s/ca.pem\n", f->tls);
+	s_primary_up(f, extra, "sbt");
+	s_standby_up(f, "");
+	s_wait_standby_refused(f, S_UNTRUSTED);
+	assert_true(hd_log_has(f->s, S_UNTRUSTED ":depth=0:cert=/CN=127.0.0.1:issuer=/CN=jiceng test CA; "
+	    "the servers' certificate is not signed by a CA trusted here: set [standby] tls_ca_file "
+	    "to their CA); retrying with backoff, the journal stays at seq 0"));
+	s_standby_stop(f);
+
+	snprintf(from, sizeof from, "%s/other.pem", f->tls);
+	snprintf(path, sizeof path, "%s/nats-ca.pem", f->s->dir);
+	s_copy(from, path);
+	snprintf(extra, sizeof extra, "tls_ca_file = %s\n", path);
+	s_standby_up(f, extra);
+	s_wait_standby_refused(f, S_UNTRUSTED);
+	assert_int_equal(hd_log_count(f->s, "standby: NATS unreachable ("), 2);  /* once a run */
+	snprintf(from, sizeof from, "%s/ca.pem", f->tls);
+	s_copy(from, path);
+	s_standby_same(f);
+	hd_pass(f->s);
+	hd_pass(f->d);
+}
+
+/* Servers that want a client certificate: a standby with the CA alone is
+ * refused, and so is one whose certificate another CA signed, each saying
+ * what to look at; with [standby] tls_cert_file and tls_key_file it
+ * follows. */
+static void
+test_standby_tls_client_cert(void **state)
+{
+	struct s_fix *f = *state;
+	char extra[768], ca[256];
+	if (!hn_available() || !s_openssl())
+		skip();
+	s_up(f, true);
+	s_cert(f->tls, "other", "stranger", "jiceng-standby", "extendedKeyUsage = clientAuth");
+	snprintf(ca, sizeof ca, "tls_ca_file = %s/ca.pem\n", f->tls);
+	snprintf(extra, sizeof extra, "%stls_cert_file = %s/client.pem\ntls_key_file = %s/client.key\n",
+	    ca, f->tls, f->tls);
+	s_primary_up(f, extra, "sbc");
+	/* libnats says only that the connection closed; the standby adds why
+	 * that usually is. */
+	s_standby_up(f, ca);
+	s_wait_standby_refused(f, "Expected 'PONG', got ''; the servers closed the connection at "
+	    "once: with TLS, usually because they want a client certificate: set [standby] "
+	    "tls_cert_file and tls_key_file");
+	s_standby_stop(f);
+	char stranger[768];
+	snprintf(stranger, sizeof stranger, "%stls_cert_file = %s/stranger.pem\n"
+	    "tls_key_file = %s/stranger.key\n", ca, f->tls, f->tls);
+	s_standby_up(f, stranger);
+	s_wait_standby_refused(f, "Expected 'PONG', got ''; the servers closed the connection at "
+	    "once: with TLS, usually because they do not accept [standby] tls_cert_file");
+	s_standby_stop(f);
+	s_standby_up(f, extra);
+	s_wait_standby_followed(f);
+	hd_pass(f->s);
+	hd_pass(f->d);
+}
+
+/* A server in operator mode: a standby without [standby] creds_file is
+ * refused (Authorization Violation); with the user's credentials it
+ * follows. */
+static void
+test_standby_creds(void **state)
+{
+	struct s_fix *f = *state;
+	char extra[4096], creds[256], line[320];
+	struct hd_opts o = { .config = "" };
+	if (!hn_available())
+		skip();
+	assert_non_null(f->d = hd_new(&o));
+	snprintf(creds, sizeof creds, "%s/nats.creds", f->d->dir);
+	s_operator_mode(extra, sizeof extra, creds);
+	assert_non_null(f->n = hn_start_conf(1, extra));
+	snprintf(line, sizeof line, "creds_file = %s\n", creds);
+	s_primary_up(f, line, "sbj");
+	s_standby_up(f, "");
+	s_wait_standby_refused(f, "Authorization Violation; the servers want credentials: set "
+	    "[standby] creds_file (or nkey_seed_file)");
+	s_standby_stop(f);
+	s_standby_up(f, line);
+	s_wait_standby_followed(f);
+	hd_pass(f->s);
+	hd_pass(f->d);
+}
+
 int
 integ_mirrorauth(void)
 {
@@ -461,6 +717,9 @@ integ_mirrorauth(void)
 		cmocka_unit_test_setup_teardown(test_mirror_tls_refused, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_tls_client_cert, s_setup, s_teardown),
 		cmocka_unit_test_setup_teardown(test_mirror_creds, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_tls_ca, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_tls_client_cert, s_setup, s_teardown),
+		cmocka_unit_test_setup_teardown(test_standby_creds, s_setup, s_teardown),
 	};
 	return cmocka_run_group_tests_name("mirrorauth", tests, NULL, NULL);
 }

@@ -286,12 +286,14 @@ s_disconnect(struct follow *f)
 
 /* What the operator can do about a refused connection, after libnats's
  * words in why: they do not say that a server wants a client certificate
- * ("Expected 'PONG', got ''": it closed the connection at once). */
+ * ("Expected 'PONG', got ''", or "SSL_write error: (null)" when the
+ * server's alert came first: it closed the connection at once). */
 static void
 s_connect_hint(struct follow *f, char *why, size_t cap)
 {
 	const char *hint = NULL;
-	if (strstr(why, "Expected 'PONG', got ''"))
+	if (strstr(why, "Expected 'PONG', got ''") || strstr(why, "SSL_write error") ||
+	    strstr(why, "SSL_read error"))
 		hint = f->tls_cert[0] ? "the servers closed the connection at once: with TLS, usually "
 		    "because they do not accept [standby] tls_cert_file (signed by a CA they do not "
 		    "trust?)" : "the servers closed the connection at once: with TLS, usually because "

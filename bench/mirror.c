@@ -188,21 +188,10 @@ s_nats_idle(const struct bnats *n)
 static int
 s_mirror_config(const char *path, const struct bnats *n)
 {
-	FILE *out = fopen(path, "w");
-	if (!out)
-		return -1;
-	if (bench_config) {
-		FILE *in = fopen(bench_config, "r");
-		char buf[4096];
-		size_t r;
-		while (in && (r = fread(buf, 1, sizeof buf, in)) > 0)
-			fwrite(buf, 1, r, out);
-		if (in)
-			fclose(in);
-	}
-	fprintf(out, "\n[mirror]\nenabled = true\nservers = %s\nstream = " MIRROR_STREAM "\n"
-	    "subject_prefix = " MIRROR_PREFIX "\n", n->url);
-	return fclose(out) == 0 ? 0 : -1;
+	char mirror[300];
+	snprintf(mirror, sizeof mirror, "\n[mirror]\nenabled = true\nservers = %s\nstream = "
+	    MIRROR_STREAM "\nsubject_prefix = " MIRROR_PREFIX "\n", n->url);
+	return bench_config_write(path, mirror);
 }
 
 /* Start d with config (NULL: bench_config's). */

@@ -76,28 +76,22 @@ struct s_fx {
 static int
 s_setup(void **state)
 {
-	h_time_limit(H_TEST_LIMIT_S);
-	*state = calloc(1, sizeof(struct s_fx));
-	return *state ? 0 : -1;
+	return hn_fixture_begin(state, sizeof(struct s_fx));
 }
 
 static int
 s_teardown(void **state)
 {
 	struct s_fx *f = *state;
-	int rc = 0;
+	if (!f)
+		return 0;
 	if (f->sock)
 		hc_close(f->sock);
 	if (f->js)
 		jsCtx_Destroy(f->js);
 	if (f->nc)
 		natsConnection_Destroy(f->nc);
-	rc = hd_destroy(&f->d);
-	hn_destroy(&f->n);
-	free(f);
-	*state = NULL;
-	h_time_limit(0);
-	return rc;
+	return hn_fixture_end(state, &f->n, (struct hd **const[]){ &f->d, NULL });
 }
 
 /* A JetStream client of f's nodes. */

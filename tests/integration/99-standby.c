@@ -66,26 +66,16 @@ struct s_fix {
 static int
 s_setup(void **state)
 {
-	*state = calloc(1, sizeof(struct s_fix));
-	h_time_limit(H_TEST_LIMIT_S);
-	return *state ? 0 : -1;
+	return hn_fixture_begin(state, sizeof(struct s_fix));
 }
 
 static int
 s_teardown(void **state)
 {
 	struct s_fix *f = *state;
-	int rc = 0;
-	if (f) {
-		rc |= hd_destroy(&f->r);
-		rc |= hd_destroy(&f->s);
-		rc |= hd_destroy(&f->p);
-		hn_destroy(&f->n);
-		free(f);
-	}
-	*state = NULL;
-	h_time_limit(0);
-	return rc;
+	if (!f)
+		return 0;
+	return hn_fixture_end(state, &f->n, (struct hd **const[]){ &f->r, &f->s, &f->p, NULL });
 }
 
 /* ================================================================ helpers */

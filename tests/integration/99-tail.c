@@ -51,26 +51,17 @@ struct s_fix {
 static int
 s_setup(void **state)
 {
-	*state = calloc(1, sizeof(struct s_fix));
-	h_time_limit(H_TEST_LIMIT_S);
-	return *state ? 0 : -1;
+	return hn_fixture_begin(state, sizeof(struct s_fix));
 }
 
 static int
 s_teardown(void **state)
 {
 	struct s_fix *f = *state;
-	int rc = 0;
-	if (f) {
-		hcurve_close(&f->c);
-		rc |= hd_destroy(&f->s);
-		rc |= hd_destroy(&f->p);
-		hn_destroy(&f->n);
-		free(f);
-	}
-	*state = NULL;
-	h_time_limit(0);
-	return rc;
+	if (!f)
+		return 0;
+	hcurve_close(&f->c);
+	return hn_fixture_end(state, &f->n, (struct hd **const[]){ &f->s, &f->p, NULL });
 }
 
 /* ================================================================ helpers */

@@ -387,3 +387,24 @@ hn_destroy(struct hnats **np)
 	free(n);
 	*np = NULL;
 }
+
+int
+hn_fixture_begin(void **state, size_t size)
+{
+	*state = calloc(1, size);
+	h_time_limit(H_TEST_LIMIT_S);
+	return *state ? 0 : -1;
+}
+
+int
+hn_fixture_end(void **state, struct hnats **n, struct hd **const daemons[])
+{
+	int rc = 0;
+	for (size_t i = 0; daemons && daemons[i]; i++)
+		rc |= hd_destroy(daemons[i]);
+	hn_destroy(n);
+	free(*state);
+	*state = NULL;
+	h_time_limit(0);
+	return rc;
+}

@@ -25,6 +25,7 @@
 #define JICENG_HNATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define HN_MAX_NODES 3
@@ -99,5 +100,14 @@ void hn_print_log(struct hnats *n, int i);
 /* Stop every node by its pid and remove the directory (kept when
  * JICENG_KEEP is set). Clears *np. */
 void hn_destroy(struct hnats **np);
+
+struct hd;
+/* cmocka set-up of a test with NATS: *state a zeroed fixture of size
+ * bytes, and the test's time limit (H_TEST_LIMIT_S). -1 out of memory. */
+int hn_fixture_begin(void **state, size_t size);
+/* Its tear-down: destroy each daemon of the NULL-ended list in order, then
+ * n, free the fixture and lift the time limit. 0, or -1 when a daemon did
+ * not stop as it should (hd_destroy). */
+int hn_fixture_end(void **state, struct hnats **n, struct hd **const daemons[]);
 
 #endif

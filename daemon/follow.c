@@ -36,6 +36,7 @@
 #include "be64.h"
 #include "broker.h"
 #include "log.h"
+#include "natshint.h"
 #include "nkey.h"
 
 #define FOLLOW_QUEUE_MAX 8192         /* records queued for the loop */
@@ -284,33 +285,6 @@ s_disconnect(struct follow *f)
 	f->nc = NULL;
 }
 
-/* What the operator can do about a refused connection, after libnats's
- * words in why: they do not say that a server wants a client certificate
- * ("Expected 'PONG', got ''", or "SSL_write error: (null)" when the
- * server's alert came first: it closed the connection at once). */
-static void
-s_connect_hint(struct follow *f, char *why, size_t cap)
-{
-	const char *hint = NULL;
-	if (strstr(why, "Expected 'PONG', got ''") || strstr(why, "SSL_write error") ||
-	    strstr(why, "SSL_read error"))
-		hint = f->tls_cert[0] ? "the servers closed the connection at once: with TLS, usually "
-		    "because they do not accept [standby] tls_cert_file (signed by a CA they do not "
-		    "trust?)" : "the servers closed the connection at once: with TLS, usually because "
-		    "they want a client certificate: set [standby] tls_cert_file and tls_key_file";
-	else if (strstr(why, "unable to get local issuer certificate") ||
-	    strstr(why, "certificate verify failed"))
-		hint = "the servers' certificate is not signed by a CA trusted here: set [standby] "
-		    "tls_ca_file to their CA";
-	else if (strstr(why, "Authorization Violation"))
-		hint = f->creds[0] || f->nkey[0] ? "the servers do not know these credentials "
-		    "([standby] creds_file or nkey_seed_file)" : "the servers want credentials: set "
-		    "[standby] creds_file (or nkey_seed_file)";
-	size_t len = strlen(why);
-	if (hint && len < cap)
-		snprintf(why + len, cap - len, "; %s", hint);
-}
-
 static int
 s_connect(struct follow *f, char *why, size_t cap)
 {
@@ -327,7 +301,7 @@ s_connect(struct follow *f, char *why, size_t cap)
 	if (s == NATS_OK)
 		return 0;
 	s_nats_why(s, 0, why, cap);
-	s_connect_hint(f, why, cap);
+	natshint_connect(why, cap, "standby", f->tls_cert[0], f->creds[0] || f->nkey[0]);
 	s_disconnect(f);
 	return -1;
 }

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "natshint.h"
 #include "mirror.h"
 #include "now.h"
 
@@ -300,7 +301,10 @@ publisher_ready(struct publisher *p, char *err, size_t errlen)
 	if (!p->nc) {
 		if ((s = natsConnection_Connect(&p->nc, p->opts)) != NATS_OK) {
 			p->nc = NULL;
-			return s_err(err, errlen, s, "cannot connect");
+			s_err(err, errlen, s, "cannot connect");
+			natshint_connect(err, errlen, "mirror", p->cfg->mirror_tls_cert_file[0],
+			    p->cfg->mirror_creds_file[0] || p->cfg->mirror_nkey_seed_file[0]);
+			return -1;
 		}
 		jsOptions jo;
 		jsOptions_Init(&jo);

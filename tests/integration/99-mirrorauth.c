@@ -243,7 +243,8 @@ test_mirror_tls_refused(void **state)
 	s_wait_refused(f, S_UNTRUSTED);
 	assert_true(hd_log_wait(f->d, "mirror: NATS ", 10000));
 	assert_true(hd_log_has(f->d, S_UNTRUSTED ":depth=0:cert=/CN=127.0.0.1:issuer=/CN=jiceng test CA; "
-	    "ingest carries on"));
+	    "the servers' certificate is not signed by a CA trusted here: set [mirror] tls_ca_file "
+	    "to their CA; ingest carries on"));
 	hc_close(sock);
 
 	/* A CA that did not sign the server's certificate. */
@@ -279,8 +280,11 @@ test_mirror_tls_client_cert(void **state)
 	assert_int_equal(hc_org_tree(sock, "tlc"), 0);
 	hc_close(sock);
 	/* The server ends the handshake; libnats says only that the
-	 * connection closed ("Expected 'PONG', got ''"). */
+	 * connection closed ("Expected 'PONG', got ''" or "SSL_write error"):
+	 * the mirror says what to set. */
 	s_wait_refused(f, "cannot connect");
+	s_wait_refused(f, "; the servers closed the connection at once: with TLS, usually because "
+	    "they want a client certificate: set [mirror] tls_cert_file and tls_key_file");
 	assert_true(hd_log_wait(f->d, "mirror: NATS ", 10000));
 
 	hq_reset(f->d);
@@ -443,7 +447,8 @@ test_mirror_creds(void **state)
 	assert_int_equal(hc_org_tree(sock, "tlj"), 0);
 	hc_close(sock);
 	s_wait_refused(f, "Authorization Violation");
-	assert_true(hd_log_wait(f->d, "Authorization Violation; ingest carries on", 10000));
+	assert_true(hd_log_wait(f->d, "Authorization Violation; the servers want credentials: set "
+	    "[mirror] creds_file (or nkey_seed_file); ingest carries on", 10000));
 
 	hq_reset(f->d);
 	assert_int_equal(hd_stop(f->d, 10000), 0);

@@ -26,7 +26,7 @@
  *      count's peak runs (raw.c).
  * Steps 3 and 4 together, and 6, are made --repeat times, interleaved;
  * throughput is the best of them (noise on a shared machine only ever slows
- * a run down), p99 the median. Targets (issue 2): end-to-end >= 40% of raw at the peak,
+ * a run down), p99 the median. Targets: end-to-end >= 40% of raw at the peak,
  * p99 < 10 ms at half of it; judged on the county workload (the mix runs
  * are reported against them, --check ignores them).
  */
@@ -53,8 +53,8 @@ const char *bench_config;
 const char *bench_derived_parent;
 
 #define MAX_RUNS 8     /* client counts */
-/* Targets: the county's year against the three workers' ceiling (issue
- * 21); the members-only workload against the membership worker's (issue 2). */
+/* Targets: the county's year against the three workers' ceiling; the
+ * members-only workload against the membership worker's. */
 #define YEAR_RATIO_TARGET 1.00
 #define YEAR_P99_TARGET_MS 5.0
 #define MEMBERS_RATIO_TARGET 0.40
@@ -351,6 +351,15 @@ s_machine(const char *dir)
 	uname(&u);
 	printf("machine: %ld CPUs (nproc), %s; %s %s; data dir %s on %s\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname, u.release, dir, fs);
+	printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
+}
+
+/* The exit status of a part that returns -1 failed, 0 its targets met, 1
+ * one missed (a failure only with --check). */
+static int
+s_part_exit(const struct options *o, int rc)
+{
+	return rc < 0 || bench_interrupted || (o->check && rc > 0) ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- counters */
@@ -777,11 +786,9 @@ main(int argc, char **argv)
 		struct bench_status_options so = { .dir = o.dir, .members = o.status_members,
 		    .clients = o.townships, .window = o.window, .events = o.status_events,
 		    .repeat = 2 * o.repeat - 1, .load = o.load, .half_seconds = o.half_seconds };
-		printf("jiceng-bench --status-only: the status stream (issue 20)\n");
+		printf("jiceng-bench --status-only: the status stream\n");
 		s_machine(o.dir);
-		printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
-		int src = bench_status(&so);
-		return src < 0 || bench_interrupted || (o.check && src > 0) ? 1 : 0;
+		return s_part_exit(&o, bench_status(&so));
 	}
 
 	if (o.mirror_only) {
@@ -790,9 +797,7 @@ main(int argc, char **argv)
 		    .pairs = 2 * o.repeat - 1, .load = o.load, .half_seconds = o.half_seconds };
 		printf("jiceng-bench --mirror: the journal into NATS JetStream\n");
 		s_machine(o.dir);
-		printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
-		int mrc = bench_mirror(&mo);
-		return mrc < 0 || bench_interrupted || (o.check && mrc > 0) ? 1 : 0;
+		return s_part_exit(&o, bench_mirror(&mo));
 	}
 
 	printf("jiceng-bench: %zu events per run, clients %u", o.events, o.clients[0]);
@@ -829,7 +834,6 @@ main(int argc, char **argv)
 		    "steps: a member to another branch of its township and back (issued, received,\n"
 		    "issued, received), another away and home (departed, contacted, returned)\n", o.mix);
 	s_machine(o.dir);
-	printf("note: a shared, noisy machine; compare runs made in one sitting.\n");
 
 	for (unsigned i = 0; i < o.nclients; i++)
 		ser[i].clients = o.clients[i];

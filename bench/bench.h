@@ -187,6 +187,8 @@ int bench_daemon_stats(const struct bench_daemon *d, QueryReply **reply);
 /* CPU seconds (user + system, all threads) used so far by jicengd itself
  * and by its jiceng-worker children together. 0 or -1. */
 int bench_daemon_cpu(const struct bench_daemon *d, double *broker_s, double *workers_s);
+/* CPU seconds (user + system, all threads) pid has used; -1 unknown. */
+double bench_proc_cpu(pid_t pid);
 /* The CPU seconds of each domain's worker so far (0 for a domain not run). */
 int bench_daemon_domain_cpu(const struct bench_daemon *d, double by_domain[DOMAIN_COUNT]);
 /* Peak RSS of jicengd and its children, read from /proc before stopping. */
@@ -229,7 +231,7 @@ struct bench_status_options {
 	double half_seconds;
 };
 
-/* The status stream (issue 20): the latency from ack to subscriber at
+/* The status stream: the latency from ack to subscriber at
  * o->load of the peak, a snapshot of o->members records, the catch-up rate
  * of a subscriber that missed them all, ingest with two subscribers against
  * none. Prints its report; 0 when every target is met, 1 when one is

@@ -209,7 +209,6 @@ bench_config_write(const char *path, const char *extra)
 int
 bench_daemon_acks(const struct bench_daemon *d, struct latency *acks)
 {
-	static const char *const domains[] = { "membership", "meetings", "funds" };
 	struct timespec asked;
 	struct stat st;
 	clock_gettime(CLOCK_REALTIME, &asked);
@@ -229,10 +228,10 @@ bench_daemon_acks(const struct bench_daemon *d, struct latency *acks)
 			return -1;
 		}
 		fclose(f);
-		for (size_t k = 0; k < sizeof domains / sizeof domains[0]; k++) {
+		for (int k = 0; k < DOMAIN_COUNT; k++) {
 			char labels[48];
 			struct latency one;
-			snprintf(labels, sizeof labels, "domain=\"%s\"", domains[k]);
+			snprintf(labels, sizeof labels, "domain=\"%s\"", codec_domain_name(k));
 			if (latency_read(text, "jiceng_ack_seconds", labels, &one) < 0)
 				continue;   /* a worker not run */
 			for (unsigned b = 0; b <= LATENCY_BUCKETS; b++)
@@ -336,6 +335,15 @@ s_stat(pid_t pid, pid_t *ppid, char *comm, size_t len, double *cpu_s)
 	*ppid = pp;
 	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	return 0;
+}
+
+double
+bench_proc_cpu(pid_t pid)
+{
+	pid_t ppid;
+	char comm[64];
+	double cpu_s;
+	return s_stat(pid, &ppid, comm, sizeof comm, &cpu_s) == 0 ? cpu_s : -1;
 }
 
 /* A child's name: its command, and a worker's domain ("jiceng-worker/funds"). */

@@ -260,25 +260,6 @@ s_caught_up(const struct bench_daemon *d, int timeout_s, bool first_ack, struct 
 
 /* ---------------------------------------------------------------- CPU */
 
-/* CPU seconds (user + system) pid has used, -1 when unknown. */
-static double
-s_cpu(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long ut, st;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The pid of d's jiceng-mirror, 0 when none. */
 static pid_t
 s_mirror_pid(const struct bench_daemon *d)
@@ -455,15 +436,15 @@ s_on_run(const struct bench_daemon *on, const struct bench_mirror_options *o,
 {
 	struct mstat m0, m1;
 	pid_t mpid = s_mirror_pid(on);
-	double c0 = mpid ? s_cpu(mpid) : -1, n0 = s_cpu(nats->pid), c1, n1, c2, n2;
+	double c0 = mpid ? bench_proc_cpu(mpid) : -1, n0 = bench_proc_cpu(nats->pid), c1, n1, c2, n2;
 	if (s_run(on, o, sp, run, o->events, 0, r) < 0)
 		return -1;
-	c1 = mpid ? s_cpu(mpid) : -1;
-	n1 = s_cpu(nats->pid);
+	c1 = mpid ? bench_proc_cpu(mpid) : -1;
+	n1 = bench_proc_cpu(nats->pid);
 	if (s_mstat(on, &m1) < 0 || s_caught_up(on, 60, false, &m0, &m0) < 0)
 		return -1;
-	c2 = mpid ? s_cpu(mpid) : -1;
-	n2 = s_cpu(nats->pid);
+	c2 = mpid ? bench_proc_cpu(mpid) : -1;
+	n2 = bench_proc_cpu(nats->pid);
 	*behind = (double)(m1.journal - m1.seq) / (double)r->acked;
 	if (c0 >= 0 && c2 >= c1 && c1 >= c0 && n0 >= 0 && n2 >= n1 && n1 >= n0) {
 		c->in_m += c1 - c0;

@@ -33,7 +33,7 @@
 #define STATUS_RUN_BASE 500        /* run numbers of the event ids, apart from bench.c's */
 #define STATUS_SUB_SETTLE_NS 300000000L  /* from subscribing to sending */
 
-/* Targets of issue 20 on the two-core machine. */
+/* The status stream's targets on the two-core machine. */
 #define TARGET_P99_MS 5.0
 #define TARGET_SNAPSHOT_S 1.0
 #define TARGET_CATCHUP 100000.0

@@ -36,8 +36,7 @@
 #include "be64.h"
 #include "broker.h"
 #include "log.h"
-#include "natshint.h"
-#include "nkey.h"
+#include "natsconn.h"
 
 #define FOLLOW_QUEUE_MAX 8192         /* records queued for the loop */
 #define FOLLOW_WAIT_MS 2000           /* a JetStream API request */
@@ -74,6 +73,7 @@ struct follow {
 	char servers[512], stream[64], prefix[128], primary[128];
 	char creds[CONFIG_PATH_MAX], nkey[CONFIG_PATH_MAX];
 	char tls_ca[CONFIG_PATH_MAX], tls_cert[CONFIG_PATH_MAX], tls_key[CONFIG_PATH_MAX];
+	struct natsconn_files files;   /* the five above */
 	int efd;                   /* eventfd: records queued */
 	pthread_t thread;
 	bool running;              /* the thread was started and not joined */
@@ -217,7 +217,7 @@ static natsStatus
 s_options(struct follow *f, natsOptions **out, char *why, size_t cap)
 {
 	const char *urls[16];
-	char buf[sizeof f->servers], pub[64], *save = NULL;
+	char buf[sizeof f->servers], *save = NULL;
 	int n = 0;
 	natsOptions *o = NULL;
 	natsStatus s = natsOptions_Create(&o);
@@ -240,21 +240,12 @@ s_options(struct follow *f, natsOptions **out, char *why, size_t cap)
 		s = natsOptions_SetMaxPingsOut(o, 2);
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, s_async_error, f);
-	if (s == NATS_OK && f->creds[0])
-		s = natsOptions_SetUserCredentialsFromFiles(o, f->creds, NULL);
-	if (s == NATS_OK && f->nkey[0]) {
-		if (nkey_public_from_seed_file(f->nkey, pub, sizeof pub, why, cap) < 0) {
-			natsOptions_Destroy(o);
-			return NATS_ERR;
-		}
-		s = natsOptions_SetNKeyFromSeed(o, pub, f->nkey);
-	}
-	if (s == NATS_OK && f->tls_ca[0] && (s = natsOptions_SetSecure(o, true)) == NATS_OK)
-		s = natsOptions_LoadCATrustedCertificates(o, f->tls_ca);
-	if (s == NATS_OK && f->tls_cert[0] && (s = natsOptions_SetSecure(o, true)) == NATS_OK)
-		s = natsOptions_LoadCertificatesChain(o, f->tls_cert, f->tls_key);
+	why[0] = '\0';
+	if (s == NATS_OK)
+		s = natsconn_files_set(o, &f->files, why, cap);
 	if (s != NATS_OK) {
-		s_nats_why(s, 0, why, cap);
+		if (!why[0])   /* else the nkey seed file's problem */
+			s_nats_why(s, 0, why, cap);
 		natsOptions_Destroy(o);
 	} else {
 		*out = o;
@@ -301,7 +292,7 @@ s_connect(struct follow *f, char *why, size_t cap)
 	if (s == NATS_OK)
 		return 0;
 	s_nats_why(s, 0, why, cap);
-	natshint_connect(why, cap, "standby", f->tls_cert[0], f->creds[0] || f->nkey[0]);
+	natsconn_hint(why, cap, "standby", &f->files);
 	s_disconnect(f);
 	return -1;
 }
@@ -939,6 +930,7 @@ s_new(struct broker *b)
 	snprintf(f->tls_ca, sizeof f->tls_ca, "%s", c->standby_tls_ca_file);
 	snprintf(f->tls_cert, sizeof f->tls_cert, "%s", c->standby_tls_cert_file);
 	snprintf(f->tls_key, sizeof f->tls_key, "%s", c->standby_tls_key_file);
+	f->files = (struct natsconn_files){ f->creds, f->nkey, f->tls_ca, f->tls_cert, f->tls_key };
 	f->efd = -1;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);

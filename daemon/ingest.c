@@ -46,7 +46,7 @@ struct item {
 	zmq_msg_t body;              /* the envelope as journaled (iddigest_envelope) */
 	char unknown[CODEC_UNKNOWN_TEXT];  /* fields it had that were dropped, "" none */
 	uint64_t seq;
-	int64_t read_ns;             /* monotonic, when read (latency.h) */
+	int64_t read_ns;             /* monotonic: the read pass that took it began */
 	enum { ITEM_NEW, ITEM_DUP, ITEM_REUSED } outcome;
 };
 
@@ -255,7 +255,8 @@ s_pending_push(struct pending_queue *q, const struct item *it)
  * bytes straight from the map; a duplicate is unpacked and marked, and so
  * is an answer owed the UNKNOWN_FIELDS warning. */
 static void
-s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p)
+s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struct pending *p,
+    int64_t now_ns)
 {
 	uint8_t *buf;
 	MDB_val val;
@@ -266,7 +267,7 @@ s_answer_from_state(struct broker *b, struct child *c, MDB_txn *txn, const struc
 		    c->role, mdb_strerror(rc));
 		return;
 	}
-	latency_add(&c->acks, now_mono_ns() - p->read_ns);
+	latency_add(&c->acks, now_ns - p->read_ns);
 	bool warn = s_nnotes && s_note_take(p->seq, p->rid, p->rid_len, fields);
 	if (!p->duplicate && !warn) {
 		s_send(b, p->rid, p->rid_len, val.mv_data, val.mv_size, p->seq);
@@ -324,8 +325,9 @@ ingest_resolve(struct broker *b, struct child *c)
 		log_error("read %s state: %s", c->role, mdb_strerror(rc));
 		return;
 	}
+	int64_t now_ns = now_mono_ns();
 	while (done < q->n && q->items[done].seq <= upto)
-		s_answer_from_state(b, c, txn, &q->items[done++]);
+		s_answer_from_state(b, c, txn, &q->items[done++], now_ns);
 	mdb_txn_abort(txn);
 	memmove(q->items, q->items + done, (q->n - done) * sizeof *q->items);
 	q->n -= done;
@@ -541,7 +543,6 @@ s_receive(struct broker *b, struct item *it)
 	it->rid_len = (uint8_t)(zmq_msg_size(&rid) > 255 ? 255 : zmq_msg_size(&rid));
 	memcpy(it->rid, zmq_msg_data(&rid), it->rid_len);
 	zmq_msg_close(&rid);
-	it->read_ns = now_mono_ns();
 	zmq_msg_init(&it->body);
 	if (zmq_msg_recv(&it->body, b->ingest, 0) < 0) {
 		zmq_msg_close(&it->body);
@@ -717,12 +718,14 @@ ingest_read(struct broker *b)
 	struct item *items = s_items(max);
 	if (!items)
 		return 0;
+	/* Whatever this pass reads was waiting when it began. */
+	int64_t read_ns = now_mono_ns();
 	while (n < max) {
 		int r = s_receive(b, &items[n]);
 		if (r == 0)
 			break;
 		if (r > 0)
-			n++;
+			items[n++].read_ns = read_ns;
 	}
 	if (n == 0)
 		goto out;

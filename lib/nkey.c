@@ -72,6 +72,15 @@ s_b32_encode(const uint8_t *in, size_t n, char *out)
 	out[o] = 0;
 }
 
+void
+nkey_encode(uint8_t *in, size_t n, char *out)
+{
+	uint16_t crc = s_crc16(in, n);
+	in[n] = (uint8_t)crc;
+	in[n + 1] = (uint8_t)(crc >> 8);
+	s_b32_encode(in, n + 2, out);
+}
+
 /* The seed's characters in text: the first "SU..." word of 58 base32
  * characters (a bare seed file, or one framed as nsc writes it). */
 static const char *
@@ -111,13 +120,11 @@ nkey_public_from_seed_file(const char *path, char *pub, size_t len, char *err, s
 	}
 	out[0] = NKEY_PREFIX_USER;
 	memcpy(out + 1, pk, sizeof pk);
-	uint16_t crc = s_crc16(out, 33);
-	out[33] = (uint8_t)crc, out[34] = (uint8_t)(crc >> 8);
 	if (len < 57) {
 		snprintf(err, errlen, "nkey: no room for the public key");
 		goto out;
 	}
-	s_b32_encode(out, sizeof out, pub);
+	nkey_encode(out, 33, pub);
 	rc = 0;
 out:
 	sodium_memzero(text, sizeof text);

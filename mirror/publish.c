@@ -36,7 +36,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "natshint.h"
+#include "natsconn.h"
 #include "mirror.h"
 #include "now.h"
 
@@ -55,6 +55,7 @@ struct publisher {
 	bool careful;                /* the last round failed: ask for every ack */
 	atomic_bool reconnected;     /* libnats reconnected since the last look */
 	char subjects[160];          /* <prefix>.> */
+	struct natsconn_files files; /* [mirror]'s, in cfg */
 	/* The round in flight, shared with s_on_ack. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -186,23 +187,11 @@ s_options(struct publisher *p, char *err, size_t errlen)
 	natsOptions_SetPingInterval(p->opts, 2000);
 	natsOptions_SetMaxPingsOut(p->opts, 2);
 	natsOptions_SetReconnectedCB(p->opts, s_on_reconnected, p);
-	s = NATS_OK;
-	if (c->mirror_creds_file[0])
-		s = natsOptions_SetUserCredentialsFromFiles(p->opts, c->mirror_creds_file, NULL);
-	if (s == NATS_OK && c->mirror_nkey_seed_file[0]) {
-		char pub[64];
-		if (nkey_public_from_seed_file(c->mirror_nkey_seed_file, pub, sizeof pub, err, errlen) < 0)
-			return -1;
-		s = natsOptions_SetNKeyFromSeed(p->opts, pub, c->mirror_nkey_seed_file);
-	}
-	if (s == NATS_OK && (c->mirror_tls_ca_file[0] || c->mirror_tls_cert_file[0]))
-		s = natsOptions_SetSecure(p->opts, true);
-	if (s == NATS_OK && c->mirror_tls_ca_file[0])
-		s = natsOptions_LoadCATrustedCertificates(p->opts, c->mirror_tls_ca_file);
-	if (s == NATS_OK && c->mirror_tls_cert_file[0])
-		s = natsOptions_LoadCertificatesChain(p->opts, c->mirror_tls_cert_file,
-		    c->mirror_tls_key_file[0] ? c->mirror_tls_key_file : c->mirror_tls_cert_file);
-	return s == NATS_OK ? 0 : s_err(err, errlen, s, "NATS credentials or TLS files");
+	err[0] = '\0';
+	s = natsconn_files_set(p->opts, &p->files, err, errlen);
+	if (s == NATS_OK || err[0])   /* else the nkey seed file's problem */
+		return s == NATS_OK ? 0 : -1;
+	return s_err(err, errlen, s, "NATS credentials or TLS files");
 }
 
 int
@@ -213,6 +202,8 @@ publisher_new(struct publisher **out, const struct config *cfg)
 		return ENOMEM;
 	p->cfg = cfg;
 	snprintf(p->subjects, sizeof p->subjects, "%s.>", cfg->mirror_subject_prefix);
+	p->files = (struct natsconn_files){ cfg->mirror_creds_file, cfg->mirror_nkey_seed_file,
+	    cfg->mirror_tls_ca_file, cfg->mirror_tls_cert_file, cfg->mirror_tls_key_file };
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	*out = p;
@@ -302,8 +293,7 @@ publisher_ready(struct publisher *p, char *err, size_t errlen)
 		if ((s = natsConnection_Connect(&p->nc, p->opts)) != NATS_OK) {
 			p->nc = NULL;
 			s_err(err, errlen, s, "cannot connect");
-			natshint_connect(err, errlen, "mirror", p->cfg->mirror_tls_cert_file[0],
-			    p->cfg->mirror_creds_file[0] || p->cfg->mirror_nkey_seed_file[0]);
+			natsconn_hint(err, errlen, "mirror", &p->files);
 			return -1;
 		}
 		jsOptions jo;

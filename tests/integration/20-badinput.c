@@ -715,9 +715,9 @@ s_warned_unknown(const Ack *a, const char *fields)
 	fail_msg("%s: no UNKNOWN_FIELDS warning (%zu warnings)", a->event_id, a->n_warnings);
 }
 
-/* The journal holds only canonical records (README, Protocol): the case of
- * issue 23, a MemberRegistered with an ID number and the overlong tag 0
- * "80 00 01" appended, is refused MALFORMED and not journaled; fields a
+/* The journal holds only canonical records (README, Protocol): a
+ * MemberRegistered with an ID number and the overlong tag 0
+ * "80 00 01" appended is refused MALFORMED and not journaled; fields a
  * newer client sends (envelope field 1000, event field 99) are dropped
  * before journaling and named in an UNKNOWN_FIELDS warning on the ack, on
  * its DUPLICATE too; a frame with every tag and length written too wide is

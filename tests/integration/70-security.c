@@ -1,6 +1,6 @@
 /*
  * 70-security: CURVE authentication and per-key authorisation against the
- * real daemon (issue 3, item 7). jicengd runs with [security] curve = on on
+ * real daemon. jicengd runs with [security] curve = on on
  * its loopback ports, with a server key and a keys_dir of township, county
  * and reader keys made here with lib/auth. Each refusal is checked by its
  * code: the ack's or query reply's code, or for a refused handshake the ZAP

@@ -24,6 +24,7 @@
  */
 #include "harness.h"
 #include "hnats.h"
+#include "nkey.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -153,31 +154,6 @@ s_mirror(QueryReply *r)
 	return r && r->stats ? r->stats->mirror : NULL;
 }
 
-/* Wait until the mirror holds the journal through its end, connected. */
-static void
-s_wait_mirrored(struct hd *d)
-{
-	int64_t until = now_mono_ms() + hn_ms(30000);
-	char last[256] = "no stats";
-	for (;;) {
-		QueryReply *r = hq_stats(d);
-		Jiceng__V1__MirrorStats *m = s_mirror(r);
-		bool done = false;
-		if (m) {
-			snprintf(last, sizeof last, "seq %llu of %llu, connected %d, problem %s",
-			    (unsigned long long)m->seq, (unsigned long long)r->stats->journal_length,
-			    m->connected, m->problem);
-			done = m->seq == r->stats->journal_length && m->connected && !*m->problem;
-		}
-		hq_free(r);
-		if (done)
-			return;
-		if (now_mono_ms() > until)
-			fail_msg("the mirror did not publish the journal: %s", last);
-		h_sleep_ms(100);
-	}
-}
-
 /* With the CA: the mirror publishes the journal over TLS. */
 static void
 test_mirror_tls_ca(void **state)
@@ -194,7 +170,7 @@ test_mirror_tls_ca(void **state)
 	assert_int_equal(hc_org_tree(sock, "tls"), 0);
 	assert_true(hc_members(sock, "tls", H_ORG_BRANCH, 0, 20) > 0);
 	hc_close(sock);
-	s_wait_mirrored(f->d);
+	hn_wait_mirrored(f->d, 0, 30000);
 	assert_true(hd_log_has(f->d, "mirror: publishing to stream JICENG"));
 	assert_false(hd_log_has(f->d, "mirror: NATS"));
 	hd_pass(f->d);
@@ -293,7 +269,7 @@ test_mirror_tls_client_cert(void **state)
 	    "tls_ca_file = %s/ca.pem\ntls_cert_file = %s/client.pem\ntls_key_file = %s/client.key\n",
 	    f->n->urls, f->tls, f->tls, f->tls);
 	assert_int_equal(hd_up(f->d), 0);
-	s_wait_mirrored(f->d);
+	hn_wait_mirrored(f->d, 0, 30000);
 	hd_pass(f->d);
 }
 
@@ -314,38 +290,6 @@ struct s_nkey {
 	char pub[57], seed[59];
 };
 
-static uint16_t
-s_crc16(const uint8_t *p, size_t n)
-{
-	uint16_t crc = 0;
-	for (size_t i = 0; i < n; i++) {
-		crc ^= (uint16_t)(p[i] << 8);
-		for (int b = 0; b < 8; b++)
-			crc = crc & 0x8000 ? (uint16_t)(crc << 1 ^ 0x1021) : (uint16_t)(crc << 1);
-	}
-	return crc;
-}
-
-/* in (n bytes) with its CRC-16 appended, in base32 into out. */
-static void
-s_nk_encode(uint8_t *in, size_t n, char *out)
-{
-	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	uint16_t crc = s_crc16(in, n);
-	unsigned acc = 0, bits = 0;
-	size_t o = 0;
-	in[n] = (uint8_t)(crc & 0xff);
-	in[n + 1] = (uint8_t)(crc >> 8);
-	for (size_t i = 0; i < n + 2; i++) {
-		acc = acc << 8 | in[i];
-		for (bits += 8; bits >= 5; bits -= 5)
-			out[o++] = b32[(acc >> (bits - 5)) & 31];
-	}
-	if (bits)
-		out[o++] = b32[(acc << (5 - bits)) & 31];
-	out[o] = '\0';
-}
-
 static void
 s_nkey_new(struct s_nkey *k, uint8_t prefix)
 {
@@ -354,11 +298,11 @@ s_nkey_new(struct s_nkey *k, uint8_t prefix)
 	crypto_sign_seed_keypair(k->pk, k->sk, raw);
 	buf[0] = prefix;
 	memcpy(buf + 1, k->pk, sizeof k->pk);
-	s_nk_encode(buf, 1 + sizeof k->pk, k->pub);
+	nkey_encode(buf, 1 + sizeof k->pk, k->pub);
 	buf[0] = (uint8_t)(S_NK_SEED | prefix >> 5);
 	buf[1] = (uint8_t)((prefix & 31) << 3);
 	memcpy(buf + 2, raw, sizeof raw);
-	s_nk_encode(buf, 2 + sizeof raw, k->seed);
+	nkey_encode(buf, 2 + sizeof raw, k->seed);
 }
 
 static void
@@ -455,7 +399,7 @@ test_mirror_creds(void **state)
 	hd_config_write(f->d, S_WORKERS "[mirror]\nenabled = true\nservers = %s\ncreds_file = %s\n",
 	    f->n->urls, creds);
 	assert_int_equal(hd_up(f->d), 0);
-	s_wait_mirrored(f->d);
+	hn_wait_mirrored(f->d, 0, 30000);
 	hd_pass(f->d);
 }
 
@@ -501,7 +445,7 @@ s_primary_up(struct s_fix *f, const char *extra, const char *prefix)
 	assert_int_equal(hc_org_tree(sock, prefix), 0);
 	assert_true(hc_members(sock, prefix, H_ORG_BRANCH, 0, 20) > 0);
 	hc_close(sock);
-	s_wait_mirrored(f->d);
+	hn_wait_mirrored(f->d, 0, 30000);
 }
 
 /* Wait until the standby's metrics file has the line line. */

@@ -391,25 +391,6 @@ s_converged(struct s_fix *f)
 	return end;
 }
 
-/* Wait until d's mirror has the journal through end in the stream. */
-static void
-s_wait_mirrored(struct hd *d, uint64_t end, int timeout_ms)
-{
-	int64_t until = now_mono_ms() + h_ms(timeout_ms);
-	uint64_t seq = 0;
-	for (;;) {
-		QueryReply *r = hq_stats(d);
-		seq = r && r->stats && r->stats->mirror ? r->stats->mirror->seq : 0;
-		hq_free(r);
-		if (seq == end)
-			return;
-		if (now_mono_ms() > until)
-			fail_msg("the mirror holds seq %llu, not %llu", (unsigned long long)seq,
-			    (unsigned long long)end);
-		h_sleep_ms(100);
-	}
-}
-
 /* Wait until the standby's stats say state. */
 static void
 s_wait_state(struct hd *s, const char *state, int timeout_ms)
@@ -523,7 +504,7 @@ test_standby_follows_and_promotes(void **state)
 	 * standby from a fresh data directory and follows it. */
 	assert_int_equal(hq_caught_up(f->s, 20000), 0);
 	uint64_t end2 = hq_journal_length(f->s);
-	s_wait_mirrored(f->s, end2, 30000);
+	hn_wait_mirrored(f->s, end2, 30000);
 	s_standby_up(f, &f->r, "JICENG");
 	s_wait_caught_up(f->r, end2, 60000);
 	hq_reset(f->s);
@@ -589,7 +570,7 @@ test_standby_from_backup(void **state)
 	hc_close(sock);
 	assert_int_equal(hq_caught_up(f->p, 20000), 0);
 	uint64_t copied = hq_journal_length(f->p);
-	s_wait_mirrored(f->p, copied, 20000);
+	hn_wait_mirrored(f->p, copied, 20000);
 	s_standby_new(f, &f->s, "JICENG", "");
 	snprintf(from, sizeof from, "%s/journal.mdb", f->p->dir);
 	snprintf(to, sizeof to, "%s/journal.mdb", f->s->dir);
@@ -662,7 +643,7 @@ test_promote_refused_own_key(void **state)
 	hc_close(sock);
 	assert_int_equal(hq_caught_up(f->p, 20000), 0);
 	uint64_t end = hq_journal_length(f->p);
-	s_wait_mirrored(f->p, end, 20000);
+	hn_wait_mirrored(f->p, end, 20000);
 	s_standby_new_key(f, &f->s, "JICENG", "", true);
 	assert_int_equal(hd_up(f->s), 0);
 	assert_true(hd_log_has(f->s, "was made here: it is not the primary's"));
@@ -715,7 +696,7 @@ test_promote_refused_unless_forced(void **state)
 	hc_close(sock);
 	assert_int_equal(hq_caught_up(f->p, 20000), 0);
 	uint64_t end = hq_journal_length(f->p);
-	s_wait_mirrored(f->p, end, 20000);
+	hn_wait_mirrored(f->p, end, 20000);
 	s_standby_extra_up(f, &f->s, "JICENG", "subject_prefix = jiceng.other\n");
 	for (int64_t until = now_mono_ms() + h_ms(20000);; h_sleep_ms(100)) {
 		QueryReply *r = s_standby_stats(f->s);

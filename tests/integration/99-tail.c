@@ -165,25 +165,6 @@ s_wait_following(struct s_fix *f, void *q, uint64_t end)
 	}
 }
 
-/* Wait until the primary's mirror has its whole journal in the stream:
- * that journal's end. */
-static uint64_t
-s_wait_mirrored(struct hd *p)
-{
-	int64_t until = now_mono_ms() + hn_ms(30000);
-	for (;;) {
-		QueryReply *r = hq_stats(p);
-		uint64_t end = r ? r->stats->journal_length : 0;
-		bool done = r && r->stats->mirror && r->stats->mirror->seq == end && end > 0;
-		hq_free(r);
-		if (done)
-			return end;
-		if (now_mono_ms() > until)
-			fail_msg("the primary's mirror did not catch up");
-		h_sleep_ms(100);
-	}
-}
-
 /* The standby: CURVE on, the county's key, following the primary's stream,
  * its mirror set up for after the promotion, the primary's ID
  * blind-index key copied in (operations.md, "Running the standby"). */
@@ -281,7 +262,7 @@ test_tail_resent(void **state)
 	assert_non_null(sock);
 	assert_int_equal(hc_org_tree(sock, "tl"), 0);
 	assert_true(hc_members(sock, "tl-pre", H_ORG_BRANCH, 0, S_PRE) > 0);
-	uint64_t mirrored = s_wait_mirrored(f->p);
+	uint64_t mirrored = hn_wait_mirrored(f->p, 0, 30000);
 	s_standby_up(f);
 	void *q = hcurve_socket(&f->c, ZMQ_DEALER, "county", f->s->query, NULL);
 	s_wait_following(f, q, 0);  /* a Tick on the hour may have come since */

@@ -408,3 +408,28 @@ hn_fixture_end(void **state, struct hnats **n, struct hd **const daemons[])
 	h_time_limit(0);
 	return rc;
 }
+
+uint64_t
+hn_wait_mirrored(struct hd *d, uint64_t end, int timeout_ms)
+{
+	int64_t until = now_mono_ms() + hn_ms(timeout_ms);
+	char last[300] = "no stats";
+	for (;;) {
+		QueryReply *r = hq_stats(d);
+		const Jiceng__V1__MirrorStats *m = r && r->stats ? r->stats->mirror : NULL;
+		uint64_t want = end ? end : r && r->stats ? r->stats->journal_length : 0;
+		bool done = false;
+		if (m) {
+			snprintf(last, sizeof last, "seq %llu of %llu, connected %d, problem %s",
+			    (unsigned long long)m->seq, (unsigned long long)want, m->connected,
+			    m->problem);
+			done = want > 0 && m->seq == want && m->connected && !*m->problem;
+		}
+		hq_free(r);
+		if (done)
+			return want;
+		if (now_mono_ms() > until)
+			fail_msg("the mirror did not publish the journal: %s", last);
+		h_sleep_ms(100);
+	}
+}

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HN_MAX_NODES 3
@@ -102,6 +103,11 @@ void hn_print_log(struct hnats *n, int i);
 void hn_destroy(struct hnats **np);
 
 struct hd;
+/* Wait until d's jiceng-mirror, connected and with no problem, has the
+ * stream holding d's journal through end (0: the journal's end as it is at
+ * each look), up to timeout_ms (hn_ms); that end. Fails the test saying
+ * where the mirror is otherwise. */
+uint64_t hn_wait_mirrored(struct hd *d, uint64_t end, int timeout_ms);
 /* cmocka set-up of a test with NATS: *state a zeroed fixture of size
  * bytes, and the test's time limit (H_TEST_LIMIT_S). -1 out of memory. */
 int hn_fixture_begin(void **state, size_t size);

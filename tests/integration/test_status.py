@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The status stream end to end (issue 20, item 8): replicas equal a snapshot.
+"""The status stream end to end: replicas equal a snapshot.
 
 Each case starts a real jicengd (its own temporary directory, free loopback
 ports, a NOTIFY_SOCKET, stopped by pid with its children) and follows its

@@ -183,7 +183,7 @@ test_malformed_oversize_unknown(void **state)
 	assert_string_equal(err.code, "NO_EVENT");
 }
 
-/* The case of issue 23: a valid MemberRegistered with an ID number and
+/* A valid MemberRegistered with an ID number and
  * the bytes 80 00 01 appended, an overlong (two-byte) tag of field number
  * 0. protobuf-c parses it as an unknown field and would pack it again as a
  * one-byte tag 0 that it refuses itself; no protobuf encoder writes field

@@ -266,8 +266,7 @@ s_append_raw(struct fx *x, uint32_t kind, const char *event_id, const uint8_t *b
 
 /* Records that do not decode, as a journal written before jicengd packed
  * every envelope anew can hold: a MemberRegistered with an ID digest and
- * the tag 0 protobuf-c wrote for a client's overlong 80 00 01 (the case of
- * issue 23), junk, and a Tick nobody answers for. Each owned one is
+ * the tag 0 protobuf-c wrote for a client's overlong 80 00 01, junk, and a Tick nobody answers for. Each owned one is
  * answered once, for good: REJECTED/UNDECODABLE_RECORD (not
  * INTERNAL_ERROR), with the event_id when the record still has it; the
  * fold goes on past them, never meets them again, and a rebuild answers

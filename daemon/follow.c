@@ -52,11 +52,13 @@
 #define PROMOTE_REQUEST "promote.request"     /* in run_dir, from jicengctl promote */
 #define PROMOTE_RESULT "promote.result"
 
+/* REFUSED: NATS answered but TLS or credentials failed, on either side
+ * (natsconn_hint); DISCONNECTED: it did not answer. */
 enum follow_state { FOLLOW_CONNECTING, FOLLOW_FOLLOWING, FOLLOW_DISCONNECTED, FOLLOW_STOPPED,
-	FOLLOW_PROMOTED };
+	FOLLOW_PROMOTED, FOLLOW_REFUSED };
 
 static const char *const s_state_names[] = {
-	"connecting", "following", "disconnected", "stopped", "promoted",
+	"connecting", "following", "disconnected", "stopped", "promoted", "refused",
 };
 
 /* One queued MirroredRecord. */
@@ -276,8 +278,9 @@ s_disconnect(struct follow *f)
 	f->nc = NULL;
 }
 
+/* 0; -1 with why, *refused when TLS or the credentials failed. */
 static int
-s_connect(struct follow *f, char *why, size_t cap)
+s_connect(struct follow *f, char *why, size_t cap, bool *refused)
 {
 	natsOptions *o = NULL;
 	jsOptions jo;
@@ -292,7 +295,7 @@ s_connect(struct follow *f, char *why, size_t cap)
 	if (s == NATS_OK)
 		return 0;
 	s_nats_why(s, 0, why, cap);
-	natsconn_hint(why, cap, "standby", &f->files);
+	*refused = natsconn_hint(why, cap, "standby", &f->files);
 	s_disconnect(f);
 	return -1;
 }
@@ -670,8 +673,9 @@ s_step(struct follow *f, unsigned backoff, int64_t *checked, int64_t *heard)
 	pthread_mutex_unlock(&f->mu);
 	if (f->nc && natsConnection_Status(f->nc) == NATS_CONN_STATUS_CLOSED)
 		s_disconnect(f);
-	if (!f->nc && s_connect(f, why, sizeof why) < 0) {
-		s_thread_problem(f, FOLLOW_DISCONNECTED, why);
+	bool refused = false;
+	if (!f->nc && s_connect(f, why, sizeof why, &refused) < 0) {
+		s_thread_problem(f, refused ? FOLLOW_REFUSED : FOLLOW_DISCONNECTED, why);
 		return next;
 	}
 	bool check = now_mono_ms() - *checked >= FOLLOW_CHECK_MS;
@@ -1146,6 +1150,10 @@ follow_periodic(struct broker *b)
 		else if (st == FOLLOW_DISCONNECTED)
 			log_warnx("standby: NATS unreachable (%s); retrying with backoff, the journal "
 			    "stays at seq %llu", problem, (unsigned long long)end);
+		else if (st == FOLLOW_REFUSED)
+			log_warnx("standby: NATS answered but TLS or the credentials failed (%s); "
+			    "retrying with backoff, the journal stays at seq %llu", problem,
+			    (unsigned long long)end);
 		else if (st == FOLLOW_STOPPED)
 			log_warnx("standby: not following: %s; retrying with backoff at seq %llu",
 			    problem, (unsigned long long)end);

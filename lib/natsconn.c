@@ -31,7 +31,7 @@ natsconn_files_set(natsOptions *o, const struct natsconn_files *f, char *nkey_er
 	return s;
 }
 
-void
+bool
 natsconn_hint(char *why, size_t cap, const char *section, const struct natsconn_files *f)
 {
 	char hint[300];
@@ -52,7 +52,8 @@ natsconn_hint(char *why, size_t cap, const char *section, const struct natsconn_
 		    "know these credentials ([%s] creds_file or nkey_seed_file)" : "the servers want "
 		    "credentials: set [%s] creds_file (or nkey_seed_file)", section);
 	else
-		return;
+		return false;
 	if (len < cap)
 		snprintf(why + len, cap - len, "; %s", hint);
+	return true;
 }

@@ -26,8 +26,10 @@ struct natsconn_files {
 natsStatus natsconn_files_set(natsOptions *o, const struct natsconn_files *f, char *nkey_err,
     size_t cap);
 
-/* Append "; HINT" to why (libnats's words, cap bytes) when its words are
- * known: section is "mirror" or "standby"; f: the section's files. */
-void natsconn_hint(char *why, size_t cap, const char *section, const struct natsconn_files *f);
+/* Append "; HINT" to why (libnats's words, cap bytes) when its words say
+ * the servers refused this client (TLS or credentials), and return true;
+ * false for anything else (unreachable, timed out). section is "mirror"
+ * or "standby"; f: the section's files. */
+bool natsconn_hint(char *why, size_t cap, const char *section, const struct natsconn_files *f);
 
 #endif

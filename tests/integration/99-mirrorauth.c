@@ -16,7 +16,7 @@
  * - A standby (jicengd with [standby] enabled) of a primary mirroring to
  *   such servers, with the [standby] options of the same names: without
  *   them (or with another CA, or a client certificate another CA signed)
- *   it is refused and says why and what to set (stats: disconnected, the
+ *   it is refused and says why and what to set (stats: refused, the
  *   problem; metrics: jiceng_standby_following 0; the log), retrying;
  *   with them it follows to the primary's journal (and, in the TLS test,
  *   recovers without a restart once its CA file holds the right CA, its
@@ -465,10 +465,10 @@ s_wait_metric(struct s_fix *f, const char *line)
 	}
 }
 
-/* Wait until the standby says it cannot reach NATS for a reason
- * containing why (stats: disconnected, the problem; metrics: not
- * following; the log: "NATS unreachable (..." and why), its journal
- * still empty. */
+/* Wait until the standby says TLS or its credentials failed, for a
+ * reason containing why (stats: refused, not disconnected, the problem;
+ * metrics: not following; the log: "NATS answered but TLS or the
+ * credentials failed (..." and why), its journal still empty. */
 static void
 s_wait_standby_refused(struct s_fix *f, const char *why)
 {
@@ -480,7 +480,7 @@ s_wait_standby_refused(struct s_fix *f, const char *why)
 			Jiceng__V1__StandbyStats *sb = r->stats->standby;
 			snprintf(last, sizeof last, "journal %llu, state %s, problem %s",
 			    (unsigned long long)r->stats->journal_length, sb->state, sb->problem);
-			done = strcmp(sb->state, "disconnected") == 0 && strstr(sb->problem, why) &&
+			done = strcmp(sb->state, "refused") == 0 && strstr(sb->problem, why) &&
 			    r->stats->journal_length == 0;
 		}
 		hq_free(r);
@@ -490,7 +490,8 @@ s_wait_standby_refused(struct s_fix *f, const char *why)
 			fail_msg("the standby was not refused for '%s': %s", why, last);
 	}
 	s_wait_metric(f, "\njiceng_standby_following 0\n");
-	assert_true(hd_log_wait(f->s, "standby: NATS unreachable (", 10000));
+	assert_true(hd_log_wait(f->s, "standby: NATS answered but TLS or the credentials failed (", 10000));
+	assert_false(hd_log_has(f->s, "standby: NATS unreachable ("));
 	assert_true(hd_log_has(f->s, why));
 }
 
@@ -578,7 +579,8 @@ test_standby_tls_ca(void **state)
 	snprintf(extra, sizeof extra, "tls_ca_file = %s\n", path);
 	s_standby_up(f, extra);
 	s_wait_standby_refused(f, S_UNTRUSTED);
-	assert_int_equal(hd_log_count(f->s, "standby: NATS unreachable ("), 2);  /* once a run */
+	assert_int_equal(hd_log_count(f->s, "standby: NATS answered but TLS or the credentials failed ("),
+	    2);  /* once a run */
 	snprintf(from, sizeof from, "%s/ca.pem", f->tls);
 	s_copy(from, path);
 	s_standby_same(f);

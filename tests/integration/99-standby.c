@@ -616,7 +616,7 @@ test_standby_nkey(void **state)
 	s_standby_extra_up(f, &f->s, "JICENG", line);
 	s_wait_caught_up(f->s, end, 30000);
 	s_standby_up(f, &f->r, "JICENG");
-	s_wait_state(f->r, "disconnected", 20000);
+	s_wait_state(f->r, "refused", 20000);
 	QueryReply *r = s_standby_stats(f->r);
 	assert_non_null(r);
 	assert_non_null(strstr(r->stats->standby->problem, "Authorization"));

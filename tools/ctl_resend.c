@@ -31,7 +31,7 @@
 
 #include "journal.h"
 
-#define TAIL_PROGRESS_MS 2000   /* a progress line at most this often */
+#define TAIL_PROGRESS_S 2        /* a progress line at most this often, by default */
 
 struct s_tail {
 	struct journal *j;
@@ -46,6 +46,7 @@ struct s_tail {
 	bool gave_up;               /* nothing ever answered: the rest not sent */
 	struct ctl_tail_tally tally;
 	bool quiet;
+	int64_t progress_ms;        /* --progress-every */
 	int64_t progress_at;        /* the next progress line, monotonic ms */
 };
 
@@ -56,6 +57,7 @@ struct s_opts {
 	bool have_after;
 	uint64_t after;             /* --after */
 	bool quiet;
+	unsigned progress_s;        /* --progress-every */
 };
 
 /* ---------------------------------------------------------------- the source */
@@ -156,7 +158,7 @@ s_tick(void *arg)
 
 	if (t->quiet || now < t->progress_at)
 		return;
-	t->progress_at = now + TAIL_PROGRESS_MS;
+	t->progress_at = now + t->progress_ms;
 	ctl_tail_summary(&t->tally, line, sizeof line);
 	fprintf(stderr, "resend-tail: at seq %llu of %llu: %s\n",
 	    (unsigned long long)(t->next - 1), (unsigned long long)t->last, line);
@@ -289,7 +291,7 @@ s_usage(FILE *out)
 	    "may send (--key, with CURVE).\n"
 	    "\n"
 	    "Prints a line per event that is rejected or gets no final answer, a\n"
-	    "progress line every 2 s on stderr, and a summary.\n"
+	    "progress line on stderr (every 2 s by default), and a summary.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -D, --data-dir DIR   the old primary's data directory (required)\n"
@@ -303,6 +305,8 @@ s_usage(FILE *out)
 	    "                       tail in its order, whatever the answers; more is\n"
 	    "                       faster, in order unless RETRY_LATER comes)\n"
 	    CTL_SENDER_HELP_RESENDS
+	    "      --progress-every S  a progress line at most every S seconds\n"
+	    "                       (default 2; 0: after each batch of answers)\n"
 	    "      --quiet          no progress lines\n"
 	    "  -h, --help           this help\n"
 	    "\n"
@@ -311,7 +315,7 @@ s_usage(FILE *out)
 	    "2 usage error.\n");
 }
 
-enum { S_OPT_QUIET = 1000 };
+enum { S_OPT_QUIET = 1000, S_OPT_PROGRESS };
 
 static const struct option s_options[] = {
 	CTL_SENDER_LONGOPTS,
@@ -319,6 +323,7 @@ static const struct option s_options[] = {
 	{ "after", required_argument, NULL, 'a' },
 	{ "query", required_argument, NULL, 'q' },
 	{ "quiet", no_argument, NULL, S_OPT_QUIET },
+	{ "progress-every", required_argument, NULL, S_OPT_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -341,6 +346,14 @@ s_options_parse(int argc, char **argv, struct s_opts *o)
 		case 'D': o->dir = optarg; break;
 		case 'q': o->query = optarg; break;
 		case S_OPT_QUIET: o->quiet = true; break;
+		case S_OPT_PROGRESS:
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (!*optarg || *end || errno || *optarg == '-' || v > 86400)
+				return ctl_usage_error("resend-tail", "bad value for --progress-every: "
+				    "'%s' (seconds, 0 to 86400)", optarg);
+			o->progress_s = (unsigned)v;
+			break;
 		case 'a':
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
@@ -378,7 +391,7 @@ s_resend(struct s_tail *t, const struct s_opts *o)
 
 	if (!sender)
 		return CTL_EXIT_FAIL;
-	t->progress_at = now_mono_ms() + TAIL_PROGRESS_MS;
+	t->progress_at = now_mono_ms() + t->progress_ms;
 	rc = ctl_sender_run(sender, &src);
 	ctl_sender_destroy(&sender);
 	ctl_tail_summary(&t->tally, line, sizeof line);
@@ -404,7 +417,7 @@ s_resend(struct s_tail *t, const struct s_opts *o)
 int
 ctl_resend_tail_main(int argc, char **argv)
 {
-	struct s_opts o = { .conf = CTL_SENDER_CONF("resend-tail") };
+	struct s_opts o = { .conf = CTL_SENDER_CONF("resend-tail"), .progress_s = TAIL_PROGRESS_S };
 	/* One at a time: a backed-off event resent after later ones would be
 	 * judged out of its order (a transfer before its member). */
 	o.conf.window = 1;
@@ -416,6 +429,7 @@ ctl_resend_tail_main(int argc, char **argv)
 		return rc;
 	t.dir = o.dir;
 	t.quiet = o.quiet;
+	t.progress_ms = (int64_t)o.progress_s * 1000;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (s_journal_open(&t, o.dir) < 0)
 		return CTL_EXIT_FAIL;

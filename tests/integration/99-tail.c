@@ -294,9 +294,15 @@ test_tail_resent(void **state)
 	assert_int_equal(h_run(pargv, out, out, h_ms(60000)), 0);
 	s_member_is(f, q, "tl-m-0", false);
 
-	/* The tail, from the promotion seq the new primary's stats give. */
+	/* The tail, from the promotion seq the new primary's stats give, with
+	 * a progress line after each batch of answers. */
 	assert_int_equal(s_resend(f->s, "--data-dir", f->p->dir, "--ingest", f->s->ingest,
-	    "--query", f->s->query, "--key", sk, "--server-key", pk, NULL), 0);
+	    "--query", f->s->query, "--key", sk, "--server-key", pk, "--progress-every", "0",
+	    NULL), 0);
+	assert_true(s_said(f->s, "tail.err", "resend-tail: at seq "));
+	snprintf(summary, sizeof summary, " of %llu: %d accepted, 0 duplicate, 1 rejected (R4 1), 0 "
+	    "retry later, 0 without an ack\n", (unsigned long long)end, S_TAIL);
+	assert_true(s_said(f->s, "tail.err", summary));  /* the last, after the last answer */
 	snprintf(summary, sizeof summary, "seqs %llu-%llu of %s/journal.mdb to %s: %llu events "
 	    "resent (%llu of jicengd's own records skipped): %d accepted, 0 duplicate, 1 rejected "
 	    "(R4 1), 0 retry later, 0 without an ack", (unsigned long long)mirrored + 1,
@@ -322,6 +328,9 @@ test_tail_resent(void **state)
 	assert_non_null(r);
 	uint64_t length = r->stats->journal_length;
 	hq_free(r);
+	char path[256];
+	snprintf(path, sizeof path, "%s/tail.err", f->s->dir);
+	unlink(path);  /* h_run appends stderr */
 	assert_int_equal(s_resend(f->s, "--data-dir", f->p->dir, "--ingest", f->s->ingest,
 	    "--after", "0", "--key", sk, "--server-key", pk, "--quiet", NULL), 0);
 	snprintf(summary, sizeof summary, "seqs 1-%llu of %s/journal.mdb to %s: %llu events "
@@ -330,6 +339,9 @@ test_tail_resent(void **state)
 	    (unsigned long long)(end - own_all), (unsigned long long)own_all,
 	    (unsigned long long)(end - own_all));
 	assert_true(s_said(f->s, "tail.out", summary));
+	char *err = h_slurp(path, NULL);
+	assert_null(err && strstr(err, "resend-tail: at seq") ? err : NULL);  /* --quiet */
+	free(err);
 	r = s_stats(f, q);
 	assert_non_null(r);
 	assert_int_equal(r->stats->journal_length, length);
@@ -360,6 +372,8 @@ test_tail_errors(void **state)
 	assert_true(s_said(f->p, "tail.err", "--data-dir DIR (the old primary's data directory) is required"));
 	assert_int_equal(s_resend(f->p, "--data-dir", f->p->dir, "--after", "x1", NULL), 2);
 	assert_true(s_said(f->p, "tail.err", "bad value for --after: 'x1'"));
+	assert_int_equal(s_resend(f->p, "--data-dir", f->p->dir, "--progress-every", "-1", NULL), 2);
+	assert_true(s_said(f->p, "tail.err", "bad value for --progress-every: '-1'"));
 	snprintf(path, sizeof path, "%s/nowhere", f->p->dir);
 	assert_int_equal(s_resend(f->p, "--data-dir", path, "--after", "0", NULL), 1);
 	assert_true(s_said(f->p, "tail.err", "no journal in"));

@@ -196,11 +196,12 @@ $(B)/fuzz/protobuf-c.o: $(FUZZ_PROTOBUF_C)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -c -o $@ $<
 
-$(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c $(LIB_SRC) $(GEN_C) $(GEN_H) \
+FUZZ_LIB_SRC := $(filter-out $(LIB_NATS_SRC),$(LIB_SRC))
+$(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c $(FUZZ_LIB_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_envelope.c \
-	    $(LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
+	    $(FUZZ_LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 fuzz:
 	@sh tools/bootstrap $(FUZZ_PKGS)

@@ -3,7 +3,8 @@
  * what jicengd does to a frame before it journals it (daemon/ingest.c):
  * codec_envelope_decode, then iddigest_envelope (unknown fields dropped,
  * an ID number checked and replaced by its digest, the envelope packed
- * anew). Whatever would be journaled must
+ * anew), as from a township's key and as from the county's (which may
+ * resend a journaled digest). Whatever would be journaled must
  *   - decode (codec_envelope_unpack, as a worker reads it),
  *   - pack again to the very same bytes (the journal is canonical),
  *   - hold no unknown field,
@@ -72,8 +73,9 @@ s_check_journaled(const uint8_t *out, size_t n)
 	codec_envelope_free(j);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The frame as a township key (county false) or the county's sends it. */
+static void
+s_one(const uint8_t *data, size_t size, bool county)
 {
 	struct codec_error err;
 	struct codec_unknown unknown;
@@ -83,19 +85,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!e) {
 		if (!err.code || !err.reason[0])
 			s_fail("a refusal without code or reason", data, size);
-		return 0;
+		return;
 	}
-	int rc = iddigest_envelope(e, s_key, FUZZ_NOW, &out, &n, &unknown, &err);
+	int rc = iddigest_envelope(e, s_key, FUZZ_NOW, county, &out, &n, &unknown, &err);
 	codec_envelope_free(e);
 	if (rc < 0) {
 		if (!err.code || !err.reason[0] || out)
 			s_fail("a digest refusal without code or reason", data, size);
-		return 0;
+		return;
 	}
 	if ((unknown.n == 0) != (unknown.fields[0] == '\0'))
 		s_fail("unknown fields counted and named differently", data, size);
 	s_check_journaled(out, n);
 	free(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	s_one(data, size, false);
+	s_one(data, size, true);
 	return 0;
 }
 

@@ -4,7 +4,8 @@
 #   make test       install missing packages, build, run unit + integration tests
 #   make demo       run the daemon with simulated townships
 #   make bench      end-to-end and raw-ceiling benchmark
-#   make fuzz       libFuzzer on the envelope checks (FUZZ_RUNS, FUZZ_SECONDS)
+#   make fuzz       libFuzzer on the envelope checks (FUZZ_RUNS, FUZZ_SECONDS);
+#                   FUZZ_TARGET=fold: on the workers' rules
 #   make install    PREFIX=/usr/local DESTDIR=...
 
 PREFIX    ?= /usr/local
@@ -123,18 +124,38 @@ $(B)/test-io-shim.so: $(INTEG_SHIM) tests/integration/powercut_log.h
 	@mkdir -p $(B)
 	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
-# One ASan+UBSan build of the unit tests, in its own tree.
+# One ASan+UBSan build, in its own tree, of the unit tests and of the fuzz
+# targets' replays (tests/fuzz/replay.c: the seeds and saved crashes run
+# without libFuzzer, which gcc lacks).
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-$(B)/asan/test-unit: $(PROTOS) $(LIB_SRC) $(DOMAIN_SRC) $(UNIT_SRC) $(UNIT_TOOLS) $(GEN_H) $(wildcard lib/*.h workers/*.h)
-	@mkdir -p $(B)/asan
-	$(CC) $(BASE_CFLAGS) $(WARN) $(ASAN_FLAGS) -o $@ $(filter-out $(LIB_NATS_SRC),$(LIB_SRC)) $(GEN_C) $(DOMAIN_SRC) $(UNIT_SRC) $(UNIT_TOOLS) $(LDLIBS_ALL) -lcmocka
+aobj = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
+ASAN_OBJ := $(call aobj,$(filter-out $(LIB_NATS_SRC),$(LIB_SRC)) $(DOMAIN_SRC)) \
+            $(patsubst $(B)/gen/%.c,$(B)/asan/obj/gen/%.o,$(GEN_C))
+FUZZ_TARGETS := envelope fold
+REPLAYS := $(patsubst %,$(B)/asan/replay-%,$(FUZZ_TARGETS))
+
+$(B)/asan/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+$(B)/asan/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(B)/asan/obj -name '*.d' 2>/dev/null)
+
+$(B)/asan/libjiceng-asan.a: $(ASAN_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/test-unit: $(call aobj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/asan/libjiceng-asan.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+$(B)/asan/replay-%: $(call aobj,tests/fuzz/replay.c tests/fuzz/fuzz_%.c) $(B)/asan/libjiceng-asan.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # ---------------------------------------------------------------- targets
 bootstrap:
 	@sh tools/bootstrap
 
 test: bootstrap
-	@$(MAKE) --no-print-directory all $(B)/asan/test-unit
+	@$(MAKE) --no-print-directory all $(B)/asan/test-unit $(REPLAYS)
 	@sh tests/run
 
 test-unit: all
@@ -196,21 +217,32 @@ $(B)/fuzz/protobuf-c.o: $(FUZZ_PROTOBUF_C)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) -O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -c -o $@ $<
 
+# FUZZ_TARGET=fold: tests/fuzz/fuzz_fold.c, runs of frames through the
+# broker's checks and the three workers' rules (the domain sources
+# instrumented too). Each target has its own seeds, corpus and crashes
+# under $(B)/fuzz/TARGET/.
+FUZZ_TARGET ?= envelope
 FUZZ_LIB_SRC := $(filter-out $(LIB_NATS_SRC),$(LIB_SRC))
+FUZZ_DIR := $(B)/fuzz/$(FUZZ_TARGET)
 $(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c $(FUZZ_LIB_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_envelope.c \
 	    $(FUZZ_LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
+$(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
+    $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fold.c \
+	    $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 fuzz:
 	@sh tools/bootstrap $(FUZZ_PKGS)
-	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz-envelope
-	@rm -rf $(B)/fuzz/seeds && mkdir -p $(B)/fuzz/seeds $(B)/fuzz/corpus
-	@JICENG_FUZZ_SEEDS=$(B)/fuzz/seeds $(B)/fuzz/fuzz-envelope
-	$(B)/fuzz/fuzz-envelope -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
-	    -dict=tests/fuzz/envelope.dict -artifact_prefix=$(B)/fuzz/ -print_final_stats=1 \
-	    $(B)/fuzz/corpus $(B)/fuzz/seeds
+	@$(MAKE) --no-print-directory $(B)/fuzz/fuzz-$(FUZZ_TARGET)
+	@rm -rf $(FUZZ_DIR)/seeds && mkdir -p $(FUZZ_DIR)/seeds $(FUZZ_DIR)/corpus
+	@JICENG_FUZZ_SEEDS=$(FUZZ_DIR)/seeds $(B)/fuzz/fuzz-$(FUZZ_TARGET)
+	$(B)/fuzz/fuzz-$(FUZZ_TARGET) -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) \
+	    -dict=tests/fuzz/envelope.dict -artifact_prefix=$(FUZZ_DIR)/ -print_final_stats=1 \
+	    $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 
 # ---------------------------------------------------------------- install
 install: all

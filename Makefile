@@ -232,7 +232,7 @@ $(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c $(FUZZ_LIB_SRC) $(GEN_C) $(G
 $(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
-	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_fold.c \
+	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -DJICENG_LIBFUZZER -o $@ tests/fuzz/fuzz_fold.c \
 	    $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 fuzz:

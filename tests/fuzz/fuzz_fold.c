@@ -319,6 +319,64 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
+/* ---------------------------------------------------------- mutator */
+
+#ifdef JICENG_LIBFUZZER
+/* libFuzzer's own mutations, here on one frame's bytes at a time, and on
+ * the run's frames (copied, dropped, swapped, sent with the other key),
+ * so that the framing holds and the events after a mutation still come. */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned seed);
+
+struct span {
+	size_t at, len;
+	unsigned county;
+};
+
+size_t
+LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned seed)
+{
+	static struct span f[FUZZ_MAX_FRAMES + 1];
+	static uint8_t out[1 << 16], body[FUZZ_COUNTY_BIT];
+	size_t n = 0, o = 0;
+	for (size_t at = 0; at + 2 <= size && n < FUZZ_MAX_FRAMES;) {
+		unsigned head = (unsigned)data[at] << 8 | data[at + 1];
+		size_t len = head & ~FUZZ_COUNTY_BIT;
+		if (len > size - at - 2)
+			len = size - at - 2;
+		f[n++] = (struct span){ at + 2, len, head & FUZZ_COUNTY_BIT };
+		at += 2 + len;
+	}
+	if (n == 0 || seed % 8 == 0 || max_size > sizeof out)
+		return LLVMFuzzerMutate(data, size, max_size);
+	size_t k = (seed / 8) % n, j = (seed / 8 / n) % n, blen = 0;
+	unsigned op = (seed / 8 / n / n) % 6;
+	for (size_t i = 0; i < n; i++) {
+		size_t reps = (op == 1 && i == k) ? 2 : (op == 2 && i == k && n > 1) ? 0 : 1;
+		const struct span *sp = (op == 3 && i == k) ? &f[j] : (op == 3 && i == j) ? &f[k] : &f[i];
+		unsigned county = sp->county ^ ((op == 4 && i == k) ? FUZZ_COUNTY_BIT : 0);
+		const uint8_t *src = data + sp->at;
+		size_t len = sp->len;
+		if ((op == 0 || op == 5) && i == k) {
+			memcpy(body, src, len);
+			blen = LLVMFuzzerMutate(body, len, sizeof body - 1);
+			src = body;
+			len = blen;
+		}
+		for (size_t r = 0; r < reps; r++) {
+			if (o + 2 + len > max_size)
+				return o ? o : LLVMFuzzerMutate(data, size, max_size);
+			out[o++] = (uint8_t)((len >> 8) | (county >> 8));
+			out[o++] = (uint8_t)len;
+			memcpy(out + o, src, len);
+			o += len;
+		}
+	}
+	memcpy(data, out, o);
+	return o;
+}
+#endif
+
 /* ---------------------------------------------------------- seeds */
 
 #define S_TW "320123101000"

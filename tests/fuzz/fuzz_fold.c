@@ -12,8 +12,9 @@
  *     write (membership_writes unchanged), as the fold relies on;
  *   - reasons and warnings are valid UTF-8: they go into acks as protobuf
  *     strings, which a township's decoder refuses otherwise;
- *   - the three environments give the same membership verdict: the
- *     membership module is the same code on the same events.
+ *   - the three environments give the same membership verdict, and at
+ *     the end of the run hold the same membership tables, entry for
+ *     entry: the membership module is the same code on the same events.
  * Each input starts from empty environments (its transactions are
  * aborted), so a failure replays from its input alone.
  *
@@ -278,6 +279,50 @@ s_apply(struct world *w, const struct event_ctx *ev, struct shared *first, bool 
 		    v.nwarnings ? " (warned)" : "");
 }
 
+/* Do the meetings and funds environments hold the membership tables of
+ * the membership one, entry for entry? (Its named databases are the
+ * module's: the fold's own are not made here.) */
+static void
+s_same_membership(const uint8_t *data, size_t size)
+{
+	MDB_cursor *names;
+	MDB_val name, unused;
+	MDB_dbi main_dbi;
+	s_lmdb(mdb_dbi_open(s_worlds[0].txn, NULL, 0, &main_dbi), "mdb_dbi_open");
+	s_lmdb(mdb_cursor_open(s_worlds[0].txn, main_dbi, &names), "mdb_cursor_open");
+	for (int nrc = mdb_cursor_get(names, &name, &unused, MDB_FIRST); nrc == 0;
+	    nrc = mdb_cursor_get(names, &name, &unused, MDB_NEXT)) {
+		char table[64];
+		snprintf(table, sizeof table, "%.*s", (int)name.mv_size, (const char *)name.mv_data);
+		MDB_cursor *c[3];
+		for (unsigned i = 0; i < 3; i++) {
+			MDB_dbi dbi;
+			s_lmdb(mdb_dbi_open(s_worlds[i].txn, table, 0, &dbi), table);
+			s_lmdb(mdb_cursor_open(s_worlds[i].txn, dbi, &c[i]), "mdb_cursor_open");
+		}
+		MDB_cursor_op op = MDB_FIRST;
+		for (;; op = MDB_NEXT) {
+			MDB_val k0, v0, k, v;
+			int rc0 = mdb_cursor_get(c[0], &k0, &v0, op);
+			for (unsigned i = 1; i < 3; i++) {
+				int rc = mdb_cursor_get(c[i], &k, &v, op);
+				if (rc != rc0 || (rc == 0 && (k.mv_size != k0.mv_size ||
+				    v.mv_size != v0.mv_size || memcmp(k.mv_data, k0.mv_data, k.mv_size) ||
+				    memcmp(v.mv_data, v0.mv_data, v.mv_size)))) {
+					fprintf(stderr, "fuzz_fold: table %s of the %s worker differs from the "
+					    "membership worker's\n", table, s_worlds[i].name);
+					s_fail("the workers' membership tables differ", data, size);
+				}
+			}
+			if (rc0)
+				break;
+		}
+		for (unsigned i = 0; i < 3; i++)
+			mdb_cursor_close(c[i]);
+	}
+	mdb_cursor_close(names);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -311,6 +356,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		codec_envelope_free(e);
 	}
+	s_same_membership(data, size);
 	for (unsigned i = 0; i < 3; i++) {
 		mdb_txn_abort(s_worlds[i].txn);
 		s_worlds[i].txn = NULL;

@@ -31,7 +31,8 @@
  * With JICENG_FUZZ_VERBOSE set, it prints every verdict on stderr. With
  * JICENG_FUZZ_SEEDS=DIR, the binary writes a seed corpus (a small
  * county: orgs, members, meetings, an appraisal, a budget, payments, a
- * reversal, dues, a transfer, a mobile member's episode, a month's Tick)
+ * reversal, dues, transfers, mobile members' episodes, every other
+ * membership event, a month's Tick)
  * into DIR and exits.
  */
 #include <errno.h>
@@ -658,6 +659,135 @@ s_moves(struct seed *s, int64_t t)
 	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_DUES_PAID, &dp, t);
 }
 
+/* The other kinds: a member admitted, confirmed, one's probation
+ * extended, updates, a death; transfers rejected, revoked, out of the
+ * county with its receipt, into it; a mobile member contacted and the
+ * certificate reviewed; a branch renamed, one dissolved (and one with
+ * members refused). */
+static void
+s_life(struct seed *s, int64_t t)
+{
+	Jiceng__V1__MemberAdmitted ma = JICENG__V1__MEMBER_ADMITTED__INIT;
+	Jiceng__V1__MemberConfirmed mc = JICENG__V1__MEMBER_CONFIRMED__INIT;
+	Jiceng__V1__ProbationExtended pe = JICENG__V1__PROBATION_EXTENDED__INIT;
+	Jiceng__V1__MemberUpdated mu = JICENG__V1__MEMBER_UPDATED__INIT;
+	Jiceng__V1__MemberStatusChanged sc = JICENG__V1__MEMBER_STATUS_CHANGED__INIT;
+	Jiceng__V1__TransferIssued ti = JICENG__V1__TRANSFER_ISSUED__INIT;
+	Jiceng__V1__TransferReceived tr = JICENG__V1__TRANSFER_RECEIVED__INIT;
+	Jiceng__V1__TransferRejected tj = JICENG__V1__TRANSFER_REJECTED__INIT;
+	Jiceng__V1__TransferRevoked tv = JICENG__V1__TRANSFER_REVOKED__INIT;
+	Jiceng__V1__TransferReceiptReturned rr = JICENG__V1__TRANSFER_RECEIPT_RETURNED__INIT;
+	Jiceng__V1__ExternalOrg x = JICENG__V1__EXTERNAL_ORG__INIT;
+	Jiceng__V1__MemberRegistered incoming = JICENG__V1__MEMBER_REGISTERED__INIT;
+	Jiceng__V1__MobileDeparted md = JICENG__V1__MOBILE_DEPARTED__INIT;
+	Jiceng__V1__MobileContacted mk = JICENG__V1__MOBILE_CONTACTED__INIT;
+	Jiceng__V1__CertificateReviewed cr = JICENG__V1__CERTIFICATE_REVIEWED__INIT;
+	Jiceng__V1__OrgUpdated ou = JICENG__V1__ORG_UPDATED__INIT;
+	Jiceng__V1__OrgDissolved od = JICENG__V1__ORG_DISSOLVED__INIT;
+	char *activity[] = { "b2" };
+
+	ma.member_id = "m8";
+	ma.org_id = "b1";
+	ma.name = "赵新";
+	ma.birth_date = "1990-05-01";
+	ma.admitted_at = t - 400 * S_DAY;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MEMBER_ADMITTED, &ma, t);
+	mc.member_id = "m8";
+	mc.confirmed_at = t - 30 * S_DAY;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MEMBER_CONFIRMED, &mc, t);
+	pe.member_id = "m6";
+	pe.months = 6;
+	pe.decided_at = t;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_PROBATION_EXTENDED, &pe, t);
+	mu.member_id = "m2";
+	mu.phone = "13900000000";
+	mu.replace_activity_orgs = true;
+	mu.n_activity_org_ids = 1;
+	mu.activity_org_ids = activity;
+	mu.birth_date = "1960-02-29";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MEMBER_UPDATED, &mu, t);
+	sc.member_id = "m4";
+	sc.status = JICENG__V1__MEMBER_STATUS__DECEASED;
+	sc.effective_at = t - S_DAY;
+	sc.reason = "病故";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MEMBER_STATUS_CHANGED, &sc, t);
+
+	ti.transfer_id = "tr2";
+	ti.member_id = "m1";
+	ti.from_org_id = "b1";
+	ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_ORG_ID;
+	ti.to_org_id = "b2";
+	ti.issued_at = t - S_DAY;
+	ti.valid_days = 30;
+	ti.dues_paid_through = 202611;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &ti, t);
+	tj.transfer_id = "tr2";
+	tj.reason = "材料不全";
+	tj.rejected_at = t;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_REJECTED, &tj, t);
+	ti.transfer_id = "tr3";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &ti, t);
+	tv.transfer_id = "tr3";
+	tv.reason = "开错";
+	tv.revoked_at = t;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_REVOKED, &tv, t);
+	ti.transfer_id = "tr4";
+	ti.member_id = "m7";
+	ti.from_org_id = "b2";
+	ti.to_case = JICENG__V1__TRANSFER_ISSUED__TO_TO_EXTERNAL;
+	x.area_code = "320506";
+	x.org_name = "吴中区某村党支部";
+	ti.to_external = &x;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_ISSUED, &ti, t);
+	rr.transfer_id = "tr4";
+	rr.returned_at = t;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIPT_RETURNED, &rr, t);
+	incoming.member_id = "m9";
+	incoming.home_org_id = "b2";
+	incoming.name = "孙来";
+	incoming.category = JICENG__V1__MEMBER_CATEGORY__FULL;
+	incoming.admitted_at = t - 3000 * S_DAY;
+	incoming.confirmed_at = t - 2600 * S_DAY;
+	tr.transfer_id = "tr5";
+	tr.to_org_id = "b2";
+	tr.received_at = t;
+	tr.from_external = &x;
+	tr.member_id = "m9";
+	tr.member = &incoming;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_TRANSFER_RECEIVED, &tr, t);
+
+	md.flow_id = "f2";
+	md.member_id = "m2";
+	md.destination_code = "440300";
+	md.expected_months = 12;
+	md.certificate_no = "LD-2026-001";
+	md.fixed_place = true;
+	md.departed_at = t - 200 * S_DAY;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MOBILE_DEPARTED, &md, t);
+	mk.flow_id = "f2";
+	mk.contacted_at = t - 10 * S_DAY;
+	mk.channel = "video";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_MOBILE_CONTACTED, &mk, t);
+	cr.flow_id = "f2";
+	cr.reviewed_at = t;
+	cr.certificate_no = "LD-2026-002";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_CERTIFICATE_REVIEWED, &cr, t);
+
+	ou.org_id = "b2";
+	ou.name = "第二党支部";
+	ou.unit_count = 2;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_ORG_UPDATED, &ou, t);
+	od.org_id = "b1";   /* refused: it has members */
+	od.approving_org_id = "tc";
+	od.reason = "合并";
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &od, t);
+	s_org(s, "b3", JICENG__V1__ORG_KIND__BRANCH, "tc", t);
+	od.org_id = "b3";
+	od.reason = "合并";
+	od.dissolved_at = t;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &od, t);
+}
+
 static void
 s_tick(struct seed *s, int64_t at)
 {
@@ -689,9 +819,15 @@ s_seeds(const char *dir)
 
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
+	s_life(&s, t + S_DAY);
+	s_write(dir, "county-life", &s);
+
+	memset(&s, 0, sizeof s);
+	s_county(&s, t);
 	s_meetings(&s, t + S_DAY);
 	s_funds(&s, t + 2 * S_DAY);
 	s_moves(&s, t + 3 * S_DAY);
+	s_life(&s, t + 4 * S_DAY);
 	s_tick(&s, later);
 	s_meetings(&s, later);
 	s_funds(&s, later);

@@ -25,6 +25,7 @@
 
 #include "codec.h"
 #include "iddigest.h"
+#include "seeds.h"
 
 #define FUZZ_NOW 1796574600000LL  /* 2026-12-07 00:30 CST: the broker's clock, fixed */
 
@@ -111,18 +112,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* ---------------------------------------------------------- seeds */
 
 static void
-s_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_envelope: cannot write %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-}
-
-static void
 s_seed_envelope(const char *dir, const char *name, const Envelope *e)
 {
 	uint8_t buf[4096];
@@ -130,7 +119,7 @@ s_seed_envelope(const char *dir, const char *name, const Envelope *e)
 	if (n > sizeof buf)
 		abort();
 	jiceng__v1__envelope__pack(e, buf);
-	s_seed(dir, name, buf, n);
+	fuzz_seed_file(dir, name, buf, n);
 }
 
 static void
@@ -203,12 +192,12 @@ s_seeds(const char *dir)
 	uint8_t buf[4096];
 	size_t n = jiceng__v1__envelope__pack(&e, buf);
 	memcpy(buf + n, "\x80\x00\x01", 3);
-	s_seed(dir, "member-registered-tag0", buf, n + 3);
+	fuzz_seed_file(dir, "member-registered-tag0", buf, n + 3);
 	/* Its first tag written two bytes wide. */
 	memmove(buf + 2, buf + 1, n - 1);
 	buf[0] |= 0x80;
 	buf[1] = 0x00;
-	s_seed(dir, "member-registered-wide-tag", buf, n + 1);
+	fuzz_seed_file(dir, "member-registered-wide-tag", buf, n + 1);
 
 	a.member_id = "m2";
 	a.org_id = "b1";
@@ -290,10 +279,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *dir = getenv("JICENG_FUZZ_SEEDS");
-	if (dir && *dir) {
-		s_seeds(dir);
-		exit(0);
-	}
+	fuzz_seeds_if_asked(s_seeds);
 	return 0;
 }

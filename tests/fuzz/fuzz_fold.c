@@ -48,6 +48,7 @@
 #include "domain.h"
 #include "iddigest.h"
 #include "membership.h"
+#include "seeds.h"
 
 #define FUZZ_NOW 1796574600000LL        /* 2026-12-07 00:30 CST */
 #define FUZZ_SKEW_MS (10 * 60 * 1000LL)  /* ingest's INGEST_MAX_SKEW_MS */
@@ -454,18 +455,6 @@ s_frame(struct seed *s, bool county, EventCase c, void *msg, int64_t occurred_at
 }
 
 static void
-s_write(const char *dir, const char *name, const struct seed *s)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(s->buf, 1, s->len, f) != s->len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_fold: cannot write %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-}
-
-static void
 s_org(struct seed *s, const char *id, int kind, const char *parent, int64_t t)
 {
 	Jiceng__V1__OrgEstablished o = JICENG__V1__ORG_ESTABLISHED__INIT;
@@ -805,22 +794,22 @@ s_seeds(const char *dir)
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
 	s_meetings(&s, t + S_DAY);
-	s_write(dir, "county-meetings", &s);
+	fuzz_seed_file(dir, "county-meetings", s.buf, s.len);
 
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
 	s_funds(&s, t + S_DAY);
-	s_write(dir, "county-funds", &s);
+	fuzz_seed_file(dir, "county-funds", s.buf, s.len);
 
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
 	s_moves(&s, t + S_DAY);
-	s_write(dir, "county-moves", &s);
+	fuzz_seed_file(dir, "county-moves", s.buf, s.len);
 
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
 	s_life(&s, t + S_DAY);
-	s_write(dir, "county-life", &s);
+	fuzz_seed_file(dir, "county-life", s.buf, s.len);
 
 	memset(&s, 0, sizeof s);
 	s_county(&s, t);
@@ -831,7 +820,7 @@ s_seeds(const char *dir)
 	s_tick(&s, later);
 	s_meetings(&s, later);
 	s_funds(&s, later);
-	s_write(dir, "county-all", &s);
+	fuzz_seed_file(dir, "county-all", s.buf, s.len);
 }
 
 int
@@ -839,11 +828,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *dir = getenv("JICENG_FUZZ_SEEDS");
-	if (dir && *dir) {
-		s_seeds(dir);
-		exit(0);
-	}
+	fuzz_seeds_if_asked(s_seeds);
 	s_verbose = getenv("JICENG_FUZZ_VERBOSE") != NULL;
 	const char *tmp = getenv("JICENG_FUZZ_TMP");
 	snprintf(s_dir, sizeof s_dir, "%s/jiceng-fuzz-fold.XXXXXX", tmp && *tmp ? tmp : "/dev/shm");

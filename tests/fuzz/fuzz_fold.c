@@ -24,9 +24,10 @@
  * township's. The broker's clock starts at FUZZ_NOW and moves a second a
  * frame; a frame holding a Tick stands for jicengd's own Tick record
  * (township "", its other fields dropped), which moves the clock to the
- * Tick's `at` when that is later, by at most FUZZ_TICK_MAX_MS. A
- * RulesChanged is refused like any frame the broker refuses: jicengd
- * journals its own, from its validated config.
+ * Tick's `at` when that is later, by at most FUZZ_TICK_MAX_MS; one
+ * holding a RulesChanged, for the one jicengd journals when its config
+ * sets those rules (those that jiceng.conf accepts: the others make no
+ * record).
  *
  * With JICENG_FUZZ_VERBOSE set, it prints every verdict on stderr. With
  * JICENG_FUZZ_SEEDS=DIR, the binary writes a seed corpus (a small
@@ -45,6 +46,7 @@
 
 #include "apply.h"
 #include "codec.h"
+#include "config.h"
 #include "domain.h"
 #include "iddigest.h"
 #include "membership.h"
@@ -70,7 +72,8 @@ struct world {
 	struct membership *m;
 	const struct domain_module *module;
 	void *module_state;
-	Rules rules;
+	Rules rules;               /* in force: the defaults at each input's start */
+	Rules defaults;
 	MDB_txn *txn;              /* this input's, aborted at its end */
 };
 
@@ -130,7 +133,7 @@ s_open(struct world *w)
 	s_lmdb(membership_open(txn, &w->m), "membership_open");
 	if (w->module)
 		s_lmdb(w->module->open(txn, MDB_CREATE, w->m, &w->module_state), "module open");
-	s_lmdb(membership_rules(w->m, txn, &w->rules), "membership_rules");
+	s_lmdb(membership_rules(w->m, txn, &w->defaults), "membership_rules");
 	s_lmdb(mdb_txn_commit(txn), "mdb_txn_commit");
 }
 
@@ -179,6 +182,49 @@ s_tick_record(int64_t at)
 	return j;
 }
 
+/* jicengd's RulesChanged when its config sets the rules a frame's
+ * RulesChanged holds (each value not 0, by its field's name: the config
+ * key is the name with its first '_' a '.'), as ingest_sync_rules journals
+ * it; NULL when jiceng.conf would refuse one of them (config_set). */
+static Envelope *
+s_rules_record(const Jiceng__V1__Rules *want, int64_t at)
+{
+	static struct config cfg;
+	const ProtobufCMessageDescriptor *d = &jiceng__v1__rules__descriptor;
+	char key[96], value[32], err[256];
+	config_defaults(&cfg);
+	for (unsigned i = 0; want && i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *field = (const char *)want + f->offset;
+		long long v = f->type == PROTOBUF_C_TYPE_INT64 ? *(const int64_t *)field :
+		    f->type == PROTOBUF_C_TYPE_UINT32 ? (long long)*(const uint32_t *)field : 0;
+		if (v == 0)
+			continue;
+		snprintf(key, sizeof key, "%s", f->name);
+		char *dot = strchr(key, '_');
+		if (dot)
+			*dot = '.';
+		snprintf(value, sizeof value, "%lld", v);
+		if (config_set(&cfg, "rules", key, value, err, sizeof err) < 0)
+			return NULL;
+	}
+	Envelope e = JICENG__V1__ENVELOPE__INIT;
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	uint8_t *out;
+	size_t n;
+	rc.rules = &cfg.rules;
+	e.event_id = "rules";
+	e.township_id = "";
+	e.occurred_at = at;
+	e.event_case = JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED;
+	e.rules_changed = &rc;
+	if (codec_envelope_pack(&e, &out, &n) < 0)
+		abort();
+	Envelope *j = codec_envelope_unpack(out, n);
+	free(out);
+	return j;
+}
+
 static Envelope *
 s_journaled(struct broker *b, const uint8_t *frame, size_t len, bool county,
     const char **township)
@@ -196,6 +242,12 @@ s_journaled(struct broker *b, const uint8_t *frame, size_t len, bool county,
 			b->clock = at;
 		*township = "";
 		return s_tick_record(b->clock);
+	}
+	if (e && e->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED && e->rules_changed) {
+		Envelope *j = s_rules_record(e->rules_changed->rules, b->clock);
+		codec_envelope_free(e);
+		*township = "";
+		return j;
 	}
 	codec_envelope_free(e);
 	if (!(e = codec_envelope_decode(frame, len, &err)))
@@ -271,6 +323,11 @@ s_apply(struct world *w, const struct event_ctx *ev, struct shared *first, bool 
 		}
 	} else if (strcmp(v.code, "OK") != 0) {
 		s_fail("an accepted verdict whose code is not OK", frame, len);
+	} else if (ev->env->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED &&
+	    (rc = membership_rules(w->m, w->txn, &w->rules))) {
+		fprintf(stderr, "fuzz_fold: %s worker, membership_rules: %s\n", w->name,
+		    mdb_strerror(rc));
+		s_fail("an apply that fails", frame, len);
 	}
 	for (unsigned i = 0; i < v.nwarnings; i++)
 		s_check_text(v.warnings[i].code, v.warnings[i].reason, frame, len);
@@ -333,8 +390,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!b)
 		abort();
 	b->clock = FUZZ_NOW;
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 3; i++) {
 		s_lmdb(mdb_txn_begin(s_worlds[i].env, NULL, 0, &s_worlds[i].txn), "mdb_txn_begin");
+		s_worlds[i].rules = s_worlds[i].defaults;
+	}
 	for (size_t at = 0, frames = 0; at + 2 <= size && frames < FUZZ_MAX_FRAMES; frames++) {
 		unsigned head = (unsigned)data[at] << 8 | data[at + 1];
 		size_t len = head & ~FUZZ_COUNTY_BIT;
@@ -777,6 +836,20 @@ s_life(struct seed *s, int64_t t)
 	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_ORG_DISSOLVED, &od, t);
 }
 
+/* Tighter rules: branches of at most 3 members, dues at most a month
+ * back, a single payment of at most 100 yuan. */
+static void
+s_rules(struct seed *s, int64_t t)
+{
+	Jiceng__V1__RulesChanged rc = JICENG__V1__RULES_CHANGED__INIT;
+	Rules r = JICENG__V1__RULES__INIT;
+	r.org_branch_max_members = 3;
+	r.dues_max_months_back = 1;
+	r.funds_max_single_fen = 10000;
+	rc.rules = &r;
+	s_frame(s, false, JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED, &rc, t);
+}
+
 static void
 s_tick(struct seed *s, int64_t at)
 {
@@ -817,6 +890,7 @@ s_seeds(const char *dir)
 	s_funds(&s, t + 2 * S_DAY);
 	s_moves(&s, t + 3 * S_DAY);
 	s_life(&s, t + 4 * S_DAY);
+	s_rules(&s, t + 4 * S_DAY);
 	s_tick(&s, later);
 	s_meetings(&s, later);
 	s_funds(&s, later);

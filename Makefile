@@ -147,7 +147,8 @@ $(B)/asan/libjiceng-asan.a: $(ASAN_OBJ)
 	@rm -f $@; ar rcs $@ $^
 $(B)/asan/test-unit: $(call aobj,$(UNIT_SRC) $(UNIT_TOOLS)) $(B)/asan/libjiceng-asan.a
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
-$(B)/asan/replay-%: $(call aobj,tests/fuzz/replay.c tests/fuzz/fuzz_%.c) $(B)/asan/libjiceng-asan.a
+$(B)/asan/replay-%: $(call aobj,tests/fuzz/replay.c tests/fuzz/county.c tests/fuzz/fuzz_%.c) \
+    $(B)/asan/libjiceng-asan.a
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 # ---------------------------------------------------------------- targets
@@ -229,11 +230,13 @@ $(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c tests/fuzz/seeds.h $(FUZZ_LI
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_envelope.c \
 	    $(FUZZ_LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
-$(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
+$(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c tests/fuzz/county.c tests/fuzz/county.h \
+    tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
-	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -DJICENG_LIBFUZZER -o $@ tests/fuzz/fuzz_fold.c \
-	    $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
+	$(FUZZ_CC) $(BASE_CFLAGS) -Itests/fuzz -Wall -Wextra $(FUZZ_FLAGS) -DJICENG_LIBFUZZER -o $@ \
+	    tests/fuzz/fuzz_fold.c tests/fuzz/county.c $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) \
+	    $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 fuzz:
 	@sh tools/bootstrap $(FUZZ_PKGS)

@@ -131,7 +131,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 aobj = $(patsubst %.c,$(B)/asan/obj/%.o,$(1))
 ASAN_OBJ := $(call aobj,$(filter-out $(LIB_NATS_SRC),$(LIB_SRC)) $(DOMAIN_SRC)) \
             $(patsubst $(B)/gen/%.c,$(B)/asan/obj/gen/%.o,$(GEN_C))
-FUZZ_TARGETS := envelope fold
+FUZZ_TARGETS := envelope fold query
 REPLAYS := $(patsubst %,$(B)/asan/replay-%,$(FUZZ_TARGETS))
 
 $(B)/asan/obj/gen/%.o: $(B)/gen/%.c $(GEN_H)
@@ -220,7 +220,8 @@ $(B)/fuzz/protobuf-c.o: $(FUZZ_PROTOBUF_C)
 
 # FUZZ_TARGET=fold: tests/fuzz/fuzz_fold.c, runs of frames through the
 # broker's checks and the three workers' rules (the domain sources
-# instrumented too). Each target has its own seeds, corpus and crashes
+# instrumented too); FUZZ_TARGET=query: tests/fuzz/fuzz_query.c, Query
+# frames answered by the query server from a seeded county's state. Each target has its own seeds, corpus and crashes
 # under $(B)/fuzz/TARGET/.
 FUZZ_TARGET ?= envelope
 FUZZ_LIB_SRC := $(filter-out $(LIB_NATS_SRC),$(LIB_SRC))
@@ -236,6 +237,14 @@ $(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c tests/fuzz/county.c tests/fuzz/count
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Itests/fuzz -Wall -Wextra $(FUZZ_FLAGS) -DJICENG_LIBFUZZER -o $@ \
 	    tests/fuzz/fuzz_fold.c tests/fuzz/county.c $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) \
+	    $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
+
+$(B)/fuzz/fuzz-query: tests/fuzz/fuzz_query.c workers/query.c tests/fuzz/county.c \
+    tests/fuzz/county.h tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
+    $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(BASE_CFLAGS) -Itests/fuzz -Wall -Wextra $(FUZZ_FLAGS) -o $@ \
+	    tests/fuzz/fuzz_query.c tests/fuzz/county.c $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) \
 	    $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 fuzz:

@@ -13,7 +13,7 @@
 #include "iddigest.h"
 #include "seeds.h"
 
-const uint8_t fuzz_id_key[IDNUM_KEY_LEN] = { 0x6a, 0x69, 0x63, 0x65, 0x6e, 0x67 };
+uint8_t fuzz_id_key[IDNUM_KEY_LEN] = { 0x6a, 0x69, 0x63, 0x65, 0x6e, 0x67 };
 
 bool
 fuzz_frame_next(const uint8_t *data, size_t size, size_t *at, const uint8_t **frame,

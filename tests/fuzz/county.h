@@ -21,7 +21,9 @@
 #define FUZZ_COUNTY_BIT 0x8000u
 #define FUZZ_TOWNSHIP "320123101000"    /* the seeds' township */
 
-extern const uint8_t fuzz_id_key[IDNUM_KEY_LEN];
+/* The blind-index key ID digests are made with (the query target loads
+ * its data dir's into it). */
+extern uint8_t fuzz_id_key[IDNUM_KEY_LEN];
 
 /* The next frame of data from *at (moved past it); false at the end. */
 bool fuzz_frame_next(const uint8_t *data, size_t size, size_t *at, const uint8_t **frame,

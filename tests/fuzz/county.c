@@ -4,9 +4,14 @@
  * each (what jicengd would journal of it, fuzz_fold.c says how), and a
  * small county's events to seed them with.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "county.h"
@@ -14,6 +19,67 @@
 #include "seeds.h"
 
 uint8_t fuzz_id_key[IDNUM_KEY_LEN] = { 0x6a, 0x69, 0x63, 0x65, 0x6e, 0x67 };
+
+/* ---------------------------------------------------------- scratch */
+
+static char s_tmpdir[128];
+
+static int
+s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+s_tmpdir_remove(void)
+{
+	if (s_tmpdir[0])
+		nftw(s_tmpdir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Scratch dirs of a target's runs that are gone: killed, or ended by
+ * libFuzzer without exit handlers. */
+static void
+s_sweep(const char *parent, const char *target)
+{
+	char prefix[64], path[512];
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	snprintf(prefix, sizeof prefix, "jiceng-fuzz-%s.", target);
+	while (d && (e = readdir(d))) {
+		long pid;
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    sscanf(e->d_name + strlen(prefix), "%ld.", &pid) != 1 || pid <= 0 ||
+		    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+		nftw(path, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	if (d)
+		closedir(d);
+}
+
+const char *
+fuzz_tmpdir(const char *target)
+{
+	const char *parent = getenv("JICENG_FUZZ_TMP");
+	if (!parent || !*parent)
+		parent = "/dev/shm";
+	s_sweep(parent, target);
+	snprintf(s_tmpdir, sizeof s_tmpdir, "%s/jiceng-fuzz-%s.%ld.XXXXXX", parent, target,
+	    (long)getpid());
+	if (!mkdtemp(s_tmpdir)) {
+		fprintf(stderr, "fuzz: mkdtemp %s: %s\n", s_tmpdir, strerror(errno));
+		exit(1);
+	}
+	atexit(s_tmpdir_remove);
+	return s_tmpdir;
+}
+
+/* ---------------------------------------------------------- frames */
 
 bool
 fuzz_frame_next(const uint8_t *data, size_t size, size_t *at, const uint8_t **frame,

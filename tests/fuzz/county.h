@@ -25,6 +25,11 @@
  * its data dir's into it). */
 extern uint8_t fuzz_id_key[IDNUM_KEY_LEN];
 
+/* A new scratch dir for target's environments, under $JICENG_FUZZ_TMP
+ * (default /dev/shm), removed at exit; those of the target's earlier runs
+ * whose process is gone are removed first. */
+const char *fuzz_tmpdir(const char *target);
+
 /* The next frame of data from *at (moved past it); false at the end. */
 bool fuzz_frame_next(const uint8_t *data, size_t size, size_t *at, const uint8_t **frame,
     size_t *len, bool *county);

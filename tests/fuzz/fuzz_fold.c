@@ -77,7 +77,7 @@ static struct world s_worlds[3] = {
 	{ .name = "meetings", .domain = DOMAIN_MEETINGS },
 	{ .name = "funds", .domain = DOMAIN_FUNDS },
 };
-static char s_dir[64];
+static const char *s_dir;
 static bool s_verbose;         /* JICENG_FUZZ_VERBOSE: each verdict on stderr */
 
 static void
@@ -97,19 +97,6 @@ s_lmdb(int rc, const char *what)
 		fprintf(stderr, "fuzz_fold: %s: %s\n", what, mdb_strerror(rc));
 		abort();
 	}
-}
-
-static void
-s_remove_dir(void)
-{
-	char path[128];
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(path, sizeof path, "%s/%s.mdb", s_dir, s_worlds[i].name);
-		unlink(path);
-		snprintf(path, sizeof path, "%s/%s.mdb-lock", s_dir, s_worlds[i].name);
-		unlink(path);
-	}
-	rmdir(s_dir);
 }
 
 static void
@@ -346,13 +333,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_seeds_if_asked(fuzz_county_seeds);
 	s_verbose = getenv("JICENG_FUZZ_VERBOSE") != NULL;
-	const char *tmp = getenv("JICENG_FUZZ_TMP");
-	snprintf(s_dir, sizeof s_dir, "%s/jiceng-fuzz-fold.XXXXXX", tmp && *tmp ? tmp : "/dev/shm");
-	if (!mkdtemp(s_dir)) {
-		fprintf(stderr, "fuzz_fold: mkdtemp %s: %s\n", s_dir, strerror(errno));
-		exit(1);
-	}
-	atexit(s_remove_dir);
+	s_dir = fuzz_tmpdir("fold");
 	for (unsigned i = 0; i < 3; i++)
 		s_open(&s_worlds[i]);
 	return 0;

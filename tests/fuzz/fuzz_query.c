@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 enum { KEY_COUNTY, KEY_TOWNSHIP, KEY_OTHER, KEY_READER, KEY_LOCAL, KEY_KINDS };
 
 static struct server s_srv;
-static char s_dir[64];
+static const char *s_dir;
 static bool s_verbose;         /* JICENG_FUZZ_VERBOSE: each answer's status on stderr */
 
 static void
@@ -45,15 +45,6 @@ s_die(const char *what, const char *why)
 {
 	fprintf(stderr, "fuzz_query: %s: %s\n", what, why);
 	abort();
-}
-
-static void
-s_rmtree(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "fuzz_query: could not remove %s\n", s_dir);
 }
 
 /* The seeded county, journaled as jicengd would, in cfg's data dir. */
@@ -101,11 +92,7 @@ static void
 s_setup(void)
 {
 	char err[512], path[CONFIG_PATH_MAX + 64];
-	const char *tmp = getenv("JICENG_FUZZ_TMP");
-	snprintf(s_dir, sizeof s_dir, "%s/jiceng-fuzz-query.XXXXXX", tmp && *tmp ? tmp : "/dev/shm");
-	if (!mkdtemp(s_dir))
-		s_die(s_dir, strerror(errno));
-	atexit(s_rmtree);
+	s_dir = fuzz_tmpdir("query");
 	struct config *cfg = &s_srv.cfg;
 	config_defaults(cfg);
 	snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s/data", s_dir);

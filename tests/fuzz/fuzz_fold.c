@@ -29,18 +29,14 @@
  * sets those rules (those that jiceng.conf accepts: the others make no
  * record).
  *
+ * The broker's part, the frames and the seeds are tests/fuzz/county.c.
  * With JICENG_FUZZ_VERBOSE set, it prints every verdict on stderr. With
- * JICENG_FUZZ_SEEDS=DIR, the binary writes a seed corpus (a small
- * county: orgs, members, meetings, an appraisal, a budget, payments, a
- * reversal, dues, transfers, mobile members' episodes, every other
- * membership event, a month's Tick)
- * into DIR and exits.
+ * JICENG_FUZZ_SEEDS=DIR, the binary writes its seed corpus (a small
+ * county's events of every kind, fuzz_county_seeds) into DIR and exits.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -49,7 +45,6 @@
 #include "config.h"
 #include "county.h"
 #include "domain.h"
-#include "iddigest.h"
 #include "membership.h"
 #include "seeds.h"
 
@@ -57,7 +52,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 
 /* One worker's environment. */
 struct world {
@@ -303,7 +297,7 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned se
 	for (size_t i = 0; i < n; i++) {
 		size_t reps = (op == 1 && i == k) ? 2 : (op == 2 && i == k && n > 1) ? 0 : 1;
 		const struct span *sp = (op == 3 && i == k) ? &f[j] : (op == 3 && i == j) ? &f[k] : &f[i];
-		unsigned county = sp->county ^ ((op == 4 && i == k) ? FUZZ_COUNTY_BIT : 0);
+		unsigned key = sp->county ^ ((op == 4 && i == k) ? FUZZ_COUNTY_BIT : 0);
 		const uint8_t *src = data + sp->at;
 		size_t len = sp->len;
 		if ((op == 0 || op == 5) && i == k) {
@@ -315,7 +309,7 @@ LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned se
 		for (size_t r = 0; r < reps; r++) {
 			if (o + 2 + len > max_size)
 				return o ? o : LLVMFuzzerMutate(data, size, max_size);
-			out[o++] = (uint8_t)((len >> 8) | (county >> 8));
+			out[o++] = (uint8_t)((len >> 8) | (key >> 8));
 			out[o++] = (uint8_t)len;
 			memcpy(out + o, src, len);
 			o += len;

@@ -226,13 +226,13 @@ $(B)/fuzz/protobuf-c.o: $(FUZZ_PROTOBUF_C)
 FUZZ_TARGET ?= envelope
 FUZZ_LIB_SRC := $(filter-out $(LIB_NATS_SRC),$(LIB_SRC))
 FUZZ_DIR := $(B)/fuzz/$(FUZZ_TARGET)
-$(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(GEN_C) $(GEN_H) \
+$(B)/fuzz/fuzz-envelope: tests/fuzz/fuzz_envelope.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Wall -Wextra $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_envelope.c \
 	    $(FUZZ_LIB_SRC) $(GEN_C) $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 $(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c tests/fuzz/county.c tests/fuzz/county.h \
-    tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
+    tests/fuzz/fuzz.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Itests/fuzz -Wall -Wextra $(FUZZ_FLAGS) -DJICENG_LIBFUZZER -o $@ \
@@ -240,7 +240,7 @@ $(B)/fuzz/fuzz-fold: tests/fuzz/fuzz_fold.c tests/fuzz/county.c tests/fuzz/count
 	    $(FUZZ_PBC_OBJ) $(LDLIBS_ALL)
 
 $(B)/fuzz/fuzz-query: tests/fuzz/fuzz_query.c workers/query.c tests/fuzz/county.c \
-    tests/fuzz/county.h tests/fuzz/seeds.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
+    tests/fuzz/county.h tests/fuzz/fuzz.h $(FUZZ_LIB_SRC) $(DOMAIN_SRC) $(GEN_C) $(GEN_H) \
     $(wildcard lib/*.h workers/*.h) $(FUZZ_PBC_OBJ)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(BASE_CFLAGS) -Itests/fuzz -Wall -Wextra $(FUZZ_FLAGS) -o $@ \

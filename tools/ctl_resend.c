@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,8 +333,7 @@ static const struct option s_options[] = {
 static int
 s_options_parse(int argc, char **argv, struct s_opts *o)
 {
-	unsigned long long v;
-	char *end;
+	unsigned long v;
 	int c, taken;
 
 	optind = 0;
@@ -347,19 +347,13 @@ s_options_parse(int argc, char **argv, struct s_opts *o)
 		case 'q': o->query = optarg; break;
 		case S_OPT_QUIET: o->quiet = true; break;
 		case S_OPT_PROGRESS:
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (!*optarg || *end || errno || *optarg == '-' || v > 86400)
-				return ctl_usage_error("resend-tail", "bad value for --progress-every: "
-				    "'%s' (seconds, 0 to 86400)", optarg);
+			if (!ctl_parse_uint("resend-tail", "progress-every", optarg, 0, 86400, &v))
+				return CTL_EXIT_USAGE;
 			o->progress_s = (unsigned)v;
 			break;
 		case 'a':
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (!*optarg || *end || errno || *optarg == '-')
-				return ctl_usage_error("resend-tail", "bad value for --after: '%s' "
-				    "(a journal seq, 0 for the whole journal)", optarg);
+			if (!ctl_parse_uint("resend-tail", "after", optarg, 0, ULONG_MAX, &v))
+				return CTL_EXIT_USAGE;
 			o->after = v;
 			o->have_after = true;
 			break;

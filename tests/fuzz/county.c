@@ -16,7 +16,7 @@
 #include "config.h"
 #include "county.h"
 #include "iddigest.h"
-#include "seeds.h"
+#include "fuzz.h"
 
 uint8_t fuzz_id_key[IDNUM_KEY_LEN] = { 0x6a, 0x69, 0x63, 0x65, 0x6e, 0x67 };
 
@@ -216,10 +216,8 @@ fuzz_broker_frame(struct fuzz_broker *b, const uint8_t *frame, size_t len, bool 
 	codec_envelope_free(e);
 	Envelope *j = codec_envelope_unpack(out, n);
 	free(out);
-	if (!j) {
-		fprintf(stderr, "fuzz: what would be journaled does not decode\n");
-		abort();
-	}
+	if (!j)
+		fuzz_fail("what would be journaled does not decode", frame, len);
 	*township = j->township_id;
 	return j;
 }

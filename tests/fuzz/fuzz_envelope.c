@@ -25,7 +25,7 @@
 
 #include "codec.h"
 #include "iddigest.h"
-#include "seeds.h"
+#include "fuzz.h"
 
 #define FUZZ_NOW 1796574600000LL  /* 2026-12-07 00:30 CST: the broker's clock, fixed */
 
@@ -33,16 +33,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t s_key[IDNUM_KEY_LEN] = { 0x6a, 0x69, 0x63, 0x65, 0x6e, 0x67 };
-
-static void
-s_fail(const char *what, const uint8_t *buf, size_t len)
-{
-	fprintf(stderr, "fuzz_envelope: %s (%zu bytes):", what, len);
-	for (size_t i = 0; i < len && i < 256; i++)
-		fprintf(stderr, " %02x", buf[i]);
-	fputc('\n', stderr);
-	abort();
-}
 
 /* The journal form of one accepted frame, checked. */
 static void
@@ -54,21 +44,21 @@ s_check_journaled(const uint8_t *out, size_t n)
 	size_t alen;
 	Envelope *j = codec_envelope_unpack(out, n);
 	if (!j)
-		s_fail("what would be journaled does not decode", out, n);
+		fuzz_fail("what would be journaled does not decode", out, n);
 	if (codec_envelope_pack(j, &again, &alen) < 0)
 		abort();
 	if (alen != n || memcmp(again, out, n) != 0)
-		s_fail("what would be journaled does not pack again to itself", out, n);
+		fuzz_fail("what would be journaled does not pack again to itself", out, n);
 	free(again);
 	if (codec_envelope_strip_unknown(j, NULL) != 0)
-		s_fail("what would be journaled holds unknown fields", out, n);
+		fuzz_fail("what would be journaled holds unknown fields", out, n);
 	codec_envelope_peek_id(out, n, id);
 	if (strcmp(id, j->event_id) != 0)
-		s_fail("peek_id does not find the journaled event_id", out, n);
+		fuzz_fail("peek_id does not find the journaled event_id", out, n);
 	Envelope *d = codec_envelope_decode(out, n, &err);
 	if (!d) {
 		fprintf(stderr, "fuzz_envelope: refused on the way back: %s %s\n", err.code, err.reason);
-		s_fail("what would be journaled fails the envelope checks", out, n);
+		fuzz_fail("what would be journaled fails the envelope checks", out, n);
 	}
 	codec_envelope_free(d);
 	codec_envelope_free(j);
@@ -85,18 +75,18 @@ s_one(const uint8_t *data, size_t size, bool county)
 	Envelope *e = codec_envelope_decode(data, size, &err);
 	if (!e) {
 		if (!err.code || !err.reason[0])
-			s_fail("a refusal without code or reason", data, size);
+			fuzz_fail("a refusal without code or reason", data, size);
 		return;
 	}
 	int rc = iddigest_envelope(e, s_key, FUZZ_NOW, county, &out, &n, &unknown, &err);
 	codec_envelope_free(e);
 	if (rc < 0) {
 		if (!err.code || !err.reason[0] || out)
-			s_fail("a digest refusal without code or reason", data, size);
+			fuzz_fail("a digest refusal without code or reason", data, size);
 		return;
 	}
 	if ((unknown.n == 0) != (unknown.fields[0] == '\0'))
-		s_fail("unknown fields counted and named differently", data, size);
+		fuzz_fail("unknown fields counted and named differently", data, size);
 	s_check_journaled(out, n);
 	free(out);
 }

@@ -46,7 +46,7 @@
 #include "county.h"
 #include "domain.h"
 #include "membership.h"
-#include "seeds.h"
+#include "fuzz.h"
 
 #define FUZZ_MAP_BYTES (256u << 20)
 
@@ -73,16 +73,6 @@ static struct world s_worlds[3] = {
 };
 static const char *s_dir;
 static bool s_verbose;         /* JICENG_FUZZ_VERBOSE: each verdict on stderr */
-
-static void
-s_fail(const char *what, const uint8_t *buf, size_t len)
-{
-	fprintf(stderr, "fuzz_fold: %s (frame of %zu bytes):", what, len);
-	for (size_t i = 0; i < len && i < 256; i++)
-		fprintf(stderr, " %02x", buf[i]);
-	fputc('\n', stderr);
-	abort();
-}
 
 static void
 s_lmdb(int rc, const char *what)
@@ -119,10 +109,10 @@ static void
 s_check_text(const char *code, const char *reason, const uint8_t *frame, size_t len)
 {
 	if (!code[0] || !reason[0])
-		s_fail("a verdict or warning without code or reason", frame, len);
+		fuzz_fail("a verdict or warning without code or reason", frame, len);
 	if (!codec_utf8_valid(reason, strlen(reason))) {
 		fprintf(stderr, "fuzz_fold: %s: %s\n", code, reason);
-		s_fail("a reason that is not UTF-8", frame, len);
+		fuzz_fail("a reason that is not UTF-8", frame, len);
 	}
 }
 
@@ -143,7 +133,7 @@ s_apply(struct world *w, const struct event_ctx *ev, struct shared *first, bool 
 	if (rc) {
 		fprintf(stderr, "fuzz_fold: %s worker, membership_apply: %s\n", w->name,
 		    mdb_strerror(rc));
-		s_fail("an apply that fails", frame, len);
+		fuzz_fail("an apply that fails", frame, len);
 	}
 	if (is_first) {
 		first->accepted = v.accepted;
@@ -151,26 +141,26 @@ s_apply(struct world *w, const struct event_ctx *ev, struct shared *first, bool 
 	} else if (first->accepted != v.accepted || strcmp(first->code, v.code) != 0) {
 		fprintf(stderr, "fuzz_fold: membership verdict %s in the membership worker, %s in "
 		    "the %s worker\n", first->code, v.code, w->name);
-		s_fail("the workers disagree on membership", frame, len);
+		fuzz_fail("the workers disagree on membership", frame, len);
 	}
 	if (v.accepted && w->module && (rc = w->module->apply(w->module_state, w->txn, ev, &v))) {
 		fprintf(stderr, "fuzz_fold: %s worker: %s\n", w->name, mdb_strerror(rc));
-		s_fail("an apply that fails", frame, len);
+		fuzz_fail("an apply that fails", frame, len);
 	}
 	if (!v.accepted) {
 		s_check_text(v.code, v.reason, frame, len);
 		if (membership_writes() != writes) {
 			fprintf(stderr, "fuzz_fold: %s worker: %s after writing: %s\n", w->name, v.code,
 			    v.reason);
-			s_fail("a rejection after the first write", frame, len);
+			fuzz_fail("a rejection after the first write", frame, len);
 		}
 	} else if (strcmp(v.code, "OK") != 0) {
-		s_fail("an accepted verdict whose code is not OK", frame, len);
+		fuzz_fail("an accepted verdict whose code is not OK", frame, len);
 	} else if (ev->env->event_case == JICENG__V1__ENVELOPE__EVENT_RULES_CHANGED &&
 	    (rc = membership_rules(w->m, w->txn, &w->rules))) {
 		fprintf(stderr, "fuzz_fold: %s worker, membership_rules: %s\n", w->name,
 		    mdb_strerror(rc));
-		s_fail("an apply that fails", frame, len);
+		fuzz_fail("an apply that fails", frame, len);
 	}
 	for (unsigned i = 0; i < v.nwarnings; i++)
 		s_check_text(v.warnings[i].code, v.warnings[i].reason, frame, len);
@@ -213,7 +203,7 @@ s_same_membership(const uint8_t *data, size_t size)
 				    memcmp(v.mv_data, v0.mv_data, v.mv_size)))) {
 					fprintf(stderr, "fuzz_fold: table %s of the %s worker differs from the "
 					    "membership worker's\n", table, s_worlds[i].name);
-					s_fail("the workers' membership tables differ", data, size);
+					fuzz_fail("the workers' membership tables differ", data, size);
 				}
 			}
 			if (rc0)

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 
 #include "county.h"
-#include "seeds.h"
+#include "fuzz.h"
 
 int jiceng_query_main(int argc, char **argv);
 #define main jiceng_query_main
@@ -181,15 +181,13 @@ s_walk(struct walk *w, const ProtobufCMessage *m)
 	}
 }
 
+/* fuzz_fail, naming the field. */
 static void
 s_bad(const char *what, const char *field, const uint8_t *data, size_t size)
 {
-	fprintf(stderr, "fuzz_query: %s%s%s (key %u, %zu bytes of query):", what,
-	    field ? ", field " : "", field ? field : "", size ? data[0] % KEY_KINDS : 0, size);
-	for (size_t i = 0; i < size && i < 256; i++)
-		fprintf(stderr, " %02x", data[i]);
-	fputc('\n', stderr);
-	abort();
+	char msg[160];
+	snprintf(msg, sizeof msg, "%s%s%s", what, field ? ", field " : "", field ? field : "");
+	fuzz_fail(msg, data, size);
 }
 
 int

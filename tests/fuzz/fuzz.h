@@ -1,10 +1,10 @@
 /*
- * seeds: what each fuzz target does when JICENG_FUZZ_SEEDS=DIR names where
+ * fuzz: what every fuzz target does when JICENG_FUZZ_SEEDS=DIR names where
  * to write its seed corpus (make fuzz, tests/fuzz/replay.sh): write it,
- * a file per seed, and exit.
+ * a file per seed, and exit; and how it reports a failing input.
  */
-#ifndef JICENG_FUZZ_SEEDS_H
-#define JICENG_FUZZ_SEEDS_H
+#ifndef JICENG_FUZZ_H
+#define JICENG_FUZZ_H
 
 #include <errno.h>
 #include <stdint.h>
@@ -33,6 +33,18 @@ fuzz_seeds_if_asked(void (*write)(const char *dir))
 		write(dir);
 		exit(0);
 	}
+}
+
+/* Say what failed, with the input's first 256 bytes in hex, and abort
+ * (libFuzzer then keeps the input). */
+static inline void
+fuzz_fail(const char *what, const uint8_t *buf, size_t len)
+{
+	fprintf(stderr, "%s: %s (%zu bytes):", program_invocation_short_name, what, len);
+	for (size_t i = 0; i < len && i < 256; i++)
+		fprintf(stderr, " %02x", buf[i]);
+	fputc('\n', stderr);
+	abort();
 }
 
 #endif
